@@ -1,0 +1,171 @@
+"""High-Rank Factorization (HRF): a dense layer that trains as a chain of linear factors.
+
+`HRFDense(units, ratio=r, depth=d)` stands for one fully connected layer `y = f(x W + b)`
+with W of shape m×n. It holds d+1 factors W1 (m×rn), W2…Wd (rn×rn), W_{d+1} (rn×n), each
+with a bias, and no activation between them, so the chain folds exactly (deHRF) into one
+m×n kernel and one bias: `fold()` returns that plain `Dense`.
+
+Training multiplies the factors together first and then applies one matmul to the input.
+This is the same function and, by the chain rule, the same gradient for every factor as
+applying the factors one after another, but it costs m·n multiply-adds per input row
+instead of m·rn + (d−1)·(rn)² + rn·n (see benchmarks/hrf_step_time.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+# A block that builds its dense sublayers from an HRF placement keeps that placement in its
+# config under this key; fold_model() empties it to rebuild the block without HRF.
+HRF_CONFIG_KEY = "hrf"
+
+
+def _positive_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"HRFDense: `{name}` must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fresh(initializer, index: int):
+    """A new initializer per factor: a tf_keras initializer repeats its values when reused,
+    so factors of equal shape would start equal; a seeded one gets seed + index."""
+    config = keras.initializers.serialize(initializer)
+    seed = config.get("config", {}).get("seed")
+    if seed is not None:
+        config = {**config, "config": {**config["config"], "seed": seed + index}}
+    return keras.initializers.get(config)
+
+
+@keras.saving.register_keras_serializable(package="ser_reparam")
+class HRFDense(keras.layers.Layer):
+    """Dense layer trained as `depth + 1` linear factors with expansion `ratio`.
+
+    depth=0 is a plain dense layer (one m×n factor). The activation is applied only after
+    the last factor. Inputs of any rank ≥ 2 are mapped on their last axis, like `Dense`.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        ratio: int = 8,
+        depth: int = 1,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = _positive_int("units", units, 1)
+        self.ratio = _positive_int("ratio", ratio, 1)
+        self.depth = _positive_int("depth", depth, 0)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def factor_shapes(self, input_dim: int) -> list[tuple[int, int]]:
+        """Shapes of W1 … W_{depth+1}: m×rn, rn×rn …, rn×n (just m×n when depth is 0)."""
+        if self.depth == 0:
+            return [(input_dim, self.units)]
+        wide = self.ratio * self.units
+        return [(input_dim, wide)] + [(wide, wide)] * (self.depth - 1) + [(wide, self.units)]
+
+    def build(self, input_shape):
+        input_dim = tf.TensorShape(input_shape)[-1]
+        if input_dim is None:
+            raise ValueError(f"HRFDense '{self.name}': the last input axis must be known, got {input_shape}")
+        self.kernels, self.biases = [], []
+        for i, shape in enumerate(self.factor_shapes(int(input_dim))):
+            self.kernels.append(self.add_weight(
+                name=f"kernel_{i}", shape=shape, initializer=_fresh(self.kernel_initializer, i),
+                regularizer=self.kernel_regularizer, trainable=True))
+            if self.use_bias:
+                self.biases.append(self.add_weight(
+                    name=f"bias_{i}", shape=(shape[1],), initializer=_fresh(self.bias_initializer, i),
+                    regularizer=self.bias_regularizer, trainable=True))
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: int(input_dim)})
+        super().build(input_shape)
+
+    def _product(self):
+        """The folded kernel and bias as tensors, differentiable w.r.t. every factor."""
+        kernel = self.kernels[0]
+        bias = self.biases[0] if self.use_bias else None
+        for i in range(1, len(self.kernels)):
+            kernel = tf.matmul(kernel, self.kernels[i])
+            if self.use_bias:
+                bias = tf.linalg.matvec(self.kernels[i], bias, transpose_a=True) + self.biases[i]
+        return kernel, bias
+
+    def call(self, inputs):
+        kernel, bias = self._product()
+        inputs = tf.cast(inputs, self.compute_dtype)
+        if inputs.shape.rank == 2:
+            outputs = tf.matmul(inputs, kernel)
+        else:
+            outputs = tf.tensordot(inputs, kernel, [[inputs.shape.rank - 1], [0]])
+            outputs.set_shape(inputs.shape[:-1].concatenate([self.units]))
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, bias)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.units])
+
+    def folded_weights(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """deHRF: W' = W1 W2 … WN and b' = (…(b1 W2 + b2) W3 …) WN + bN, in float64, as float32."""
+        if not self.built:
+            raise ValueError(f"HRFDense '{self.name}' is not built yet: call it on an input first")
+        kernels = [k.numpy().astype(np.float64) for k in self.kernels]
+        kernel = kernels[0]
+        bias = self.biases[0].numpy().astype(np.float64) if self.use_bias else None
+        for i in range(1, len(kernels)):
+            kernel = kernel @ kernels[i]
+            if self.use_bias:
+                bias = bias @ kernels[i] + self.biases[i].numpy().astype(np.float64)
+        return kernel.astype(np.float32), (bias.astype(np.float32) if self.use_bias else None)
+
+    def fold(self) -> keras.layers.Dense:
+        """A new, built `Dense` carrying the folded weights; this layer is left untouched."""
+        kernel, bias = self.folded_weights()
+        dense = keras.layers.Dense.from_config(dense_config(self.get_config()))
+        dense.build((None, kernel.shape[0]))
+        dense.set_weights([kernel, bias] if self.use_bias else [kernel])
+        return dense
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "ratio": self.ratio,
+            "depth": self.depth,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+        }
+        return {**super().get_config(), **config}
+
+
+def dense_config(hrf_config: dict) -> dict:
+    """The config of the plain `Dense` an HRFDense config folds into (same name, units, activation)."""
+    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth")}
+
+
+def make_dense(units: int, hrf: dict | None = None, **kwargs) -> keras.layers.Layer:
+    """`HRFDense(units, **hrf)` when an HRF spec {"ratio": r, "depth": d} is given, else `Dense`.
+
+    Blocks build their dense sublayers through this, keeping `hrf` specs in their config, so
+    that fold_model can rebuild them as plain Dense layers.
+    """
+    if hrf:
+        return HRFDense(units, ratio=hrf.get("ratio", 8), depth=hrf.get("depth", 1), **kwargs)
+    return keras.layers.Dense(units, **kwargs)

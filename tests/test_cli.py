@@ -1,0 +1,30 @@
+"""The console script answers --version / --help and runs the fold demonstration."""
+import subprocess
+import sys
+
+import pytest
+
+from ser_reparam import __version__
+from ser_reparam.cli import main
+
+
+def test_version_and_help_from_the_installed_script():
+    out = subprocess.run(["ser-reparam", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"ser-reparam {__version__}"
+    out = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "--help"],
+                         capture_output=True, text=True, check=True)
+    assert "fold-demo" in out.stdout
+
+
+def test_fold_demo_prints_equal_params(capsys):
+    assert main(["fold-demo", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0].strip(): line.split(":")[1].split()[0] for line in out.splitlines()}
+    assert lines["folded model params"] == lines["same model built without HRF"]
+    assert float(lines["max |HRF − folded| on 256 inputs"]) < 1e-4
+
+
+def test_unknown_command_exits_with_usage():
+    with pytest.raises(SystemExit) as err:
+        main(["no-such-command"])
+    assert err.value.code == 2
