@@ -1,6 +1,7 @@
 """The console script answers --version / --help and runs the fold demonstration."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,8 @@ from ser_reparam.cli import main
 
 
 def test_version_and_help_from_the_installed_script():
-    out = subprocess.run(["ser-reparam", "--version"], capture_output=True, text=True, check=True)
+    script = Path(sys.executable).parent / "ser-reparam"  # the venv's bin/ need not be on PATH
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"ser-reparam {__version__}"
     out = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "--help"],
                          capture_output=True, text=True, check=True)
