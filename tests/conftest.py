@@ -12,13 +12,17 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def randomize_weights(model, rng, scale: float = 0.5) -> None:
-    """Overwrite every weight with N(0, scale²) noise: a fold must not pass thanks to a default init.
+def randomize_weights(model, rng, scale: float = 1.0) -> None:
+    """Overwrite every weight with random values: a fold must not pass thanks to a default init.
 
-    Variance-like weights (BatchNormalization moving variance) stay positive.
+    Kernels get N(0, scale²/fan_in), so deep stacks neither vanish nor explode; vectors
+    (biases, norm scales and offsets, BatchNorm statistics) get U(0.1, 0.6), positive so that
+    variances stay valid and ReLU units stay alive, which keeps every layer visible in the output.
     """
     for weight in model.weights:
-        values = rng.standard_normal(weight.shape) * scale
-        if "variance" in weight.name:
-            values = np.abs(values) + 0.5
+        shape = tuple(weight.shape)
+        if len(shape) >= 2:
+            values = rng.standard_normal(shape) * scale / np.sqrt(np.prod(shape[:-1]))
+        else:
+            values = rng.uniform(0.1, 0.6, shape)
         weight.assign(values.astype(np.float32))

@@ -1,0 +1,84 @@
+"""Run a .tflite model on the desktop: LiteRT (the TFLite interpreter) and TFLite Micro.
+
+Both take float features and return float logits; for an int8 model the input is quantized
+and the output dequantized with the scale and zero point stored in the model, exactly as
+firmware must do.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_TFLM_ARENA = 4 << 20
+
+
+def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+    if np.issubdtype(dtype, np.floating):
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    if np.issubdtype(y.dtype, np.floating):
+        return y.astype(np.float32)
+    return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def _scale_zero(details: dict) -> tuple[float, int]:
+    params = details.get("quantization_parameters", {})
+    scales, zeros = params.get("scales", []), params.get("zero_points", [])
+    if len(scales):
+        return float(scales[0]), int(zeros[0])
+    scale, zero = details.get("quantization", (0.0, 0))
+    return float(scale), int(zero)
+
+
+class _TFLiteRunner:
+    """Quantize in, invoke, dequantize out; subclasses hold the interpreter."""
+
+    input: dict
+    output: dict
+
+    def _invoke(self, model_input: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_one(self, features: np.ndarray) -> np.ndarray:
+        """Float logits of one example (frames, features)."""
+        model_input = _quantize(features[None], self.input["dtype"], *_scale_zero(self.input))
+        return _dequantize(self._invoke(model_input)[0], *_scale_zero(self.output))
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return np.stack([self.predict_one(x) for x in features])
+
+
+class LiteRTModel(_TFLiteRunner):
+    """A .tflite model on LiteRT (`ai_edge_litert`)."""
+
+    def __init__(self, model_bytes: bytes):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_content=bytes(model_bytes))
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def _invoke(self, model_input):
+        self.interpreter.set_tensor(self.input["index"], model_input)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"])
+
+
+class TFLMModel(_TFLiteRunner):
+    """A .tflite model on the TFLite Micro interpreter (`tflite_micro` runtime, real TFLM kernels)."""
+
+    def __init__(self, model_bytes: bytes, arena_size: int = DEFAULT_TFLM_ARENA):
+        from tflite_micro.python.tflite_micro import runtime
+
+        self.interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+        self.input = self.interpreter.get_input_details(0)
+        self.output = self.interpreter.get_output_details(0)
+
+    def _invoke(self, model_input):
+        self.interpreter.set_input(model_input, 0)
+        self.interpreter.invoke()
+        return self.interpreter.get_output(0)

@@ -1,0 +1,59 @@
+"""The paper's three Transformers behind one builder, `build_model`."""
+from __future__ import annotations
+
+import tf_keras as keras
+
+from ser_reparam.models.conformer import build_conformer
+from ser_reparam.models.convtransformer import build_convtransformer
+from ser_reparam.models.placement import format_hrf, parse_hrf
+from ser_reparam.models.speechformer import build_speechformer
+
+BUILDERS = {
+    "convtransformer": build_convtransformer,
+    "conformer": build_conformer,
+    "speechformer": build_speechformer,
+}
+# [blocks L, model dim d, FFN inner dim] from the paper, per architecture
+PRESETS = {
+    "convtransformer": {"original": (8, 80, 320), "lightweight": (1, 16, 4)},
+    "conformer": {"original": (4, 80, 320), "lightweight": (1, 16, 2)},
+    "speechformer": {"original": (8, 80, 64), "lightweight": (1, 16, 4)},
+}
+DEFAULT_ACTIVATION = {"convtransformer": "relu", "conformer": "swish", "speechformer": "relu"}
+
+
+def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
+    """(blocks, dim, ffn_dim) for a preset name or an explicit [blocks, dim, ffn_dim]."""
+    if isinstance(preset, str):
+        try:
+            return PRESETS[arch][preset]
+        except KeyError:
+            raise ValueError(f"unknown preset {preset!r} for {arch}; use one of "
+                             f"{sorted(PRESETS[arch])} or [blocks, dim, ffn_dim]") from None
+    values = tuple(preset)
+    if len(values) != 3 or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise ValueError(f"preset {preset!r}: give three positive integers [blocks, dim, ffn_dim]")
+    return values
+
+
+def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
+                num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
+                heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.5) -> keras.Model:
+    """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
+
+    hrf: placement spec (e.g. "ffn2@8x1", see models.placement), ignored when deploy=True, which
+    builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
+    activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
+    """
+    if arch not in BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
+    blocks, dim, ffn_dim = resolve_preset(arch, preset)
+    placement = {} if deploy else parse_hrf(hrf, arch)
+    inputs = keras.Input((num_frames, num_features), name="features")
+    outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
+                             activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout)
+    name = f"{arch}_{preset if isinstance(preset, str) else 'x'.join(map(str, preset))}"
+    return keras.Model(inputs, outputs, name=name)
+
+
+__all__ = ["build_model", "resolve_preset", "parse_hrf", "format_hrf", "PRESETS", "BUILDERS"]

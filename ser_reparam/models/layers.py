@@ -1,0 +1,238 @@
+"""Building blocks shared by the three architectures, written for TFLite Micro.
+
+Every tensor shape except the batch is static, reshapes use -1 only for the batch, and the ops
+are ones TFLM runs (FULLY_CONNECTED, BATCH_MATMUL, SOFTMAX, TRANSPOSE, RESHAPE, PAD,
+STRIDED_SLICE, PACK, MEAN, …). Dense sublayers that the paper re-parameterizes are built with
+`make_dense(units, hrf.get(place))` and the placement is kept in the config key `hrf`, so that
+`fold_model` can rebuild each block without HRF.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from ser_reparam.hrf import HRF_CONFIG_KEY, make_dense
+from ser_reparam.models.activations import get_activation
+
+register = keras.saving.register_keras_serializable(package="ser_reparam")
+
+
+def sinusoid_table(length: int, dim: int) -> np.ndarray:
+    """The Transformer's sinusoidal position table, length × dim, float32."""
+    position = np.arange(length)[:, None]
+    rate = np.power(10000.0, -2.0 * (np.arange(dim) // 2) / dim)[None, :]
+    angle = position * rate
+    return np.where(np.arange(dim) % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)
+
+
+@register
+class PositionalEncoding(keras.layers.Layer):
+    """x · scale + sinusoid table: a constant of the graph, not a parameter."""
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def build(self, input_shape):
+        self.table = tf.constant(sinusoid_table(int(input_shape[1]), int(input_shape[2])))
+        super().build(input_shape)
+
+    def call(self, x):
+        return (x * self.scale if self.scale != 1.0 else x) + self.table
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@register
+class LayerNorm(keras.layers.Layer):
+    """LayerNorm over the last axis as (x − mean) · rsqrt(var + ε) · γ + β.
+
+    Written out so that it converts to 9 TFLite ops with 4 constants; Keras' own layer
+    converts to 10 ops with 5, which costs ~0.5 KB of flatbuffer per norm in an int8 model.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.gamma = self.add_weight(name="gamma", shape=(dim,), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(dim,), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, x):
+        centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(centered * centered, axis=-1, keepdims=True)
+        return centered * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def layer_norm(name: str) -> LayerNorm:
+    return LayerNorm(epsilon=1e-5, name=name)
+
+
+def residual(x, h, name: str, dropout: float, weight: float = 1.0):
+    """x + weight · dropout(h), as named layers `<name>_dropout` (`<name>_scale`) and `<name>_residual`."""
+    h = keras.layers.Dropout(dropout, name=f"{name}_dropout")(h)
+    if weight != 1.0:
+        h = keras.layers.Rescaling(weight, name=f"{name}_scale")(h)
+    return keras.layers.Add(name=f"{name}_residual")([x, h])
+
+
+@register
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention with one fused QKV projection and an output projection.
+
+    window=None attends over the whole sequence; an odd window w attends over the w frames
+    centred on each frame (zero-padded at the edges, like SpeechFormer's Speech-MSA), built
+    from w shifted slices so that memory grows with T·w, not T².
+    HRF places: `qkv`, `proj`.
+    """
+
+    def __init__(self, dim: int, heads: int = 4, window: int | None = None, dropout: float = 0.0,
+                 hrf: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if dim % heads:
+            raise ValueError(f"attention dim {dim} must be divisible by the number of heads {heads}")
+        if window is not None and (window < 1 or window % 2 == 0):
+            raise ValueError(f"local attention window must be a positive odd number, got {window}")
+        self.dim, self.heads, self.window, self.dropout = dim, heads, window, dropout
+        self.hrf = dict(hrf or {})
+        self.qkv = make_dense(3 * dim, self.hrf.get("qkv"), name="qkv")
+        self.proj = make_dense(dim, self.hrf.get("proj"), name="proj")
+        self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
+
+    def call(self, x, training=None):
+        frames, head_dim = int(x.shape[1]), self.dim // self.heads
+        qkv = tf.reshape(self.qkv(x), [-1, frames, 3, self.heads, head_dim])
+        q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), axis=0)  # each (batch, heads, T, head_dim)
+        q = q * (head_dim ** -0.5)
+        if self.window is None:
+            weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
+            context = tf.matmul(self.attention_dropout(weights, training=training), v)
+        else:
+            context = self._local(q, k, v, frames, training)
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, frames, self.dim])
+        return self.proj(context)
+
+    def _local(self, q, k, v, frames, training):
+        head_dim, pad = self.dim // self.heads, (self.window - 1) // 2
+        q = tf.reshape(q, [-1, frames, 1, head_dim])
+
+        def windows(t):
+            t = tf.pad(tf.reshape(t, [-1, frames, head_dim]), [[0, 0], [pad, pad], [0, 0]])
+            return tf.stack([t[:, j:j + frames, :] for j in range(self.window)], axis=2)
+
+        weights = tf.nn.softmax(tf.matmul(q, windows(k), transpose_b=True), axis=-1)
+        context = tf.matmul(self.attention_dropout(weights, training=training), windows(v))
+        return tf.reshape(context, [-1, self.heads, frames, head_dim])
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "window": self.window,
+                "dropout": self.dropout, HRF_CONFIG_KEY: self.hrf}
+
+
+@register
+class FeedForward(keras.layers.Layer):
+    """Position-wise FFN: dense(inner) → activation → dropout → dense(dim).
+
+    HRF places `<role>1` and `<role>2`: role "ffn" gives ffn1 / ffn2, role "ffn_m" the
+    Conformer's macaron ffn_m1 / ffn_m2.
+    """
+
+    def __init__(self, dim: int, inner: int, activation: str = "relu", dropout: float = 0.0,
+                 role: str = "ffn", hrf: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.inner, self.activation, self.dropout, self.role = dim, inner, activation, dropout, role
+        self.hrf = dict(hrf or {})
+        self.act = get_activation(activation)
+        self.fc1 = make_dense(inner, self.hrf.get(f"{role}1"), name=f"{role}1")
+        self.fc2 = make_dense(dim, self.hrf.get(f"{role}2"), name=f"{role}2")
+        self.inner_dropout = keras.layers.Dropout(dropout, name="inner_dropout")
+
+    def call(self, x, training=None):
+        return self.fc2(self.inner_dropout(self.act(self.fc1(x)), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "inner": self.inner, "activation": self.activation,
+                "dropout": self.dropout, "role": self.role, HRF_CONFIG_KEY: self.hrf}
+
+
+@register
+class ConvModule(keras.layers.Layer):
+    """Conformer convolution module: pointwise (2·dim) → GLU → depthwise → BatchNorm → Swish → pointwise."""
+
+    def __init__(self, dim: int, kernel_size: int = 31, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.kernel_size, self.dropout = dim, kernel_size, dropout
+        self.pointwise_in = keras.layers.Dense(2 * dim, name="pointwise_in")
+        self.depthwise = keras.layers.DepthwiseConv1D(kernel_size, padding="same", name="depthwise")
+        self.norm = keras.layers.BatchNormalization(name="batch_norm")
+        self.pointwise_out = keras.layers.Dense(dim, name="pointwise_out")
+        self.out_dropout = keras.layers.Dropout(dropout, name="out_dropout")
+
+    def call(self, x, training=None):
+        value, gate = tf.split(self.pointwise_in(x), 2, axis=-1)
+        x = self.norm(self.depthwise(value * tf.sigmoid(gate)), training=training)
+        x = x * tf.sigmoid(x)
+        return self.out_dropout(self.pointwise_out(x), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "kernel_size": self.kernel_size,
+                "dropout": self.dropout}
+
+
+@register
+class MergeBlock(keras.layers.Layer):
+    """SpeechFormer merge: average every `scale` frames (zero-padding the tail), then dense + LayerNorm."""
+
+    def __init__(self, dim: int, scale: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.scale = dim, scale
+        self.dense = keras.layers.Dense(dim, name="dense")
+        self.norm = LayerNorm(epsilon=1e-5, name="norm")
+
+    def call(self, x):
+        frames, channels = int(x.shape[1]), int(x.shape[2])
+        merged = math.ceil(frames / self.scale)
+        if merged * self.scale != frames:
+            x = tf.pad(x, [[0, 0], [0, merged * self.scale - frames], [0, 0]])
+        x = tf.reduce_mean(tf.reshape(x, [-1, merged, self.scale, channels]), axis=2)
+        return self.norm(self.dense(x))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "scale": self.scale}
+
+
+def conv_subsampling(x, dim: int, dropout: float, positions: bool):
+    """Two 3×3 stride-2 Conv2D + ReLU over (time, feature), then dense to `dim` (+ positions).
+
+    The VGG-style front end of speech Transformers (ESPnet's Conv2dSubsampling): time and
+    feature axes shrink about 4×, so attention runs on ~T/4 frames. With `positions`, the
+    output is scaled by √dim and a sinusoid table is added, as in ESPnet.
+    """
+    frames, features = int(x.shape[1]), int(x.shape[2])
+    x = keras.layers.Reshape((frames, features, 1), name="subsample_expand")(x)
+    x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv1")(x)
+    x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv2")(x)
+    x = keras.layers.Reshape((int(x.shape[1]), int(x.shape[2]) * dim), name="subsample_flatten")(x)
+    x = keras.layers.Dense(dim, name="subsample_proj")(x)
+    if positions:
+        x = PositionalEncoding(scale=math.sqrt(dim), name="positions")(x)
+    return keras.layers.Dropout(dropout, name="subsample_dropout")(x)
+
+
+def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float):
+    """Average over time, then dense dim/2 → dim/4 → classes (ReLU, dropout); HRF place `cls`."""
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    for i, units in enumerate((max(dim // 2, 1), max(dim // 4, 1)), start=1):
+        x = make_dense(units, hrf.get("cls"), activation="relu", name=f"cls{i}")(x)
+        x = keras.layers.Dropout(dropout, name=f"cls{i}_dropout")(x)
+    return make_dense(num_classes, hrf.get("cls"), name="logits")(x)
