@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -22,6 +21,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from ser_reparam.hrf import HRFDense  # noqa: E402
+from timing import seconds_per_call  # noqa: E402
 
 
 def naive_chain(units: int, ratio: int, depth: int) -> keras.Sequential:
@@ -30,7 +30,8 @@ def naive_chain(units: int, ratio: int, depth: int) -> keras.Sequential:
     return keras.Sequential([keras.layers.Dense(w) for w in widths])
 
 
-def step_seconds(layer, x, steps: int) -> float:
+def train_step(layer, x):
+    """A compiled SGD step on mean(layer(x)²)."""
     layer(x)
     optimizer = keras.optimizers.SGD(1e-3)
 
@@ -41,14 +42,7 @@ def step_seconds(layer, x, steps: int) -> float:
         grads = tape.gradient(loss, layer.trainable_weights)
         optimizer.apply_gradients(zip(grads, layer.trainable_weights))
 
-    step()
-    best = float("inf")
-    for _ in range(3):  # best of three runs damps noise from the other core
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best
+    return step
 
 
 def main() -> None:
@@ -62,15 +56,17 @@ def main() -> None:
     args = parser.parse_args()
 
     x = tf.constant(np.random.default_rng(0).standard_normal((args.rows, args.in_dim)), tf.float32)
-    plain = step_seconds(keras.layers.Dense(args.units), x, args.steps)
-    hrf = step_seconds(HRFDense(args.units, ratio=args.ratio, depth=args.depth), x, args.steps)
-    naive = step_seconds(naive_chain(args.units, args.ratio, args.depth), x, args.steps)
+    layers = {
+        "Dense (folded size)": keras.layers.Dense(args.units),
+        "HRFDense (factors first)": HRFDense(args.units, ratio=args.ratio, depth=args.depth),
+        "factor chain on activations": naive_chain(args.units, args.ratio, args.depth),
+    }
+    seconds = seconds_per_call({name: train_step(layer, x) for name, layer in layers.items()}, args.steps)
+    plain = seconds["Dense (folded size)"]
     print(f"{args.rows} rows, {args.in_dim} -> {args.units}, ratio {args.ratio}, depth {args.depth}")
     print(f"{'implementation':<28}{'ms / step':>10}{'vs Dense':>10}")
-    for name, seconds in (("Dense (folded size)", plain), ("HRFDense (factors first)", hrf),
-                          ("factor chain on activations", naive)):
-        print(f"{name:<28}{seconds * 1e3:>10.2f}{seconds / plain:>9.2f}x")
-
+    for name, value in seconds.items():
+        print(f"{name:<28}{value * 1e3:>10.2f}{value / plain:>9.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -65,22 +65,24 @@ def _op_macs(op) -> int:
     return 0
 
 
-def flops_by_layer(model, input_shape) -> dict[str, int]:
+def flops_by_layer(model, input_shape, attention: bool = True) -> dict[str, int]:
     """MACs of one example of shape `input_shape` (no batch axis), per top-level layer name.
 
     An HRFDense layer is counted as the graph runs it: the factor product plus one matmul.
+    attention=False leaves out BatchMatMul, i.e. the attention score and context products,
+    which counters that see only layers (thop, as the paper's numbers suggest) also miss.
     """
     spec = tf.TensorSpec((1, *input_shape), tf.float32)
     forward = tf.function(lambda x: model(x, training=False), autograph=False)
     totals: Counter = Counter()
     for op in forward.get_concrete_function(spec).graph.get_operations():
-        macs = _op_macs(op)
+        macs = _op_macs(op) if attention or not op.type.startswith("BatchMatMul") else 0
         if macs:
             scopes = op.name.split("/")
             totals[scopes[1] if scopes[0] == model.name and len(scopes) > 2 else scopes[0]] += macs
     return dict(totals)
 
 
-def count_flops(model, input_shape) -> int:
+def count_flops(model, input_shape, attention: bool = True) -> int:
     """Total MACs of one example of shape `input_shape` (no batch axis), batch 1."""
-    return int(sum(flops_by_layer(model, input_shape).values()))
+    return int(sum(flops_by_layer(model, input_shape, attention).values()))
