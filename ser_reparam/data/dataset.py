@@ -1,0 +1,263 @@
+"""From a manifest to batches: audio → cached features (TFRecord) → normalized, padded windows.
+
+Features are computed once per (manifest, split, front end, window) and cached on disk as a
+TFRecord keyed by the front-end config hash; per-feature mean / std come from the training
+split only and are stored next to the cache (`norm_stats.json`), never recomputed at test time.
+
+Windows: each utterance is cut to `window_s` seconds (the paper's truncation: 5 s IEMOCAP,
+4 s M3ED, 10 s DAIC-WOZ clips) or, with `split_long=True`, split into consecutive windows
+whose predictions are averaged per utterance at evaluation. Shorter audio is zero-filled in
+the normalized feature domain, i.e. padded frames sit at the training mean.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ser_reparam.data.manifest import Utterance, atomic_write_text, read_manifest
+from ser_reparam.features import FrontendConfig, compute_features
+
+
+class DataError(ValueError):
+    """Audio or cached features that the pipeline cannot use; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """How utterances become model inputs: `seconds` per example, truncated or split."""
+
+    seconds: float
+    split_long: bool = False
+
+    def num_samples(self, frontend: FrontendConfig) -> int:
+        return int(round(self.seconds * frontend.sample_rate))
+
+    def num_frames(self, frontend: FrontendConfig) -> int:
+        return frontend.num_frames(self.num_samples(frontend))
+
+    def tag(self) -> str:
+        return f"{self.seconds:g}s-{'split' if self.split_long else 'trunc'}"
+
+
+def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.PathLike) -> str:
+    """The 16 kHz mono WAV to read: the converted copy when prepare made one, else root/path."""
+    return str(Path(manifest_dir) / utt.audio) if utt.audio else str(Path(root) / utt.path)
+
+
+def _segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
+    """(first, last) sample of each example of one utterance."""
+    first = int(round((utt.start or 0.0) * frontend.sample_rate))
+    last = total if utt.end is None else min(total, int(round(utt.end * frontend.sample_rate)))
+    size = window.num_samples(frontend)
+    if not window.split_long:
+        return [(first, min(last, first + size))]
+    return [(s, min(last, s + size)) for s in range(first, max(last, first + 1), size)]
+
+
+def check_audio(paths, frontend: FrontendConfig) -> dict[str, int]:
+    """Read each WAV header once, before any work: missing files, other formats and other rates
+    fail here with the file named, instead of deep inside a tf.data iterator.
+    Returns the number of samples per file."""
+    lengths = {}
+    for path in dict.fromkeys(paths):
+        try:
+            with wave.open(path, "rb") as header:
+                rate, channels, width = header.getframerate(), header.getnchannels(), header.getsampwidth()
+                lengths[path] = header.getnframes()
+        except (OSError, EOFError, wave.Error) as err:
+            raise DataError(f"cannot read {path} as a PCM WAV file ({err}); "
+                            "re-run `ser-reparam prepare`, which converts other formats") from None
+        if (rate, channels, width) != (frontend.sample_rate, 1, 2):
+            raise DataError(f"{path} is {rate} Hz, {channels} channel(s), {8 * width}-bit; the front end "
+                            f"expects {frontend.sample_rate} Hz mono 16-bit: re-run `ser-reparam prepare`, "
+                            "which converts other rates and formats")
+    return lengths
+
+
+def _decode(path: str) -> np.ndarray:
+    audio, _ = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
+    return audio[:, 0].numpy()
+
+
+def _example(utt_id: str, index: int, label: str, features: np.ndarray) -> bytes:
+    feature = {
+        "utt_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[utt_id.encode()])),
+        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+        "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+        "frames": tf.train.Feature(int64_list=tf.train.Int64List(value=[features.shape[0]])),
+        "features": tf.train.Feature(bytes_list=tf.train.BytesList(value=[features.astype(np.float32).tobytes()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window) -> list:
+    """(path, utt_id, index, label, first, last) per example, all checked before any decoding."""
+    paths = [audio_file(utt, root, manifest_dir) for utt in rows]
+    lengths = check_audio(paths, frontend)
+    jobs = []
+    for utt, path in zip(rows, paths):
+        for index, (first, last) in enumerate(_segments(utt, window, frontend, lengths[path])):
+            if last <= first:
+                raise DataError(f"{path}: utterance {utt.utt_id} has no samples between {utt.start} s and "
+                                f"{utt.end} s (file length {lengths[path] / frontend.sample_rate:.2f} s); "
+                                "fix its start/end in the manifest")
+            jobs.append((path, utt.utt_id, index, utt.label, first, last))
+    return jobs
+
+
+def _signals(jobs: list):
+    """Yield (utt_id, index, label, samples) per job, decoding each file once in a row."""
+    path, samples = None, None
+    for job_path, utt_id, index, label, first, last in jobs:
+        if job_path != path:
+            path, samples = job_path, _decode(job_path)
+        yield utt_id, index, label, samples[first:last]
+
+
+def extract_features(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
+                     out_path: str | os.PathLike) -> int:
+    """Compute features of every example of `rows` and write them to a TFRecord, atomically.
+
+    Audio is decoded lazily (one file at a time, in manifest order) and the front end runs in
+    a parallel, order-preserving tf.data map. Returns the number of examples written.
+    """
+    jobs = _jobs(rows, root, manifest_dir, frontend, window)
+    spec = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.string),
+            tf.TensorSpec((None,), tf.float32))
+    examples = tf.data.Dataset.from_generator(
+        lambda: _signals(jobs), output_signature=spec)
+    examples = examples.map(lambda u, i, l, s: (u, i, l, compute_features(s, frontend)),
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    count = 0
+    with tf.io.TFRecordWriter(str(tmp)) as writer:
+        for utt_id, index, label, values in examples.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
+            writer.write(_example(utt_id.decode(), int(index), label.decode(), values))
+            count += 1
+    if count == 0:
+        raise DataError(f"no audio to extract for {out_path}")
+    os.replace(tmp, out_path)
+    return count
+
+
+_SPEC = {
+    "utt_id": tf.io.FixedLenFeature([], tf.string),
+    "index": tf.io.FixedLenFeature([], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.string),
+    "frames": tf.io.FixedLenFeature([], tf.int64),
+    "features": tf.io.FixedLenFeature([], tf.string),
+}
+
+
+def read_features(path: str | os.PathLike, num_features: int) -> tf.data.Dataset:
+    """The cached examples as dicts: utt_id, index, label, features (frames, num_features)."""
+    def parse(record):
+        example = tf.io.parse_single_example(record, _SPEC)
+        values = tf.io.decode_raw(example["features"], tf.float32)
+        example["features"] = tf.reshape(values, [-1, num_features])
+        return example
+
+    return tf.data.TFRecordDataset(str(path)).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def compute_norm_stats(path: str | os.PathLike, num_features: int) -> dict:
+    """Per-feature mean and std over every frame of a (training) feature cache, in float64."""
+    count, total, squares = 0, np.zeros(num_features), np.zeros(num_features)
+    for example in read_features(path, num_features).as_numpy_iterator():
+        values = example["features"].astype(np.float64)
+        count += values.shape[0]
+        total += values.sum(axis=0)
+        squares += np.square(values).sum(axis=0)
+    if count == 0:
+        raise DataError(f"{path} holds no frames: cannot compute normalization statistics")
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
+    return {"frames": count, "mean": mean.tolist(), "std": np.maximum(std, 1e-8).tolist()}
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FeatureStore:
+    """Where a manifest's cached features live: <cache_dir>/<front-end hash>/."""
+
+    manifest: Path
+    root: Path
+    cache_dir: Path
+    frontend: FrontendConfig
+    window: Window
+
+    @property
+    def folder(self) -> Path:
+        return self.cache_dir / self.frontend.hash()
+
+    def records(self, split: str) -> Path:
+        return self.folder / f"{split}-{self.window.tag()}-{_file_hash(self.manifest)}.tfrecord"
+
+    @property
+    def stats_path(self) -> Path:
+        return self.folder / f"norm_stats-{self.window.tag()}-{_file_hash(self.manifest)}.json"
+
+    def ensure(self, split: str, labels: tuple[str, ...] | None = None) -> Path:
+        """The split's feature cache, extracted first if missing."""
+        path = self.records(split)
+        if not path.exists():
+            rows = [u for u in read_manifest(self.manifest, labels) if u.split == split]
+            if not rows:
+                raise DataError(f"{self.manifest} has no rows in split '{split}'")
+            extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path)
+        return path
+
+    def norm_stats(self, labels: tuple[str, ...] | None = None) -> dict:
+        """Training-split statistics, computed once and stored as JSON."""
+        if not self.stats_path.exists():
+            stats = compute_norm_stats(self.ensure("train", labels), self.frontend.num_features)
+            atomic_write_text(self.stats_path, json.dumps({**stats, "frontend": self.frontend.to_dict(),
+                                                           "window": self.window.tag()}) + "\n")
+        return json.loads(self.stats_path.read_text())
+
+
+def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,
+                  labels: tuple[str, ...], split_long: bool = False, batch_size: int = 32,
+                  shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
+    """Batches of (features (frames, 78) normalized and zero-filled to the window, label index).
+
+    with_ids=True adds the utterance id as a third element (for per-utterance averaging).
+    """
+    store = FeatureStore(Path(manifest), Path(root), Path(cache_dir), frontend, Window(window_s, split_long))
+    return batches(store, split, labels, batch_size, shuffle, seed, with_ids)
+
+
+def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size: int = 32,
+            shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
+    """build_dataset for an existing FeatureStore."""
+    stats = store.norm_stats(labels)
+    mean = tf.constant(stats["mean"], tf.float32)
+    std = tf.constant(stats["std"], tf.float32)
+    frames = store.window.num_frames(store.frontend)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(labels), tf.range(len(labels), dtype=tf.int64)), -1)
+
+    def to_input(example):
+        x = (example["features"][:frames] - mean) / std
+        x = tf.pad(x, [[0, frames - tf.shape(x)[0]], [0, 0]])
+        x = tf.ensure_shape(x, [frames, store.frontend.num_features])
+        label = table.lookup(example["label"])
+        return (x, label, example["utt_id"]) if with_ids else (x, label)
+
+    data = read_features(store.ensure(split, labels), store.frontend.num_features)
+    if shuffle:
+        data = data.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    data = data.map(to_input, num_parallel_calls=tf.data.AUTOTUNE)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
