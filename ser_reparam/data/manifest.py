@@ -6,8 +6,9 @@ Columns (header required, in any order):
   label    class name, one of the dataset protocol's labels
   split    train, val or test
   speaker  speaker id (speaker-independent splits and held-out validation use it)
-  start    clip start in seconds within `path`; empty = start of file
-  end      clip end in seconds; empty = end of file
+  start    clip start in seconds within the audio the pipeline reads (`audio` when set, else
+           `path`); empty = start of file
+  end      clip end in seconds, same timeline; empty = end of file
   audio    empty when `path` is read directly (16 kHz mono WAV); otherwise the converted
            16 kHz mono WAV the pipeline reads, relative to the manifest's folder
 
@@ -61,7 +62,8 @@ def safe_relative(path: str) -> bool:
     return bool(path) and not pure.is_absolute() and ".." not in pure.parts and ":" not in pure.parts[0]
 
 
-def _parse_seconds(text: str, column: str, where: str) -> float | None:
+def parse_seconds(text: str, column: str, where: str) -> float | None:
+    """A start/end cell: None when empty, else non-negative finite seconds (ManifestError naming `where`)."""
     if text.strip() == "":
         return None
     try:
@@ -109,8 +111,8 @@ def read_manifest(path: str | os.PathLike, labels: tuple[str, ...] | None = None
                 utt_id=(record.get("utt_id") or "").strip(), path=(record.get("path") or "").strip(),
                 label=(record.get("label") or "").strip(), split=(record.get("split") or "").strip(),
                 speaker=(record.get("speaker") or "").strip(),
-                start=_parse_seconds(record.get("start") or "", "start", where),
-                end=_parse_seconds(record.get("end") or "", "end", where),
+                start=parse_seconds(record.get("start") or "", "start", where),
+                end=parse_seconds(record.get("end") or "", "end", where),
                 audio=(record.get("audio") or "").strip())
             check_row(utt, where, labels)
             if utt.utt_id in seen:

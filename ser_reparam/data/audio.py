@@ -1,0 +1,207 @@
+"""Audio the pipeline can read: probe a source, convert it once to 16 kHz mono 16-bit WAV if needed.
+
+Training decodes WAV with `tf.audio.decode_wav` (tensorflow-io is not usable, see DESIGN.md), so
+prepare hands it either the source itself (PCM 16-bit WAV, 16 kHz, mono, not empty) or a
+converted copy in an audio cache folder beside the manifest. soundfile + soxr convert what
+libsndfile reads (stereo is mixed down to mono); anything else (video, AAC, ...) goes through
+ffmpeg, from PATH or from the `imageio-ffmpeg` package. A cached file is named by the sha256 of
+its source bytes and of the target format, so a re-run, or the same file under another name,
+reuses it; every file is written to a temporary name and renamed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16000
+TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
+SOUNDFILE_SUFFIXES = frozenset({f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga"})
+FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or put ffmpeg on PATH"
+
+
+class AudioError(Exception):
+    """A source that cannot become pipeline audio; `reason` is its exclusion reason in the report."""
+
+    reason = "unreadable audio"
+
+
+class UnreadableAudio(AudioError):
+    reason = "unreadable audio (corrupt or not audio)"
+
+
+class EmptyAudio(AudioError):
+    reason = "empty audio (no samples)"
+
+
+class NoAudioDecoder(AudioError):
+    reason = f"no decoder for this format: {FFMPEG_HINT}"
+
+
+def find_ffmpeg() -> str | None:
+    """ffmpeg from PATH, else the static binary that the imageio-ffmpeg package ships, else None."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return None
+
+
+def is_pipeline_ready(info) -> bool:
+    """True when `tf.audio.decode_wav` reads the file as the front end needs it (soundfile.info)."""
+    return (info.format == "WAV" and info.subtype == "PCM_16" and info.samplerate == SAMPLE_RATE
+            and info.channels == 1 and info.frames > 0)
+
+
+def read_mono_16k(path: str | os.PathLike) -> np.ndarray:
+    """Decode with soundfile, mix channels down to mono, resample with soxr to 16 kHz (float32)."""
+    try:
+        signal, rate = sf.read(path, dtype="float32", always_2d=True)
+    except sf.SoundFileError as err:
+        raise UnreadableAudio(f"{path}: soundfile cannot read it ({err})") from None
+    if signal.shape[0] == 0:
+        raise EmptyAudio(f"{path} has no samples")
+    mono = signal.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE)
+    return mono.astype(np.float32)
+
+
+def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
+    """Write 16 kHz mono 16-bit PCM WAV atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(signal, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def content_key(*parts: bytes | str | os.PathLike) -> str:
+    """sha256 over file contents (paths) and literal strings, plus the target format."""
+    digest = hashlib.sha256(TARGET.encode())
+    for part in parts:
+        if isinstance(part, (bytes, str)):
+            digest.update(part.encode() if isinstance(part, str) else part)
+            continue
+        with open(part, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _probe(source: Path):
+    """soundfile.info, or None when libsndfile cannot read the file; EmptyAudio when there is nothing."""
+    if source.stat().st_size == 0:
+        raise EmptyAudio(f"{source} is a zero-byte file")
+    try:
+        info = sf.info(source)
+    except sf.SoundFileError:
+        return None
+    if info.frames == 0:
+        raise EmptyAudio(f"{source} has no samples")
+    return info
+
+
+class AudioCache:
+    """Converted audio in one folder inside the manifest's folder, reused across runs.
+
+    `converted` and `reused` list the sources this instance wrote or found already converted,
+    so prepare can report them.
+    """
+
+    def __init__(self, folder: str | os.PathLike, manifest_dir: str | os.PathLike, ffmpeg: str | None):
+        self.folder = Path(folder)
+        self.manifest_dir = Path(manifest_dir)
+        relative = Path(os.path.relpath(self.folder.resolve(), self.manifest_dir.resolve()))
+        if relative.parts[:1] == ("..",) or relative.is_absolute():
+            raise ValueError(f"audio cache {self.folder} must be inside the manifest's folder "
+                             f"{self.manifest_dir} (the manifest stores paths relative to it); "
+                             f"choose a folder below it")
+        self.ffmpeg = ffmpeg
+        self.converted: list[Path] = []
+        self.reused: list[Path] = []
+        self._known: dict[Path, str] = {}
+
+    def pipeline_audio(self, source: str | os.PathLike) -> str:
+        """'' when the pipeline reads `source` as it is; else the cached WAV, relative to the manifest folder.
+
+        Raises EmptyAudio, UnreadableAudio or NoAudioDecoder (each with a report reason).
+        """
+        source = Path(source)
+        if source not in self._known:
+            self._known[source] = self._resolve(source)
+        return self._known[source]
+
+    def excerpt(self, source: str | os.PathLike, segments: list[tuple[float, float]]) -> tuple[str, float]:
+        """Cache the concatenation of `segments` (start, end seconds) of `source`: (relative path, seconds).
+
+        Segments are clipped to the audio; an empty result raises EmptyAudio.
+        """
+        source = Path(source)
+        target = self.folder / f"{content_key(source, repr(segments))}.wav"
+        if target.exists():
+            self.reused.append(source)
+            return self._relative(target), sf.info(target).frames / SAMPLE_RATE
+        signal = self._decode(source, _probe(source))
+        pieces = [signal[max(0, round(start * SAMPLE_RATE)):max(0, round(end * SAMPLE_RATE))]
+                  for start, end in segments]
+        joined = np.concatenate(pieces) if pieces else signal[:0]
+        if joined.size == 0:
+            raise EmptyAudio(f"{source}: the selected segments hold no samples")
+        write_wav(target, joined)
+        self.converted.append(source)
+        return self._relative(target), joined.size / SAMPLE_RATE
+
+    def _resolve(self, source: Path) -> str:
+        info = _probe(source)
+        if info is not None and is_pipeline_ready(info):
+            return ""
+        target = self.folder / f"{content_key(source)}.wav"
+        if target.exists():
+            self.reused.append(source)
+        else:
+            write_wav(target, self._decode(source, info))
+            self.converted.append(source)
+        return self._relative(target)
+
+    def _decode(self, source: Path, info) -> np.ndarray:
+        """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
+        return read_mono_16k(source) if info is not None else self._decode_with_ffmpeg(source)
+
+    def _decode_with_ffmpeg(self, source: Path) -> np.ndarray:
+        if self.ffmpeg is None:
+            if source.suffix.lower() in SOUNDFILE_SUFFIXES:
+                raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
+            raise NoAudioDecoder(f"{source}: soundfile cannot read {source.suffix or 'this'} files and "
+                                 f"no ffmpeg was found; {FFMPEG_HINT}")
+        with tempfile.TemporaryDirectory(dir=self._tmp_parent()) as tmp:
+            track = Path(tmp) / "track.wav"
+            done = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-i", str(source), "-vn",
+                                   "-c:a", "pcm_f32le", "-f", "wav", str(track)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0 or not track.exists():
+                last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
+                raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
+            return read_mono_16k(track)
+
+    def _tmp_parent(self) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder
+
+    def _relative(self, target: Path) -> str:
+        return Path(os.path.relpath(target.resolve(), self.manifest_dir.resolve())).as_posix()

@@ -1,0 +1,87 @@
+"""From corpus candidates to manifest rows: label map, path safety, pipeline audio.
+
+Every candidate that does not become a row goes to the report under its reason, so a corpus
+module only says what the corpus lists; the Collector decides what is kept.
+"""
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from ..audio import AudioCache, AudioError
+from ..manifest import PrepareReport, Utterance, safe_relative
+from ..protocol import Protocol
+
+MISSING = "missing file"
+ESCAPES = "path escapes the data root (absolute, '..' or a symlink out)"
+
+
+def utt_id_for(rel: str) -> str:
+    """An utterance id from a root-relative path: folders joined by '__', suffix dropped."""
+    return "__".join(PurePosixPath(rel).with_suffix("").parts)
+
+
+class Collector:
+    """Holds the rows of one prepare run; corpus modules feed it candidates."""
+
+    def __init__(self, root: Path, protocol: Protocol, report: PrepareReport, cache: AudioCache):
+        self.root = Path(root)
+        self.protocol = protocol
+        self.report = report
+        self.cache = cache
+        self.rows: list[Utterance] = []
+        self._real_root = self.root.resolve()
+
+    def labels(self) -> tuple[str, ...]:
+        """The protocol's labels, or (generic layouts) the labels kept, sorted."""
+        return self.protocol.labels or tuple(sorted({utt.label for utt in self.rows}))
+
+    def label(self, raw: str, item: str) -> str | None:
+        """The class of a raw label, or None (reported as excluded or unknown, by raw label)."""
+        raw = raw.strip()
+        if self.protocol.labels is None:
+            if not raw:
+                self.report.exclude("empty label", item)
+            return raw or None
+        if raw in self.protocol.label_map:
+            return self.protocol.label_map[raw]
+        kind = "excluded label" if raw in self.protocol.excluded else "unknown label"
+        self.report.exclude(f"{kind} {raw!r}", item)
+        return None
+
+    def source(self, rel: str) -> Path | None:
+        """The file `rel` inside the root, or None (reported) when it escapes the root or is missing."""
+        rel = rel.strip().replace("\\", "/")
+        if not rel:
+            self.report.exclude("empty path", "(a row without a path)")
+            return None
+        path = self.root / rel
+        if not safe_relative(rel) or not path.resolve().is_relative_to(self._real_root):
+            self.report.exclude(ESCAPES, rel)
+            return None
+        if not path.is_file():
+            self.report.exclude(MISSING, rel)
+            return None
+        return path
+
+    def audio(self, path: Path, item: str) -> str | None:
+        """The manifest's `audio` cell for `path` ('' = read directly), or None (reported) if unusable."""
+        try:
+            return self.cache.pipeline_audio(path)
+        except AudioError as err:
+            self.report.exclude(err.reason, item)
+            return None
+
+    def keep(self, utt: Utterance) -> None:
+        self.rows.append(utt)
+        self.report.keep(utt)
+
+    def add(self, utt_id: str, rel: str, label: str, split: str, speaker: str,
+            start: float | None = None, end: float | None = None) -> bool:
+        """Keep one utterance of an already mapped `label` if its file is safe, present and decodable."""
+        path = self.source(rel)
+        audio = None if path is None else self.audio(path, rel)
+        if audio is None:
+            return False
+        self.keep(Utterance(utt_id, path.relative_to(self.root).as_posix(), label, split, speaker,
+                            start, end, audio))
+        return True

@@ -1,0 +1,48 @@
+"""Corpora whose file names carry label and speaker (RAVDESS, CREMA-D, EmoDB): one shared driver.
+
+Each corpus module gives a glob pattern and a parser; files are split speaker-independently by
+the protocol's fractions and seed (groups.split_groups), so the same files always give the
+same split.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from .collect import Collector
+from .groups import BY_SPEAKER, split_groups, split_note
+
+NOT_CONVENTION = "file name does not follow the corpus convention"
+
+
+class NameRejected(ValueError):
+    """A file name that parses but names something the protocol leaves out; the message is the reason."""
+
+
+def build_from_names(col: Collector, pattern: str, layout: str,
+                     parse: Callable[[str], tuple[str, str] | None], seed: int | None) -> None:
+    """`parse(file name)` -> (raw label, speaker), None if the name is not the corpus's, or NameRejected."""
+    files = sorted(path for path in col.root.glob(pattern) if not path.is_dir())
+    if not files:
+        raise FileNotFoundError(f"no files match {pattern} under {col.root}; expected {layout}")
+    candidates = []
+    for path in files:
+        rel = path.relative_to(col.root).as_posix()
+        try:
+            parsed = parse(path.name)
+        except NameRejected as err:
+            col.report.exclude(str(err), rel)
+            continue
+        if parsed is None:
+            col.report.exclude(NOT_CONVENTION, rel)
+            continue
+        label = col.label(parsed[0], rel)
+        if label is not None:
+            candidates.append((rel, label, parsed[1]))
+    split = col.protocol.split
+    seed = split["seed"] if seed is None else seed
+    assignment = split_groups((speaker for _, _, speaker in candidates), split["fractions"], seed)
+    col.report.note(BY_SPEAKER, split_note("speakers", split["fractions"], seed))
+    for rel, label, speaker in candidates:
+        col.add(PurePosixPath(rel).stem, rel, label, assignment[speaker], speaker)
+
