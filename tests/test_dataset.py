@@ -47,7 +47,7 @@ def test_statistics_come_from_the_training_split_only(corpus, tmp_path):
     root, manifest = corpus
     store = store_for(root, manifest, tmp_path)
     stats = store.norm_stats(LABELS)
-    train = np.concatenate([e["features"] for e in read_features(store.records("train"), 78).as_numpy_iterator()])
+    train = np.concatenate([e["features"] for e in read_features(store.records("train")).as_numpy_iterator()])
     np.testing.assert_allclose(stats["mean"], train.mean(axis=0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(stats["std"], train.std(axis=0), rtol=1e-4, atol=1e-4)
     assert stats["frames"] == train.shape[0]
@@ -72,9 +72,9 @@ def test_long_utterances_split_into_windows(tmp_path):
     rows = [Utterance("long", "a.wav", "sad", "train", "s1"), Utterance("clip", "a.wav", "sad", "test", "s1", 1.0, 2.0)]
     write_manifest(rows, tmp_path / "m.csv", LABELS)
     split = store_for(tmp_path, tmp_path / "m.csv", tmp_path / "cache", seconds=2.0, split_long=True)
-    examples = list(read_features(split.ensure("train"), 78).as_numpy_iterator())
+    examples = list(read_features(split.ensure("train")).as_numpy_iterator())
     assert [(e["index"], e["features"].shape[0]) for e in examples] == [(0, 199), (1, 199), (2, 99)]
-    clip = list(read_features(split.ensure("test"), 78).as_numpy_iterator())
+    clip = list(read_features(split.ensure("test")).as_numpy_iterator())
     assert [e["features"].shape[0] for e in clip] == [99]  # start/end cut 1 s
 
 

@@ -1,7 +1,7 @@
-"""From a manifest to batches: audio → cached features (TFRecord) → normalized, padded windows.
+"""From a manifest to batches: audio → cached features → normalized, padded windows.
 
-Features are computed once per (manifest, split, front end, window) and cached on disk as a
-TFRecord keyed by the front-end config hash; per-feature mean / std come from the training
+Features are computed once per (manifest, split, front end, window) and cached on disk (a
+tf.data snapshot, written from C++) keyed by the front-end config hash; per-feature mean / std come from the training
 split only and are stored next to the cache (`norm_stats.json`), never recomputed at test time.
 
 Windows: each utterance is cut to `window_s` seconds (the paper's truncation: 5 s IEMOCAP,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,22 +82,6 @@ def check_audio(paths, frontend: FrontendConfig) -> dict[str, int]:
     return lengths
 
 
-def _decode(path: str) -> np.ndarray:
-    audio, _ = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
-    return audio[:, 0].numpy()
-
-
-def _example(utt_id: str, index: int, label: str, features: np.ndarray) -> bytes:
-    feature = {
-        "utt_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[utt_id.encode()])),
-        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
-        "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
-        "frames": tf.train.Feature(int64_list=tf.train.Int64List(value=[features.shape[0]])),
-        "features": tf.train.Feature(bytes_list=tf.train.BytesList(value=[features.astype(np.float32).tobytes()])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window) -> list:
     """(path, utt_id, index, label, first, last) per example, all checked before any decoding."""
     paths = [audio_file(utt, root, manifest_dir) for utt in rows]
@@ -112,67 +97,42 @@ def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, w
     return jobs
 
 
-def _signals(jobs: list):
-    """Yield (utt_id, index, label, samples) per job, decoding each file once in a row."""
-    path, samples = None, None
-    for job_path, utt_id, index, label, first, last in jobs:
-        if job_path != path:
-            path, samples = job_path, _decode(job_path)
-        yield utt_id, index, label, samples[first:last]
-
-
 def extract_features(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
                      out_path: str | os.PathLike) -> int:
-    """Compute features of every example of `rows` and write them to a TFRecord, atomically.
+    """Compute features of every example of `rows` and save them (tf.data snapshot) atomically.
 
-    Audio is decoded lazily (one file at a time, in manifest order) and the front end runs in
-    a parallel, order-preserving tf.data map. Returns the number of examples written.
+    Reading, decoding and the front end run in a parallel, order-preserving tf.data map that
+    writes straight to disk from C++; the cache keeps manifest order (one shard).
+    Returns the number of examples written.
     """
     jobs = _jobs(rows, root, manifest_dir, frontend, window)
-    spec = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.string),
-            tf.TensorSpec((None,), tf.float32))
-    examples = tf.data.Dataset.from_generator(
-        lambda: _signals(jobs), output_signature=spec)
-    examples = examples.map(lambda u, i, l, s: (u, i, l, compute_features(s, frontend)),
-                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    paths, utt_ids, indices, labels, firsts, lasts = (list(column) for column in zip(*jobs))
+
+    def example(path, utt_id, index, label, first, last):
+        audio, _ = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
+        return {"utt_id": utt_id, "index": index, "label": label,
+                "features": compute_features(audio[first:last, 0], frontend)}
+
+    examples = tf.data.Dataset.from_tensor_slices((paths, utt_ids, indices, labels, firsts, lasts))
+    examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
-    count = 0
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for utt_id, index, label, values in examples.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
-            writer.write(_example(utt_id.decode(), int(index), label.decode(), values))
-            count += 1
-    if count == 0:
-        raise DataError(f"no audio to extract for {out_path}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
+    shutil.rmtree(out_path, ignore_errors=True)
     os.replace(tmp, out_path)
-    return count
+    return len(jobs)
 
 
-_SPEC = {
-    "utt_id": tf.io.FixedLenFeature([], tf.string),
-    "index": tf.io.FixedLenFeature([], tf.int64),
-    "label": tf.io.FixedLenFeature([], tf.string),
-    "frames": tf.io.FixedLenFeature([], tf.int64),
-    "features": tf.io.FixedLenFeature([], tf.string),
-}
-
-
-def read_features(path: str | os.PathLike, num_features: int) -> tf.data.Dataset:
+def read_features(path: str | os.PathLike) -> tf.data.Dataset:
     """The cached examples as dicts: utt_id, index, label, features (frames, num_features)."""
-    def parse(record):
-        example = tf.io.parse_single_example(record, _SPEC)
-        values = tf.io.decode_raw(example["features"], tf.float32)
-        example["features"] = tf.reshape(values, [-1, num_features])
-        return example
-
-    return tf.data.TFRecordDataset(str(path)).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    return tf.data.Dataset.load(str(path))
 
 
 def compute_norm_stats(path: str | os.PathLike, num_features: int) -> dict:
     """Per-feature mean and std over every frame of a (training) feature cache, in float64."""
     count, total, squares = 0, np.zeros(num_features), np.zeros(num_features)
-    for example in read_features(path, num_features).as_numpy_iterator():
+    for example in read_features(path).as_numpy_iterator():
         values = example["features"].astype(np.float64)
         count += values.shape[0]
         total += values.sum(axis=0)
@@ -203,7 +163,7 @@ class FeatureStore:
         return self.cache_dir / self.frontend.hash()
 
     def records(self, split: str) -> Path:
-        return self.folder / f"{split}-{self.window.tag()}-{_file_hash(self.manifest)}.tfrecord"
+        return self.folder / f"{split}-{self.window.tag()}-{_file_hash(self.manifest)}.features"
 
     @property
     def stats_path(self) -> Path:
@@ -256,7 +216,7 @@ def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size
         label = table.lookup(example["label"])
         return (x, label, example["utt_id"]) if with_ids else (x, label)
 
-    data = read_features(store.ensure(split, labels), store.frontend.num_features)
+    data = read_features(store.ensure(split, labels))
     if shuffle:
         data = data.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
     data = data.map(to_input, num_parallel_calls=tf.data.AUTOTUNE)
