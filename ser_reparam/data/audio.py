@@ -189,7 +189,7 @@ class AudioCache:
                 raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
             raise NoAudioDecoder(f"{source}: soundfile cannot read {source.suffix or 'this'} files and "
                                  f"no ffmpeg was found; {FFMPEG_HINT}")
-        with tempfile.TemporaryDirectory(dir=self._tmp_parent()) as tmp:
+        with tempfile.TemporaryDirectory(prefix="ser-reparam-ffmpeg-") as tmp:
             track = Path(tmp) / "track.wav"
             done = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-i", str(source), "-vn",
                                    "-c:a", "pcm_f32le", "-f", "wav", str(track)],
@@ -198,10 +198,6 @@ class AudioCache:
                 last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
                 raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
             return read_mono_16k(track)
-
-    def _tmp_parent(self) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        return self.folder
 
     def _relative(self, target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), self.manifest_dir.resolve())).as_posix()

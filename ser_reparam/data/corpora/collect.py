@@ -75,13 +75,16 @@ class Collector:
         self.rows.append(utt)
         self.report.keep(utt)
 
-    def add(self, utt_id: str, rel: str, label: str, split: str, speaker: str,
-            start: float | None = None, end: float | None = None) -> bool:
-        """Keep one utterance of an already mapped `label` if its file is safe, present and decodable."""
+    def usable(self, rel: str) -> tuple[str, str] | None:
+        """(root-relative path, `audio` cell) of a safe, present, decodable file; None (reported) otherwise."""
         path = self.source(rel)
         audio = None if path is None else self.audio(path, rel)
-        if audio is None:
-            return False
-        self.keep(Utterance(utt_id, path.relative_to(self.root).as_posix(), label, split, speaker,
-                            start, end, audio))
-        return True
+        return None if audio is None else (path.relative_to(self.root).as_posix(), audio)
+
+    def add(self, utt_id: str, rel: str, label: str, split: str, speaker: str,
+            start: float | None = None, end: float | None = None) -> bool:
+        """Keep one utterance of an already mapped `label` if its file is usable."""
+        found = self.usable(rel)
+        if found is not None:
+            self.keep(Utterance(utt_id, found[0], label, split, speaker, start, end, found[1]))
+        return found is not None

@@ -1,14 +1,15 @@
 """Corpora whose file names carry label and speaker (RAVDESS, CREMA-D, EmoDB): one shared driver.
 
-Each corpus module gives a glob pattern and a parser; files are split speaker-independently by
-the protocol's fractions and seed (groups.split_groups), so the same files always give the
-same split.
+Each corpus module gives a glob pattern and a parser; the speakers of the usable files are
+split by the protocol's fractions and seed (groups.split_groups), so the same files always give
+the same split.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from ..manifest import Utterance
 from .collect import Collector
 from .groups import BY_SPEAKER, split_groups, split_note
 
@@ -37,12 +38,12 @@ def build_from_names(col: Collector, pattern: str, layout: str,
             col.report.exclude(NOT_CONVENTION, rel)
             continue
         label = col.label(parsed[0], rel)
-        if label is not None:
-            candidates.append((rel, label, parsed[1]))
+        found = None if label is None else col.usable(rel)
+        if found is not None:
+            candidates.append((found, label, parsed[1]))
     split = col.protocol.split
     seed = split["seed"] if seed is None else seed
     assignment = split_groups((speaker for _, _, speaker in candidates), split["fractions"], seed)
     col.report.note(BY_SPEAKER, split_note("speakers", split["fractions"], seed))
-    for rel, label, speaker in candidates:
-        col.add(PurePosixPath(rel).stem, rel, label, assignment[speaker], speaker)
-
+    for (rel, audio), label, speaker in candidates:
+        col.keep(Utterance(PurePosixPath(rel).stem, rel, label, assignment[speaker], speaker, audio=audio))

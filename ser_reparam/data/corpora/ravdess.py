@@ -11,7 +11,7 @@ from .collect import Collector
 from .named_files import NameRejected, build_from_names
 
 LAYOUT = "RAVDESS: Actor_XX/03-01-EE-II-SS-RR-AA.wav (e.g. Actor_01/03-01-05-01-02-01-01.wav)"
-NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-\d{2}-(\d{2})\.wav$", re.IGNORECASE)
+NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-\d{2}-(\d{2})\.(?:wav|mp4)$", re.IGNORECASE)
 
 
 def parse(name: str) -> tuple[str, str] | None:

@@ -1,0 +1,100 @@
+"""Audio probing and the conversion cache: direct reads, 16 kHz mono conversion, reuse, bad files."""
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from corpus_files import corrupt, dominant_frequency, tone, video, zero_bytes
+
+from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, UnreadableAudio,
+                                    find_ffmpeg)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return AudioCache(tmp_path / "out" / "audio_cache", tmp_path / "out", find_ffmpeg())
+
+
+def test_a_16k_mono_pcm_wav_is_read_directly(tmp_path, cache):
+    assert cache.pipeline_audio(tone(tmp_path / "a.wav")) == ""
+    assert not cache.folder.exists() and cache.converted == [] and cache.reused == []
+
+
+@pytest.mark.parametrize("rate, channels, subtype", [(16000, 2, "PCM_16"), (16000, 1, "FLOAT"),
+                                                     (22050, 1, "PCM_16")])
+def test_anything_else_is_converted(tmp_path, cache, rate, channels, subtype):
+    rel = cache.pipeline_audio(tone(tmp_path / "a.wav", rate=rate, channels=channels, subtype=subtype))
+    info = sf.info(tmp_path / "out" / rel)
+    assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 1, "PCM_16", 4000)
+
+
+def test_48k_stereo_is_mixed_down_resampled_and_named_by_content(tmp_path, cache):
+    source = tone(tmp_path / "in" / "stereo.wav", seconds=0.5, rate=48000, channels=2, freq=440)
+    rel = cache.pipeline_audio(source)
+    expected_name = hashlib.sha256(TARGET.encode() + source.read_bytes()).hexdigest() + ".wav"
+    assert rel == f"audio_cache/{expected_name}"
+    converted, rate = sf.read(tmp_path / "out" / rel)
+    info = sf.info(tmp_path / "out" / rel)
+    assert (rate, info.channels, info.subtype, len(converted)) == (16000, 1, "PCM_16", 8000)
+    stereo, _ = sf.read(source)
+    reference = soxr.resample(stereo.mean(axis=1), 48000, 16000)   # channels 0.5 and 0.25 -> 0.375
+    assert np.max(np.abs(converted[200:-200] - reference[200:-200])) < 2e-4
+    assert np.max(np.abs(converted[200:-200])) == pytest.approx(0.375, abs=2e-3)
+    assert cache.converted == [source]
+
+    renamed = shutil.copy(source, tmp_path / "in" / "same_bytes_other_name.wav")
+    again = AudioCache(cache.folder, tmp_path / "out", find_ffmpeg())
+    written = (tmp_path / "out" / rel).stat().st_mtime_ns
+    assert again.pipeline_audio(source) == rel and again.pipeline_audio(renamed) == rel
+    assert again.converted == [] and again.reused == [source, renamed]
+    assert (tmp_path / "out" / rel).stat().st_mtime_ns == written
+    assert sorted(path.name for path in cache.folder.iterdir()) == [expected_name]
+
+
+def test_corrupt_zero_byte_and_sample_free_files_raise_their_own_errors(tmp_path, cache):
+    with pytest.raises(UnreadableAudio, match="ffmpeg could not extract audio"):
+        cache.pipeline_audio(corrupt(tmp_path / "bad.wav"))
+    with pytest.raises(UnreadableAudio, match="no ffmpeg was found"):
+        AudioCache(cache.folder, tmp_path / "out", ffmpeg=None).pipeline_audio(tmp_path / "bad.wav")
+    with pytest.raises(EmptyAudio, match="zero-byte"):
+        cache.pipeline_audio(zero_bytes(tmp_path / "zero.wav"))
+    with pytest.raises(EmptyAudio, match="no samples"):
+        cache.pipeline_audio(tone(tmp_path / "header_only.wav", seconds=0))
+    assert EmptyAudio.reason != UnreadableAudio.reason != NoAudioDecoder.reason
+
+
+def test_video_audio_track_is_extracted_with_ffmpeg(tmp_path, cache):
+    clip = video(tmp_path / "dialog.mp4", seconds=1.2, freq=440)
+    rel = cache.pipeline_audio(clip)
+    signal, rate = sf.read(tmp_path / "out" / rel)
+    assert rate == 16000 and signal.ndim == 1
+    assert abs(len(signal) - 19200) <= 1100          # AAC adds at most one 1024-sample frame at 44.1 kHz
+    assert dominant_frequency(signal, rate) == pytest.approx(440, abs=2)
+    assert cache.pipeline_audio(clip) == rel and cache.converted == [clip]   # once per run
+
+
+def test_without_ffmpeg_a_video_names_the_fix(tmp_path):
+    clip = video(tmp_path / "dialog.mp4")
+    with pytest.raises(NoAudioDecoder, match="pip install imageio-ffmpeg") as err:
+        AudioCache(tmp_path / "audio_cache", tmp_path, ffmpeg=None).pipeline_audio(clip)
+    assert "imageio-ffmpeg" in err.value.reason
+
+
+def test_excerpt_concatenates_the_segments_sample_exactly(tmp_path, cache):
+    samples = (np.arange(16000) % 2000 - 1000).astype(np.int16)     # every sample tells its position
+    sf.write(tmp_path / "session.wav", samples, 16000, subtype="PCM_16")
+    rel, seconds = cache.excerpt(tmp_path / "session.wav", [(0.1, 0.3), (0.5, 0.55), (0.9, 2.0)])
+    assert seconds == pytest.approx(0.2 + 0.05 + 0.1)
+    written, _ = sf.read(tmp_path / "out" / rel, dtype="int16")
+    assert np.array_equal(written, np.concatenate([samples[1600:4800], samples[8000:8800], samples[14400:]]))
+    assert AudioCache(cache.folder, tmp_path / "out", None).excerpt(
+        tmp_path / "session.wav", [(0.1, 0.3), (0.5, 0.55), (0.9, 2.0)]) == (rel, seconds)
+    with pytest.raises(EmptyAudio, match="segments hold no samples"):
+        cache.excerpt(tmp_path / "session.wav", [(3.0, 4.0)])
+
+
+def test_the_cache_must_live_inside_the_manifest_folder(tmp_path):
+    with pytest.raises(ValueError, match="must be inside the manifest's folder"):
+        AudioCache(tmp_path / "elsewhere", tmp_path / "out", None)
