@@ -95,4 +95,10 @@ def test_unreadable_transcript_is_excluded_by_reason(tmp_path, corpus):
     (root / "310_P" / "310_TRANSCRIPT.csv").write_text("start_time,stop_time,speaker,value\n1,2,Participant,x\n")
     report = prepare_manifest("daic_woz", root, tmp_path / "daic.csv")
     assert report.to_dict()["excluded"]["unreadable transcript"]["items"] == [
-        "310_P/310_TRANSCRIPT.csv (header lacks start_time, stop_time, speaker (tab-separated))"]
+        f"{root / '310_P' / '310_TRANSCRIPT.csv'}: header lacks start_time, stop_time, speaker; "
+        "expected a tab-separated transcript"]
+    (root / "310_P" / "310_TRANSCRIPT.csv").write_text("start_time\tstop_time\tspeaker\tvalue\n"
+                                                       "1.0\tsoon\tParticipant\tx\n")
+    report = prepare_manifest("daic_woz", root, tmp_path / "daic.csv")
+    assert report.to_dict()["excluded"]["unreadable transcript"]["items"] == [
+        f"{root / '310_P' / '310_TRANSCRIPT.csv'}:2: times '1.0', 'soon' are not numbers"]

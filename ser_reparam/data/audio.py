@@ -28,9 +28,9 @@ FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or p
 
 
 class AudioError(Exception):
-    """A source that cannot become pipeline audio; `reason` is its exclusion reason in the report."""
+    """A source that cannot become pipeline audio; each subclass's `reason` is its report reason."""
 
-    reason = "unreadable audio"
+    reason: str
 
 
 class UnreadableAudio(AudioError):

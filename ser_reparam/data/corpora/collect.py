@@ -63,28 +63,28 @@ class Collector:
             return None
         return path
 
-    def audio(self, path: Path, item: str) -> str | None:
-        """The manifest's `audio` cell for `path` ('' = read directly), or None (reported) if unusable."""
-        try:
-            return self.cache.pipeline_audio(path)
-        except AudioError as err:
-            self.report.exclude(err.reason, item)
+    def usable(self, rel: str) -> tuple[str, str] | None:
+        """(root-relative path, `audio` cell: '' = read directly) of a safe, present, decodable file.
+
+        None (and the reason in the report) otherwise.
+        """
+        path = self.source(rel)
+        if path is None:
             return None
+        try:
+            audio = self.cache.pipeline_audio(path)
+        except AudioError as err:
+            self.report.exclude(err.reason, rel)
+            return None
+        return path.relative_to(self.root).as_posix(), audio
 
     def keep(self, utt: Utterance) -> None:
         self.rows.append(utt)
         self.report.keep(utt)
 
-    def usable(self, rel: str) -> tuple[str, str] | None:
-        """(root-relative path, `audio` cell) of a safe, present, decodable file; None (reported) otherwise."""
-        path = self.source(rel)
-        audio = None if path is None else self.audio(path, rel)
-        return None if audio is None else (path.relative_to(self.root).as_posix(), audio)
-
     def add(self, utt_id: str, rel: str, label: str, split: str, speaker: str,
-            start: float | None = None, end: float | None = None) -> bool:
+            start: float | None = None, end: float | None = None) -> None:
         """Keep one utterance of an already mapped `label` if its file is usable."""
         found = self.usable(rel)
         if found is not None:
             self.keep(Utterance(utt_id, found[0], label, split, speaker, start, end, found[1]))
-        return found is not None

@@ -14,13 +14,13 @@ the test split's labels are not public.
 """
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
 from ..audio import AudioError
 from ..manifest import Utterance
 from .collect import Collector
+from .tables import read_table
 
 LAYOUT = ("DAIC-WOZ (AVEC 2017): train_split_Depression_AVEC2017.csv, dev_split_Depression_AVEC2017.csv "
           "and <id>_P/<id>_AUDIO.wav with <id>_P/<id>_TRANSCRIPT.csv per participant")
@@ -48,12 +48,8 @@ def build(col: Collector, clip_seconds: float | None = None) -> None:
 def _split_rows(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise FileNotFoundError(f"DAIC-WOZ split file {path} is missing; expected {LAYOUT}")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [column for column in SPLIT_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: header lacks {', '.join(missing)}; expected the AVEC 2017 split file")
-        return [(row["Participant_ID"].strip(), row["PHQ8_Binary"].strip()) for row in reader]
+    _, rows = read_table(path, SPLIT_COLUMNS, "the AVEC 2017 split file")
+    return [(row["Participant_ID"].strip(), row["PHQ8_Binary"].strip()) for row in rows]
 
 
 def _add_participant(col: Collector, participant: str, label: str, split: str, role: str,
@@ -66,7 +62,7 @@ def _add_participant(col: Collector, participant: str, label: str, split: str, r
     try:
         segments, empty_lines = _speaker_segments(transcript, role)
     except ValueError as err:
-        col.report.exclude("unreadable transcript", f"{transcript_rel} ({err})")
+        col.report.exclude("unreadable transcript", str(err))
         return
     for line in empty_lines:
         col.report.exclude("transcript row with stop_time not after start_time", f"{transcript_rel}:{line}")
@@ -89,22 +85,18 @@ def _add_participant(col: Collector, participant: str, label: str, split: str, r
 
 def _speaker_segments(path: Path, role: str) -> tuple[list[tuple[float, float]], list[int]]:
     """(start, stop) seconds of the rows spoken by `role`, in file order, and the lines with no duration."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = [column for column in TRANSCRIPT_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"header lacks {', '.join(missing)} (tab-separated)")
-        segments, empty_lines = [], []
-        for line, row in enumerate(reader, start=2):
-            if (row["speaker"] or "").strip() != role:
-                continue
-            try:
-                start, stop = float(row["start_time"]), float(row["stop_time"])
-            except (TypeError, ValueError):
-                raise ValueError(f"line {line}: times {row['start_time']!r}, {row['stop_time']!r} "
-                                 f"are not numbers") from None
-            if stop > start:
-                segments.append((start, stop))
-            else:
-                empty_lines.append(line)
+    _, rows = read_table(path, TRANSCRIPT_COLUMNS, "a tab-separated transcript", delimiter="\t")
+    segments, empty_lines = [], []
+    for line, row in enumerate(rows, start=2):
+        if (row["speaker"] or "").strip() != role:
+            continue
+        try:
+            start, stop = float(row["start_time"]), float(row["stop_time"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}:{line}: times {row['start_time']!r}, {row['stop_time']!r} "
+                             f"are not numbers") from None
+        if stop > start:
+            segments.append((start, stop))
+        else:
+            empty_lines.append(line)
     return segments, empty_lines

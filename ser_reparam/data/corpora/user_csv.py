@@ -6,7 +6,6 @@ which.
 """
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from ..manifest import SPLITS, ManifestError, Utterance, parse_seconds
 from .collect import Collector, utt_id_for
 from .groups import BY_SPEAKER, NO_SPEAKERS, split_groups, split_note, split_utterances, utterance_note
+from .tables import read_table
 
 LAYOUT = "a CSV with header path,label[,split,speaker,start,end]; paths relative to the data root"
 REQUIRED = ("path", "label")
@@ -40,17 +40,12 @@ def _read(col: Collector, path: Path) -> tuple[list[Utterance], list[str]]:
     """The CSV's usable rows (split '' when the CSV has no split column) and its header."""
     if not path.is_file():
         raise FileNotFoundError(f"CSV {path} does not exist; expected {LAYOUT}")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        missing = [column for column in REQUIRED if column not in fields]
-        if missing:
-            raise ValueError(f"{path}: header lacks {', '.join(missing)}; expected {LAYOUT}")
-        rows, seen = [], Counter()
-        for line, record in enumerate(reader, start=2):
-            utt = _row(col, record, f"{path}:{line}", "split" in fields, seen)
-            if utt is not None:
-                rows.append(utt)
+    fields, records = read_table(path, REQUIRED, LAYOUT)
+    rows, seen = [], Counter()
+    for line, record in enumerate(records, start=2):
+        utt = _row(col, record, f"{path}:{line}", "split" in fields, seen)
+        if utt is not None:
+            rows.append(utt)
     return rows, fields
 
 
