@@ -1,4 +1,5 @@
 """prepare_manifest's contract: choices, options, errors, summary; manifest validation; shipped protocols."""
+import importlib.util
 import json
 import os
 import shutil
@@ -95,7 +96,8 @@ def test_protocol_files_ship_in_a_regular_install(tmp_path):
         shutil.copytree(REPO / name, source / name, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     target = tmp_path / "target"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+    offline = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []   # else pip fetches it
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *offline,
                     "--target", str(target), str(source)], check=True, capture_output=True)
     shipped = target / "ser_reparam" / "data_manifests"
     assert not shipped.is_symlink()
@@ -107,3 +109,13 @@ def test_protocol_files_ship_in_a_regular_install(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path)
     assert done.stdout.splitlines() == [str(shipped),
                                         "('happy', 'surprise', 'sad', 'disgust', 'anger', 'fear', 'neutral')"]
+
+
+def test_the_audio_cache_folder_can_be_chosen_inside_the_manifest_folder(tmp_path):
+    root = tmp_path / "data"
+    tone(root / "happy" / "h.wav", rate=44100)
+    prepare_manifest("folder", root, tmp_path / "run" / "m.csv", audio_cache=tmp_path / "run" / "wav16k")
+    (row,) = read_manifest(tmp_path / "run" / "m.csv")
+    assert row.audio.startswith("wav16k/") and (tmp_path / "run" / row.audio).is_file()
+    with pytest.raises(ValueError, match="audio cache .*elsewhere must be inside the manifest's folder"):
+        prepare_manifest("folder", root, tmp_path / "run" / "m.csv", audio_cache=tmp_path / "elsewhere")
