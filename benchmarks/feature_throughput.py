@@ -1,10 +1,11 @@
 """Feature extraction throughput: the tf.data pipeline vs a per-clip python_speech_features loop.
 
-To run:  python benchmarks/feature_throughput.py [--clips 240]
+To run:  python benchmarks/feature_throughput.py [--clips 480]
 
 Both extract the same 78-dim features (26 log-Mel + deltas) from the same clips of the
 built-in demo corpus (generated first into a temporary folder); the pipeline also writes its
-feature cache to disk, the loop only computes. Prints seconds of audio per second for each and the
+feature cache to disk, the loop only computes. Both run once on 8 clips first (warm-up: the
+pipeline traces its graph once per process). Prints seconds of audio per second for each and the
 ratio (target: pipeline >= 3x the loop).
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ def psf_features(signal: np.ndarray, config: FrontendConfig) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=240, help="clips to extract (default 240)")
+    parser.add_argument("--clips", type=int, default=480, help="clips to extract (default 480)")
     args = parser.parse_args()
     config = FrontendConfig()
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,14 +49,21 @@ def main() -> None:
         paths = [str(Path(tmp) / "corpus" / u.path) for u in rows]
         audio_seconds = sum(sf.info(p).duration for p in paths)
 
-        start = time.perf_counter()
-        for path in paths:
-            psf_features(sf.read(path)[0], config)
-        loop = time.perf_counter() - start
+        def loop_over(clips):
+            for path in clips:
+                psf_features(sf.read(path)[0], config)
 
+        def pipeline_over(clips):
+            extract_features(clips, Path(tmp) / "corpus", Path(tmp) / "corpus", config, Window(10.0),
+                             Path(tmp) / "features")
+
+        loop_over(paths[:8])          # warm-up: imports, caches, and the pipeline's graph tracing
+        pipeline_over(rows[:8])
         start = time.perf_counter()
-        extract_features(rows, Path(tmp) / "corpus", Path(tmp) / "corpus", config, Window(10.0),
-                         Path(tmp) / "features")
+        loop_over(paths)
+        loop = time.perf_counter() - start
+        start = time.perf_counter()
+        pipeline_over(rows)
         pipeline = time.perf_counter() - start
 
     print(f"demo corpus (480 clips) generated in {corpus_seconds:.1f} s")

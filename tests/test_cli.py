@@ -30,3 +30,30 @@ def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit) as err:
         main(["no-such-command"])
     assert err.value.code == 2
+
+
+def test_prepare_prints_kept_and_excluded(tmp_path, capsys):
+    from corpus_files import corrupt, tone
+
+    for label in ("calm", "tense"):
+        for k in range(3):
+            tone(tmp_path / "data" / label / f"{label}{k}.wav")
+    corrupt(tmp_path / "data" / "calm" / "broken.wav")
+    out = tmp_path / "run" / "manifest.csv"
+    assert main(["prepare", "--dataset", "folder", "--root", str(tmp_path / "data"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "kept 6 rows" in printed and "excluded" in printed and "broken.wav" in printed
+    assert out.exists() and (tmp_path / "run" / "manifest_summary.json").exists()
+
+
+def test_prepare_refuses_an_option_the_dataset_lacks(tmp_path):
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ValueError, match="does not take option"):
+        main(["prepare", "--dataset", "folder", "--root", str(tmp_path / "data"), "--out",
+              str(tmp_path / "m.csv"), "--fold", "3"])
+
+
+def test_make_demo_data(tmp_path, capsys):
+    assert main(["make-demo-data", str(tmp_path / "demo"), "--speakers", "5", "--per-class", "1"]) == 0
+    assert "synthetic demo corpus written" in capsys.readouterr().out
+    assert len(list((tmp_path / "demo").rglob("*.wav"))) == 20
