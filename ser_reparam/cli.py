@@ -47,6 +47,57 @@ def cmd_make_demo_data(args) -> int:
     return 0
 
 
+def _config(args):
+    from ser_reparam.config import load_config
+
+    return load_config(args.config, args.set or [])
+
+
+def cmd_train(args) -> int:
+    """Train a config's model for one or more seeds (prepares the data first if needed)."""
+    _quiet_tensorflow()
+    from ser_reparam.experiment import feature_store, prepare_run_manifest, run_manifest
+    from ser_reparam.train import configure_threads, train
+
+    config = _config(args)
+    configure_threads(config.training.threads)
+    if not run_manifest(config).exists():
+        print(prepare_run_manifest(config))
+    feature_store(config).norm_stats()
+    seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
+    for metrics in train(config, seeds):
+        test = metrics["test"]
+        print(f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
+              f"WA {test['wa']:.3f}  UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}  MF1 {test['mf1']:.3f}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """Train a grid of HRF placements / ratios / depths / activations × seeds, then report."""
+    _quiet_tensorflow()
+    from ser_reparam.config import load_config
+    from ser_reparam.report import write_report
+    from ser_reparam.sweep import parse_grid, run_sweep
+
+    config = load_config(args.config, args.set or [])
+    seeds = list(range(args.seeds or config.training.seeds))
+    runs = run_sweep(args.config, args.set or [], parse_grid(args.grid), seeds, executor=args.executor,
+                     workers=args.workers, threads=args.threads, address=args.address, gpus=args.gpus)
+    print(f"{len(runs)} runs finished")
+    print(write_report([config.run_dir])["markdown"])
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Aggregate trained seeds of one or more run folders into tables and plots."""
+    from ser_reparam.report import write_report
+
+    result = write_report(args.run_dirs, args.out, args.metric)
+    print(result["markdown"])
+    print("written: " + ", ".join(str(p) for p in result["files"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser-reparam",
@@ -79,7 +130,39 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--speakers", type=int, default=10)
     make_demo.add_argument("--per-class", type=int, default=12, help="utterances per speaker and class")
     make_demo.set_defaults(func=cmd_make_demo_data)
+
+    train = sub.add_parser("train", help=cmd_train.__doc__)
+    _config_arguments(train)
+    seeds = train.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help="train this one seed")
+    seeds.add_argument("--seeds", type=int, help="train seeds 0 … N-1 (default: training.seeds)")
+    train.set_defaults(func=cmd_train)
+
+    sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
+    _config_arguments(sweep)
+    sweep.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
+                       help="placements=original,none,ffn2,all  ratios=2,4,8  depths=1,2,3  activations=relu,gelu")
+    sweep.add_argument("--seeds", type=int, help="seeds 0 … N-1 per grid point (default: training.seeds)")
+    sweep.add_argument("--executor", choices=["local", "ray"], default="local")
+    sweep.add_argument("--workers", type=int, default=2, help="local: parallel training processes (default 2)")
+    sweep.add_argument("--threads", type=int, default=1, help="TensorFlow threads per run (default 1)")
+    sweep.add_argument("--address", help="ray: cluster address (default: start a local Ray)")
+    sweep.add_argument("--gpus", type=float, default=0.0, help="ray: GPUs per run (default 0)")
+    sweep.set_defaults(func=cmd_sweep)
+
+    report = sub.add_parser("report", help=cmd_report.__doc__)
+    report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")
+    report.add_argument("--out", help="output folder (default: <first run>/reports)")
+    report.add_argument("--metric", default="ua", choices=["wa", "ua", "wf1", "mf1"],
+                        help="metric of the ablation plots (default ua)")
+    report.set_defaults(func=cmd_report)
     return parser
+
+
+def _config_arguments(parser) -> None:
+    parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set model.hrf=ffn2@8x1 (repeatable)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,6 +169,10 @@ class FeatureStore:
     def stats_path(self) -> Path:
         return self.folder / f"norm_stats-{self.window.tag()}-{_file_hash(self.manifest)}.json"
 
+    def splits(self) -> set[str]:
+        """The splits the manifest has rows in."""
+        return {u.split for u in read_manifest(self.manifest)}
+
     def ensure(self, split: str, labels: tuple[str, ...] | None = None) -> Path:
         """The split's feature cache, extracted first if missing."""
         path = self.records(split)

@@ -1,0 +1,81 @@
+"""Where an experiment's artifacts live, and the data steps every model variant shares.
+
+runs/<name>/
+  manifest.csv            the run's manifest: the prepared (or demo) rows + the validation rule
+  features/<hash>/        cached features and normalization statistics (shared by all variants)
+  <variant>/train/seed-<k>/  <variant>/folded/  <variant>/quantized/  <variant>/firmware/<board>/
+  reports/  stages/
+
+A variant is one model setting (architecture, preset, HRF placement, activation), so a sweep
+over placements trains many variants on one manifest and one feature cache.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.data.dataset import FeatureStore, Window
+from ser_reparam.data.manifest import read_manifest, write_manifest
+from ser_reparam.data.splits import assign_validation
+from ser_reparam.models.placement import format_hrf, parse_hrf
+
+DEMO_DATASET = "demo"
+
+
+def variant_name(config: ExperimentConfig) -> str:
+    """e.g. 'convtransformer-lightweight-ffn2@8x1' (+ '-gelu' for a non-default activation)."""
+    model = config.model
+    preset = model.preset if isinstance(model.preset, str) else "x".join(map(str, model.preset))
+    name = f"{model.arch}-{preset}-{format_hrf(parse_hrf(model.hrf, model.arch))}"
+    return name + (f"-{model.activation}" if model.activation else "")
+
+
+def variant_dir(config: ExperimentConfig) -> Path:
+    return config.run_dir / variant_name(config)
+
+
+def run_manifest(config: ExperimentConfig) -> Path:
+    return config.run_dir / "manifest.csv"
+
+
+def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
+    """The class list, in the order of the model's outputs."""
+    if config.data.labels:
+        return tuple(config.data.labels)
+    if config.data.dataset == DEMO_DATASET:
+        from ser_reparam.data.synthetic import LABELS
+
+        return LABELS
+    from ser_reparam.data.protocol import load_protocol
+
+    labels = load_protocol(config.data.dataset).labels
+    if labels is None:  # generic layouts: the labels found in the data, sorted
+        labels = tuple(sorted({u.label for u in read_manifest(run_manifest(config))}))
+    return labels
+
+
+def prepare_run_manifest(config: ExperimentConfig) -> str:
+    """Stage 01: build the dataset manifest (or generate the demo corpus), apply the validation
+    rule, write runs/<name>/manifest.csv. Returns a summary: prepare's table and the rule's effect."""
+    data = config.data
+    root = Path(data.root)
+    summary = [f"{data.dataset}: demo corpus in {root}"]
+    if data.dataset == DEMO_DATASET:
+        from ser_reparam.data.synthetic import make_demo_corpus
+
+        source = root / "manifest.csv"
+        if not source.exists():
+            make_demo_corpus(root, **data.prepare)
+    else:
+        from ser_reparam.data.prepare import prepare_manifest
+
+        source = config.run_dir / "prepared.csv"
+        summary = [prepare_manifest(data.dataset, root, source, **data.prepare).table()]
+    rows, note = assign_validation(read_manifest(source), data.val)
+    write_manifest(rows, run_manifest(config))
+    return "\n".join(summary + [note])
+
+
+def feature_store(config: ExperimentConfig) -> FeatureStore:
+    return FeatureStore(run_manifest(config), Path(config.data.root), config.run_dir / "features",
+                        config.frontend, Window(config.data.window_s, config.data.split_long))

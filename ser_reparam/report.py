@@ -1,0 +1,183 @@
+"""Seed-aggregated result tables in the paper's format, as markdown + JSON, and PNG plots.
+
+Rows: Original, Lightweight, then each HRF placement (named as in the paper: FFN1, FFN2,
+FFN1 & FFN2, QKV, Project, CLS, ALL, …, with ratio r and HRF depth N when not the default
+r=8, N=1, and the activation when not the architecture's own). Columns: WA, UA, WF1, MF1 as
+mean ± std over seeds, Params and MACs of the deployed (folded) model. Plots: the confusion
+matrix per row (summed over seeds, rows normalized) and metric vs expansion ratio, HRF depth
+and activation wherever a sweep varied them (the paper's Figures 4–12).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ser_reparam.data.manifest import atomic_write_text
+from ser_reparam.models.placement import PLACES
+
+METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
+PAPER_NAMES = {"qkv": "QKV", "proj": "Project", "ffn1": "FFN1", "ffn2": "FFN2", "ffn_m1": "FFN_M1",
+               "ffn_m2": "FFN_M2", "cls": "CLS"}
+
+
+def _parse_variant(variant: str) -> dict:
+    """'conformer-lightweight-ffn1+ffn2@4x2-gelu' → arch, preset, places, ratio, depth, activation."""
+    arch, preset, rest = variant.split("-", 2)
+    spec, _, activation = rest.partition("-")
+    if spec == "none":
+        return {"arch": arch, "preset": preset, "places": (), "ratio": 0, "depth": 0, "activation": activation}
+    groups = spec.split(",")
+    places = tuple(p for g in groups for p in g.split("@")[0].split("+"))
+    ratio, depth = (int(v) for v in groups[0].split("@")[1].split("x"))
+    return {"arch": arch, "preset": preset, "places": places, "ratio": ratio, "depth": depth,
+            "activation": activation, "mixed": len(groups) > 1}
+
+
+def row_name(variant: str) -> str:
+    info = _parse_variant(variant)
+    if not info["places"]:
+        name = "Original" if info["preset"] == "original" else ("Lightweight" if info["preset"] == "lightweight"
+                                                                 else f"No HRF [{info['preset']}]")
+    else:
+        all_places = {p for p in PLACES if info["arch"] == "conformer" or not p.startswith("ffn_m")}
+        name = "ALL" if set(info["places"]) == all_places else " & ".join(PAPER_NAMES[p] for p in info["places"])
+        if (info["ratio"], info["depth"]) != (8, 1) or info.get("mixed"):
+            name += f" (r={info['ratio']}, N={info['depth']})"
+    return name + (f" [{info['activation']}]" if info["activation"] else "")
+
+
+def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
+    """variant → metrics.json contents of its seeds, from every run folder given."""
+    found = defaultdict(list)
+    for run_dir in run_dirs:
+        paths = sorted(Path(run_dir).glob("*/train/seed-*/metrics.json"))
+        if not paths:
+            raise FileNotFoundError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
+                                    "run `ser-reparam train` or `sweep` first")
+        for path in paths:
+            metrics = json.loads(path.read_text())
+            found[metrics["variant"]].append(metrics)
+    return dict(found)
+
+
+def _order(variant: str) -> tuple:
+    """Original, Lightweight, single placements, combinations, ALL; then ratio, depth."""
+    info = _parse_variant(variant)
+    kind = (0 if info["preset"] == "original" else 1) if not info["places"] else 2
+    places = [PLACES.index(p) for p in info["places"]]
+    is_all = row_name(variant).startswith("ALL")
+    return (kind, info["activation"], is_all, len(places), places, info["ratio"], info["depth"])
+
+
+def aggregate(found: dict[str, list[dict]]) -> list[dict]:
+    """One row per variant: mean and std of each metric over seeds, deployed size."""
+    rows = []
+    for variant in sorted(found, key=_order):
+        runs = sorted(found[variant], key=lambda m: m["seed"])
+        row = {"variant": variant, "name": row_name(variant), "seeds": [m["seed"] for m in runs],
+               "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
+               "confusion": np.sum([m["test"]["confusion"] for m in runs], axis=0).tolist()}
+        for key in METRIC_KEYS:
+            values = [m["test"][key] for m in runs]
+            row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
+        rows.append(row)
+    return rows
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
+
+
+def markdown(rows: list[dict], title: str) -> str:
+    seeds = sorted({len(r["seeds"]) for r in rows})
+    lines = [f"### {title}", "",
+             f"Test metrics, mean ± std over {'/'.join(map(str, seeds))} seeds; Params and MACs of the deployed "
+             "(folded) model.", "",
+             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
+        lines.append(f"| {row['name']} | {cells} | {_size(row['params'])} | {_size(row['macs'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for row in rows:
+        counts = np.asarray(row["confusion"], float)
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        fig, ax = plt.subplots(figsize=(4.2, 3.8))
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        labels = row["labels"]
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        for i, j in np.ndindex(share.shape):
+            ax.text(j, i, f"{share[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{row['name']}\n(sum over {len(row['seeds'])} seeds)", fontsize=9)
+        fig.tight_layout()
+        path = folder / f"confusion-{row['variant'].replace('@', '_').replace('+', '_').replace(',', '_')}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
+    """Metric vs ratio / depth / activation for each placement a sweep varied them for."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parsed = [(row, _parse_variant(row["variant"])) for row in rows]
+    paths = []
+    for axis in ("ratio", "depth", "activation"):
+        lines = defaultdict(list)
+        for row, info in parsed:
+            if info["places"]:
+                fixed = tuple(v for k, v in info.items() if k in ("ratio", "depth", "activation") and k != axis)
+                lines[(" & ".join(PAPER_NAMES[p] for p in info["places"]), fixed)].append(
+                    (info[axis] or "default", row[metric]["mean"], row[metric]["std"]))
+        lines = {key: sorted(points, key=lambda p: str(p[0]) if axis == "activation" else p[0])
+                 for key, points in lines.items() if len({p[0] for p in points}) > 1}
+        if not lines:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for (name, _), points in lines.items():
+            xs = [str(p[0]) for p in points]
+            ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3, label=name)
+        ax.set_xlabel({"ratio": "expansion ratio r", "depth": "HRF depth (extra layers)",
+                       "activation": "activation"}[axis])
+        ax.set_ylabel(metric.upper())
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / f"{metric}-vs-{axis}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike | None = None,
+                 metric: str = "ua") -> dict:
+    """Aggregate every trained seed under `run_dirs` into out_dir (default <first run>/reports)."""
+    rows = aggregate(collect(run_dirs))
+    out = Path(out_dir) if out_dir else Path(run_dirs[0]) / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    title = ", ".join(Path(d).name for d in run_dirs)
+    text = markdown(rows, title)
+    atomic_write_text(out / "results.md", text)
+    atomic_write_text(out / "results.json", json.dumps(rows, indent=1) + "\n")
+    plots = _plot_confusions(rows, out) + _plot_ablations(rows, out, metric)
+    return {"markdown": text, "rows": rows, "files": [out / "results.md", out / "results.json", *plots]}

@@ -1,0 +1,93 @@
+"""Grid sweeps over HRF placements, ratios, depths and activations × seeds, like the paper's tables.
+
+`--grid placements=original,none,ffn2@8x1,all ratios=2,4,8 depths=1,2,3 activations=relu,gelu`:
+`original` is the original preset without HRF, `none` the config's (lightweight) preset
+without HRF; any other placement without its own `@RxD` is crossed with every ratio and depth.
+Each (variant, seed) is one task. Finished tasks (metrics.json with the same settings) are
+skipped, so a sweep resumes. Executors: a local process pool (spawned workers, each with
+`--threads` TensorFlow threads), or Ray (`--executor ray --address …`), one task per run with
+its own CPU / GPU request. Data stages run once, before any task starts.
+"""
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from ser_reparam.config import ExperimentConfig, load_config
+from ser_reparam.models.placement import parse_hrf
+
+GRID_KEYS = ("placements", "ratios", "depths", "activations")
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """['placements=a,b', 'ratios=2,4'] → {'placements': ['a', 'b'], 'ratios': ['2', '4']}."""
+    grid = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        if key not in GRID_KEYS or not values:
+            raise ValueError(f"--grid item {item!r}: write KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
+        grid[key] = [v.strip() for v in values.split(",") if v.strip()]
+    if "placements" not in grid:
+        raise ValueError("--grid needs placements=… (e.g. placements=none,ffn2,all)")
+    return grid
+
+
+def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> list[list[str]]:
+    """One override list per grid point, in grid order, validated against the architecture."""
+    ratios = [int(r) for r in grid.get("ratios", ["8"])]
+    depths = [int(d) for d in grid.get("depths", ["1"])]
+    activations = grid.get("activations", [None])
+    points = []
+    for placement, activation in itertools.product(grid["placements"], activations):
+        act = [] if activation is None else [f"model.activation={activation}"]
+        if placement == "original":
+            points.append(["model.preset=original", "model.hrf=none", *act])
+        elif placement in ("none", "lightweight"):
+            points.append(["model.hrf=none", *act])
+        else:
+            specs = [placement] if "@" in placement else [f"{placement}@{r}x{d}" for r in ratios for d in depths]
+            for spec in specs:
+                parse_hrf(spec, config.model.arch)
+                points.append([f"model.hrf={spec}", *act])
+    return points
+
+
+def _run_task(config_path: str, overrides: list[str], seed: int, threads: int) -> dict:
+    """One training run in a worker: load the config, train the seed, return its key numbers."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ser_reparam.train import configure_threads, train_seed
+
+    config = load_config(config_path, overrides)
+    configure_threads(threads)
+    metrics = train_seed(config, seed, verbose=0)
+    return {"variant": metrics["variant"], "seed": seed, **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
+
+
+def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
+              executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
+              gpus: float = 0.0) -> list[dict]:
+    """Prepare the data once, then train every (variant, seed); returns one summary per run."""
+    from ser_reparam.experiment import feature_store, prepare_run_manifest, run_manifest
+
+    config = load_config(config_path, base_overrides)
+    if not run_manifest(config).exists():
+        print(prepare_run_manifest(config))
+    store = feature_store(config)
+    for split in store.splits():
+        store.ensure(split)
+    store.norm_stats()
+    tasks = [(config_path, [*base_overrides, *point], seed, threads)
+             for point in variant_overrides(grid, config) for seed in seeds]
+    if executor == "local":
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            return list(pool.map(_run_task, *zip(*tasks)))
+    if executor == "ray":
+        import ray
+
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
+        return ray.get([remote.remote(*task) for task in tasks])
+    raise ValueError(f"unknown executor {executor!r}; use local or ray")

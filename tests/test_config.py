@@ -1,0 +1,53 @@
+"""Experiment configs: every shipped YAML validates; typos and bad values are named."""
+from pathlib import Path
+
+import pytest
+
+from ser_reparam.config import ConfigError, config_hash, load_config, parse_config
+
+CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
+MINIMAL = {"name": "x", "data": {"dataset": "demo", "root": "corpus"}}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_validate(path):
+    config = load_config(path)
+    assert config.name and config.data.root
+
+
+def test_defaults_are_the_papers():
+    config = parse_config(MINIMAL)
+    training = config.training
+    assert (training.epochs, training.learning_rate, training.weight_decay, training.lr_factor, training.seeds) == \
+        (120, 1e-3, 1e-6, 0.5, 5)
+    assert config.frontend.num_features == 78 and config.data.window_s == 5.0
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({**MINIMAL, "model": {"hrff": "ffn2"}}, r"unknown key 'model.hrff' \(did you mean 'hrf'\?\)"),
+    ({**MINIMAL, "trainig": {}}, r"unknown key 'trainig' \(did you mean 'training'\?\)"),
+    ({**MINIMAL, "training": {"select": "acc"}}, "training.select 'acc' must be one of wa, ua, wf1, mf1"),
+    ({**MINIMAL, "training": {"epochs": 0}}, "training.epochs must be >= 1"),
+    ({**MINIMAL, "model": {"arch": "lstm"}}, "model.arch 'lstm' must be one of"),
+    ({**MINIMAL, "model": {"hrf": "ffn_m1"}}, "model: HRF spec 'ffn_m1'"),
+    ({**MINIMAL, "model": {"activation": "elu"}}, "unknown activation 'elu'"),
+    ({**MINIMAL, "frontend": {"nfft": 300}}, "section 'frontend'.*power of two"),
+    ({"name": "x"}, "'name' and 'data' are required"),
+])
+def test_bad_configs_are_named(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, "my.yaml")
+
+
+def test_overrides_and_hash(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\ndata: {dataset: demo, root: corpus}\nmodel: {hrf: ffn2@8x1}\n")
+    base = load_config(path)
+    changed = load_config(path, ["model.hrf=all@4x2", "training.epochs=3", "model.preset=[1, 16, 8]"])
+    assert (changed.model.hrf, changed.training.epochs, changed.model.preset) == ("all@4x2", 3, (1, 16, 8))
+    assert config_hash(base) == config_hash(load_config(path)) != config_hash(changed)
+    assert config_hash(base, "data", "frontend") == config_hash(changed, "data", "frontend")
+    with pytest.raises(ConfigError, match="must look like section.key=value"):
+        load_config(path, ["model.hrf"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,55 @@
+"""Seed aggregation, paper-style row names, markdown, JSON and plots."""
+import json
+
+import numpy as np
+import pytest
+
+from ser_reparam.report import aggregate, collect, row_name, write_report
+
+
+def fake_run(root, variant, seed, ua, params=8596):
+    path = root / variant / "train" / f"seed-{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    test = {"wa": ua + 0.01, "ua": ua, "wf1": ua - 0.01, "mf1": ua - 0.02, "confusion": [[3, 1], [1, 3]], "count": 8}
+    path.write_text(json.dumps({"variant": variant, "seed": seed, "test": test, "params": params,
+                                "macs": 4_500_000, "labels": ["a", "b"]}))
+
+
+@pytest.mark.parametrize("variant,name", [
+    ("convtransformer-original-none", "Original"),
+    ("convtransformer-lightweight-none", "Lightweight"),
+    ("convtransformer-lightweight-ffn2@8x1", "FFN2"),
+    ("convtransformer-lightweight-ffn1+ffn2@8x1", "FFN1 & FFN2"),
+    ("convtransformer-lightweight-qkv+proj+ffn1+ffn2+cls@8x1", "ALL"),
+    ("conformer-lightweight-qkv+proj+ffn1+ffn2+cls@8x1", "QKV & Project & FFN1 & FFN2 & CLS"),
+    ("conformer-lightweight-ffn_m1@4x2-gelu", "FFN_M1 (r=4, N=2) [gelu]"),
+])
+def test_row_names(variant, name):
+    assert row_name(variant) == name
+
+
+def test_aggregate_and_write(tmp_path):
+    run = tmp_path / "runs" / "demo"
+    for seed, ua in enumerate([0.5, 0.6, 0.7]):
+        fake_run(run, "convtransformer-lightweight-none", seed, ua)
+        fake_run(run, "convtransformer-lightweight-ffn2@8x1", seed, ua + 0.05)
+        fake_run(run, "convtransformer-original-none", seed, ua + 0.1, params=800_624)
+    for ratio in (2, 4):
+        fake_run(run, f"convtransformer-lightweight-ffn2@{ratio}x1", 0, 0.55)
+    rows = aggregate(collect([run]))
+    assert [r["name"] for r in rows] == ["Original", "Lightweight", "FFN2 (r=2, N=1)", "FFN2 (r=4, N=1)", "FFN2"]
+    light = rows[1]
+    assert light["ua"]["mean"] == pytest.approx(0.6) and light["ua"]["std"] == pytest.approx(np.std([0.5, 0.6, 0.7]))
+    assert light["confusion"] == [[9, 3], [3, 9]]
+    result = write_report([run])
+    assert "| Original | 0.710 ± 0.082 | 0.700 ± 0.082 |" in result["markdown"]
+    assert "| 800.6K | 4.5M |" in result["markdown"]
+    names = {p.name for p in result["files"]}
+    assert {"results.md", "results.json", "ua-vs-ratio.png"} <= names
+    assert sum(n.startswith("confusion-") for n in names) == 5
+    assert all(p.stat().st_size > 1000 for p in result["files"] if p.suffix == ".png")
+
+
+def test_empty_run_folder_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `ser-reparam train` or `sweep` first"):
+        collect([tmp_path])

@@ -1,0 +1,60 @@
+"""Sweep grids, the local process pool and the Ray executor."""
+import pytest
+
+from ser_reparam.config import parse_config
+from ser_reparam.report import collect
+from ser_reparam.sweep import parse_grid, run_sweep, variant_overrides
+
+
+def test_grid_expansion():
+    config = parse_config({"name": "x", "data": {"dataset": "demo", "root": "c"}, "model": {"arch": "conformer"}})
+    grid = parse_grid(["placements=original,none,ffn2,ffn_m1+ffn_m2@4x2", "ratios=2,8", "depths=1,3"])
+    points = variant_overrides(grid, config)
+    assert points[:2] == [["model.preset=original", "model.hrf=none"], ["model.hrf=none"]]
+    assert [p[0] for p in points[2:]] == ["model.hrf=ffn2@2x1", "model.hrf=ffn2@2x3", "model.hrf=ffn2@8x1",
+                                          "model.hrf=ffn2@8x3", "model.hrf=ffn_m1+ffn_m2@4x2"]
+    with_act = variant_overrides(parse_grid(["placements=none", "activations=relu,gelu"]), config)
+    assert with_act == [["model.hrf=none", "model.activation=relu"], ["model.hrf=none", "model.activation=gelu"]]
+
+
+@pytest.mark.parametrize("items,message", [
+    (["ratios=2"], "needs placements"), (["placement=ffn2"], "KEY one of"), (["placements="], "KEY=V1,V2"),
+])
+def test_bad_grids(items, message):
+    with pytest.raises(ValueError, match=message):
+        parse_grid(items)
+
+
+def test_placement_the_architecture_lacks_is_refused():
+    config = parse_config({"name": "x", "data": {"dataset": "demo", "root": "c"}})
+    with pytest.raises(ValueError, match="has no place 'ffn_m1'"):
+        variant_overrides(parse_grid(["placements=ffn_m1"]), config)
+
+
+def write_config(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""name: tiny
+runs_dir: {tmp_path / 'runs'}
+data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: split,
+       prepare: {{speakers: 5, per_class: 1, min_seconds: 1.0, max_seconds: 1.2}}}}
+model: {{arch: convtransformer, cls_dropout: 0.1}}
+training: {{epochs: 1, batch_size: 8, seeds: 1}}
+""")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_sweep_runs_every_point_and_resumes(tmp_path, executor):
+    path = write_config(tmp_path)
+    grid = parse_grid(["placements=none,ffn2@2x1"])
+    runs = run_sweep(str(path), [], grid, [0, 1], executor=executor, workers=2, threads=1)
+    assert sorted((r["variant"], r["seed"]) for r in runs) == [
+        ("convtransformer-lightweight-ffn2@2x1", 0), ("convtransformer-lightweight-ffn2@2x1", 1),
+        ("convtransformer-lightweight-none", 0), ("convtransformer-lightweight-none", 1)]
+    found = collect([tmp_path / "runs" / "tiny"])
+    assert {v: len(m) for v, m in found.items()} == {"convtransformer-lightweight-none": 2,
+                                                     "convtransformer-lightweight-ffn2@2x1": 2}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.json")}
+    run_sweep(str(path), [], grid, [0, 1], executor="local", workers=1, threads=1)  # all finished: skipped
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps

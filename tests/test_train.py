@@ -1,0 +1,86 @@
+"""Training: same seed → same metrics file, skipping finished seeds, resuming a killed run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ser_reparam.config import parse_config
+from ser_reparam.experiment import feature_store, prepare_run_manifest
+from ser_reparam.train import seed_dir, train_seed
+
+
+def tiny_config(tmp_path, **training):
+    raw = {"name": "tiny", "runs_dir": str(tmp_path / "runs"),
+           "data": {"dataset": "demo", "root": str(tmp_path / "corpus"), "window_s": 1.0, "val": "split",
+                    "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
+           "model": {"arch": "convtransformer", "preset": "lightweight", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
+           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 0.003, "seeds": 1, **training}}
+    return parse_config(raw), raw
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    config, raw = tiny_config(tmp_path)
+    prepare_run_manifest(config)
+    feature_store(config).norm_stats()
+    return config, raw
+
+
+def test_same_seed_same_metrics_file(prepared, tmp_path):
+    config, _ = prepared
+    first = train_seed(config, 0, verbose=0)
+    path = seed_dir(config, 0) / "metrics.json"
+    text = path.read_text()
+    os.remove(path)
+    second = train_seed(config, 0, verbose=0)
+    assert path.read_text() == text and first == second
+    assert first["epochs"] == 2 and len(first["history"]) == 2
+    assert set(first["test"]) >= {"wa", "ua", "wf1", "mf1", "confusion"}
+    assert first["params"] == 8596 and first["train_params"] > first["params"]  # HRF trains bigger, deploys small
+    assert (seed_dir(config, 0) / "best.keras").exists() and not (seed_dir(config, 0) / "backup").exists()
+    assert any((seed_dir(config, 0) / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_finished_seed_is_skipped_and_changed_settings_retrain(prepared):
+    config, raw = prepared
+    train_seed(config, 0, verbose=0)
+    path = seed_dir(config, 0) / "metrics.json"
+    stamp = path.stat().st_mtime_ns
+    train_seed(config, 0, verbose=0)
+    assert path.stat().st_mtime_ns == stamp
+    changed = parse_config({**raw, "training": {**raw["training"], "learning_rate": 0.001}})
+    train_seed(changed, 0, verbose=0)
+    assert path.stat().st_mtime_ns != stamp
+    assert json.loads(path.read_text())["config_hash"] != ""
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
+    import yaml
+
+    config, raw = prepared
+    raw["training"]["epochs"] = 8
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    command = [str(Path(sys.executable).parent / "ser-reparam"), "train", "--config", str(path), "--seed", "0"]
+    state = seed_dir(config, 0) / "state.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state.exists() and len(json.loads(state.read_text())["history"]) >= 3:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(json.loads(state.read_text())["history"])
+    assert 3 <= done < 8, "the run must be killed mid-training for this test to mean anything"
+    assert (seed_dir(config, 0) / "backup").exists()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = json.loads((seed_dir(config, 0) / "metrics.json").read_text())
+    assert metrics["epochs"] == 8
+    assert [h["epoch"] for h in metrics["history"]] == list(range(1, 9))
