@@ -104,12 +104,24 @@ def markdown(rows: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
+    plt = _pyplot()
     paths = []
     for row in rows:
         counts = np.asarray(row["confusion"], float)
@@ -125,21 +137,14 @@ def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{row['name']}\n(sum over {len(row['seeds'])} seeds)", fontsize=9)
-        fig.tight_layout()
-        path = folder / f"confusion-{row['variant'].replace('@', '_').replace('+', '_').replace(',', '_')}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        name = row["variant"].replace("@", "_").replace("+", "_").replace(",", "_")
+        paths.append(_save(fig, folder / f"confusion-{name}.png"))
     return paths
 
 
 def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
     """Metric vs ratio / depth / activation for each placement a sweep varied them for."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     parsed = [(row, _parse_variant(row["variant"])) for row in rows]
     paths = []
     for axis in ("ratio", "depth", "activation"):
@@ -161,11 +166,7 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
                        "activation": "activation"}[axis])
         ax.set_ylabel(metric.upper())
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"{metric}-vs-{axis}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, folder / f"{metric}-vs-{axis}.png"))
     return paths
 
 
