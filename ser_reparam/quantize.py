@@ -1,11 +1,18 @@
-"""TFLite conversion from a batch-1, fixed-length inference graph: float32 and full-integer int8.
+"""TFLite conversion from a batch-1, fixed-length inference graph: float32, int8 and int16x8.
 
 TFLite Micro needs static shapes: a Keras model traced with a dynamic batch converts to
 SHAPE / REDUCE_PROD / GATHER ops, and TFLM has no REDUCE_PROD kernel, so every conversion
 goes through `inference_function`, which fixes the batch at 1 and the length at the model's.
+
+int8: full-integer post-training quantization, int8 input and output, per-channel weights.
+int16x8: int16 activations, int8 weights, int16 input and output; an op without an int16
+kernel falls back to float (reported by `tflite_ops.float_ops`).
 """
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
 from typing import Callable, Iterable
 
 import flatbuffers
@@ -13,7 +20,9 @@ import numpy as np
 import tensorflow as tf
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-MODES = ("float", "int8")
+from ser_reparam.files import atomic_write_bytes
+
+MODES = ("float", "int8", "int16x8")
 
 
 def inference_function(model) -> tf.types.experimental.ConcreteFunction:
@@ -28,19 +37,24 @@ def inference_function(model) -> tf.types.experimental.ConcreteFunction:
 
 def to_tflite(model, mode: str = "float",
               representative: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
-    """Convert a Keras model. mode "int8": int8 weights (per channel), activations, input and
-    output, calibrated on `representative()`, an iterable of single examples (frames, features)."""
+    """Convert a Keras model; the quantized modes calibrate on `representative()`, an iterable of
+    single examples (frames, features) from the training split."""
     if mode not in MODES:
         raise ValueError(f"unknown conversion mode {mode!r}; choose one of {MODES}")
     converter = tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model)], model)
-    if mode == "int8":
+    if mode != "float":
         if representative is None:
-            raise ValueError("int8 conversion needs a representative dataset of training examples")
+            raise ValueError(f"{mode} conversion needs a representative dataset of training examples")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None]] for x in representative())
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS]
+            converter.inference_input_type = converter.inference_output_type = tf.int16
     return converter.convert()
 
 
@@ -64,3 +78,69 @@ def slim_tflite(model_bytes: bytes) -> bytes:
     builder = flatbuffers.Builder(len(model_bytes))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classes: int) -> np.ndarray:
+    """`count` training examples taken from each class in turn (balanced while the classes last),
+    in a fixed-seed order."""
+    order = np.random.default_rng(0).permutation(len(x))
+    per_class = [order[y[order] == c].tolist() for c in range(num_classes)]
+    turns = [i for group in itertools.zip_longest(*per_class) for i in group if i is not None]
+    return x[np.array(turns[:count])]
+
+
+def quantized_dir(config) -> Path:
+    from ser_reparam.experiment import variant_dir
+
+    return variant_dir(config) / "quantized"
+
+
+def _qat_model(config, folded, store, labels):
+    """Fine-tune the folded model with fake quantization for config.quantize.qat_epochs."""
+    import tf_keras as keras
+
+    from ser_reparam.data.dataset import batches
+    from ser_reparam.qat import quantize_aware
+
+    keras.utils.set_random_seed(0)
+    model = quantize_aware(folded)
+    model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate * 0.1,
+                                                   weight_decay=config.training.weight_decay),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(batches(store, "train", labels, config.training.batch_size, shuffle=True, seed=0),
+              epochs=config.quantize.qat_epochs, verbose=0)
+    return model
+
+
+def quantize_run(config) -> dict:
+    """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
+    deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
+    written to quantized/<name>.tflite; quantized/quantize.json records bytes and ops."""
+    import tf_keras as keras
+
+    from ser_reparam.deploy import deployed_seed, folded_model_path
+    from ser_reparam.evaluate import split_arrays
+    from ser_reparam.experiment import feature_store, labels_for, variant_name
+    from ser_reparam.tflite_ops import audit_ops, float_ops
+
+    store, labels = feature_store(config), labels_for(config)
+    folded = keras.models.load_model(folded_model_path(config))
+    x, y, _ = split_arrays(store, "train", labels)
+    calibration = representative_examples(x, y, config.quantize.representative, len(labels))
+    plan = [("float", folded, "float"), ("int8", folded, "int8")]
+    if config.quantize.int16x8:
+        plan.append(("int16x8", folded, "int16x8"))
+    if config.quantize.qat_epochs > 0:
+        plan.append(("qat_int8", _qat_model(config, folded, store, labels), "int8"))
+    out = quantized_dir(config)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"seed": deployed_seed(config), "representative_examples": int(len(calibration)), "models": {}}
+    for name, model, mode in plan:
+        blob = to_tflite(model, mode, lambda: iter(calibration))
+        ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {variant_name(config)}")
+        slim = slim_tflite(blob)
+        atomic_write_bytes(out / f"{name}.tflite", slim)
+        record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
+                                  "float_ops": float_ops(blob) if mode != "float" else []}
+    atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
+    return record

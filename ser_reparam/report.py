@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_reparam.data.manifest import atomic_write_text
+from ser_reparam.files import atomic_write_text
 from ser_reparam.models.placement import PLACES
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")

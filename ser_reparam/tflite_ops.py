@@ -31,10 +31,14 @@ class UnsupportedOpError(ValueError):
     """The model uses operators the TFLite Micro interpreter does not register."""
 
 
+TYPE_NAMES = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
+
+
 @dataclass(frozen=True)
 class OpUse:
     op: str
-    output: str  # name of the op's first output tensor: the TF/Keras scope it came from
+    output: str       # name of the op's first output tensor: the TF/Keras scope it came from
+    output_type: str  # its element type: FLOAT32, INT8, INT16, …
 
 
 def model_ops(model_bytes: bytes) -> list[OpUse]:
@@ -50,14 +54,20 @@ def model_ops(model_bytes: bytes) -> list[OpUse]:
             name = BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
             if name == "CUSTOM":
                 name = f"CUSTOM:{code.CustomCode().decode()}"
-            output = graph.Tensors(op.Outputs(0)).Name().decode() if op.OutputsLength() else ""
-            uses.append(OpUse(name, output))
+            tensor = graph.Tensors(op.Outputs(0)) if op.OutputsLength() else None
+            uses.append(OpUse(name, tensor.Name().decode() if tensor else "",
+                              TYPE_NAMES.get(tensor.Type(), "?") if tensor else ""))
     return uses
 
 
 def op_set(model_bytes: bytes) -> list[str]:
     """Sorted distinct operator names of a model."""
     return sorted({use.op for use in model_ops(model_bytes)})
+
+
+def float_ops(model_bytes: bytes) -> list[str]:
+    """Ops of a quantized model that compute in float (fell back from the integer kernels)."""
+    return sorted({u.op for u in model_ops(model_bytes) if u.output_type == "FLOAT32" and u.op != "DEQUANTIZE"})
 
 
 @functools.lru_cache(maxsize=1)

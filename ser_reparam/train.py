@@ -28,7 +28,7 @@ import tf_keras as keras
 
 from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
-from ser_reparam.data.manifest import atomic_write_text
+from ser_reparam.files import atomic_write_text
 from ser_reparam.evaluate import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
 from ser_reparam.models import build_model

@@ -11,6 +11,7 @@ reuses it; every file is written to a temporary name and renamed.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+
+from ser_reparam.files import atomic_write_bytes
 
 SAMPLE_RATE = 16000
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
@@ -79,16 +82,9 @@ def read_mono_16k(path: str | os.PathLike) -> np.ndarray:
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
     """Write 16 kHz mono 16-bit PCM WAV atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, np.clip(signal, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(signal, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def content_key(*parts: bytes | str | os.PathLike) -> str:

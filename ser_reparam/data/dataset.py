@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ser_reparam.data.manifest import Utterance, atomic_write_text, read_manifest
+from ser_reparam.data.manifest import Utterance, read_manifest
+from ser_reparam.files import atomic_write_text
 from ser_reparam.features import FrontendConfig, compute_features
 
 

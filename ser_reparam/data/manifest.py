@@ -21,10 +21,11 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from ser_reparam.files import atomic_write_text
 
 COLUMNS = ("utt_id", "path", "label", "split", "speaker", "start", "end", "audio")
 REQUIRED = ("utt_id", "path", "label", "split", "speaker")
@@ -122,20 +123,6 @@ def read_manifest(path: str | os.PathLike, labels: tuple[str, ...] | None = None
     if not rows:
         raise ManifestError(f"{path}: no rows")
     return rows
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_manifest(rows: list[Utterance], path: str | os.PathLike,

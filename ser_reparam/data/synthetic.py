@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
-from ser_reparam.data.manifest import Utterance, atomic_write_text, write_manifest
+from ser_reparam.data.manifest import Utterance, write_manifest
+from ser_reparam.files import atomic_write_text
 
 SAMPLE_RATE = 16000
 LABELS = ("neutral", "happy", "sad", "angry")

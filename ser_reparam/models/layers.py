@@ -109,6 +109,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.proj = make_dense(dim, self.hrf.get("proj"), name="proj")
         self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
 
+    def build(self, input_shape):
+        self.qkv.build(input_shape)
+        self.proj.build(tf.TensorShape(input_shape)[:-1].concatenate([self.dim]))
+        super().build(input_shape)
+
     def call(self, x, training=None):
         frames, head_dim = int(x.shape[1]), self.dim // self.heads
         qkv = tf.reshape(self.qkv(x), [-1, frames, 3, self.heads, head_dim])
@@ -157,6 +162,11 @@ class FeedForward(keras.layers.Layer):
         self.fc2 = make_dense(dim, self.hrf.get(f"{role}2"), name=f"{role}2")
         self.inner_dropout = keras.layers.Dropout(dropout, name="inner_dropout")
 
+    def build(self, input_shape):
+        self.fc1.build(input_shape)
+        self.fc2.build(tf.TensorShape(input_shape)[:-1].concatenate([self.inner]))
+        super().build(input_shape)
+
     def call(self, x, training=None):
         return self.fc2(self.inner_dropout(self.act(self.fc1(x)), training=training))
 
@@ -178,6 +188,14 @@ class ConvModule(keras.layers.Layer):
         self.pointwise_out = keras.layers.Dense(dim, name="pointwise_out")
         self.out_dropout = keras.layers.Dropout(dropout, name="out_dropout")
 
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        self.pointwise_in.build(shape)
+        self.depthwise.build(shape)
+        self.norm.build(shape)
+        self.pointwise_out.build(shape)
+        super().build(input_shape)
+
     def call(self, x, training=None):
         value, gate = tf.split(self.pointwise_in(x), 2, axis=-1)
         x = self.norm(self.depthwise(value * tf.sigmoid(gate)), training=training)
@@ -198,6 +216,12 @@ class MergeBlock(keras.layers.Layer):
         self.dim, self.scale = dim, scale
         self.dense = keras.layers.Dense(dim, name="dense")
         self.norm = LayerNorm(epsilon=1e-5, name="norm")
+
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        self.dense.build(shape)
+        self.norm.build(shape[:-1].concatenate([self.dim]))
+        super().build(input_shape)
 
     def call(self, x):
         frames, channels = int(x.shape[1]), int(x.shape[2])
