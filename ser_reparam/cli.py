@@ -98,6 +98,52 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _run_config(args):
+    """The config of a stage command: from --config (+ --set), or from a run folder."""
+    if args.config:
+        return _config(args)
+    if not args.run:
+        raise SystemExit("give a run folder (runs/<name>/<variant>) or --config")
+    from ser_reparam.experiment import load_run
+
+    return load_run(args.run, args.set or [])
+
+
+def cmd_fold(args) -> int:
+    """Stage 04: fold every trained seed (deHRF), verify on test features, pick the deployed seed."""
+    _quiet_tensorflow()
+    from ser_reparam.deploy import fold_run
+
+    record = fold_run(_run_config(args))
+    for seed, entry in record["seeds"].items():
+        print(f"seed {seed}: max |logit HRF − folded| on {entry['test_examples']} test examples "
+              f"{entry['max_logit_diff']:.2e}; params {entry['params_before']:,} → {entry['params_after']:,}; "
+              f"MACs {entry['macs_before']:,} → {entry['macs_after']:,}")
+    print(f"deployed seed: {record['deployed_seed']} (best {record['selected_by']})")
+    return 0
+
+
+def cmd_quantize(args) -> int:
+    """Stage 05: float / int8 (/ int16x8 / QAT int8) TFLite files, audited against TFLite Micro."""
+    _quiet_tensorflow()
+    from ser_reparam.quantize import quantize_run
+
+    record = quantize_run(_run_config(args))
+    for name, entry in record["models"].items():
+        fallback = f"; float fallback: {', '.join(entry['float_ops'])}" if entry["float_ops"] else ""
+        print(f"{name:<9} {entry['bytes']:>8,} bytes  ops: {', '.join(entry['ops'])}{fallback}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Stage 07: test metrics on Keras, LiteRT and the TFLite Micro interpreter, side by side."""
+    _quiet_tensorflow()
+    from ser_reparam.evaluate import evaluate_run, evaluation_markdown
+
+    print(evaluation_markdown(evaluate_run(_run_config(args))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser-reparam",
@@ -149,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="ray: cluster address (default: start a local Ray)")
     sweep.add_argument("--gpus", type=float, default=0.0, help="ray: GPUs per run (default 0)")
     sweep.set_defaults(func=cmd_sweep)
+
+    for name, func in (("fold", cmd_fold), ("quantize", cmd_quantize), ("evaluate", cmd_evaluate)):
+        stage = sub.add_parser(name, help=func.__doc__)
+        stage.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant)")
+        stage.add_argument("--config", help="experiment YAML instead of a run folder")
+        stage.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+        stage.set_defaults(func=func)
 
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")

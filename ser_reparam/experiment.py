@@ -11,6 +11,8 @@ over placements trains many variants on one manifest and one feature cache.
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from ser_reparam.config import ExperimentConfig
@@ -79,3 +81,27 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
 def feature_store(config: ExperimentConfig) -> FeatureStore:
     return FeatureStore(run_manifest(config), Path(config.data.root), config.run_dir / "features",
                         config.frontend, Window(config.data.window_s, config.data.split_long))
+
+
+def save_run_config(config: ExperimentConfig) -> None:
+    """Keep the resolved config (overrides applied) in the variant folder, so later stages can be
+    pointed at the folder alone (`ser-reparam fold runs/<name>/<variant>`)."""
+    from ser_reparam.files import atomic_write_text
+
+    atomic_write_text(variant_dir(config) / "config.json", json.dumps(config.to_dict(), indent=1) + "\n")
+
+
+def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
+    """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
+    from ser_reparam.config import parse_config
+
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return parse_config(json.loads((path / "config.json").read_text()), str(path / "config.json"), overrides)
+    variants = sorted(p.parent for p in path.glob("*/config.json"))
+    if len(variants) == 1:
+        return load_run(variants[0], overrides)
+    if not variants:
+        raise FileNotFoundError(f"{path} holds no trained variant (no config.json): run stage 03 "
+                                "(ser-reparam train --config …) first, or pass --config")
+    raise ValueError(f"{path} holds several variants; name one: " + ", ".join(str(v) for v in variants))

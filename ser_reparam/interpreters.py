@@ -6,9 +6,27 @@ firmware must do.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import numpy as np
 
 DEFAULT_TFLM_ARENA = 4 << 20
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 (where C++ code logs) to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
@@ -82,3 +100,27 @@ class TFLMModel(_TFLiteRunner):
         self.interpreter.set_input(model_input, 0)
         self.interpreter.invoke()
         return self.interpreter.get_output(0)
+
+
+def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20) -> int:
+    """The smallest tensor arena (bytes, 16-byte steps) with which the TFLite Micro interpreter
+    allocates the model's tensors and invokes it: measured, not estimated."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    def fits(size: int) -> bool:
+        try:
+            with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
+                interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=size)
+        except RuntimeError:
+            return False
+        details = interpreter.get_input_details(0)
+        interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
+        return interpreter.invoke() == 0
+
+    if not fits(upper):
+        raise RuntimeError(f"the model does not run in TFLite Micro even with a {upper}-byte arena")
+    low, high = 0, upper
+    while high - low > 16:
+        middle = (low + high) // 2 // 16 * 16
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high

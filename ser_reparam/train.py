@@ -30,7 +30,7 @@ from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
 from ser_reparam.files import atomic_write_text
 from ser_reparam.evaluate import score, split_arrays
-from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
+from ser_reparam.experiment import feature_store, labels_for, save_run_config, variant_dir, variant_name
 from ser_reparam.models import build_model
 from ser_reparam.profile import count_flops, count_params
 
@@ -132,6 +132,7 @@ def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) 
                             json.loads(state_path.read_text()).get("config_hash") != run_hash)):
         shutil.rmtree(folder)  # results of other settings: start this seed afresh
     folder.mkdir(parents=True, exist_ok=True)
+    save_run_config(config)
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

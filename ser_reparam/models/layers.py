@@ -116,9 +116,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def call(self, x, training=None):
         frames, head_dim = int(x.shape[1]), self.dim // self.heads
-        qkv = tf.reshape(self.qkv(x), [-1, frames, 3, self.heads, head_dim])
+        # the query scale as a per-channel factor right after the projection: the converter folds
+        # it into the QKV weights, so the deployed graph has no extra MUL
+        scale = tf.constant([head_dim ** -0.5] * self.dim + [1.0] * (2 * self.dim), dtype=x.dtype)
+        qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3, self.heads, head_dim])
         q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), axis=0)  # each (batch, heads, T, head_dim)
-        q = q * (head_dim ** -0.5)
         if self.window is None:
             weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
             context = tf.matmul(self.attention_dropout(weights, training=training), v)

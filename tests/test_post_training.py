@@ -1,0 +1,83 @@
+"""Stages 04–07 on a tiny trained run: fold, quantize (int8 / int16x8 / QAT), evaluate."""
+import json
+
+import numpy as np
+import pytest
+
+from ser_reparam.config import parse_config
+from ser_reparam.deploy import StageError, fold_run, folded_dir
+from ser_reparam.evaluate import evaluate_run
+from ser_reparam.experiment import feature_store, load_run, prepare_run_manifest, variant_dir
+from ser_reparam.quantize import quantize_run, quantized_dir
+from ser_reparam.tflite_ops import tflm_builtin_ops
+from ser_reparam.train import train_seed
+
+
+def tiny(tmp_path, **quantize):
+    return parse_config({
+        "name": "post", "runs_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "demo", "root": str(tmp_path / "corpus"), "window_s": 1.0, "val": "split",
+                 "prepare": {"speakers": 5, "per_class": 3, "min_seconds": 1.0, "max_seconds": 1.5}},
+        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
+        "training": {"epochs": 3, "batch_size": 8, "learning_rate": 0.003, "seeds": 2},
+        "quantize": {"representative": 16, **quantize}})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("post")
+    config = tiny(tmp_path, int16x8=True, qat_epochs=1)
+    prepare_run_manifest(config)
+    feature_store(config).norm_stats()
+    for seed in (0, 1):
+        train_seed(config, seed, verbose=0)
+    return config
+
+
+def test_stages_refuse_to_run_out_of_order(tmp_path):
+    config = tiny(tmp_path)
+    with pytest.raises(StageError, match=r"stage 04 \(fold\): no trained model in .*train — run stage 03"):
+        fold_run(config)
+    with pytest.raises(StageError, match=r"no folded model in .*folded — run stage 04"):
+        quantize_run(config)
+
+
+def test_fold_quantize_evaluate(trained):
+    config = trained
+    record = fold_run(config)
+    assert set(record["seeds"]) == {"0", "1"}
+    for entry in record["seeds"].values():
+        assert entry["max_logit_diff"] <= 1e-4
+        assert entry["params_after"] == 8596 < entry["params_before"]
+        assert entry["macs_after"] < entry["macs_before"]
+    vals = {s: json.loads((variant_dir(config) / "train" / f"seed-{s}" / "metrics.json").read_text())["val"]["ua"]
+            for s in (0, 1)}
+    assert record["deployed_seed"] == max(vals, key=lambda s: (vals[s], -s))
+    assert (folded_dir(config) / f"seed-{record['deployed_seed']}.keras").exists()
+
+    quantized = quantize_run(config)
+    assert set(quantized["models"]) == {"float", "int8", "int16x8", "qat_int8"}
+    for name, entry in quantized["models"].items():
+        assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"]
+        assert set(entry["ops"]) <= tflm_builtin_ops() and entry["float_ops"] == []
+    assert quantized["models"]["int8"]["bytes"] < 0.6 * quantized["models"]["float"]["bytes"]
+
+    report = evaluate_run(config)
+    models, pairs = report["models"], report["pairs"]
+    assert set(models) == {"keras_hrf", "keras_folded", "litert_float", "litert_int8", "tflm_int8",
+                           "litert_int16x8", "tflm_int16x8", "litert_qat_int8", "tflm_qat_int8"}
+    assert pairs["keras_hrf vs keras_folded"]["max_logit_diff"] <= 1e-4
+    assert pairs["keras_folded vs litert_float"]["max_logit_diff"] <= 1e-4
+    assert pairs["litert_int8 vs tflm_int8"]["argmax_agreement"] >= 0.95
+    assert models["tflm_int8"]["arena_bytes"] > 0 and models["tflm_int8"]["ms_per_clip"] > 0
+    assert models["keras_hrf"]["ua"] == models["keras_folded"]["ua"] == models["litert_float"]["ua"]
+    written = config.run_dir / "reports" / f"{report['variant']}-evaluation.md"
+    assert "| tflm_int8 |" in written.read_text()
+
+
+def test_run_folder_resolves_its_config(trained):
+    config = load_run(variant_dir(trained), ["quantize.int16x8=false"])
+    assert config.name == "post" and config.model.hrf == "ffn2@8x1" and not config.quantize.int16x8
+    assert load_run(trained.run_dir).name == "post"
+    with pytest.raises(FileNotFoundError, match="holds no trained variant"):
+        load_run(trained.run_dir / "features")
