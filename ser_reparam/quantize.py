@@ -100,10 +100,13 @@ def quantized_dir(config) -> Path:
 
 
 def _qat_model(config, folded, store, labels):
-    """Fine-tune the folded model with fake quantization for config.quantize.qat_epochs."""
+    """Fine-tune the folded model with fake quantization for config.quantize.qat_epochs at a tenth
+    of the training learning rate, keeping the weights (the start included) with the best
+    validation metric: fine-tuning must not walk away from the checkpoint training chose."""
     import tf_keras as keras
 
     from ser_reparam.data.dataset import batches
+    from ser_reparam.evaluate import score, split_arrays
     from ser_reparam.qat import quantize_aware
 
     keras.utils.set_random_seed(0)
@@ -111,8 +114,22 @@ def _qat_model(config, folded, store, labels):
     model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate * 0.1,
                                                    weight_decay=config.training.weight_decay),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(batches(store, "train", labels, config.training.batch_size, shuffle=True, seed=0),
-              epochs=config.quantize.qat_epochs, verbose=0)
+    val = split_arrays(store, "val", labels) if "val" in store.splits() else None
+
+    def val_metric():
+        if val is None:
+            return 0.0
+        x, y, ids = val
+        return score(model.predict(x, batch_size=256, verbose=0), y, ids, len(labels))[config.training.select]
+
+    train = batches(store, "train", labels, config.training.batch_size, shuffle=True, seed=0)
+    best, best_weights = val_metric(), model.get_weights()
+    for _ in range(config.quantize.qat_epochs):
+        model.fit(train, epochs=1, verbose=0)
+        metric = val_metric()
+        if val is None or metric > best:
+            best, best_weights = metric, model.get_weights()
+    model.set_weights(best_weights)
     return model
 
 
