@@ -87,7 +87,12 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
     if executor == "ray":
         import ray
 
+        started = not ray.is_initialized()
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
-        return ray.get([remote.remote(*task) for task in tasks])
+        try:
+            remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
+            return ray.get([remote.remote(*task) for task in tasks])
+        finally:
+            if started:
+                ray.shutdown()  # a local Ray started here must not outlive the sweep
     raise ValueError(f"unknown executor {executor!r}; use local or ray")
