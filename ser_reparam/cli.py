@@ -144,6 +144,22 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """Stage 06: firmware bundles (C arrays, settings, op resolver, front end, projects) per board."""
+    _quiet_tensorflow()
+    from firmware_export.export import export_run, firmware_dir
+
+    config = _run_config(args)
+    for board in args.board or list(config.export.boards):
+        manifest = export_run(config, board, args.model)
+        ram = manifest["budget"]["ram"]
+        print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
+              f"(measured {manifest['arena']['measured_bytes']:,})  front end {ram['frontend_bytes']:,} B  "
+              f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {firmware_dir(config, board)}")
+        print(f"          {manifest['verdict']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser-reparam",
@@ -198,10 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func in (("fold", cmd_fold), ("quantize", cmd_quantize), ("evaluate", cmd_evaluate)):
         stage = sub.add_parser(name, help=func.__doc__)
-        stage.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant)")
-        stage.add_argument("--config", help="experiment YAML instead of a run folder")
-        stage.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+        _run_arguments(stage)
         stage.set_defaults(func=func)
+
+    export = sub.add_parser("export", help=cmd_export.__doc__)
+    _run_arguments(export)
+    export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
+                        "see firmware_export/boards.yaml")
+    export.add_argument("--model", default="int8", choices=["int8", "qat_int8"], help="which int8 file to export")
+    export.set_defaults(func=cmd_export)
 
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")
@@ -210,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="metric of the ablation plots (default ua)")
     report.set_defaults(func=cmd_report)
     return parser
+
+
+def _run_arguments(parser) -> None:
+    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant)")
+    parser.add_argument("--config", help="experiment YAML instead of a run folder")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
 
 
 def _config_arguments(parser) -> None:

@@ -1,0 +1,100 @@
+"""Board profiles (boards.yaml) and the check that a model bundle fits a board.
+
+The check uses measured numbers — model bytes, the tensor arena measured with the TFLite Micro
+interpreter (plus its stated margin), the front end's state — against the board's flash and
+RAM, after the board's reserves for the rest of the firmware (documented estimates in
+boards.yaml). A bundle that does not fit fails the export with both numbers named.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import yaml
+
+KB = 1024
+FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_kb", "largest_ram_block_kb", "reserve_ram_kb",
+          "reserve_flash_kb", "dsp", "nn", "templates")
+TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
+
+
+class BudgetError(ValueError):
+    """The model bundle does not fit the board; the message names the numbers."""
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str
+    name: str
+    core: str
+    fpu: str
+    clock_mhz: int
+    flash_kb: int
+    ram_kb: int
+    largest_ram_block_kb: int
+    reserve_ram_kb: int
+    reserve_flash_kb: int
+    dsp: str
+    nn: str
+    templates: tuple[str, ...]
+    cflags: str = ""
+
+    @property
+    def has_fpu(self) -> bool:
+        return not self.fpu.startswith("none")
+
+
+def load_boards() -> dict[str, Board]:
+    """Every profile of boards.yaml, checked."""
+    raw = yaml.safe_load((resources.files("firmware_export") / "boards.yaml").read_text())
+    boards = {}
+    for key, values in raw.items():
+        missing = [f for f in FIELDS if f not in values]
+        unknown = [f for f in values if f not in (*FIELDS, "cflags")]
+        if missing or unknown:
+            raise ValueError(f"boards.yaml: board {key!r}: missing {missing}, unknown {unknown}")
+        bad = [t for t in values["templates"] if t not in TEMPLATES]
+        if bad:
+            raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: {', '.join(TEMPLATES)}")
+        boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"])})
+    return boards
+
+
+def get_board(key: str) -> Board:
+    boards = load_boards()
+    if key not in boards:
+        raise ValueError(f"unknown board {key!r}; choose one of {', '.join(boards)} (firmware_export/boards.yaml)")
+    return boards[key]
+
+
+def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int) -> dict:
+    """Flash and RAM use against the board's budget, with a verdict for each."""
+    flash_budget = (board.flash_kb - board.reserve_flash_kb) * KB
+    ram_budget = (board.ram_kb - board.reserve_ram_kb) * KB
+    ram_used = arena_bytes + frontend_ram_bytes
+    return {
+        "flash": {"model_bytes": model_bytes, "budget_bytes": flash_budget, "fits": model_bytes <= flash_budget},
+        "ram": {"arena_bytes": arena_bytes, "frontend_bytes": frontend_ram_bytes, "used_bytes": ram_used,
+                "budget_bytes": ram_budget, "fits": ram_used <= ram_budget},
+        "arena_block": {"arena_bytes": arena_bytes, "largest_block_bytes": board.largest_ram_block_kb * KB,
+                        "fits": arena_bytes <= board.largest_ram_block_kb * KB},
+    }
+
+
+def require_fit(board: Board, check: dict) -> None:
+    """Raise BudgetError naming the numbers when any part of `budget()` does not fit."""
+    problems = []
+    if not check["flash"]["fits"]:
+        problems.append(f"model {check['flash']['model_bytes']:,} B > flash budget {check['flash']['budget_bytes']:,} B "
+                        f"({board.flash_kb} KB − {board.reserve_flash_kb} KB reserved)")
+    if not check["ram"]["fits"]:
+        ram = check["ram"]
+        problems.append(f"tensor arena {ram['arena_bytes']:,} B + front end {ram['frontend_bytes']:,} B = "
+                        f"{ram['used_bytes']:,} B > RAM budget {ram['budget_bytes']:,} B "
+                        f"({board.ram_kb} KB − {board.reserve_ram_kb} KB reserved)")
+    if not check["arena_block"]["fits"]:
+        problems.append(f"tensor arena {check['arena_block']['arena_bytes']:,} B > largest contiguous RAM block "
+                        f"{check['arena_block']['largest_block_bytes']:,} B")
+    if problems:
+        raise BudgetError(f"the model does not fit {board.name} ({board.key}): " + "; ".join(problems) +
+                          ". Use a smaller window or model, or a board with more memory.")

@@ -1,0 +1,156 @@
+"""Stage 06: the firmware bundle of the deployed model for one board.
+
+runs/<name>/<variant>/firmware/<board>/
+  model_data.h / model_data.cc   the int8 .tflite as a C array (byte-identical)
+  model_settings.h               input shape, quantization, labels, window, kTensorArenaSize
+  op_resolver.h                  exactly the model's operators
+  ser_frontend*                  the device front end, its config and tables (same run)
+  <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
+                                 CMake for Cortex-M), holding copies of the files above
+  manifest.json                  sizes, ops, arena, front-end RAM and the budget check
+
+The bundle is built in a temporary folder and renamed into place; it is a pure function of
+the run's artifacts and the board, so exporting twice gives byte-identical files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from string import Template
+
+from firmware_export.arena import measure_arena
+from firmware_export.boards import Board, budget, get_board, require_fit
+from firmware_export.c_array import model_data_header, model_data_source
+from firmware_export.frontend_tables import write_frontend_files
+from firmware_export.op_resolver import op_resolver_header
+from firmware_export.settings import model_settings_header, quantization
+from ser_reparam import __version__
+from ser_reparam.deploy import StageError, deployed_seed
+from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
+from ser_reparam.quantize import quantized_dir
+from ser_reparam.tflite_ops import op_set
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
+TFLM_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m0plus": "cortex-m0plus"}
+IDF_TARGET = {"esp32": "esp32", "esp32s3": "esp32s3"}
+ARDUINO_FQBN = {"nrf52840": "arduino:mbed_nano:nano33ble", "esp32": "esp32:esp32:esp32",
+                "esp32s3": "esp32:esp32:esp32s3"}
+
+
+def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_samples: int, cmsis: bool) -> int:
+    """sizeof(ser_frontend_t) on a 32-bit MCU (layout of ser_frontend.h; checked by the tests
+    against arm-none-eabi-gcc): int16 history, two ints, the log-Mel frames, the FFT buffer(s)."""
+    history = (2 * (history_samples + 1) + 3) // 4 * 4
+    return history + 8 + 4 * num_frames * num_filters + 4 * nfft * (2 if cmsis else 1)
+
+
+def firmware_dir(config, board_key: str) -> Path:
+    return variant_dir(config) / "firmware" / board_key
+
+
+def _template_values(board: Board, model_name: str) -> dict:
+    return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
+            "cflags": board.cflags, "tflm_arch": TFLM_ARCH.get(board.core, board.core),
+            "idf_target": IDF_TARGET.get(board.key, board.key),
+            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name}
+
+
+def _fill_template(template: str, target: Path, sources: list[Path], values: dict) -> list[Path]:
+    """Copy one project template into `target`, substituting ${…} fields, plus the sources."""
+    written = []
+    for path in sorted((TEMPLATE_DIR / template).rglob("*")):
+        if path.is_file():
+            out = target / path.relative_to(TEMPLATE_DIR / template)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(Template(path.read_text()).substitute(values))
+            written.append(out)
+    source_dir = target / SOURCE_DIRS[template]
+    for source in sources:
+        shutil.copyfile(source, source_dir / source.name)
+        written.append(source_dir / source.name)
+    return written
+
+
+def verdict(board: Board, check: dict) -> str:
+    fits = all(part["fits"] for part in check.values())
+    text = "fits" if fits else "does not fit"
+    ram = check["ram"]
+    text += (f": RAM {ram['used_bytes'] / 1024:.1f} of {ram['budget_bytes'] / 1024:.0f} KB budget, flash "
+             f"{check['flash']['model_bytes'] / 1024:.1f} of {check['flash']['budget_bytes'] / 1024:.0f} KB budget")
+    if not board.has_fpu:
+        text += (". No FPU: the float front end (FFT, log, deltas) runs in software floating point, many "
+                 "times slower than on a Cortex-M4F; the int8 model itself needs no FPU. Measure the "
+                 "front end's time per 10 ms hop on the board before relying on real time")
+    return text
+
+
+def export_run(config, board_key: str, model_name: str = "int8") -> dict:
+    """Write the firmware bundle of the deployed `model_name` file (stage 05) for `board_key`.
+
+    BudgetError (naming the numbers) when the model and arena do not fit the board."""
+    board = get_board(board_key)
+    model_path = quantized_dir(config) / f"{model_name}.tflite"
+    if not model_path.exists():
+        raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
+                         "(ser-reparam quantize …)")
+    blob = model_path.read_bytes()
+    quant = quantization(blob)
+    if quant["input"]["dtype"] != "int8":
+        raise StageError(f"stage 06 (export): {model_path.name} has {quant['input']['dtype']} input; the device "
+                         "front end writes int8: export an int8 model (int8 or qat_int8)")
+    store = feature_store(config)
+    frames = quant["input"]["shape"][1]
+    arena = measure_arena(blob)
+    cmsis = board.core.startswith("cortex")
+    frontend = config.frontend
+    hop = frontend.frame_step
+    ram = frontend_state_bytes(frames, frontend.num_filters, frontend.nfft,
+                               (frontend.frame_length + hop - 1) // hop * hop, cmsis)
+    check = budget(board, len(blob), arena["kTensorArenaSize"], ram)
+    require_fit(board, check)
+
+    labels = list(labels_for(config))
+    provenance = f"{config.name}/{variant_name(config)} seed {deployed_seed(config)} ({model_name}.tflite)"
+    target = firmware_dir(config, board_key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{board_key}.", dir=target.parent))
+    try:
+        files = {
+            "model_data.h": model_data_header("ser", blob, provenance),
+            "model_data.cc": model_data_source("ser", blob),
+            "model_settings.h": model_settings_header(quant, labels, config.data.window_s,
+                                                      arena["kTensorArenaSize"], provenance),
+            "op_resolver.h": op_resolver_header(op_set(blob), provenance),
+        }
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        sources = [staging / name for name in files]
+        sources += write_frontend_files(frontend, store.norm_stats(), frames, staging)
+        projects = []
+        for template in board.templates:
+            _fill_template(template, staging / template, sources, _template_values(board, model_name))
+            projects.append(template)
+        manifest = {
+            "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}",
+            "model": {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+                      "source": provenance},
+            "input": quant["input"], "output": quant["output"], "labels": labels,
+            "window_seconds": config.data.window_s, "ops": op_set(blob),
+            "arena": arena, "frontend": {"state_bytes": ram, "fft": "CMSIS-DSP" if cmsis else "portable"},
+            "budget": check, "fits": all(part["fits"] for part in check.values()),
+            "verdict": verdict(board, check), "projects": projects,
+            "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
