@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from firmware_export.frontend_tables import c_float
 from ser_reparam.interpreters import LiteRTModel
 
 
@@ -35,11 +36,11 @@ def model_settings_header(quant: dict, labels: list[str], window_seconds: float,
             f"constexpr int kSerNumFrames = {frames};\n"
             f"constexpr int kSerNumFeatures = {features};\n"
             "constexpr int kSerInputSize = kSerNumFrames * kSerNumFeatures;\n"
-            f"constexpr float kSerWindowSeconds = {window_seconds:.6g}f;\n"
+            f"constexpr float kSerWindowSeconds = {c_float(window_seconds)};\n"
             f"// input: {quant['input']['dtype']}, real = scale * (q - zero_point)\n"
-            f"constexpr float kSerInputScale = {quant['input']['scale']:.9g}f;\n"
+            f"constexpr float kSerInputScale = {c_float(quant['input']['scale'])};\n"
             f"constexpr int kSerInputZeroPoint = {quant['input']['zero_point']};\n"
-            f"constexpr float kSerOutputScale = {quant['output']['scale']:.9g}f;\n"
+            f"constexpr float kSerOutputScale = {c_float(quant['output']['scale'])};\n"
             f"constexpr int kSerOutputZeroPoint = {quant['output']['zero_point']};\n"
             f"constexpr int kSerNumClasses = {len(labels)};\n"
             f"static const char* const kSerLabels[kSerNumClasses] = {{{label_list}}};\n"

@@ -26,3 +26,28 @@ def randomize_weights(model, rng, scale: float = 1.0) -> None:
         else:
             values = rng.uniform(0.1, 0.6, shape)
         weight.assign(values.astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def deployed_run(tmp_path_factory):
+    """A tiny demo-corpus run taken through stages 01–05 (one seed): the input of export tests."""
+    from ser_reparam.config import parse_config
+    from ser_reparam.deploy import fold_run
+    from ser_reparam.experiment import feature_store, prepare_run_manifest
+    from ser_reparam.quantize import quantize_run
+    from ser_reparam.train import train_seed
+
+    root = tmp_path_factory.mktemp("deployed")
+    config = parse_config({
+        "name": "tiny", "runs_dir": str(root / "runs"),
+        "data": {"dataset": "demo", "root": str(root / "corpus"), "window_s": 1.0, "val": "split",
+                 "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
+        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
+        "training": {"epochs": 2, "batch_size": 8, "seeds": 1},
+        "quantize": {"representative": 16}})
+    prepare_run_manifest(config)
+    feature_store(config).norm_stats()
+    train_seed(config, 0, verbose=0)
+    fold_run(config)
+    quantize_run(config)
+    return config

@@ -1,0 +1,81 @@
+/* Host driver for the C front end, run by tests/test_frontend_c.py. It includes ser_frontend.c
+ * itself to reach the static power_spectrum.
+ *
+ *   frontend_harness features PCM FLOAT_OUT INT8_OUT SCALE ZERO_POINT
+ *       push the int16 PCM file hop by hop, write finish_float and finish_int8 outputs
+ *   frontend_harness push PCM
+ *       push only (the streaming cost, for instruction counts)
+ *   frontend_harness spectrum FRAMES POWER_OUT
+ *       float32 frames of SER_NFFT samples -> SER_NFFT/2 + 1 power values each
+ */
+#include "ser_frontend.c"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static ser_frontend_t g_fe;
+static int16_t g_pcm[SER_WINDOW_HOPS * SER_HOP_SAMPLES];
+static float g_features[SER_NUM_FRAMES * SER_NUM_FEATURES];
+static int8_t g_quantized[SER_NUM_FRAMES * SER_NUM_FEATURES];
+
+static int fail(const char *what, const char *path) {
+  fprintf(stderr, "frontend_harness: %s %s\n", what, path);
+  return 1;
+}
+
+/* Items read, or -1 when the file cannot be opened or holds more than `capacity` items. */
+static long read_items(const char *path, void *items, size_t size, size_t capacity) {
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) return -1;
+  size_t count = fread(items, size, capacity, file);
+  const int longer = fgetc(file) != EOF;
+  fclose(file);
+  return longer ? -1 : (long)count;
+}
+
+static int write_items(const char *path, const void *items, size_t size, size_t count) {
+  FILE *file = fopen(path, "wb");
+  if (file == NULL) return fail("cannot write", path);
+  const size_t written = fwrite(items, size, count, file);
+  return (fclose(file) != 0 || written != count) ? fail("cannot write", path) : 0;
+}
+
+static int push_file(const char *path) {
+  const long samples = read_items(path, g_pcm, sizeof(int16_t), sizeof(g_pcm) / sizeof(int16_t));
+  if (samples < 0 || samples % SER_HOP_SAMPLES != 0) return fail("need whole hops of at most a window in", path);
+  ser_frontend_reset(&g_fe);
+  for (long hop = 0; hop < samples / SER_HOP_SAMPLES; ++hop) {
+    if (ser_frontend_push(&g_fe, g_pcm + hop * SER_HOP_SAMPLES) != SER_FRONTEND_OK) return fail("push failed on", path);
+  }
+  return 0;
+}
+
+static int features(char **argv) {
+  if (push_file(argv[2]) != 0) return 1;
+  if (ser_frontend_finish_float(&g_fe, g_features) != SER_FRONTEND_OK ||
+      ser_frontend_finish_int8(&g_fe, g_quantized, (float)atof(argv[5]), atoi(argv[6])) != SER_FRONTEND_OK) {
+    return fail("finish failed on", argv[2]);
+  }
+  const size_t count = SER_NUM_FRAMES * SER_NUM_FEATURES;
+  return write_items(argv[3], g_features, sizeof(float), count) || write_items(argv[4], g_quantized, 1, count);
+}
+
+static int spectrum(char **argv) {
+  static float frames[64 * SER_NFFT], power[64 * (SER_HALF_NFFT + 1)];
+  const long values = read_items(argv[2], frames, sizeof(float), sizeof(frames) / sizeof(float));
+  if (values <= 0 || values % SER_NFFT != 0) return fail("need 1 to 64 frames of SER_NFFT floats in", argv[2]);
+  for (long f = 0; f < values / SER_NFFT; ++f) {
+    memcpy(g_fe.fft_buffer, frames + f * SER_NFFT, sizeof(float) * SER_NFFT);
+    if (power_spectrum(&g_fe) != SER_FRONTEND_OK) return fail("FFT failed on", argv[2]);
+    memcpy(power + f * (SER_HALF_NFFT + 1), g_fe.fft_buffer, sizeof(float) * (SER_HALF_NFFT + 1));
+  }
+  return write_items(argv[3], power, sizeof(float), (size_t)(values / SER_NFFT) * (SER_HALF_NFFT + 1));
+}
+
+int main(int argc, char **argv) {
+  if (argc == 7 && strcmp(argv[1], "features") == 0) return features(argv);
+  if (argc == 3 && strcmp(argv[1], "push") == 0) return push_file(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "spectrum") == 0) return spectrum(argv);
+  fprintf(stderr, "usage: see the comment at the top of frontend_harness.c\n");
+  return 2;
+}

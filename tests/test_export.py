@@ -1,0 +1,169 @@
+"""Stage 06: firmware bundles — files, reproducibility, budgets, and the generated C/C++ compiled."""
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
+from firmware_export.export import export_run, firmware_dir, frontend_state_bytes
+from firmware_export.op_resolver import resolver_method
+from ser_reparam.deploy import StageError
+from ser_reparam.quantize import quantized_dir
+from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
+
+
+def digest(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def compile_and_run(tmp_path: Path, sources: list[Path], includes: list[Path], name: str) -> str:
+    """Build a host program with the real g++ and return what it prints."""
+    exe = tmp_path / name
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-O1", *[f"-I{i}" for i in includes],
+                    *map(str, sources), "-o", str(exe)], check=True, capture_output=True, text=True)
+    return subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def bundle(deployed_run):
+    manifest = export_run(deployed_run, "stm32f4")
+    return deployed_run, firmware_dir(deployed_run, "stm32f4"), manifest
+
+
+def test_bundle_files_and_manifest(bundle):
+    config, folder, manifest = bundle
+    blob = (quantized_dir(config) / "int8.tflite").read_bytes()
+    for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", "ser_frontend.c",
+                 "ser_frontend.h", "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json",
+                 "cmake-cortex-m/CMakeLists.txt", "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc"):
+        assert (folder / name).is_file(), name
+    assert manifest == json.loads((folder / "manifest.json").read_text())
+    assert manifest["model"]["bytes"] == len(blob) and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert manifest["ops"] == op_set(blob)
+    arena = manifest["arena"]
+    assert arena["kTensorArenaSize"] >= arena["measured_bytes"] > 0
+    assert manifest["budget"]["ram"]["used_bytes"] == arena["kTensorArenaSize"] + manifest["frontend"]["state_bytes"]
+    assert manifest["fits"] and manifest["verdict"].startswith("fits")
+    assert "${" not in (folder / "cmake-cortex-m" / "main.cc").read_text()
+
+
+def test_export_is_byte_identical_when_repeated(bundle):
+    config, folder, _ = bundle
+    before = digest(folder)
+    export_run(config, "stm32f4")
+    assert digest(folder) == before
+
+
+def test_every_board_gets_a_verdict(deployed_run):
+    boards = load_boards()
+    assert {"esp32", "esp32s3", "stm32f4", "stm32h7", "nrf52840", "rp2040"} <= set(boards)
+    for key in boards:
+        manifest = export_run(deployed_run, key)
+        assert manifest["fits"], manifest["verdict"]
+        assert set(manifest["projects"]) == set(boards[key].templates)
+    assert "No FPU" in json.loads((firmware_dir(deployed_run, "rp2040") / "manifest.json").read_text())["verdict"]
+
+
+def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
+    config, folder, manifest = bundle
+    program = tmp_path / "dump.cc"
+    program.write_text('#include <cstdio>\n#include "model_data.h"\n#include "model_settings.h"\n'
+                       "int main() {\n  fwrite(g_ser_model_data, 1, g_ser_model_data_len, stdout);\n"
+                       "  return reinterpret_cast<unsigned long>(g_ser_model_data) % 16 != 0;\n}\n")
+    exe = tmp_path / "dump"
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{folder}", str(program), str(folder / "model_data.cc"),
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True).stdout
+    assert out == (quantized_dir(config) / "int8.tflite").read_bytes()
+
+
+def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
+    _, folder, manifest = bundle
+    program = tmp_path / "settings.cc"
+    program.write_text('#include <cstdio>\n#include "model_settings.h"\n'
+                       'int main() { printf("%d %d %.9g %d %.9g %d %d %d %s\\n", kSerNumFrames, kSerNumFeatures, '
+                       "kSerInputScale, kSerInputZeroPoint, kSerOutputScale, kSerOutputZeroPoint, kSerNumClasses, "
+                       "kTensorArenaSize, kSerLabels[kSerNumClasses - 1]); }\n")
+    values = compile_and_run(tmp_path, [program], [folder], "settings").split()
+    assert [int(values[0]), int(values[1])] == manifest["input"]["shape"][1:]
+    assert float(values[2]) == pytest.approx(manifest["input"]["scale"], rel=1e-6)
+    assert int(values[3]) == manifest["input"]["zero_point"]
+    assert float(values[4]) == pytest.approx(manifest["output"]["scale"], rel=1e-6)
+    assert int(values[5]) == manifest["output"]["zero_point"]
+    assert [int(values[6]), int(values[7]), values[8]] == [len(manifest["labels"]),
+                                                           manifest["arena"]["kTensorArenaSize"], manifest["labels"][-1]]
+
+
+def test_op_resolver_registers_exactly_the_models_ops(bundle, tmp_path):
+    _, folder, manifest = bundle
+    methods = "\n".join(f'  int {resolver_method(op)}() {{ ops.push_back("{op}"); return 0; }}'
+                        for op in sorted(tflm_builtin_ops()))
+    program = tmp_path / "resolver.cc"
+    program.write_text('#include <cstdio>\n#include <string>\n#include <vector>\n#include "op_resolver.h"\n'
+                       "// records what RegisterSerOps asks for; one method per operator TFLM registers\n"
+                       f"struct Recorder {{\n  std::vector<std::string> ops;\n{methods}\n}};\n"
+                       "int main() { Recorder r; bool ok = RegisterSerOps(r);\n"
+                       '  printf("%d %u", ok, kSerOpCount); for (auto& op : r.ops) printf(" %s", op.c_str()); }\n')
+    printed = compile_and_run(tmp_path, [program], [folder], "resolver").split()
+    assert printed[0] == "1" and int(printed[1]) == len(manifest["ops"])
+    assert sorted(printed[2:]) == manifest["ops"]
+
+
+@pytest.mark.parametrize("op,method", [
+    ("FULLY_CONNECTED", "AddFullyConnected"), ("CONV_2D", "AddConv2D"), ("DEPTHWISE_CONV_2D", "AddDepthwiseConv2D"),
+    ("BATCH_MATMUL", "AddBatchMatMul"), ("BATCH_TO_SPACE_ND", "AddBatchToSpaceNd"),
+    ("SQUARED_DIFFERENCE", "AddSquaredDifference"), ("STRIDED_SLICE", "AddStridedSlice"),
+    ("L2_NORMALIZATION", "AddL2Normalization"), ("MAX_POOL_2D", "AddMaxPool2D"), ("CUMSUM", "AddCumSum"),
+    ("PADV2", "AddPadV2"), ("SELECT_V2", "AddSelectV2"), ("RELU6", "AddRelu6"), ("ADD_N", "AddAddN"),
+    ("LOG_SOFTMAX", "AddLogSoftmax"), ("UNPACK", "AddUnpack"), ("RSQRT", "AddRsqrt"),
+])
+def test_resolver_method_names_follow_tflm(op, method):
+    # the names of tflite-micro's micro_mutable_op_resolver.h
+    assert resolver_method(op) == method
+
+
+def test_budget_failure_names_both_numbers():
+    tiny = Board(key="tiny", name="Tiny M0", core="cortex-m0plus", fpu="none", clock_mhz=48, flash_kb=64, ram_kb=32,
+                 largest_ram_block_kb=32, reserve_ram_kb=8, reserve_flash_kb=16, dsp="-", nn="-", templates=())
+    check = budget(tiny, model_bytes=19_520, arena_bytes=130_224, frontend_ram_bytes=36_164)
+    with pytest.raises(BudgetError, match=r"tensor arena 130,224 B \+ front end 36,164 B = 166,388 B > "
+                                          r"RAM budget 24,576 B \(32 KB − 8 KB reserved\)"):
+        require_fit(tiny, check)
+
+
+def test_stage_and_board_errors(deployed_run, tmp_path):
+    with pytest.raises(ValueError, match="unknown board 'uno'"):
+        get_board("uno")
+    shutil.copytree(deployed_run.run_dir, tmp_path / "copy")
+    moved = deployed_run.__class__(**{**deployed_run.__dict__, "runs_dir": str(tmp_path)})
+    moved = moved.__class__(**{**moved.__dict__, "name": "copy"})
+    shutil.rmtree(quantized_dir(moved))
+    with pytest.raises(StageError, match=r"stage 06 \(export\): no int8.tflite .* run stage 05"):
+        export_run(moved, "esp32")
+
+
+@pytest.mark.slow
+def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_path):
+    _, folder, manifest = bundle
+    gcc = shutil.which("arm-none-eabi-gcc")
+    assert gcc, "install the Arm cross compiler: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-O2", f"-I{folder}"]
+    obj = tmp_path / "model_data.o"
+    subprocess.run(["arm-none-eabi-g++", "-std=c++17", *flags, "-c", str(folder / "model_data.cc"), "-o", str(obj)],
+                   check=True, capture_output=True, text=True)
+    size = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], check=True, capture_output=True, text=True).stdout
+    rodata = sum(int(line.split()[1]) for line in size.splitlines() if line.startswith(".rodata"))
+    print(size)
+    assert rodata >= manifest["model"]["bytes"]
+    # sizeof(ser_frontend_t) on the MCU is what the budget counted, for both FFT backends
+    probe = tmp_path / "probe.c"
+    for define, cmsis in (("", False), ("-DSER_FFT_CMSIS", True)):
+        expected = frontend_state_bytes(manifest["input"]["shape"][1], 26, 512, 480, cmsis)
+        probe.write_text('#include "ser_frontend.h"\n'
+                         f"_Static_assert(sizeof(ser_frontend_t) == {expected}, \"state size\");\n")
+        subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
+                        "-o", str(tmp_path / "probe.o")], check=True, capture_output=True, text=True)
