@@ -1,4 +1,5 @@
-/* LMFB front end: see ser_frontend.h for the API and README.md for memory and backends. */
+/* LMFB front end: see ser_frontend.h for the API, ser-reparam's firmware_export/frontend/README.md
+ * for memory, code size and backends. */
 #include "ser_frontend.h"
 
 #include <math.h>

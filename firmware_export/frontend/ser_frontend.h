@@ -24,7 +24,8 @@
  *   (none)          portable radix-2 FFT of NFFT/2 complex points + real-FFT split, in
  *                   ser_frontend.c; compiled and tested on the host by tests/test_frontend_c.py
  *   SER_FFT_CMSIS   CMSIS-DSP arm_rfft_fast_f32 (Cortex-M); add CMSIS-DSP's Include/ and the
- *                   rfft/cfft sources (see README.md). Tested on the host against the CMSIS-DSP
+ *                   rfft/cfft sources (ser-reparam's firmware_export/frontend/README.md lists
+ *                   them). Tested on the host against the CMSIS-DSP
  *                   sources and cross-compiled for Cortex-M4 by the tests.
  *   SER_FFT_ESPDSP  ESP-DSP dsps_fft2r_fc32 + dsps_bit_rev_fc32 of NFFT/2 complex points, then
  *                   the same real-FFT split as the portable backend (ESP32 family; needs the
@@ -55,7 +56,7 @@ typedef enum {
 } ser_frontend_status_t;
 
 /* One window's state. Declare it static or global (it is ~ SER_NUM_FRAMES * 104 + 3 KB bytes,
- * too big for most task stacks); README.md lists the sizes. */
+ * too big for most task stacks); ser-reparam's firmware_export/frontend/README.md lists sizes. */
 typedef struct {
   /* [0] is the sample before the oldest one (pre-emphasis needs it), then the last
    * SER_HISTORY_SAMPLES samples, oldest first; zeros at reset, so y[0] = x[0]. */
