@@ -1,0 +1,287 @@
+"""Stages 01–07 in order, each recorded so that a re-run redoes only what changed.
+
+A stage's record is `runs/<name>/stages/NN.json` for the stages every variant shares (01 prepare,
+02 features) and `NN-<variant>.json` for the others: the hash of the config sections the stage
+reads, the sha256 of every file it read (the outputs of the stages it depends on) and wrote,
+package versions, its summary and duration. A stage is skipped when its record still holds:
+same config hash, same input hashes, its outputs on disk with the recorded hashes. The record is
+written last, atomically, and the library writes every artifact atomically (temp file + rename),
+so a stage cut off mid-way leaves no record and no half-written file: the next run redoes it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from ser_reparam.config import ExperimentConfig, config_hash
+from ser_reparam.deploy import StageError
+from ser_reparam.experiment import DEMO_DATASET, feature_store, labels_for, run_manifest, variant_dir, variant_name
+from ser_reparam.files import atomic_write_text
+
+PACKAGES = ("ser-reparam", "tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
+            "tflite-micro", "numpy")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    number: int
+    name: str
+    sections: tuple[str, ...]          # config sections the stage reads: a change reruns it
+    reads: tuple[int, ...]             # stages whose outputs it reads: a change there reruns it
+    shared: bool                       # one run per experiment (True) or per variant
+    run: Callable[[ExperimentConfig], str]
+    outputs: Callable[[ExperimentConfig], list[Path]]   # files and folders it writes
+
+    @property
+    def label(self) -> str:
+        return f"stage {self.number:02d} ({self.name})"
+
+
+# ---- the stages: each calls the library function of the matching `ser-reparam` subcommand ----
+
+def _prepare(config: ExperimentConfig) -> str:
+    from ser_reparam.experiment import prepare_run_manifest
+
+    return prepare_run_manifest(config)
+
+
+def _prepare_outputs(config: ExperimentConfig) -> list[Path]:
+    generated = [Path(config.data.root)] if config.data.dataset == DEMO_DATASET else []
+    return [run_manifest(config), *generated]
+
+
+def _features(config: ExperimentConfig) -> str:
+    store, labels = feature_store(config), labels_for(config)
+    for split in sorted(store.splits()):
+        store.ensure(split, labels)
+    stats = store.norm_stats(labels)
+    return f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} dims)"
+
+
+def _feature_outputs(config: ExperimentConfig) -> list[Path]:
+    store = feature_store(config)
+    return [*(store.records(split) for split in sorted(store.splits())), store.stats_path]
+
+
+def _train(config: ExperimentConfig) -> str:
+    from ser_reparam.train import configure_threads, train
+
+    configure_threads(config.training.threads)
+    lines = []
+    for metrics in train(config, list(range(config.training.seeds))):
+        test = metrics["test"]
+        lines.append(f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
+                     f"UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}")
+    return "\n".join(lines)
+
+
+def _train_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.train import seed_dir
+
+    return [variant_dir(config) / "config.json", *(seed_dir(config, s) for s in range(config.training.seeds))]
+
+
+def _fold(config: ExperimentConfig) -> str:
+    from ser_reparam.deploy import fold_run
+
+    record = fold_run(config)
+    worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())
+    return f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); deployed seed {record['deployed_seed']}"
+
+
+def _fold_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.deploy import folded_dir
+
+    return [folded_dir(config)]
+
+
+def _quantize(config: ExperimentConfig) -> str:
+    from ser_reparam.quantize import quantize_run
+
+    record = quantize_run(config)
+    return ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
+
+
+def _quantize_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.quantize import quantized_dir
+
+    return [quantized_dir(config)]
+
+
+def _export(config: ExperimentConfig) -> str:
+    from firmware_export.export import export_run
+
+    return "\n".join(f"{board}: {export_run(config, board)['verdict']}" for board in config.export.boards)
+
+
+def _export_outputs(config: ExperimentConfig) -> list[Path]:
+    from firmware_export.export import firmware_dir
+
+    return [firmware_dir(config, board) for board in config.export.boards]
+
+
+def _evaluate(config: ExperimentConfig) -> str:
+    from ser_reparam.evaluate import evaluate_run
+
+    models = evaluate_run(config)["models"]
+    return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in ("keras_folded", "litert_int8", "tflm_int8"))
+
+
+def _evaluate_outputs(config: ExperimentConfig) -> list[Path]:
+    reports = config.run_dir / "reports"
+    return [reports / f"{variant_name(config)}-evaluation.json", reports / f"{variant_name(config)}-evaluation.md"]
+
+
+STAGES = (
+    Stage(1, "prepare", ("data",), (), True, _prepare, _prepare_outputs),
+    Stage(2, "features", ("data", "frontend"), (1,), True, _features, _feature_outputs),
+    Stage(3, "train", ("model", "training"), (2,), False, _train, _train_outputs),
+    Stage(4, "fold", ("model", "training"), (2, 3), False, _fold, _fold_outputs),
+    Stage(5, "quantize", ("quantize",), (2, 4), False, _quantize, _quantize_outputs),
+    Stage(6, "export", ("export",), (2, 4, 5), False, _export, _export_outputs),
+    Stage(7, "evaluate", ("data",), (2, 3, 4, 5), False, _evaluate, _evaluate_outputs),
+)
+BY_NUMBER = {stage.number: stage for stage in STAGES}
+
+
+# ---- records ----
+
+def _files(paths: list[Path]) -> list[Path]:
+    """Every file under `paths` (files as they are, folders walked), sorted."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += [p for p in path.rglob("*") if p.is_file()]
+        elif path.exists():
+            found.append(path)
+    return sorted(found)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hashes(paths: list[Path], root: Path) -> dict[str, str]:
+    """{path relative to the run folder (or absolute outside it): sha256} of every file."""
+    def name(path: Path) -> str:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return str(path.resolve())
+    return {name(p): _sha256(p) for p in _files(paths)}
+
+
+def _corpus_listing(config: ExperimentConfig) -> dict[str, str]:
+    """Your corpus as stage 01 reads it: a hash of every file's path, size and mtime (hashing the
+    audio itself would take minutes on a full corpus)."""
+    if config.data.dataset == DEMO_DATASET:
+        return {}
+    root = Path(config.data.root)
+    entries = [f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}" for p in _files([root])]
+    return {f"{root} (listing of {len(entries)} files)": hashlib.sha256("\n".join(entries).encode()).hexdigest()}
+
+
+def record_path(config: ExperimentConfig, stage: Stage) -> Path:
+    suffix = "" if stage.shared else f"-{variant_name(config)}"
+    return config.run_dir / "stages" / f"{stage.number:02d}{suffix}.json"
+
+
+def _inputs(config: ExperimentConfig, stage: Stage) -> dict[str, str]:
+    paths = [path for number in stage.reads for path in BY_NUMBER[number].outputs(config)]
+    inputs = hashes(paths, config.run_dir)
+    return {**inputs, **_corpus_listing(config)} if stage.number == 1 else inputs
+
+
+def _versions() -> dict[str, str | None]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def stale_reason(config: ExperimentConfig, stage: Stage) -> str | None:
+    """Why the stage must run (None: its record still holds)."""
+    path = record_path(config, stage)
+    if not path.exists():
+        return "never ran"
+    record = json.loads(path.read_text())
+    if record["config_hash"] != config_hash(config, *stage.sections):
+        return f"config section(s) {', '.join(stage.sections)} changed"
+    if record["inputs"] != _inputs(config, stage):
+        return "its inputs changed"
+    if record["outputs"] != hashes(stage.outputs(config), config.run_dir):
+        return "its outputs are missing or changed"
+    return None
+
+
+def _clear(config: ExperimentConfig, stage: Stage) -> None:
+    """--force: remove what the stage wrote, so that it is recomputed rather than reused."""
+    for path in stage.outputs(config):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def run_stage(config: ExperimentConfig, stage: Stage, force: bool = False) -> dict:
+    """Run one stage (or skip it when its record holds and not `force`); return its record."""
+    reason = "--force" if force else stale_reason(config, stage)
+    if reason is None:
+        return {**json.loads(record_path(config, stage).read_text()), "skipped": True}
+    for number in stage.reads:  # never read an artifact its own stage has not vouched for
+        if stale_reason(config, BY_NUMBER[number]) is not None:
+            raise StageError(f"{stage.label}: {BY_NUMBER[number].label} is not up to date "
+                             f"({stale_reason(config, BY_NUMBER[number])}); run from it: "
+                             f"ser-reparam run --config … --from {number}")
+    if force:
+        _clear(config, stage)
+    inputs = _inputs(config, stage)
+    start = time.perf_counter()
+    summary = stage.run(config)
+    record = {"stage": stage.number, "name": stage.name, "experiment": config.name,
+              "variant": None if stage.shared else variant_name(config), "reason": reason,
+              "config_hash": config_hash(config, *stage.sections), "sections": list(stage.sections),
+              "inputs": inputs, "outputs": hashes(stage.outputs(config), config.run_dir),
+              "versions": _versions(), "summary": summary, "seconds": round(time.perf_counter() - start, 1)}
+    atomic_write_text(record_path(config, stage), json.dumps(record, indent=1) + "\n")
+    return {**record, "skipped": False}
+
+
+def run_pipeline(config: ExperimentConfig, first: int = 1, last: int = 7, force: bool = False,
+                 echo: Callable[[str], None] = print) -> list[dict]:
+    """Stages `first` … `last` in order; `echo` gets a line per stage and its summary."""
+    if not 1 <= first <= last <= len(STAGES):
+        raise ValueError(f"--from {first} --to {last}: need 1 <= from <= to <= {len(STAGES)}")
+    records = []
+    for stage in STAGES[first - 1:last]:
+        echo(f"{stage.label} {variant_name(config) if not stage.shared else config.name} …")
+        record = run_stage(config, stage, force)
+        status = "skipped (unchanged)" if record["skipped"] else f"done in {record['seconds']} s"
+        echo(f"{stage.label}: {status}\n" + "\n".join("    " + line for line in record["summary"].splitlines()))
+        records.append(record)
+    return records
+
+
+def stage_main(number: int | None, argv: list[str] | None = None) -> int:
+    """Entry of pipelines/NN_*.py (one stage) and pipelines/run_all.py (number None: --from/--to)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ser_reparam.cli import main
+
+    span = ["--from", str(number), "--to", str(number)] if number else []
+    return main(["run", *span, *(sys.argv[1:] if argv is None else argv)])
