@@ -1,0 +1,144 @@
+"""Stage records, skipping, --force, --from checks, the pipelines/ scripts, resume after a kill,
+and (slow) the demo end to end from a clean folder."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ser_reparam.config import parse_config
+from ser_reparam.deploy import StageError
+from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
+
+ROOT = Path(__file__).parents[1]
+TINY = ["data.prepare.speakers=5", "data.prepare.per_class=2", "data.prepare.min_seconds=1.0",
+        "data.prepare.max_seconds=1.5", "data.window_s=1.0", "training.epochs=2", "training.seeds=1",
+        "training.batch_size=8", "quantize.representative=16"]
+
+
+def tiny_config(root: Path, *overrides: str):
+    raw = {"name": "tiny", "runs_dir": str(root / "runs"),
+           "data": {"dataset": "demo", "root": str(root / "corpus"), "val": "split"},
+           "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}
+    return parse_config(raw, "tiny", [*TINY, *overrides])
+
+
+def write_yaml(root: Path) -> Path:
+    import yaml
+
+    path = root / "tiny.yaml"
+    config = tiny_config(root)
+    path.write_text(yaml.safe_dump({"name": config.name, "runs_dir": config.runs_dir,
+                                    "data": {"dataset": "demo", "root": config.data.root, "val": "split"},
+                                    "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}))
+    return path
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def test_data_stages_record_skip_and_rerun(tmp_path):
+    config = tiny_config(tmp_path)
+    first = run_pipeline(config, 1, 2, echo=quiet)
+    assert [r["skipped"] for r in first] == [False, False]
+    record = json.loads(record_path(config, BY_NUMBER[2]).read_text())
+    assert record["sections"] == ["data", "frontend"] and record["versions"]["tensorflow"].startswith("2.21")
+    assert "manifest.csv" in record["inputs"] and any(".features/" in name for name in record["outputs"])
+
+    assert [r["skipped"] for r in run_pipeline(config, 1, 2, echo=quiet)] == [True, True]
+    # a changed config section reruns the stages that read it
+    changed = tiny_config(tmp_path, "frontend.num_filters=24")
+    assert [r["skipped"] for r in run_pipeline(changed, 1, 2, echo=quiet)] == [True, False]
+    assert json.loads(record_path(changed, BY_NUMBER[2]).read_text())["reason"] == \
+        "config section(s) data, frontend changed"
+    # an output edited behind the pipeline's back is detected
+    (config.run_dir / "manifest.csv").write_text((config.run_dir / "manifest.csv").read_text() + "\n")
+    prepared, features = run_pipeline(changed, 1, 2, echo=quiet)
+    assert prepared["reason"] == "its outputs are missing or changed" and not prepared["skipped"]
+    assert features["skipped"]  # stage 01 rewrote the same manifest: the features still hold
+    assert [r["reason"] for r in run_pipeline(changed, 2, 2, force=True, echo=quiet)] == ["--force"]
+    (config.run_dir / "manifest.csv").unlink()
+    with pytest.raises(StageError, match=r"stage 02 \(features\): stage 01 \(prepare\) is not up to date"):
+        run_pipeline(changed, 2, 2, echo=quiet)
+
+
+def test_a_stage_refuses_stale_inputs(tmp_path):
+    config = tiny_config(tmp_path)
+    with pytest.raises(StageError, match=r"stage 03 \(train\): stage 02 \(features\) is not up to date "
+                                         r"\(never ran\); run from it: ser-reparam run --config … --from 2"):
+        run_pipeline(config, 3, 3, echo=quiet)
+    with pytest.raises(ValueError, match="need 1 <= from <= to <= 7"):
+        run_pipeline(config, 5, 2, echo=quiet)
+
+
+def test_stage_scripts_call_the_runner(tmp_path):
+    scripts = sorted((ROOT / "pipelines").glob("*.py"))
+    assert [p.name for p in scripts] == ["01_prepare.py", "02_features.py", "03_train.py", "04_fold.py",
+                                         "05_quantize.py", "06_export.py", "07_evaluate.py", "run_all.py"]
+    assert all("To run:" in p.read_text() for p in scripts)
+    config_path = write_yaml(tmp_path)
+    sets = [arg for item in TINY for arg in ("--set", item)]
+    out = subprocess.run([sys.executable, str(ROOT / "pipelines" / "01_prepare.py"), "--config", str(config_path),
+                          *sets], capture_output=True, text=True, check=True).stdout
+    assert "stage 01 (prepare): done" in out and "stage 02" not in out
+    assert (tmp_path / "runs" / "tiny" / "stages" / "01.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes(tmp_path):
+    """Kill `ser-reparam run` once stage 02 is recorded, run it again: done stages are not redone."""
+    config_path = write_yaml(tmp_path)
+    command = [sys.executable, "-m", "ser_reparam.cli", "run", "--config", str(config_path),
+               *[arg for item in TINY for arg in ("--set", item)]]
+    stages = tmp_path / "runs" / "tiny" / "stages"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    while not (stages / "02.json").exists():
+        assert process.poll() is None, "the run ended before stage 02 was recorded"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {p.name: p.read_bytes() for p in stages.glob("*.json")}
+    assert "07-convtransformer-lightweight-ffn2@8x1.json" not in before
+
+    out = subprocess.run(command, capture_output=True, text=True, check=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+    assert "stage 01 (prepare): skipped" in out and "stage 02 (features): skipped" in out
+    assert "stage 07 (evaluate): done" in out
+    after = {p.name: p.read_bytes() for p in stages.glob("*.json")}
+    assert len(after) == 7 and all(after[name] == data for name, data in before.items())
+    again = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert again.count("skipped (unchanged)") == 7 and "done in" not in again
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_from_a_clean_folder(tmp_path):
+    out = tmp_path / "demo"
+    printed = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "demo", "--out", str(out),
+                              *[arg for item in TINY for arg in ("--set", item)]],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+    run = out / "demo"
+    rows = json.loads((run / "reports" / "demo-summary.json").read_text())
+    assert [row["variant"] for row in rows] == ["convtransformer-lightweight-none",
+                                                "convtransformer-lightweight-ffn2@8x1"]
+    light, hrf = rows
+    assert hrf["train_params"] > hrf["params"] == light["params"] == light["train_params"]
+    assert hrf["model_bytes"] == light["model_bytes"]  # deHRF: the board gets the lightweight model
+    for row in rows:
+        assert set(row["boards"]) == {"esp32s3", "stm32f4"} and all(b["fits"] for b in row["boards"].values())
+        assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())
+        variant = run / row["variant"]
+        for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json", "folded/fold.json",
+                     "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/manifest.json",
+                     "firmware/stm32f4/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
+            assert (variant / path).is_file(), path
+        assert (run / "reports" / f"{row['variant']}-evaluation.md").is_file()
+    assert len(list((run / "stages").glob("*.json"))) == 2 + 2 * 5
+    assert "| convtransformer-lightweight-ffn2@8x1 | 11,220 → 8,596 |" in printed
+    assert printed.count("| convtransformer-lightweight") == 2
