@@ -15,7 +15,10 @@ def test_version_and_help_from_the_installed_script():
     assert out.stdout.strip() == f"ser-reparam {__version__}"
     out = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "--help"],
                          capture_output=True, text=True, check=True)
-    assert "fold-demo" in out.stdout
+    assert all(command in out.stdout for command in ("demo", "run", "fold-demo", "export"))
+    out = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "run", "--help"],
+                         capture_output=True, text=True, check=True)
+    assert all(option in out.stdout for option in ("--from N", "--to M", "--force", "--config"))
 
 
 def test_fold_demo_prints_equal_params(capsys):
