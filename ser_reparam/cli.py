@@ -57,7 +57,7 @@ def cmd_train(args) -> int:
     """Train a config's model for one or more seeds (prepares the data first if needed)."""
     _quiet_tensorflow()
     from ser_reparam.experiment import feature_store, prepare_run_manifest, run_manifest
-    from ser_reparam.train import configure_threads, train
+    from ser_reparam.train import configure_threads, seed_summary, train
 
     config = _config(args)
     configure_threads(config.training.threads)
@@ -66,9 +66,7 @@ def cmd_train(args) -> int:
     feature_store(config).norm_stats()
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
     for metrics in train(config, seeds):
-        test = metrics["test"]
-        print(f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
-              f"WA {test['wa']:.3f}  UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}  MF1 {test['mf1']:.3f}")
+        print(seed_summary(metrics))
     return 0
 
 

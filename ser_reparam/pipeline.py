@@ -25,7 +25,7 @@ from typing import Callable
 from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.deploy import StageError
 from ser_reparam.experiment import DEMO_DATASET, feature_store, labels_for, run_manifest, variant_dir, variant_name
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, file_sha256
 
 PACKAGES = ("ser-reparam", "tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
             "tflite-micro", "numpy")
@@ -73,15 +73,10 @@ def _feature_outputs(config: ExperimentConfig) -> list[Path]:
 
 
 def _train(config: ExperimentConfig) -> str:
-    from ser_reparam.train import configure_threads, train
+    from ser_reparam.train import configure_threads, seed_summary, train
 
     configure_threads(config.training.threads)
-    lines = []
-    for metrics in train(config, list(range(config.training.seeds))):
-        test = metrics["test"]
-        lines.append(f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
-                     f"UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}")
-    return "\n".join(lines)
+    return "\n".join(seed_summary(metrics) for metrics in train(config, list(range(config.training.seeds))))
 
 
 def _train_outputs(config: ExperimentConfig) -> list[Path]:
@@ -166,14 +161,6 @@ def _files(paths: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def hashes(paths: list[Path], root: Path) -> dict[str, str]:
     """{path relative to the run folder (or absolute outside it): sha256} of every file."""
     def name(path: Path) -> str:
@@ -181,7 +168,7 @@ def hashes(paths: list[Path], root: Path) -> dict[str, str]:
             return path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             return str(path.resolve())
-    return {name(p): _sha256(p) for p in _files(paths)}
+    return {name(p): file_sha256(p) for p in _files(paths)}
 
 
 def _corpus_listing(config: ExperimentConfig) -> dict[str, str]:
@@ -245,10 +232,10 @@ def run_stage(config: ExperimentConfig, stage: Stage, force: bool = False) -> di
     if reason is None:
         return {**json.loads(record_path(config, stage).read_text()), "skipped": True}
     for number in stage.reads:  # never read an artifact its own stage has not vouched for
-        if stale_reason(config, BY_NUMBER[number]) is not None:
-            raise StageError(f"{stage.label}: {BY_NUMBER[number].label} is not up to date "
-                             f"({stale_reason(config, BY_NUMBER[number])}); run from it: "
-                             f"ser-reparam run --config … --from {number}")
+        upstream = stale_reason(config, BY_NUMBER[number])
+        if upstream is not None:
+            raise StageError(f"{stage.label}: {BY_NUMBER[number].label} is not up to date ({upstream}); "
+                             f"run from it: ser-reparam run --config … --from {number}")
     if force:
         _clear(config, stage)
     inputs = _inputs(config, stage)

@@ -177,5 +177,12 @@ def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) 
     return metrics
 
 
+def seed_summary(metrics: dict) -> str:
+    """One line per trained seed, as `train` and stage 03 print it."""
+    test = metrics["test"]
+    return (f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
+            f"WA {test['wa']:.3f}  UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}  MF1 {test['mf1']:.3f}")
+
+
 def train(config: ExperimentConfig, seeds: list[int], verbose: int | None = None) -> list[dict]:
     return [train_seed(config, seed, verbose) for seed in seeds]

@@ -158,9 +158,9 @@ def test_cross_compiles_for_cortex_m(cpu, floats, generated, tmp_path):
     folder = generated[0]
     flags = [f"-mcpu={cpu}", "-mthumb", *floats, "-std=c99", "-Os", "-Wall", "-Werror", "-ffunction-sections",
              "-fdata-sections", f"-I{folder}"]
-    root = cmsis_dsp_sources()
-    backends = {"portable": ([], []), "cmsis": (["-DSER_FFT_CMSIS", "-D__GNUC_PYTHON__", f"-I{root / 'Include'}",
-                                                 f"-I{root / 'PrivateInclude'}"], [root / s for s in RFFT_SOURCES])}
+    cmsis = cmsis_build_args(cmsis_dsp_sources())
+    backends = {"portable": ([], []),
+                "cmsis": ([*cmsis["defines"], *[f"-I{i}" for i in cmsis["includes"]]], cmsis["sources"])}
     for backend, (defines, extra) in backends.items():
         objects = []
         for source in [folder / "ser_frontend.c", folder / "ser_frontend_tables.c", *extra]:

@@ -20,21 +20,22 @@ TINY = ["data.prepare.speakers=5", "data.prepare.per_class=2", "data.prepare.min
         "training.batch_size=8", "quantize.representative=16"]
 
 
+def tiny_raw(root: Path) -> dict:
+    return {"name": "tiny", "runs_dir": str(root / "runs"),
+            "data": {"dataset": "demo", "root": str(root / "corpus"), "val": "split"},
+            "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}
+
+
 def tiny_config(root: Path, *overrides: str):
-    raw = {"name": "tiny", "runs_dir": str(root / "runs"),
-           "data": {"dataset": "demo", "root": str(root / "corpus"), "val": "split"},
-           "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}
-    return parse_config(raw, "tiny", [*TINY, *overrides])
+    return parse_config(tiny_raw(root), "tiny", [*TINY, *overrides])
 
 
 def write_yaml(root: Path) -> Path:
+    """The same run as a YAML file (the TINY overrides are passed with --set)."""
     import yaml
 
     path = root / "tiny.yaml"
-    config = tiny_config(root)
-    path.write_text(yaml.safe_dump({"name": config.name, "runs_dir": config.runs_dir,
-                                    "data": {"dataset": "demo", "root": config.data.root, "val": "split"},
-                                    "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}))
+    path.write_text(yaml.safe_dump(tiny_raw(root)))
     return path
 
 

@@ -11,7 +11,6 @@ the normalized feature domain, i.e. padded frames sit at the training mean.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from ser_reparam.data.manifest import Utterance, read_manifest
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, file_sha256
 from ser_reparam.features import FrontendConfig, compute_features
 
 
@@ -146,7 +145,7 @@ def compute_norm_stats(path: str | os.PathLike, num_features: int) -> dict:
 
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return file_sha256(path)[:12]
 
 
 @dataclass(frozen=True)
