@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from importlib import resources
 
 import yaml
+from ser_reparam.errors import BudgetError, InputError  # noqa: F401  (BudgetError re-exported: its old home)
 
 KB = 1024
 FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_kb", "largest_ram_block_kb", "reserve_ram_kb",
           "reserve_flash_kb", "dsp", "nn", "templates")
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
-
-
-class BudgetError(ValueError):
-    """The model bundle does not fit the board; the message names the numbers."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ def load_boards() -> dict[str, Board]:
 def get_board(key: str) -> Board:
     boards = load_boards()
     if key not in boards:
-        raise ValueError(f"unknown board {key!r}; choose one of {', '.join(boards)} (firmware_export/boards.yaml)")
+        raise InputError(f"unknown board {key!r}; choose one of {', '.join(boards)} (firmware_export/boards.yaml)")
     return boards[key]
 
 

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from ser_reparam.errors import CmsisDspError  # noqa: F401  (re-exported: its old home)
 
 CMSIS_DSP_VERSION = "1.10.3"  # the cmsisdsp Python package the tests cross-check against
 # The files arm_rfft_fast_f32 needs (the real FFT of the front end's SER_FFT_CMSIS backend).
@@ -26,10 +27,6 @@ RFFT_SOURCES = (
     "Source/CommonTables/arm_common_tables.c",
     "Source/CommonTables/arm_const_structs.c",
 )
-
-
-class CmsisDspError(RuntimeError):
-    """CMSIS-DSP sources that cannot be found or fetched; the message says what to do."""
 
 
 def cache_dir() -> Path:

@@ -5,11 +5,15 @@ TensorFlow is imported only inside the subcommands, so `--help` and `--version` 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 from ser_reparam import __version__
+from ser_reparam.errors import InputError, ProjectError
 
 
 def _quiet_tensorflow() -> None:
@@ -101,7 +105,7 @@ def _run_config(args):
     if args.config:
         return _config(args)
     if not args.run:
-        raise SystemExit("give a run folder (runs/<name>/<variant>) or --config")
+        raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config <experiment YAML>")
     from ser_reparam.experiment import load_run
 
     return load_run(args.run, args.set or [])
@@ -183,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tiny Transformers for on-device speech emotion recognition: HRF training, "
                     "deHRF folding, int8 quantization and TFLite Micro export.")
     parser.add_argument("--version", action="version", version=f"ser-reparam {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("fold-demo", help=cmd_fold_demo.__doc__)
@@ -277,11 +283,47 @@ def _config_arguments(parser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, also after the subcommand
+    args = parser.parse_args([arg for arg in argv if arg != "--debug"])
+    args.debug = debug
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    if args.debug:
+        return args.func(args)
+    try:
+        return args.func(args)
+    except ProjectError as err:  # a refusal the user can act on: one line, exit 2
+        print(f"ser-reparam {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ser-reparam {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: name where it happened, keep the traceback in a log
+        where = getattr(err, "ser_reparam_stage", None) or f"command {args.command}"
+        log = _write_log(err, getattr(err, "ser_reparam_run_dir", None), args)
+        print(f"ser-reparam {args.command}: unexpected {type(err).__name__} in {where}: {_one_line(err)} — "
+              f"traceback in {log}; re-run with --debug to see it here, and please report it", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _write_log(err: BaseException, run_dir, args) -> Path:
+    """The traceback in `<run folder>/logs/` (or the temp folder when no run folder is known)."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = Path(run_dir) / "logs" if run_dir else Path(tempfile.gettempdir()) / "ser-reparam-logs"
+    path = folder / f"error-{stamp}-{os.getpid()}.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"ser-reparam {__version__}: {' '.join(sys.argv)}\n"
+                        + "".join(traceback.format_exception(err)))
+    except OSError:
+        return Path("(log not writable: re-run with --debug)")
+    return path
 
 
 if __name__ == "__main__":

@@ -16,11 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from ser_reparam.errors import ConfigError  # noqa: F401  (re-exported: its old home)
 from ser_reparam.features import FrontendConfig
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used; the message names the key and the file."""
 
 
 @dataclass(frozen=True)

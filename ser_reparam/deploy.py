@@ -21,12 +21,9 @@ from ser_reparam.evaluate import split_arrays
 from ser_reparam.experiment import feature_store, labels_for, variant_dir
 from ser_reparam.fold import fold_model
 from ser_reparam.profile import count_flops, count_params
+from ser_reparam.errors import StageError  # noqa: F401  (re-exported: its old home)
 
 FOLD_TOLERANCE = 1e-4  # max |logit difference| accepted on real test features
-
-
-class StageError(RuntimeError):
-    """A stage cannot run: the message names the stage, the missing input and the fix."""
 
 
 def folded_dir(config: ExperimentConfig) -> Path:

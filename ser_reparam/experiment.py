@@ -20,6 +20,7 @@ from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.splits import assign_validation
 from ser_reparam.models.placement import format_hrf, parse_hrf
+from ser_reparam.errors import MissingInputError, InputError
 
 DEMO_DATASET = "demo"
 
@@ -102,6 +103,6 @@ def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Expe
     if len(variants) == 1:
         return load_run(variants[0], overrides)
     if not variants:
-        raise FileNotFoundError(f"{path} holds no trained variant (no config.json): run stage 03 "
+        raise MissingInputError(f"{path} holds no trained variant (no config.json): run stage 03 "
                                 "(ser-reparam train --config …) first, or pass --config")
-    raise ValueError(f"{path} holds several variants; name one: " + ", ".join(str(v) for v in variants))
+    raise InputError(f"{path} holds several variants; name one: " + ", ".join(str(v) for v in variants))

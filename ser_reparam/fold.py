@@ -13,12 +13,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ser_reparam.hrf import HRF_CONFIG_KEY, HRFDense, dense_config
+from ser_reparam.errors import FoldError  # noqa: F401  (re-exported: its old home)
 
 DEFAULT_RTOL = 1e-5
-
-
-class FoldError(ValueError):
-    """The folded model does not match the HRF model it came from."""
 
 
 def _is_hrf_dense_config(node: dict) -> bool:

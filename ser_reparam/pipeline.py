@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from ser_reparam.config import ExperimentConfig, config_hash
-from ser_reparam.deploy import StageError
+from ser_reparam.errors import InputError, StageError
 from ser_reparam.experiment import DEMO_DATASET, feature_store, labels_for, run_manifest, variant_dir, variant_name
 from ser_reparam.files import atomic_write_text, file_sha256
 
@@ -240,7 +240,11 @@ def run_stage(config: ExperimentConfig, stage: Stage, force: bool = False) -> di
         _clear(config, stage)
     inputs = _inputs(config, stage)
     start = time.perf_counter()
-    summary = stage.run(config)
+    try:
+        summary = stage.run(config)
+    except Exception as err:  # the CLI names the stage and logs in the run folder
+        err.ser_reparam_stage, err.ser_reparam_run_dir = stage.label, config.run_dir
+        raise
     record = {"stage": stage.number, "name": stage.name, "experiment": config.name,
               "variant": None if stage.shared else variant_name(config), "reason": reason,
               "config_hash": config_hash(config, *stage.sections), "sections": list(stage.sections),
@@ -254,7 +258,7 @@ def run_pipeline(config: ExperimentConfig, first: int = 1, last: int = 7, force:
                  echo: Callable[[str], None] = print) -> list[dict]:
     """Stages `first` … `last` in order; `echo` gets a line per stage and its summary."""
     if not 1 <= first <= last <= len(STAGES):
-        raise ValueError(f"--from {first} --to {last}: need 1 <= from <= to <= {len(STAGES)}")
+        raise InputError(f"--from {first} --to {last}: need 1 <= from <= to <= {len(STAGES)}")
     records = []
     for stage in STAGES[first - 1:last]:
         echo(f"{stage.label} {variant_name(config) if not stage.shared else config.name} …")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ser_reparam.files import atomic_write_text
 from ser_reparam.models.placement import PLACES
+from ser_reparam.errors import MissingInputError
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
 PAPER_NAMES = {"qkv": "QKV", "proj": "Project", "ffn1": "FFN1", "ffn2": "FFN2", "ffn_m1": "FFN_M1",
@@ -56,7 +57,7 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
     for run_dir in run_dirs:
         paths = sorted(Path(run_dir).glob("*/train/seed-*/metrics.json"))
         if not paths:
-            raise FileNotFoundError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
+            raise MissingInputError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
             metrics = json.loads(path.read_text())

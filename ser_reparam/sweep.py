@@ -16,6 +16,7 @@ from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.models.placement import parse_hrf
+from ser_reparam.errors import InputError
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
 
@@ -26,10 +27,10 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     for item in items:
         key, _, values = item.partition("=")
         if key not in GRID_KEYS or not values:
-            raise ValueError(f"--grid item {item!r}: write KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
+            raise InputError(f"--grid item {item!r}: write KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
         grid[key] = [v.strip() for v in values.split(",") if v.strip()]
     if "placements" not in grid:
-        raise ValueError("--grid needs placements=… (e.g. placements=none,ffn2,all)")
+        raise InputError("--grid needs placements=… (e.g. placements=none,ffn2,all)")
     return grid
 
 
@@ -95,4 +96,4 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
         finally:
             if started:
                 ray.shutdown()  # a local Ray started here must not outlive the sweep
-    raise ValueError(f"unknown executor {executor!r}; use local or ray")
+    raise InputError(f"unknown executor {executor!r}; use local or ray")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+from ser_reparam.errors import UnsupportedOpError  # noqa: F401  (re-exported: its old home)
 
 BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
@@ -25,10 +26,6 @@ FIXES = {
     "GATHER": "convert from a batch-1, fixed-length graph, and index with static slices",
     "SQUARE": "write x·x (MUL); TFLM quantizes SQUARE through float",
 }
-
-
-class UnsupportedOpError(ValueError):
-    """The model uses operators the TFLite Micro interpreter does not register."""
 
 
 TYPE_NAMES = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}

@@ -49,11 +49,44 @@ def test_prepare_prints_kept_and_excluded(tmp_path, capsys):
     assert out.exists() and (tmp_path / "run" / "manifest_summary.json").exists()
 
 
-def test_prepare_refuses_an_option_the_dataset_lacks(tmp_path):
+def test_prepare_refuses_an_option_the_dataset_lacks(tmp_path, capsys):
     (tmp_path / "data").mkdir()
-    with pytest.raises(ValueError, match="does not take option"):
+    assert main(["prepare", "--dataset", "folder", "--root", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "m.csv"), "--fold", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not take option(s) fold; it takes: seed" in err
+    with pytest.raises(ValueError, match="does not take option"):  # --debug: the exception itself
         main(["prepare", "--dataset", "folder", "--root", str(tmp_path / "data"), "--out",
-              str(tmp_path / "m.csv"), "--fold", "3"])
+              str(tmp_path / "m.csv"), "--fold", "3", "--debug"])
+
+
+def test_a_config_error_is_one_line_and_exit_2_from_the_console_script(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: {dataset: demo, root: d}\ntraining: {epochs: ten}\n")
+    done = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "run", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    ours = [line for line in done.stderr.splitlines() if line.startswith("ser-reparam")]  # not TF's log
+    assert "Traceback" not in done.stderr and len(ours) == 1
+    assert f"{bad}: training.epochs" in ours[0] and "'ten'" in ours[0]
+
+
+def test_an_unexpected_error_names_the_stage_and_the_log(tmp_path, capsys, monkeypatch):
+    from ser_reparam import pipeline
+
+    def broken(config):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(pipeline, "STAGES", (pipeline.dataclasses.replace(pipeline.STAGES[0], run=broken),
+                                             *pipeline.STAGES[1:]))
+    monkeypatch.setattr(pipeline, "BY_NUMBER", {s.number: s for s in pipeline.STAGES})
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\ndata: {{dataset: demo, root: {tmp_path / 'd'}}}\n")
+    assert main(["run", "--config", str(config), "--to", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected ZeroDivisionError in stage 01 (prepare): boom" in err
+    log = Path(err.split("traceback in ")[1].split(";")[0])
+    assert log.parent == tmp_path / "runs" / "x" / "logs" and "ZeroDivisionError: boom" in log.read_text()
 
 
 def test_make_demo_data(tmp_path, capsys):

@@ -23,6 +23,7 @@ import soundfile as sf
 import soxr
 
 from ser_reparam.files import atomic_write_bytes
+from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
@@ -125,7 +126,7 @@ class AudioCache:
         self.manifest_dir = Path(manifest_dir)
         relative = Path(os.path.relpath(self.folder.resolve(), self.manifest_dir.resolve()))
         if relative.parts[:1] == ("..",) or relative.is_absolute():
-            raise ValueError(f"audio cache {self.folder} must be inside the manifest's folder "
+            raise InputError(f"audio cache {self.folder} must be inside the manifest's folder "
                              f"{self.manifest_dir} (the manifest stores paths relative to it); "
                              f"choose a folder below it")
         self.ffmpeg = ffmpeg

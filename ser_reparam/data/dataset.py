@@ -24,10 +24,7 @@ import tensorflow as tf
 from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.files import atomic_write_text, file_sha256
 from ser_reparam.features import FrontendConfig, compute_features
-
-
-class DataError(ValueError):
-    """Audio or cached features that the pipeline cannot use; the message names the file."""
+from ser_reparam.errors import DataError  # noqa: F401  (re-exported: its old home)
 
 
 @dataclass(frozen=True)

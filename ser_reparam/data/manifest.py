@@ -26,14 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ser_reparam.files import atomic_write_text
+from ser_reparam.errors import ManifestError  # noqa: F401  (re-exported: its old home)
 
 COLUMNS = ("utt_id", "path", "label", "split", "speaker", "start", "end", "audio")
 REQUIRED = ("utt_id", "path", "label", "split", "speaker")
 SPLITS = ("train", "val", "test")
-
-
-class ManifestError(ValueError):
-    """A manifest row (or the file) breaks the schema; the message names file, line and fix."""
 
 
 @dataclass(frozen=True)

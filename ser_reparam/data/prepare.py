@@ -15,6 +15,7 @@ from .corpora import CORPORA
 from .corpora.collect import Collector
 from .manifest import PrepareReport, write_manifest
 from .protocol import load_protocol
+from ser_reparam.errors import MissingInputError, InputError
 
 
 def dataset_options(dataset: str) -> dict[str, object]:
@@ -35,7 +36,7 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     _check_options(dataset, options)
     root, out = Path(root), Path(out)
     if not root.is_dir():
-        raise FileNotFoundError(f"data root {root} does not exist or is not a folder; "
+        raise MissingInputError(f"data root {root} does not exist or is not a folder; "
                                 f"for {dataset} it must hold {corpus.LAYOUT}")
     cache = AudioCache(out.parent / "audio_cache" if audio_cache is None else audio_cache, out.parent,
                        find_ffmpeg())
@@ -49,7 +50,7 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     summary = out.with_name(f"{out.stem}_summary.json")
     report.write(summary)
     if not collector.rows:
-        raise ValueError(f"no usable {dataset} data under {root} (expected {corpus.LAYOUT}); "
+        raise InputError(f"no usable {dataset} data under {root} (expected {corpus.LAYOUT}); "
                          f"{summary} lists what was excluded and why")
     write_manifest(collector.rows, out, labels=collector.labels())
     return report
@@ -57,7 +58,7 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
 
 def _corpus(dataset: str):
     if dataset not in CORPORA:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(CORPORA)}")
+        raise InputError(f"unknown dataset {dataset!r}; choose one of {', '.join(CORPORA)}")
     return CORPORA[dataset]
 
 
@@ -65,9 +66,9 @@ def _check_options(dataset: str, options: dict) -> None:
     accepted = dataset_options(dataset)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(f"dataset {dataset} does not take option(s) {', '.join(unknown)}; "
+        raise InputError(f"dataset {dataset} does not take option(s) {', '.join(unknown)}; "
                          f"it takes: {', '.join(accepted) or 'no options'}")
     missing = [name for name, default in accepted.items() if default is inspect.Parameter.empty
                and name not in options]
     if missing:
-        raise ValueError(f"dataset {dataset} needs option(s) {', '.join(missing)}")
+        raise InputError(f"dataset {dataset} needs option(s) {', '.join(missing)}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
+from ser_reparam.errors import InputError
 
 PROTOCOL_DIR = resources.files("ser_reparam") / "data_manifests"
 KNOWN_KEYS = ("dataset", "labels", "label_map", "excluded", "split")
@@ -36,27 +37,27 @@ def load_protocol(name: str) -> Protocol:
     """Read and check data_manifests/<name>.yaml (yaml.safe_load)."""
     entry = PROTOCOL_DIR / f"{name}.yaml"
     if not entry.is_file():
-        raise ValueError(f"no protocol file {name}.yaml in {PROTOCOL_DIR}; known: {', '.join(protocol_names())}")
+        raise InputError(f"no protocol file {name}.yaml in {PROTOCOL_DIR}; known: {', '.join(protocol_names())}")
     where = f"protocol {entry}"
     data = yaml.safe_load(entry.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("dataset") != name:
-        raise ValueError(f"{where}: expected a mapping with `dataset: {name}`")
+        raise InputError(f"{where}: expected a mapping with `dataset: {name}`")
     labels = None if data.get("labels") is None else tuple(str(label) for label in data["labels"])
     label_map = {str(raw): str(label) for raw, label in (data.get("label_map") or {}).items()}
     excluded = tuple(str(raw) for raw in data.get("excluded") or ())
     split = data.get("split")
     if labels is not None and len(set(labels)) != len(labels):
-        raise ValueError(f"{where}: labels {list(labels)} repeat a name")
+        raise InputError(f"{where}: labels {list(labels)} repeat a name")
     if labels is not None and not set(label_map.values()) <= set(labels):
-        raise ValueError(f"{where}: label_map targets {sorted(set(label_map.values()) - set(labels))} "
+        raise InputError(f"{where}: label_map targets {sorted(set(label_map.values()) - set(labels))} "
                          f"are not in labels {list(labels)}")
     if set(excluded) & set(label_map):
-        raise ValueError(f"{where}: raw labels {sorted(set(excluded) & set(label_map))} are both mapped and excluded")
+        raise InputError(f"{where}: raw labels {sorted(set(excluded) & set(label_map))} are both mapped and excluded")
     if not isinstance(split, dict) or "rule" not in split:
-        raise ValueError(f"{where}: `split` must be a mapping with a `rule`")
+        raise InputError(f"{where}: `split` must be a mapping with a `rule`")
     fractions = split.get("fractions")
     if fractions is not None and (set(fractions) != {"train", "val", "test"}
                                   or abs(sum(fractions.values()) - 1.0) > 1e-9):
-        raise ValueError(f"{where}: split fractions {fractions} must give train, val and test, summing to 1")
+        raise InputError(f"{where}: split fractions {fractions} must give train, val and test, summing to 1")
     details = {key: value for key, value in data.items() if key not in KNOWN_KEYS}
     return Protocol(name, labels, label_map, excluded, split, details)

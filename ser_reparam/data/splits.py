@@ -16,6 +16,7 @@ import dataclasses
 import random
 
 from ser_reparam.data.manifest import Utterance
+from ser_reparam.errors import InputError
 
 VAL_SEED = 20240521
 
@@ -31,19 +32,19 @@ def assign_validation(rows: list[Utterance], rule: str) -> tuple[list[Utterance]
         return rows, f"no validation: the last epoch is kept ({unused} val rows unused)"
     if rule == "split":
         if not has_val:
-            raise ValueError("data.val = 'split' but the manifest has no val rows; "
+            raise InputError("data.val = 'split' but the manifest has no val rows; "
                              "use 'speakers:N' to hold out training speakers")
         return rows, "validation = the manifest's val split"
     if rule.startswith("speakers:"):
         try:
             count = int(rule.split(":", 1)[1])
         except ValueError:
-            raise ValueError(f"data.val {rule!r}: write speakers:N with N a number of speakers") from None
+            raise InputError(f"data.val {rule!r}: write speakers:N with N a number of speakers") from None
         if not 1 <= count < len(train_speakers):
-            raise ValueError(f"data.val {rule!r}: need 1 <= N < {len(train_speakers)} training speakers")
+            raise InputError(f"data.val {rule!r}: need 1 <= N < {len(train_speakers)} training speakers")
         held = sorted(random.Random(VAL_SEED).sample(train_speakers, count))
         rows = [dataclasses.replace(u, split="val") if u.split == "train" and u.speaker in held else u
                 for u in rows]
         extra = " plus the manifest's val rows" if has_val else ""
         return rows, f"validation = training speakers {', '.join(held)} held out ({rule}){extra}"
-    raise ValueError(f"data.val {rule!r} must be 'auto', 'split', 'speakers:N' or 'none'")
+    raise InputError(f"data.val {rule!r} must be 'auto', 'split', 'speakers:N' or 'none'")

@@ -30,6 +30,7 @@ from scipy.signal import lfilter
 
 from ser_reparam.data.manifest import Utterance, write_manifest
 from ser_reparam.files import atomic_write_text
+from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
 LABELS = ("neutral", "happy", "sad", "angry")
@@ -169,7 +170,7 @@ def make_demo_corpus(out: str | Path, seed: int = 0, speakers: int = 10, per_cla
     `per_class` utterances per speaker and class; durations uniform in [min, max] seconds.
     """
     if speakers < 5:
-        raise ValueError(f"the demo corpus needs at least 5 speakers for train/val/test, got {speakers}")
+        raise InputError(f"the demo corpus needs at least 5 speakers for train/val/test, got {speakers}")
     out = Path(out)
     rows = []
     for s_index, speaker in enumerate(make_speakers(speakers, seed)):

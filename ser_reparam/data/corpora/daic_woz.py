@@ -21,6 +21,7 @@ from ..audio import AudioError
 from ..manifest import Utterance
 from .collect import Collector
 from .tables import read_table
+from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("DAIC-WOZ (AVEC 2017): train_split_Depression_AVEC2017.csv, dev_split_Depression_AVEC2017.csv "
           "and <id>_P/<id>_AUDIO.wav with <id>_P/<id>_TRANSCRIPT.csv per participant")
@@ -32,12 +33,12 @@ def build(col: Collector, clip_seconds: float | None = None) -> None:
     clips = col.protocol.details["clips"]
     seconds = float(clips["seconds"] if clip_seconds is None else clip_seconds)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"daic_woz clip_seconds must be a positive number of seconds, got {clip_seconds!r}")
+        raise InputError(f"daic_woz clip_seconds must be a positive number of seconds, got {clip_seconds!r}")
     seen: dict[str, str] = {}
     for split, rel in col.protocol.split["files"].items():
         for participant, raw_label in _split_rows(col.root / rel):
             if participant in seen:
-                raise ValueError(f"{col.root / rel}: participant {participant} is also in the "
+                raise InputError(f"{col.root / rel}: participant {participant} is also in the "
                                  f"{seen[participant]} split list")
             seen[participant] = split
             label = col.label(raw_label, f"{participant}_P")
@@ -47,7 +48,7 @@ def build(col: Collector, clip_seconds: float | None = None) -> None:
 
 def _split_rows(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
-        raise FileNotFoundError(f"DAIC-WOZ split file {path} is missing; expected {LAYOUT}")
+        raise MissingInputError(f"DAIC-WOZ split file {path} is missing; expected {LAYOUT}")
     _, rows = read_table(path, SPLIT_COLUMNS, "the AVEC 2017 split file")
     return [(row["Participant_ID"].strip(), row["PHQ8_Binary"].strip()) for row in rows]
 
@@ -93,7 +94,7 @@ def _speaker_segments(path: Path, role: str) -> tuple[list[tuple[float, float]],
         try:
             start, stop = float(row["start_time"]), float(row["stop_time"])
         except (TypeError, ValueError):
-            raise ValueError(f"{path}:{line}: times {row['start_time']!r}, {row['stop_time']!r} "
+            raise InputError(f"{path}:{line}: times {row['start_time']!r}, {row['stop_time']!r} "
                              f"are not numbers") from None
         if stop > start:
             segments.append((start, stop))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..manifest import Utterance
 from .collect import Collector, utt_id_for
 from .groups import NO_SPEAKERS, split_utterances, utterance_note
+from ser_reparam.errors import MissingInputError
 
 LAYOUT = "one folder per label: <root>/<label>/<audio file>"
 
@@ -20,7 +21,7 @@ def build(col: Collector, seed: int | None = None) -> None:
     files = [(path, folder.name) for folder in folders
              for path in sorted(entry for entry in folder.iterdir() if not entry.is_dir())]
     if not files:
-        raise FileNotFoundError(f"no label folder with files under {col.root}; expected {LAYOUT}")
+        raise MissingInputError(f"no label folder with files under {col.root}; expected {LAYOUT}")
     usable = {}
     for path, label in files:
         found = col.usable(path.relative_to(col.root).as_posix())

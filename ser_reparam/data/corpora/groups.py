@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from ser_reparam.errors import InputError
 
 BY_SPEAKER = "split by speaker"
 NO_SPEAKERS = "split made without speaker information"
@@ -20,7 +21,7 @@ def split_groups(groups, fractions: dict[str, float], seed: int) -> dict[str, st
     if n >= 3:
         n_test, n_val = max(1, n_test), max(1, n_val)
     if n and n - n_test - n_val < 1:
-        raise ValueError(f"split fractions {fractions} leave no training group among {n}")
+        raise InputError(f"split fractions {fractions} leave no training group among {n}")
     cuts = ["test"] * n_test + ["val"] * n_val + ["train"] * (n - n_test - n_val)
     return dict(zip(ordered, cuts))
 

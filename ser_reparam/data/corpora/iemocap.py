@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from .collect import Collector
+from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("IEMOCAP_full_release: SessionN/dialog/EmoEvaluation/<dialog>.txt and "
           "SessionN/sentences/wav/<dialog>/<utterance>.wav")
@@ -23,11 +24,11 @@ def build(col: Collector, fold: int | None = None) -> None:
     sessions = col.protocol.split["sessions"]
     test_session = col.protocol.split["test_session"] if fold is None else fold
     if test_session not in sessions:
-        raise ValueError(f"iemocap fold {fold!r} must be a session number, one of {sessions}")
+        raise InputError(f"iemocap fold {fold!r} must be a session number, one of {sessions}")
     evaluations = [(session, path) for session in sessions
                    for path in sorted(col.root.glob(f"Session{session}/dialog/EmoEvaluation/Ses*.txt"))]
     if not evaluations:
-        raise FileNotFoundError(f"no EmoEvaluation files under {col.root}; expected {LAYOUT}")
+        raise MissingInputError(f"no EmoEvaluation files under {col.root}; expected {LAYOUT}")
     for session, path in evaluations:
         split = "test" if session == test_session else "train"
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():

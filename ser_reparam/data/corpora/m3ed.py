@@ -33,6 +33,7 @@ import json
 import re
 
 from .collect import MISSING, Collector
+from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("M3ED: annotation.json, splitInfo/movie_list_{train,val,test}.txt and, per utterance, "
           "modality_speech/<Speaker>_<utterance id>.wav or, per dialog, <movie>/<dialog id>.mp4")
@@ -45,11 +46,11 @@ def build(col: Collector) -> None:
     movie_split = _movie_splits(col)
     annotation = col.root / "annotation.json"
     if not annotation.is_file():
-        raise FileNotFoundError(f"{annotation} is missing; expected {LAYOUT}")
+        raise MissingInputError(f"{annotation} is missing; expected {LAYOUT}")
     try:
         movies = json.loads(annotation.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{annotation} is not valid JSON ({err}); expected the M3ED release file") from None
+        raise InputError(f"{annotation} is not valid JSON ({err}); expected the M3ED release file") from None
     for movie, dialogs in movies.items():
         for dialog_id, dialog in dialogs.items():
             try:
@@ -57,7 +58,7 @@ def build(col: Collector) -> None:
                 for utt_id, utt in dialog["Dialog"].items():
                     _add_utterance(col, movie, movie_split.get(movie), dialog_id, utt_id, utt, names)
             except (KeyError, TypeError, AttributeError) as err:
-                raise ValueError(f"{annotation}: dialog {dialog_id} does not follow the M3ED schema "
+                raise InputError(f"{annotation}: dialog {dialog_id} does not follow the M3ED schema "
                                  f"({type(err).__name__}: {err}); expected {LAYOUT}") from None
 
 
@@ -66,11 +67,11 @@ def _movie_splits(col: Collector) -> dict[str, str]:
     for split, rel in col.protocol.split["files"].items():
         path = col.root / rel
         if not path.is_file():
-            raise FileNotFoundError(f"M3ED split list {path} is missing; expected {LAYOUT}")
+            raise MissingInputError(f"M3ED split list {path} is missing; expected {LAYOUT}")
         for movie in path.read_text(encoding="utf-8").split():
             other = movie_split.setdefault(movie, split)
             if other != split:
-                raise ValueError(f"{path}: movie {movie!r} is also in the {other} list; "
+                raise InputError(f"{path}: movie {movie!r} is also in the {other} list; "
                                  f"a movie belongs to exactly one split")
     return movie_split
 

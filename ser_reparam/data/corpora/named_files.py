@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from ..manifest import Utterance
 from .collect import Collector
 from .groups import BY_SPEAKER, split_groups, split_note
+from ser_reparam.errors import MissingInputError
 
 NOT_CONVENTION = "file name does not follow the corpus convention"
 
@@ -25,7 +26,7 @@ def build_from_names(col: Collector, pattern: str, layout: str,
     """`parse(file name)` -> (raw label, speaker), None if the name is not the corpus's, or NameRejected."""
     files = sorted(path for path in col.root.glob(pattern) if not path.is_dir())
     if not files:
-        raise FileNotFoundError(f"no files match {pattern} under {col.root}; expected {layout}")
+        raise MissingInputError(f"no files match {pattern} under {col.root}; expected {layout}")
     candidates = []
     for path in files:
         rel = path.relative_to(col.root).as_posix()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from ser_reparam.errors import InputError
 
 
 def read_table(path: Path, required: tuple[str, ...], expected: str,
@@ -16,5 +17,5 @@ def read_table(path: Path, required: tuple[str, ...], expected: str,
         header = list(reader.fieldnames or [])
         missing = [column for column in required if column not in header]
         if missing:
-            raise ValueError(f"{path}: header lacks {', '.join(missing)}; expected {expected}")
+            raise InputError(f"{path}: header lacks {', '.join(missing)}; expected {expected}")
         return header, list(reader)

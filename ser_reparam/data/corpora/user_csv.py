@@ -14,6 +14,7 @@ from ..manifest import SPLITS, ManifestError, Utterance, parse_seconds
 from .collect import Collector, utt_id_for
 from .groups import BY_SPEAKER, NO_SPEAKERS, split_groups, split_note, split_utterances, utterance_note
 from .tables import read_table
+from ser_reparam.errors import MissingInputError
 
 LAYOUT = "a CSV with header path,label[,split,speaker,start,end]; paths relative to the data root"
 REQUIRED = ("path", "label")
@@ -39,7 +40,7 @@ def build(col: Collector, csv_file: str, seed: int | None = None) -> None:
 def _read(col: Collector, path: Path) -> tuple[list[Utterance], list[str]]:
     """The CSV's usable rows (split '' when the CSV has no split column) and its header."""
     if not path.is_file():
-        raise FileNotFoundError(f"CSV {path} does not exist; expected {LAYOUT}")
+        raise MissingInputError(f"CSV {path} does not exist; expected {LAYOUT}")
     fields, records = read_table(path, REQUIRED, LAYOUT)
     rows, seen = [], Counter()
     for line, record in enumerate(records, start=2):
