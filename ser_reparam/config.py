@@ -10,7 +10,9 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -105,7 +107,109 @@ def _preset_key(preset) -> str:
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "frontend": FrontendConfig,
             "training": TrainConfig, "quantize": QuantizeConfig, "export": ExportConfig}
+
+
 METRICS = ("wa", "ua", "wf1", "mf1")
+
+
+# ---- value rules: one line per key; a new key joins with one line (keys without a rule are free) ----
+
+@dataclass(frozen=True)
+class Rule:
+    """What a config value may be: its kind (int, number, bool, str, str_list), a range, choices."""
+    kind: str
+    low: float | None = None           # inclusive lower bound
+    high: float | None = None          # inclusive upper bound
+    above: float | None = None         # exclusive lower bound
+    below: float | None = None         # exclusive upper bound
+    choices: tuple = ()
+    optional: bool = False             # null (None) allowed
+
+    def problem(self, value) -> str | None:
+        """Why `value` breaks the rule (None: it is fine); the text says what is allowed."""
+        if value is None:
+            return None if self.optional else f"must be {self.describe()}, not empty (null)"
+        if self.kind == "bool":
+            ok = isinstance(value, bool)
+        elif self.kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.kind == "number":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        elif self.kind == "str_list":
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value) and bool(value)
+        else:
+            ok = isinstance(value, str)
+        if ok and self.kind in ("int", "number"):
+            ok = ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+                  and (self.above is None or value > self.above) and (self.below is None or value < self.below))
+        if ok and self.choices and not any(re.fullmatch(choice, value) for choice in self.choices):
+            ok = False
+        return None if ok else f"must be {self.describe()}, got {value!r}"
+
+    def describe(self) -> str:
+        what = {"int": "an integer", "number": "a finite number", "bool": "true or false",
+                "str": "a string", "str_list": "a non-empty list of names"}[self.kind]
+        bounds = [f">= {self.low:g}" if self.low is not None else "", f"> {self.above:g}" if self.above is not None else "",
+                  f"<= {self.high:g}" if self.high is not None else "", f"< {self.below:g}" if self.below is not None else ""]
+        bounds = " and ".join(b for b in bounds if b)
+        if self.choices:
+            what = "one of " + ", ".join(c.replace(r"[1-9][0-9]*", "N") for c in self.choices)
+        return f"{what}{' ' + bounds if bounds else ''}{' or null' if self.optional else ''}"
+
+
+def _int(low=None, high=None, **kw):
+    return Rule("int", low=low, high=high, **kw)
+
+
+def _number(**kw):
+    return Rule("number", **kw)
+
+
+RULES = {
+    "data.dataset": Rule("str"), "data.root": Rule("str"),
+    "data.labels": Rule("str_list", optional=True),
+    "data.window_s": _number(above=0, high=600),
+    "data.split_long": Rule("bool"),
+    "data.val": Rule("str", choices=("auto", "split", "none", r"speakers:[1-9][0-9]*")),
+    "model.arch": Rule("str"),
+    "model.hrf": Rule("str", optional=True),
+    "model.activation": Rule("str", optional=True),
+    "model.heads": _int(1, 64),
+    "model.dropout": _number(low=0, below=1),
+    "model.cls_dropout": _number(low=0, below=1),
+    "frontend.sample_rate": _int(1000, 192000),
+    "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
+    "frontend.nfft": _int(16, 65536),
+    "frontend.preemphasis": _number(low=0, below=1),
+    "frontend.num_filters": _int(1, 256),
+    "frontend.low_hz": _number(low=0), "frontend.high_hz": _number(above=0, optional=True),
+    "frontend.delta_window": _int(1, 10),
+    "frontend.log_floor": _number(above=0),
+    "training.epochs": _int(1, 100000),
+    "training.batch_size": _int(1, 65536),
+    "training.weight_decay": _number(low=0, below=1),
+    "training.lr_factor": _number(above=0, below=1),
+    "training.lr_patience": _int(0),
+    "training.min_lr": _number(low=0),
+    "training.warmup_epochs": _number(low=0),
+    "training.seeds": _int(1, 1000),
+    "training.select": Rule("str", choices=METRICS),
+    "training.threads": _int(0, 1024),
+    "quantize.representative": _int(1),
+    "quantize.per_channel_dense": Rule("bool"),
+    "quantize.int16x8": Rule("bool"),
+    "quantize.qat_epochs": _int(0, 10000),
+    "export.boards": Rule("str_list"),
+}
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # one folder below runs_dir, nothing more
+
+
+def _check_values(prefix: str, values: dict, where: str) -> None:
+    for key, value in values.items():
+        rule = RULES.get(f"{prefix}.{key}")
+        problem = rule.problem(value) if rule else None
+        if problem:
+            raise ConfigError(f"{where}: {prefix}.{key} {problem}")
 
 
 def _unknown(key: str, allowed, where: str) -> ConfigError:
@@ -123,6 +227,7 @@ def _section(cls, values, prefix: str, where: str):
     for key in values:
         if key not in names:
             raise _unknown(f"{prefix}.{key}", names, where)
+    _check_values(prefix, values, where)
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
         return cls(**converted)
@@ -149,7 +254,14 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
     """Validate a config mapping (as read from YAML) after applying `overrides`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the config must be a YAML mapping")
-    raw = json.loads(json.dumps(raw))  # a deep copy that overrides may change
+    try:
+        raw = json.loads(json.dumps(raw))  # a deep copy that overrides may change
+    except (ValueError, RecursionError):
+        raise ConfigError(f"{where}: the config refers to itself (a recursive YAML anchor/alias); "
+                          "write the values out instead") from None
+    except TypeError as err:
+        raise ConfigError(f"{where}: a value YAML cannot hand over as plain data ({err}); "
+                          "use numbers, strings, lists and mappings") from None
     for override in overrides:
         _apply_override(raw, override, where)
     top = ["name", "runs_dir", *SECTIONS]
@@ -159,7 +271,11 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
     if "name" not in raw or "data" not in raw:
         raise ConfigError(f"{where}: 'name' and 'data' are required")
     sections = {name: _section(cls, raw.get(name), name, where) for name, cls in SECTIONS.items()}
-    config = ExperimentConfig(name=str(raw["name"]), runs_dir=str(raw.get("runs_dir", "runs")), **sections)
+    name = raw["name"]
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"{where}: name {name!r} must be one folder name (letters, digits, '.', '_', '-', "
+                          f"no '/' or '..'): runs are written to <runs_dir>/<name>")
+    config = ExperimentConfig(name=name, runs_dir=str(raw.get("runs_dir", "runs")), **sections)
     _check(config, where)
     return config
 
@@ -170,23 +286,18 @@ def _check(config: ExperimentConfig, where: str) -> None:
     from ser_reparam.models.placement import parse_hrf
 
     training, model = config.training, config.model
-    if training.select not in METRICS:
-        raise ConfigError(f"{where}: training.select {training.select!r} must be one of {', '.join(METRICS)}")
-    for key in ("epochs", "batch_size", "seeds"):
-        if getattr(training, key) < 1:
-            raise ConfigError(f"{where}: training.{key} must be >= 1, got {getattr(training, key)}")
     rates = training.learning_rate if isinstance(training.learning_rate, dict) else {"any": training.learning_rate}
     if isinstance(training.learning_rate, dict) and _preset_key(model.preset) not in rates:
         raise ConfigError(f"{where}: training.learning_rate has no entry for preset "
                           f"'{_preset_key(model.preset)}'; give one per preset (original, lightweight, custom)")
-    if not all(isinstance(r, (int, float)) and r > 0 for r in rates.values()):
+    if not all(_number(above=0, high=10).problem(r) is None for r in rates.values()):
         raise ConfigError(f"{where}: training.learning_rate must be positive, got {training.learning_rate}")
-    if config.data.window_s <= 0:
-        raise ConfigError(f"{where}: data.window_s must be > 0, got {config.data.window_s}")
     if model.arch not in BUILDERS:
         raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(BUILDERS)}")
     try:
-        resolve_preset(model.arch, model.preset)
+        _blocks, dim, _ffn = resolve_preset(model.arch, model.preset)
+        if dim % model.heads:
+            raise ValueError(f"heads {model.heads} must divide the model width {dim} of preset {model.preset!r}")
         parse_hrf(model.hrf, model.arch)
         if model.activation is not None:
             get_activation(model.activation)
@@ -202,7 +313,10 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> E
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the config refers to itself (a recursive YAML anchor/alias); "
+                          "write the values out instead") from None
     return parse_config(raw, str(path), overrides)
 
 

@@ -26,13 +26,27 @@ def test_defaults_are_the_papers():
 @pytest.mark.parametrize("raw,message", [
     ({**MINIMAL, "model": {"hrff": "ffn2"}}, r"unknown key 'model.hrff' \(did you mean 'hrf'\?\)"),
     ({**MINIMAL, "trainig": {}}, r"unknown key 'trainig' \(did you mean 'training'\?\)"),
-    ({**MINIMAL, "training": {"select": "acc"}}, "training.select 'acc' must be one of wa, ua, wf1, mf1"),
-    ({**MINIMAL, "training": {"epochs": 0}}, "training.epochs must be >= 1"),
+    ({**MINIMAL, "training": {"select": "acc"}}, "training.select must be one of wa, ua, wf1, mf1, got 'acc'"),
+    ({**MINIMAL, "training": {"epochs": 0}}, "training.epochs must be an integer >= 1 and <= 100000, got 0"),
     ({**MINIMAL, "model": {"arch": "lstm"}}, "model.arch 'lstm' must be one of"),
     ({**MINIMAL, "model": {"hrf": "ffn_m1"}}, "model: HRF spec 'ffn_m1'"),
     ({**MINIMAL, "model": {"activation": "elu"}}, "unknown activation 'elu'"),
     ({**MINIMAL, "frontend": {"nfft": 300}}, "section 'frontend'.*power of two"),
     ({"name": "x"}, "'name' and 'data' are required"),
+    ({**MINIMAL, "training": {"epochs": "ten"}}, r"training.epochs must be an integer >= 1 .*, got 'ten'"),
+    ({**MINIMAL, "training": {"epochs": 2.5}}, r"training.epochs must be an integer"),
+    ({**MINIMAL, "training": {"batch_size": 0}}, r"training.batch_size must be an integer >= 1"),
+    ({**MINIMAL, "training": {"learning_rate": float("nan")}}, r"training.learning_rate must be positive"),
+    ({**MINIMAL, "training": {"weight_decay": float("inf")}}, r"training.weight_decay must be a finite number"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "window_s": 0}}, r"data.window_s must be a finite number > 0"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "val": "bogus"}}, r"data.val must be one of auto, split, none, speakers:N, got 'bogus'"),
+    ({**MINIMAL, "model": {"dropout": 2}}, r"model.dropout must be a finite number >= 0 and < 1, got 2"),
+    ({**MINIMAL, "model": {"heads": 3}}, r"heads 3 must divide the model width 16"),
+    ({**MINIMAL, "model": {"hrf": "ffn2,ffn2@4x2"}}, r"place 'ffn2' is given twice"),
+    ({**MINIMAL, "model": {"hrf": "ffn2@99999x1"}}, r"1 <= ratio <= 64"),
+    ({**MINIMAL, "quantize": {"int16x8": "yes"}}, r"quantize.int16x8 must be true or false, got 'yes'"),
+    ({**MINIMAL, "name": "../../x"}, r"name '../../x' must be one folder name"),
+    ({**MINIMAL, "name": ".."}, r"name '..' must be one folder name"),
 ])
 def test_bad_configs_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -51,3 +65,18 @@ def test_overrides_and_hash(tmp_path):
         load_config(path, ["model.hrf"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_recursive_yaml_anchor_is_named(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("name: x\ndata: {dataset: demo, root: corpus}\nexport: &loop {boards: [*loop]}\n")
+    with pytest.raises(ConfigError, match=f"{path}: the config refers to itself"):
+        load_config(path)
+
+
+def test_every_rule_names_an_existing_key():
+    from ser_reparam.config import RULES, SECTIONS
+    from dataclasses import fields
+
+    keys = {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls)}
+    assert set(RULES) <= keys

@@ -49,7 +49,9 @@ def test_placement_strings():
     ("ffn_m1", "convtransformer", r"no place 'ffn_m1' \(the macaron FFN exists only in the Conformer\)"),
     ("ffn3", "conformer", "no place 'ffn3'"),
     ("ffn2@8", "conformer", "cannot read 'ffn2@8'"),
-    ("ffn2@0x1", "conformer", "ratio >= 1 and depth >= 1"),
+    ("ffn2@0x1", "conformer", "1 <= ratio <= 64 and 1 <= depth <= 8"),
+    ("ffn2@99999x1", "conformer", "1 <= ratio <= 64"),
+    ("ffn2,ffn2@4x2", "conformer", "place 'ffn2' is given twice"),
     ({"ffn2": {"ratio": 8}}, "conformer", "needs exactly 'ratio' and 'depth'"),
 ])
 def test_bad_placements_are_named(spec, arch, message):

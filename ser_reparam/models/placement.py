@@ -14,6 +14,7 @@ CONFORMER_ONLY = ("ffn_m1", "ffn_m2")
 ALIASES = {"project": "proj", "projection": "proj", "ffnm1": "ffn_m1", "ffnm2": "ffn_m2",
            "ffn-m1": "ffn_m1", "ffn-m2": "ffn_m2", "classifier": "cls"}
 DEFAULT_RATIO, DEFAULT_DEPTH = 8, 1
+MAX_RATIO, MAX_DEPTH = 64, 8  # the paper sweeps r = 2…8, depth 1…3; beyond these a layer only bloats
 _GROUP = re.compile(r"^(?P<names>[a-z0-9_+&\-]+?)(?:@(?P<ratio>\d+)x(?P<depth>\d+))?$")
 
 
@@ -39,6 +40,8 @@ def parse_hrf(spec, arch: str) -> dict:
         for name in re.split(r"[+&]", match["names"]):
             name = ALIASES.get(name, name)
             for place in (places_for(arch) if name == "all" else (name,)):
+                if place in hrf:
+                    raise ValueError(f"HRF spec {spec!r}: place {place!r} is given twice; name each place once")
                 hrf[place] = {"ratio": ratio, "depth": depth}
     return _checked(hrf, arch, spec)
 
@@ -52,8 +55,8 @@ def _checked(hrf: dict, arch: str, spec) -> dict:
                              f"places: {', '.join(allowed)}, all")
         if set(setting) != {"ratio", "depth"}:
             raise ValueError(f"HRF spec {spec!r}: place {place!r} needs exactly 'ratio' and 'depth'")
-        if setting["ratio"] < 1 or setting["depth"] < 1:
-            raise ValueError(f"HRF spec {spec!r}: place {place!r} needs ratio >= 1 and depth >= 1 "
+        if not (1 <= setting["ratio"] <= MAX_RATIO and 1 <= setting["depth"] <= MAX_DEPTH):
+            raise ValueError(f"HRF spec {spec!r}: place {place!r} needs 1 <= ratio <= {MAX_RATIO} and 1 <= depth <= {MAX_DEPTH} "
                              f"(got ratio {setting['ratio']}, depth {setting['depth']}); "
                              "leave a place out for no HRF")
     return {place: dict(hrf[place]) for place in PLACES if place in hrf}
