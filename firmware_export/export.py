@@ -31,6 +31,7 @@ from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
 from ser_reparam.deploy import StageError, deployed_seed
 from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
+from ser_reparam.files import ordinary_mode
 from ser_reparam.quantize import quantized_dir
 from ser_reparam.tflite_ops import op_set
 
@@ -119,6 +120,7 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
     target = firmware_dir(config, board_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{board_key}.", dir=target.parent))
+    ordinary_mode(staging)
     try:
         files = {
             "model_data.h": model_data_header("ser", blob, provenance),

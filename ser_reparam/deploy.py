@@ -16,7 +16,7 @@ import numpy as np
 import tf_keras as keras
 
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.evaluate import split_arrays
 from ser_reparam.experiment import feature_store, labels_for, variant_dir
 from ser_reparam.fold import fold_model
@@ -76,7 +76,7 @@ def fold_run(config: ExperimentConfig) -> dict:
         if diff > FOLD_TOLERANCE:
             raise StageError(f"stage 04 (fold): seed {seed}: folded model differs from the HRF model by "
                              f"{diff:.3g} on the test features (tolerance {FOLD_TOLERANCE:g})")
-        tmp = out / f".seed-{seed}.tmp.keras"
+        tmp = temp_name(out / f"seed-{seed}.keras")
         folded.save(tmp)
         os.replace(tmp, out / f"seed-{seed}.keras")
         record["seeds"][str(seed)] = {

@@ -10,6 +10,33 @@ import tempfile
 from pathlib import Path
 
 
+def umask() -> int:
+    """The process umask (read without changing it, from /proc where there is one)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)  # no /proc: read it by setting it, then put it back
+    os.umask(current)
+    return current
+
+
+def ordinary_mode(path: str | os.PathLike) -> None:
+    """Give a file or folder made by mkstemp / mkdtemp (0600 / 0700) the mode an ordinary
+    open() or mkdir() would have given it under the umask."""
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~umask())
+
+
+def temp_name(path: str | os.PathLike) -> Path:
+    """A hidden temporary sibling of `path`, unique per process (two runs never share one), with
+    the same suffix (Keras picks its format by it)."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -17,6 +44,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        ordinary_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

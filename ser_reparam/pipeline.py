@@ -202,12 +202,26 @@ def _versions() -> dict[str, str | None]:
     return versions
 
 
+RECORD_KEYS = ("config_hash", "inputs", "outputs", "summary")
+
+
+def read_record(path: Path) -> dict | None:
+    """A stage record, or None when it is cut short, empty or lacks a key (the stage reruns)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and all(key in record for key in RECORD_KEYS) else None
+
+
 def stale_reason(config: ExperimentConfig, stage: Stage) -> str | None:
     """Why the stage must run (None: its record still holds)."""
     path = record_path(config, stage)
     if not path.exists():
         return "never ran"
-    record = json.loads(path.read_text())
+    record = read_record(path)
+    if record is None:
+        return f"its record {path.name} is unreadable or incomplete"
     if record["config_hash"] != config_hash(config, *stage.sections):
         return f"config section(s) {', '.join(stage.sections)} changed"
     if record["inputs"] != _inputs(config, stage):
@@ -230,7 +244,7 @@ def run_stage(config: ExperimentConfig, stage: Stage, force: bool = False) -> di
     """Run one stage (or skip it when its record holds and not `force`); return its record."""
     reason = "--force" if force else stale_reason(config, stage)
     if reason is None:
-        return {**json.loads(record_path(config, stage).read_text()), "skipped": True}
+        return {**read_record(record_path(config, stage)), "skipped": True}
     for number in stage.reads:  # never read an artifact its own stage has not vouched for
         upstream = stale_reason(config, BY_NUMBER[number])
         if upstream is not None:

@@ -28,7 +28,7 @@ import tf_keras as keras
 
 from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.evaluate import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, save_run_config, variant_dir, variant_name
 from ser_reparam.models import build_model
@@ -55,7 +55,7 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    tmp = temp_name(path)
     model.save(tmp)
     os.replace(tmp, path)
 

@@ -49,6 +49,10 @@ def test_bundle_files_and_manifest(bundle):
     assert manifest["budget"]["ram"]["used_bytes"] == arena["kTensorArenaSize"] + manifest["frontend"]["state_bytes"]
     assert manifest["fits"] and manifest["verdict"].startswith("fits")
     assert "${" not in (folder / "cmake-cortex-m" / "main.cc").read_text()
+    # modes follow the umask like ordinary files (mkdtemp alone would leave the bundle 0700)
+    from ser_reparam.files import umask
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask()
+    assert (folder / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask()
 
 
 def test_export_is_byte_identical_when_repeated(bundle):

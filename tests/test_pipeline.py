@@ -68,6 +68,16 @@ def test_data_stages_record_skip_and_rerun(tmp_path):
         run_pipeline(changed, 2, 2, echo=quiet)
 
 
+@pytest.mark.parametrize("text", ["{}", '{"config_hash": "ab', ""])
+def test_a_cut_short_or_empty_record_is_stale(tmp_path, text):
+    config = tiny_config(tmp_path, "data.prepare.speakers=5", "data.prepare.per_class=1")
+    run_pipeline(config, 1, 1, echo=quiet)
+    record_path(config, BY_NUMBER[1]).write_text(text)
+    again, = run_pipeline(config, 1, 1, echo=quiet)
+    assert not again["skipped"] and again["reason"] == "its record 01.json is unreadable or incomplete"
+    assert run_pipeline(config, 1, 1, echo=quiet)[0]["skipped"]  # rewritten whole
+
+
 def test_a_stage_refuses_stale_inputs(tmp_path):
     config = tiny_config(tmp_path)
     with pytest.raises(StageError, match=r"stage 03 \(train\): stage 02 \(features\) is not up to date "

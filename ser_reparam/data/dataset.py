@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from ser_reparam.data.manifest import Utterance, read_manifest
-from ser_reparam.files import atomic_write_text, file_sha256
+from ser_reparam.files import atomic_write_text, file_sha256, temp_name
 from ser_reparam.features import FrontendConfig, compute_features
 from ser_reparam.errors import DataError  # noqa: F401  (re-exported: its old home)
 
@@ -113,7 +113,7 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
     examples = tf.data.Dataset.from_tensor_slices((paths, utt_ids, indices, labels, firsts, lasts))
     examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp = temp_name(out_path)
     shutil.rmtree(tmp, ignore_errors=True)
     examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
     shutil.rmtree(out_path, ignore_errors=True)
