@@ -5,6 +5,7 @@ TensorFlow is imported only inside the subcommands, so `--help` and `--version` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import sys
@@ -51,10 +52,21 @@ def cmd_make_demo_data(args) -> int:
     return 0
 
 
+_LOCKS = contextlib.ExitStack()  # run-folder locks taken by a command, released when main() returns
+
+
+def _locked(config):
+    """Hold the config's run folder for the rest of the command (one writer per run folder)."""
+    from ser_reparam.runlock import run_lock
+
+    _LOCKS.enter_context(run_lock(config.run_dir))
+    return config
+
+
 def _config(args):
     from ser_reparam.config import load_config
 
-    return load_config(args.config, args.set or [])
+    return _locked(load_config(args.config, args.set or []))
 
 
 def cmd_train(args) -> int:
@@ -77,11 +89,10 @@ def cmd_train(args) -> int:
 def cmd_sweep(args) -> int:
     """Train a grid of HRF placements / ratios / depths / activations × seeds, then report."""
     _quiet_tensorflow()
-    from ser_reparam.config import load_config
     from ser_reparam.report import write_report
     from ser_reparam.sweep import parse_grid, run_sweep
 
-    config = load_config(args.config, args.set or [])
+    config = _config(args)
     seeds = list(range(args.seeds or config.training.seeds))
     runs = run_sweep(args.config, args.set or [], parse_grid(args.grid), seeds, executor=args.executor,
                      workers=args.workers, threads=args.threads, address=args.address, gpus=args.gpus)
@@ -108,7 +119,7 @@ def _run_config(args):
         raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config <experiment YAML>")
     from ser_reparam.experiment import load_run
 
-    return load_run(args.run, args.set or [])
+    return _locked(load_run(args.run, args.set or []))
 
 
 def cmd_fold(args) -> int:
@@ -290,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    with _LOCKS:
+        return _dispatch(args)
+
+
+def _dispatch(args) -> int:
+    """Run the command; the project's errors become one line and exit 2 (unless --debug)."""
     if args.debug:
         return args.func(args)
     try:

@@ -26,6 +26,7 @@ from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.errors import InputError, StageError
 from ser_reparam.experiment import DEMO_DATASET, feature_store, labels_for, run_manifest, variant_dir, variant_name
 from ser_reparam.files import atomic_write_text, file_sha256
+from ser_reparam.runlock import run_lock
 
 PACKAGES = ("ser-reparam", "tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
             "tflite-micro", "numpy")
@@ -273,14 +274,16 @@ def run_pipeline(config: ExperimentConfig, first: int = 1, last: int = 7, force:
     """Stages `first` … `last` in order; `echo` gets a line per stage and its summary."""
     if not 1 <= first <= last <= len(STAGES):
         raise InputError(f"--from {first} --to {last}: need 1 <= from <= to <= {len(STAGES)}")
-    records = []
-    for stage in STAGES[first - 1:last]:
-        echo(f"{stage.label} {variant_name(config) if not stage.shared else config.name} …")
-        record = run_stage(config, stage, force)
-        status = "skipped (unchanged)" if record["skipped"] else f"done in {record['seconds']} s"
-        echo(f"{stage.label}: {status}\n" + "\n".join("    " + line for line in record["summary"].splitlines()))
-        records.append(record)
-    return records
+    with run_lock(config.run_dir):
+        return [_run_and_echo(config, stage, force, echo) for stage in STAGES[first - 1:last]]
+
+
+def _run_and_echo(config: ExperimentConfig, stage: Stage, force: bool, echo: Callable[[str], None]) -> dict:
+    echo(f"{stage.label} {variant_name(config) if not stage.shared else config.name} …")
+    record = run_stage(config, stage, force)
+    status = "skipped (unchanged)" if record["skipped"] else f"done in {record['seconds']} s"
+    echo(f"{stage.label}: {status}\n" + "\n".join("    " + line for line in record["summary"].splitlines()))
+    return record
 
 
 def stage_main(number: int | None, argv: list[str] | None = None) -> int:

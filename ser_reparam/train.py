@@ -33,6 +33,7 @@ from ser_reparam.evaluate import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, save_run_config, variant_dir, variant_name
 from ser_reparam.models import build_model
 from ser_reparam.profile import count_flops, count_params
+from ser_reparam.runlock import run_lock
 
 TRAINING_SECTIONS = ("data", "frontend", "model", "training")
 
@@ -119,7 +120,13 @@ def configure_threads(threads: int) -> None:
 
 
 def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) -> dict:
-    """Train (or resume, or skip when finished with the same settings) one seed; return its metrics."""
+    """Train (or resume, or skip when finished with the same settings) one seed; return its metrics.
+    One process per seed at a time (sweep workers included): a second is refused, naming the first."""
+    with run_lock(seed_dir(config, seed).parent, f"seed-{seed}.lock"):
+        return _train_seed(config, seed, verbose)
+
+
+def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dict:
     folder = seed_dir(config, seed)
     run_hash = training_hash(config)
     metrics_path = folder / "metrics.json"
