@@ -17,6 +17,7 @@ uninterrupted run). Determinism: keras.utils.set_random_seed + TensorFlow op det
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -131,12 +132,16 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dic
     run_hash = training_hash(config)
     metrics_path = folder / "metrics.json"
     if metrics_path.exists():
-        finished = json.loads(metrics_path.read_text())
+        finished = _read_json(metrics_path)
         if finished.get("config_hash") == run_hash:
-            return finished
+            problem = checkpoint_problem(folder, finished)
+            if problem is None:
+                return finished
+            print(f"seed {seed}: {problem}; training this seed again", file=sys.stderr)
+            shutil.rmtree(folder)
     state_path = folder / "state.json"
     if folder.exists() and (metrics_path.exists() or (state_path.exists() and
-                            json.loads(state_path.read_text()).get("config_hash") != run_hash)):
+                            _read_json(state_path).get("config_hash") != run_hash)):
         shutil.rmtree(folder)  # results of other settings: start this seed afresh
     folder.mkdir(parents=True, exist_ok=True)
     save_run_config(config)
@@ -178,10 +183,44 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dic
         "test": score(best.predict(x, batch_size=256, verbose=0), y, ids, len(labels)),
         "params": count_params(deploy), "macs": count_flops(deploy, tuple(deploy.inputs[0].shape[1:])),
         "train_params": count_params(best),
+        "checkpoint_weights": weights_digest(best),
         "history": state["history"],
     }
     atomic_write_text(metrics_path, json.dumps(metrics, indent=1) + "\n")
     return metrics
+
+
+def weights_digest(model: keras.Model) -> str:
+    """sha256 of a model's weight values: what `best.keras` must hold for metrics.json to be its
+    record (the .keras file's own bytes carry a save date, so they differ between equal models)."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(f"{weight.dtype.str}{weight.shape}".encode())
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
+def checkpoint_problem(folder: Path, metrics: dict) -> str | None:
+    """Why `folder/best.keras` cannot be trusted as the model `metrics` describes (None: it can)."""
+    path = folder / "best.keras"
+    if not path.is_file():
+        return f"{path} is missing"
+    try:
+        model = keras.models.load_model(path)
+    except Exception as err:  # a truncated or overwritten file fails in h5py / zipfile / Keras
+        return f"{path} cannot be loaded ({type(err).__name__})"
+    if metrics.get("checkpoint_weights") != weights_digest(model):
+        return f"{path} does not hold the weights metrics.json was written for"
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON record, or {} when it is cut short or not a mapping (the seed then starts afresh)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def seed_summary(metrics: dict) -> str:

@@ -59,6 +59,31 @@ def test_finished_seed_is_skipped_and_changed_settings_retrain(prepared):
     assert json.loads(path.read_text())["config_hash"] != ""
 
 
+@pytest.mark.parametrize("damage", ["truncate", pytest.param("delete", marks=pytest.mark.slow),
+                                    pytest.param("swap", marks=pytest.mark.slow)])
+def test_a_corrupt_or_missing_checkpoint_retrains_its_seed(prepared, damage):
+    import tf_keras as keras
+
+    from ser_reparam.train import checkpoint_problem, weights_digest
+
+    config, _ = prepared
+    first = train_seed(config, 0, verbose=0)
+    best = seed_dir(config, 0) / "best.keras"
+    if damage == "truncate":
+        best.write_bytes(best.read_bytes()[:1000])
+    elif damage == "delete":
+        best.unlink()
+    else:  # a loadable model, but not the one metrics.json describes
+        model = keras.models.load_model(best)
+        model.set_weights([w * 0 for w in model.get_weights()])
+        model.save(best)
+    assert checkpoint_problem(seed_dir(config, 0), first) is not None
+    again = train_seed(config, 0, verbose=0)
+    assert checkpoint_problem(seed_dir(config, 0), again) is None
+    assert again["checkpoint_weights"] == weights_digest(keras.models.load_model(best))
+    assert again["test"] == first["test"]  # same seed, same result
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     import yaml
