@@ -233,9 +233,14 @@ def stale_reason(config: ExperimentConfig, stage: Stage) -> str | None:
 
 
 def _clear(config: ExperimentConfig, stage: Stage) -> None:
-    """--force: remove what the stage wrote, so that it is recomputed rather than reused."""
+    """--force: remove what the stage wrote, so that it is recomputed rather than reused (of a
+    generated demo corpus only the files the generator listed: never what a user put beside them)."""
     for path in stage.outputs(config):
-        if path.is_dir():
+        if config.data.dataset == DEMO_DATASET and path == Path(config.data.root):
+            from ser_reparam.data.synthetic import remove_demo_corpus
+
+            remove_demo_corpus(path)
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()

@@ -78,6 +78,15 @@ def test_a_cut_short_or_empty_record_is_stale(tmp_path, text):
     assert run_pipeline(config, 1, 1, echo=quiet)[0]["skipped"]  # rewritten whole
 
 
+def test_force_on_the_demo_corpus_keeps_files_it_did_not_write(tmp_path):
+    config = tiny_config(tmp_path, "data.prepare.per_class=1")
+    run_pipeline(config, 1, 1, echo=quiet)
+    unrelated = Path(config.data.root) / "unrelated.txt"
+    unrelated.write_text("not the project's")
+    run_pipeline(config, 1, 1, force=True, echo=quiet)
+    assert unrelated.read_text() == "not the project's" and (Path(config.data.root) / "manifest.csv").exists()
+
+
 def test_a_stage_refuses_stale_inputs(tmp_path):
     config = tiny_config(tmp_path)
     with pytest.raises(StageError, match=r"stage 03 \(train\): stage 02 \(features\) is not up to date "

@@ -61,3 +61,27 @@ def test_classes_differ_as_the_literature_reports():
 def test_too_few_speakers_refused(tmp_path):
     with pytest.raises(ValueError, match="at least 5 speakers"):
         make_demo_corpus(tmp_path, speakers=4)
+
+
+def test_never_generates_into_a_foreign_folder_nor_removes_what_it_did_not_write(tmp_path):
+    from ser_reparam.data.synthetic import MARKER, remove_demo_corpus
+
+    mine = tmp_path / "mine"
+    (mine / "notes").mkdir(parents=True)
+    (mine / "notes" / "thesis.txt").write_text("years of work")
+    with pytest.raises(ValueError, match=r"mine is not empty and holds files ser-reparam did not generate "
+                                         r"\(e.g. notes/thesis.txt\)"):
+        make_demo_corpus(mine, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)
+    assert sorted(p.name for p in mine.rglob("*")) == ["notes", "thesis.txt"]
+
+    corpus = tmp_path / "corpus"
+    make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)
+    (corpus / "spk01" / "my_recording.wav").write_bytes(b"mine")  # a user's file beside generated ones
+    kept = remove_demo_corpus(corpus)
+    assert kept == ["spk01/my_recording.wav"] and (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine"
+    assert not list(corpus.rglob("*_000.wav")) and not (corpus / "manifest.csv").exists()
+    make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)  # its own folder: fine
+    assert (corpus / "manifest.csv").exists() and (corpus / MARKER).exists()
+    assert (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine"
+    remove_demo_corpus(corpus)
+    assert [p.name for p in corpus.rglob("*")] == ["spk01", "my_recording.wav"]
