@@ -23,7 +23,7 @@ from pathlib import Path
 from string import Template
 
 from firmware_export.arena import measure_arena
-from firmware_export.boards import Board, budget, get_board, require_fit
+from firmware_export.boards import Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import write_frontend_files
 from firmware_export.op_resolver import op_resolver_header
@@ -31,7 +31,7 @@ from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
 from ser_reparam.deploy import StageError, deployed_seed
 from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
-from ser_reparam.files import ordinary_mode
+from ser_reparam.files import ordinary_mode, temp_name
 from ser_reparam.quantize import quantized_dir
 from ser_reparam.tflite_ops import op_set
 
@@ -90,6 +90,16 @@ def verdict(board: Board, check: dict) -> str:
     return text
 
 
+def discard_bundle(folder: Path) -> None:
+    """Remove a board's bundle atomically: renamed away first (readers see all of it or none),
+    then deleted."""
+    if not folder.exists():
+        return
+    doomed = temp_name(folder)
+    os.replace(folder, doomed)
+    shutil.rmtree(doomed)
+
+
 def export_run(config, board_key: str, model_name: str = "int8") -> dict:
     """Write the firmware bundle of the deployed `model_name` file (stage 05) for `board_key`.
 
@@ -113,7 +123,11 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
     ram = frontend_state_bytes(frames, frontend.num_filters, frontend.nfft,
                                (frontend.frame_length + hop - 1) // hop * hop, cmsis)
     check = budget(board, len(blob), arena["kTensorArenaSize"], ram)
-    require_fit(board, check)
+    try:
+        require_fit(board, check)
+    except BudgetError:  # a previous bundle would still say "fits" beside the new model: take it away
+        discard_bundle(firmware_dir(config, board_key))
+        raise
 
     labels = list(labels_for(config))
     provenance = f"{config.name}/{variant_name(config)} seed {deployed_seed(config)} ({model_name}.tflite)"

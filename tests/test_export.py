@@ -150,6 +150,23 @@ def test_stage_and_board_errors(deployed_run, tmp_path):
         export_run(moved, "esp32")
 
 
+def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, monkeypatch):
+    import dataclasses
+
+    from firmware_export import export
+
+    shutil.copytree(deployed_run.run_dir, tmp_path / "copy")
+    moved = dataclasses.replace(deployed_run, runs_dir=str(tmp_path), name="copy")
+    export_run(moved, "stm32f4")
+    folder = firmware_dir(moved, "stm32f4")
+    assert json.loads((folder / "manifest.json").read_text())["fits"]
+    small = dataclasses.replace(get_board("stm32f4"), ram_kb=20, largest_ram_block_kb=20)
+    monkeypatch.setattr(export, "get_board", lambda key: small)
+    with pytest.raises(BudgetError, match="does not fit"):
+        export_run(moved, "stm32f4")
+    assert not folder.exists() and [p.name for p in folder.parent.iterdir()] == []  # no stale "fits", no debris
+
+
 @pytest.mark.slow
 def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_path):
     _, folder, manifest = bundle
