@@ -27,6 +27,13 @@ def corrupt(path: Path) -> Path:
     return path
 
 
+def cut_short(path: Path, keep: float = 0.5) -> Path:
+    """A valid WAV header whose data is cut short (a copy interrupted mid-file)."""
+    data = path.read_bytes()
+    path.write_bytes(data[:44 + int((len(data) - 44) * keep)])
+    return path
+
+
 def zero_bytes(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")

@@ -1,5 +1,6 @@
 """Stage records, skipping, --force, --from checks, the pipelines/ scripts, resume after a kill,
 and (slow) the demo end to end from a clean folder."""
+import faulthandler
 import json
 import os
 import signal
@@ -85,6 +86,42 @@ def test_force_on_the_demo_corpus_keeps_files_it_did_not_write(tmp_path):
     unrelated.write_text("not the project's")
     run_pipeline(config, 1, 1, force=True, echo=quiet)
     assert unrelated.read_text() == "not the project's" and (Path(config.data.root) / "manifest.csv").exists()
+
+
+def test_features_fail_fast_naming_a_cut_short_wav(tmp_path):
+    """Used to hang for ever (Dataset.save deadlocks on a decode error); a timeout guards the test."""
+    path = write_yaml(tmp_path)
+    command = [sys.executable, "-m", "ser_reparam.cli", "run", "--config", str(path),
+               *(arg for item in TINY for arg in ("--set", item)), "--set", "data.prepare.per_class=1"]
+    subprocess.run([*command, "--to", "1"], check=True, capture_output=True, timeout=300)
+    wavs = sorted((tmp_path / "corpus").rglob("*.wav"))
+    from corpus_files import cut_short
+
+    cut_short(wavs[len(wavs) // 2])  # not the first: the case that hung
+    done = subprocess.run([*command, "--from", "1", "--to", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{wavs[len(wavs) // 2]} is cut short: its WAV header promises" in done.stderr
+
+
+def test_a_decode_error_in_the_feature_writer_is_named_not_a_hang(tmp_path, monkeypatch):
+    """Past the header checks, a file that still fails to decode is named (no deadlock)."""
+    from ser_reparam.data import dataset
+    from ser_reparam.errors import DataError
+
+    config = tiny_config(tmp_path, "data.prepare.per_class=1")
+    run_pipeline(config, 1, 1, echo=quiet)
+    wavs = sorted(Path(config.data.root).rglob("*.wav"))
+    from corpus_files import cut_short
+
+    bad = cut_short(wavs[len(wavs) // 2])
+    monkeypatch.setattr(dataset, "wav_frames_present", lambda path: 10 ** 9)  # the header check misses it
+    faulthandler.dump_traceback_later(180, exit=True)  # a regression to the hang ends the run, loudly
+    try:
+        with pytest.raises(DataError, match=rf"cannot read {bad} \(.*Data too short.*\); 1 example\(s\) of 1 file"):
+            run_pipeline(config, 1, 2, echo=quiet)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert not list((config.run_dir / "features").rglob(".*.tmp*"))  # no half-written cache left
 
 
 def test_a_stage_refuses_stale_inputs(tmp_path):

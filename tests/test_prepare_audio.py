@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from corpus_files import corrupt, dominant_frequency, tone, video, zero_bytes
+from corpus_files import corrupt, cut_short, dominant_frequency, tone, video, zero_bytes
 
-from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, UnreadableAudio,
-                                    find_ffmpeg)
+from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TruncatedAudio,
+                                    UnreadableAudio, find_ffmpeg)
 
 
 @pytest.fixture
@@ -63,6 +63,14 @@ def test_corrupt_zero_byte_and_sample_free_files_raise_their_own_errors(tmp_path
     with pytest.raises(EmptyAudio, match="no samples"):
         cache.pipeline_audio(tone(tmp_path / "header_only.wav", seconds=0))
     assert EmptyAudio.reason != UnreadableAudio.reason != NoAudioDecoder.reason
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])  # read directly, or converted
+def test_a_wav_cut_short_is_refused_with_its_own_reason(tmp_path, cache, rate):
+    path = cut_short(tone(tmp_path / "short.wav", seconds=1.0, rate=rate))
+    with pytest.raises(TruncatedAudio, match=r"short.wav: header promises \d+ samples, the file holds \d+"):
+        cache.pipeline_audio(path)
+    assert TruncatedAudio.reason not in (EmptyAudio.reason, UnreadableAudio.reason)
 
 
 def test_video_audio_track_is_extracted_with_ffmpeg(tmp_path, cache):

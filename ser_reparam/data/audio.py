@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,10 @@ class UnreadableAudio(AudioError):
 
 class EmptyAudio(AudioError):
     reason = "empty audio (no samples)"
+
+
+class TruncatedAudio(AudioError):
+    reason = "cut short (the WAV header promises more samples than the file holds)"
 
 
 class NoAudioDecoder(AudioError):
@@ -111,7 +116,19 @@ def _probe(source: Path):
         return None
     if info.frames == 0:
         raise EmptyAudio(f"{source} has no samples")
+    declared = _declared_wav_frames(source) if info.format == "WAV" else None
+    if declared is not None and declared > info.frames:
+        raise TruncatedAudio(f"{source}: header promises {declared} samples, the file holds {info.frames}")
     return info
+
+
+def _declared_wav_frames(source: Path) -> int | None:
+    """The sample count a PCM WAV header claims (None when the `wave` module cannot read it)."""
+    try:
+        with wave.open(str(source), "rb") as header:
+            return header.getnframes()
+    except (OSError, EOFError, wave.Error):
+        return None
 
 
 class AudioCache:
@@ -167,6 +184,7 @@ class AudioCache:
     def _resolve(self, source: Path) -> str:
         info = _probe(source)
         if info is not None and is_pipeline_ready(info):
+            read_mono_16k(source)  # decode it all once: what training will read must decode
             return ""
         target = self.folder / f"{content_key(source)}.wav"
         if target.exists():

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import tensorflow as tf
 
 from ser_reparam.data.manifest import Utterance, read_manifest
@@ -76,7 +77,20 @@ def check_audio(paths, frontend: FrontendConfig) -> dict[str, int]:
             raise DataError(f"{path} is {rate} Hz, {channels} channel(s), {8 * width}-bit; the front end "
                             f"expects {frontend.sample_rate} Hz mono 16-bit: re-run `ser-reparam prepare`, "
                             "which converts other rates and formats")
+        present = wav_frames_present(path)
+        if present < lengths[path]:
+            raise DataError(f"{path} is cut short: its WAV header promises {lengths[path]} samples, the file "
+                            f"holds {present}; copy it again, or re-run `ser-reparam prepare`, which excludes "
+                            "such files")
     return lengths
+
+
+def wav_frames_present(path: str | os.PathLike) -> int:
+    """Frames a WAV file really holds (libsndfile counts the bytes present, not the header's claim)."""
+    try:
+        return sf.info(str(path)).frames
+    except sf.SoundFileError as err:
+        raise DataError(f"cannot read {path} as a PCM WAV file ({err}); re-run `ser-reparam prepare`") from None
 
 
 def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window) -> list:
@@ -111,14 +125,38 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
                 "features": compute_features(audio[first:last, 0], frontend)}
 
     examples = tf.data.Dataset.from_tensor_slices((paths, utt_ids, indices, labels, firsts, lasts))
-    examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # An error inside Dataset.save deadlocks its writer (a stage that never ends): failed examples
+    # are dropped here instead, counted afterwards, and named.
+    examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
     out_path = Path(out_path)
     tmp = temp_name(out_path)
     shutil.rmtree(tmp, ignore_errors=True)
-    examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
+    try:
+        examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
+        _require_all(tmp, jobs)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out_path, ignore_errors=True)
     os.replace(tmp, out_path)
     return len(jobs)
+
+
+def _require_all(saved: Path, jobs: list) -> None:
+    """DataError naming the first file whose examples are missing from `saved` (with its decode error)."""
+    written = {(u.decode(), int(i)) for u, i in
+               read_features(saved).map(lambda e: (e["utt_id"], e["index"])).as_numpy_iterator()}
+    missing = [job for job in jobs if (job[1], job[2]) not in written]
+    if not missing:
+        return
+    path = missing[0][0]
+    try:
+        tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
+        reason = "its features could not be computed"
+    except (tf.errors.OpError, ValueError) as err:
+        reason = " ".join(str(getattr(err, "message", err)).split())
+    raise DataError(f"cannot read {path} ({reason}); {len(missing)} example(s) of {len({j[0] for j in missing})} "
+                    "file(s) failed; check the file or re-run `ser-reparam prepare`, which excludes unreadable audio")
 
 
 def read_features(path: str | os.PathLike) -> tf.data.Dataset:
