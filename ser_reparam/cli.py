@@ -35,7 +35,8 @@ def cmd_prepare(args) -> int:
     _quiet_tensorflow()
     from ser_reparam.data.prepare import prepare_manifest
 
-    options = {"fold": args.fold, "clip_seconds": args.clip_seconds, "seed": args.seed, "csv_file": args.csv_file}
+    options = {"fold": args.fold, "clip_seconds": args.clip_seconds, "seed": args.seed, "csv_file": args.csv_file,
+               "labels": args.labels.split(",") if args.labels else None}
     report = prepare_manifest(args.dataset, args.root, args.out, audio_cache=args.audio_cache,
                               **{name: value for name, value in options.items() if value is not None})
     print(report.table())
@@ -230,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--fold", type=int, help="iemocap: session used as test set (default 5)")
     prepare.add_argument("--clip-seconds", type=float, help="daic_woz: clip length (default 10)")
     prepare.add_argument("--seed", type=int, help="ravdess, crema_d, emodb, folder, csv: speaker split seed (default 0)")
-    prepare.add_argument("--csv-file", help="csv: your CSV (path,label[,split,speaker,start,end])")
+    prepare.add_argument("--csv-file", help="csv: your CSV (path,label[,split,speaker,start,end,utt_id])")
+    prepare.add_argument("--labels", help="folder, csv: the classes, comma-separated; other labels are refused "
+                                          "(without it, labels that look like typos of each other are refused)")
     prepare.set_defaults(func=cmd_prepare)
 
     make_demo = sub.add_parser("make-demo-data", help=cmd_make_demo_data.__doc__)

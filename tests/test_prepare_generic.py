@@ -109,3 +109,64 @@ def test_user_csv_header_and_file_errors(tmp_path, csv_root):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=bad)
     with pytest.raises(FileNotFoundError, match="CSV .*nope.csv does not exist"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=tmp_path / "nope.csv")
+
+
+def test_folder_counts_every_candidate_and_keeps_same_stem_files_apart(tmp_path):
+    root = tmp_path / "data"
+    tone(root / "angry" / "clip.wav", freq=200)
+    tone(root / "angry" / "clip.flac", freq=210, subtype="PCM_16")
+    tone(root / "angry" / "more" / "deep.wav")
+    tone(root / "calm" / "c1.wav", freq=300)
+    tone(root / "stray.wav")
+    report = prepare_manifest("folder", root, tmp_path / "out" / "m.csv")
+    ids = sorted(u.utt_id for u in read_manifest(tmp_path / "out" / "m.csv"))
+    assert ids == ["angry__clip_flac", "angry__clip_wav", "calm__c1"]
+    excluded = report.to_dict()["excluded"]
+    assert excluded["file at the data root, not in a label folder"]["items"] == ["stray.wav"]
+    assert excluded["in a sub-folder of a label folder (only <root>/<label>/<file> is read)"]["items"] == \
+        ["angry/more/deep.wav"]
+
+
+def test_label_typos_are_refused_unless_the_labels_are_listed(tmp_path, csv_root):
+    listing = tmp_path / "typo.csv"
+    listing.write_text("path,label\na.wav,angry\nb.wav,angry\nd.wav,angyr\ne.wav,sad\n")
+    with pytest.raises(ValueError, match=r"typo.csv:4: labels 'angyr' and 'angry' \(at .*typo.csv:2\) look like one "
+                                         r"class spelled two ways"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing)
+    with pytest.raises(ValueError, match=r"typo.csv:4: label 'angyr' is not one of the listed labels \(angry, sad\)"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing, labels=["angry", "sad"])
+    prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing, labels=["angry", "angyr", "sad"])
+    assert {u.label for u in read_manifest(tmp_path / "m.csv")} == {"angry", "angyr", "sad"}
+
+
+def test_csv_duplicates_conflicts_ids_and_encoding(tmp_path, csv_root):
+    same = tmp_path / "same.csv"
+    same.write_text("path,label,split\na.wav,happy,train\nb.wav,sad,test\na.wav,happy,train\n")
+    report = prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=same)
+    assert [u.utt_id for u in read_manifest(tmp_path / "m.csv")] == ["a", "b"]
+    assert report.to_dict()["excluded"]["duplicate row (same file and segment as an earlier line)"]["items"] == \
+        [f"{same}:4 (= line 2)"]
+
+    leak = tmp_path / "leak.csv"
+    leak.write_text("path,label,split\na.wav,happy,train\nb.wav,sad,test\na.wav,sad,test\n")
+    with pytest.raises(ValueError, match=r"leak.csv:4 and line 2 list a.wav \(same segment\) with different "
+                                         r"label/split \(happy/train vs sad/test\)"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=leak)
+
+    ids = tmp_path / "ids.csv"
+    ids.write_text("utt_id,path,label\nx1,a.wav,happy\nx1,b.wav,sad\n")
+    with pytest.raises(ValueError, match=r"ids.csv:3: utt_id 'x1' is also on line 2"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=ids)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("path,label,utt_id,utt_id\na.wav,happy,x1,x2\n")
+    with pytest.raises(ValueError, match=r"twice.csv: header column\(s\) utt_id repeated"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=twice)
+
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("path,label\na.wav,happy\nb.wav,tr\u00e4ge\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin.csv:3: not UTF-8 text \(byte 0xe4\)"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=latin)
+    quote = tmp_path / "quote.csv"
+    quote.write_text('path,label\n"a.wav,happy\nb.wav,sad\nd.wav,sad\n')
+    with pytest.raises(ValueError, match=r"quote.csv:2: a quoted field runs over several lines"):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=quote)

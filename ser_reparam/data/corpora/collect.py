@@ -5,7 +5,11 @@ module only says what the corpus lists; the Collector decides what is kept.
 """
 from __future__ import annotations
 
+import difflib
+from collections import Counter
 from pathlib import Path, PurePosixPath
+
+from ser_reparam.errors import InputError
 
 from ..audio import AudioCache, AudioError
 from ..manifest import PrepareReport, Utterance, safe_relative
@@ -20,6 +24,36 @@ def utt_id_for(rel: str) -> str:
     return "__".join(PurePosixPath(rel).with_suffix("").parts)
 
 
+def utt_ids_for(rels) -> dict[str, str]:
+    """{path: utterance id} for several paths; files that differ only by suffix (clip.flac,
+    clip.mp3) keep their suffix in the id, so neither replaces the other."""
+    rels = list(dict.fromkeys(rels))
+    bases = Counter(utt_id_for(rel) for rel in rels)
+    return {rel: utt_id_for(rel) if bases[utt_id_for(rel)] == 1
+            else f"{utt_id_for(rel)}_{PurePosixPath(rel).suffix.lstrip('.').lower()}" for rel in rels}
+
+
+def check_label_names(first_seen: dict[str, str], listed: tuple[str, ...] | None, where: str,
+                      counts: Counter | None = None) -> None:
+    """Refuse labels the user did not mean: with `listed`, any label outside it; without, a label
+    that looks like a typo of another (angyr / angry; the rarer one is named).
+    `first_seen` maps label -> where it first occurs, `counts` label -> how often."""
+    if listed is not None:
+        unknown = sorted(set(first_seen) - set(listed))
+        if unknown:
+            raise InputError(f"{first_seen[unknown[0]]}: label {unknown[0]!r} is not one of the listed labels "
+                             f"({', '.join(listed)}); fix the label or add it to `labels`")
+        return
+    names = sorted(first_seen)
+    for name in sorted(names, key=lambda n: ((counts or {}).get(n, 0), n)):
+        close = difflib.get_close_matches(name, [n for n in names if n != name], n=1, cutoff=0.75)
+        if close:
+            raise InputError(f"{first_seen[name]}: labels {name!r} and {close[0]!r} (at {first_seen[close[0]]}) look "
+                             f"like one class spelled two ways; fix the typo, or if both are real classes list "
+                             f"them: prepare option labels (--labels {','.join(names)} / data.prepare.labels) "
+                             f"in {where}")
+
+
 class Collector:
     """Holds the rows of one prepare run; corpus modules feed it candidates."""
 
@@ -29,6 +63,7 @@ class Collector:
         self.report = report
         self.cache = cache
         self.rows: list[Utterance] = []
+        self._kept: dict[str, str] = {}
         self._real_root = self.root.resolve()
 
     def labels(self) -> tuple[str, ...]:
@@ -79,6 +114,10 @@ class Collector:
         return path.relative_to(self.root).as_posix(), audio
 
     def keep(self, utt: Utterance) -> None:
+        if utt.utt_id in self._kept:  # never let one row silently replace another
+            raise InputError(f"{utt.path} and {self._kept[utt.utt_id]} both become utterance {utt.utt_id!r}; "
+                             "rename one of them")
+        self._kept[utt.utt_id] = utt.path
         self.rows.append(utt)
         self.report.keep(utt)
 

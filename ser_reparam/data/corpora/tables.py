@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
+
 from ser_reparam.errors import InputError
 
 
@@ -12,10 +14,23 @@ def read_table(path: Path, required: tuple[str, ...], expected: str,
 
     Raises ValueError naming `path` and `expected` when a `required` column is missing.
     """
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        header = list(reader.fieldnames or [])
-        missing = [column for column in required if column not in header]
-        if missing:
-            raise InputError(f"{path}: header lacks {', '.join(missing)}; expected {expected}")
-        return header, list(reader)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x}); save the file as "
+                         "UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = list(reader.fieldnames or [])
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise InputError(f"{path}: header lacks {', '.join(missing)}; expected {expected}")
+    rows, line = [], reader.line_num
+    for record in reader:
+        if reader.line_num != line + 1:  # csv lets an unclosed quote swallow the lines after it
+            raise InputError(f"{path}:{line + 1}: a quoted field runs over several lines (a quote is not "
+                             "closed?); fix that line")
+        line = reader.line_num
+        rows.append(record)
+    return header, rows

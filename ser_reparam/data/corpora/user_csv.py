@@ -11,17 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..manifest import SPLITS, ManifestError, Utterance, parse_seconds
-from .collect import Collector, utt_id_for
+from .collect import Collector, check_label_names, utt_id_for, utt_ids_for
 from .groups import BY_SPEAKER, NO_SPEAKERS, split_groups, split_note, split_utterances, utterance_note
 from .tables import read_table
-from ser_reparam.errors import MissingInputError
+from ser_reparam.errors import InputError, MissingInputError
 
-LAYOUT = "a CSV with header path,label[,split,speaker,start,end]; paths relative to the data root"
+LAYOUT = "a CSV with header path,label[,split,speaker,start,end,utt_id]; paths relative to the data root"
 REQUIRED = ("path", "label")
 
 
-def build(col: Collector, csv_file: str, seed: int | None = None) -> None:
-    rows, fields = _read(col, Path(csv_file))
+def build(col: Collector, csv_file: str, seed: int | None = None, labels: list[str] | None = None) -> None:
+    """`labels`: the classes you expect; without it a label that looks like a typo of another is refused."""
+    rows, fields = _read(col, Path(csv_file), None if labels is None else tuple(labels))
     split = col.protocol.split
     seed = split["seed"] if seed is None else seed
     if "split" in fields:
@@ -37,20 +38,55 @@ def build(col: Collector, csv_file: str, seed: int | None = None) -> None:
         col.keep(replace(utt, split=assignment[utt.utt_id]))
 
 
-def _read(col: Collector, path: Path) -> tuple[list[Utterance], list[str]]:
+def _read(col: Collector, path: Path, labels: tuple[str, ...] | None) -> tuple[list[Utterance], list[str]]:
     """The CSV's usable rows (split '' when the CSV has no split column) and its header."""
     if not path.is_file():
         raise MissingInputError(f"CSV {path} does not exist; expected {LAYOUT}")
     fields, records = read_table(path, REQUIRED, LAYOUT)
-    rows, seen = [], Counter()
+    unknown = [name for name in fields if name not in COLUMNS]
+    if unknown or len(set(fields)) != len(fields):
+        repeated = sorted({name for name in fields if fields.count(name) > 1})
+        raise InputError(f"{path}: header column(s) {', '.join(unknown + repeated)} "
+                         f"{'unknown' if unknown else 'repeated'}; the columns are {', '.join(COLUMNS)} "
+                         "(each once): rename or remove the others")
+    first_seen = {}
     for line, record in enumerate(records, start=2):
-        utt = _row(col, record, f"{path}:{line}", "split" in fields, seen)
-        if utt is not None:
-            rows.append(utt)
+        first_seen.setdefault((record.get("label") or "").strip(), f"{path}:{line}")
+    first_seen.pop("", None)
+    check_label_names(first_seen, labels, f"csv {path}", Counter((r.get("label") or "").strip() for r in records))
+    ids = utt_ids_for((record.get("path") or "").strip().replace("\\", "/") for record in records)
+    rows, seen, lines, id_lines = [], Counter(), {}, {}
+    for line, record in enumerate(records, start=2):
+        utt = _row(col, record, f"{path}:{line}", "split" in fields, seen, ids)
+        if utt is None:
+            continue
+        key = (utt.path, utt.start, utt.end)
+        if key in lines:
+            first, earlier = lines[key]
+            if (earlier.label, earlier.split) != (utt.label, utt.split) or (
+                    "speaker" in fields and earlier.speaker != utt.speaker):
+                def cells(u: Utterance) -> str:
+                    return "/".join([u.label, u.split or "-", *([u.speaker] if "speaker" in fields else [])])
+                raise InputError(f"{path}:{line} and line {first} list {utt.path} (same segment) with different "
+                                 f"label/split{'/speaker' if 'speaker' in fields else ''} ({cells(earlier)} vs "
+                                 f"{cells(utt)}): one file in two classes or splits leaks between training and test; "
+                                 "keep one row")
+            col.report.exclude(DUPLICATE, f"{path}:{line} (= line {first})")
+            continue
+        if utt.utt_id in id_lines:
+            raise InputError(f"{path}:{line}: utt_id {utt.utt_id!r} is also on line {id_lines[utt.utt_id]}; "
+                             "ids must be unique")
+        lines[key], id_lines[utt.utt_id] = (line, utt), line
+        rows.append(utt)
     return rows, fields
 
 
-def _row(col: Collector, record: dict, where: str, has_split: bool, seen: Counter) -> Utterance | None:
+DUPLICATE = "duplicate row (same file and segment as an earlier line)"
+COLUMNS = ("path", "label", "split", "speaker", "start", "end", "utt_id")
+
+
+def _row(col: Collector, record: dict, where: str, has_split: bool, seen: Counter,
+         ids: dict[str, str]) -> Utterance | None:
     rel = (record.get("path") or "").strip()
     label = col.label(record.get("label") or "", rel or where)
     if label is None:
@@ -70,8 +106,9 @@ def _row(col: Collector, record: dict, where: str, has_split: bool, seen: Counte
     found = col.usable(rel)
     if found is None:
         return None
-    base = utt_id_for(found[0])
+    own = (record.get("utt_id") or "").strip()
+    base = own or ids.get(rel.replace("\\", "/"), utt_id_for(found[0]))
     seen[base] += 1
-    utt_id = base if seen[base] == 1 else f"{base}#{seen[base]}"
+    utt_id = base if seen[base] == 1 or own else f"{base}#{seen[base]}"
     speaker = (record.get("speaker") or "").strip() or utt_id
     return Utterance(utt_id, found[0], label, split, speaker, start, end, found[1])
