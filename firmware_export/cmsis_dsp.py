@@ -69,3 +69,7 @@ def cmsis_dsp_sources() -> Path:
     if not target.is_dir():
         _download(target)
     return _check(target, "cached")
+
+
+if __name__ == "__main__":  # python -m firmware_export.cmsis_dsp: fetch the sources once (CI does)
+    print(cmsis_dsp_sources())

@@ -33,3 +33,20 @@ def need_dir(variable: str, what: str) -> Path:
     need(bool(value) and Path(value).is_dir(),
          f"{variable} is not set to a folder: point it at {what}")
     return Path(value)
+
+
+ARM_GCC = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+VALGRIND = "apt-get install valgrind"
+HOST_GCC = "apt-get install gcc"
+
+
+def need_cmsis_dsp() -> Path:
+    """CMSIS-DSP C sources: $CMSIS_DSP_DIR, or the cmsisdsp sdist unpacked once in the cache.
+    Tests never download it themselves (a test run must not need the network); fetch it with the
+    line in the reason (.ci/run does)."""
+    from firmware_export.cmsis_dsp import CMSIS_DSP_VERSION, cache_dir, cmsis_dsp_sources
+
+    present = bool(os.environ.get("CMSIS_DSP_DIR")) or (cache_dir() / f"cmsisdsp-{CMSIS_DSP_VERSION}").is_dir()
+    need(present, f"CMSIS-DSP sources not found: set CMSIS_DSP_DIR, or fetch them once (pip download "
+                  f"cmsisdsp=={CMSIS_DSP_VERSION}, unpacked into {cache_dir()}): python -m firmware_export.cmsis_dsp")
+    return cmsis_dsp_sources()

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
 from firmware_export.export import export_run, firmware_dir, frontend_state_bytes
@@ -170,8 +171,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
 @pytest.mark.slow
 def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_path):
     _, folder, manifest = bundle
-    gcc = shutil.which("arm-none-eabi-gcc")
-    assert gcc, "install the Arm cross compiler: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+    gcc = need_tool("arm-none-eabi-gcc", ARM_GCC)
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-O2", f"-I{folder}"]
     obj = tmp_path / "model_data.o"
     subprocess.run(["arm-none-eabi-g++", "-std=c++17", *flags, "-c", str(folder / "model_data.cc"), "-o", str(obj)],

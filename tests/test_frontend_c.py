@@ -6,15 +6,16 @@ features of the same int16 audio within 1e-3; the CMSIS path is cross-checked ag
 `cmsisdsp` Python package, and (slow) the front end is cross-compiled for Cortex-M4 and
 Cortex-M0+ and its per-frame instruction count measured with valgrind.
 """
+import importlib.util
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
+from firmware_export.cmsis_dsp import RFFT_SOURCES
+from needs import ARM_GCC, HOST_GCC, VALGRIND, need, need_cmsis_dsp, need_tool
 from firmware_export.frontend_tables import window_hops, write_frontend_files
 from ser_reparam.data.synthetic import make_speakers, synthesize
 from ser_reparam.features import FrontendConfig, compute_features
@@ -49,7 +50,7 @@ def generated(tmp_path_factory):
 
 def build(folder: Path, name: str, defines=(), includes=(), sources=()) -> Path:
     exe = folder / name
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
+    subprocess.run([need_tool("gcc", HOST_GCC), "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
                     *defines, f"-I{folder}", *[f"-I{i}" for i in includes], str(HERE / "frontend_harness.c"),
                     str(folder / "ser_frontend_tables.c"), *map(str, sources), "-lm", "-o", str(exe)],
                    check=True, capture_output=True, text=True)
@@ -63,13 +64,24 @@ def cmsis_build_args(root: Path) -> dict:
             "sources": [root / source for source in RFFT_SOURCES]}
 
 
+class Harnesses(dict):
+    """The front end built per FFT backend, each on first use (the CMSIS one needs its sources)."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, backend: str) -> Path:
+        args = {"portable": {},
+                "cmsis": lambda: cmsis_build_args(need_cmsis_dsp()),
+                "espdsp": {"defines": ("-DSER_FFT_ESPDSP",), "includes": (HERE / "espdsp_standin",)}}[backend]
+        self[backend] = build(self.folder, backend, **(args() if callable(args) else args))
+        return self[backend]
+
+
 @pytest.fixture(scope="module")
 def harnesses(generated):
-    folder = generated[0]
-    espdsp = {"defines": ("-DSER_FFT_ESPDSP",), "includes": (HERE / "espdsp_standin",)}
-    return {"portable": build(folder, "portable"),
-            "cmsis": build(folder, "cmsis", **cmsis_build_args(cmsis_dsp_sources())),
-            "espdsp": build(folder, "espdsp", **espdsp)}
+    return Harnesses(generated[0])
 
 
 def run_c(exe: Path, pcm: np.ndarray, tmp_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +143,8 @@ def power_spectra(exe: Path, frames: np.ndarray, tmp_path: Path) -> np.ndarray:
 def test_cmsis_path_agrees_with_the_cmsisdsp_package(harnesses, tmp_path):
     """The Cortex-M path's FFT is CMSIS-DSP's arm_rfft_fast_f32: the Python package (the same C
     library) gives the same packed spectrum, and the portable backend the same power."""
-    dsp = pytest.importorskip("cmsisdsp")
+    need(importlib.util.find_spec("cmsisdsp") is not None, "the cmsisdsp package is missing: pip install -e '.[dev]'")
+    import cmsisdsp as dsp
     rng = np.random.default_rng(4)
     pcm = clip(1.0, seed=4).astype(np.float32) / 32768
     frames = np.zeros((32, FRONTEND.nfft), np.float32)
@@ -153,12 +166,11 @@ def test_cmsis_path_agrees_with_the_cmsisdsp_package(harnesses, tmp_path):
                                         ("cortex-m0plus", ["-mfloat-abi=soft"])])
 def test_cross_compiles_for_cortex_m(cpu, floats, generated, tmp_path):
     """Code and RAM of the front end on the MCU (arm-none-eabi-size), portable and CMSIS FFT."""
-    assert shutil.which("arm-none-eabi-gcc"), \
-        "install the Arm cross compiler: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+    need_tool("arm-none-eabi-gcc", ARM_GCC)
     folder = generated[0]
     flags = [f"-mcpu={cpu}", "-mthumb", *floats, "-std=c99", "-Os", "-Wall", "-Werror", "-ffunction-sections",
              "-fdata-sections", f"-I{folder}"]
-    cmsis = cmsis_build_args(cmsis_dsp_sources())
+    cmsis = cmsis_build_args(need_cmsis_dsp())
     backends = {"portable": ([], []),
                 "cmsis": ([*cmsis["defines"], *[f"-I{i}" for i in cmsis["includes"]]], cmsis["sources"])}
     for backend, (defines, extra) in backends.items():
@@ -195,7 +207,7 @@ def instructions(exe: Path, pcm_path: Path) -> int:
 @pytest.mark.slow
 def test_instructions_per_frame(harnesses, tmp_path):
     """Host (x86-64, gcc -O2) instructions per 10 ms frame of streaming, from valgrind."""
-    assert shutil.which("valgrind"), "install valgrind: apt-get install valgrind"
+    need_tool("valgrind", VALGRIND)
     pcm = clip(5.0, seed=5)
     (tmp_path / "full.pcm").write_bytes(pcm.astype("<i2").tobytes())
     (tmp_path / "one.pcm").write_bytes(pcm[:160].astype("<i2").tobytes())  # one hop: no frame yet
