@@ -1,20 +1,24 @@
 """The six IEMOCAP presets against the paper: parameters, MACs, and int8 TFLite bytes.
 
-To run:  python benchmarks/model_sizes.py
+To run:  python benchmarks/model_sizes.py [--readme]   (--readme: rewrite the README's block)
 
 Prints the README's model table. MACs are counted with and without the attention
 score/context products (the paper's counts look like a layer-level counter that misses
-them). The int8 size is that of the deployed file (ser_reparam.quantize.slim_tflite),
-calibrated on random features: the size does not depend on the weights' values.
+them). The int8 size is that of a file made the way stage 05 makes it (the deploy graph,
+quantize defaults — per-tensor dense —, ser_reparam.quantize.slim_tflite), calibrated on
+random features: the size does not depend on the weights' values.
 """
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from readme import machine_line, replace_block  # noqa: E402
+from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops, count_params  # noqa: E402
 from ser_reparam.quantize import slim_tflite, to_tflite  # noqa: E402
@@ -27,23 +31,33 @@ PAPER = {  # IEMOCAP, 4 classes, 5 s: (params, FLOPs)
 }
 
 
-def main() -> None:
+def table() -> str:
     rng = np.random.default_rng(0)
     calibration = rng.standard_normal((8, FRAMES, FEATURES)).astype(np.float32)
-    print("| model | preset | params (paper) | params (ours) | MACs (paper) | MACs (ours) "
-          "| MACs w/o attention products | int8 .tflite |")
-    print("|---|---|---|---|---|---|---|---|")
+    per_channel = QuantizeConfig().per_channel_dense  # what stage 05 deploys by default
+    lines = ["| model | preset | params (paper) | params (ours) | MACs (paper) | MACs (ours) "
+             "| MACs w/o attention products | int8 .tflite (5 s) |", "|---|---|---|---|---|---|---|---|"]
     for (arch, preset), (paper_params, paper_flops) in PAPER.items():
-        model = build_model(arch, preset, 4, FRAMES)
+        model = build_model(arch, preset, 4, FRAMES, deploy=True)
         params = count_params(model)
         macs = count_flops(model, (FRAMES, FEATURES))
         macs_layers = count_flops(model, (FRAMES, FEATURES), attention=False)
         size = "—"
         if preset == "lightweight":
-            size = f"{len(slim_tflite(to_tflite(model, 'int8', lambda: iter(calibration)))):,} B"
-        print(f"| {arch} | {preset} | {paper_params / 1e3:.0f}K | {params / 1e3:.1f}K ({params / paper_params - 1:+.1%}) "
-              f"| {paper_flops / 1e6:.0f}M | {macs / 1e6:.1f}M | {macs_layers / 1e6:.1f}M | {size} |")
+            blob = to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel)
+            size = f"{len(slim_tflite(blob)):,} B"
+        lines.append(f"| {arch} | {preset} | {paper_params / 1e3:.0f}K | {params / 1e3:.1f}K "
+                     f"({params / paper_params - 1:+.1%}) | {paper_flops / 1e6:.0f}M | {macs / 1e6:.1f}M "
+                     f"| {macs_layers / 1e6:.1f}M | {size} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    text = f"{table()}\n\n`python benchmarks/model_sizes.py --readme` wrote this table. {machine_line()}"
+    print(text)
+    if "--readme" in argv:
+        replace_block("model-sizes", text)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -44,6 +44,8 @@ def variant_summary(config: ExperimentConfig) -> dict:
     return {"variant": variant_name(config), "seed": seed, "params": fold["seeds"][str(seed)]["params_after"],
             "train_params": fold["seeds"][str(seed)]["params_before"],
             "metrics": {label: {k: models[name][k] for k in ("ua", "wf1")} for name, label in RUNNERS},
+            "agreement": evaluation["pairs"]["litert_int8 vs tflm_int8"]["argmax_agreement"],
+            "test_examples": evaluation["test_examples"],
             "model_bytes": models["tflm_int8"]["bytes"], "arena_bytes": models["tflm_int8"]["arena_bytes"],
             "boards": boards}
 
@@ -51,12 +53,12 @@ def variant_summary(config: ExperimentConfig) -> dict:
 def summary_markdown(rows: list[dict]) -> str:
     boards = list(rows[0]["boards"])
     header = ["variant", "params (trained → deployed)", *(f"UA / WF1 {label}" for _, label in RUNNERS),
-              "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]
+              "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["variant"], f"{row['train_params']:,} → {row['params']:,}",
                  *(f"{m['ua']:.3f} / {m['wf1']:.3f}" for m in row["metrics"].values()),
-                 f"{row['model_bytes']:,}", f"{row['arena_bytes']:,}",
+                 f"{row['agreement']:.2%} of {row['test_examples']}", f"{row['model_bytes']:,}", f"{row['arena_bytes']:,}",
                  *(f"{'yes' if b['fits'] else 'NO'} (RAM {b['ram_used']:,} / {b['ram_budget']:,})"
                    for b in row["boards"].values())]
         lines.append("| " + " | ".join(cells) + " |")

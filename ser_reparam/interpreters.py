@@ -102,20 +102,25 @@ class TFLMModel(_TFLiteRunner):
         return self.interpreter.get_output(0)
 
 
+def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
+    """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    try:
+        with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
+            interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+    except RuntimeError:
+        return False
+    details = interpreter.get_input_details(0)
+    interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
+    return interpreter.invoke() == 0
+
+
 def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20) -> int:
     """The smallest tensor arena (bytes, 16-byte steps) with which the TFLite Micro interpreter
     allocates the model's tensors and invokes it: measured, not estimated."""
-    from tflite_micro.python.tflite_micro import runtime
-
     def fits(size: int) -> bool:
-        try:
-            with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
-                interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=size)
-        except RuntimeError:
-            return False
-        details = interpreter.get_input_details(0)
-        interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
-        return interpreter.invoke() == 0
+        return tflm_runs(model_bytes, size)
 
     if not fits(upper):
         raise RuntimeError(f"the model does not run in TFLite Micro even with a {upper}-byte arena")

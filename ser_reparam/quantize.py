@@ -124,13 +124,15 @@ def _qat_model(config, folded, store, labels):
 
     train = batches(store, "train", labels, config.training.batch_size, shuffle=True, seed=0)
     best, best_weights = val_metric(), model.get_weights()
-    for _ in range(config.quantize.qat_epochs):
+    history = {"val": [best], "kept_epoch": 0}  # epoch 0 = the folded weights, before fine-tuning
+    for epoch in range(1, config.quantize.qat_epochs + 1):
         model.fit(train, epochs=1, verbose=0)
         metric = val_metric()
+        history["val"].append(metric)
         if val is None or metric > best:
-            best, best_weights = metric, model.get_weights()
+            best, best_weights, history["kept_epoch"] = metric, model.get_weights(), epoch
     model.set_weights(best_weights)
-    return model
+    return model, history
 
 
 def quantize_run(config) -> dict:
@@ -151,8 +153,10 @@ def quantize_run(config) -> dict:
     plan = [("float", folded, "float"), ("int8", folded, "int8")]
     if config.quantize.int16x8:
         plan.append(("int16x8", folded, "int16x8"))
+    qat = None
     if config.quantize.qat_epochs > 0:
-        plan.append(("qat_int8", _qat_model(config, folded, store, labels), "int8"))
+        qat_model, qat = _qat_model(config, folded, store, labels)
+        plan.append(("qat_int8", qat_model, "int8"))
     out = quantized_dir(config)
     out.mkdir(parents=True, exist_ok=True)
     record = {"seed": deployed_seed(config), "representative_examples": int(len(calibration)),
@@ -164,5 +168,9 @@ def quantize_run(config) -> dict:
         atomic_write_bytes(out / f"{name}.tflite", slim)
         record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}
+        if name == "qat_int8":
+            record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
+                                             "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
+                                                                   for layer in model.layers)}
     atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
     return record

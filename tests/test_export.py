@@ -56,6 +56,16 @@ def test_bundle_files_and_manifest(bundle):
     assert (folder / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask()
 
 
+def test_the_measured_arena_is_minimal(bundle):
+    """kTensorArenaSize rests on the measurement: the model runs in it and not in 16 B less."""
+    from ser_reparam.interpreters import tflm_runs
+
+    config, _, manifest = bundle
+    blob = (quantized_dir(config) / "int8.tflite").read_bytes()
+    measured = manifest["arena"]["measured_bytes"]
+    assert measured % 16 == 0 and tflm_runs(blob, measured) and not tflm_runs(blob, measured - 16)
+
+
 def test_export_is_byte_identical_when_repeated(bundle):
     config, folder, _ = bundle
     before = digest(folder)

@@ -24,6 +24,14 @@ HERE = Path(__file__).parent
 FRONTEND = FrontendConfig()
 FRAMES = FRONTEND.num_frames(5 * FRONTEND.sample_rate)  # a 5 s window: 499 frames, 500 hops
 INPUT_SCALE, INPUT_ZERO_POINT = 0.0431, -3              # an int8 input tensor's quantization
+PARITY = 4e-5  # max |C − Python| feature difference (≈ 2× the largest measured, see the test)
+# Front-end object code (arm-none-eabi-gcc 13.2 -Os, text bytes) and host instructions per frame
+# (gcc -O2, valgrind), as measured here; other compilers may differ by the stated margins.
+TEXT_BYTES = {("cortex-m4", "portable"): 6284, ("cortex-m4", "cmsis"): 3854,
+              ("cortex-m0plus", "portable"): 6520, ("cortex-m0plus", "cmsis"): 3932}
+TEXT_MARGIN = 0.10
+INSTRUCTIONS = {"portable": 52_661, "cmsis": 48_227}
+INSTRUCTION_MARGIN = 0.15
 
 
 def clip(seconds: float, seed: int) -> np.ndarray:
@@ -112,7 +120,9 @@ def test_c_matches_the_python_front_end_on_a_5s_clip(backend, generated, harness
     reference = expected(pcm, mean, std)
     error = np.abs(device - reference)
     print(f"{backend}: max |C - Python| normalized {error.max():.2e}, raw {(error * std).max():.2e}")
-    assert error.max() <= 1e-3 and (error * std).max() <= 1e-3
+    # measured here: normalized 1.06e-5 / 1.14e-5 / 1.10e-5, raw 1.71e-5 / 1.24e-5 / 2.01e-5
+    # (portable / cmsis / espdsp); the bound leaves 2× for another compiler or libm
+    assert error.max() <= PARITY and (error * std).max() <= PARITY
     # the int8 tensor is round-half-away(x / scale) + zero point, clamped, of the same features
     q = np.clip(np.trunc(reference / INPUT_SCALE + np.copysign(0.5, reference)) + INPUT_ZERO_POINT, -128, 127)
     assert np.abs(quantized.astype(int) - q).max() <= 1 and np.mean(quantized == q) > 0.999
@@ -123,7 +133,7 @@ def test_a_short_clip_is_padded_like_training(generated, harnesses, tmp_path):
     pcm = clip(2.4, seed=2)[:240 * 160]  # 240 hops of a 500-hop window
     device, _ = run_c(harnesses["portable"], pcm, tmp_path)
     reference = expected(pcm, mean, std)
-    assert np.abs(device - reference).max() <= 1e-3
+    assert np.abs(device - reference).max() <= PARITY
     assert not device[FRONTEND.num_frames(len(pcm)):].any()
 
 
@@ -195,7 +205,7 @@ def test_cross_compiles_for_cortex_m(cpu, floats, generated, tmp_path):
         print(f"{cpu} {backend}: front end objects text {text} B, data {data} B, bss {bss} B; linked program "
               f"(with FFT library, newlib libm, startup, state) text/data/bss {linked.splitlines()[-1].split()[:3]}")
         assert bss == 0 and data == 0  # all state is the caller's ser_frontend_t; tables are const
-        assert text < 16_000
+        assert abs(text / TEXT_BYTES[cpu, backend] - 1) <= TEXT_MARGIN, (cpu, backend, text)
 
 
 def instructions(exe: Path, pcm_path: Path) -> int:
@@ -215,4 +225,4 @@ def test_instructions_per_frame(harnesses, tmp_path):
         per_frame = (instructions(harnesses[backend], tmp_path / "full.pcm")
                      - instructions(harnesses[backend], tmp_path / "one.pcm")) / (FRAMES - 1)
         print(f"{backend}: {per_frame:,.0f} instructions per frame")
-        assert 20_000 < per_frame < 200_000
+        assert abs(per_frame / INSTRUCTIONS[backend] - 1) <= INSTRUCTION_MARGIN, (backend, per_frame)

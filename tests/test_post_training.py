@@ -61,6 +61,21 @@ def test_fold_quantize_evaluate(trained):
         assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"]
         assert set(entry["ops"]) <= tflm_builtin_ops() and entry["float_ops"] == []
     assert quantized["models"]["int8"]["bytes"] < 0.6 * quantized["models"]["float"]["bytes"]
+    # QAT really fake-quantized (tfmot wrappers) and kept the epoch with the best validation metric
+    qat = quantized["models"]["qat_int8"]["qat"]
+    assert len(qat["val"]) == 1 + 1 and qat["wrapped_layers"] > 0  # the start + qat_epochs=1
+    assert qat["kept_epoch"] == max(range(len(qat["val"])), key=lambda e: (qat["val"][e], -e))
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    from ser_reparam.deploy import folded_model_path
+    from ser_reparam.qat import quantize_aware
+
+    folded = keras.models.load_model(folded_model_path(config))
+    wrapped = {layer.layer.name for layer in quantize_aware(folded).layers
+               if isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2)}
+    dense = {layer.name for layer in folded.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))}
+    assert dense and dense <= wrapped
 
     report = evaluate_run(config)
     models, pairs = report["models"], report["pairs"]

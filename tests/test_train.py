@@ -1,6 +1,7 @@
 """Training: same seed → same metrics file, skipping finished seeds, resuming a killed run."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,7 +106,11 @@ def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     done = len(json.loads(state.read_text())["history"])
     assert 3 <= done < 8, "the run must be killed mid-training for this test to mean anything"
     assert (seed_dir(config, 0) / "backup").exists()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resumed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    # restored, not restarted: Keras' first epoch line is the one after the last completed epoch
+    # (BackupAndRestore saves at each epoch end, so `done` or `done - 1` epochs survive the kill)
+    first = int(re.search(r"Epoch (\d+)/8", resumed).group(1))
+    assert first in (done, done + 1) and first > 1
     metrics = json.loads((seed_dir(config, 0) / "metrics.json").read_text())
     assert metrics["epochs"] == 8
     assert [h["epoch"] for h in metrics["history"]] == list(range(1, 9))

@@ -1,0 +1,47 @@
+"""The README's demo table, from a finished `ser-reparam demo` run.
+
+To run:  ser-reparam demo --out OUT  &&  python benchmarks/demo_results.py OUT [--readme]
+
+Reads the run's own records (evaluation, fold, firmware manifests, stage records): the same
+table as OUT/demo/reports/demo-summary.md, plus the stage time it took and the machine.
+--readme rewrites the README's `demo` block.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from readme import machine_line, replace_block  # noqa: E402
+from ser_reparam.demo import demo_configs, summary_markdown, variant_summary  # noqa: E402
+
+
+def stage_seconds(run_dir: Path) -> float:
+    """Seconds the run's stages took, summed over their records (skipped re-runs add nothing)."""
+    return sum(json.loads(path.read_text())["seconds"] for path in (run_dir / "stages").glob("*.json"))
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit(__doc__)
+    out = Path(argv[0])
+    configs = demo_configs(out)
+    rows = [variant_summary(config) for config in configs]
+    config = configs[0]
+    seconds = stage_seconds(config.run_dir)
+    text = (f"`ser-reparam demo` (`configs/demo.yaml`: {config.training.seeds} seeds per variant, "
+            f"{config.training.epochs} epochs, {config.data.window_s:g} s windows; the deployed seed is chosen on "
+            f"validation; {rows[0]['test_examples']} test utterances, so one utterance = "
+            f"{100 / rows[0]['test_examples']:.2f} pp), stages {seconds / 60:.1f} min in total "
+            f"(sum of the stage records):\n\n{summary_markdown(rows)}\n"
+            f"`python benchmarks/demo_results.py OUT --readme` wrote this block from the run. {machine_line()}")
+    print(text)
+    if "--readme" in argv:
+        replace_block("demo", text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,57 @@
+"""README figures come from scripts: the machine they ran on, and blocks the scripts rewrite.
+
+A README block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; a script
+that measures something replaces its block (`replace_block`), never a person. Every block
+starts with `machine_line()`: CPU model, cores, Python, TensorFlow and the oneDNN setting,
+because the numbers (timings, and through oneDNN's float round-off even accuracies of short
+runs) change from one CPU to another.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+from importlib import metadata
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def onednn_setting() -> str:
+    """TensorFlow's oneDNN custom ops: TF_ENABLE_ONEDNN_OPTS, on by default on x86 Linux."""
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if value is None:
+        return "on (TensorFlow's default)"
+    return "off" if value.strip() in ("0", "false", "False") else "on"
+
+
+def machine_line() -> str:
+    try:
+        tensorflow = metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        tensorflow = "not installed"
+    return (f"Measured on {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
+            f"TensorFlow {tensorflow}, oneDNN {onednn_setting()}. Other CPUs give other numbers "
+            "(timings always; float round-off, and so short-run accuracies, with oneDNN and the CPU's "
+            "vector units).")
+
+
+def replace_block(name: str, text: str, readme: Path = README) -> None:
+    """Put `text` between the block's markers in `readme` (the markers must exist: a block is
+    placed by hand once, filled by its script ever after)."""
+    content = readme.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(<!-- BEGIN {re.escape(name)} -->\n).*?(<!-- END {re.escape(name)} -->)", re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{readme} has no block '{name}' (<!-- BEGIN {name} --> … <!-- END {name} -->)")
+    readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), content),
+                      encoding="utf-8")
