@@ -1,0 +1,68 @@
+"""The README's "deployed models" table: fold, quantize and evaluate records of finished runs.
+
+To run (each architecture with ffn2@8x1, int16x8 and 3 QAT epochs, on the demo corpus):
+  for arch in convtransformer conformer speechformer; do
+    ser-reparam run --config configs/demo.yaml --set runs_dir=OUT --set model.arch=$arch \
+        --set quantize.int16x8=true --set quantize.qat_epochs=3; done
+  python benchmarks/deployed_models.py OUT/demo [--readme]
+
+One column per variant of the run folder that stage 07 evaluated; --readme rewrites the block.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from readme import machine_line, replace_block
+
+
+def _pp(value: float, base: float) -> str:
+    diff = 100 * (value - base)
+    return f"{value:.3f} ({'±0' if abs(diff) < 0.05 else f'{diff:+.1f} pp'})"
+
+
+def column(run_dir: Path, variant: str) -> dict[str, str]:
+    evaluation = json.loads((run_dir / "reports" / f"{variant}-evaluation.json").read_text())
+    fold = json.loads((run_dir / variant / "folded" / "fold.json").read_text())
+    models, pairs = evaluation["models"], evaluation["pairs"]
+    seed = fold["seeds"][str(fold["deployed_seed"])]
+    base = models["litert_float"]["ua"]
+    optional = {name: models.get(name) for name in ("tflm_int16x8", "tflm_qat_int8")}
+    return {
+        "max \\|HRF − folded\\| logit on test": f"{pairs['keras_hrf vs keras_folded']['max_logit_diff']:.1e}",
+        "max \\|folded Keras − float TFLite\\|": f"{pairs['keras_folded vs litert_float']['max_logit_diff']:.1e}",
+        "params HRF → deployed": f"{seed['params_before']:,} → {seed['params_after']:,}",
+        "UA float (LiteRT)": f"{base:.3f}",
+        "UA int8 on TFLM (vs float)": _pp(models["tflm_int8"]["ua"], base),
+        "UA int16x8 on TFLM": _pp(optional["tflm_int16x8"]["ua"], base) if optional["tflm_int16x8"] else "—",
+        "UA QAT int8 on TFLM": _pp(optional["tflm_qat_int8"]["ua"], base) if optional["tflm_qat_int8"] else "—",
+        "int8 argmax agreement LiteRT vs TFLM": f"{pairs['litert_int8 vs tflm_int8']['argmax_agreement']:.1%}",
+        "int8 .tflite bytes": f"{models['tflm_int8']['bytes']:,}",
+        "int8 TFLM arena bytes (measured)": f"{models['tflm_int8']['arena_bytes']:,}",
+        "int16x8 bytes / arena": (f"{optional['tflm_int16x8']['bytes']:,} / {optional['tflm_int16x8']['arena_bytes']:,}"
+                                  if optional["tflm_int16x8"] else "—"),
+        "host ms / clip: LiteRT int8, TFLM int8": f"{models['litert_int8']['ms_per_clip']:.1f}, "
+                                                  f"{models['tflm_int8']['ms_per_clip']:.1f}",
+        "test utterances": f"{evaluation['test_examples']}",
+    }
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit(__doc__)
+    run_dir = Path(argv[0])
+    variants = sorted(p.name[:-len("-evaluation.json")] for p in (run_dir / "reports").glob("*-evaluation.json"))
+    columns = {variant: column(run_dir, variant) for variant in variants}
+    rows = list(next(iter(columns.values())))
+    lines = ["| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    lines += [f"| {row} | " + " | ".join(columns[v][row] for v in variants) + " |" for row in rows]
+    text = ("\n".join(lines) + f"\n\n`python benchmarks/deployed_models.py {run_dir.name} --readme` wrote this "
+            f"table from the runs' records. {machine_line()}")
+    print(text)
+    if "--readme" in argv:
+        replace_block("deployed-models", text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
