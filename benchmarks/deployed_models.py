@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from readme import machine_line, replace_block
+from readme import publish
 
 
 def _pp(value: float, base: float) -> str:
@@ -57,11 +57,8 @@ def main(argv: list[str]) -> None:
     rows = list(next(iter(columns.values())))
     lines = ["| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     lines += [f"| {row} | " + " | ".join(columns[v][row] for v in variants) + " |" for row in rows]
-    text = ("\n".join(lines) + f"\n\n`python benchmarks/deployed_models.py {run_dir.name} --readme` wrote this "
-            f"table from the runs' records. {machine_line()}")
-    print(text)
-    if "--readme" in argv:
-        replace_block("deployed-models", text)
+    publish("deployed-models", "\n".join(lines), argv,
+            "python benchmarks/deployed_models.py OUT/demo --readme (from the runs' records)")
 
 
 if __name__ == "__main__":

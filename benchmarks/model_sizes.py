@@ -6,7 +6,9 @@ Prints the README's model table. MACs are counted with and without the attention
 score/context products (the paper's counts look like a layer-level counter that misses
 them). The int8 size is that of a file made the way stage 05 makes it (the deploy graph,
 quantize defaults — per-tensor dense —, ser_reparam.quantize.slim_tflite), calibrated on
-random features: the size does not depend on the weights' values.
+random features, with every weight randomized first: the converter shares identical constant
+buffers, so an untrained model (zero biases, unit norm scales) gives a smaller file than a
+trained one.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from readme import machine_line, replace_block  # noqa: E402
+from readme import publish  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops, count_params  # noqa: E402
@@ -44,6 +46,8 @@ def table() -> str:
         macs_layers = count_flops(model, (FRAMES, FEATURES), attention=False)
         size = "—"
         if preset == "lightweight":
+            for weight in model.weights:  # distinct values everywhere, as after training
+                weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32) + 0.5 * (len(weight.shape) < 2))
             blob = to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel)
             size = f"{len(slim_tflite(blob)):,} B"
         lines.append(f"| {arch} | {preset} | {paper_params / 1e3:.0f}K | {params / 1e3:.1f}K "
@@ -53,10 +57,7 @@ def table() -> str:
 
 
 def main(argv: list[str]) -> None:
-    text = f"{table()}\n\n`python benchmarks/model_sizes.py --readme` wrote this table. {machine_line()}"
-    print(text)
-    if "--readme" in argv:
-        replace_block("model-sizes", text)
+    publish("model-sizes", table(), argv, "python benchmarks/model_sizes.py --readme")
 
 
 if __name__ == "__main__":

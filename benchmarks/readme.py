@@ -55,3 +55,12 @@ def replace_block(name: str, text: str, readme: Path = README) -> None:
         raise SystemExit(f"{readme} has no block '{name}' (<!-- BEGIN {name} --> … <!-- END {name} -->)")
     readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), content),
                       encoding="utf-8")
+
+
+def publish(block: str, text: str, argv: list[str], command: str) -> None:
+    """Print a script's result with how it was made and on what machine; with --readme in
+    `argv`, also write it into the README block `block`."""
+    text = f"{text.rstrip()}\n\n`{command}` wrote this. {machine_line()}"
+    print(text)
+    if "--readme" in argv:
+        replace_block(block, text)
