@@ -322,7 +322,7 @@ def _dispatch(args) -> int:
         return 130
     except Exception as err:  # a bug: name where it happened, keep the traceback in a log
         where = getattr(err, "ser_reparam_stage", None) or f"command {args.command}"
-        log = _write_log(err, getattr(err, "ser_reparam_run_dir", None), args)
+        log = _write_log(err, getattr(err, "ser_reparam_run_dir", None))
         print(f"ser-reparam {args.command}: unexpected {type(err).__name__} in {where}: {_one_line(err)} — "
               f"traceback in {log}; re-run with --debug to see it here, and please report it", file=sys.stderr)
         return 1
@@ -332,7 +332,7 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _write_log(err: BaseException, run_dir, args) -> Path:
+def _write_log(err: BaseException, run_dir) -> Path:
     """The traceback in `<run folder>/logs/` (or the temp folder when no run folder is known)."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(run_dir) / "logs" if run_dir else Path(tempfile.gettempdir()) / "ser-reparam-logs"

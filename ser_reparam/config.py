@@ -172,7 +172,6 @@ RULES = {
     "data.split_long": Rule("bool"),
     "data.val": Rule("str", choices=("auto", "split", "none", r"speakers:[1-9][0-9]*")),
     "model.arch": Rule("str"),
-    "model.hrf": Rule("str", optional=True),
     "model.activation": Rule("str", optional=True),
     "model.heads": _int(1, 64),
     "model.dropout": _number(low=0, below=1),
