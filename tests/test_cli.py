@@ -60,15 +60,13 @@ def test_prepare_refuses_an_option_the_dataset_lacks(tmp_path, capsys):
               str(tmp_path / "m.csv"), "--fold", "3", "--debug"])
 
 
-def test_a_config_error_is_one_line_and_exit_2_from_the_console_script(tmp_path):
+def test_a_config_error_is_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndata: {dataset: demo, root: d}\ntraining: {epochs: ten}\n")
-    done = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "run", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr
-    ours = [line for line in done.stderr.splitlines() if line.startswith("ser-reparam")]  # not TF's log
-    assert "Traceback" not in done.stderr and len(ours) == 1
-    assert f"{bad}: training.epochs" in ours[0] and "'ten'" in ours[0]
+    assert main(["run", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"ser-reparam run: error: {bad}: training.epochs") and "'ten'" in err
 
 
 def test_an_unexpected_error_names_the_stage_and_the_log(tmp_path, capsys, monkeypatch):
