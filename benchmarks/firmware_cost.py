@@ -74,8 +74,8 @@ def main(argv=None) -> None:
           f"{manifest['arena']['kTensorArenaSize']:,} B)")
     for name, region in memory["regions"].items():
         sections = ", ".join(f"{s} {n:,} B" for s, n in region["sections"].items())
-        print(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B left for heap "
-              "and stack")
+        rest = "left for heap and stack" if region["heap_and_stack"] else "free"
+        print(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
     print(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; {version('qemu-system-arm')}; "
           f"{version('arm-none-eabi-gcc')}; TFLM tree {built['tree']}")
 

@@ -118,8 +118,10 @@ def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[
             if size and origin <= address < origin + length:
                 usage[region]["sections"][name] = size
     for region in usage.values():
-        region["free_bytes"] = region["sections"].pop(".heap_stack", 0)
+        stack = region["sections"].pop(".heap_stack", None)  # the reserve's region: the rest is heap + stack
         region["used_bytes"] = sum(region["sections"].values())
+        region["free_bytes"] = region["bytes"] - region["used_bytes"] if stack is None else stack
+        region["heap_and_stack"] = stack is not None
     return {"flash_bytes": flash, "regions": usage}
 
 
@@ -259,6 +261,7 @@ def summary(report: dict, board_key: str) -> str:
         lines.append(f"flash {memory['flash_bytes']:,} B of {flash_kb} KB ({board.name})")
         for name, region in memory["regions"].items():
             parts = ", ".join(f"{s} {n:,}" for s, n in region["sections"].items())
+            rest = "left for heap and stack" if region["heap_and_stack"] else "free"
             lines.append(f"RAM {name}: {region['used_bytes']:,} of {region['bytes']:,} B ({parts}); "
-                         f"{region['free_bytes']:,} B left for heap and stack")
+                         f"{region['free_bytes']:,} B {rest}")
     return "\n".join(lines)
