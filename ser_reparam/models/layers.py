@@ -237,6 +237,15 @@ class MergeBlock(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim, "scale": self.scale}
 
 
+def subsampling_length(n: int) -> int:
+    """The smallest length >= n that is 2 mod 4: the two 3×3 stride-2 convolutions then see even
+    lengths (n, then (n − 1) / 2), so ESP-NN's ESP32-S3 convolution makes no padded copy of its
+    input (its check `out·stride + k − 1 > in` is true for every odd length), while the output
+    length is that of n and depends on the same n inputs: the zeros appended at the end only
+    reach convolution-1 rows that convolution 2 never reads."""
+    return n + (2 - n) % 4
+
+
 def conv_subsampling(x, dim: int, dropout: float, positions: bool):
     """Two 3×3 stride-2 Conv2D + ReLU over (time, feature), then dense to `dim` (+ positions).
 
@@ -246,6 +255,9 @@ def conv_subsampling(x, dim: int, dropout: float, positions: bool):
     """
     frames, features = int(x.shape[1]), int(x.shape[2])
     x = keras.layers.Reshape((frames, features, 1), name="subsample_expand")(x)
+    padding = (subsampling_length(frames) - frames, subsampling_length(features) - features)
+    if any(padding):  # rows and columns no output depends on: see subsampling_length
+        x = keras.layers.ZeroPadding2D(((0, padding[0]), (0, padding[1])), name="subsample_pad")(x)
     x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv1")(x)
     x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv2")(x)
     x = keras.layers.Reshape((int(x.shape[1]), int(x.shape[2]) * dim), name="subsample_flatten")(x)
