@@ -15,7 +15,9 @@ import yaml
 KB = 1024
 FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_kb", "largest_ram_block_kb", "reserve_ram_kb",
           "reserve_flash_kb", "dsp", "nn", "templates")
+OPTIONAL = ("cflags", "kernels", "microphone")
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
+MICROPHONES = {"i2s": ("bclk", "ws", "din"), "pdm": ()}  # api -> the GPIO numbers it needs
 
 
 class BudgetError(ValueError):
@@ -38,6 +40,8 @@ class Board:
     nn: str
     templates: tuple[str, ...]
     cflags: str = ""
+    kernels: str = "reference"     # firmware_export.kernels.KERNELS key: the arena is measured with it
+    microphone: dict | None = None  # {"api": "i2s", "bclk": 4, "ws": 5, "din": 6} or {"api": "pdm"}
 
     @property
     def has_fpu(self) -> bool:
@@ -50,14 +54,25 @@ def load_boards() -> dict[str, Board]:
     boards = {}
     for key, values in raw.items():
         missing = [f for f in FIELDS if f not in values]
-        unknown = [f for f in values if f not in (*FIELDS, "cflags")]
+        unknown = [f for f in values if f not in (*FIELDS, *OPTIONAL)]
         if missing or unknown:
             raise ValueError(f"boards.yaml: board {key!r}: missing {missing}, unknown {unknown}")
         bad = [t for t in values["templates"] if t not in TEMPLATES]
         if bad:
             raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: {', '.join(TEMPLATES)}")
+        _check_microphone(key, values.get("microphone"))
         boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"])})
     return boards
+
+
+def _check_microphone(key: str, microphone) -> None:
+    if microphone is None:
+        return
+    api = microphone.get("api") if isinstance(microphone, dict) else None
+    if api not in MICROPHONES or set(microphone) != {"api", *MICROPHONES[api]}:
+        raise ValueError(f"boards.yaml: board {key!r}: microphone {microphone!r}; give "
+                         + " or ".join(f"{{api: {a}{''.join(f', {p}: <GPIO>' for p in pins)}}}"
+                                       for a, pins in MICROPHONES.items()))
 
 
 def get_board(key: str) -> Board:

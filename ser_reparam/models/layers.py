@@ -86,6 +86,15 @@ def residual(x, h, name: str, dropout: float, weight: float = 1.0):
     return keras.layers.Add(name=f"{name}_residual")([x, h])
 
 
+def attention_softmax(scores):
+    """Softmax over the keys of (batch, heads, T, T) scores, computed on their (batch·heads, T, T)
+    view: esp-tflite-micro sizes the ESP-NN softmax scratch from dims[1] while the kernel indexes
+    it by the last dimension (heads = 4 → 16 B asked, 4·T B written); with T in dims[1] both agree."""
+    heads, frames = int(scores.shape[1]), int(scores.shape[-1])
+    weights = tf.nn.softmax(tf.reshape(scores, [-1, frames, frames]), axis=-1)
+    return tf.reshape(weights, [-1, heads, frames, frames])
+
+
 @register
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Multi-head self-attention with one fused QKV projection and an output projection.
@@ -122,7 +131,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3, self.heads, head_dim])
         q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), axis=0)  # each (batch, heads, T, head_dim)
         if self.window is None:
-            weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
+            weights = attention_softmax(tf.matmul(q, k, transpose_b=True))
             context = tf.matmul(self.attention_dropout(weights, training=training), v)
         else:
             context = self._local(q, k, v, frames, training)
