@@ -2,8 +2,10 @@
 
 The check uses measured numbers — model bytes, the tensor arena measured with the TFLite Micro
 interpreter (plus its stated margin), the front end's state — against the board's flash and
-RAM, after the board's reserves for the rest of the firmware (documented estimates in
-boards.yaml). A bundle that does not fit fails the export with both numbers named.
+its named RAM regions: each buffer (arena, front end, the reserve for stack, heap and the rest
+of the firmware — documented estimates in boards.yaml) is placed in one region, as the Cortex-M
+linker script (linker_script.py) places it. A bundle that does not fit fails the export naming
+the region and the numbers.
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from importlib import resources
 import yaml
 
 KB = 1024
-FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_kb", "largest_ram_block_kb", "reserve_ram_kb",
+FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_regions", "placement", "reserve_ram_kb",
           "reserve_flash_kb", "dsp", "nn", "templates")
-OPTIONAL = ("cflags", "kernels", "microphone")
+OPTIONAL = ("cflags", "flash_origin", "kernels", "microphone")
+BUFFERS = ("arena", "frontend", "reserve")
+BUFFER_NAMES = {"arena": "tensor arena", "frontend": "front end", "reserve": "stack/heap/firmware reserve"}
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
 MICROPHONES = {"i2s": ("bclk", "ws", "din"), "pdm": ()}  # api -> the GPIO numbers it needs
 
@@ -32,20 +36,39 @@ class Board:
     fpu: str
     clock_mhz: int
     flash_kb: int
-    ram_kb: int
-    largest_ram_block_kb: int
+    ram_regions: dict        # name → (origin or None, KB), in address-map order
+    placement: dict          # buffer (BUFFERS) → region name
     reserve_ram_kb: int
     reserve_flash_kb: int
     dsp: str
     nn: str
     templates: tuple[str, ...]
     cflags: str = ""
+    flash_origin: int = 0
     kernels: str = "reference"     # firmware_export.kernels.KERNELS key: the arena is measured with it
     microphone: dict | None = None  # {"api": "i2s", "bclk": 4, "ws": 5, "din": 6} or {"api": "pdm"}
 
     @property
     def has_fpu(self) -> bool:
         return not self.fpu.startswith("none")
+
+    @property
+    def ram_kb(self) -> int:
+        return sum(kb for _, kb in self.ram_regions.values())
+
+    def linker_regions(self) -> list[tuple[str, int, int]]:
+        """(name, origin, bytes) of each RAM region, for linker_script.linker_script."""
+        return [(name, origin or 0, kb * KB) for name, (origin, kb) in self.ram_regions.items()]
+
+
+def _regions(key: str, raw: dict) -> dict:
+    regions = {}
+    for name, value in raw.items():
+        origin, kb = (value if isinstance(value, list) else (None, value))
+        if not (isinstance(kb, int) and kb > 0):
+            raise ValueError(f"boards.yaml: board {key!r}: RAM region {name}: give KB or [address, KB], got {value!r}")
+        regions[name] = (origin, kb)
+    return regions
 
 
 def load_boards() -> dict[str, Board]:
@@ -61,7 +84,12 @@ def load_boards() -> dict[str, Board]:
         if bad:
             raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: {', '.join(TEMPLATES)}")
         _check_microphone(key, values.get("microphone"))
-        boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"])})
+        regions = _regions(key, values["ram_regions"])
+        wrong = {b: r for b, r in values["placement"].items() if r not in regions or b not in BUFFERS}
+        if wrong or set(values["placement"]) != set(BUFFERS):
+            raise ValueError(f"boards.yaml: board {key!r}: placement must put each of {', '.join(BUFFERS)} in one "
+                             f"of the regions {', '.join(regions)}; got {values['placement']}")
+        boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"]), "ram_regions": regions})
     return boards
 
 
@@ -83,16 +111,21 @@ def get_board(key: str) -> Board:
 
 
 def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int) -> dict:
-    """Flash and RAM use against the board's budget, with a verdict for each."""
+    """Flash and RAM use against the board's budget: each buffer in its region, a verdict for each."""
     flash_budget = (board.flash_kb - board.reserve_flash_kb) * KB
     ram_budget = (board.ram_kb - board.reserve_ram_kb) * KB
     ram_used = arena_bytes + frontend_ram_bytes
+    sizes = {"arena": arena_bytes, "frontend": frontend_ram_bytes, "reserve": board.reserve_ram_kb * KB}
+    regions = {}
+    for name, (_, kb) in board.ram_regions.items():
+        placed = {b: sizes[b] for b in BUFFERS if board.placement[b] == name}
+        used = sum(placed.values())
+        regions[name] = {"bytes": kb * KB, "buffers": placed, "used_bytes": used, "fits": used <= kb * KB}
     return {
         "flash": {"model_bytes": model_bytes, "budget_bytes": flash_budget, "fits": model_bytes <= flash_budget},
         "ram": {"arena_bytes": arena_bytes, "frontend_bytes": frontend_ram_bytes, "used_bytes": ram_used,
-                "budget_bytes": ram_budget, "fits": ram_used <= ram_budget},
-        "arena_block": {"arena_bytes": arena_bytes, "largest_block_bytes": board.largest_ram_block_kb * KB,
-                        "fits": arena_bytes <= board.largest_ram_block_kb * KB},
+                "budget_bytes": ram_budget, "regions": regions,
+                "fits": ram_used <= ram_budget and all(r["fits"] for r in regions.values())},
     }
 
 
@@ -107,9 +140,11 @@ def require_fit(board: Board, check: dict) -> None:
         problems.append(f"tensor arena {ram['arena_bytes']:,} B + front end {ram['frontend_bytes']:,} B = "
                         f"{ram['used_bytes']:,} B > RAM budget {ram['budget_bytes']:,} B "
                         f"({board.ram_kb} KB − {board.reserve_ram_kb} KB reserved)")
-    if not check["arena_block"]["fits"]:
-        problems.append(f"tensor arena {check['arena_block']['arena_bytes']:,} B > largest contiguous RAM block "
-                        f"{check['arena_block']['largest_block_bytes']:,} B")
+    for name, region in check["ram"]["regions"].items():
+        if not region["fits"]:
+            parts = " + ".join(f"{BUFFER_NAMES[b]} {n:,} B" for b, n in region["buffers"].items())
+            problems.append(f"RAM region {name} overflows: {parts} = {region['used_bytes']:,} B > "
+                            f"{region['bytes']:,} B")
     if problems:
         raise BudgetError(f"the model does not fit {board.name} ({board.key}): " + "; ".join(problems) +
                           ". Use a smaller window or model, or a board with more memory.")

@@ -23,11 +23,12 @@ from pathlib import Path
 from string import Template
 
 from firmware_export.arena import measure_arena
-from firmware_export.boards import Board, budget, get_board, require_fit
+from firmware_export.boards import KB, Board, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
+from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
@@ -49,6 +50,12 @@ def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_s
     against arm-none-eabi-gcc): int16 history, two ints, the log-Mel frames, the FFT buffer(s)."""
     history = (2 * (history_samples + 1) + 3) // 4 * 4
     return history + 8 + 4 * num_frames * num_filters + 4 * nfft * (2 if cmsis else 1)
+
+
+def board_linker_script(board: Board, qemu: bool = False) -> str:
+    """The board's GNU ld script: arena, front end and reserve in the regions the budget uses."""
+    return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement, board.reserve_ram_kb * KB,
+                         qemu=qemu, flash_origin=board.flash_origin)
 
 
 def firmware_dir(config, board_key: str) -> Path:
@@ -98,8 +105,10 @@ def verdict(board: Board, check: dict, arena: dict) -> str:
     if arena["fidelity"] != "measured":
         text += f" (arena estimated, not measured with {arena['kernels_label']}: {arena['missing']})"
     ram = check["ram"]
-    text += (f": RAM {ram['used_bytes'] / 1024:.1f} of {ram['budget_bytes'] / 1024:.0f} KB budget, flash "
-             f"{check['flash']['model_bytes'] / 1024:.1f} of {check['flash']['budget_bytes'] / 1024:.0f} KB budget")
+    regions = "; ".join(f"{name} {r['used_bytes'] / 1024:.1f} of {r['bytes'] / 1024:.0f} KB: "
+                        f"{' + '.join(r['buffers']) or 'free'}" for name, r in ram["regions"].items())
+    text += (f": RAM {ram['used_bytes'] / 1024:.1f} of {ram['budget_bytes'] / 1024:.0f} KB budget ({regions}), "
+             f"flash {check['flash']['model_bytes'] / 1024:.1f} of {check['flash']['budget_bytes'] / 1024:.0f} KB budget")
     if not board.has_fpu:
         text += (". No FPU: the float front end (FFT, log, deltas) runs in software floating point, many "
                  "times slower than on a Cortex-M4F; the int8 model itself needs no FPU. Measure the "
@@ -157,6 +166,8 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
         for template in board.templates:
             _fill_template(template, staging / template, sources, _template_values(board, model_name, arena))
             projects.append(template)
+        if "cmake-cortex-m" in board.templates:
+            (staging / "cmake-cortex-m" / "ser_memory.ld").write_text(board_linker_script(board))
         manifest = {
             "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}",
             "model": {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),

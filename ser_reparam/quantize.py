@@ -10,6 +10,7 @@ kernel falls back to float (reported by `tflite_ops.float_ops`).
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from pathlib import Path
@@ -58,7 +59,61 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = converter.inference_output_type = tf.int16
-    return converter.convert()
+    return fully_connected_2d(converter.convert())
+
+
+def fully_connected_2d(model_bytes: bytes) -> bytes:
+    """The same model with every FULLY_CONNECTED writing a 2-D [rows, units] tensor, reshaped after
+    it to the shape the graph uses.
+
+    The models apply their Dense layers to 2-D rows (models.layers.dense_rows), but the converter
+    fuses such reshapes back into a FULLY_CONNECTED with keep_num_dims and a 3-D output, which
+    CMSIS-NN runs as a 1×1 convolution that halts on the board (tflite_ops.KERNEL_LIMITS). The
+    arithmetic is unchanged: the reshape only renames the same bytes.
+    """
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    fully_connected = {i for i, c in enumerate(codes) if c == schema.BuiltinOperator.FULLY_CONNECTED}
+    reshape_index = None
+    for graph in model.subgraphs:
+        operators = []
+        for op in graph.operators:
+            operators.append(op)
+            output = graph.tensors[op.outputs[0]] if op.opcodeIndex in fully_connected else None
+            if output is None or output.shape is None or len(output.shape) <= 2:
+                continue
+            if reshape_index is None:
+                reshape_index = _opcode_index(model, schema.BuiltinOperator.RESHAPE)
+            shape = [int(d) for d in output.shape]
+            rows = copy.deepcopy(output)
+            rows.shape = rows.shapeSignature = [int(np.prod(shape[:-1])), shape[-1]]
+            rows.name = (output.name or b"") + b"/rows"
+            graph.tensors.append(rows)
+            op.builtinOptions.keepNumDims = False
+            options = schema.ReshapeOptionsT()
+            options.newShape = shape
+            reshape = schema.OperatorT()
+            reshape.opcodeIndex, reshape.inputs, reshape.outputs = reshape_index, [len(graph.tensors) - 1], [op.outputs[0]]
+            reshape.builtinOptionsType, reshape.builtinOptions = schema.BuiltinOptions.ReshapeOptions, options
+            op.outputs = [len(graph.tensors) - 1, *list(op.outputs)[1:]]
+            operators.append(reshape)
+        graph.operators = operators
+    if reshape_index is None:
+        return model_bytes
+    builder = flatbuffers.Builder(len(model_bytes) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _opcode_index(model, builtin: int) -> int:
+    """The index of `builtin` in the model's operator codes, added (version 1) if missing."""
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
 
 
 def slim_tflite(model_bytes: bytes) -> bytes:

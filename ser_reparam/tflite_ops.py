@@ -1,8 +1,11 @@
-"""What a .tflite model asks of TFLite Micro: its operators, and which of them TFLM lacks.
+"""What a .tflite model asks of TFLite Micro: its operators, which of them TFLM lacks, and the
+shapes the boards' optimized kernels cannot run.
 
 The set of builtin operators TFLM registers is read from the installed `tflite_micro` runtime
 itself (its `Register_<OP>()` kernel symbols, intersected with the schema's builtin names), so
-the audit follows the kernels that actually run, not a list typed in by hand.
+the audit follows the kernels that actually run, not a list typed in by hand. The shape limits
+(KERNEL_LIMITS) are those the real CMSIS-NN build showed (tflite-micro 90b983c under QEMU,
+`ser-reparam verify-firmware`): the reference kernels accept these shapes, the board does not.
 """
 from __future__ import annotations
 
@@ -39,6 +42,30 @@ class OpUse:
     op: str
     output: str       # name of the op's first output tensor: the TF/Keras scope it came from
     output_type: str  # its element type: FLOAT32, INT8, INT16, …
+    input_shapes: tuple = ()
+    output_shapes: tuple = ()
+
+
+def _fully_connected_limit(use: OpUse) -> str | None:
+    rank = len(use.output_shapes[0]) if use.output_shapes else 2
+    if rank > 2:
+        return (f"FULLY_CONNECTED with a {rank}-D output {list(use.output_shapes[0])}: CMSIS-NN runs it as a "
+                "1x1 convolution and halts (TFLITE_DCHECK buffer_conv_1x1_idx); fix: convert with "
+                "ser_reparam.quantize.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
+    return None
+
+
+def _transpose_limit(use: OpUse) -> str | None:
+    rank = len(use.input_shapes[0]) if use.input_shapes else 0
+    if rank > 4:
+        return (f"TRANSPOSE of a {rank}-D tensor {list(use.input_shapes[0])}: CMSIS-NN's transpose handles at "
+                "most 4-D and the firmware computes wrong logits; fix: reshape so that at most 4 axes are "
+                "permuted (see MultiHeadSelfAttention's Q/K/V split)")
+    return None
+
+
+# Shape limits of the optimized kernels of the boards, by op (a check returns the problem or None).
+KERNEL_LIMITS = {"FULLY_CONNECTED": _fully_connected_limit, "TRANSPOSE": _transpose_limit}
 
 
 def model_ops(model_bytes: bytes) -> list[OpUse]:
@@ -55,8 +82,14 @@ def model_ops(model_bytes: bytes) -> list[OpUse]:
             if name == "CUSTOM":
                 name = f"CUSTOM:{code.CustomCode().decode()}"
             tensor = graph.Tensors(op.Outputs(0)) if op.OutputsLength() else None
+
+            def shapes(indices):
+                return tuple(tuple(int(d) for d in graph.Tensors(i).ShapeAsNumpy()) if graph.Tensors(i).ShapeLength()
+                             else () for i in indices if i >= 0)
             uses.append(OpUse(name, tensor.Name().decode() if tensor else "",
-                              TYPE_NAMES.get(tensor.Type(), "?") if tensor else ""))
+                              TYPE_NAMES.get(tensor.Type(), "?") if tensor else "",
+                              shapes(op.InputsAsNumpy()) if op.InputsLength() else (),
+                              shapes(op.OutputsAsNumpy()) if op.OutputsLength() else ()))
     return uses
 
 
@@ -91,14 +124,22 @@ def layer_of(tensor_name: str) -> str:
 
 
 def audit_ops(model_bytes: bytes, where: str = "model") -> list[str]:
-    """The model's op set; UnsupportedOpError naming each op TFLM lacks, its layer and the fix."""
+    """The model's op set; UnsupportedOpError naming each op TFLM lacks or whose shape an optimized
+    kernel (KERNEL_LIMITS) cannot run, with its layer and the fix."""
     supported = tflm_builtin_ops()
-    problems = []
+    missing, limits = [], []
     for use in model_ops(model_bytes):
         if use.op not in supported:
             fix = FIXES.get(use.op, "replace the layer with ops TFLM has (see tflite_ops.tflm_builtin_ops())")
-            problems.append(f"{use.op} (from layer '{layer_of(use.output)}'): {fix}")
-    if problems:
-        unique = list(dict.fromkeys(problems))
-        raise UnsupportedOpError(f"{where}: TFLite Micro has no kernel for:\n  " + "\n  ".join(unique))
+            missing.append(f"{use.op} (from layer '{layer_of(use.output)}'): {fix}")
+        problem = KERNEL_LIMITS[use.op](use) if use.op in KERNEL_LIMITS else None
+        if problem:
+            limits.append(f"{use.op} (from layer '{layer_of(use.output)}'): {problem}")
+    parts = []
+    if missing:
+        parts.append("TFLite Micro has no kernel for:\n  " + "\n  ".join(dict.fromkeys(missing)))
+    if limits:
+        parts.append("the boards' optimized kernels (CMSIS-NN) cannot run:\n  " + "\n  ".join(dict.fromkeys(limits)))
+    if parts:
+        raise UnsupportedOpError(f"{where}: " + "\n".join(parts))
     return op_set(model_bytes)

@@ -140,12 +140,31 @@ def test_resolver_method_names_follow_tflm(op, method):
 
 
 def test_budget_failure_names_both_numbers():
-    tiny = Board(key="tiny", name="Tiny M0", core="cortex-m0plus", fpu="none", clock_mhz=48, flash_kb=64, ram_kb=32,
-                 largest_ram_block_kb=32, reserve_ram_kb=8, reserve_flash_kb=16, dsp="-", nn="-", templates=())
+    tiny = Board(key="tiny", name="Tiny M0", core="cortex-m0plus", fpu="none", clock_mhz=48, flash_kb=64,
+                 ram_regions={"RAM": (None, 32)}, placement={"arena": "RAM", "frontend": "RAM", "reserve": "RAM"},
+                 reserve_ram_kb=8, reserve_flash_kb=16, dsp="-", nn="-", templates=())
     check = budget(tiny, model_bytes=19_520, arena_bytes=130_224, frontend_ram_bytes=36_164)
     with pytest.raises(BudgetError, match=r"tensor arena 130,224 B \+ front end 36,164 B = 166,388 B > "
-                                          r"RAM budget 24,576 B \(32 KB − 8 KB reserved\)"):
+                                          r"RAM budget 24,576 B \(32 KB − 8 KB reserved\).*RAM region RAM overflows"):
         require_fit(tiny, check)
+
+
+def test_each_buffer_is_placed_in_a_named_region():
+    """STM32F407: 128 KB SRAM + 64 KB CCM. The arena goes to SRAM, the front end and the reserve to
+    CCM; what overflows is named by region, even when the total would fit."""
+    board = get_board("stm32f4")
+    check = budget(board, model_bytes=19_520, arena_bytes=120_608, frontend_ram_bytes=36_164)
+    regions = check["ram"]["regions"]
+    assert regions["SRAM"]["buffers"] == {"arena": 120_608} and regions["SRAM"]["fits"]
+    assert regions["CCM"]["buffers"] == {"frontend": 36_164, "reserve": 24 * 1024} and regions["CCM"]["fits"]
+    require_fit(board, check)
+    too_big = budget(board, model_bytes=19_520, arena_bytes=132_000, frontend_ram_bytes=20_000)
+    assert too_big["ram"]["used_bytes"] <= too_big["ram"]["budget_bytes"]
+    with pytest.raises(BudgetError, match=r"RAM region SRAM overflows: tensor arena 132,000 B = 132,000 B > 131,072 B"):
+        require_fit(board, too_big)
+    with pytest.raises(BudgetError, match=r"RAM region CCM overflows: front end 45,000 B \+ stack/heap/firmware "
+                                          r"reserve 24,576 B = 69,576 B > 65,536 B"):
+        require_fit(board, budget(board, 19_520, 100_000, 45_000))
 
 
 def test_stage_and_board_errors(deployed_run, tmp_path):

@@ -1,4 +1,6 @@
 """Every lightweight model converts at batch 1 to float and int8 TFLite and runs on real TFLM kernels."""
+import re
+
 import numpy as np
 import pytest
 import tf_keras as keras
@@ -6,7 +8,7 @@ import tf_keras as keras
 from ser_reparam.interpreters import LiteRTModel, TFLMModel
 from ser_reparam.models import build_model
 from ser_reparam.models.activations import gelu_deviation
-from ser_reparam.quantize import slim_tflite, to_tflite
+from ser_reparam.quantize import fully_connected_2d, inference_function, slim_tflite, to_tflite
 from ser_reparam.tflite_ops import UnsupportedOpError, audit_ops, model_ops, tflm_builtin_ops
 
 FRAMES = 499
@@ -102,3 +104,37 @@ def test_tflm_op_set_comes_from_the_runtime():
     ops = tflm_builtin_ops()
     assert {"FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX", "CONV_2D", "MEAN", "RSQRT"} <= ops
     assert not {"GELU", "REDUCE_PROD", "CUSTOM"} & ops
+
+
+def test_kernel_limits_fail_the_audit_naming_op_layer_and_fix():
+    """A 3-D FULLY_CONNECTED output and a 5-D TRANSPOSE run on the reference kernels but not on
+    CMSIS-NN (halt / wrong logits on the board); the audit names both, and to_tflite avoids them."""
+    import tensorflow as tf
+
+    inputs = keras.Input((10, 6))
+    x = keras.layers.Dense(12, name="wide")(inputs)
+    x = keras.layers.Lambda(lambda t: tf.transpose(tf.reshape(t, [-1, 10, 3, 2, 2]), [2, 0, 3, 1, 4]),
+                            name="split5d")(x)
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: tf.reshape(t, [1, -1]), name="flat")(x), name="limits")
+    raw = tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model)], model).convert()
+    with pytest.raises(UnsupportedOpError) as error:
+        audit_ops(raw, where="limits.tflite")
+    message = str(error.value)
+    assert "limits.tflite" in message and "CMSIS-NN" in message
+    assert re.search(r"FULLY_CONNECTED \(from layer 'wide.*'\): .*3-D output.*fix: convert with", message)
+    assert re.search(r"TRANSPOSE \(from layer 'split5d.*'\): .*5-D.*fix: reshape", message)
+
+    ours = fully_connected_2d(raw)
+    uses = model_ops(ours)
+    assert all(len(u.output_shapes[0]) == 2 for u in uses if u.op == "FULLY_CONNECTED")
+    x_test = np.random.default_rng(0).standard_normal((3, 10, 6)).astype(np.float32)
+    np.testing.assert_array_equal(LiteRTModel(ours).predict(x_test), LiteRTModel(raw).predict(x_test))
+
+
+def test_lightweight_models_keep_to_the_kernel_limits(rng):
+    for arch in DEFAULT_ACTIVATION:
+        model = build_model(arch, "lightweight", 4, 149, deploy=True)
+        x = rng.standard_normal((4, 149, 78)).astype(np.float32)
+        blob = to_tflite(model, "int8", representative=lambda: iter(x))
+        audit_ops(blob, where=arch)
+        assert not any(u.op == "TRANSPOSE" and len(u.input_shapes[0]) > 4 for u in model_ops(blob))

@@ -1,7 +1,7 @@
 """Building blocks shared by the three architectures, written for TFLite Micro.
 
 Every tensor shape except the batch is static, reshapes use -1 only for the batch, and the ops
-are ones TFLM runs (FULLY_CONNECTED, BATCH_MATMUL, SOFTMAX, TRANSPOSE, RESHAPE, PAD,
+are ones TFLM runs (FULLY_CONNECTED, BATCH_MATMUL, SOFTMAX, TRANSPOSE ≤ 4-D, RESHAPE, SPLIT, PAD,
 STRIDED_SLICE, PACK, MEAN, …). Dense sublayers that the paper re-parameterizes are built with
 `make_dense(units, hrf.get(place))` and the placement is kept in the config key `hrf`, so that
 `fold_model` can rebuild each block without HRF.
@@ -128,8 +128,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # the query scale as a per-channel factor right after the projection: the converter folds
         # it into the QKV weights, so the deployed graph has no extra MUL
         scale = tf.constant([head_dim ** -0.5] * self.dim + [1.0] * (2 * self.dim), dtype=x.dtype)
-        qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3, self.heads, head_dim])
-        q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]), axis=0)  # each (batch, heads, T, head_dim)
+        # (batch, T, 3·heads, head_dim) → (batch, 3·heads, T, head_dim): a 4-D transpose (CMSIS-NN's limit)
+        qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3 * self.heads, head_dim])
+        q, k, v = tf.split(tf.transpose(qkv, [0, 2, 1, 3]), 3, axis=1)  # each (batch, heads, T, head_dim)
         if self.window is None:
             weights = attention_softmax(tf.matmul(q, k, transpose_b=True))
             context = tf.matmul(self.attention_dropout(weights, training=training), v)
