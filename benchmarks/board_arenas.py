@@ -44,10 +44,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an int8 .tflite (default: the demo's graph)")
     parser.add_argument("--without-padding", action="store_true", help="the demo graph without the subsampling padding")
+    parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's + reference)")
     args = parser.parse_args()
     blob = open(args.model, "rb").read() if args.model else demo_model(not args.without_padding)
     measured = {}
-    for key in ("reference", *sorted({b.kernels for b in load_boards().values()})):
+    for key in args.kernels or ("reference", *sorted({b.kernels for b in load_boards().values()})):
         try:
             measured[key] = measure_with(key, blob, log=print)
         except BuildError as error:
@@ -59,12 +60,12 @@ def main() -> None:
     for key, result in measured.items():
         if "error" not in result:
             print(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {result['versions']}")
-    reference = measured["reference"].get("arena_min_bytes")
+    reference = measured.get("reference", {}).get("arena_min_bytes")
     print("\n| board | kernels | arena, its kernels | arena, reference kernels (32-bit) | Python TFLM (64-bit) "
           "| kTensorArenaSize |")
     print("|---|---|---|---|---|---|")
     for board in load_boards().values():
-        result = measured[board.kernels]
+        result = measured.get(board.kernels, {"error": "not requested (--kernels)"})
         arena = result.get("arena_min_bytes")
         print(f"| {board.name} | {board.kernels} | "
               + (f"{arena:,} B" if arena else f"not measured: {result['error']}") + " | "

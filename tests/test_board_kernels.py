@@ -76,3 +76,13 @@ def test_s3_softmax_overrun_is_detected_on_a_4d_softmax():
     bad = int8_model(lambda x: tf.nn.softmax(tf.reshape(keras.layers.Dense(32)(x), [-1, 4, 8, 8]), axis=-1), (8, 16))
     result = measure_with("esp-nn-s3", bad, np.zeros((1, 8, 16), np.int8))
     assert result["softmax_scratch_overrun_bytes"] == 16
+
+
+def test_stm32f4_arena_is_measured_with_cmsis_nn_on_the_cortex_m4(deployed_run):
+    need_dir("TFLM_DIR", "the TFLM trees (../shared/third_party/tflm)")
+    arena = export_run(deployed_run, "stm32f4")["arena"]
+    assert arena["fidelity"] == "measured" and arena["kernels"] == "cmsis-nn" and arena["word_bytes"] == 4
+    assert arena["versions"]["tflite-micro"].startswith("90b983c")
+    # CMSIS-NN's scratch buffers vs the 64-bit reference structs: within a few KB of each other here
+    assert abs(arena["measured_bytes"] - arena["reference_bytes"]) < 8192
+    assert arena["kTensorArenaSize"] == arena_with_margin(arena["measured_bytes"])
