@@ -9,6 +9,7 @@ rules) at its word size. Without that library's source tree the number is a labe
 from __future__ import annotations
 
 import math
+import sys
 
 from firmware_export import kernels as kernel_libs
 from firmware_export.tflm_build import BuildError, TARGETS, find_tree
@@ -35,8 +36,9 @@ def measure_arena(model_bytes: bytes, board, log=None) -> dict:
         available, why = True, ""
     except BuildError as missing:
         available, why = False, str(missing).split(";")[0]
-    if available:
-        result = kernel_libs.measure_with(board.kernels, model_bytes, log=log)
+    if available:  # the first time per tree and flags, this compiles the library (minutes): say so
+        result = kernel_libs.measure_with(board.kernels, model_bytes,
+                                          log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
         arena = {"fidelity": "measured", "measured_bytes": result["arena_min_bytes"],
                  "arena_used_bytes": result["arena_used_bytes"], "word_bytes": result["word_bytes"],
                  "versions": result["versions"], "reference_bytes": tflm_arena_bytes(model_bytes),
