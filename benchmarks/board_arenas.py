@@ -44,11 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an int8 .tflite (default: the demo's graph)")
     parser.add_argument("--without-padding", action="store_true", help="the demo graph without the subsampling padding")
-    parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's + reference)")
+    parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's; "
+                        "add `reference` for TFLM's reference kernels in a 32-bit host build)")
     args = parser.parse_args()
     blob = open(args.model, "rb").read() if args.model else demo_model(not args.without_padding)
     measured = {}
-    for key in args.kernels or ("reference", *sorted({b.kernels for b in load_boards().values()})):
+    for key in args.kernels or sorted({b.kernels for b in load_boards().values()}):
         try:
             measured[key] = measure_with(key, blob, log=print)
         except BuildError as error:
@@ -61,16 +62,19 @@ def main() -> None:
         if "error" not in result:
             print(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {result['versions']}")
     reference = measured.get("reference", {}).get("arena_min_bytes")
-    print("\n| board | kernels | arena, its kernels | arena, reference kernels (32-bit) | Python TFLM (64-bit) "
-          "| kTensorArenaSize |")
+    if reference:
+        print(f"reference kernels, 32-bit host build: {reference:,} B")
+    print("\n| board | kernels | arena with its kernels | arena with the reference kernels (Python TFLM, 64-bit) "
+          "| difference | kTensorArenaSize |")
     print("|---|---|---|---|---|---|")
     for board in load_boards().values():
         result = measured.get(board.kernels, {"error": "not requested (--kernels)"})
         arena = result.get("arena_min_bytes")
-        print(f"| {board.name} | {board.kernels} | "
-              + (f"{arena:,} B" if arena else f"not measured: {result['error']}") + " | "
-              + (f"{reference:,} B" if reference else "—") + f" | {python:,} B | "
-              + (f"{arena_with_margin(arena):,} B" if arena else "—") + " |")
+        if arena is None:
+            print(f"| {board.name} | {board.kernels} | not measured: {result['error']} | {python:,} B | | |")
+            continue
+        print(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | {python:,} B "
+              f"| {arena - python:+,} B | {arena_with_margin(arena):,} B |")
     s3 = measured.get("esp-nn-s3", {})
     if "softmax_scratch_overrun_bytes" in s3:
         print(f"\nESP32-S3 softmax: {s3['softmax_scratch_overrun_bytes']} B written past the scratch it asked for")
