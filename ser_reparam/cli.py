@@ -159,6 +159,26 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_verify_firmware(args) -> int:
+    """Build a bundle's firmware against the real TFLite Micro (host or Cortex-M4 under QEMU), play
+    test clips into it and check features, int8 logits and labels against the Python path."""
+    _quiet_tensorflow()
+    from firmware_export.tflm_build import BuildError
+    from firmware_export.verify import VerifyError, summary, verify_firmware
+    from ser_reparam.deploy import StageError
+
+    config = _run_config(args)
+    try:
+        report = verify_firmware(config, args.board, args.target, args.tflm_dir, args.clips,
+                                 Path(args.work) if args.work else None, log=print)
+    except (BuildError, VerifyError, StageError, ValueError) as error:
+        raise SystemExit(f"verify-firmware: {error}") from None
+    print(summary(report, args.board))
+    print(f"verified: {args.board} firmware on {args.target} agrees with the Python path on "
+          f"{len(report['clips'])} clips")
+    return 0
+
+
 def cmd_run(args) -> int:
     """Stages 01–07 of a config in order (pipelines/run_all.py), skipping those whose inputs are unchanged."""
     _quiet_tensorflow()
@@ -254,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "see firmware_export/boards.yaml")
     export.add_argument("--model", default="int8", choices=["int8", "qat_int8"], help="which int8 file to export")
     export.set_defaults(func=cmd_export)
+
+    verify = sub.add_parser("verify-firmware", help=cmd_verify_firmware.__doc__)
+    _run_arguments(verify)
+    verify.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
+    verify.add_argument("--target", default="host", choices=["host", "cortex-m4"],
+                        help="host: g++ and TFLM reference kernels; cortex-m4: arm-none-eabi-gcc, CMSIS-NN, "
+                             "the board's RAM regions, run under qemu-system-arm -M mps2-an386")
+    verify.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
+    verify.add_argument("--clips", type=int, default=8, help="test clips to play (default 8)")
+    verify.add_argument("--work", help="keep the build here (default: a temporary folder)")
+    verify.set_defaults(func=cmd_verify_firmware)
 
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")

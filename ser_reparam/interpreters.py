@@ -60,6 +60,10 @@ class _TFLiteRunner:
     def _invoke(self, model_input: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def invoke_quantized(self, model_input: np.ndarray) -> np.ndarray:
+        """The raw (e.g. int8) output for a batch-1 input already in the model's input type."""
+        return self._invoke(model_input)
+
     def predict_one(self, features: np.ndarray) -> np.ndarray:
         """Float logits of one example (frames, features)."""
         model_input = _quantize(features[None], self.input["dtype"], *_scale_zero(self.input))

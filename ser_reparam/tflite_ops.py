@@ -50,7 +50,8 @@ def _fully_connected_limit(use: OpUse) -> str | None:
     rank = len(use.output_shapes[0]) if use.output_shapes else 2
     if rank > 2:
         return (f"FULLY_CONNECTED with a {rank}-D output {list(use.output_shapes[0])}: CMSIS-NN runs it as a "
-                "1x1 convolution and halts (TFLITE_DCHECK buffer_conv_1x1_idx); fix: convert with "
+                "1x1 convolution that halts (TFLITE_DCHECK buffer_conv_1x1_idx >= 4) when its scratch buffer is "
+                "one of the first four the model requests; fix: convert with "
                 "ser_reparam.quantize.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
     return None
 

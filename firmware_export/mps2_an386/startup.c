@@ -38,9 +38,11 @@ static int command_line(void) {
   return argc;
 }
 
-/* __libc_init_array calls these; crti/crtn are left out with -nostartfiles */
+/* What crti / crtn / crtbegin give a program, left out with -nostartfiles: __libc_init_array
+ * calls _init / _fini, C++ static destructors register with __dso_handle */
 void _init(void) {}
 void _fini(void) {}
+void* __dso_handle = 0;
 
 void Reset_Handler(void) {
   *(volatile uint32_t*)0xE000ED88 |= 0xFu << 20; /* CPACR: CP10, CP11 full access (FPU) */

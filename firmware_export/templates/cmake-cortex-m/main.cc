@@ -22,10 +22,10 @@ extern "C" __attribute__((weak)) void board_microphone_read(int16_t* samples, in
   for (int i = 0; i < count; ++i) samples[i] = 0;
 }
 extern "C" __attribute__((weak)) uint32_t board_micros(void) { return 0; }
-// Called after each window: the model's int8 input (the front end's features), its int8 logits
-// and the label index. Log, send or act on them here.
-extern "C" __attribute__((weak)) void board_result(const int8_t* features, int feature_count, const int8_t* logits,
-                                                   int label) {}
+// Each window's int8 model input (the front end's features; called before Invoke, which may reuse
+// the input's memory), then its int8 logits and label index. Log, send or act on them here.
+extern "C" __attribute__((weak)) void board_features(const int8_t* features, int count) {}
+extern "C" __attribute__((weak)) void board_result(const int8_t* logits, int count, int label) {}
 // TFLM's error messages (e.g. the arena size AllocateTensors needs) go here.
 extern "C" __attribute__((weak)) void board_debug_log(const char* text) { printf("%s", text); }
 
@@ -66,6 +66,7 @@ int main() {
     const uint32_t start = board_micros();
     ser_frontend_finish_int8(&g_frontend, input->data.int8, kSerInputScale, kSerInputZeroPoint);
     const uint32_t features_done = board_micros();
+    board_features(input->data.int8, static_cast<int>(input->bytes));
     if (interpreter.Invoke() != kTfLiteOk) {
       printf("Invoke failed\n");
       return 1;
@@ -75,7 +76,7 @@ int main() {
     for (int c = 1; c < kSerNumClasses; ++c) {
       if (output->data.int8[c] > output->data.int8[best]) best = c;
     }
-    board_result(input->data.int8, static_cast<int>(input->bytes), output->data.int8, best);
+    board_result(output->data.int8, kSerNumClasses, best);
     printf("%s  front end %lu us, model %lu us\n", kSerLabels[best],
            static_cast<unsigned long>(features_done - start), static_cast<unsigned long>(model_done - features_done));
   }

@@ -1,0 +1,267 @@
+"""`ser-reparam verify-firmware`: build a bundle's real firmware against TFLite Micro and prove it.
+
+The program is the CMake template's application loop (main.cc: microphone → front end per 10 ms
+hop → model per window), the bundle's C front end, model_data and op_resolver, linked with the
+real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
+kernels, CMSIS-DSP FFT, the board's RAM regions, run under qemu-system-arm -M mps2-an386). Its
+board (verify_board.cc) plays real clips of the run's test split into the microphone and prints
+what the firmware computed; the Python path computes the same clips:
+
+- features: the device's int8 model input against the training front end's, quantized (float32
+  C vs TensorFlow: within 1 LSB, ≥ 99.9 % identical — float arithmetic in another order);
+- logits: bit-identical to the Python TFLM interpreter run on the device's own int8 input;
+- labels: equal to the Python path's (its own features, its own interpreter).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from firmware_export import tflm_build
+from firmware_export.boards import get_board
+from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
+from firmware_export.export import board_linker_script, firmware_dir
+from firmware_export.linker_script import qemu_regions
+from ser_reparam.data.dataset import Window, _segments, audio_file
+from ser_reparam.data.manifest import read_manifest
+from ser_reparam.deploy import StageError
+from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.features import compute_features
+from ser_reparam.interpreters import TFLMModel, _quantize
+from ser_reparam.quantize import quantized_dir
+
+HERE = Path(__file__).parent
+TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)
+FEATURE_MAX_LSB = 1
+FEATURE_EQUAL_SHARE = 0.999
+
+
+class VerifyError(RuntimeError):
+    """The firmware disagrees with the Python path; the message names the clip and the numbers."""
+
+
+def split_clips(config, count: int) -> list[dict]:
+    """The first `count` clips of the test split at least one window long, as int16 PCM windows."""
+    store = feature_store(config)
+    frontend, window = store.frontend, Window(config.data.window_s)
+    size = window.num_samples(frontend)
+    clips = []
+    for utt in read_manifest(store.manifest, labels_for(config)):
+        if utt.split != "test" or len(clips) >= count:
+            continue
+        path = audio_file(utt, store.root, store.manifest.parent)
+        with wave.open(path, "rb") as wav:
+            total = wav.getnframes()
+            first, last = _segments(utt, window, frontend, total)[0]
+            if last - first < size:
+                continue
+            wav.setpos(first)
+            pcm = np.frombuffer(wav.readframes(size), "<i2")
+        clips.append({"utt_id": utt.utt_id, "label": utt.label, "file": path, "pcm": pcm})
+    if not clips:
+        raise StageError(f"{store.manifest}: no test-split clip is at least one window ({window.seconds:g} s) long")
+    return clips
+
+
+def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarray:
+    """The int8 model input the training pipeline makes of `pcm` (TensorFlow front end, stored
+    normalization, the model's input quantization)."""
+    features = compute_features(pcm.astype(np.float32) / 32768.0, frontend).numpy()
+    normalized = (features - np.asarray(stats["mean"], np.float32)) / np.asarray(stats["std"], np.float32)
+    return _quantize(normalized, np.int8, quant["scale"], quant["zero_point"])
+
+
+def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target, tree: Path) -> dict:
+    """Sources, include folders and defines of the bundle's firmware on the verify board."""
+    main = bundle / "cmake-cortex-m" / "main.cc"
+    if not main.exists():  # boards without the CMake project run the same loop from the template
+        main = work / "main.cc"
+        template = (HERE / "templates" / "cmake-cortex-m" / "main.cc").read_text()
+        main.write_text(Template(template).safe_substitute(board_name=board.name))
+    sources = [main, HERE / "verify_board.cc", bundle / "model_data.cc", bundle / "ser_frontend.c",
+               bundle / "ser_frontend_tables.c"]
+    missing = [s.name for s in sources if not s.exists()]
+    if missing:
+        raise StageError(f"{bundle}: missing {', '.join(missing)}; re-export the bundle (ser-reparam export)")
+    includes, defines = [bundle], []
+    if target.runner == "qemu-mps2-an386":
+        dsp = cmsis_dsp_sources()
+        sources += [dsp / s for s in RFFT_SOURCES]
+        includes += [dsp / "Include", dsp / "PrivateInclude"]
+        # __GNUC_PYTHON__: CMSIS-DSP without CMSIS-Core (the tree's copy lacks cmsis_gcc_m.h), as the
+        # cmsisdsp package and tests/test_frontend_c.py build it; the FFT is the same C code
+        defines += ["SER_FFT_CMSIS", "__GNUC_PYTHON__", "SER_VERIFY_MPS2"]
+    return {"sources": sources, "include_dirs": includes, "defines": defines}
+
+
+def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[str, int, int]]) -> dict:
+    """Bytes of each RAM region the linked program uses (placed buffers + static data), the free
+    rest (heap and stack), and its flash (code, constants, initialised data)."""
+    out = subprocess.run([target.ar.replace("-ar", "-size"), "-A", str(program)], capture_output=True, text=True,
+                         check=True).stdout
+    usage = {name: {"bytes": size, "sections": {}} for name, _, size in regions}
+    flash = 0
+    for line in out.splitlines()[2:]:
+        parts = line.split()
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        name, size, address = parts[0], int(parts[1]), int(parts[2])
+        if name in (".text", ".ARM.extab", ".ARM.exidx", ".data"):
+            flash += size
+        for region, origin, length in regions:
+            if size and origin <= address < origin + length:
+                usage[region]["sections"][name] = size
+    for region in usage.values():
+        stack = region["sections"].pop(".heap_stack", None)  # the reserve's region: the rest is heap + stack
+        region["used_bytes"] = sum(region["sections"].values())
+        region["free_bytes"] = region["bytes"] - region["used_bytes"] if stack is None else stack
+        region["heap_and_stack"] = stack is not None
+    return {"flash_bytes": flash, "regions": usage}
+
+
+def parse_output(text: str) -> dict:
+    windows, current, arena = [], {}, None
+    for line in text.splitlines():
+        tag, _, value = line.partition(" ")
+        if tag == "VERIFY-FEATURES":
+            current["features"] = np.frombuffer(bytes.fromhex(value), np.int8)
+        elif tag == "VERIFY-LOGITS":
+            current["logits"] = np.frombuffer(bytes.fromhex(value), np.int8)
+        elif tag == "VERIFY-LABEL":
+            current["label"] = int(value)
+        elif tag == "VERIFY-TICKS":
+            hops, push, finish, invoke = (int(v) for v in value.split())
+            current.update(hops=hops, push_ticks=push, finish_ticks=finish, invoke_ticks=invoke)
+            windows.append(current)
+            current = {}
+        elif line.startswith("tensor arena: "):
+            arena = int(line.split()[2])
+    return {"windows": windows, "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
+
+
+def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, log=print) -> dict:
+    """Build the bundle's firmware for `target_name` in `work`; the program and what it was built from."""
+    if target_name not in tflm_build.TARGETS:
+        raise ValueError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
+    target = tflm_build.TARGETS[target_name]
+    board = get_board(board_key)
+    if target.runner == "qemu-mps2-an386" and board.core != "cortex-m4":
+        raise ValueError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
+                         "verify it with --target host")
+    bundle = firmware_dir(config, board_key)
+    if not (bundle / "manifest.json").exists():
+        raise StageError(f"no firmware bundle for {board_key} in {bundle.parent}: run stage 06 "
+                         f"(ser-reparam export RUN --board {board_key})")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    tree = tflm_build.find_tree(target, tflm_dir)
+    parts = firmware_sources(bundle, board, work, target, tree)
+    regions = None
+    script = None
+    if target.runner == "qemu-mps2-an386":
+        regions = qemu_regions(board.linker_regions())
+        script = work / "board.ld"
+        script.write_text(board_linker_script(board, qemu=True))
+    program = tflm_build.build_program(target, tree, parts["sources"], work / f"firmware-{target_name}",
+                                       include_dirs=parts["include_dirs"], defines=parts["defines"],
+                                       linker_script=script, log=log)
+    return {"target": target, "board": board, "bundle": bundle, "manifest": manifest, "tree": tree,
+            "program": program, "regions": regions}
+
+
+def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeout: float | None = None) -> dict:
+    """Play `clips` into the firmware; what it printed, parsed."""
+    (work / "ser_clips.pcm").write_bytes(b"".join(c["pcm"].astype("<i2").tobytes() for c in clips))
+    target = built["target"]
+    timeout = timeout or (60 + (60 if target.runner != "host" else 5) * len(clips))
+    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount)
+    result = parse_output(done.stdout)
+    if any("features" not in w or "logits" not in w for w in result["windows"]):
+        raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's features and "
+                          "logits (board_features / board_result): re-export the bundle with this ser-reparam")
+    if done.returncode or not result["ended"] or len(result["windows"]) != len(clips):
+        raise VerifyError(f"the firmware on {target.name} stopped after {len(result['windows'])} of {len(clips)} "
+                          f"windows (exit {done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+    return result
+
+
+def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
+    """Each window of the firmware against the Python path; VerifyError on any disagreement."""
+    manifest = built["manifest"]
+    blob = (quantized_dir(config) / manifest["model"]["file"]).read_bytes()
+    model = TFLMModel(blob)
+    stats = feature_store(config).norm_stats()
+    frontend = config.frontend
+    rows, problems = [], []
+    for clip, window in zip(clips, result["windows"]):
+        shape = manifest["input"]["shape"][1:]
+        expected = python_path(manifest["input"], stats, frontend, clip["pcm"]).reshape(-1)
+        device = window["features"]
+        same_input = model.invoke_quantized(device.reshape(1, *shape))[0]
+        python_logits = model.invoke_quantized(expected.reshape(1, *shape))[0]
+        diff = np.abs(device.astype(int) - expected.astype(int))
+        row = {"utt_id": clip["utt_id"], "label": clip["label"],
+               "features_max_lsb": int(diff.max()), "features_equal_share": float(np.mean(diff == 0)),
+               "device_logits": window["logits"].tolist(), "python_logits_same_input": same_input.tolist(),
+               "python_path_logits": python_logits.tolist(), "device_label": manifest["labels"][window["label"]],
+               "python_label": manifest["labels"][int(np.argmax(python_logits))],
+               **{k: window[k] for k in ("hops", "push_ticks", "finish_ticks", "invoke_ticks")}}
+        rows.append(row)
+        if row["features_max_lsb"] > FEATURE_MAX_LSB or row["features_equal_share"] < FEATURE_EQUAL_SHARE:
+            problems.append(f"{clip['utt_id']}: features differ by up to {row['features_max_lsb']} LSB, "
+                            f"{row['features_equal_share']:.4%} identical")
+        if row["device_logits"] != row["python_logits_same_input"]:
+            problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on the same input "
+                            f"{row['python_logits_same_input']}")
+        if row["device_label"] != row["python_label"]:
+            problems.append(f"{clip['utt_id']}: label {row['device_label']} != Python path {row['python_label']}")
+    if problems:
+        raise VerifyError(f"firmware on {built['target'].name} disagrees with the Python path:\n  "
+                          + "\n  ".join(problems))
+    return rows
+
+
+def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, clips: int = 8,
+                    work: Path | None = None, log=print) -> dict:
+    """Build, run on `clips` test clips, compare; the report (sizes, arena, per-clip rows)."""
+    with tempfile.TemporaryDirectory(prefix="ser-verify-") as tmp:
+        folder = Path(work or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        built = build(config, board_key, target_name, folder, tflm_dir, log)
+        chosen = split_clips(config, clips)
+        result = run(built, chosen, folder)
+        rows = compare(built, chosen, result, config)
+        report = {"board": board_key, "target": target_name, "tree": str(built["tree"]), "clips": rows,
+                  "arena_used_bytes": result["arena_used_bytes"],
+                  "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
+                  "arena_python_bytes": built["manifest"]["arena"]["measured_bytes"]}
+        if built["regions"]:
+            report["memory"] = section_usage(built["target"], built["program"], built["regions"])
+    return report
+
+
+def summary(report: dict, board_key: str) -> str:
+    """Lines for the terminal: per clip, then arena, flash and RAM beside the board's budget."""
+    board = get_board(board_key)
+    lines = [f"{len(report['clips'])} test clips on {report['target']} ({report['tree']}):"]
+    for row in report["clips"]:
+        lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
+                     f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "
+                     f"identical, max {row['features_max_lsb']} LSB")
+    lines.append(f"tensor arena used {report['arena_used_bytes']:,} B (Python TFLM, 64-bit "
+                 f"{report['arena_python_bytes']:,} B; kTensorArenaSize {report['arena_exported_bytes']:,} B)")
+    memory = report.get("memory")
+    if memory:
+        flash_kb = board.flash_kb
+        lines.append(f"flash {memory['flash_bytes']:,} B of {flash_kb} KB ({board.name})")
+        for name, region in memory["regions"].items():
+            parts = ", ".join(f"{s} {n:,}" for s, n in region["sections"].items())
+            rest = "left for heap and stack" if region["heap_and_stack"] else "free"
+            lines.append(f"RAM {name}: {region['used_bytes']:,} of {region['bytes']:,} B ({parts}); "
+                         f"{region['free_bytes']:,} B {rest}")
+    return "\n".join(lines)

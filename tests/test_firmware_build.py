@@ -1,0 +1,227 @@
+"""Firmware built for real: the TFLM library cache, the mps2-an386 runtime and linker script, and
+(slow, with TFLM_DIR) the bundle's program against TFLite Micro on the host and a Cortex-M4 under
+QEMU, compared with the Python path (`ser-reparam verify-firmware`), and the CMake template as
+exported."""
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from firmware_export import tflm_build
+from firmware_export.boards import get_board
+from firmware_export.export import board_linker_script, export_run, firmware_dir
+from needs import need_dir, need_tool
+
+QEMU_INSTALL = "apt-get install qemu-system-arm"
+ARM_INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
+
+
+def fake_tree(root: Path, kind: str = "host") -> Path:
+    """A two-file stand-in with a TFLM tree's layout (for the cache and runner, not for TFLM)."""
+    tree = root / kind
+    marker = tree / tflm_build.TARGETS["host" if kind == "host" else "cortex-m4"].marker
+    if marker.suffix:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("")
+    else:
+        marker.mkdir(parents=True)
+    (tree / "tensorflow/lite/micro").mkdir(parents=True, exist_ok=True)
+    (tree / "tensorflow/lite/micro/answer.cc").write_text('extern "C" int answer() { return 42; }\n')
+    (tree / "tensorflow/lite/micro/half.c").write_text("int half(int x) { return x / 2; }\n")
+    return tree
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_REPARAM_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_library_is_built_once_per_tree_content_and_flags(tmp_path, cache):
+    tree = tflm_build.find_tree(tflm_build.TARGETS["host"], fake_tree(tmp_path))
+    target = tflm_build.TARGETS["host"]
+    builds = []
+    with ThreadPoolExecutor(2) as pool:  # two builds at once: one compiles, the other waits for it
+        libs = list(pool.map(lambda _: tflm_build.library(target, tree, nice=0, log=builds.append), range(2)))
+    assert libs[0] == libs[1] and libs[0].is_file() and len(builds) == 1
+    assert "3 of 3 files" in builds[0]  # with the marker file
+    assert tflm_build.library(target, tree, log=builds.append) == libs[0] and len(builds) == 1
+    (tree / "tensorflow/lite/micro/half.c").write_text("int half(int x) { return x >> 1; }\n")
+    assert tflm_build.library(target, tree, nice=0, log=builds.append) != libs[0] and len(builds) == 2
+
+
+def test_tree_is_found_or_named(tmp_path, monkeypatch):
+    fake_tree(tmp_path)
+    monkeypatch.setenv("TFLM_DIR", str(tmp_path))
+    assert tflm_build.find_tree(tflm_build.TARGETS["host"]) == (tmp_path / "host").resolve()
+    with pytest.raises(tflm_build.BuildError, match=r"no TFLM tree for target cortex-m4 .*create_tflm_tree.py"):
+        tflm_build.find_tree(tflm_build.TARGETS["cortex-m4"])
+    monkeypatch.delenv("TFLM_DIR")
+    with pytest.raises(tflm_build.BuildError, match="pass --tflm-dir or set TFLM_DIR"):
+        tflm_build.find_tree(tflm_build.TARGETS["host"])
+
+
+def test_host_program_links_the_library_and_never_hangs(tmp_path, cache):
+    target = tflm_build.TARGETS["host"]
+    tree = fake_tree(tmp_path)
+    (tmp_path / "main.cc").write_text('#include <cstdio>\nextern "C" int answer();\nextern "C" int half(int);\n'
+                                      'int main() { printf("%d\\n", half(answer())); return 0; }\n')
+    program = tflm_build.build_program(target, tree, [tmp_path / "main.cc"], tmp_path / "out" / "main")
+    assert tflm_build.run_program(target, program).stdout == "21\n"
+    (tmp_path / "hang.cc").write_text("int main() { for (;;) {} }\n")
+    program = tflm_build.build_program(target, tree, [tmp_path / "hang.cc"], tmp_path / "out" / "hang")
+    with pytest.raises(tflm_build.BuildError, match=r"hang on host did not finish within 1 s \(killed\)"):
+        tflm_build.run_program(target, program, timeout=1)
+
+
+COUNTER_PROGRAM = r"""
+#include <stdint.h>
+#include <stdio.h>
+extern void mps2_counter_start(void);
+extern uint64_t mps2_counter_ticks(void);
+int main(int argc, char** argv) {
+  char text[16] = {0};
+  FILE* f = fopen("input.txt", "rb");
+  if (f) { fread(text, 1, 15, f); fclose(f); }
+  mps2_counter_start();
+  uint64_t start = mps2_counter_ticks();
+  register int n __asm__("r0") = 10000000;
+  __asm__ volatile("1: subs r0, #1\n bne 1b" : "+r"(n));  /* 2 instructions per turn */
+  printf("%s %s %lu\n", argc > 1 ? argv[1] : "-", text, (unsigned long)(mps2_counter_ticks() - start));
+  return 3;
+}
+"""
+
+
+def test_mps2_runtime_semihosting_exit_code_and_instruction_counter(tmp_path, cache):
+    """argv, files and stdout through semihosting, exit codes, and SysTick under -icount shift=0:
+    exactly 40 instructions per tick (20 M instructions → 500,000 ticks)."""
+    need_tool("arm-none-eabi-gcc", ARM_INSTALL)
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    target = tflm_build.TARGETS["cortex-m4"]
+    (tmp_path / "count.c").write_text(COUNTER_PROGRAM)
+    (tmp_path / "input.txt").write_text("from-host")
+    program = tflm_build.build_program(target, fake_tree(tmp_path, "cortex-m4"), [tmp_path / "count.c"],
+                                       tmp_path / "out" / "count.elf")
+    done = tflm_build.run_program(target, program, args=["hello"], cwd=tmp_path, timeout=60, icount=True)
+    assert done.returncode == 3
+    assert done.stdout.strip() == f"hello from-host {20_000_000 // 40}"
+
+
+def test_board_linker_script_fails_naming_the_region(tmp_path, cache):
+    """The STM32F407 layout: a 140 KB arena overflows SRAM (128 KB); a 60 KB front end leaves CCM
+    less than the 24 KB reserve."""
+    need_tool("arm-none-eabi-gcc", ARM_INSTALL)
+    target = tflm_build.TARGETS["cortex-m4"]
+    tree = fake_tree(tmp_path, "cortex-m4")
+    script = tmp_path / "board.ld"
+    script.write_text(board_linker_script(get_board("stm32f4"), qemu=True))
+
+    def link(arena_kb: int, frontend_kb: int) -> Path:
+        source = tmp_path / f"m{arena_kb}_{frontend_kb}.c"
+        source.write_text(f'__attribute__((section(".bss.ser_arena"))) char arena[{arena_kb} * 1024];\n'
+                          f'__attribute__((section(".bss.ser_frontend"))) char frontend[{frontend_kb} * 1024];\n'
+                          "int main(void) { return arena[5] + frontend[7]; }\n")
+        return tflm_build.build_program(target, tree, [source], tmp_path / "out" / source.stem,
+                                        linker_script=script)
+
+    program = link(120, 36)
+    sections = subprocess.run(["arm-none-eabi-size", "-A", str(program)], capture_output=True, text=True).stdout
+    assert ".ser_arena" in sections and ".ser_frontend" in sections
+    with pytest.raises(tflm_build.BuildError, match=r"region `SRAM' overflowed"):
+        link(140, 36)
+    with pytest.raises(tflm_build.BuildError, match=r"region CCM overflowed: less than the reserve of 24576 bytes"):
+        link(120, 60)
+
+
+# --- the real TFLM library (slow: the first build of each tree takes minutes) ----------------------
+
+@pytest.fixture(scope="module")
+def stm32_bundle(deployed_run):
+    export_run(deployed_run, "stm32f4")
+    return deployed_run
+
+
+def tflm_dir() -> Path:
+    return need_dir("TFLM_DIR", "TFLite Micro trees made by create_tflm_tree.py (../shared/third_party/tflm)")
+
+
+@pytest.mark.slow
+def test_verify_firmware_on_the_host(stm32_bundle, tmp_path):
+    from firmware_export.verify import summary, verify_firmware
+
+    report = verify_firmware(stm32_bundle, "stm32f4", "host", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    assert len(report["clips"]) == 3
+    for row in report["clips"]:
+        assert row["device_logits"] == row["python_logits_same_input"]
+        assert row["device_label"] == row["python_label"] and row["features_max_lsb"] <= 1
+    assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
+
+
+@pytest.mark.slow
+def test_verify_firmware_on_cortex_m4_under_qemu(stm32_bundle, tmp_path):
+    """CMSIS-NN kernels, CMSIS-DSP FFT, the STM32F407 memory map (arena in SRAM, front end in CCM)."""
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    need_tool("arm-none-eabi-g++", ARM_INSTALL)
+    from firmware_export.verify import summary, verify_firmware
+
+    report = verify_firmware(stm32_bundle, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    for row in report["clips"]:
+        assert row["device_logits"] == row["python_logits_same_input"]
+        assert row["device_label"] == row["python_label"] and row["features_max_lsb"] <= 1
+        assert row["invoke_ticks"] > 0 and row["push_ticks"] > 0
+    regions = report["memory"]["regions"]
+    assert ".ser_arena" in regions["SRAM"]["sections"] and ".ser_frontend" in regions["CCM"]["sections"]
+    assert regions["CCM"]["free_bytes"] >= 24 * 1024
+    assert report["memory"]["flash_bytes"] < get_board("stm32f4").flash_kb * 1024
+    assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
+
+
+@pytest.mark.slow
+def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp_path):
+    """The exported CMake project, configured and built with cmake against the TFLM tree (its
+    library from the cache, built with the same flags), CMSIS-DSP and a board made of the mps2
+    startup + the verify board; run under QEMU it prints the arena and a label per window."""
+    need_tool("cmake", "apt-get install cmake")
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    from firmware_export.cmsis_dsp import cmsis_dsp_sources
+    from firmware_export.verify import parse_output, split_clips
+
+    target = tflm_build.TARGETS["cortex-m4"]
+    tree = tflm_build.find_tree(target, tflm_dir())
+    project = tmp_path / "project"
+    shutil.copytree(firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m", project)
+    (tmp_path / "board.ld").write_text(board_linker_script(get_board("stm32f4"), qemu=True))
+    board_sources = f"{tflm_build.RUNTIME_DIR / 'startup.c'};{Path(tflm_build.__file__).parent / 'verify_board.cc'}"
+    configure = ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-DTFLM_DIR={tree}",
+                 f"-DTFLM_LIBRARY={tflm_build.library(target, tree)}", f"-DCMSIS_DSP_DIR={cmsis_dsp_sources()}",
+                 f"-DBOARD_SOURCES={board_sources}", f"-DBOARD_LINKER_SCRIPT={tmp_path / 'board.ld'}",
+                 "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs"]
+    for command in (configure, ["cmake", "--build", str(tmp_path / "build")]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    clips = split_clips(stm32_bundle, 2)
+    (tmp_path / "ser_clips.pcm").write_bytes(b"".join(c["pcm"].astype("<i2").tobytes() for c in clips))
+    done = tflm_build.run_program(target, tmp_path / "build" / "ser_reparam.elf", cwd=tmp_path, timeout=300)
+    result = parse_output(done.stdout)
+    assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
+    assert len(result["windows"]) == 2 and result["arena_used_bytes"] > 0
+    labels = [line.split()[0] for line in done.stdout.splitlines() if "front end" in line and "model" in line]
+    assert len(labels) == 2
+
+
+def test_cmake_template_sets_flags_for_compile_and_link(stm32_bundle):
+    text = (firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
+    assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text
+    assert "-fno-exceptions" in text and "add_link_options(${CPU_FLAGS})" in text
+    assert 'separate_arguments(CPU_FLAGS UNIX_COMMAND "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")' \
+        in text
+    script = (firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m" / "ser_memory.ld").read_text()
+    assert "SRAM (rwx) : ORIGIN = 0x20000000, LENGTH = 131072" in script
+    assert "CCM (rwx) : ORIGIN = 0x10000000, LENGTH = 65536" in script
+    assert ".ser_arena (NOLOAD) : ALIGN(16) { __ser_arena_start__ = .; *(.bss.ser_arena)" in script
+    assert "} > SRAM" in script and "FLASH (rx) : ORIGIN = 0x08000000" in script
