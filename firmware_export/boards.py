@@ -18,10 +18,11 @@ from ser_reparam.errors import BudgetError, InputError  # noqa: F401  (BudgetErr
 KB = 1024
 FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_regions", "placement", "reserve_ram_kb",
           "reserve_flash_kb", "dsp", "nn", "templates")
-OPTIONAL = ("cflags", "flash_origin")
+OPTIONAL = ("cflags", "flash_origin", "kernels", "microphone")
 BUFFERS = ("arena", "frontend", "reserve")
 BUFFER_NAMES = {"arena": "tensor arena", "frontend": "front end", "reserve": "stack/heap/firmware reserve"}
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
+MICROPHONES = {"i2s": ("bclk", "ws", "din"), "pdm": ()}  # api -> the GPIO numbers it needs
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Board:
     templates: tuple[str, ...]
     cflags: str = ""
     flash_origin: int = 0
+    kernels: str = "reference"     # firmware_export.kernels.KERNELS key: the arena is measured with it
+    microphone: dict | None = None  # {"api": "i2s", "bclk": 4, "ws": 5, "din": 6} or {"api": "pdm"}
 
     @property
     def has_fpu(self) -> bool:
@@ -77,6 +80,7 @@ def load_boards() -> dict[str, Board]:
         bad = [t for t in values["templates"] if t not in TEMPLATES]
         if bad:
             raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: {', '.join(TEMPLATES)}")
+        _check_microphone(key, values.get("microphone"))
         regions = _regions(key, values["ram_regions"])
         wrong = {b: r for b, r in values["placement"].items() if r not in regions or b not in BUFFERS}
         if wrong or set(values["placement"]) != set(BUFFERS):
@@ -84,6 +88,16 @@ def load_boards() -> dict[str, Board]:
                              f"of the regions {', '.join(regions)}; got {values['placement']}")
         boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"]), "ram_regions": regions})
     return boards
+
+
+def _check_microphone(key: str, microphone) -> None:
+    if microphone is None:
+        return
+    api = microphone.get("api") if isinstance(microphone, dict) else None
+    if api not in MICROPHONES or set(microphone) != {"api", *MICROPHONES[api]}:
+        raise ValueError(f"boards.yaml: board {key!r}: microphone {microphone!r}; give "
+                         + " or ".join(f"{{api: {a}{''.join(f', {p}: <GPIO>' for p in pins)}}}"
+                                       for a, pins in MICROPHONES.items()))
 
 
 def get_board(key: str) -> Board:

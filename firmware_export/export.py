@@ -26,6 +26,8 @@ from firmware_export.arena import measure_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import write_frontend_files
+from firmware_export.esp_nn_rules import esp_nn_softmax_problems
+from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
 from firmware_export.settings import model_settings_header, quantization
@@ -61,11 +63,25 @@ def firmware_dir(config, board_key: str) -> Path:
     return variant_dir(config) / "firmware" / board_key
 
 
-def _template_values(board: Board, model_name: str) -> dict:
+def _microphone_values(board: Board) -> dict:
+    mic = board.microphone or {"api": "none"}
+    pins = {f"mic_{pin}": mic.get(pin, -1) for pin in ("bclk", "ws", "din")}
+    readme = {"i2s": (f"an I2S MEMS microphone (e.g. INMP441, L/R to GND) on GPIO {pins['mic_bclk']} "
+                      f"(SCK), {pins['mic_ws']} (WS) and {pins['mic_din']} (SD), through the core's "
+                      "`ESP_I2S` library (Arduino-ESP32 ≥ 3.0); change the GPIOs in the sketch to your wiring."),
+              "pdm": "the on-board PDM microphone through the core's `PDM` library (Arduino Mbed OS Nano boards).",
+              "none": "none defined for this board: implement MicrophoneBegin() / MicrophoneReadHop()."}
+    return {**pins, "mic_api": mic["api"].upper(), "mic_api_macro": mic["api"].upper(), "mic_readme": readme[mic["api"]]}
+
+
+def _template_values(board: Board, model_name: str, arena: dict) -> dict:
+    versions = esp_component_versions(arena)
     return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
             "cflags": board.cflags, "tflm_arch": TFLM_ARCH.get(board.core, board.core),
             "idf_target": IDF_TARGET.get(board.key, board.key),
-            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name}
+            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name,
+            **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
+            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"]}
 
 
 def _fill_template(template: str, target: Path, sources: list[Path], values: dict) -> list[Path]:
@@ -84,9 +100,11 @@ def _fill_template(template: str, target: Path, sources: list[Path], values: dic
     return written
 
 
-def verdict(board: Board, check: dict) -> str:
+def verdict(board: Board, check: dict, arena: dict) -> str:
     fits = all(part["fits"] for part in check.values())
     text = "fits" if fits else "does not fit"
+    if arena["fidelity"] != "measured":
+        text += f" (arena estimated, not measured with {arena['kernels_label']}: {arena['missing']})"
     ram = check["ram"]
     regions = "; ".join(f"{name} {r['used_bytes'] / 1024:.1f} of {r['bytes'] / 1024:.0f} KB: "
                         f"{' + '.join(r['buffers']) or 'free'}" for name, r in ram["regions"].items())
@@ -125,7 +143,11 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
                          "front end writes int8: export an int8 model (int8 or qat_int8)")
     store = feature_store(config)
     frames = quant["input"]["shape"][1]
-    arena = measure_arena(blob)
+    if board.kernels.startswith("esp-nn") and esp_nn_softmax_problems(blob):
+        raise StageError(f"stage 06 (export): {model_path} would overrun ESP-NN's softmax scratch on {board.name}: "
+                         + "; ".join(esp_nn_softmax_problems(blob)) + ". Give the softmax a rank-2 or rank-3 input "
+                         "whose dimension 1 is at least its last (see ser_reparam.models.layers.attention_softmax)")
+    arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = config.frontend
     hop = frontend.frame_step
@@ -158,7 +180,7 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
         sources += write_frontend_files(frontend, store.norm_stats(), frames, staging)
         projects = []
         for template in board.templates:
-            _fill_template(template, staging / template, sources, _template_values(board, model_name))
+            _fill_template(template, staging / template, sources, _template_values(board, model_name, arena))
             projects.append(template)
         if "cmake-cortex-m" in board.templates:
             (staging / "cmake-cortex-m" / "ser_memory.ld").write_text(board_linker_script(board))
@@ -170,7 +192,7 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
             "window_seconds": config.data.window_s, "ops": op_set(blob),
             "arena": arena, "frontend": {"state_bytes": ram, "fft": "CMSIS-DSP" if cmsis else "portable"},
             "budget": check, "fits": all(part["fits"] for part in check.values()),
-            "verdict": verdict(board, check), "projects": projects,
+            "verdict": verdict(board, check, arena), "projects": projects,
             "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -45,6 +45,8 @@ class Target:
     link_flags: tuple = ()
     runner: str = "host"           # "host" or "qemu-mps2-an386"
     word_bytes: int = 8
+    env: str = "TFLM_DIR"          # the environment variable naming the tree (or the folder holding it)
+    source_dirs: tuple = ()        # compile only these folders of the tree (empty: all of it)
 
     def compile_flags(self, tree: Path) -> list[str]:
         """Flags for compiling both the library and a program against it."""
@@ -70,13 +72,36 @@ TARGETS: dict[str, Target] = {
 }
 
 
+# esp-tflite-micro's esp_nn kernels + ESP-NN's portable C, built 32-bit like the Xtensa cores
+# (the tree and its flags: ../shared/third_party/esp-tflite-micro-host/README.md). `esp-nn-s3`
+# puts the tree's s3emu/ first: ESP-NN's ESP32-S3 scratch-size functions and C code.
+_ESP_INCLUDES = (*_TREE_INCLUDES, "esp-nn/include", "esp-nn/src/common", "esp-nn/src/softmax", "host_stubs")
+_ESP = dict(tree="esp-tflite-micro-host", marker="tensorflow/lite/micro/kernels/esp_nn/conv.cc", cc="gcc",
+            cxx="g++", ar="ar", cpu_flags=("-m32", "-malign-double"), link_flags=("-lm",), word_bytes=4,
+            env="ESP_TFLM_DIR")
+TARGETS.update({
+    "host-32": Target(name="host-32", tree="host", marker="tensorflow/lite/micro/kernels/fully_connected.cc",
+                      cc="gcc", cxx="g++", ar="ar", cpu_flags=("-m32", "-malign-double"), link_flags=("-lm",),
+                      word_bytes=4),
+    # ESP_NN + CONFIG_NN_OPTIMIZED without an IDF target: ESP-NN's generic C, the path of the ESP32
+    "esp-nn": Target(name="esp-nn", **_ESP, includes=_ESP_INCLUDES,
+                     defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1", "CONFIG_NN_OPTIMIZED=1"),
+                     source_dirs=("tensorflow", "signal", "esp-nn/src")),
+    "esp-nn-s3": Target(name="esp-nn-s3", **_ESP, includes=("s3emu/include", *_ESP_INCLUDES),
+                        defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1"),
+                        source_dirs=("tensorflow", "signal", "esp-nn/src", "s3emu/src")),
+})
+
+
 class BuildError(RuntimeError):
     """A compile, link or run step failed; the message names the step and shows its output."""
 
 
 def find_tree(target: Target, tflm_dir: str | os.PathLike | None = None) -> Path:
     """The TFLM tree for `target`: `tflm_dir` (or $TFLM_DIR) is the tree or the folder holding it."""
-    given = tflm_dir or os.environ.get("TFLM_DIR", "")
+    given = tflm_dir or os.environ.get(target.env, "")
+    if not given and target.env != "TFLM_DIR":
+        raise BuildError(f"no {target.tree} tree for target {target.name}: set {target.env} to it")
     if not given:
         raise BuildError("no TFLM tree: pass --tflm-dir or set TFLM_DIR to a create_tflm_tree.py tree "
                          "(or the folder holding the host/ and cortex-m4-cmsis-nn/ trees)")
@@ -99,8 +124,9 @@ def _tool_version(tool: str) -> str:
         raise BuildError(f"compiler {tool} not usable ({error}); install it") from error
 
 
-def tree_sources(tree: Path) -> list[Path]:
-    return sorted(p for p in tree.rglob("*") if p.suffix in (".cc", ".c") and p.is_file())
+def tree_sources(tree: Path, source_dirs: tuple = ()) -> list[Path]:
+    folders = [tree / d for d in source_dirs] or [tree]
+    return sorted(p for f in folders for p in f.rglob("*") if p.suffix in (".cc", ".c") and p.is_file())
 
 
 def tree_fingerprint(tree: Path) -> str:
@@ -145,7 +171,7 @@ def library(target: Target, tree: Path, jobs: int = 2, nice: int = 10, log=None)
         fcntl.flock(lock, fcntl.LOCK_EX)      # a second process waits here, then finds the library
         if lib.exists():
             return lib
-        sources = tree_sources(tree)
+        sources = tree_sources(tree, target.source_dirs)
         objs_dir = folder / "objs"             # kept: an interrupted build resumes where it stopped
         objs_dir.mkdir(exist_ok=True)
         objs = [objs_dir / (str(s.relative_to(tree)).replace("/", "__") + ".o") for s in sources]

@@ -239,7 +239,7 @@ def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, cli
         report = {"board": board_key, "target": target_name, "tree": str(built["tree"]), "clips": rows,
                   "arena_used_bytes": result["arena_used_bytes"],
                   "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
-                  "arena_python_bytes": built["manifest"]["arena"]["measured_bytes"]}
+                  "arena_python_bytes": built["manifest"]["arena"]["reference_bytes"]}
         if built["regions"]:
             report["memory"] = section_usage(built["target"], built["program"], built["regions"])
     return report

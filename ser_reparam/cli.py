@@ -168,7 +168,8 @@ def cmd_export(args) -> int:
         manifest = export_run(config, board, args.model)
         ram = manifest["budget"]["ram"]
         print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
-              f"(measured {manifest['arena']['measured_bytes']:,})  front end {ram['frontend_bytes']:,} B  "
+              f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
+              f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
               f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {firmware_dir(config, board)}")
         print(f"          {manifest['verdict']}")
     return 0

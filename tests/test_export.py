@@ -29,6 +29,16 @@ def compile_and_run(tmp_path: Path, sources: list[Path], includes: list[Path], n
     return subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
 
 
+@pytest.fixture(scope="module", autouse=True)
+def without_kernel_trees():
+    """These tests are about the bundle's files and budgets: the arena is the labelled estimate
+    here (quick); measuring with each board's kernels is tests/test_board_kernels.py (slow)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TFLM_DIR", raising=False)
+        patch.delenv("ESP_TFLM_DIR", raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def bundle(deployed_run):
     manifest = export_run(deployed_run, "stm32f4")
@@ -48,7 +58,10 @@ def test_bundle_files_and_manifest(bundle):
     arena = manifest["arena"]
     assert arena["kTensorArenaSize"] >= arena["measured_bytes"] > 0
     assert manifest["budget"]["ram"]["used_bytes"] == arena["kTensorArenaSize"] + manifest["frontend"]["state_bytes"]
-    assert manifest["fits"] and manifest["verdict"].startswith("fits")
+    assert manifest["fits"] and manifest["verdict"].startswith("fits (arena estimated, not measured with TFLM + "
+                                                               "CMSIS-NN (Cortex-M4F build): no TFLM tree")
+    assert arena["fidelity"] == "estimate" and arena["kernels"] == "cmsis-nn" and "TFLM_DIR" in arena["missing"]
+    assert arena["measured_bytes"] == arena["reference_bytes"] and arena["known_scratch_bytes"] == 0
     assert "${" not in (folder / "cmake-cortex-m" / "main.cc").read_text()
     # modes follow the umask like ordinary files (mkdtemp alone would leave the bundle 0700)
     from ser_reparam.files import umask

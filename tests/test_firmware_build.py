@@ -214,7 +214,10 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     assert len(labels) == 2
 
 
-def test_cmake_template_sets_flags_for_compile_and_link(stm32_bundle):
+def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatch):
+    monkeypatch.delenv("TFLM_DIR", raising=False)  # quick: the files only, not the CMSIS-NN arena measurement
+    export_run(deployed_run, "stm32f4")
+    stm32_bundle = deployed_run
     text = (firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
     assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text
     assert "-fno-exceptions" in text and "add_link_options(${CPU_FLAGS})" in text

@@ -1,6 +1,7 @@
 """The paper's three Transformers: sizes, HRF placements, exact folding and attention maths."""
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from conftest import randomize_weights
@@ -157,3 +158,24 @@ def test_attention_matches_a_reference(window, rng):
                 expected[b, t, cols] = (p / p.sum()) @ values
     expected = expected @ w_out + b_out
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames, features", [(299, 78), (300, 78), (301, 40), (302, 39)])
+def test_subsampling_padding_keeps_the_function(frames, features, rng):
+    """The padding that keeps ESP-NN's ESP32-S3 convolutions from copying their input (even
+    input lengths for both stride-2 convolutions) leaves the output equal to the plain valid
+    convolutions on the unpadded input."""
+    model = build_model("convtransformer", "lightweight", 4, frames, features, deploy=True)
+    randomize_weights(model, rng)
+    convs = [model.get_layer(f"subsample_conv{i}") for i in (1, 2)]
+    assert all(c.input.shape[1] % 2 == 0 and c.input.shape[2] % 2 == 0 for c in convs)
+    x = rng.standard_normal((2, frames, features)).astype(np.float32)
+    got = keras.Model(model.input, convs[1].output)(x).numpy()
+    want = x[..., None]
+    for conv in convs:
+        kernel, bias = conv.get_weights()
+        want = np.maximum(tf.nn.conv2d(want, kernel, 2, "VALID").numpy() + bias, 0)
+    def valid(n):
+        return (n - 3) // 2 + 1
+    assert got.shape == want.shape == (2, valid(valid(frames)), valid(valid(features)), 16)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

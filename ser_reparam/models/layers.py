@@ -86,6 +86,15 @@ def residual(x, h, name: str, dropout: float, weight: float = 1.0):
     return keras.layers.Add(name=f"{name}_residual")([x, h])
 
 
+def attention_softmax(scores):
+    """Softmax over the keys of (batch, heads, T, T) scores, computed on their (batch·heads, T, T)
+    view: esp-tflite-micro sizes the ESP-NN softmax scratch from dims[1] while the kernel indexes
+    it by the last dimension (heads = 4 → 16 B asked, 4·T B written); with T in dims[1] both agree."""
+    heads, frames = int(scores.shape[1]), int(scores.shape[-1])
+    weights = tf.nn.softmax(tf.reshape(scores, [-1, frames, frames]), axis=-1)
+    return tf.reshape(weights, [-1, heads, frames, frames])
+
+
 @register
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Multi-head self-attention with one fused QKV projection and an output projection.
@@ -123,7 +132,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3 * self.heads, head_dim])
         q, k, v = tf.split(tf.transpose(qkv, [0, 2, 1, 3]), 3, axis=1)  # each (batch, heads, T, head_dim)
         if self.window is None:
-            weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
+            weights = attention_softmax(tf.matmul(q, k, transpose_b=True))
             context = tf.matmul(self.attention_dropout(weights, training=training), v)
         else:
             context = self._local(q, k, v, frames, training)
@@ -238,6 +247,15 @@ class MergeBlock(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim, "scale": self.scale}
 
 
+def subsampling_length(n: int) -> int:
+    """The smallest length >= n that is 2 mod 4: the two 3×3 stride-2 convolutions then see even
+    lengths (n, then (n − 1) / 2), so ESP-NN's ESP32-S3 convolution makes no padded copy of its
+    input (its check `out·stride + k − 1 > in` is true for every odd length), while the output
+    length is that of n and depends on the same n inputs: the zeros appended at the end only
+    reach convolution-1 rows that convolution 2 never reads."""
+    return n + (2 - n) % 4
+
+
 def conv_subsampling(x, dim: int, dropout: float, positions: bool):
     """Two 3×3 stride-2 Conv2D + ReLU over (time, feature), then dense to `dim` (+ positions).
 
@@ -247,6 +265,9 @@ def conv_subsampling(x, dim: int, dropout: float, positions: bool):
     """
     frames, features = int(x.shape[1]), int(x.shape[2])
     x = keras.layers.Reshape((frames, features, 1), name="subsample_expand")(x)
+    padding = (subsampling_length(frames) - frames, subsampling_length(features) - features)
+    if any(padding):  # rows and columns no output depends on: see subsampling_length
+        x = keras.layers.ZeroPadding2D(((0, padding[0]), (0, padding[1])), name="subsample_pad")(x)
     x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv1")(x)
     x = keras.layers.Conv2D(dim, 3, strides=2, activation="relu", name="subsample_conv2")(x)
     x = keras.layers.Reshape((int(x.shape[1]), int(x.shape[2]) * dim), name="subsample_flatten")(x)

@@ -13,10 +13,11 @@
 #include "ser_frontend.h"
 
 namespace {
-// Wire these to your I2S MEMS microphone (e.g. INMP441); the front end wants 16 kHz mono.
-constexpr gpio_num_t kMicBclk = GPIO_NUM_4;
-constexpr gpio_num_t kMicWs = GPIO_NUM_5;
-constexpr gpio_num_t kMicData = GPIO_NUM_6;
+// Your I2S MEMS microphone (e.g. INMP441: SCK, WS, SD; L/R to GND) on ${board_name}: free GPIOs of
+// a DevKit board (boards.yaml `microphone`); change them to your wiring. 16 kHz mono.
+constexpr gpio_num_t kMicBclk = GPIO_NUM_${mic_bclk};
+constexpr gpio_num_t kMicWs = GPIO_NUM_${mic_ws};
+constexpr gpio_num_t kMicData = GPIO_NUM_${mic_din};
 
 i2s_chan_handle_t g_mic = nullptr;
 alignas(16) uint8_t g_arena[kTensorArenaSize];
