@@ -203,7 +203,8 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     export_run(moved, "stm32f4")
     folder = firmware_dir(moved, "stm32f4")
     assert json.loads((folder / "manifest.json").read_text())["fits"]
-    small = dataclasses.replace(get_board("stm32f4"), ram_kb=20, largest_ram_block_kb=20)
+    board = get_board("stm32f4")
+    small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})
     monkeypatch.setattr(export, "get_board", lambda key: small)
     with pytest.raises(BudgetError, match="does not fit"):
         export_run(moved, "stm32f4")
