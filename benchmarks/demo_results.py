@@ -19,10 +19,9 @@ from readme import publish  # noqa: E402
 from ser_reparam.demo import demo_configs, summary_markdown, variant_summary  # noqa: E402
 
 
-def stage_seconds(run_dir: Path, pattern: str = "*.json") -> float:
-    """Seconds the run's stages (records matching `pattern`) took, summed over their records
-    (skipped re-runs add nothing)."""
-    return sum(json.loads(path.read_text())["seconds"] for path in (run_dir / "stages").glob(pattern))
+def stage_seconds(run_dir: Path) -> float:
+    """Seconds the run's stages took, summed over their records (skipped re-runs add nothing)."""
+    return sum(json.loads(path.read_text())["seconds"] for path in (run_dir / "stages").glob("*.json"))
 
 
 def main(argv: list[str]) -> None:
