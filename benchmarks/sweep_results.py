@@ -1,6 +1,6 @@
 """The README's sweep table: test metrics per HRF placement, from a finished sweep's run folder.
 
-To run:  ser-reparam sweep --config configs/demo.yaml --set runs_dir=OUT data.root=OUT/demo-corpus \\
+To run:  ser-reparam sweep --config configs/demo.yaml --set runs_dir=OUT --set data.root=OUT/demo-corpus \\
              --grid placements=original,none,ffn2@8x1,all@8x1
          python benchmarks/sweep_results.py OUT/demo [--readme]
 
