@@ -1,16 +1,18 @@
 """Seconds per training epoch, lightweight vs HRF (ffn2, r=8, depth 1), IEMOCAP-sized.
 
-To run:  python benchmarks/epoch_time.py [--clips 4290] [--arch convtransformer]
+To run:  python benchmarks/epoch_time.py [--clips 4290] [--arch convtransformer] [--epochs 2] [--readme]
 
 The set has IEMOCAP's training size (4,290 clips × 5 s = 499 frames × 78) and is read from a
 feature cache on disk, as training reads it (random features: the time does not depend on
 their values). Each model trains for one warm-up epoch, then the two take turns for
-`--epochs` timed epochs in the same process; the best epoch of each counts.
+`--epochs` timed epochs in the same process; the best epoch of each counts. --readme writes the
+result into the README's `epoch-time` block.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
@@ -19,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from readme import publish  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 
 FRAMES, FEATURES = 499, 78
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per model (default 2)")
     parser.add_argument("--arch", default="convtransformer")
+    parser.add_argument("--readme", action="store_true", help="also write the README block")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = cached_set(os.path.join(tmp, "features"), args.clips, args.batch)
@@ -60,10 +64,14 @@ def main() -> None:
                 seconds[name].append(time.perf_counter() - start)
         best = {name: min(values) for name, values in seconds.items()}
     light, hrf = best["lightweight"], best["HRF ffn2@8x1"]
-    print(f"{args.arch}, {args.clips} clips × {FRAMES} frames, batch {args.batch}, cached features")
-    for name, values in seconds.items():
-        print(f"{name:<14}{best[name]:7.1f} s / epoch (best of {', '.join(f'{v:.1f}' for v in values)})")
-    print(f"ratio HRF / lightweight: {hrf / light:.2f}x (target <= 1.5x)")
+    every = {name: ", ".join(f"{v:.1f}" for v in values) for name, values in seconds.items()}
+    text = (f"One training epoch of {args.clips:,} clips × {FRAMES} frames × {FEATURES} (cached features, batch "
+            f"{args.batch}), {args.arch} lightweight vs HRF ffn2@8x1, taking turns in one process after a warm-up "
+            f"epoch each, best of {args.epochs}: lightweight {light:.1f} s (epochs: {every['lightweight']} s), HRF "
+            f"{hrf:.1f} s ({every['HRF ffn2@8x1']} s) — **{hrf / light:.2f}×** (target ≤ 1.5×).")
+    command = "python benchmarks/epoch_time.py" + (f" --clips {args.clips}" if args.clips != 4290 else "") + \
+        (f" --epochs {args.epochs}" if args.epochs != 2 else "") + " --readme"
+    publish("epoch-time", text, sys.argv, command)
 
 
 if __name__ == "__main__":

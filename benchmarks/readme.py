@@ -41,7 +41,8 @@ def machine_line() -> str:
     except metadata.PackageNotFoundError:
         tensorflow = "not installed"
     return (f"Measured on {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
-            f"TensorFlow {tensorflow}, oneDNN {onednn_setting()}. Other CPUs give other numbers "
+            f"TensorFlow {tensorflow}, oneDNN {onednn_setting()}, 1-minute load average {os.getloadavg()[0]:.1f} "
+            "when it finished (other processes slow timings). Other CPUs give other numbers "
             "(timings always; float round-off, and so short-run accuracies, with oneDNN and the CPU's "
             "vector units).")
 

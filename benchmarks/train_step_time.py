@@ -1,14 +1,16 @@
 """Training step time of each lightweight architecture with and without HRF (ffn2 / all, r=8, depth 1).
 
-To run:  python benchmarks/train_step_time.py [--batch 32] [--steps 10] [--hrf ffn2@8x1 all@8x1]
+To run:  python benchmarks/train_step_time.py [--batch 32] [--steps 10] [--hrf ffn2@8x1 all@8x1] [--readme]
 
 The models of an architecture are timed side by side in one process on the same random
 batch of 5 s clips (499 frames × 78 features); the ratios HRF / lightweight are what matter.
+Prints a Markdown table; --readme also writes it into the README's `train-step-time` block.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -17,6 +19,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from ser_reparam.models import build_model  # noqa: E402
+from readme import publish  # noqa: E402
 from timing import seconds_per_call  # noqa: E402
 
 FRAMES, FEATURES = 499, 78
@@ -43,21 +46,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--hrf", nargs="+", default=["ffn2@8x1", "all@8x1"],
                         help="placements of the HRF models (default ffn2@8x1 all@8x1)")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; the best counts (default 5)")
+    parser.add_argument("--readme", action="store_true", help="also write the README block")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((args.batch, FRAMES, FEATURES)), tf.float32)
     y = tf.constant(rng.integers(0, 4, args.batch))
-    print(f"batch {args.batch} × {FRAMES} frames × {FEATURES}: ms per training step, ratio to lightweight")
-    print(f"{'architecture':<16}{'lightweight':>12}" + "".join(f"{spec:>22}" for spec in args.hrf))
+    lines = [f"One AdamW training step on {args.batch} clips × {FRAMES} frames × {FEATURES}; an architecture's "
+             f"models take turns in one process, {args.steps} steps per turn, best of {args.repeats} turns:", "",
+             "| architecture | lightweight | " + " | ".join(args.hrf) + " |", "|---|---|" + "---|" * len(args.hrf)]
     for arch in ("convtransformer", "conformer", "speechformer"):
         keras.utils.set_random_seed(0)
         steps = {spec: train_step(build_model(arch, "lightweight", 4, FRAMES, hrf=spec), x, y)
                  for spec in ["none", *args.hrf]}
-        seconds = seconds_per_call(steps, args.steps)
+        seconds = seconds_per_call(steps, args.steps, args.repeats)
         light = seconds["none"]
-        print(f"{arch:<16}{light * 1e3:>10.1f}ms" + "".join(
-            f"{seconds[spec] * 1e3:>13.1f}ms ({seconds[spec] / light:.2f}x)" for spec in args.hrf))
+        lines.append(f"| {arch} | {light * 1e3:.1f} ms | " +
+                     " | ".join(f"{seconds[spec] / light:.2f}×" for spec in args.hrf) + " |")
+    command = "python benchmarks/train_step_time.py" + (f" --steps {args.steps}" if args.steps != 10 else "") + \
+        (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --readme"
+    publish("train-step-time", "\n".join(lines), sys.argv, command)
+
 
 if __name__ == "__main__":
     main()

@@ -7,15 +7,14 @@ features of the same int16 audio within 1e-3; the CMSIS path is cross-checked ag
 Cortex-M0+ and its per-frame instruction count measured with valgrind.
 """
 import importlib.util
-import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from firmware_export.cmsis_dsp import RFFT_SOURCES
 from needs import ARM_GCC, HOST_GCC, VALGRIND, need, need_cmsis_dsp, need_tool
+from firmware_export.frontend_cost import cmsis_build_args, cortex_m_sizes, host_build, instructions_per_frame
 from firmware_export.frontend_tables import window_hops, write_frontend_files
 from ser_reparam.data.synthetic import make_speakers, synthesize
 from ser_reparam.features import FrontendConfig, compute_features
@@ -57,19 +56,8 @@ def generated(tmp_path_factory):
 
 
 def build(folder: Path, name: str, defines=(), includes=(), sources=()) -> Path:
-    exe = folder / name
-    subprocess.run([need_tool("gcc", HOST_GCC), "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
-                    *defines, f"-I{folder}", *[f"-I{i}" for i in includes], str(HERE / "frontend_harness.c"),
-                    str(folder / "ser_frontend_tables.c"), *map(str, sources), "-lm", "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    return exe
-
-
-def cmsis_build_args(root: Path) -> dict:
-    # -D__GNUC_PYTHON__: CMSIS-DSP without CMSIS-Core, as the cmsisdsp Python package builds it
-    return {"defines": ("-DSER_FFT_CMSIS", "-D__GNUC_PYTHON__"),
-            "includes": (root / "Include", root / "PrivateInclude"),
-            "sources": [root / source for source in RFFT_SOURCES]}
+    return host_build(folder, name, HERE / "frontend_harness.c", defines, includes, sources,
+                      gcc=need_tool("gcc", HOST_GCC))
 
 
 class Harnesses(dict):
@@ -172,46 +160,17 @@ def test_cmsis_path_agrees_with_the_cmsisdsp_package(harnesses, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cpu,floats", [("cortex-m4", ["-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
-                                        ("cortex-m0plus", ["-mfloat-abi=soft"])])
-def test_cross_compiles_for_cortex_m(cpu, floats, generated, tmp_path):
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
+def test_cross_compiles_for_cortex_m(cpu, generated, tmp_path):
     """Code and RAM of the front end on the MCU (arm-none-eabi-size), portable and CMSIS FFT."""
     need_tool("arm-none-eabi-gcc", ARM_GCC)
-    folder = generated[0]
-    flags = [f"-mcpu={cpu}", "-mthumb", *floats, "-std=c99", "-Os", "-Wall", "-Werror", "-ffunction-sections",
-             "-fdata-sections", f"-I{folder}"]
-    cmsis = cmsis_build_args(need_cmsis_dsp())
-    backends = {"portable": ([], []),
-                "cmsis": ([*cmsis["defines"], *[f"-I{i}" for i in cmsis["includes"]]], cmsis["sources"])}
-    for backend, (defines, extra) in backends.items():
-        objects = []
-        for source in [folder / "ser_frontend.c", folder / "ser_frontend_tables.c", *extra]:
-            objects.append(tmp_path / f"{backend}-{source.stem}.o")
-            subprocess.run(["arm-none-eabi-gcc", *flags, *defines, "-c", str(source), "-o", str(objects[-1])],
-                           check=True, capture_output=True, text=True)
-        # link against the API only, so that unused CMSIS tables are dropped as on the device
-        main = tmp_path / "main.c"
-        main.write_text('#include "ser_frontend.h"\nstatic ser_frontend_t fe;\nstatic int16_t hop[SER_HOP_SAMPLES];\n'
-                        "static int8_t input[SER_NUM_FRAMES * SER_NUM_FEATURES];\n"
-                        "int main(void) { ser_frontend_reset(&fe); ser_frontend_push(&fe, hop);\n"
-                        "  return ser_frontend_finish_int8(&fe, input, 0.05f, 0); }\n")
-        elf = tmp_path / f"{backend}.elf"
-        subprocess.run(["arm-none-eabi-gcc", *flags, *defines, str(main), *map(str, objects), "--specs=nosys.specs",
-                        "-Wl,--gc-sections", "-lm", "-o", str(elf)], check=True, capture_output=True, text=True)
-        ours = subprocess.run(["arm-none-eabi-size", "-t", *map(str, objects[:2])], check=True,
-                              capture_output=True, text=True).stdout
-        text, data, bss = map(int, ours.splitlines()[-1].split()[:3])
-        linked = subprocess.run(["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True).stdout
-        print(f"{cpu} {backend}: front end objects text {text} B, data {data} B, bss {bss} B; linked program "
-              f"(with FFT library, newlib libm, startup, state) text/data/bss {linked.splitlines()[-1].split()[:3]}")
-        assert bss == 0 and data == 0  # all state is the caller's ser_frontend_t; tables are const
-        assert abs(text / TEXT_BYTES[cpu, backend] - 1) <= TEXT_MARGIN, (cpu, backend, text)
-
-
-def instructions(exe: Path, pcm_path: Path) -> int:
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(exe), "push",
-                          str(pcm_path)], check=True, capture_output=True, text=True).stderr
-    return int(re.search(r"Collected\s*:\s*(\d+)", out).group(1))
+    backends = {"portable": {}, "cmsis": cmsis_build_args(need_cmsis_dsp())}
+    for backend, args in backends.items():
+        sizes = cortex_m_sizes(generated[0], cpu, tmp_path, **args)
+        print(f"{cpu} {backend}: front end objects text {sizes['text']} B, data {sizes['data']} B, bss {sizes['bss']} B; "
+              f"linked program (with FFT library, newlib libm, startup, state) text/data/bss {sizes['linked']}")
+        assert sizes["bss"] == 0 and sizes["data"] == 0  # all state is the caller's ser_frontend_t; tables are const
+        assert abs(sizes["text"] / TEXT_BYTES[cpu, backend] - 1) <= TEXT_MARGIN, (cpu, backend, sizes["text"])
 
 
 @pytest.mark.slow
@@ -219,10 +178,7 @@ def test_instructions_per_frame(harnesses, tmp_path):
     """Host (x86-64, gcc -O2) instructions per 10 ms frame of streaming, from valgrind."""
     need_tool("valgrind", VALGRIND)
     pcm = clip(5.0, seed=5)
-    (tmp_path / "full.pcm").write_bytes(pcm.astype("<i2").tobytes())
-    (tmp_path / "one.pcm").write_bytes(pcm[:160].astype("<i2").tobytes())  # one hop: no frame yet
     for backend in ("portable", "cmsis"):
-        per_frame = (instructions(harnesses[backend], tmp_path / "full.pcm")
-                     - instructions(harnesses[backend], tmp_path / "one.pcm")) / (FRAMES - 1)
+        per_frame = instructions_per_frame(harnesses[backend], pcm, FRONTEND.frame_step, FRAMES, tmp_path)
         print(f"{backend}: {per_frame:,.0f} instructions per frame")
         assert abs(per_frame / INSTRUCTIONS[backend] - 1) <= INSTRUCTION_MARGIN, (backend, per_frame)
