@@ -73,16 +73,20 @@ def _feature_outputs(config: ExperimentConfig) -> list[Path]:
 
 
 def _train(config: ExperimentConfig) -> str:
+    from ser_reparam.baseline import ensure_baselines
     from ser_reparam.train import configure_threads, seed_summary, train
 
     configure_threads(config.training.threads)
+    ensure_baselines(config)
     return "\n".join(seed_summary(metrics) for metrics in train(config, list(range(config.training.seeds))))
 
 
 def _train_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.baseline import baselines_path
     from ser_reparam.train import seed_dir
 
-    return [variant_dir(config) / "config.json", *(seed_dir(config, s) for s in range(config.training.seeds))]
+    return [variant_dir(config) / "config.json", baselines_path(config),
+            *(seed_dir(config, s) for s in range(config.training.seeds))]
 
 
 def _fold(config: ExperimentConfig) -> str:
