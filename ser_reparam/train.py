@@ -323,8 +323,8 @@ def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) 
         "history": state["history"],
     }
     if reasons:
-        LOG.warning("WARNING: %s collapsed: %s. Its predictions are (nearly) one class; do not deploy it "
-                    "(see the README: recipe)", folder, "; ".join(reasons))
+        LOG.warning("WARNING: %s collapsed: %s. It has not learned beyond the class prior; do not deploy it "
+                    "(README: training recipe)", folder, "; ".join(reasons))
     atomic_write_text(metrics_path, json.dumps(metrics, indent=1) + "\n")
     return metrics
 

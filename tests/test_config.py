@@ -33,6 +33,12 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "model": {"activation": "elu"}}, "unknown activation 'elu'"),
     ({**MINIMAL, "frontend": {"nfft": 300}}, "section 'frontend'.*power of two"),
     ({"name": "x"}, "'name' and 'data' are required"),
+    ({**MINIMAL, "training": {"schedule": "step"}}, "training.schedule 'step' must be one of plateau, cosine"),
+    ({**MINIMAL, "training": {"mixup": -1}}, "training.mixup must be a number >= 0"),
+    ({**MINIMAL, "training": {"time_masks": 1.5}}, "training.time_masks must be an integer >= 0"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 1}}, "data.folds 1 must be 'loso'"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "fold": 0}}, "data.fold 0 needs data.folds"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 4, "fold": 4}}, r"must be 0 … 3"),
 ])
 def test_bad_configs_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -51,3 +57,9 @@ def test_overrides_and_hash(tmp_path):
         load_config(path, ["model.hrf"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_fold_has_its_own_run_folder():
+    config = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}})
+    assert config.run_dir == config.base_dir / "fold-3" and config.base_dir.name == "x"
+    assert parse_config(MINIMAL).run_dir == parse_config(MINIMAL).base_dir

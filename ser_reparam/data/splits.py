@@ -69,4 +69,5 @@ def assign_fold(rows: list[Utterance], folds: str | int, fold: int) -> tuple[lis
         raise ValueError(f"data.fold {fold}: this manifest has folds 0 … {len(groups) - 1} ({folds})")
     test = set(groups[fold])
     rows = [dataclasses.replace(u, split="test" if u.speaker in test else "train") for u in rows]
-    return rows, f"fold {fold} of {len(groups)} ({folds}): test speakers {', '.join(groups[fold])}"
+    kind = "leave one speaker out" if folds == "loso" else f"{folds} speaker folds"
+    return rows, f"fold {fold} of {len(groups)} ({kind}): test speakers {', '.join(groups[fold])}"
