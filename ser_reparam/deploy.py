@@ -96,7 +96,7 @@ def fold_run(config: ExperimentConfig) -> dict:
         " among the seeds that did not collapse" if record["collapsed_seeds"] else "")
     if record["deployed_seed"] in record["collapsed_seeds"]:
         record["selected_by"] += "; WARNING: every seed collapsed (predicts one class), the deployed one too"
-        LOG.warning("WARNING: %s: every trained seed collapsed; deploying seed %d anyway — it predicts (nearly) "
+        LOG.warning("%s: every trained seed collapsed; deploying seed %d anyway — it predicts (nearly) "
                     "one class", variant_dir(config), record["deployed_seed"])
     atomic_write_text(out / "fold.json", json.dumps(record, indent=1) + "\n")
     return record

@@ -110,7 +110,7 @@ class SelectBest(keras.callbacks.Callback):
         elif self.monitor is not None:
             record["classes"] = len(np.unique(self.model.predict(self.monitor, batch_size=256, verbose=0).argmax(1)))
         if epoch + 1 in schedule_state(self.state["history"] + [record], self.training)[2]:
-            LOG.warning("WARNING: %s: the model has predicted one class for %d epochs (epoch %d, training loss "
+            LOG.warning("%s: the model has predicted one class for %d epochs (epoch %d, training loss "
                         "%.3f); restarting the learning-rate schedule", self.folder, self.training.collapse_epochs,
                         epoch + 1, record["loss"])
         value = record.get(self.select, float(epoch))  # without validation: the latest epoch wins
@@ -323,7 +323,7 @@ def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) 
         "history": state["history"],
     }
     if reasons:
-        LOG.warning("WARNING: %s collapsed: %s. It has not learned beyond the class prior; do not deploy it "
+        LOG.warning("%s collapsed: %s. It has not learned beyond the class prior; do not deploy it "
                     "(README: training recipe)", folder, "; ".join(reasons))
     atomic_write_text(metrics_path, json.dumps(metrics, indent=1) + "\n")
     return metrics
