@@ -54,3 +54,24 @@ def test_collapsed_runs_are_marked(tmp_path):
     assert rows[0]["collapsed"] == 1 and rows[0]["runs"] == 2
     text = markdown(rows, "t")
     assert "| Lightweight ⚠ 1/2 runs collapsed |" in text and "over 1 speaker folds × 2 seeds" in text
+
+
+def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
+    from ser_reparam.config import parse_config
+    from ser_reparam.deploy import choose_seed
+    from ser_reparam.experiment import variant_dir
+
+    config = parse_config({"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "demo", "root": "c"}})
+
+    def write(seed, ua, collapsed):
+        path = variant_dir(config) / "train" / f"seed-{seed}" / "metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"val": {"ua": ua}, "collapsed": collapsed}))
+
+    write(0, 0.40, False)
+    write(1, 0.45, True)    # best on validation, but collapsed
+    write(2, 0.42, False)
+    assert choose_seed(config, [0, 1, 2]) == (2, [1])
+    write(0, 0.40, True)
+    write(2, 0.42, True)
+    assert choose_seed(config, [0, 1, 2]) == (1, [0, 1, 2])
