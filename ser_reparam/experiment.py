@@ -100,10 +100,7 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
     summary = [f"{data.dataset}: demo corpus in {root}"]
     if data.dataset == DEMO_DATASET:
         source = _prepared(config)
-    elif data.fold is not None and (config.base_dir / "prepared.csv").exists():
-        source = config.base_dir / "prepared.csv"   # the folds share one prepare
-        summary = [f"{data.dataset}: {source} (prepared once for every fold)"]
-    else:
+    else:  # every fold prepares again (the audio cache makes it cheap): never a stale prepared.csv
         from ser_reparam.data.prepare import prepare_manifest
 
         source = config.base_dir / "prepared.csv"

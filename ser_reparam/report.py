@@ -135,13 +135,14 @@ def markdown(rows: list[dict], title: str) -> str:
     lines = [f"### {title}", "",
              f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
              "Baselines: utterance mean / std / min / max of the 78 features, fitted on each training split; "
-             "chance = always the training split's most frequent class.", "",
-             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs |", "|---|---|---|---|---|---|---|"]
+             "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
+             "row (a baseline: one per fold).", "",
+             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
         name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed" if row["collapsed"] else "")
         size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
-        lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} |")
+        lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} |")
     if any(row["collapsed"] for row in rows):
         lines += ["", "⚠ collapsed: the run's predictions stayed (nearly) one class (see `collapse_reasons` in its "
                   "metrics.json); its numbers are in the mean."]
