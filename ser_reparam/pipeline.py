@@ -94,7 +94,9 @@ def _fold(config: ExperimentConfig) -> str:
 
     record = fold_run(config)
     worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())
-    return f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); deployed seed {record['deployed_seed']}"
+    warning = " — WARNING: it collapsed, as every seed did" if record["deployed_seed"] in record["collapsed_seeds"] else ""
+    return (f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); "
+            f"deployed seed {record['deployed_seed']}{warning}")
 
 
 def _fold_outputs(config: ExperimentConfig) -> list[Path]:

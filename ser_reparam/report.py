@@ -144,8 +144,9 @@ def markdown(rows: list[dict], title: str) -> str:
         size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
         lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} |")
     if any(row["collapsed"] for row in rows):
-        lines += ["", "⚠ collapsed: the run's predictions stayed (nearly) one class (see `collapse_reasons` in its "
-                  "metrics.json); its numbers are in the mean."]
+        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a final "
+                  "training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); its numbers are "
+                  "in the mean."]
     return "\n".join(lines) + "\n"
 
 

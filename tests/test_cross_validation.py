@@ -75,3 +75,19 @@ def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
     write(0, 0.40, True)
     write(2, 0.42, True)
     assert choose_seed(config, [0, 1, 2]) == (1, [0, 1, 2])
+
+
+def test_demo_summary_carries_the_baselines_and_chance():
+    from ser_reparam.demo import summary_markdown
+
+    row = {"variant": "convtransformer-lightweight-none", "train_params": 8596, "params": 8596,
+           "metrics": {k: {"ua": 0.6, "wf1": 0.55} for k in ("Keras", "int8 LiteRT", "int8 TFLM")},
+           "model_bytes": 19520, "arena_bytes": 123648,
+           "boards": {"esp32s3": {"fits": True, "ram_used": 1, "ram_budget": 2}}}
+    metrics = {"ua": 0.5, "wf1": 0.45}
+    baselines = {"models": {"logreg": {**metrics, "params": 1252}, "linear_svm": {**metrics, "params": 1252},
+                            "chance": {"ua": 0.25, "wf1": 0.1, "params": 0}}}
+    text = summary_markdown([row], baselines)
+    assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
+    assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
+    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line)
