@@ -60,6 +60,8 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--readme", help="also write the table into this README between its markers")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: the table of the runs already finished under --runs")
     args = parser.parse_args()
     root = os.environ.get("SER_EMODB_DIR", "")
     if not root or not Path(root, "wav").is_dir():
@@ -72,8 +74,8 @@ def main() -> int:
     overrides = [f"data.root={root}", f"runs_dir={args.runs}", "data.folds=loso", *args.set]
     config = load_config(args.config, overrides)
     start = time.perf_counter()
-    runs = run_sweep(args.config, overrides, parse_grid([f"placements={args.placements}"]),
-                     list(range(args.seeds)), workers=args.workers, threads=1)
+    runs = [] if args.report_only else run_sweep(args.config, overrides, parse_grid([f"placements={args.placements}"]),
+                                                 list(range(args.seeds)), workers=args.workers, threads=1)
     minutes = (time.perf_counter() - start) / 60
     report = write_report([config.base_dir])
     training = config.training
@@ -85,9 +87,11 @@ def main() -> int:
               f"gain ±{training.gain_db:g} dB; validation: {config.data.val}")
     text = (report["markdown"].split("\n", 2)[2]  # drop the title line
             + f"\n`python benchmarks/emodb_loso.py --config {Path(args.config).name} --placements {args.placements} "
-              f"--seeds {args.seeds}` — {config.model.arch}, {recipe}. {len(runs)} training runs "
-              f"({'' if minutes > 1 else 'mostly '}already finished runs are reused), {minutes:.0f} min wall "
-              f"with {args.workers} workers × 1 thread on: {machine()}.\n")
+              f"--seeds {args.seeds}{' --report-only' if args.report_only else ''}` — {config.model.arch}, {recipe}. "
+              + ("Table of the runs finished under the runs folder (the runs column says how many per row); "
+                 if args.report_only else f"{len(runs)} training runs (finished ones reused), {minutes:.0f} min wall "
+                 f"with {args.workers} workers × 1 thread; ")
+              + f"trained on: {machine()}.\n")
     key = f"emodb-loso-{config.model.arch}"
     out = HERE / "results" / f"{key}.md"
     out.parent.mkdir(exist_ok=True)
