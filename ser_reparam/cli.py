@@ -64,26 +64,49 @@ def _locked(config):
     return config
 
 
+def _overrides(args) -> list[str]:
+    """--set values, then --folds / --fold as data.folds / data.fold."""
+    extra = []
+    if getattr(args, "folds", None) is not None:
+        extra.append(f"data.folds={args.folds}")
+    if getattr(args, "fold", None) is not None:
+        extra.append(f"data.fold={args.fold}")
+    return [*(args.set or []), *extra]
+
+
 def _config(args):
     from ser_reparam.config import load_config
 
-    return _locked(load_config(args.config, args.set or []))
+    return _locked(load_config(args.config, _overrides(args)))
+
+
+def _cross_validation_report(config) -> None:
+    """After every fold of a speaker cross-validation: the report over folds × seeds."""
+    if config.data.folds is not None and config.data.fold is None:
+        from ser_reparam.report import write_report
+
+        print(write_report([config.base_dir])["markdown"])
 
 
 def cmd_train(args) -> int:
     """Train a config's model for one or more seeds (prepares the data first if needed)."""
     _quiet_tensorflow()
-    from ser_reparam.experiment import feature_store, prepare_run_manifest, run_manifest
+    from ser_reparam.baseline import ensure_baselines
+    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
     from ser_reparam.train import configure_threads, seed_summary, train
 
     config = _config(args)
     configure_threads(config.training.threads)
-    if not run_manifest(config).exists():
-        print(prepare_run_manifest(config))
-    feature_store(config).norm_stats()
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
-    for metrics in train(config, seeds):
-        print(seed_summary(metrics))
+    for run in fold_configs(config):
+        if not run_manifest(run).exists():
+            print(prepare_run_manifest(run))
+        feature_store(run).norm_stats()
+        ensure_baselines(run)
+        prefix = "" if run.data.fold is None else f"fold {run.data.fold}: "
+        for metrics in train(run, seeds):
+            print(prefix + seed_summary(metrics))
+    _cross_validation_report(config)
     return 0
 
 
@@ -95,7 +118,7 @@ def cmd_sweep(args) -> int:
 
     config = _config(args)
     seeds = list(range(args.seeds or config.training.seeds))
-    runs = run_sweep(args.config, args.set or [], parse_grid(args.grid), seeds, executor=args.executor,
+    runs = run_sweep(args.config, _overrides(args), parse_grid(args.grid), seeds, executor=args.executor,
                      workers=args.workers, threads=args.threads, address=args.address, gpus=args.gpus)
     print(f"{len(runs)} runs finished")
     print(write_report([config.run_dir])["markdown"])
@@ -198,9 +221,16 @@ def cmd_verify_firmware(args) -> int:
 def cmd_run(args) -> int:
     """Stages 01–07 of a config in order (pipelines/run_all.py), skipping those whose inputs are unchanged."""
     _quiet_tensorflow()
+    from ser_reparam.experiment import fold_configs
     from ser_reparam.pipeline import run_pipeline
 
-    run_pipeline(_config(args), args.first, args.last, args.force)
+    config = _config(args)
+    for run in fold_configs(config):
+        if run.data.fold is not None:
+            print(f"== fold {run.data.fold} ==")
+        run_pipeline(run, args.first, args.last, args.force)
+    if args.first <= 3 <= args.last:
+        _cross_validation_report(config)
     return 0
 
 
@@ -325,6 +355,10 @@ def _config_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set model.hrf=ffn2@8x1 (repeatable)")
+    parser.add_argument("--folds", metavar="loso|K",
+                        help="speaker cross-validation: leave one speaker out, or K speaker folds "
+                             "(= --set data.folds=…); every fold runs, then the report over folds × seeds")
+    parser.add_argument("--fold", type=int, metavar="K", help="run only fold K (0-based) of data.folds")
 
 
 def main(argv: list[str] | None = None) -> int:

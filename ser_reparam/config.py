@@ -31,6 +31,9 @@ class DataConfig:
     split_long: bool = False           # False = truncate (paper); True = windows, averaged per utterance
     val: str = "auto"                  # "split", "speakers:N", "none" or "auto" (see data.splits)
     prepare: dict = field(default_factory=dict)   # dataset options of `ser-reparam prepare`
+    folds: str | int | None = None     # speaker cross-validation: "loso" or K speaker folds; None = the
+                                       # protocol's own split (see data.splits.assign_fold)
+    fold: int | None = None            # the fold this config runs (0 … folds-1); None = every fold
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ class ModelConfig:
     activation: str | None = None      # None = the architecture's default
     heads: int = 4
     dropout: float = 0.1
-    cls_dropout: float = 0.5
+    cls_dropout: float = 0.0           # dropout after the classifier's dim/2 and dim/4 layers: 0.5 on the
+                                       # lightweight models' 8 and 4 units made every real-speech run collapse
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,16 @@ class TrainConfig:
     seeds: int = 5                     # seeds 0 … seeds-1 (paper: five, averaged)
     select: str = "ua"                 # validation metric that picks the kept checkpoint: wa, ua, wf1, mf1
     threads: int = 0                   # TensorFlow threads per run; 0 = TensorFlow's default
+    schedule: str = "plateau"          # "plateau" (× lr_factor when the training loss stalls, the paper's)
+                                       # or "cosine" (decays to min_lr over the epochs after warmup)
+    label_smoothing: float = 0.0
+    class_weights: bool = False        # loss weighted by inverse training-class frequency
+    mixup: float = 0.0                 # Beta(α, α) mixup of examples and labels; 0 = off
+    time_masks: int = 0                # SpecAugment: masks of up to 10 % of the frames per example
+    freq_masks: int = 0                # SpecAugment: masks of up to 4 of the 26 filterbank bands per example
+    gain_db: float = 0.0               # random gain in ±gain_db dB per example (shifts the log-Mel energies)
+    collapse_epochs: int = 5           # one predicted class for this many epochs in a row = collapse
+                                       # (warned, flagged in metrics.json, the schedule restarts)
 
 
 @dataclass(frozen=True)
@@ -86,8 +100,14 @@ class ExperimentConfig:
     runs_dir: str = "runs"
 
     @property
-    def run_dir(self) -> Path:
+    def base_dir(self) -> Path:
+        """runs/<name>: the experiment (all folds of a cross-validation)."""
         return Path(self.runs_dir) / self.name
+
+    @property
+    def run_dir(self) -> Path:
+        """runs/<name>, or runs/<name>/fold-<k> for one fold of a speaker cross-validation."""
+        return self.base_dir if self.data.fold is None else self.base_dir / f"fold-{self.data.fold}"
 
     @property
     def learning_rate(self) -> float:
@@ -110,6 +130,19 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "frontend": FrontendConfig
 
 
 METRICS = ("wa", "ua", "wf1", "mf1")
+SCHEDULES = ("plateau", "cosine")
+
+
+def _check_folds(data: DataConfig, where: str) -> None:
+    folds, fold = data.folds, data.fold
+    if folds is not None and folds != "loso" and not (isinstance(folds, int) and not isinstance(folds, bool)
+                                                      and folds >= 2):
+        raise ConfigError(f"{where}: data.folds {folds!r} must be 'loso' (leave one speaker out), "
+                          "a number of speaker folds >= 2, or absent (the protocol's split)")
+    if fold is not None and (folds is None or not isinstance(fold, int) or fold < 0
+                             or (isinstance(folds, int) and fold >= folds)):
+        raise ConfigError(f"{where}: data.fold {fold!r} needs data.folds and must be 0 … "
+                          f"{'folds-1' if folds is None or folds == 'loso' else folds - 1}")
 
 
 # ---- value rules: one line per key; a new key joins with one line (keys without a rule are free) ----
@@ -285,6 +318,15 @@ def _check(config: ExperimentConfig, where: str) -> None:
     from ser_reparam.models.placement import parse_hrf
 
     training, model = config.training, config.model
+    if training.schedule not in SCHEDULES:
+        raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of {', '.join(SCHEDULES)}")
+    for key in ("label_smoothing", "mixup", "gain_db"):
+        if not isinstance(getattr(training, key), (int, float)) or getattr(training, key) < 0:
+            raise ConfigError(f"{where}: training.{key} must be a number >= 0, got {getattr(training, key)!r}")
+    for key in ("time_masks", "freq_masks", "collapse_epochs"):
+        if not isinstance(getattr(training, key), int) or getattr(training, key) < 0:
+            raise ConfigError(f"{where}: training.{key} must be an integer >= 0, got {getattr(training, key)!r}")
+    _check_folds(config.data, where)
     rates = training.learning_rate if isinstance(training.learning_rate, dict) else {"any": training.learning_rate}
     if isinstance(training.learning_rate, dict) and _preset_key(model.preset) not in rates:
         raise ConfigError(f"{where}: training.learning_rate has no entry for preset "

@@ -50,7 +50,9 @@ def variant_summary(config: ExperimentConfig) -> dict:
             "boards": boards}
 
 
-def summary_markdown(rows: list[dict]) -> str:
+def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
+    """The demo table; `baselines` (baselines.json of the run) adds the classic baselines and
+    chance, scored on the same test split, in the first metric column."""
     boards = list(rows[0]["boards"])
     header = ["variant", "params (trained → deployed)", *(f"UA / WF1 {label}" for _, label in RUNNERS),
               "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]
@@ -61,6 +63,12 @@ def summary_markdown(rows: list[dict]) -> str:
                  f"{row['agreement']:.2%} of {row['test_examples']}", f"{row['model_bytes']:,}", f"{row['arena_bytes']:,}",
                  *(f"{'yes' if b['fits'] else 'NO'} (RAM {b['ram_used']:,} / {b['ram_budget']:,})"
                    for b in row["boards"].values())]
+        lines.append("| " + " | ".join(cells) + " |")
+    from ser_reparam.baseline import BASELINES
+
+    for name, metrics in (baselines or {}).get("models", {}).items():
+        cells = [BASELINES[name], f"{metrics['params']:,}" if metrics["params"] else "—",
+                 f"{metrics['ua']:.3f} / {metrics['wf1']:.3f}", *["—"] * (len(header) - 3)]
         lines.append("| " + " | ".join(cells) + " |")
     return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"
             + "\n".join(lines) + "\n")
@@ -74,8 +82,10 @@ def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (), echo: 
     configs = demo_configs(out, overrides)
     for config in configs:
         run_pipeline(config, echo=echo)
+    from ser_reparam.baseline import ensure_baselines
+
     rows = [variant_summary(config) for config in configs]
-    markdown = summary_markdown(rows)
+    markdown = summary_markdown(rows, ensure_baselines(configs[0]))
     reports = configs[0].run_dir / "reports"
     atomic_write_text(reports / "demo-summary.json", json.dumps(rows, indent=1) + "\n")
     atomic_write_text(reports / "demo-summary.md", markdown)

@@ -3,12 +3,15 @@
 Each seed's kept HRF model (`train/seed-<k>/best.keras`) is folded with `fold_model`, checked
 on the real test features (max |logit difference| over the whole test split), and saved as
 `folded/seed-<k>.keras`. The seed deployed to the board is the one with the best validation
-metric (never the test metric); `folded/fold.json` records it with the parameter and MAC
-counts before and after folding.
+metric (never the test metric) among the seeds that did not collapse (metrics.json
+`collapsed`); when every seed collapsed, the best of them is deployed and fold.json and the
+log say so. `folded/fold.json` records it with the parameter and MAC counts before and after
+folding.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from ser_reparam.fold import fold_model
 from ser_reparam.profile import count_flops, count_params
 from ser_reparam.errors import StageError  # noqa: F401  (re-exported: its old home)
 
+LOG = logging.getLogger("ser_reparam.deploy")
 FOLD_TOLERANCE = 1e-4  # max |logit difference| accepted on real test features
 
 
@@ -40,13 +44,14 @@ def trained_seeds(config: ExperimentConfig) -> list[int]:
     return seeds
 
 
-def choose_seed(config: ExperimentConfig, seeds: list[int]) -> int:
-    """The seed with the best validation metric (lowest seed on ties)."""
-    def val_score(seed):
-        metrics = json.loads((variant_dir(config) / "train" / f"seed-{seed}" / "metrics.json").read_text())
-        return metrics["val"].get(config.training.select, 0.0)
-
-    return max(seeds, key=lambda seed: (val_score(seed), -seed))
+def choose_seed(config: ExperimentConfig, seeds: list[int]) -> tuple[int, list[int]]:
+    """(the seed with the best validation metric among those that did not collapse — lowest seed
+    on ties, every seed when all collapsed —, the collapsed seeds)."""
+    metrics = {seed: json.loads((variant_dir(config) / "train" / f"seed-{seed}" / "metrics.json").read_text())
+               for seed in seeds}
+    collapsed = [seed for seed in seeds if metrics[seed].get("collapsed")]
+    candidates = [seed for seed in seeds if seed not in collapsed] or seeds
+    return max(candidates, key=lambda seed: (metrics[seed]["val"].get(config.training.select, 0.0), -seed)), collapsed
 
 
 def deployed_seed(config: ExperimentConfig) -> int:
@@ -83,7 +88,12 @@ def fold_run(config: ExperimentConfig) -> dict:
             "max_logit_diff": diff, "test_examples": int(len(x)),
             "params_before": count_params(hrf), "params_after": count_params(folded),
             "macs_before": count_flops(hrf, shape), "macs_after": count_flops(folded, shape)}
-    record["deployed_seed"] = choose_seed(config, seeds)
-    record["selected_by"] = f"validation {config.training.select}"
+    record["deployed_seed"], record["collapsed_seeds"] = choose_seed(config, seeds)
+    record["selected_by"] = f"validation {config.training.select}" + (
+        " among the seeds that did not collapse" if record["collapsed_seeds"] else "")
+    if record["deployed_seed"] in record["collapsed_seeds"]:
+        record["selected_by"] += "; WARNING: every seed collapsed (predicts one class), the deployed one too"
+        LOG.warning("%s: every trained seed collapsed; deploying seed %d anyway — it predicts (nearly) "
+                    "one class", variant_dir(config), record["deployed_seed"])
     atomic_write_text(out / "fold.json", json.dumps(record, indent=1) + "\n")
     return record

@@ -2,6 +2,8 @@
 
 runs/<name>/
   manifest.csv            the run's manifest: the prepared (or demo) rows + the validation rule
+  manifest-fold-<k>.csv   with speaker cross-validation (data.folds): fold k's manifest, beside
+                          the shared prepared.csv and audio cache; fold-<k>/ holds the rest below
   features/<hash>/        cached features and normalization statistics (shared by all variants)
   <variant>/train/seed-<k>/  <variant>/folded/  <variant>/quantized/  <variant>/firmware/<board>/
   reports/  stages/
@@ -11,6 +13,7 @@ over placements trains many variants on one manifest and one feature cache.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -18,7 +21,7 @@ from pathlib import Path
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
-from ser_reparam.data.splits import assign_validation
+from ser_reparam.data.splits import assign_fold, assign_validation
 from ser_reparam.models.placement import format_hrf, parse_hrf
 from ser_reparam.errors import MissingInputError, InputError
 
@@ -38,7 +41,40 @@ def variant_dir(config: ExperimentConfig) -> Path:
 
 
 def run_manifest(config: ExperimentConfig) -> Path:
-    return config.run_dir / "manifest.csv"
+    """The manifest of this run (of this fold): in runs/<name>/, where the audio cache is."""
+    if config.data.fold is None:
+        return config.run_dir / "manifest.csv"
+    return config.base_dir / f"manifest-fold-{config.data.fold}.csv"
+
+
+def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
+    """The config of every fold to run: [config] without speaker cross-validation or with one
+    fold chosen (data.fold), else one per fold (prepares the shared manifest to count them)."""
+    if config.data.folds is None or config.data.fold is not None:
+        return [config]
+    from ser_reparam.data.splits import speaker_folds
+
+    source = _prepared(config)
+    count = len(speaker_folds(read_manifest(source), config.data.folds))
+    return [dataclasses.replace(config, data=dataclasses.replace(config.data, fold=k)) for k in range(count)]
+
+
+def _prepared(config: ExperimentConfig) -> Path:
+    """runs/<name>/prepared.csv (or the demo corpus manifest), made when missing; shared by the folds."""
+    data = config.data
+    if data.dataset == DEMO_DATASET:
+        from ser_reparam.data.synthetic import make_demo_corpus
+
+        source = Path(data.root) / "manifest.csv"
+        if not source.exists():
+            make_demo_corpus(Path(data.root), **data.prepare)
+        return source
+    source = config.base_dir / "prepared.csv"
+    if not source.exists():
+        from ser_reparam.data.prepare import prepare_manifest
+
+        print(prepare_manifest(data.dataset, Path(data.root), source, **data.prepare).table())
+    return source
 
 
 def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
@@ -64,17 +100,17 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
     root = Path(data.root)
     summary = [f"{data.dataset}: demo corpus in {root}"]
     if data.dataset == DEMO_DATASET:
-        from ser_reparam.data.synthetic import make_demo_corpus
-
-        source = root / "manifest.csv"
-        if not source.exists():
-            make_demo_corpus(root, **data.prepare)
-    else:
+        source = _prepared(config)
+    else:  # every fold prepares again (the audio cache makes it cheap): never a stale prepared.csv
         from ser_reparam.data.prepare import prepare_manifest
 
-        source = config.run_dir / "prepared.csv"
+        source = config.base_dir / "prepared.csv"
         summary = [prepare_manifest(data.dataset, root, source, **data.prepare).table()]
-    rows, note = assign_validation(read_manifest(source), data.val)
+    rows = read_manifest(source)
+    if data.fold is not None:
+        rows, fold_note = assign_fold(rows, data.folds, data.fold)
+        summary.append(fold_note)
+    rows, note = assign_validation(rows, data.val)
     write_manifest(rows, run_manifest(config))
     return "\n".join(summary + [note])
 

@@ -74,16 +74,20 @@ def _feature_outputs(config: ExperimentConfig) -> list[Path]:
 
 
 def _train(config: ExperimentConfig) -> str:
+    from ser_reparam.baseline import ensure_baselines
     from ser_reparam.train import configure_threads, seed_summary, train
 
     configure_threads(config.training.threads)
+    ensure_baselines(config)
     return "\n".join(seed_summary(metrics) for metrics in train(config, list(range(config.training.seeds))))
 
 
 def _train_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.baseline import baselines_path
     from ser_reparam.train import seed_dir
 
-    return [variant_dir(config) / "config.json", *(seed_dir(config, s) for s in range(config.training.seeds))]
+    return [variant_dir(config) / "config.json", baselines_path(config),
+            *(seed_dir(config, s) for s in range(config.training.seeds))]
 
 
 def _fold(config: ExperimentConfig) -> str:
@@ -91,7 +95,9 @@ def _fold(config: ExperimentConfig) -> str:
 
     record = fold_run(config)
     worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())
-    return f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); deployed seed {record['deployed_seed']}"
+    warning = " — WARNING: it collapsed, as every seed did" if record["deployed_seed"] in record["collapsed_seeds"] else ""
+    return (f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); "
+            f"deployed seed {record['deployed_seed']}{warning}")
 
 
 def _fold_outputs(config: ExperimentConfig) -> list[Path]:

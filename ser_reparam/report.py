@@ -2,8 +2,11 @@
 
 Rows: Original, Lightweight, then each HRF placement (named as in the paper: FFN1, FFN2,
 FFN1 & FFN2, QKV, Project, CLS, ALL, …, with ratio r and HRF depth N when not the default
-r=8, N=1, and the activation when not the architecture's own). Columns: WA, UA, WF1, MF1 as
-mean ± std over seeds, Params and MACs of the deployed (folded) model. Plots: the confusion
+r=8, N=1, and the activation when not the architecture's own), then the classic baselines and
+chance (ser_reparam.baseline) fitted on the same splits. Columns: WA, UA, WF1, MF1 as mean ±
+std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/fold-<k>/) —,
+Params and MACs of the deployed (folded) model. A row with collapsed runs (metrics.json
+`collapsed`) is marked and counted. Plots: the confusion
 matrix per row (summed over seeds, rows normalized) and metric vs expansion ratio, HRF depth
 and activation wherever a sweep varied them (the paper's Figures 4–12).
 """
@@ -52,10 +55,11 @@ def row_name(variant: str) -> str:
 
 
 def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
-    """variant → metrics.json contents of its seeds, from every run folder given."""
+    """variant → metrics.json contents of its seeds (of every fold), from every run folder given."""
     found = defaultdict(list)
     for run_dir in run_dirs:
-        paths = sorted(Path(run_dir).glob("*/train/seed-*/metrics.json"))
+        paths = sorted([*Path(run_dir).glob("*/train/seed-*/metrics.json"),
+                        *Path(run_dir).glob("fold-*/*/train/seed-*/metrics.json")])
         if not paths:
             raise MissingInputError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
@@ -74,17 +78,44 @@ def _order(variant: str) -> tuple:
     return (kind, info["activation"], is_all, len(places), places, info["ratio"], info["depth"])
 
 
-def aggregate(found: dict[str, list[dict]]) -> list[dict]:
-    """One row per variant: mean and std of each metric over seeds, deployed size."""
+def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
+    """baseline name → its metrics on every split (fold) found (baselines.json files)."""
+    found = defaultdict(list)
+    for run_dir in run_dirs:
+        for path in sorted([*Path(run_dir).glob("baselines.json"), *Path(run_dir).glob("fold-*/baselines.json")]):
+            record = json.loads(path.read_text())
+            for name, metrics in record["models"].items():
+                found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})
+    return dict(found)
+
+
+def _metric_cells(row: dict, values: dict[str, list[float]]) -> None:
+    for key in METRIC_KEYS:
+        row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])), "values": values[key]}
+
+
+def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | None = None) -> list[dict]:
+    """One row per variant: mean and std of each metric over (fold, seed) runs, deployed size,
+    how many runs collapsed; then one row per baseline (mean and std over folds)."""
+    from ser_reparam.baseline import BASELINES
+
     rows = []
     for variant in sorted(found, key=_order):
-        runs = sorted(found[variant], key=lambda m: m["seed"])
-        row = {"variant": variant, "name": row_name(variant), "seeds": [m["seed"] for m in runs],
+        runs = sorted(found[variant], key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
+        row = {"variant": variant, "name": row_name(variant), "seeds": sorted({m["seed"] for m in runs}),
+               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
+               "collapsed": sum(bool(m.get("collapsed")) for m in runs),
                "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
                "confusion": np.sum([m["test"]["confusion"] for m in runs], axis=0).tolist()}
-        for key in METRIC_KEYS:
-            values = [m["test"][key] for m in runs]
-            row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
+        _metric_cells(row, {key: [m["test"][key] for m in runs] for key in METRIC_KEYS})
+        rows.append(row)
+    for name in [n for n in BASELINES if n in (baselines or {})]:
+        runs = baselines[name]
+        row = {"variant": name, "name": BASELINES[name], "baseline": True, "seeds": [],
+               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
+               "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
+               "confusion": np.sum([m["confusion"] for m in runs], axis=0).tolist()}
+        _metric_cells(row, {key: [m[key] for m in runs] for key in METRIC_KEYS})
         rows.append(row)
     return rows
 
@@ -93,15 +124,30 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
 
 
+def _over(rows: list[dict]) -> str:
+    """'3 seeds' or '8 folds × 3 seeds' (several counts joined by '/')."""
+    models = [r for r in rows if not r.get("baseline")] or rows
+    seeds = "/".join(map(str, sorted({len(r["seeds"]) for r in models})))
+    folds = "/".join(map(str, sorted({len(r["folds"]) for r in models})))
+    return f"{seeds} seeds" if folds == "0" else f"{folds} speaker folds × {seeds} seeds"
+
+
 def markdown(rows: list[dict], title: str) -> str:
-    seeds = sorted({len(r["seeds"]) for r in rows})
     lines = [f"### {title}", "",
-             f"Test metrics, mean ± std over {'/'.join(map(str, seeds))} seeds; Params and MACs of the deployed "
-             "(folded) model.", "",
-             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs |", "|---|---|---|---|---|---|---|"]
+             f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
+             "Baselines: utterance mean / std / min / max of the 78 features, fitted on each training split; "
+             "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
+             "row (a baseline: one per fold).", "",
+             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
-        lines.append(f"| {row['name']} | {cells} | {_size(row['params'])} | {_size(row['macs'])} |")
+        name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed" if row["collapsed"] else "")
+        size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
+        lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} |")
+    if any(row["collapsed"] for row in rows):
+        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a final "
+                  "training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); its numbers are "
+                  "in the mean."]
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +183,7 @@ def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
                     color="white" if share[i, j] > 0.5 else "black")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{row['name']}\n(sum over {len(row['seeds'])} seeds)", fontsize=9)
+        ax.set_title(f"{row['name']}\n(sum over {row['runs']} runs)", fontsize=9)
         name = row["variant"].replace("@", "_").replace("+", "_").replace(",", "_")
         paths.append(_save(fig, folder / f"confusion-{name}.png"))
     return paths
@@ -146,7 +192,7 @@ def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
 def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
     """Metric vs ratio / depth / activation for each placement a sweep varied them for."""
     plt = _pyplot()
-    parsed = [(row, _parse_variant(row["variant"])) for row in rows]
+    parsed = [(row, _parse_variant(row["variant"])) for row in rows if not row.get("baseline")]
     paths = []
     for axis in ("ratio", "depth", "activation"):
         lines = defaultdict(list)
@@ -174,7 +220,7 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
 def write_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike | None = None,
                  metric: str = "ua") -> dict:
     """Aggregate every trained seed under `run_dirs` into out_dir (default <first run>/reports)."""
-    rows = aggregate(collect(run_dirs))
+    rows = aggregate(collect(run_dirs), collect_baselines(run_dirs))
     out = Path(out_dir) if out_dir else Path(run_dirs[0]) / "reports"
     out.mkdir(parents=True, exist_ok=True)
     title = ", ".join(Path(d).name for d in run_dirs)

@@ -64,24 +64,31 @@ def _run_task(config_path: str, overrides: list[str], seed: int, threads: int) -
     config = load_config(config_path, overrides)
     configure_threads(threads)
     metrics = train_seed(config, seed, verbose=0)
-    return {"variant": metrics["variant"], "seed": seed, **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
+    return {"variant": metrics["variant"], "fold": metrics.get("fold"), "seed": seed,
+            **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
 
 
 def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
               executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
               gpus: float = 0.0) -> list[dict]:
     """Prepare the data once, then train every (variant, seed); returns one summary per run."""
-    from ser_reparam.experiment import feature_store, prepare_run_manifest, run_manifest
+    from ser_reparam.baseline import ensure_baselines
+    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
 
     config = load_config(config_path, base_overrides)
-    if not run_manifest(config).exists():
-        print(prepare_run_manifest(config))
-    store = feature_store(config)
-    for split in store.splits():
-        store.ensure(split)
-    store.norm_stats()
-    tasks = [(config_path, [*base_overrides, *point], seed, threads)
-             for point in variant_overrides(grid, config) for seed in seeds]
+    folds = fold_configs(config)
+    for run in folds:
+        if not run_manifest(run).exists():
+            print(prepare_run_manifest(run))
+        store = feature_store(run)
+        for split in store.splits():
+            store.ensure(split)
+        store.norm_stats()
+        ensure_baselines(run)
+    fold_overrides = [[] if run.data.fold is None or config.data.fold is not None else [f"data.fold={run.data.fold}"]
+                      for run in folds]
+    tasks = [(config_path, [*base_overrides, *fold, *point], seed, threads)
+             for fold in fold_overrides for point in variant_overrides(grid, config) for seed in seeds]
     if executor == "local":
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             return list(pool.map(_run_task, *zip(*tasks)))

@@ -47,6 +47,12 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "quantize": {"int16x8": "yes"}}, r"quantize.int16x8 must be true or false, got 'yes'"),
     ({**MINIMAL, "name": "../../x"}, r"name '../../x' must be one folder name"),
     ({**MINIMAL, "name": ".."}, r"name '..' must be one folder name"),
+    ({**MINIMAL, "training": {"schedule": "step"}}, "training.schedule 'step' must be one of plateau, cosine"),
+    ({**MINIMAL, "training": {"mixup": -1}}, "training.mixup must be a number >= 0"),
+    ({**MINIMAL, "training": {"time_masks": 1.5}}, "training.time_masks must be an integer >= 0"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 1}}, "data.folds 1 must be 'loso'"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "fold": 0}}, "data.fold 0 needs data.folds"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 4, "fold": 4}}, r"must be 0 … 3"),
 ])
 def test_bad_configs_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -80,3 +86,9 @@ def test_every_rule_names_an_existing_key():
 
     keys = {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls)}
     assert set(RULES) <= keys
+
+
+def test_a_fold_has_its_own_run_folder():
+    config = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}})
+    assert config.run_dir == config.base_dir / "fold-3" and config.base_dir.name == "x"
+    assert parse_config(MINIMAL).run_dir == parse_config(MINIMAL).base_dir

@@ -199,3 +199,6 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
     assert len(list((run / "stages").glob("*.json"))) == 2 + 2 * 5
     assert "| convtransformer-lightweight-ffn2@8x1 | 11,220 → 8,596 |" in printed
     assert printed.count("| convtransformer-lightweight") == 2
+    for baseline in ("Logistic regression (78-feature utterance stats)", "Linear SVM (78-feature utterance stats)",
+                     "Chance (majority class)"):
+        assert f"| {baseline} |" in printed

@@ -41,3 +41,31 @@ def test_split_and_none():
 def test_bad_rules(rule, message):
     with pytest.raises(ValueError, match=message):
         assign_validation(rows(), rule)
+
+
+def speaker_rows():
+    return [Utterance(f"{s}_{k}", f"{s}/{k}.wav", "sad", split, s)
+            for s, split in zip("DBACE", ["train", "val", "test", "train", "train"]) for k in range(2)]
+
+
+def test_leave_one_speaker_out_folds():
+    from ser_reparam.data.splits import assign_fold, speaker_folds
+
+    assert speaker_folds(speaker_rows(), "loso") == [["A"], ["B"], ["C"], ["D"], ["E"]]
+    assert speaker_folds(speaker_rows(), 2) == [["A", "C", "E"], ["B", "D"]]
+    result, note = assign_fold(speaker_rows(), "loso", 1)
+    assert {u.speaker for u in result if u.split == "test"} == {"B"}        # the protocol's val/test replaced
+    assert {u.split for u in result if u.speaker != "B"} == {"train"} and len(result) == 10
+    assert note == "fold 1 of 5 (leave one speaker out): test speakers B"
+    # then the validation rule holds out one of the remaining training speakers
+    held, _ = assign_validation(result, "speakers:1")
+    assert {u.split for u in held} == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize("folds,fold,message", [
+    (6, 0, "has 5 speaker"), ("loso", 5, "has folds 0 … 4")])
+def test_bad_folds(folds, fold, message):
+    from ser_reparam.data.splits import assign_fold
+
+    with pytest.raises(ValueError, match=message):
+        assign_fold(speaker_rows(), folds, fold)

@@ -114,3 +114,59 @@ def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     metrics = json.loads((seed_dir(config, 0) / "metrics.json").read_text())
     assert metrics["epochs"] == 8
     assert [h["epoch"] for h in metrics["history"]] == list(range(1, 9))
+
+
+def history(losses, classes):
+    return [{"epoch": k + 1, "loss": loss, "classes": c} for k, (loss, c) in enumerate(zip(losses, classes))]
+
+
+def test_plateau_schedule_never_reduces_while_one_class_and_restarts_after_a_collapse():
+    from ser_reparam.train import schedule_state
+
+    config, _ = tiny_config(Path("/tmp"), lr_patience=2, collapse_epochs=4)
+    training = config.training
+    # learning: the loss stalls for 2 epochs twice -> halved twice
+    assert schedule_state(history([1.0, 1.1, 1.1, 1.2, 1.2], [3] * 5), training) == (0.25, 0, [])
+    # the same stalls while predicting one class: no reduction
+    assert schedule_state(history([1.0, 1.1, 1.1], [1, 1, 1]), training) == (1.0, 0, [])
+    # 4 one-class epochs in a row: the schedule restarts after epoch 5, and again 4 epochs later
+    state = schedule_state(history([1.9] * 10, [3] + [1] * 9), training)
+    assert state == (1.0, 9, [5, 9])
+
+
+def test_cosine_rate_warmup_and_floor():
+    from ser_reparam.train import LearningRate
+
+    config, _ = tiny_config(Path("/tmp"), schedule="cosine", epochs=10, warmup_epochs=1, min_lr=1e-5)
+    rate = LearningRate(config.training, 1e-2, steps_per_epoch=10, history=list)
+    assert rate.rate(0) == pytest.approx(1e-3) and rate.rate(9) == pytest.approx(1e-2)
+    assert rate.rate(10) == pytest.approx(1e-2) and rate.rate(100) == pytest.approx(1e-5)
+    rate.start = 5  # restarted after epoch 5: warmup again, then the decay over the epochs left
+    assert rate.rate(50) == pytest.approx(1e-3) and rate.rate(60) == pytest.approx(1e-2)
+
+
+def test_collapse_verdict():
+    from ser_reparam.train import collapse_verdict, label_prior_entropy
+
+    prior = label_prior_entropy([30, 10, 10])
+    assert prior == pytest.approx(0.950, abs=1e-3)
+    learned = history([1.2, 0.8, 0.5], [2, 3, 3])
+    assert collapse_verdict(learned, 3, prior, 2) == []
+    flat = history([0.96, 0.95, 0.94], [1, 1, 1])
+    reasons = collapse_verdict(flat, 1, prior, 2)
+    assert len(reasons) == 3 and "label-prior entropy 0.950" in reasons[2]
+
+
+def test_recipe_options_train_and_stay_deterministic(prepared, tmp_path):
+    """Class weights, label smoothing, mixup, masks and gain run, and the same seed gives the same file."""
+    _, raw = prepared
+    config = parse_config({**raw, "training": {**raw["training"], "class_weights": True, "label_smoothing": 0.1,
+                                               "mixup": 0.2, "time_masks": 2, "freq_masks": 2, "gain_db": 6,
+                                               "schedule": "cosine"}})
+    first = train_seed(config, 0, verbose=0)
+    path = seed_dir(config, 0) / "metrics.json"
+    text = path.read_text()
+    os.remove(path)
+    train_seed(config, 0, verbose=0)
+    assert path.read_text() == text
+    assert all("classes" in h for h in first["history"]) and isinstance(first["collapsed"], bool)

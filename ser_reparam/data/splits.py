@@ -48,3 +48,27 @@ def assign_validation(rows: list[Utterance], rule: str) -> tuple[list[Utterance]
         extra = " plus the manifest's val rows" if has_val else ""
         return rows, f"validation = training speakers {', '.join(held)} held out ({rule}){extra}"
     raise InputError(f"data.val {rule!r} must be 'auto', 'split', 'speakers:N' or 'none'")
+
+
+def speaker_folds(rows: list[Utterance], folds: str | int) -> list[list[str]]:
+    """The test speakers of each fold: 'loso' = one fold per speaker (sorted), K = the sorted
+    speakers dealt round-robin into K folds (the same for every seed and every run)."""
+    speakers = sorted({u.speaker for u in rows if u.speaker})
+    count = len(speakers) if folds == "loso" else int(folds)
+    if len(speakers) < 2 or count > len(speakers):
+        raise InputError(f"data.folds {folds!r}: the manifest has {len(speakers)} speaker(s) "
+                         f"({', '.join(speakers) or 'the speaker column is empty'}); speaker folds need "
+                         f"at least 2 speakers and no more folds than speakers")
+    return [speakers[k::count] for k in range(count)]
+
+
+def assign_fold(rows: list[Utterance], folds: str | int, fold: int) -> tuple[list[Utterance], str]:
+    """Rows of cross-validation fold `fold`: its speakers are `test`, every other row `train`
+    (the protocol's own train / val / test split is replaced); then the validation rule applies."""
+    groups = speaker_folds(rows, folds)
+    if not 0 <= fold < len(groups):
+        raise InputError(f"data.fold {fold}: this manifest has folds 0 … {len(groups) - 1} ({folds})")
+    test = set(groups[fold])
+    rows = [dataclasses.replace(u, split="test" if u.speaker in test else "train") for u in rows]
+    kind = "leave one speaker out" if folds == "loso" else f"{folds} speaker folds"
+    return rows, f"fold {fold} of {len(groups)} ({kind}): test speakers {', '.join(groups[fold])}"

@@ -1,0 +1,99 @@
+"""Classic baselines beside every Transformer result: what utterance statistics and a linear
+model reach on the same split, and what predicting one class scores (chance).
+
+Features: per utterance, the mean, standard deviation, minimum and maximum over its frames of
+the same 78 features the models see (the cached front-end output, before normalization; the
+frames of an utterance's windows pooled), 312 numbers. Models (scikit-learn, standardized
+inputs, class-balanced, fitted on the training split, scored on the test split): logistic
+regression and a linear SVM. Chance: always the training split's most frequent class, i.e.
+what a collapsed model scores (UA = 1 / classes when the test split has every class).
+Written to runs/<name>[/fold-<k>]/baselines.json.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.files import atomic_write_text
+from ser_reparam.metrics import classification_metrics
+
+STATISTICS = ("mean", "std", "min", "max")
+BASELINES = {"logreg": "Logistic regression (78-feature utterance stats)",
+             "linear_svm": "Linear SVM (78-feature utterance stats)",
+             "chance": "Chance (majority class)"}
+
+
+def utterance_statistics(store, split: str, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std, min, max of every feature per utterance (n, 4·78), label indices (n,))."""
+    from ser_reparam.data.dataset import read_features
+
+    frames, targets = {}, {}
+    for example in read_features(store.ensure(split, labels)).as_numpy_iterator():
+        utt = example["utt_id"].decode()
+        frames.setdefault(utt, []).append(example["features"])
+        targets[utt] = labels.index(example["label"].decode())
+    stats = []
+    for utt, parts in frames.items():
+        values = np.concatenate(parts).astype(np.float64)
+        stats.append(np.concatenate([values.mean(0), values.std(0), values.min(0), values.max(0)]))
+    return np.array(stats), np.array([targets[utt] for utt in frames])
+
+
+def baseline_models() -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    return {"logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, class_weight="balanced")),
+            "linear_svm": make_pipeline(StandardScaler(), LinearSVC(C=0.01, class_weight="balanced",
+                                                                    max_iter=20000, random_state=0))}
+
+
+def run_baselines(config: ExperimentConfig) -> dict:
+    """Fit and score the baselines on the config's train / test split; write and return baselines.json."""
+    from ser_reparam.experiment import feature_store, labels_for
+
+    store, labels = feature_store(config), labels_for(config)
+    x_train, y_train = utterance_statistics(store, "train", labels)
+    x_test, y_test = utterance_statistics(store, "test", labels)
+    results = {}
+    for name, model in baseline_models().items():
+        model.fit(x_train, y_train)
+        results[name] = classification_metrics(y_test, model.predict(x_test), len(labels))
+        results[name]["params"] = int(model[-1].coef_.size + model[-1].intercept_.size)
+        results[name]["macs"] = int(model[-1].coef_.size)
+    majority = int(np.bincount(y_train, minlength=len(labels)).argmax())
+    results["chance"] = {**classification_metrics(y_test, np.full(len(y_test), majority), len(labels)),
+                         "params": 0, "macs": 0}
+    record = {"experiment": config.name, "fold": config.data.fold, "inputs": _inputs_key(config), "labels": list(labels),
+              "features": f"{', '.join(STATISTICS)} of the {x_train.shape[1] // len(STATISTICS)} front-end features",
+              "train_utterances": int(len(y_train)), "test_utterances": int(len(y_test)), "models": results}
+    atomic_write_text(baselines_path(config), json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def baselines_path(config: ExperimentConfig) -> Path:
+    return config.run_dir / "baselines.json"
+
+
+def _inputs_key(config: ExperimentConfig) -> str:
+    """What the numbers depend on: the run manifest, the front end and the window."""
+    from ser_reparam.experiment import feature_store, run_manifest
+    from ser_reparam.files import file_sha256
+
+    store = feature_store(config)
+    return f"{file_sha256(run_manifest(config))[:12]}-{store.frontend.hash()}-{store.window.tag()}"
+
+
+def ensure_baselines(config: ExperimentConfig) -> dict:
+    """baselines.json of this split: reused while its manifest, front end and window are the same."""
+    path = baselines_path(config)
+    if path.exists():
+        record = json.loads(path.read_text())
+        if record.get("inputs") == _inputs_key(config):
+            return record
+    return run_baselines(config)

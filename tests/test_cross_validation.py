@@ -1,0 +1,93 @@
+"""Speaker cross-validation from the CLI, baselines beside the models, collapse marks in reports."""
+import json
+
+import pytest
+
+from ser_reparam.cli import main
+from ser_reparam.report import aggregate, collect, collect_baselines, markdown
+
+
+def write_config(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""name: tiny
+runs_dir: {tmp_path / 'runs'}
+data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: none,
+       prepare: {{speakers: 5, per_class: 2, min_seconds: 1.0, max_seconds: 1.2}}}}
+model: {{arch: convtransformer, cls_dropout: 0.0}}
+training: {{epochs: 1, batch_size: 8, seeds: 1}}
+""")
+    return path
+
+
+def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys):
+    assert main(["train", "--config", str(write_config(tmp_path)), "--folds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "fold 0: seed 0:" in out and "fold 1: seed 0:" in out
+    assert "mean ± std over 2 speaker folds × 1 seeds" in out
+    for row in ("| Lightweight", "| Logistic regression (78-feature utterance stats) |",
+                "| Linear SVM (78-feature utterance stats) |", "| Chance (majority class) |"):
+        assert row in out
+    base = tmp_path / "runs" / "tiny"
+    folds = [json.loads((base / f"fold-{k}" / "baselines.json").read_text()) for k in (0, 1)]
+    assert [f["fold"] for f in folds] == [0, 1]
+    # the two folds test disjoint speakers and together cover every speaker once
+    metrics = [json.loads(p.read_text()) for p in sorted(base.glob("fold-*/*/train/seed-0/metrics.json"))]
+    speakers = [m["test_speakers"] for m in metrics]
+    assert len(speakers) == 2 and not set(speakers[0]) & set(speakers[1]) and len(speakers[0] + speakers[1]) == 5
+    # the chance row is what predicting the majority class scores: UA = 1 / classes
+    assert all(f["models"]["chance"]["ua"] == pytest.approx(1 / len(f["labels"])) for f in folds)
+    # baselines are reused while their inputs hold
+    stamp = (base / "fold-0" / "baselines.json").stat().st_mtime_ns
+    assert main(["train", "--config", str(write_config(tmp_path)), "--folds", "2", "--fold", "0"]) == 0
+    assert (base / "fold-0" / "baselines.json").stat().st_mtime_ns == stamp
+
+
+def test_collapsed_runs_are_marked(tmp_path):
+    for seed, collapsed in ((0, False), (1, True)):
+        path = tmp_path / "fold-0" / "convtransformer-lightweight-none" / "train" / f"seed-{seed}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        test = {"wa": 0.5, "ua": 0.5, "wf1": 0.5, "mf1": 0.5, "confusion": [[1, 1], [1, 1]]}
+        path.write_text(json.dumps({"variant": "convtransformer-lightweight-none", "seed": seed, "fold": 0,
+                                    "test": test, "params": 8596, "macs": 1, "labels": ["a", "b"],
+                                    "collapsed": collapsed}))
+    rows = aggregate(collect([tmp_path]), collect_baselines([tmp_path]))
+    assert rows[0]["collapsed"] == 1 and rows[0]["runs"] == 2
+    text = markdown(rows, "t")
+    assert "| Lightweight ⚠ 1/2 runs collapsed |" in text and "over 1 speaker folds × 2 seeds" in text
+
+
+def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
+    from ser_reparam.config import parse_config
+    from ser_reparam.deploy import choose_seed
+    from ser_reparam.experiment import variant_dir
+
+    config = parse_config({"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "demo", "root": "c"}})
+
+    def write(seed, ua, collapsed):
+        path = variant_dir(config) / "train" / f"seed-{seed}" / "metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"val": {"ua": ua}, "collapsed": collapsed}))
+
+    write(0, 0.40, False)
+    write(1, 0.45, True)    # best on validation, but collapsed
+    write(2, 0.42, False)
+    assert choose_seed(config, [0, 1, 2]) == (2, [1])
+    write(0, 0.40, True)
+    write(2, 0.42, True)
+    assert choose_seed(config, [0, 1, 2]) == (1, [0, 1, 2])
+
+
+def test_demo_summary_carries_the_baselines_and_chance():
+    from ser_reparam.demo import summary_markdown
+
+    row = {"variant": "convtransformer-lightweight-none", "train_params": 8596, "params": 8596,
+           "metrics": {k: {"ua": 0.6, "wf1": 0.55} for k in ("Keras", "int8 LiteRT", "int8 TFLM")},
+           "agreement": 0.99, "test_examples": 96, "model_bytes": 19520, "arena_bytes": 123648,
+           "boards": {"esp32s3": {"fits": True, "ram_used": 1, "ram_budget": 2}}}
+    metrics = {"ua": 0.5, "wf1": 0.45}
+    baselines = {"models": {"logreg": {**metrics, "params": 1252}, "linear_svm": {**metrics, "params": 1252},
+                            "chance": {"ua": 0.25, "wf1": 0.1, "params": 0}}}
+    text = summary_markdown([row], baselines)
+    assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
+    assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
+    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line)
