@@ -188,12 +188,12 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
     assert hrf["train_params"] > hrf["params"] == light["params"] == light["train_params"]
     assert hrf["model_bytes"] == light["model_bytes"]  # deHRF: the board gets the lightweight model
     for row in rows:
-        assert set(row["boards"]) == {"esp32s3", "stm32f4"} and all(b["fits"] for b in row["boards"].values())
+        assert set(row["boards"]) == {"esp32s3", "stm32h7"} and all(b["fits"] for b in row["boards"].values())
         assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())
         variant = run / row["variant"]
         for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json", "folded/fold.json",
                      "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/manifest.json",
-                     "firmware/stm32f4/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
+                     "firmware/stm32h7/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
             assert (variant / path).is_file(), path
         assert (run / "reports" / f"{row['variant']}-evaluation.md").is_file()
     assert len(list((run / "stages").glob("*.json"))) == 2 + 2 * 5
