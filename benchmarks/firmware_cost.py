@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from firmware_export.boards import get_board  # noqa: E402
 from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, run, section_usage, split_clips  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from readme import publish  # noqa: E402
 
 MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
 
@@ -43,6 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--board", default="stm32f4")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--tflm-dir", default=None)
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's firmware-cost block")
     args = parser.parse_args(argv)
     config = load_run(args.run)
     board = get_board(args.board)
@@ -58,26 +60,29 @@ def main(argv=None) -> None:
     invoke = np.array([r["invoke_ticks"] for r in rows]) * TICK_INSTRUCTIONS
     hops = rows[0]["hops"]
     manifest = built["manifest"]
-    print(f"Bundle: {args.run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
+    out = []  # the README block's lines
+    out.append(f"Bundle: {args.run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
           f"int8, input {manifest['input']['shape']}); {len(rows)} test clips, firmware output verified "
           "against the Python path.\n")
-    print("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |")
-    print("|---|---|---|")
+    out.append("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |")
+    out.append("|---|---|---|")
     mhz = board.clock_mhz
     for name, values in (("front end, per 10 ms hop", hop), (f"front end, finish step (once per {hops} hops)", finish),
                          ("front end, whole window", hop * hops + finish), ("model, one Invoke", invoke)):
-        print(f"| {name} | {values.mean():,.0f} (range {values.min():,.0f}–{values.max():,.0f}) | "
+        out.append(f"| {name} | {values.mean():,.0f} (range {values.min():,.0f}–{values.max():,.0f}) | "
               f"{values.mean() / mhz / 1e3:.2f} ms at {mhz} MHz |")
-    print(f"\nAnchor: {MLPERF_KWS}.")
-    print(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of {board.flash_kb} KB; "
+    out.append(f"\nAnchor: {MLPERF_KWS}.")
+    out.append(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of {board.flash_kb} KB; "
           f"tensor arena in use {result['arena_used_bytes']:,} B (kTensorArenaSize "
           f"{manifest['arena']['kTensorArenaSize']:,} B)")
     for name, region in memory["regions"].items():
         sections = ", ".join(f"{s} {n:,} B" for s, n in region["sections"].items())
         rest = "left for heap and stack" if region["heap_and_stack"] else "free"
-        print(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
-    print(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; {version('qemu-system-arm')}; "
+        out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
+    out.append(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; {version('qemu-system-arm')}; "
           f"{version('arm-none-eabi-gcc')}; TFLM tree {built['tree']}")
+    publish("firmware-cost", "\n".join(out), sys.argv[1:] if argv is None else argv,
+            f"TFLM_DIR=… python benchmarks/firmware_cost.py {args.run} --board {args.board} --clips {args.clips}")
 
 
 if __name__ == "__main__":
