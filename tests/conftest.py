@@ -28,6 +28,19 @@ def randomize_weights(model, rng, scale: float = 1.0) -> None:
         weight.assign(values.astype(np.float32))
 
 
+def write_tiny_config(tmp_path, val: str, per_class: int, cls_dropout: float):
+    """A one-epoch demo-corpus config file for CLI tests (5 speakers, 1 s windows)."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""name: tiny
+runs_dir: {tmp_path / 'runs'}
+data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: {val},
+       prepare: {{speakers: 5, per_class: {per_class}, min_seconds: 1.0, max_seconds: 1.2}}}}
+model: {{arch: convtransformer, cls_dropout: {cls_dropout}}}
+training: {{epochs: 1, batch_size: 8, seeds: 1}}
+""")
+    return path
+
+
 @pytest.fixture(scope="session")
 def deployed_run(tmp_path_factory):
     """A tiny demo-corpus run taken through stages 01–05 (one seed): the input of export tests."""

@@ -3,20 +3,14 @@ import json
 
 import pytest
 
+from conftest import write_tiny_config
+
 from ser_reparam.cli import main
 from ser_reparam.report import aggregate, collect, collect_baselines, markdown
 
 
 def write_config(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(f"""name: tiny
-runs_dir: {tmp_path / 'runs'}
-data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: none,
-       prepare: {{speakers: 5, per_class: 2, min_seconds: 1.0, max_seconds: 1.2}}}}
-model: {{arch: convtransformer, cls_dropout: 0.0}}
-training: {{epochs: 1, batch_size: 8, seeds: 1}}
-""")
-    return path
+    return write_tiny_config(tmp_path, "none", 2, 0.0)
 
 
 def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys):

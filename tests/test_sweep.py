@@ -1,6 +1,8 @@
 """Sweep grids, the local process pool and the Ray executor."""
 import pytest
 
+from conftest import write_tiny_config
+
 from ser_reparam.config import parse_config
 from ser_reparam.report import collect
 from ser_reparam.sweep import parse_grid, run_sweep, variant_overrides
@@ -32,15 +34,7 @@ def test_placement_the_architecture_lacks_is_refused():
 
 
 def write_config(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(f"""name: tiny
-runs_dir: {tmp_path / 'runs'}
-data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: split,
-       prepare: {{speakers: 5, per_class: 1, min_seconds: 1.0, max_seconds: 1.2}}}}
-model: {{arch: convtransformer, cls_dropout: 0.1}}
-training: {{epochs: 1, batch_size: 8, seeds: 1}}
-""")
-    return path
+    return write_tiny_config(tmp_path, "split", 1, 0.1)
 
 
 @pytest.mark.slow
