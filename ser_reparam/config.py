@@ -361,6 +361,10 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> E
     return parse_config(raw, str(path), overrides)
 
 
+# what a trained seed depends on: the key of its metrics.json and of stage 03's record alike
+TRAINING_SECTIONS = ("data", "frontend", "model", "training")
+
+
 def config_hash(config: ExperimentConfig, *sections: str) -> str:
     """Short hash of the whole config, or of the named sections only (what a stage depends on)."""
     data = config.to_dict()
