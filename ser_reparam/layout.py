@@ -24,14 +24,13 @@ from pathlib import Path
 
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import StageError
-from ser_reparam.models.placement import format_hrf, parse_hrf
 
 
 def variant_name(config: ExperimentConfig) -> str:
     """e.g. 'convtransformer-lightweight-ffn2@8x1' (+ '-gelu' for a non-default activation)."""
     model = config.model
     preset = model.preset if isinstance(model.preset, str) else "x".join(map(str, model.preset))
-    name = f"{model.arch}-{preset}-{format_hrf(parse_hrf(model.hrf, model.arch))}"
+    name = f"{model.arch}-{preset}-{model.placement.spec}"
     return name + (f"-{model.activation}" if model.activation else "")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_reparam.files import atomic_write_text
-from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, parse_hrf, places_for
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
@@ -34,11 +34,10 @@ def variant_info(model: dict) -> dict:
     The placement is parsed by models.placement, as training did — never from a folder name."""
     arch = model["arch"]
     preset = model["preset"] if isinstance(model["preset"], str) else "x".join(map(str, model["preset"]))
-    hrf = parse_hrf(model.get("hrf"), arch)
-    settings = {(v["ratio"], v["depth"]) for v in hrf.values()}
-    first = next(iter(hrf.values()), {"ratio": 0, "depth": 0})
-    return {"arch": arch, "preset": preset, "places": tuple(hrf), "ratio": first["ratio"], "depth": first["depth"],
-            "activation": model.get("activation") or "", "mixed": len(settings) > 1}
+    placement = Placement.parse(model.get("hrf"), arch)
+    _, ratio, depth = placement.settings[0] if placement.settings else (None, 0, 0)
+    return {"arch": arch, "preset": preset, "places": placement.places, "ratio": ratio, "depth": depth,
+            "activation": model.get("activation") or "", "mixed": placement.mixed, "all": placement.is_all}
 
 
 def row_name(info: dict) -> str:
@@ -46,8 +45,7 @@ def row_name(info: dict) -> str:
         name = "Original" if info["preset"] == "original" else ("Lightweight" if info["preset"] == "lightweight"
                                                                  else f"No HRF [{info['preset']}]")
     else:
-        name = ("ALL" if set(info["places"]) == set(places_for(info["arch"]))
-                else " & ".join(PAPER_NAMES[p] for p in info["places"]))
+        name = "ALL" if info["all"] else " & ".join(PAPER_NAMES[p] for p in info["places"])
         if (info["ratio"], info["depth"]) != (DEFAULT_RATIO, DEFAULT_DEPTH) or info["mixed"]:
             name += f" (r={info['ratio']}, N={info['depth']})"
     return name + (f" [{info['activation']}]" if info["activation"] else "")

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
-from ser_reparam.models.placement import parse_hrf
+from ser_reparam.models.placement import Placement
 from ser_reparam.errors import InputError
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
@@ -49,7 +49,7 @@ def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> l
         else:
             specs = [placement] if "@" in placement else [f"{placement}@{r}x{d}" for r in ratios for d in depths]
             for spec in specs:
-                parse_hrf(spec, config.model.arch)
+                Placement.parse(spec, config.model.arch)
                 points.append([f"model.hrf={spec}", *act])
     return points
 

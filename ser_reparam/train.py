@@ -64,7 +64,7 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
     store = feature_store(config)
     model = config.model
     return build_model(model.arch, model.preset, len(labels_for(config)), store.window.num_frames(config.frontend),
-                       config.frontend.num_features, hrf=model.hrf, activation=model.activation,
+                       config.frontend.num_features, hrf=model.placement, activation=model.activation,
                        deploy=deploy, heads=model.heads, dropout=model.dropout, cls_dropout=model.cls_dropout)
 
 
