@@ -40,6 +40,8 @@ def test_collapsed_runs_are_marked(tmp_path):
     for seed, collapsed in ((0, False), (1, True)):
         path = tmp_path / "fold-0" / "convtransformer-lightweight-none" / "train" / f"seed-{seed}" / "metrics.json"
         path.parent.mkdir(parents=True)
+        (path.parents[2] / "config.json").write_text(json.dumps(
+            {"model": {"arch": "convtransformer", "preset": "lightweight", "hrf": None, "activation": None}}))
         test = {"wa": 0.5, "ua": 0.5, "wf1": 0.5, "mf1": 0.5, "confusion": [[1, 1], [1, 1]]}
         path.write_text(json.dumps({"variant": "convtransformer-lightweight-none", "seed": seed, "fold": 0,
                                     "test": test, "params": 8596, "macs": 1, "labels": ["a", "b"],
