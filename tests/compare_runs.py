@@ -4,7 +4,12 @@ A refactoring must leave the demo's artifacts byte-identical: deployed .tflite f
 firmware bundles, reports. What legitimately differs between two runs is normalized first:
 each tree's own root path (configs and records name it), and in JSON files the keys that hold
 wall-clock measurements (VOLATILE_KEYS). Files that hold nothing but run-time logs
-(VOLATILE_FILES: TensorBoard event files, lock files) are listed, not compared.
+(VOLATILE_FILES: TensorBoard event files, lock files) are listed, not compared. A .keras file is
+compared member by member without its metadata.json (Keras stamps the save time there and in the
+zip entries). Still different between two identical runs, as measured on the demo: the feature
+cache's TensorFlow snapshot ids (random folder names and the metadata naming them; the shards'
+bytes are equal), stage records' input hashes of those files and of .keras files, and the
+wall-clock "ms / clip" column of <variant>-evaluation.md.
 
     python tests/compare_runs.py /tmp/before /tmp/after     # exit 0 when equal
 """
@@ -14,6 +19,7 @@ import fnmatch
 import hashlib
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 VOLATILE_KEYS = {"seconds", "ms_per_clip", "train_seconds", "duration_s", "wall_seconds"}
@@ -30,6 +36,10 @@ def _scrub(value):
 
 def normalized(path: Path, root: Path) -> bytes:
     """The file's bytes with its tree's root path replaced and JSON wall-clock keys masked."""
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as archive:
+            return b"".join(name.encode() + hashlib.sha256(archive.read(name)).digest()
+                            for name in sorted(archive.namelist()) if name != "metadata.json")
     data = path.read_bytes()
     for spelled in {str(root), str(root.resolve())}:
         data = data.replace(spelled.encode(), b"<ROOT>")
