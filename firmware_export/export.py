@@ -25,6 +25,7 @@ from string import Template
 from firmware_export.arena import measure_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
+from firmware_export.cmsis_dsp import RFFT_SOURCES
 from firmware_export.frontend_tables import write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
@@ -32,18 +33,15 @@ from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
-from ser_reparam.deploy import StageError, deployed_seed
-from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.errors import StageError
+from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import ordinary_mode, temp_name
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.layout import RunLayout
 from ser_reparam.tflite_ops import op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
-TFLM_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m0plus": "cortex-m0plus"}
-IDF_TARGET = {"esp32": "esp32", "esp32s3": "esp32s3"}
-ARDUINO_FQBN = {"nrf52840": "arduino:mbed_nano:nano33ble", "esp32": "esp32:esp32:esp32",
-                "esp32s3": "esp32:esp32:esp32s3"}
 
 
 def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_samples: int, cmsis: bool) -> int:
@@ -57,10 +55,6 @@ def board_linker_script(board: Board, qemu: bool = False) -> str:
     """The board's GNU ld script: arena, front end and reserve in the regions the budget uses."""
     return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement, board.reserve_ram_kb * KB,
                          qemu=qemu, flash_origin=board.flash_origin)
-
-
-def firmware_dir(config, board_key: str) -> Path:
-    return variant_dir(config) / "firmware" / board_key
 
 
 def _microphone_values(board: Board) -> dict:
@@ -77,11 +71,11 @@ def _microphone_values(board: Board) -> dict:
 def _template_values(board: Board, model_name: str, arena: dict) -> dict:
     versions = esp_component_versions(arena)
     return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
-            "cflags": board.cflags, "tflm_arch": TFLM_ARCH.get(board.core, board.core),
-            "idf_target": IDF_TARGET.get(board.key, board.key),
-            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name,
+            "cflags": board.cflags, "tflm_arch": board.tflm_arch,
+            "idf_target": board.idf_target, "arduino_fqbn": board.arduino_fqbn, "model": model_name,
             **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
-            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"]}
+            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"],
+            "cmsis_dsp_fft_sources": "\n    ".join(f"${{CMSIS_DSP_DIR}}/{name}" for name in RFFT_SOURCES)}
 
 
 def _fill_template(template: str, target: Path, sources: list[Path], values: dict) -> list[Path]:
@@ -127,12 +121,13 @@ def discard_bundle(folder: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def export_run(config, board_key: str, model_name: str = "int8") -> dict:
+def export_run(config: ExperimentConfig, board_key: str, model_name: str = "int8") -> dict:
     """Write the firmware bundle of the deployed `model_name` file (stage 05) for `board_key`.
 
     BudgetError (naming the numbers) when the model and arena do not fit the board."""
     board = get_board(board_key)
-    model_path = quantized_dir(config) / f"{model_name}.tflite"
+    layout = RunLayout(config)
+    model_path = layout.quantized_dir / f"{model_name}.tflite"
     if not model_path.exists():
         raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
                          "(ser-reparam quantize …)")
@@ -157,12 +152,12 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
     try:
         require_fit(board, check)
     except BudgetError:  # a previous bundle would still say "fits" beside the new model: take it away
-        discard_bundle(firmware_dir(config, board_key))
+        discard_bundle(layout.firmware_dir(board_key))
         raise
 
     labels = list(labels_for(config))
-    provenance = f"{config.name}/{variant_name(config)} seed {deployed_seed(config)} ({model_name}.tflite)"
-    target = firmware_dir(config, board_key)
+    provenance = f"{config.name}/{layout.variant} seed {layout.deployed_seed()} ({model_name}.tflite)"
+    target = layout.firmware_dir(board_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{board_key}.", dir=target.parent))
     ordinary_mode(staging)
