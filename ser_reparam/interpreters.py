@@ -106,6 +106,17 @@ class TFLMModel(_TFLiteRunner):
         return self.interpreter.get_output(0)
 
 
+def quantization(model_bytes: bytes) -> dict:
+    """Shapes, dtypes, scales and zero points of the model's input and output tensors."""
+    runner = LiteRTModel(model_bytes)
+    result = {}
+    for name, details in (("input", runner.input), ("output", runner.output)):
+        scale, zero = details["quantization"]
+        result[name] = {"shape": [int(d) for d in details["shape"]], "dtype": np.dtype(details["dtype"]).name,
+                        "scale": float(scale), "zero_point": int(zero)}
+    return result
+
+
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
     from tflite_micro.python.tflite_micro import runtime

@@ -118,13 +118,17 @@ def _opcode_index(model, builtin: int) -> int:
 
 def slim_tflite(model_bytes: bytes) -> bytes:
     """The same model without what TFLite Micro never reads: tensor names, signature defs,
-    metadata, the description, and the empty buffers of non-constant tensors (they point at
-    the empty buffer 0 instead).
+    the converter's metadata, the description, and the empty buffers of non-constant tensors
+    (they point at the empty buffer 0 instead). The project's own metadata entry
+    (tflite_metadata.NAME: labels, front end, statistics) is kept.
 
     Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
     """
+    from ser_reparam.tflite_metadata import NAME
+
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    metadata_buffers = {entry.buffer for entry in model.metadata or []}
+    ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == NAME]
+    metadata_buffers = {entry.buffer for entry in model.metadata or []} - {entry.buffer for entry in ours}
     keep = [0] + [i for i, b in enumerate(model.buffers)
                   if i and b.data is not None and len(b.data) and i not in metadata_buffers]
     renumber = {old: new for new, old in enumerate(keep)}
@@ -132,8 +136,11 @@ def slim_tflite(model_bytes: bytes) -> bytes:
         for tensor in graph.tensors:
             tensor.name = b""
             tensor.buffer = renumber.get(tensor.buffer, 0)
+    for entry in ours:
+        entry.buffer = renumber[entry.buffer]
     model.buffers = [model.buffers[i] for i in keep]
-    model.signatureDefs = model.metadata = model.description = None
+    model.signatureDefs = model.description = None
+    model.metadata = ours or None
     builder = flatbuffers.Builder(len(model_bytes))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -199,6 +206,7 @@ def quantize_run(config) -> dict:
     from ser_reparam.deploy import deployed_seed, folded_model_path
     from ser_reparam.evaluate import split_arrays
     from ser_reparam.experiment import feature_store, labels_for, variant_name
+    from ser_reparam.tflite_metadata import embed_metadata, run_metadata
     from ser_reparam.tflite_ops import audit_ops, float_ops
 
     store, labels = feature_store(config), labels_for(config)
@@ -220,6 +228,7 @@ def quantize_run(config) -> dict:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
         ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {variant_name(config)}")
         slim = slim_tflite(blob)
+        slim = embed_metadata(slim, run_metadata(config, slim, name))
         atomic_write_bytes(out / f"{name}.tflite", slim)
         record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}
