@@ -36,7 +36,7 @@ from ser_reparam.deploy import StageError
 from ser_reparam.experiment import variant_dir
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, temp_name
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.quantize import deployed_model_name, quantized_dir
 from ser_reparam.tflite_metadata import read_metadata
 from ser_reparam.tflite_ops import op_set
 
@@ -127,11 +127,6 @@ def discard_bundle(folder: Path) -> None:
     doomed = temp_name(folder)
     os.replace(folder, doomed)
     shutil.rmtree(doomed)
-
-
-def deployed_model_name(config) -> str:
-    """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
-    return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
 
 
 def export_run(config, board_key: str, model_name: str | None = None) -> dict:

@@ -244,6 +244,37 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    """Classify audio files or folders with a run folder's model or a deployed .tflite (label and
+    class probabilities per window and per clip). Exit 1 when any file could not be read."""
+    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files
+
+    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
+    paths, skipped = audio_files(args.audio)
+    for path in skipped:
+        print(f"ser-reparam predict: skipped {path}: not an audio file name (give it by name to try it)",
+              file=sys.stderr)
+    clips, failed = [], 0
+    for path, clip, error in predict_files(predictor, paths):
+        if clip is None:
+            failed += 1
+            print(f"ser-reparam predict: skipped {path}: {error}", file=sys.stderr)
+        else:
+            clips.append(clip)
+    text = format_results(clips, predictor.labels, args.format)
+    if args.out:
+        from ser_reparam.files import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    if failed or not paths:
+        print(f"ser-reparam predict: {failed} of {len(paths)} file(s) could not be classified"
+              if paths else "ser-reparam predict: no audio files given or found", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser-reparam",
@@ -322,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(export)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
-    export.add_argument("--model", default="int8", choices=["int8", "qat_int8"], help="which int8 file to export")
+    export.add_argument("--model", choices=["int8", "qat_int8"],
+                        help="which int8 file to export (default: qat_int8 when the config runs QAT, else int8)")
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify-firmware", help=cmd_verify_firmware.__doc__)
@@ -335,6 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--clips", type=int, default=8, help="test clips to play (default 8)")
     verify.add_argument("--work", help="keep the build here (default: a temporary folder)")
     verify.set_defaults(func=cmd_verify_firmware)
+
+    predict = sub.add_parser("predict", help=cmd_predict.__doc__)
+    predict.add_argument("model", help="run folder (runs/<name>/<variant>) or a deployed .tflite")
+    predict.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, MP3, … any rate) or folders")
+    predict.add_argument("--backend", choices=["tflm", "litert", "keras"], default="tflm",
+                         help="tflm: the deployed int8 path on TFLite Micro (default); litert; keras: the "
+                              "folded float model (run folder only)")
+    predict.add_argument("--model", dest="variant_model", metavar="NAME",
+                         help="run folder: which quantized/NAME.tflite (default: the one stage 06 exports)")
+    predict.add_argument("--hop", type=float, metavar="SECONDS",
+                         help="step between windows of long audio (default: the window length)")
+    predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    predict.add_argument("--out", help="write the results to this file instead of stdout")
+    predict.set_defaults(func=cmd_predict)
 
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")

@@ -161,6 +161,11 @@ def quantized_dir(config) -> Path:
     return variant_dir(config) / "quantized"
 
 
+def deployed_model_name(config) -> str:
+    """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
+    return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
+
+
 def _qat_model(config, folded, store, labels):
     """Fine-tune the folded model with fake quantization for config.quantize.qat_epochs at a tenth
     of the training learning rate, keeping the weights (the start included) with the best
