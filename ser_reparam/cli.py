@@ -184,18 +184,27 @@ def cmd_evaluate(args) -> int:
 def cmd_export(args) -> int:
     """Stage 06: firmware bundles (C arrays, settings, op resolver, front end, projects) per board."""
     _quiet_tensorflow()
-    from firmware_export.export import export_run, firmware_dir
+    from firmware_export.export import export_model, export_run, firmware_dir
 
+    if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest
+        if not args.board or not args.out:
+            raise InputError(f"ser-reparam export {args.run}: from a .tflite give --board BOARD and --out FOLDER")
+        for board in args.board:
+            _print_bundle(board, export_model(Path(args.run), Path(args.out) / board, board), Path(args.out) / board)
+        return 0
     config = _run_config(args)
     for board in args.board or list(config.export.boards):
-        manifest = export_run(config, board, args.model)
-        ram = manifest["budget"]["ram"]
-        print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
-              f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
-              f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
-              f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {firmware_dir(config, board)}")
-        print(f"          {manifest['verdict']}")
+        _print_bundle(board, export_run(config, board, args.model), firmware_dir(config, board))
     return 0
+
+
+def _print_bundle(board: str, manifest: dict, folder: Path) -> None:
+    ram = manifest["budget"]["ram"]
+    print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
+          f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
+          f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
+          f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {folder}")
+    print(f"          {manifest['verdict']}")
 
 
 def cmd_verify_firmware(args) -> int:
@@ -353,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(export)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
+    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/")
     export.add_argument("--model", choices=["int8", "qat_int8"],
                         help="which int8 file to export (default: qat_int8 when the config runs QAT, else int8)")
     export.set_defaults(func=cmd_export)
@@ -392,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_arguments(parser) -> None:
-    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant)")
+    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant); "
+                                               "export also takes a deployed .tflite")
     parser.add_argument("--config", help="experiment YAML instead of a run folder")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
 

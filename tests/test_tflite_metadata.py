@@ -69,3 +69,13 @@ def test_a_bundle_from_the_tflite_alone_equals_the_run_bundle(deployed_run, tmp_
     shutil.copyfile(quantized_dir(deployed_run) / "int8.tflite", alone)
     export_model(alone, tmp_path / "bundle", "stm32f4")
     assert digest(tmp_path / "bundle") == from_run
+
+
+def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
+    from ser_reparam.cli import main
+
+    model = quantized_dir(deployed_run) / "int8.tflite"
+    assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "stm32f4" / "manifest.json").is_file() and "stm32f4" in capsys.readouterr().out
+    assert main(["export", str(model), "--board", "stm32f4"]) == 2
+    assert "--out FOLDER" in capsys.readouterr().err
