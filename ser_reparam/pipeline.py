@@ -139,8 +139,11 @@ def _evaluate(config: ExperimentConfig) -> str:
 
 
 def _evaluate_outputs(config: ExperimentConfig) -> list[Path]:
+    from ser_reparam.model_card import card_paths
+
     reports = config.run_dir / "reports"
-    return [reports / f"{variant_name(config)}-evaluation.json", reports / f"{variant_name(config)}-evaluation.md"]
+    return [reports / f"{variant_name(config)}-evaluation.json", reports / f"{variant_name(config)}-evaluation.md",
+            *card_paths(config).values()]
 
 
 STAGES = (
