@@ -57,6 +57,25 @@ def read_metadata(model_bytes: bytes, where: str = "the model") -> dict:
                      "(ser-reparam quantize <run folder>) or pass the run folder instead")
 
 
+def strip_metadata(model_bytes: bytes) -> bytes:
+    """The model without the `ser_reparam` entry and its buffer: the graph and weights alone."""
+    model = _model(model_bytes)
+    ours = [m for m in (model.metadata or []) if (m.name or b"").decode() == NAME]
+    if not ours:
+        return model_bytes
+    dropped = {m.buffer for m in ours}
+    keep = [i for i in range(len(model.buffers)) if i not in dropped]
+    renumber = {old: new for new, old in enumerate(keep)}
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            tensor.buffer = renumber[tensor.buffer]
+    model.buffers = [model.buffers[i] for i in keep]
+    model.metadata = [m for m in model.metadata if m not in ours] or None
+    for m in model.metadata or []:
+        m.buffer = renumber[m.buffer]
+    return _pack(model)
+
+
 def has_metadata(model_bytes: bytes) -> bool:
     model = schema.Model.GetRootAsModel(model_bytes, 0)
     return any((model.Metadata(i).Name() or b"").decode() == NAME for i in range(model.MetadataLength()))

@@ -9,7 +9,7 @@ from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for, variant_name
 from ser_reparam.interpreters import TFLMModel, quantization, tflm_arena_bytes
 from ser_reparam.quantize import quantized_dir, slim_tflite
-from ser_reparam.tflite_metadata import embed_metadata, has_metadata, read_metadata
+from ser_reparam.tflite_metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
 from test_export import digest
 
 
@@ -41,24 +41,13 @@ def test_slimming_keeps_it_and_tflm_ignores_it(deployed_run):
     assert slim_tflite(blob) == blob                      # already slim: nothing left to drop, metadata kept
     bare = slim_tflite(embed_metadata(blob, {}))          # replaced entry, not a second one
     assert read_metadata(bare) == {"format": 1}
-    stripped = _without_metadata(blob)
+    stripped = strip_metadata(blob)
     assert not has_metadata(stripped) and len(blob) - len(stripped) > 2000  # the statistics are most of it
     assert tflm_arena_bytes(blob) == tflm_arena_bytes(stripped)
     x = np.random.default_rng(0).normal(size=(2, 99, 78)).astype(np.float32)
     np.testing.assert_array_equal(TFLMModel(blob).predict(x), TFLMModel(stripped).predict(x))
     with pytest.raises(InputError, match="no 'ser_reparam' metadata.*re-run stage 05"):
         read_metadata(stripped, "old.tflite")
-
-
-def _without_metadata(blob: bytes) -> bytes:
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
-    from ser_reparam.tflite_metadata import _pack
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(blob, 0))
-    model.buffers = model.buffers[:model.metadata[0].buffer]  # ours is the last buffer
-    model.metadata = None
-    return _pack(model)
 
 
 def test_a_bundle_from_the_tflite_alone_equals_the_run_bundle(deployed_run, tmp_path):
