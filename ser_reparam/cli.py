@@ -17,8 +17,12 @@ from ser_reparam import __version__
 from ser_reparam.errors import InputError, ProjectError
 
 
+WITHOUT_TENSORFLOW = {"report", "make-demo-data"}  # commands that never import it: answer at once
+
+
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """TensorFlow's C++ INFO / WARNING lines off (main() already decided; kept for direct callers)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def cmd_fold_demo(args) -> int:
@@ -292,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ser-reparam {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of its one-line message")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's INFO / WARNING log lines (hidden by default; an explicit "
+                             "TF_CPP_MIN_LOG_LEVEL in the environment is respected)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("fold-demo", help=cmd_fold_demo.__doc__)
@@ -422,8 +429,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line, also after the subcommand
-    args = parser.parse_args([arg for arg in argv if arg != "--debug"])
-    args.debug = debug
+    verbose = "--verbose" in argv
+    args = parser.parse_args([arg for arg in argv if arg not in ("--debug", "--verbose")])
+    args.debug, args.verbose = debug, verbose
+    if args.command not in WITHOUT_TENSORFLOW:
+        from ser_reparam.console import quiet_tensorflow
+
+        quiet_tensorflow(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -79,8 +79,10 @@ class LiteRTModel(_TFLiteRunner):
     def __init__(self, model_bytes: bytes):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_content=bytes(model_bytes))
-        self.interpreter.allocate_tensors()
+        quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") != "0"  # "INFO: Created … XNNPACK delegate"
+        with _native_stderr_silenced() if quiet else contextlib.nullcontext():
+            self.interpreter = Interpreter(model_content=bytes(model_bytes))
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 

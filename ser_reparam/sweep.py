@@ -11,10 +11,11 @@ its own CPU / GPU request. Data stages run once, before any task starts.
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
+from ser_reparam.console import Progress
 from ser_reparam.models.placement import parse_hrf
 from ser_reparam.errors import InputError
 
@@ -68,6 +69,11 @@ def _run_task(config_path: str, overrides: list[str], seed: int, threads: int) -
             **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
 
 
+def _summary(result: dict) -> str:
+    fold = "" if result.get("fold") is None else f" fold {result['fold']}"
+    return f"{result['variant']}{fold} seed {result['seed']}: test UA {result['ua']:.3f}"
+
+
 def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
               executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
               gpus: float = 0.0) -> list[dict]:
@@ -89,9 +95,15 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
                       for run in folds]
     tasks = [(config_path, [*base_overrides, *fold, *point], seed, threads)
              for fold in fold_overrides for point in variant_overrides(grid, config) for seed in seeds]
+    progress = Progress(len(tasks), "sweep")
     if executor == "local":
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(_run_task, *zip(*tasks)))
+            futures = {pool.submit(_run_task, *task): i for i, task in enumerate(tasks)}
+            results = [None] * len(tasks)
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                progress.advance(_summary(results[futures[future]]))
+            return results
     if executor == "ray":
         import ray
 
@@ -99,7 +111,14 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         try:
             remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
-            return ray.get([remote.remote(*task) for task in tasks])
+            pending = {remote.remote(*task): i for i, task in enumerate(tasks)}
+            results = [None] * len(tasks)
+            waiting = list(pending)
+            while waiting:
+                ready, waiting = ray.wait(waiting, num_returns=1)
+                results[pending[ready[0]]] = ray.get(ready[0])
+                progress.advance(_summary(results[pending[ready[0]]]))
+            return results
         finally:
             if started:
                 ray.shutdown()  # a local Ray started here must not outlive the sweep

@@ -39,10 +39,13 @@ def write_config(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "ray"])
-def test_sweep_runs_every_point_and_resumes(tmp_path, executor):
+def test_sweep_runs_every_point_and_resumes(tmp_path, executor, capsys):
     path = write_config(tmp_path)
     grid = parse_grid(["placements=none,ffn2@2x1"])
     runs = run_sweep(str(path), [], grid, [0, 1], executor=executor, workers=2, threads=1)
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweep: ")]
+    assert [line.split(" runs done")[0] for line in progress] == [f"sweep: {k}/4" for k in range(1, 5)]
+    assert all("ETA" in line for line in progress[:3]) and "test UA" in progress[-1]
     assert sorted((r["variant"], r["seed"]) for r in runs) == [
         ("convtransformer-lightweight-ffn2@2x1", 0), ("convtransformer-lightweight-ffn2@2x1", 1),
         ("convtransformer-lightweight-none", 0), ("convtransformer-lightweight-none", 1)]

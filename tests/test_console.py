@@ -1,0 +1,41 @@
+"""Progress lines with an ETA, and TensorFlow's start-up lines held back unless --verbose."""
+import io
+import os
+import subprocess
+import sys
+
+from ser_reparam.console import Progress, duration
+
+
+def test_progress_counts_and_estimates():
+    now = [100.0]
+    stream = io.StringIO()
+    progress = Progress(4, "sweep", stream=stream, clock=lambda: now[0])
+    now[0] += 60
+    progress.advance("a seed 0: test UA 0.500")
+    now[0] += 90
+    progress.advance()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sweep: 1/4 runs done, 1m00s elapsed, ETA 3m00s — a seed 0: test UA 0.500"
+    assert lines[1] == "sweep: 2/4 runs done, 2m30s elapsed, ETA 2m30s"
+    progress.done = 3
+    now[0] += 7200
+    progress.advance()
+    assert stream.getvalue().splitlines()[-1] == "sweep: 4/4 runs done, 2h02m elapsed"
+    assert duration(59.6) == "1m00s"
+
+
+def test_tensorflow_is_quiet_by_default_and_verbose_on_request(deployed_run):
+    from ser_reparam.quantize import quantized_dir
+
+    model = quantized_dir(deployed_run) / "int8.tflite"
+    clip = next((deployed_run.run_dir.parent.parent / "corpus").rglob("*.wav"))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend", "litert"]
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == "" and "clip" in quiet.stdout
+    loud = subprocess.run([*command, "--verbose"], capture_output=True, text=True, env=env)
+    assert loud.returncode == 0 and loud.stdout == quiet.stdout
+    assert len(loud.stderr.splitlines()) >= 2  # TensorFlow's start-up INFO lines (oneDNN, CUDA probe …)
+    explicit = subprocess.run(command, capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert explicit.stderr.strip() != ""  # the user's own setting wins over the default
