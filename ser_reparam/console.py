@@ -50,11 +50,13 @@ class Progress:
     """`label: done/total unit, elapsed, ETA` lines on stderr as items finish; the ETA assumes
     the remaining items take as long as the finished ones did on average."""
 
-    def __init__(self, total: int, label: str, unit: str = "runs", stream=None, clock=time.monotonic):
+    def __init__(self, total: int, label: str, unit: str = "runs", stream=None, clock=time.monotonic,
+                 every: float = 0.0):
         self.total, self.label, self.unit, self.done = total, label, unit, 0
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
-        self.start = clock()
+        self.start = self.shown = clock()
+        self.every = every  # seconds between lines (the last item always prints)
 
     def line(self, note: str = "") -> str:
         elapsed = self.clock() - self.start
@@ -65,4 +67,6 @@ class Progress:
 
     def advance(self, note: str = "") -> None:
         self.done += 1
-        print(self.line(note), file=self.stream, flush=True)
+        if self.done >= self.total or self.clock() - self.shown >= self.every:
+            self.shown = self.clock()
+            print(self.line(note), file=self.stream, flush=True)

@@ -39,3 +39,14 @@ def test_tensorflow_is_quiet_by_default_and_verbose_on_request(deployed_run):
     assert len(loud.stderr.splitlines()) >= 2  # TensorFlow's start-up INFO lines (oneDNN, CUDA probe …)
     explicit = subprocess.run(command, capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
     assert explicit.stderr.strip() != ""  # the user's own setting wins over the default
+
+
+def test_feature_extraction_reports_progress(deployed_run, tmp_path, capsys):
+    from ser_reparam.data.dataset import Window, extract_features
+    from ser_reparam.data.manifest import read_manifest
+    from ser_reparam.experiment import run_manifest
+
+    rows = [u for u in read_manifest(run_manifest(deployed_run)) if u.split == "test"][:3]
+    extract_features(rows, deployed_run.data.root, run_manifest(deployed_run).parent, deployed_run.frontend,
+                     Window(1.0), tmp_path / "test-1s-trunc-x.features")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("features, split test: 3/3 examples done, ")
