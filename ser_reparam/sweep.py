@@ -7,10 +7,16 @@ Each (variant, seed) is one task. Finished tasks (metrics.json with the same set
 skipped, so a sweep resumes. Executors: a local process pool (spawned workers, each with
 `--threads` TensorFlow threads), or Ray (`--executor ray --address …`), one task per run with
 its own CPU / GPU request. Data stages run once, before any task starts.
+
+Ray tasks read the corpus, feature cache and config and write their run folders in place: every
+node must see the driver's files at the same paths (a shared file system, e.g. NFS, mounted
+alike) and the task runs in the driver's working directory; a node that does not is named in a
+one-line error before it trains (check_shared_files).
 """
 from __future__ import annotations
 
 import itertools
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
@@ -55,14 +61,30 @@ def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> l
     return points
 
 
-def _run_task(config_path: str, overrides: list[str], seed: int, threads: int) -> dict:
-    """One training run in a worker: load the config, train the seed, return its key numbers."""
-    import os
+def check_shared_files(workdir: str, paths: list[str]) -> None:
+    """On a Ray worker: the driver's working directory and the files the run reads must be there
+    at the same paths (a file system shared by every node); InputError naming the node otherwise."""
+    import socket
 
+    missing = [path for path in [workdir, *paths] if not os.path.exists(os.path.join(workdir, path))]
+    if missing:
+        raise InputError(f"Ray node {socket.gethostname()} does not see {', '.join(missing)}: every node needs "
+                         f"the driver's files at the same paths (a shared file system mounted alike, and the "
+                         f"working directory {workdir}); see README, 'Ray on a cluster'")
+
+
+def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:
+    """One training run in a worker: load the config, train the seed, return its key numbers.
+    `workdir` (Ray): the driver's working directory, where relative config paths point."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if workdir is not None:
+        check_shared_files(workdir, [config_path])
+        os.chdir(workdir)
     from ser_reparam.train import configure_threads, train_seed
 
     config = load_config(config_path, overrides)
+    if workdir is not None:
+        check_shared_files(workdir, [config.data.root, config.runs_dir])
     configure_threads(threads)
     metrics = train_seed(config, seed, verbose=0)
     return {"variant": metrics["variant"], "fold": metrics.get("fold"), "seed": seed,
@@ -111,7 +133,8 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         try:
             remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
-            pending = {remote.remote(*task): i for i, task in enumerate(tasks)}
+            workdir = os.getcwd()  # a shared file system: relative paths mean the same on every node
+            pending = {remote.remote(*task, workdir): i for i, task in enumerate(tasks)}
             results = [None] * len(tasks)
             waiting = list(pending)
             while waiting:
