@@ -42,7 +42,7 @@ def test_slimming_keeps_it_and_tflm_ignores_it(deployed_run):
     bare = slim_tflite(embed_metadata(blob, {}))          # replaced entry, not a second one
     assert read_metadata(bare) == {"format": 1}
     stripped = strip_metadata(blob)
-    assert not has_metadata(stripped) and len(blob) - len(stripped) > 2000  # the statistics are most of it
+    assert not has_metadata(stripped) and 3500 < len(blob) - len(stripped) < 5000  # 4,168 measured: mostly the statistics
     assert tflm_arena_bytes(blob) == tflm_arena_bytes(stripped)
     x = np.random.default_rng(0).normal(size=(2, 99, 78)).astype(np.float32)
     np.testing.assert_array_equal(TFLMModel(blob).predict(x), TFLMModel(stripped).predict(x))
