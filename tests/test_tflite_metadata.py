@@ -68,3 +68,15 @@ def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
     assert (tmp_path / "stm32f4" / "manifest.json").is_file() and "stm32f4" in capsys.readouterr().out
     assert main(["export", str(model), "--board", "stm32f4"]) == 2
     assert "--out FOLDER" in capsys.readouterr().err
+
+
+def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
+    import dataclasses
+
+    from ser_reparam.deploy import StageError
+    from ser_reparam.quantize import deployed_model_name
+
+    qat = dataclasses.replace(deployed_run, quantize=dataclasses.replace(deployed_run.quantize, qat_epochs=2))
+    assert deployed_model_name(deployed_run) == "int8" and deployed_model_name(qat) == "qat_int8"
+    with pytest.raises(StageError, match="no qat_int8.tflite in"):  # the fixture ran no QAT
+        export_run(qat, "stm32f4")
