@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
-from ser_reparam.console import Progress
+from ser_reparam.console import Progress, quiet_tensorflow
 from ser_reparam.models.placement import parse_hrf
 from ser_reparam.errors import InputError
 
@@ -76,7 +76,7 @@ def check_shared_files(workdir: str, paths: list[str]) -> None:
 def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:
     """One training run in a worker: load the config, train the seed, return its key numbers.
     `workdir` (Ray): the driver's working directory, where relative config paths point."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()  # a worker inherits the driver's TF_CPP_MIN_LOG_LEVEL (0 with --verbose)
     if workdir is not None:
         check_shared_files(workdir, [config_path])
         os.chdir(workdir)
