@@ -179,9 +179,10 @@ def cmd_quantize(args) -> int:
 def cmd_evaluate(args) -> int:
     """Stage 07: test metrics on Keras, LiteRT and the TFLite Micro interpreter, side by side."""
     _quiet_tensorflow()
-    from ser_reparam.evaluate import evaluate_run, evaluation_markdown
+    from ser_reparam.evaluate import evaluation_markdown
+    from ser_reparam.model_card import evaluate_with_card
 
-    print(evaluation_markdown(evaluate_run(_run_config(args))))
+    print(evaluation_markdown(evaluate_with_card(_run_config(args))))
     return 0
 
 

@@ -109,9 +109,6 @@ def evaluate_run(config) -> dict:
     out = config.run_dir / "reports"
     atomic_write_text(out / f"{variant_name(config)}-evaluation.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(out / f"{variant_name(config)}-evaluation.md", evaluation_markdown(report))
-    from ser_reparam.model_card import write_model_card
-
-    write_model_card(config, report)
     return report
 
 

@@ -88,6 +88,15 @@ def card_paths(config) -> dict[str, Path]:
             "confusion": reports / f"{variant_name(config)}-confusion-tflm.png"}
 
 
+def evaluate_with_card(config) -> dict:
+    """Stage 07: evaluate_run, then the model card and confusion PNG from its report."""
+    from ser_reparam.evaluate import evaluate_run
+
+    report = evaluate_run(config)
+    write_model_card(config, report)
+    return report
+
+
 def write_model_card(config, evaluation: dict) -> dict[str, Path]:
     """The card and the TFLM confusion PNG of the deployed file; returns their paths."""
     from ser_reparam.baseline import BASELINES, ensure_baselines

@@ -132,9 +132,9 @@ def _export_outputs(config: ExperimentConfig) -> list[Path]:
 
 
 def _evaluate(config: ExperimentConfig) -> str:
-    from ser_reparam.evaluate import evaluate_run
+    from ser_reparam.model_card import evaluate_with_card
 
-    models = evaluate_run(config)["models"]
+    models = evaluate_with_card(config)["models"]
     return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in ("keras_folded", "litert_int8", "tflm_int8"))
 
 

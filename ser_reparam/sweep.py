@@ -76,7 +76,7 @@ def check_shared_files(workdir: str, paths: list[str]) -> None:
 def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:
     """One training run in a worker: load the config, train the seed, return its key numbers.
     `workdir` (Ray): the driver's working directory, where relative config paths point."""
-    quiet_tensorflow()  # a worker inherits the driver's TF_CPP_MIN_LOG_LEVEL (0 with --verbose)
+    quiet_tensorflow()  # (Ray) a worker inherits the driver's TF_CPP_MIN_LOG_LEVEL (0 with --verbose)
     if workdir is not None:
         check_shared_files(workdir, [config_path])
         os.chdir(workdir)
@@ -119,7 +119,8 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
              for fold in fold_overrides for point in variant_overrides(grid, config) for seed in seeds]
     progress = Progress(len(tasks), "sweep")
     if executor == "local":
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=quiet_tensorflow) as pool:
             futures = {pool.submit(_run_task, *task): i for i, task in enumerate(tasks)}
             results = [None] * len(tasks)
             for future in as_completed(futures):

@@ -4,13 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from ser_reparam.evaluate import evaluate_run
-from ser_reparam.model_card import card_paths, recalls
+from ser_reparam.model_card import card_paths, evaluate_with_card, recalls
 
 
 @pytest.fixture(scope="module")
 def evaluated(deployed_run):
-    return deployed_run, evaluate_run(deployed_run)
+    return deployed_run, evaluate_with_card(deployed_run)
 
 
 def test_card_holds_the_measured_numbers(evaluated):
