@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ser_reparam.console import Progress, duration
 
 
@@ -25,20 +27,29 @@ def test_progress_counts_and_estimates():
     assert duration(59.6) == "1m00s"
 
 
-def test_tensorflow_is_quiet_by_default_and_verbose_on_request(deployed_run):
+def _predict_command(deployed_run) -> tuple[list[str], dict]:
     from ser_reparam.quantize import quantized_dir
 
     model = quantized_dir(deployed_run) / "int8.tflite"
     clip = next((deployed_run.run_dir.parent.parent / "corpus").rglob("*.wav"))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    command = [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend", "litert"]
+    return [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend", "litert"], env
+
+
+def test_tensorflow_is_quiet_by_default(deployed_run):
+    command, env = _predict_command(deployed_run)
     quiet = subprocess.run(command, capture_output=True, text=True, env=env)
     assert quiet.returncode == 0 and quiet.stderr == "" and "clip" in quiet.stdout
+
+
+@pytest.mark.slow
+def test_verbose_or_the_users_own_level_shows_tensorflows_lines(deployed_run):
+    command, env = _predict_command(deployed_run)
     loud = subprocess.run([*command, "--verbose"], capture_output=True, text=True, env=env)
-    assert loud.returncode == 0 and loud.stdout == quiet.stdout
+    assert loud.returncode == 0 and "clip" in loud.stdout
     assert len(loud.stderr.splitlines()) >= 2  # TensorFlow's start-up INFO lines (oneDNN, CUDA probe …)
     explicit = subprocess.run(command, capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
-    assert explicit.stderr.strip() != ""  # the user's own setting wins over the default
+    assert explicit.returncode == 0 and len(explicit.stderr.splitlines()) >= 2  # the user's own setting wins
 
 
 def test_feature_extraction_reports_progress(deployed_run, tmp_path, capsys):
