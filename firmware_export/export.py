@@ -25,6 +25,7 @@ from string import Template
 from firmware_export.arena import measure_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
+from firmware_export.cmsis_dsp import RFFT_SOURCES
 from firmware_export.frontend_tables import write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
@@ -32,20 +33,17 @@ from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
-from ser_reparam.deploy import StageError
-from ser_reparam.experiment import variant_dir
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, temp_name
-from ser_reparam.quantize import deployed_model_name, quantized_dir
+from ser_reparam.layout import RunLayout
+from ser_reparam.quantize import deployed_model_name
 from ser_reparam.tflite_metadata import read_metadata
 from ser_reparam.tflite_ops import op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
-TFLM_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m0plus": "cortex-m0plus"}
-IDF_TARGET = {"esp32": "esp32", "esp32s3": "esp32s3"}
-ARDUINO_FQBN = {"nrf52840": "arduino:mbed_nano:nano33ble", "esp32": "esp32:esp32:esp32",
-                "esp32s3": "esp32:esp32:esp32s3"}
 
 
 def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_samples: int, cmsis: bool) -> int:
@@ -59,10 +57,6 @@ def board_linker_script(board: Board, qemu: bool = False) -> str:
     """The board's GNU ld script: arena, front end and reserve in the regions the budget uses."""
     return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement, board.reserve_ram_kb * KB,
                          qemu=qemu, flash_origin=board.flash_origin)
-
-
-def firmware_dir(config, board_key: str) -> Path:
-    return variant_dir(config) / "firmware" / board_key
 
 
 def _microphone_values(board: Board) -> dict:
@@ -79,11 +73,11 @@ def _microphone_values(board: Board) -> dict:
 def _template_values(board: Board, model_name: str, arena: dict) -> dict:
     versions = esp_component_versions(arena)
     return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
-            "cflags": board.cflags, "tflm_arch": TFLM_ARCH.get(board.core, board.core),
-            "idf_target": IDF_TARGET.get(board.key, board.key),
-            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name,
+            "cflags": board.cflags, "tflm_arch": board.tflm_arch,
+            "idf_target": board.idf_target, "arduino_fqbn": board.arduino_fqbn, "model": model_name,
             **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
-            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"]}
+            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"],
+            "cmsis_dsp_fft_sources": "\n    ".join(f"${{CMSIS_DSP_DIR}}/{name}" for name in RFFT_SOURCES)}
 
 
 def _fill_template(template: str, target: Path, sources: list[Path], values: dict) -> list[Path]:
@@ -129,16 +123,17 @@ def discard_bundle(folder: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def export_run(config, board_key: str, model_name: str | None = None) -> dict:
+def export_run(config: ExperimentConfig, board_key: str, model_name: str | None = None) -> dict:
     """Write the firmware bundle of the deployed `model_name` file (stage 05; default
     deployed_model_name) for `board_key` into the run's firmware/<board> folder.
 
     BudgetError (naming the numbers) when the model and arena do not fit the board."""
-    model_path = quantized_dir(config) / f"{model_name or deployed_model_name(config)}.tflite"
+    layout = RunLayout(config)
+    model_path = layout.quantized_dir / f"{model_name or deployed_model_name(config)}.tflite"
     if not model_path.exists():
         raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
                          "(ser-reparam quantize …)")
-    return export_model(model_path, firmware_dir(config, board_key), board_key)
+    return export_model(model_path, layout.firmware_dir(board_key), board_key)
 
 
 def export_model(model_path: Path, target: Path, board_key: str) -> dict:

@@ -93,19 +93,18 @@ def _cross_validation_report(config) -> None:
 
 
 def cmd_train(args) -> int:
-    """Train a config's model for one or more seeds (prepares the data first if needed)."""
+    """Train a config's model for one or more seeds (stages 01–02 first, through the runner)."""
     _quiet_tensorflow()
     from ser_reparam.baseline import ensure_baselines
-    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
+    from ser_reparam.experiment import fold_configs
+    from ser_reparam.pipeline import run_pipeline
     from ser_reparam.train import configure_threads, seed_summary, train
 
     config = _config(args)
     configure_threads(config.training.threads)
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
     for run in fold_configs(config):
-        if not run_manifest(run).exists():
-            print(prepare_run_manifest(run))
-        feature_store(run).norm_stats()
+        run_pipeline(run, 1, 2)
         ensure_baselines(run)
         prefix = "" if run.data.fold is None else f"fold {run.data.fold}: "
         for metrics in train(run, seeds):
@@ -189,7 +188,8 @@ def cmd_evaluate(args) -> int:
 def cmd_export(args) -> int:
     """Stage 06: firmware bundles (C arrays, settings, op resolver, front end, projects) per board."""
     _quiet_tensorflow()
-    from firmware_export.export import export_model, export_run, firmware_dir
+    from firmware_export.export import export_model, export_run
+    from ser_reparam.layout import RunLayout
 
     if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest
         if not args.board or not args.out:
@@ -199,7 +199,7 @@ def cmd_export(args) -> int:
         return 0
     config = _run_config(args)
     for board in args.board or list(config.export.boards):
-        _print_bundle(board, export_run(config, board, args.model), firmware_dir(config, board))
+        _print_bundle(board, export_run(config, board, args.model), RunLayout(config).firmware_dir(board))
     return 0
 
 
@@ -218,7 +218,7 @@ def cmd_verify_firmware(args) -> int:
     _quiet_tensorflow()
     from firmware_export.tflm_build import BuildError
     from firmware_export.verify import VerifyError, summary, verify_firmware
-    from ser_reparam.deploy import StageError
+    from ser_reparam.errors import StageError
 
     config = _run_config(args)
     try:
@@ -480,6 +480,13 @@ def _write_log(err: BaseException, run_dir) -> Path:
     except OSError:
         return Path("(log not writable: re-run with --debug)")
     return path
+
+
+def stage_main(number: int | None, argv: list[str] | None = None) -> int:
+    """Entry of pipelines/NN_*.py (one stage) and pipelines/run_all.py (number None: --from/--to)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    span = ["--from", str(number), "--to", str(number)] if number else []
+    return main(["run", *span, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

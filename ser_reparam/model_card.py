@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
+from ser_reparam.layout import RunLayout
 
 CARD_RUNNERS = (("keras_folded", "Keras (folded, float)"), ("litert_int8", "LiteRT int8"),
                 ("tflm_int8", "TFLite Micro int8"), ("litert_qat_int8", "LiteRT QAT int8"),
@@ -80,14 +81,6 @@ def _metric_row(name: str, metrics: dict) -> str:
     return f"| {name} | {metrics['wa']:.3f} | {metrics['ua']:.3f} | {metrics['wf1']:.3f} | {metrics['mf1']:.3f} | {recall} |"
 
 
-def card_paths(config) -> dict[str, Path]:
-    from ser_reparam.experiment import variant_name
-
-    reports = config.run_dir / "reports"
-    return {"card": reports / f"{variant_name(config)}-model-card.md",
-            "confusion": reports / f"{variant_name(config)}-confusion-tflm.png"}
-
-
 def evaluate_with_card(config) -> dict:
     """Stage 07: evaluate_run, then the model card and confusion PNG from its report."""
     from ser_reparam.evaluate import evaluate_run
@@ -101,24 +94,22 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
     """The card and the TFLM confusion PNG of the deployed file; returns their paths."""
     from ser_reparam.baseline import BASELINES, ensure_baselines
     from ser_reparam.data.manifest import read_manifest
-    from ser_reparam.deploy import folded_dir
-    from ser_reparam.experiment import run_manifest
-    from ser_reparam.quantize import deployed_model_name, quantized_dir
+    from ser_reparam.quantize import deployed_model_name
 
-    paths = card_paths(config)
+    layout = RunLayout(config)
     labels, models = evaluation["labels"], evaluation["models"]
     deployed = deployed_model_name(config)
     tflm = models.get(f"tflm_{deployed}")
     if tflm is None:
         return {}
-    atomic_write_bytes(paths["confusion"], confusion_png(
+    atomic_write_bytes(layout.confusion_png, confusion_png(
         tflm["confusion"], labels, f"{evaluation['variant']} {deployed}.tflite on TFLite Micro\n"
                                    f"({tflm['count']} test utterances, UA {tflm['ua']:.3f})"))
-    fold = _json(folded_dir(config) / "fold.json")
-    quant = _json(quantized_dir(config) / "quantize.json")
+    fold = _json(layout.fold_record)
+    quant = _json(layout.quantized_dir / "quantize.json")
     baselines = ensure_baselines(config)  # written by stage 03; recomputed only if its split changed
     seed_record = fold["seeds"][str(fold["deployed_seed"])]
-    rows = read_manifest(run_manifest(config))
+    rows = read_manifest(layout.manifest)
     counts = collections.Counter((u.split, u.label) for u in rows)
     speakers = {split: len({u.speaker for u in rows if u.split == split}) for split in sorted({u.split for u in rows})}
 
@@ -138,7 +129,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               "delta-deltas), normalized with training-split statistics",
               f"- Output: {len(labels)} classes: {', '.join(labels)}", ""]
     deployed_entry = quant["models"][deployed]
-    q = _quantization(quantized_dir(config) / f"{deployed}.tflite")
+    q = _quantization(layout.quantized_dir / f"{deployed}.tflite")
     lines += ["## Quantization and size", "",
               f"- {deployed}: full-integer int8 ({'quantization-aware fine-tuning' if deployed == 'qat_int8' else 'post-training'}), "
               f"per-channel convolution weights, dense weights per {'channel' if quant['per_channel_dense'] else 'tensor'}, "
@@ -162,10 +153,10 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
     lines += [_metric_row(title, models[name]) for name, title in CARD_RUNNERS if name in models]
     for name, metrics in baselines["models"].items():
         lines.append(_metric_row(BASELINES[name], metrics))
-    lines += ["", f"![confusion matrix of the deployed model on TFLite Micro]({paths['confusion'].name})", ""]
+    lines += ["", f"![confusion matrix of the deployed model on TFLite Micro]({layout.confusion_png.name})", ""]
     lines += ["## Boards", ""] + _board_lines(config) + ["", "## Limits", "", LIMITS]
-    atomic_write_text(paths["card"], "\n".join(lines))
-    return paths
+    atomic_write_text(layout.model_card, "\n".join(lines))
+    return {"card": layout.model_card, "confusion": layout.confusion_png}
 
 
 def _quantization(path: Path) -> dict:
@@ -176,11 +167,9 @@ def _quantization(path: Path) -> dict:
 
 def _board_lines(config) -> list[str]:
     """Stage 06's verdict per board (stage 07 may run before it: then it says so)."""
-    from ser_reparam.experiment import variant_dir
-
     lines = []
     for board in config.export.boards:
-        manifest = _json(variant_dir(config) / "firmware" / board / "manifest.json")
+        manifest = _json(RunLayout(config).firmware_dir(board) / "manifest.json")
         lines.append(f"- {board}: " + (f"{manifest['board_name']}: {manifest['verdict']}" if manifest
                                        else "not exported yet (stage 06: ser-reparam export)"))
     return lines or ["- no boards configured (export.boards)"]

@@ -113,22 +113,22 @@ class Predictor:
         """A run (variant) folder: its deployed file (`model`: int8, qat_int8, float …; default the
         one stage 06 exports), or with backend `keras` its folded float Keras model."""
         from ser_reparam.experiment import load_run
-        from ser_reparam.quantize import deployed_model_name, quantized_dir
+        from ser_reparam.layout import RunLayout
+        from ser_reparam.quantize import deployed_model_name
 
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         config = load_run(path)
-        tflite = quantized_dir(config) / f"{model or deployed_model_name(config)}.tflite"
+        tflite = RunLayout(config).quantized_dir / f"{model or deployed_model_name(config)}.tflite"
         if not tflite.is_file():
             raise InputError(f"{tflite} does not exist: run stage 05 (ser-reparam quantize {path})")
         if backend != "keras":
             return cls.from_tflite(tflite, backend, hop_s)
         import tf_keras as keras
 
-        from ser_reparam.deploy import folded_model_path
         from ser_reparam.tflite_metadata import read_metadata
 
-        return cls(_KerasRunner(keras.models.load_model(folded_model_path(config))),
+        return cls(_KerasRunner(keras.models.load_model(RunLayout(config).folded_model())),
                    read_metadata(tflite.read_bytes(), str(tflite)), backend, hop_s)
 
     @classmethod

@@ -21,7 +21,13 @@ import numpy as np
 import tensorflow as tf
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
+from ser_reparam.layout import RunLayout
+from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
+from ser_reparam.tflite_ops import audit_ops, float_ops
 
 MODES = ("float", "int8", "int16x8")
 
@@ -124,10 +130,8 @@ def slim_tflite(model_bytes: bytes) -> bytes:
 
     Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
     """
-    from ser_reparam.tflite_metadata import NAME
-
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == NAME]
+    ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == METADATA_NAME]
     metadata_buffers = {entry.buffer for entry in model.metadata or []} - {entry.buffer for entry in ours}
     keep = [0] + [i for i, b in enumerate(model.buffers)
                   if i and b.data is not None and len(b.data) and i not in metadata_buffers]
@@ -155,12 +159,6 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
     return x[np.array(turns[:count])]
 
 
-def quantized_dir(config) -> Path:
-    from ser_reparam.experiment import variant_dir
-
-    return variant_dir(config) / "quantized"
-
-
 def deployed_model_name(config) -> str:
     """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
     return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
@@ -173,7 +171,6 @@ def _qat_model(config, folded, store, labels):
     import tf_keras as keras
 
     from ser_reparam.data.dataset import batches
-    from ser_reparam.evaluate import score, split_arrays
     from ser_reparam.qat import quantize_aware
 
     keras.utils.set_random_seed(0)
@@ -202,20 +199,15 @@ def _qat_model(config, folded, store, labels):
     return model, history
 
 
-def quantize_run(config) -> dict:
+def quantize_run(config: ExperimentConfig) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
     written to quantized/<name>.tflite; quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
-    from ser_reparam.deploy import deployed_seed, folded_model_path
-    from ser_reparam.evaluate import split_arrays
-    from ser_reparam.experiment import feature_store, labels_for, variant_name
-    from ser_reparam.tflite_metadata import embed_metadata, run_metadata
-    from ser_reparam.tflite_ops import audit_ops, float_ops
-
+    layout = RunLayout(config)
     store, labels = feature_store(config), labels_for(config)
-    folded = keras.models.load_model(folded_model_path(config))
+    folded = keras.models.load_model(layout.folded_model())
     x, y, _ = split_arrays(store, "train", labels)
     calibration = representative_examples(x, y, config.quantize.representative, len(labels))
     plan = [("float", folded, "float"), ("int8", folded, "int8")]
@@ -225,13 +217,13 @@ def quantize_run(config) -> dict:
     if config.quantize.qat_epochs > 0:
         qat_model, qat = _qat_model(config, folded, store, labels)
         plan.append(("qat_int8", qat_model, "int8"))
-    out = quantized_dir(config)
+    out = layout.quantized_dir
     out.mkdir(parents=True, exist_ok=True)
-    record = {"seed": deployed_seed(config), "representative_examples": int(len(calibration)),
+    record = {"seed": layout.deployed_seed(), "representative_examples": int(len(calibration)),
               "per_channel_dense": config.quantize.per_channel_dense, "models": {}}
     for name, model, mode in plan:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
-        ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {variant_name(config)}")
+        ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
         slim = embed_metadata(slim, run_metadata(config, slim, name))
         atomic_write_bytes(out / f"{name}.tflite", slim)

@@ -22,7 +22,7 @@ from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.console import Progress, quiet_tensorflow
-from ser_reparam.models.placement import parse_hrf
+from ser_reparam.models.placement import Placement
 from ser_reparam.errors import InputError
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
@@ -56,7 +56,7 @@ def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> l
         else:
             specs = [placement] if "@" in placement else [f"{placement}@{r}x{d}" for r in ratios for d in depths]
             for spec in specs:
-                parse_hrf(spec, config.model.arch)
+                Placement.parse(spec, config.model.arch)
                 points.append([f"model.hrf={spec}", *act])
     return points
 
@@ -99,19 +99,16 @@ def _summary(result: dict) -> str:
 def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
               executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
               gpus: float = 0.0) -> list[dict]:
-    """Prepare the data once, then train every (variant, seed); returns one summary per run."""
+    """Stages 01–02 once (through the runner and its records), then train every (variant, seed);
+    returns one summary per run."""
     from ser_reparam.baseline import ensure_baselines
-    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
+    from ser_reparam.experiment import fold_configs
+    from ser_reparam.pipeline import run_pipeline
 
     config = load_config(config_path, base_overrides)
     folds = fold_configs(config)
     for run in folds:
-        if not run_manifest(run).exists():
-            print(prepare_run_manifest(run))
-        store = feature_store(run)
-        for split in store.splits():
-            store.ensure(split)
-        store.norm_stats()
+        run_pipeline(run, 1, 2)
         ensure_baselines(run)
     fold_overrides = [[] if run.data.fold is None or config.data.fold is not None else [f"data.fold={run.data.fold}"]
                       for run in folds]

@@ -85,14 +85,14 @@ def run_metadata(config, model_bytes: bytes, model_name: str) -> dict:
     """The metadata of one deployed file of a run: every value read from the run, none retyped."""
     from ser_reparam import __version__
     from ser_reparam.config import config_hash
-    from ser_reparam.deploy import deployed_seed
-    from ser_reparam.experiment import feature_store, labels_for, variant_name
+    from ser_reparam.experiment import feature_store, labels_for
     from ser_reparam.interpreters import quantization
+    from ser_reparam.layout import RunLayout
 
-    store = feature_store(config)
+    store, layout = feature_store(config), RunLayout(config)
     stats = store.norm_stats()
-    return {"generator": f"ser-reparam {__version__}", "experiment": config.name, "variant": variant_name(config),
-            "model": model_name, "seed": deployed_seed(config), "config_hash": config_hash(config),
+    return {"generator": f"ser-reparam {__version__}", "experiment": config.name, "variant": layout.variant,
+            "model": model_name, "seed": layout.deployed_seed(), "config_hash": config_hash(config),
             "labels": list(labels_for(config)), "frontend": config.frontend.to_dict(),
             "normalization": {"mean": stats["mean"], "std": stats["std"], "frames": stats["frames"]},
             "window": {"seconds": config.data.window_s, "hop_seconds": config.data.window_s,

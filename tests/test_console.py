@@ -28,9 +28,9 @@ def test_progress_counts_and_estimates():
 
 
 def _predict_command(deployed_run) -> tuple[list[str], dict]:
-    from ser_reparam.quantize import quantized_dir
+    from ser_reparam.layout import RunLayout
 
-    model = quantized_dir(deployed_run) / "int8.tflite"
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
     clip = next((deployed_run.run_dir.parent.parent / "corpus").rglob("*.wav"))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend", "litert"], env
@@ -55,9 +55,10 @@ def test_verbose_or_the_users_own_level_shows_tensorflows_lines(deployed_run):
 def test_feature_extraction_reports_progress(deployed_run, tmp_path, capsys):
     from ser_reparam.data.dataset import Window, extract_features
     from ser_reparam.data.manifest import read_manifest
-    from ser_reparam.experiment import run_manifest
+    from ser_reparam.layout import RunLayout
 
-    rows = [u for u in read_manifest(run_manifest(deployed_run)) if u.split == "test"][:3]
-    extract_features(rows, deployed_run.data.root, run_manifest(deployed_run).parent, deployed_run.frontend,
+    manifest = RunLayout(deployed_run).manifest
+    rows = [u for u in read_manifest(manifest) if u.split == "test"][:3]
+    extract_features(rows, deployed_run.data.root, manifest.parent, deployed_run.frontend,
                      Window(1.0), tmp_path / "test-1s-trunc-x.features")
     assert capsys.readouterr().err.splitlines()[-1].startswith("features, split test: 3/3 examples done, ")

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from ser_reparam.model_card import card_paths, evaluate_with_card, recalls
+from ser_reparam.layout import RunLayout
+from ser_reparam.model_card import evaluate_with_card, recalls
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def evaluated(deployed_run):
 
 def test_card_holds_the_measured_numbers(evaluated):
     config, report = evaluated
-    card = card_paths(config)["card"].read_text()
+    card = RunLayout(config).model_card.read_text()
     tflm = report["models"]["tflm_int8"]
     row = next(line for line in card.splitlines() if line.startswith("| TFLite Micro int8 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -27,14 +28,14 @@ def test_card_holds_the_measured_numbers(evaluated):
     assert f"{tflm['arena_bytes']:,} bytes (measured)" in card and "SYNTHETIC demo data" in card
     assert "Acted emotion" in card and "## Boards" in card and "- stm32f4:" in card
     assert "| test | " in card and "MACs per window" in card
-    assert f"]({card_paths(config)['confusion'].name})" in card
+    assert f"]({RunLayout(config).confusion_png.name})" in card
 
 
 def test_confusion_png_is_an_image_of_the_tflm_matrix(evaluated):
     import matplotlib.image
 
     config, report = evaluated
-    path = card_paths(config)["confusion"]
+    path = RunLayout(config).confusion_png
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(path)
     assert image.shape[0] > 300 and image.shape[1] > image.shape[0]  # a colour bar beside a square matrix

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.deploy import StageError
+from ser_reparam.errors import StageError
 from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
 
 ROOT = Path(__file__).parents[1]
