@@ -68,8 +68,10 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
         cells = [BASELINES[name], f"{metrics['params']:,}" if metrics["params"] else "—",
                  f"{metrics['ua']:.3f} / {metrics['wf1']:.3f}", *["—"] * (len(header) - 3)]
         lines.append("| " + " | ".join(cells) + " |")
+    cards = "\n".join(f"- {row['variant']}: [model card]({row['variant']}-model-card.md), "
+                      f"[confusion matrix of int8 on TFLite Micro]({row['variant']}-confusion-tflm.png)" for row in rows)
     return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"
-            + "\n".join(lines) + "\n")
+            + "\n".join(lines) + "\n\n" + cards + "\n")
 
 
 def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (), echo: Callable[[str], None] = print) -> dict:

@@ -118,6 +118,16 @@ class RunLayout:
         """Stage 07's report of this variant (suffix json or md)."""
         return self.reports / f"{self.variant}-evaluation.{suffix}"
 
+    @property
+    def model_card(self) -> Path:
+        """Stage 07's model card of the deployed file (model_card.py)."""
+        return self.reports / f"{self.variant}-model-card.md"
+
+    @property
+    def confusion_png(self) -> Path:
+        """Stage 07's confusion matrix of the deployed int8 file on TFLite Micro."""
+        return self.reports / f"{self.variant}-confusion-tflm.png"
+
     def stage_record(self, number: int, shared: bool) -> Path:
         """runs/<name>/stages/NN.json (stages every variant shares) or NN-<variant>.json."""
         return self.run_dir / "stages" / f"{number:02d}{'' if shared else '-' + self.variant}.json"

@@ -26,6 +26,7 @@ from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
+from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
 from ser_reparam.tflite_ops import audit_ops, float_ops
 
 MODES = ("float", "int8", "int16x8")
@@ -123,13 +124,15 @@ def _opcode_index(model, builtin: int) -> int:
 
 def slim_tflite(model_bytes: bytes) -> bytes:
     """The same model without what TFLite Micro never reads: tensor names, signature defs,
-    metadata, the description, and the empty buffers of non-constant tensors (they point at
-    the empty buffer 0 instead).
+    the converter's metadata, the description, and the empty buffers of non-constant tensors
+    (they point at the empty buffer 0 instead). The project's own metadata entry
+    (tflite_metadata.NAME: labels, front end, statistics) is kept.
 
     Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
     """
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    metadata_buffers = {entry.buffer for entry in model.metadata or []}
+    ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == METADATA_NAME]
+    metadata_buffers = {entry.buffer for entry in model.metadata or []} - {entry.buffer for entry in ours}
     keep = [0] + [i for i, b in enumerate(model.buffers)
                   if i and b.data is not None and len(b.data) and i not in metadata_buffers]
     renumber = {old: new for new, old in enumerate(keep)}
@@ -137,8 +140,11 @@ def slim_tflite(model_bytes: bytes) -> bytes:
         for tensor in graph.tensors:
             tensor.name = b""
             tensor.buffer = renumber.get(tensor.buffer, 0)
+    for entry in ours:
+        entry.buffer = renumber[entry.buffer]
     model.buffers = [model.buffers[i] for i in keep]
-    model.signatureDefs = model.metadata = model.description = None
+    model.signatureDefs = model.description = None
+    model.metadata = ours or None
     builder = flatbuffers.Builder(len(model_bytes))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -151,6 +157,11 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
     per_class = [order[y[order] == c].tolist() for c in range(num_classes)]
     turns = [i for group in itertools.zip_longest(*per_class) for i in group if i is not None]
     return x[np.array(turns[:count])]
+
+
+def deployed_model_name(config) -> str:
+    """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
+    return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
 
 
 def _qat_model(config, folded, store, labels):
@@ -214,6 +225,7 @@ def quantize_run(config: ExperimentConfig) -> dict:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
         ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
+        slim = embed_metadata(slim, run_metadata(config, slim, name))
         atomic_write_bytes(out / f"{name}.tflite", slim)
         record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}

@@ -86,4 +86,6 @@ def test_demo_summary_carries_the_baselines_and_chance():
     text = summary_markdown([row], baselines)
     assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
     assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
-    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line)
+    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line.startswith("|"))
+    assert ("- convtransformer-lightweight-none: [model card](convtransformer-lightweight-none-model-card.md), "
+            "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)") in text

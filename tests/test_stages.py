@@ -26,6 +26,7 @@ def test_outputs_come_from_the_run_layout(tmp_path):
     layout = RunLayout(config)
     assert STAGES[3].outputs(config) == [layout.folded_dir]
     assert STAGES[4].outputs(config) == [layout.quantized_dir]
-    assert STAGES[6].outputs(config) == [layout.evaluation("json"), layout.evaluation("md")]
+    assert STAGES[6].outputs(config) == [layout.evaluation("json"), layout.evaluation("md"), layout.model_card,
+                                         layout.confusion_png]
     assert layout.evaluation("md") == tmp_path / "demo" / "reports" / f"{layout.variant}-evaluation.md"
     assert layout.checkpoint(2) == tmp_path / "demo" / layout.variant / "train" / "seed-2" / "best.keras"

@@ -15,12 +15,12 @@ SHARED = False  # one run per experiment (True) or one per variant
 
 
 def run(config: ExperimentConfig) -> str:
-    from ser_reparam.evaluate import evaluate_run
+    from ser_reparam.model_card import evaluate_with_card
 
-    models = evaluate_run(config)["models"]
+    models = evaluate_with_card(config)["models"]
     return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in ("keras_folded", "litert_int8", "tflm_int8"))
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:
     layout = RunLayout(config)
-    return [layout.evaluation("json"), layout.evaluation("md")]
+    return [layout.evaluation("json"), layout.evaluation("md"), layout.model_card, layout.confusion_png]
