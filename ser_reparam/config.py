@@ -51,6 +51,8 @@ class ModelConfig:
     dropout: float = 0.1
     cls_dropout: float = 0.0           # dropout after the classifier's dim/2 and dim/4 layers: 0.5 on the
                                        # lightweight models' 8 and 4 units made every real-speech run collapse
+    cls_bias: float = 0.5              # initial bias of those two ReLU layers: at 0, all their units went dead
+                                       # early in some seeds on real speech (README, "Real speech")
 
     @functools.cached_property
     def placement(self) -> Placement:
@@ -222,6 +224,7 @@ RULES = {
     "model.heads": _int(1, 64),
     "model.dropout": _number(low=0, below=1),
     "model.cls_dropout": _number(low=0, below=1),
+    "model.cls_bias": _number(low=0),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
     "frontend.nfft": _int(16, 65536),

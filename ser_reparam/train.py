@@ -65,7 +65,8 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
     model = config.model
     return build_model(model.arch, model.preset, len(labels_for(config)), store.window.num_frames(config.frontend),
                        config.frontend.num_features, hrf=model.placement, activation=model.activation,
-                       deploy=deploy, heads=model.heads, dropout=model.dropout, cls_dropout=model.cls_dropout)
+                       deploy=deploy, heads=model.heads, dropout=model.dropout,
+                       cls_dropout=model.cls_dropout, cls_bias=model.cls_bias)
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
