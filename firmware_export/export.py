@@ -26,7 +26,7 @@ from firmware_export.arena import measure_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.cmsis_dsp import RFFT_SOURCES
-from firmware_export.frontend_tables import write_frontend_files
+from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
@@ -44,13 +44,6 @@ from ser_reparam.tflite_ops import op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
-
-
-def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_samples: int, cmsis: bool) -> int:
-    """sizeof(ser_frontend_t) on a 32-bit MCU (layout of ser_frontend.h; checked by the tests
-    against arm-none-eabi-gcc): int16 history, two ints, the log-Mel frames, the FFT buffer(s)."""
-    history = (2 * (history_samples + 1) + 3) // 4 * 4
-    return history + 8 + 4 * num_frames * num_filters + 4 * nfft * (2 if cmsis else 1)
 
 
 def board_linker_script(board: Board, qemu: bool = False) -> str:
@@ -155,9 +148,7 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = FrontendConfig(**meta["frontend"])
-    hop = frontend.frame_step
-    ram = frontend_state_bytes(frames, frontend.num_filters, frontend.nfft,
-                               (frontend.frame_length + hop - 1) // hop * hop, cmsis)
+    ram = frontend_state_bytes(frontend, frames, cmsis)
     check = budget(board, len(blob), arena["kTensorArenaSize"], ram)
     try:
         require_fit(board, check)

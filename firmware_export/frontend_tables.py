@@ -4,7 +4,8 @@
 `ser_frontend_tables.c` holds the Mel filterbank as sparse rows, the normalization statistics and
 the portable FFT's twiddles. Layout lives in the `.in` templates beside the C sources, data is
 formatted here; output is a pure function of the inputs (no timestamps: a hash of the inputs is
-written instead), so a re-export is byte-identical.
+written instead), so a re-export is byte-identical. `frontend_state_bytes` is the RAM the
+header's state struct takes, for the board budget.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from string import Template
 
 import numpy as np
 
+from firmware_export.render import render
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 
@@ -85,8 +86,14 @@ def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, num
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def _render(template: str, **values) -> str:
-    return Template((FRONTEND_DIR / template).read_text()).substitute(values)
+def frontend_state_bytes(frontend: FrontendConfig, num_frames: int, cmsis: bool) -> int:
+    """sizeof(ser_frontend_t) on a 32-bit MCU, the struct of frontend/ser_frontend.h (checked by the
+    tests against arm-none-eabi-gcc): int16 history of SER_HISTORY_SAMPLES + 1, two ints, the
+    log-Mel frames, the FFT buffer(s) (CMSIS-DSP's FFT works out of place: two)."""
+    hop = frontend.frame_step
+    history_samples = (frontend.frame_length + hop - 1) // hop * hop
+    history = (2 * (history_samples + 1) + 3) // 4 * 4
+    return history + 8 + 4 * num_frames * frontend.num_filters + 4 * frontend.nfft * (2 if cmsis else 1)
 
 
 def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames: int,
@@ -100,8 +107,8 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames:
     angles = 2 * np.pi * np.arange(frontend.nfft // 2) / frontend.nfft
     window = frontend.delta_window
 
-    config = _render(
-        "ser_frontend_config.h.in", inputs_hash=digest,
+    config = render(
+        "frontend/ser_frontend_config.h.in", inputs_hash=digest,
         sample_rate=frontend.sample_rate, frame_length=frontend.frame_length,
         frame_length_ms=f"{frontend.frame_length_ms:g}", frame_step=frontend.frame_step,
         frame_step_ms=f"{frontend.frame_step_ms:g}", nfft=frontend.nfft, preemphasis=c_float(frontend.preemphasis),
@@ -110,8 +117,8 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames:
         delta_denominator=2 * sum(n * n for n in range(1, window + 1)), log_floor=c_float(frontend.log_floor),
         num_frames=num_frames, window_hops=hops, window_samples=hops * frontend.frame_step,
         mel_weight_count=len(weights))
-    tables = _render(
-        "ser_frontend_tables.c.in", inputs_hash=digest,
+    tables = render(
+        "frontend/ser_frontend_tables.c.in", inputs_hash=digest,
         mel_bands="\n".join(f"  {{{first}, {count}}},  // band {band}" for band, (first, count) in enumerate(bands)),
         mel_weights=_rows([c_float(w) for w in weights]),
         mean=_rows([c_float(v) for v in mean]), std=_rows([c_float(v) for v in std]),

@@ -9,9 +9,11 @@ import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import export_run, frontend_state_bytes
+from firmware_export.export import export_run
+from firmware_export.frontend_tables import frontend_state_bytes
 from firmware_export.op_resolver import resolver_method
 from ser_reparam.errors import StageError
+from ser_reparam.features import FrontendConfig
 from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
 from ser_reparam.layout import RunLayout
 
@@ -227,7 +229,7 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
     # sizeof(ser_frontend_t) on the MCU is what the budget counted, for both FFT backends
     probe = tmp_path / "probe.c"
     for define, cmsis in (("", False), ("-DSER_FFT_CMSIS", True)):
-        expected = frontend_state_bytes(manifest["input"]["shape"][1], 26, 512, 480, cmsis)
+        expected = frontend_state_bytes(FrontendConfig(), manifest["input"]["shape"][1], cmsis)
         probe.write_text('#include "ser_frontend.h"\n'
                          f"_Static_assert(sizeof(ser_frontend_t) == {expected}, \"state size\");\n")
         subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
