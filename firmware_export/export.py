@@ -5,6 +5,7 @@ runs/<name>/<variant>/firmware/<board>/
   model_settings.h               input shape, quantization, labels, window, kTensorArenaSize
   op_resolver.h                  exactly the model's operators
   ser_frontend*                  the device front end, its config and tables (same run)
+  ser_app.h / ser_app.cc         the application loop (front end per hop, model per window)
   <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
                                  CMake for Cortex-M), holding copies of the files above
   manifest.json                  sizes, ops, arena, front-end RAM and the budget check
@@ -31,6 +32,7 @@ from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
+from firmware_export.render import BUNDLE_DIR
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
@@ -44,6 +46,9 @@ from ser_reparam.tflite_ops import op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
+# Arduino compiles a sketch's .c, .cpp and .S files only (arduino-cli's sketch specification)
+SOURCE_SUFFIXES = {"arduino": {".cc": ".cpp"}}
+APP_FILES = ("ser_app.h", "ser_app.cc")  # the application loop every template's main file calls
 
 
 def board_linker_script(board: Board, qemu: bool = False) -> str:
@@ -84,8 +89,9 @@ def _fill_template(template: str, target: Path, sources: list[Path], values: dic
             written.append(out)
     source_dir = target / SOURCE_DIRS[template]
     for source in sources:
-        shutil.copyfile(source, source_dir / source.name)
-        written.append(source_dir / source.name)
+        out = source_dir / source.with_suffix(SOURCE_SUFFIXES.get(template, {}).get(source.suffix, source.suffix)).name
+        shutil.copyfile(source, out)
+        written.append(out)
     return written
 
 
@@ -171,7 +177,9 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
         }
         for name, text in files.items():
             (staging / name).write_text(text)
-        sources = [staging / name for name in files]
+        for name in APP_FILES:
+            shutil.copyfile(BUNDLE_DIR / name, staging / name)
+        sources = [staging / name for name in (*files, *APP_FILES)]
         sources += write_frontend_files(frontend, meta["normalization"], frames, staging)
         projects = []
         for template in board.templates:

@@ -13,6 +13,7 @@ from pathlib import Path
 from string import Template
 
 HERE = Path(__file__).parent
+BUNDLE_DIR = HERE / "bundle"
 
 
 def render(template: str, **values) -> str:

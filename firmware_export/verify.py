@@ -1,8 +1,8 @@
 """`ser-reparam verify-firmware`: build a bundle's real firmware against TFLite Micro and prove it.
 
-The program is the CMake template's application loop (main.cc: microphone → front end per 10 ms
-hop → model per window), the bundle's C front end, model_data and op_resolver, linked with the
-real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
+The program is the CMake template's main.cc around the application loop every template shares
+(ser_app.cc: microphone → front end per 10 ms hop → model per window), the bundle's C front end,
+model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
 kernels, CMSIS-DSP FFT, the board's RAM regions, run under qemu-system-arm -M mps2-an386). Its
 board (verify_board.cc) plays real clips of the run's test split into the microphone and prints
 what the firmware computed; the Python path computes the same clips:
@@ -84,8 +84,8 @@ def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target,
         main = work / "main.cc"
         template = (HERE / "templates" / "cmake-cortex-m" / "main.cc").read_text()
         main.write_text(Template(template).safe_substitute(board_name=board.name))
-    sources = [main, HERE / "verify_board.cc", bundle / "model_data.cc", bundle / "ser_frontend.c",
-               bundle / "ser_frontend_tables.c"]
+    sources = [main, HERE / "verify_board.cc", bundle / "ser_app.cc", bundle / "model_data.cc",
+               bundle / "ser_frontend.c", bundle / "ser_frontend_tables.c"]
     missing = [s.name for s in sources if not s.exists()]
     if missing:
         raise StageError(f"{bundle}: missing {', '.join(missing)}; re-export the bundle (ser-reparam export)")

@@ -53,7 +53,7 @@ def test_esp_idf_main_compiles_against_esp_tflite_micro(bundles, board):
     target = {"esp32": "CONFIG_IDF_TARGET_ESP32", "esp32s3": "CONFIG_IDF_TARGET_ESP32S3"}[board]
     compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
                   f"-D{target}=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}", *tree_includes(tree),
-                  "-fsyntax-only", str(main / "main.cc")])
+                  "-fsyntax-only", str(main / "main.cc"), str(main / "ser_app.cc")])
     pins = load_boards()[board].microphone
     text = (main / "main.cc").read_text()
     for role, pin in (("Bclk", pins["bclk"]), ("Ws", pins["ws"]), ("Data", pins["din"])):
@@ -66,9 +66,12 @@ def test_arduino_sketch_compiles_with_its_board_familys_microphone(bundles, boar
     sketch = bundles[board] / "arduino" / "ser_reparam"
     text = (sketch / "ser_reparam.ino").read_text()
     assert f"#define SER_MIC_{api} 1" in text and "${" not in text
+    # a sketch compiles its .c, .cpp and .S files only: every C++ source is a .cpp there
+    assert {p.name for p in sketch.glob("*.cpp")} == {"ser_app.cpp", "model_data.cpp"}
+    assert not list(sketch.glob("*.cc"))
     compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
                   "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
-                  *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino")])
+                  *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino"), str(sketch / "ser_app.cpp")])
 
 
 def test_default_microphone_pins_are_free_on_the_chip():

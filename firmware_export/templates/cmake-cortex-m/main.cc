@@ -2,17 +2,13 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 #if __has_include("tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h")
 #include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
 #define SER_DEBUG_LOG_CALLBACK 1
 #endif
 
-#include "model_data.h"
 #include "model_settings.h"
-#include "op_resolver.h"
-#include "ser_frontend.h"
+#include "ser_app.h"
 
 // Board hooks: implement them with your HAL (SAI / I2S / PDM driver, a microsecond timer).
 // The weak defaults below let the project link; they feed silence and count nothing.
@@ -41,43 +37,23 @@ int main() {
 #ifdef SER_DEBUG_LOG_CALLBACK
   RegisterDebugLogCallback(board_debug_log);
 #endif
-  static SerOpResolver resolver;
-  if (!RegisterSerOps(resolver)) {
-    printf("could not register the model's operators\n");
+  if (const char* error = SerAppBegin(g_arena, &g_frontend, {board_micros, board_features})) {
+    printf("%s\n", error);
     return 1;
   }
-  static tflite::MicroInterpreter interpreter(tflite::GetModel(g_ser_model_data), resolver, g_arena,
-                                              kTensorArenaSize);
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    printf("AllocateTensors failed: raise kTensorArenaSize\n");
-    return 1;
-  }
-  printf("tensor arena: %u of %u bytes used\n", static_cast<unsigned>(interpreter.arena_used_bytes()),
+  printf("tensor arena: %u of %u bytes used\n", static_cast<unsigned>(SerAppArenaUsedBytes()),
          static_cast<unsigned>(kTensorArenaSize));
-  TfLiteTensor* input = interpreter.input(0);
-  TfLiteTensor* output = interpreter.output(0);
   int16_t hop[SER_HOP_SAMPLES];
+  SerResult result;
   while (true) {
-    ser_frontend_reset(&g_frontend);
-    for (int i = 0; i < SER_WINDOW_HOPS; ++i) {
-      board_microphone_read(hop, SER_HOP_SAMPLES);
-      ser_frontend_push(&g_frontend, hop);
-    }
-    const uint32_t start = board_micros();
-    ser_frontend_finish_int8(&g_frontend, input->data.int8, kSerInputScale, kSerInputZeroPoint);
-    const uint32_t features_done = board_micros();
-    board_features(input->data.int8, static_cast<int>(input->bytes));
-    if (interpreter.Invoke() != kTfLiteOk) {
+    board_microphone_read(hop, SER_HOP_SAMPLES);
+    if (!SerAppPushHop(hop)) continue;
+    if (!SerAppClassify(&result)) {
       printf("Invoke failed\n");
       return 1;
     }
-    const uint32_t model_done = board_micros();
-    int best = 0;
-    for (int c = 1; c < kSerNumClasses; ++c) {
-      if (output->data.int8[c] > output->data.int8[best]) best = c;
-    }
-    board_result(output->data.int8, kSerNumClasses, best);
-    printf("%s  front end %lu us, model %lu us\n", kSerLabels[best],
-           static_cast<unsigned long>(features_done - start), static_cast<unsigned long>(model_done - features_done));
+    board_result(result.logits, kSerNumClasses, result.label);
+    printf("%s  front end %lu us, model %lu us\n", kSerLabels[result.label],
+           static_cast<unsigned long>(result.frontend_us), static_cast<unsigned long>(result.model_us));
   }
 }

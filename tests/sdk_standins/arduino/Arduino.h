@@ -10,6 +10,7 @@ class Print {
  public:
   size_t print(const char*);
   size_t print(unsigned long, int base = 10);
+  size_t print(double, int digits = 2);
   size_t println(const char*);
   size_t println(unsigned long, int base = 10);
 };

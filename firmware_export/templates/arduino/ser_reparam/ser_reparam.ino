@@ -2,13 +2,8 @@
 // Library: Chirale_TensorFlowLite (Arduino Library Manager), a TFLite Micro port.
 #include <Chirale_TensorFlowLite.h>
 
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
-
-#include "model_data.h"
 #include "model_settings.h"
-#include "op_resolver.h"
-#include "ser_frontend.h"
+#include "ser_app.h"
 
 // The microphone of ${board_name}: the API of its board family (boards.yaml `microphone`).
 #define SER_MIC_${mic_api_macro} 1
@@ -16,7 +11,6 @@
 namespace {
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 ser_frontend_t g_frontend;
-tflite::MicroInterpreter* g_interpreter = nullptr;
 int16_t g_hop[SER_HOP_SAMPLES];
 }  // namespace
 
@@ -83,26 +77,15 @@ bool MicrophoneReadHop(int16_t* hop) {
 #error "no microphone API for this board: implement MicrophoneBegin() and MicrophoneReadHop()"
 #endif
 
-namespace {
-int g_hops_in_window = 0;
-}  // namespace
+uint32_t Micros() { return static_cast<uint32_t>(micros()); }
 
 void setup() {
   Serial.begin(115200);
   while (!Serial) {}
-  static SerOpResolver resolver;
-  if (!RegisterSerOps(resolver)) {
-    Serial.println("could not register the model's operators");
+  if (const char* error = SerAppBegin(g_arena, &g_frontend, {Micros, nullptr})) {
+    Serial.println(error);
     while (true) {}
   }
-  static tflite::MicroInterpreter interpreter(tflite::GetModel(g_ser_model_data), resolver, g_arena,
-                                              kTensorArenaSize);
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    Serial.println("AllocateTensors failed: raise kTensorArenaSize");
-    while (true) {}
-  }
-  g_interpreter = &interpreter;
-  ser_frontend_reset(&g_frontend);
   if (!MicrophoneBegin()) {
     Serial.println("${mic_api} microphone did not start");
     while (true) {}
@@ -110,27 +93,17 @@ void setup() {
 }
 
 void loop() {
-  if (!MicrophoneReadHop(g_hop)) return;
-  ser_frontend_push(&g_frontend, g_hop);
-  if (++g_hops_in_window < SER_WINDOW_HOPS) return;
-  g_hops_in_window = 0;
-
-  const unsigned long start = micros();
-  TfLiteTensor* input = g_interpreter->input(0);
-  ser_frontend_finish_int8(&g_frontend, input->data.int8, kSerInputScale, kSerInputZeroPoint);
-  const unsigned long features_done = micros();
-  g_interpreter->Invoke();
-  const unsigned long model_done = micros();
-  ser_frontend_reset(&g_frontend);
-
-  const TfLiteTensor* output = g_interpreter->output(0);
-  int best = 0;
-  for (int c = 1; c < kSerNumClasses; ++c) {
-    if (output->data.int8[c] > output->data.int8[best]) best = c;
+  if (!MicrophoneReadHop(g_hop) || !SerAppPushHop(g_hop)) return;
+  SerResult result;
+  if (!SerAppClassify(&result)) {
+    Serial.println("Invoke failed");
+    return;
   }
-  Serial.print(kSerLabels[best]);
+  Serial.print(kSerLabels[result.label]);
+  Serial.print("  logit ");
+  Serial.print(result.logit);
   Serial.print("  front end us: ");
-  Serial.print(features_done - start);
+  Serial.print(static_cast<unsigned long>(result.frontend_us));
   Serial.print("  model us: ");
-  Serial.println(model_done - features_done);
+  Serial.println(static_cast<unsigned long>(result.model_us));
 }

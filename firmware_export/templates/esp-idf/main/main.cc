@@ -4,13 +4,9 @@
 #include "driver/i2s_std.h"
 #include "esp_log.h"
 #include "esp_timer.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 
-#include "model_data.h"
 #include "model_settings.h"
-#include "op_resolver.h"
-#include "ser_frontend.h"
+#include "ser_app.h"
 
 namespace {
 // Your I2S MEMS microphone (e.g. INMP441: SCK, WS, SD; L/R to GND) on ${board_name}: free GPIOs of
@@ -41,44 +37,26 @@ void MicrophoneReadHop(int16_t* hop) {
   size_t bytes = 0;
   ESP_ERROR_CHECK(i2s_channel_read(g_mic, hop, sizeof(int16_t) * SER_HOP_SAMPLES, &bytes, portMAX_DELAY));
 }
+
+uint32_t Micros() { return static_cast<uint32_t>(esp_timer_get_time()); }
 }  // namespace
 
 extern "C" void app_main(void) {
-  const tflite::Model* model = tflite::GetModel(g_ser_model_data);
-  static SerOpResolver resolver;
-  if (!RegisterSerOps(resolver)) {
-    printf("could not register the model's operators\n");
+  if (const char* error = SerAppBegin(g_arena, &g_frontend, {Micros, nullptr})) {
+    printf("%s\n", error);
     return;
   }
-  static tflite::MicroInterpreter interpreter(model, resolver, g_arena, kTensorArenaSize);
-  if (interpreter.AllocateTensors() != kTfLiteOk) {
-    printf("AllocateTensors failed: raise kTensorArenaSize\n");
-    return;
-  }
-  TfLiteTensor* input = interpreter.input(0);
-  TfLiteTensor* output = interpreter.output(0);
   MicrophoneStart();
   int16_t hop[SER_HOP_SAMPLES];
+  SerResult result;
   while (true) {
-    ser_frontend_reset(&g_frontend);
-    for (int i = 0; i < SER_WINDOW_HOPS; ++i) {
-      MicrophoneReadHop(hop);
-      ser_frontend_push(&g_frontend, hop);
-    }
-    const int64_t start = esp_timer_get_time();
-    ser_frontend_finish_int8(&g_frontend, input->data.int8, kSerInputScale, kSerInputZeroPoint);
-    const int64_t features_done = esp_timer_get_time();
-    if (interpreter.Invoke() != kTfLiteOk) {
+    MicrophoneReadHop(hop);
+    if (!SerAppPushHop(hop)) continue;
+    if (!SerAppClassify(&result)) {
       printf("Invoke failed\n");
       continue;
     }
-    const int64_t model_done = esp_timer_get_time();
-    int best = 0;
-    for (int c = 1; c < kSerNumClasses; ++c) {
-      if (output->data.int8[c] > output->data.int8[best]) best = c;
-    }
-    const float score = kSerOutputScale * (output->data.int8[best] - kSerOutputZeroPoint);
-    printf("%s (logit %.2f)  front end %lld us, model %lld us\n", kSerLabels[best], score,
-           static_cast<long long>(features_done - start), static_cast<long long>(model_done - features_done));
+    printf("%s (logit %.2f)  front end %lu us, model %lu us\n", kSerLabels[result.label], result.logit,
+           static_cast<unsigned long>(result.frontend_us), static_cast<unsigned long>(result.model_us));
   }
 }
