@@ -31,7 +31,7 @@ def utterance_statistics(store, split: str, labels: tuple[str, ...]) -> tuple[np
     from ser_reparam.data.dataset import read_features
 
     frames, targets = {}, {}
-    for example in read_features(store.ensure(split, labels)).as_numpy_iterator():
+    for example in read_features(store.features(split)).as_numpy_iterator():
         utt = example["utt_id"].decode()
         frames.setdefault(utt, []).append(example["features"])
         targets[utt] = labels.index(example["label"].decode())

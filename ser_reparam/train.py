@@ -290,7 +290,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dic
     counts = np.bincount(train_y, minlength=len(labels))
     class_weights = (len(train_y) / (len(labels) * np.maximum(counts, 1)) if training.class_weights
                      else np.ones(len(labels)))
-    std = np.asarray(store.norm_stats(labels)["std"])
+    std = np.asarray(store.norm_stats()["std"])
     train_data = train_data.map(augmenter(training, len(labels), class_weights, std, seed))
 
     model = build_for(config)

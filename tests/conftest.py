@@ -46,8 +46,9 @@ def deployed_run(tmp_path_factory):
     """A tiny demo-corpus run taken through stages 01–05 (one seed): the input of export tests."""
     from ser_reparam.config import parse_config
     from ser_reparam.deploy import fold_run
-    from ser_reparam.experiment import feature_store, prepare_run_manifest
+    from ser_reparam.experiment import prepare_run_manifest
     from ser_reparam.quantize import quantize_run
+    from ser_reparam.stages import s02_features
     from ser_reparam.train import train_seed
 
     root = tmp_path_factory.mktemp("deployed")
@@ -59,7 +60,7 @@ def deployed_run(tmp_path_factory):
         "training": {"epochs": 2, "batch_size": 8, "seeds": 1},
         "quantize": {"representative": 16}})
     prepare_run_manifest(config)
-    feature_store(config).norm_stats()
+    s02_features.run(config)  # stage 02: features and statistics
     train_seed(config, 0, verbose=0)
     fold_run(config)
     quantize_run(config)

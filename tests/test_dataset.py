@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from ser_reparam.data.dataset import (DataError, FeatureStore, Window, batches, build_dataset,
                                       read_features)
+from ser_reparam.errors import MissingInputError
 from ser_reparam.data.manifest import Utterance, read_manifest, write_manifest
 from ser_reparam.data.synthetic import LABELS, make_demo_corpus, synthesize, make_speakers, wav_bytes
 from ser_reparam.features import FrontendConfig, compute_features
@@ -25,8 +26,16 @@ def store_for(root, manifest, cache, seconds=2.0, split_long=False):
     return FeatureStore(manifest, root, cache, FRONTEND, Window(seconds, split_long))
 
 
+def stage_02(store, *splits):
+    """What stage 02 does: extract the splits' features, then the training statistics."""
+    for split in ("train", *splits):
+        store.extract(split, LABELS)
+    return store.write_norm_stats()
+
+
 def test_batches_are_normalized_padded_windows(corpus, tmp_path):
     root, manifest = corpus
+    stage_02(store_for(root, manifest, tmp_path), "test")
     data = build_dataset(manifest, "test", FRONTEND, 2.0, root=root, cache_dir=tmp_path, labels=LABELS,
                          batch_size=4, with_ids=True)
     xs, ys, ids = zip(*[(x.numpy(), y.numpy(), i.numpy()) for x, y, i in data])
@@ -46,22 +55,34 @@ def test_batches_are_normalized_padded_windows(corpus, tmp_path):
 def test_statistics_come_from_the_training_split_only(corpus, tmp_path):
     root, manifest = corpus
     store = store_for(root, manifest, tmp_path)
-    stats = store.norm_stats(LABELS)
+    stats = stage_02(store)
     train = np.concatenate([e["features"] for e in read_features(store.records("train")).as_numpy_iterator()])
     np.testing.assert_allclose(stats["mean"], train.mean(axis=0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(stats["std"], train.std(axis=0), rtol=1e-4, atol=1e-4)
     assert stats["frames"] == train.shape[0]
     assert not store.records("test").exists()  # statistics never touched the test split
+    store.extract("test", LABELS)
     list(batches(store, "test", LABELS))       # the test split reuses the stored statistics
-    assert store.norm_stats(LABELS) == stats
+    assert store.norm_stats() == stats
+
+
+def test_asking_for_features_never_computes_them(corpus, tmp_path):
+    root, manifest = corpus
+    store = store_for(root, manifest, tmp_path)
+    for ask in (lambda: store.features("train"), store.norm_stats, lambda: batches(store, "train", LABELS)):
+        with pytest.raises(MissingInputError, match=r"\(.*norm_stats-|\(.*train-.*run stage 02"):
+            ask()
+    with pytest.raises(MissingInputError, match=r"no train features .*run stage 02"):
+        store.write_norm_stats()  # statistics need the extracted training split first
+    assert not store.folder.exists()
 
 
 def test_cache_is_reused_and_keyed_by_the_front_end(corpus, tmp_path):
     root, manifest = corpus
     store = store_for(root, manifest, tmp_path)
-    path = store.ensure("val", LABELS)
+    path = store.extract("val", LABELS)
     stamp = path.stat().st_mtime_ns
-    assert store.ensure("val", LABELS).stat().st_mtime_ns == stamp
+    assert store.extract("val", LABELS).stat().st_mtime_ns == stamp
     other = FeatureStore(manifest, root, tmp_path, FrontendConfig(preemphasis=0.95), Window(2.0))
     assert other.records("val") != path and other.folder != store.folder
 
@@ -72,15 +93,16 @@ def test_long_utterances_split_into_windows(tmp_path):
     rows = [Utterance("long", "a.wav", "sad", "train", "s1"), Utterance("clip", "a.wav", "sad", "test", "s1", 1.0, 2.0)]
     write_manifest(rows, tmp_path / "m.csv", LABELS)
     split = store_for(tmp_path, tmp_path / "m.csv", tmp_path / "cache", seconds=2.0, split_long=True)
-    examples = list(read_features(split.ensure("train")).as_numpy_iterator())
+    examples = list(read_features(split.extract("train")).as_numpy_iterator())
     assert [(e["index"], e["features"].shape[0]) for e in examples] == [(0, 199), (1, 199), (2, 99)]
-    clip = list(read_features(split.ensure("test")).as_numpy_iterator())
+    clip = list(read_features(split.extract("test")).as_numpy_iterator())
     assert [e["features"].shape[0] for e in clip] == [99]  # start/end cut 1 s
 
 
 def test_shuffle_is_seeded(corpus, tmp_path):
     root, manifest = corpus
     store = store_for(root, manifest, tmp_path)
+    stage_02(store)
 
     def order(seed):
         return [i.decode() for _, _, ids in batches(store, "train", LABELS, 8, shuffle=True, seed=seed, with_ids=True)
@@ -95,13 +117,13 @@ def test_wrong_sample_rate_and_missing_file_are_named(tmp_path):
     sf.write(tmp_path / "slow.wav", np.zeros(8000), 8000, subtype="PCM_16")
     write_manifest([Utterance("u1", "slow.wav", "sad", "train", "s")], tmp_path / "m.csv")
     with pytest.raises(DataError, match=r"slow.wav is 8000 Hz, 1 channel\(s\), 16-bit.*re-run `ser-reparam prepare`"):
-        store_for(tmp_path, tmp_path / "m.csv", tmp_path / "c").ensure("train")
+        store_for(tmp_path, tmp_path / "m.csv", tmp_path / "c").extract("train")
     write_manifest([Utterance("u1", "gone.wav", "sad", "train", "s")], tmp_path / "m2.csv")
     with pytest.raises(DataError, match=r"cannot read .*gone.wav"):
-        store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").ensure("train")
+        store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").extract("train")
     write_manifest([Utterance("u1", "slow.wav", "sad", "train", "s", 3.0, 4.0)], tmp_path / "m3.csv")
     sf.write(tmp_path / "slow.wav", np.zeros(16000), 16000, subtype="PCM_16")
     with pytest.raises(DataError, match=r"u1 has no samples between 3.0 s and 4.0 s \(file length 1.00 s\)"):
-        store_for(tmp_path, tmp_path / "m3.csv", tmp_path / "c").ensure("train")
+        store_for(tmp_path, tmp_path / "m3.csv", tmp_path / "c").extract("train")
     with pytest.raises(DataError, match="no rows in split 'test'"):
-        store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").ensure("test")
+        store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").extract("test")

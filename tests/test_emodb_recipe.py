@@ -28,11 +28,12 @@ from ser_reparam.config import load_config
 from ser_reparam.train import configure_threads
 configure_threads(1)   # as the benchmark measured it; only possible before TensorFlow runs anything
 from ser_reparam.baseline import ensure_baselines
-from ser_reparam.experiment import feature_store, prepare_run_manifest
+from ser_reparam.experiment import prepare_run_manifest
+from ser_reparam.stages import s02_features
 from ser_reparam.train import train_seed
 config = load_config(sys.argv[1], sys.argv[2:])
 prepare_run_manifest(config)
-feature_store(config).norm_stats()
+s02_features.run(config)  # stage 02: features and statistics
 metrics = train_seed(config, SEED, verbose=0)
 metrics["chance_ua"] = ensure_baselines(config)["models"]["chance"]["ua"]
 print(json.dumps(metrics))

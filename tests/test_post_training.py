@@ -7,9 +7,10 @@ import pytest
 from ser_reparam.config import parse_config
 from ser_reparam.deploy import StageError, fold_run
 from ser_reparam.evaluate import evaluate_run
-from ser_reparam.experiment import feature_store, load_run, prepare_run_manifest
+from ser_reparam.experiment import load_run, prepare_run_manifest
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import quantize_run
+from ser_reparam.stages import s02_features
 from ser_reparam.tflite_ops import tflm_builtin_ops
 from ser_reparam.train import train_seed
 
@@ -29,7 +30,7 @@ def trained(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("post")
     config = tiny(tmp_path, int16x8=True, qat_epochs=1)
     prepare_run_manifest(config)
-    feature_store(config).norm_stats()
+    s02_features.run(config)  # stage 02: features and statistics
     for seed in (0, 1):
         train_seed(config, seed, verbose=0)
     return config

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.experiment import feature_store, prepare_run_manifest
+from ser_reparam.experiment import prepare_run_manifest
 from ser_reparam.layout import RunLayout
+from ser_reparam.stages import s02_features
 from ser_reparam.train import train_seed
 
 
@@ -29,7 +30,7 @@ def tiny_config(tmp_path, **training):
 def prepared(tmp_path):
     config, raw = tiny_config(tmp_path)
     prepare_run_manifest(config)
-    feature_store(config).norm_stats()
+    s02_features.run(config)  # stage 02: features and statistics
     return config, raw
 
 

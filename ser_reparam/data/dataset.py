@@ -26,7 +26,7 @@ from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.console import Progress
 from ser_reparam.files import atomic_write_text, file_sha256, temp_name
 from ser_reparam.features import FrontendConfig, compute_features
-from ser_reparam.errors import DataError  # noqa: F401  (re-exported: its old home)
+from ser_reparam.errors import DataError, MissingInputError  # noqa: F401  (DataError re-exported: its old home)
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,8 @@ class FeatureStore:
         """The splits the manifest has rows in."""
         return {u.split for u in read_manifest(self.manifest)}
 
-    def ensure(self, split: str, labels: tuple[str, ...] | None = None) -> Path:
-        """The split's feature cache, extracted first if missing."""
+    def extract(self, split: str, labels: tuple[str, ...] | None = None) -> Path:
+        """Stage 02's work: extract the split's features (the rows with `labels`) unless cached."""
         path = self.records(split)
         if not path.exists():
             rows = [u for u in read_manifest(self.manifest, labels) if u.split == split]
@@ -233,13 +233,28 @@ class FeatureStore:
             extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path)
         return path
 
-    def norm_stats(self, labels: tuple[str, ...] | None = None) -> dict:
-        """Training-split statistics, computed once and stored as JSON."""
+    def write_norm_stats(self) -> dict:
+        """Stage 02's work: the training split's statistics, from its extracted features, stored as
+        JSON unless already there."""
         if not self.stats_path.exists():
-            stats = compute_norm_stats(self.ensure("train", labels), self.frontend.num_features)
+            stats = compute_norm_stats(self.features("train"), self.frontend.num_features)
             atomic_write_text(self.stats_path, json.dumps({**stats, "frontend": self.frontend.to_dict(),
                                                            "window": self.window.tag()}) + "\n")
-        return json.loads(self.stats_path.read_text())
+        return self.norm_stats()
+
+    def features(self, split: str) -> Path:
+        """The split's extracted features; stage 02 computes them, asking never does."""
+        return self._made_by_stage_02(self.records(split), f"{split} features")
+
+    def norm_stats(self) -> dict:
+        """The training split's normalization statistics (computed by stage 02)."""
+        return json.loads(self._made_by_stage_02(self.stats_path, "normalization statistics").read_text())
+
+    def _made_by_stage_02(self, path: Path, what: str) -> Path:
+        if not path.exists():
+            raise MissingInputError(f"no {what} for {self.manifest} ({path} is missing): run stage 02 "
+                                    "(ser-reparam run --config … --to 2)")
+        return path
 
 
 def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,
@@ -256,7 +271,7 @@ def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: floa
 def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size: int = 32,
             shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
     """build_dataset for an existing FeatureStore."""
-    stats = store.norm_stats(labels)
+    stats = store.norm_stats()
     mean = tf.constant(stats["mean"], tf.float32)
     std = tf.constant(stats["std"], tf.float32)
     frames = store.window.num_frames(store.frontend)
@@ -270,7 +285,7 @@ def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size
         label = table.lookup(example["label"])
         return (x, label, example["utt_id"]) if with_ids else (x, label)
 
-    data = read_features(store.ensure(split, labels))
+    data = read_features(store.features(split))
     if shuffle:
         data = data.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
     data = data.map(to_input, num_parallel_calls=tf.data.AUTOTUNE)

@@ -17,8 +17,8 @@ SHARED = True  # one run per experiment (True) or one per variant
 def run(config: ExperimentConfig) -> str:
     store, labels = feature_store(config), labels_for(config)
     for split in sorted(store.splits()):
-        store.ensure(split, labels)
-    stats = store.norm_stats(labels)
+        store.extract(split, labels)
+    stats = store.write_norm_stats()
     return f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} dims)"
 
 
