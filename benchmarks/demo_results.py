@@ -17,11 +17,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from readme import publish  # noqa: E402
 from ser_reparam.demo import demo_configs, summary_markdown, variant_summary  # noqa: E402
+from ser_reparam.layout import RunLayout  # noqa: E402
 
 
-def stage_seconds(run_dir: Path) -> float:
+def stage_seconds(layout: RunLayout) -> float:
     """Seconds the run's stages took, summed over their records (skipped re-runs add nothing)."""
-    return sum(json.loads(path.read_text())["seconds"] for path in (run_dir / "stages").glob("*.json"))
+    return sum(json.loads(path.read_text())["seconds"] for path in layout.stages_dir.glob("*.json"))
 
 
 def main(argv: list[str]) -> None:
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> None:
     configs = demo_configs(out)
     rows = [variant_summary(config) for config in configs]
     config = configs[0]
-    seconds = stage_seconds(config.run_dir)
+    seconds = stage_seconds(RunLayout(config))
     text = (f"`ser-reparam demo` (`configs/demo.yaml`: {config.training.seeds} seeds per variant, "
             f"{config.training.epochs} epochs, {config.data.window_s:g} s windows; the deployed seed is chosen on "
             f"validation; {rows[0]['test_examples']} test utterances, so one utterance = "

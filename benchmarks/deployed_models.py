@@ -6,15 +6,17 @@ To run (each architecture with ffn2@8x1, int16x8 and 3 QAT epochs, on the demo c
         --set quantize.int16x8=true --set quantize.qat_epochs=3; done
   python benchmarks/deployed_models.py OUT/demo [--readme]
 
-One column per variant of the run folder that stage 07 evaluated; --readme rewrites the block.
+One column per variant of the run folder that stage 07 evaluated (paths from each variant's
+saved config through RunLayout); --readme rewrites the block.
 """
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from readme import publish
+from ser_reparam.experiment import load_run
+from ser_reparam.layout import RunLayout, variant_configs
 
 
 def _pp(value: float, base: float) -> str:
@@ -22,9 +24,9 @@ def _pp(value: float, base: float) -> str:
     return f"{value:.3f} ({'±0' if abs(diff) < 0.05 else f'{diff:+.1f} pp'})"
 
 
-def column(run_dir: Path, variant: str) -> dict[str, str]:
-    evaluation = json.loads((run_dir / "reports" / f"{variant}-evaluation.json").read_text())
-    fold = json.loads((run_dir / variant / "folded" / "fold.json").read_text())
+def column(layout: RunLayout) -> dict[str, str]:
+    evaluation = json.loads(layout.evaluation("json").read_text())
+    fold = json.loads(layout.fold_record.read_text())
     models, pairs = evaluation["models"], evaluation["pairs"]
     seed = fold["seeds"][str(fold["deployed_seed"])]
     base = models["litert_float"]["ua"]
@@ -51,9 +53,12 @@ def column(run_dir: Path, variant: str) -> dict[str, str]:
 def main(argv: list[str]) -> None:
     if not argv or argv[0].startswith("-"):
         raise SystemExit(__doc__)
-    run_dir = Path(argv[0])
-    variants = sorted(p.name[:-len("-evaluation.json")] for p in (run_dir / "reports").glob("*-evaluation.json"))
-    columns = {variant: column(run_dir, variant) for variant in variants}
+    layouts = [RunLayout(load_run(path.parent)) for path in variant_configs(argv[0])]
+    columns = {layout.variant: column(layout) for layout in layouts if layout.evaluation("json").exists()}
+    if not columns:
+        raise SystemExit(f"{argv[0]}: no variant evaluated by stage 07 (reports/<variant>-evaluation.json); "
+                         "run the commands above first")
+    variants = sorted(columns)
     rows = list(next(iter(columns.values())))
     lines = ["| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     lines += [f"| {row} | " + " | ".join(columns[v][row] for v in variants) + " |" for row in rows]

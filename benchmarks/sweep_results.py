@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from readme import publish  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from ser_reparam.layout import variant_configs  # noqa: E402
 from ser_reparam.report import aggregate, collect, markdown  # noqa: E402
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     run_dir = Path(argv[0])
     rows = aggregate(collect([run_dir]))
-    config = load_run(next(run_dir.glob("*/train")).parent)
+    config = load_run(variant_configs(run_dir)[0].parent)
     table = markdown(rows, run_dir.name).split("\n", 2)[2]  # without the "### title" line
     seeds = sorted({len(r["seeds"]) for r in rows})
     truth = np.sum(rows[0]["confusion"], axis=1)  # test examples per class (× seeds)

@@ -11,7 +11,7 @@ from ser_reparam.config import ExperimentConfig
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.splits import assign_fold, assign_validation
-from ser_reparam.layout import RunLayout
+from ser_reparam.layout import RunLayout, variant_configs
 from ser_reparam.errors import MissingInputError, InputError
 
 DEMO_DATASET = "demo"
@@ -105,7 +105,7 @@ def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Expe
     path = Path(path)
     if (path / "config.json").is_file():
         return parse_config(json.loads((path / "config.json").read_text()), str(path / "config.json"), overrides)
-    variants = sorted(p.parent for p in path.glob("*/config.json"))
+    variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:
         return load_run(variants[0], overrides)
     if not variants:

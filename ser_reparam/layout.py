@@ -128,6 +128,15 @@ class RunLayout:
         """Stage 07's confusion matrix of the deployed int8 file on TFLite Micro."""
         return self.reports / f"{self.variant}-confusion-tflm.png"
 
+    @property
+    def stages_dir(self) -> Path:
+        return self.run_dir / "stages"
+
     def stage_record(self, number: int, shared: bool) -> Path:
         """runs/<name>/stages/NN.json (stages every variant shares) or NN-<variant>.json."""
-        return self.run_dir / "stages" / f"{number:02d}{'' if shared else '-' + self.variant}.json"
+        return self.stages_dir / f"{number:02d}{'' if shared else '-' + self.variant}.json"
+
+
+def variant_configs(run_dir: str | Path) -> list[Path]:
+    """The saved config.json of every variant trained in a run folder (runs/<name>[/fold-<k>])."""
+    return sorted(Path(run_dir).glob("*/config.json"))
