@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
+import json
 import os
 import sys
 import tempfile
@@ -93,24 +95,36 @@ def _cross_validation_report(config) -> None:
 
 
 def cmd_train(args) -> int:
-    """Train a config's model for one or more seeds (stages 01–02 first, through the runner)."""
+    """Stages 01–03 of a config through the runner (its seeds, or --seeds N); --seed K trains one
+    seed on its own (after stages 01–02), which stage 03's record does not cover."""
     _quiet_tensorflow()
     from ser_reparam.baseline import ensure_baselines
     from ser_reparam.experiment import fold_configs
     from ser_reparam.pipeline import run_pipeline
     from ser_reparam.train import configure_threads, seed_summary, train
 
+    if args.seeds is not None:
+        args.set = [*(args.set or []), f"training.seeds={args.seeds}"]
     config = _config(args)
     configure_threads(config.training.threads)
-    seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
     for run in fold_configs(config):
-        run_pipeline(run, 1, 2)
-        ensure_baselines(run)
         prefix = "" if run.data.fold is None else f"fold {run.data.fold}: "
-        for metrics in train(run, seeds):
+        if args.seed is None:
+            run_pipeline(run, 1, 3, echo=_prefixed(prefix))
+            continue
+        run_pipeline(run, 1, 2, echo=_prefixed(prefix))
+        ensure_baselines(run)
+        for metrics in train(run, [args.seed]):
             print(prefix + seed_summary(metrics))
     _cross_validation_report(config)
     return 0
+
+
+def _prefixed(prefix: str):
+    """The runner's echo with each line led by `prefix` (a fold of a cross-validation)."""
+    if not prefix:
+        return print
+    return lambda text: print("\n".join(prefix + line.strip() for line in text.splitlines()))
 
 
 def cmd_sweep(args) -> int:
@@ -149,12 +163,22 @@ def _run_config(args):
     return _locked(load_run(args.run, args.set or []))
 
 
+def _run_stage(args, number: int):
+    """One stage for the command's config through the runner: recorded, skipped while its record
+    holds (--force: redone), refused while a stage it reads is not up to date. Returns the config."""
+    from ser_reparam.pipeline import run_pipeline
+
+    config = _run_config(args)
+    run_pipeline(config, number, number, args.force)
+    return config
+
+
 def cmd_fold(args) -> int:
     """Stage 04: fold every trained seed (deHRF), verify on test features, pick the deployed seed."""
     _quiet_tensorflow()
-    from ser_reparam.deploy import fold_run
+    from ser_reparam.layout import RunLayout
 
-    record = fold_run(_run_config(args))
+    record = json.loads(RunLayout(_run_stage(args, 4)).fold_record.read_text())
     for seed, entry in record["seeds"].items():
         print(f"seed {seed}: max |logit HRF − folded| on {entry['test_examples']} test examples "
               f"{entry['max_logit_diff']:.2e}; params {entry['params_before']:,} → {entry['params_after']:,}; "
@@ -166,9 +190,9 @@ def cmd_fold(args) -> int:
 def cmd_quantize(args) -> int:
     """Stage 05: float / int8 (/ int16x8 / QAT int8) TFLite files, audited against TFLite Micro."""
     _quiet_tensorflow()
-    from ser_reparam.quantize import quantize_run
+    from ser_reparam.layout import RunLayout
 
-    record = quantize_run(_run_config(args))
+    record = json.loads((RunLayout(_run_stage(args, 5)).quantized_dir / "quantize.json").read_text())
     for name, entry in record["models"].items():
         fallback = f"; float fallback: {', '.join(entry['float_ops'])}" if entry["float_ops"] else ""
         print(f"{name:<9} {entry['bytes']:>8,} bytes  ops: {', '.join(entry['ops'])}{fallback}")
@@ -178,10 +202,9 @@ def cmd_quantize(args) -> int:
 def cmd_evaluate(args) -> int:
     """Stage 07: test metrics on Keras, LiteRT and the TFLite Micro interpreter, side by side."""
     _quiet_tensorflow()
-    from ser_reparam.evaluate import evaluation_markdown
-    from ser_reparam.model_card import evaluate_with_card
+    from ser_reparam.layout import RunLayout
 
-    print(evaluation_markdown(evaluate_with_card(_run_config(args))))
+    print(RunLayout(_run_stage(args, 7)).evaluation("md").read_text())
     return 0
 
 
@@ -190,6 +213,7 @@ def cmd_export(args) -> int:
     _quiet_tensorflow()
     from firmware_export.export import export_model, export_run
     from ser_reparam.layout import RunLayout
+    from ser_reparam.quantize import deployed_model_name
 
     if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest
         if not args.board or not args.out:
@@ -198,8 +222,20 @@ def cmd_export(args) -> int:
             _print_bundle(board, export_model(Path(args.run), Path(args.out) / board, board), Path(args.out) / board)
         return 0
     config = _run_config(args)
-    for board in args.board or list(config.export.boards):
-        _print_bundle(board, export_run(config, board, args.model), RunLayout(config).firmware_dir(board))
+    if args.board:  # the boards asked for become the config's: stage 06's record names them
+        config = dataclasses.replace(config, export=dataclasses.replace(config.export, boards=tuple(args.board)))
+    if args.model and args.model != deployed_model_name(config):  # not the file stage 06 deploys: no record
+        for board in config.export.boards:
+            _print_bundle(board, export_run(config, board, args.model), RunLayout(config).firmware_dir(board))
+        print(f"(exported {args.model}, not the deployed {deployed_model_name(config)}: outside stage 06's "
+              "record, so the next `run` exports the deployed file again)")
+        return 0
+    from ser_reparam.pipeline import run_pipeline
+
+    run_pipeline(config, 6, 6, args.force)
+    for board in config.export.boards:
+        folder = RunLayout(config).firmware_dir(board)
+        _print_bundle(board, json.loads((folder / "manifest.json").read_text()), folder)
     return 0
 
 
@@ -363,11 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func in (("fold", cmd_fold), ("quantize", cmd_quantize), ("evaluate", cmd_evaluate)):
         stage = sub.add_parser(name, help=func.__doc__)
-        _run_arguments(stage)
+        _run_arguments(stage, stage=True)
         stage.set_defaults(func=func)
 
     export = sub.add_parser("export", help=cmd_export.__doc__)
-    _run_arguments(export)
+    _run_arguments(export, stage=True)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
     export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/")
@@ -409,11 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_arguments(parser) -> None:
+def _run_arguments(parser, stage: bool = False) -> None:
     parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant); "
                                                "export also takes a deployed .tflite")
     parser.add_argument("--config", help="experiment YAML instead of a run folder")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    if stage:
+        parser.add_argument("--force", action="store_true",
+                            help="redo the stage even when its record says its inputs are unchanged")
 
 
 def _config_arguments(parser) -> None:

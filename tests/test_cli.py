@@ -93,3 +93,41 @@ def test_make_demo_data(tmp_path, capsys):
     assert main(["make-demo-data", str(tmp_path / "demo"), "--speakers", "5", "--per-class", "1"]) == 0
     assert "synthetic demo corpus written" in capsys.readouterr().out
     assert len(list((tmp_path / "demo").rglob("*.wav"))) == 20
+
+
+def test_a_stage_command_names_the_stage_it_needs(tmp_path, capsys):
+    """fold / quantize / export / evaluate go through the runner: before stage 02 and 03 ran,
+    they say which stage to run instead of computing its outputs on the side."""
+    from conftest import write_tiny_config
+
+    config = write_tiny_config(tmp_path, "split", 2, 0.0)
+    for command, number, name in (("fold", 4, "fold"), ("quantize", 5, "quantize"), ("export", 6, "export"),
+                                  ("evaluate", 7, "evaluate")):
+        assert main([command, "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert f"stage {number:02d} ({name}): stage 02 (features) is not up to date (never ran); " \
+               "run from it: ser-reparam run --config … --from 2" in err
+    assert not (tmp_path / "runs" / "tiny" / "features").exists()
+
+
+@pytest.mark.slow
+def test_train_then_fold_are_recorded_and_skipped(tmp_path, capsys):
+    from conftest import write_tiny_config
+
+    config = str(write_tiny_config(tmp_path, "split", 2, 0.0))
+    assert main(["train", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "stage 03 (train): done" in out and "seed 0:" in out
+    variant = tmp_path / "runs" / "tiny" / "convtransformer-lightweight-none"
+    assert main(["fold", str(variant)]) == 0
+    out = capsys.readouterr().out
+    assert "stage 04 (fold): done" in out and "deployed seed: 0" in out
+    record = tmp_path / "runs" / "tiny" / "stages" / "04-convtransformer-lightweight-none.json"
+    stamp = record.stat().st_mtime_ns
+    assert main(["fold", str(variant)]) == 0
+    assert "stage 04 (fold): skipped (unchanged)" in capsys.readouterr().out
+    assert record.stat().st_mtime_ns == stamp
+    assert main(["fold", str(variant), "--force"]) == 0
+    assert "stage 04 (fold): done" in capsys.readouterr().out and record.stat().st_mtime_ns != stamp
+    assert main(["train", "--config", config]) == 0  # the whole of stage 03 still holds
+    assert "stage 03 (train): skipped (unchanged)" in capsys.readouterr().out
