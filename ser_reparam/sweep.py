@@ -15,6 +15,7 @@ one-line error before it trains (check_shared_files).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,42 +23,55 @@ from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.console import Progress, quiet_tensorflow
-from ser_reparam.models.placement import Placement
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, Placement, gives_setting
 from ser_reparam.errors import InputError
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
+PRESET_POINTS = {"original": ["model.preset=original", "model.hrf=none"],  # grid placements that are
+                 "none": ["model.hrf=none"], "lightweight": ["model.hrf=none"]}  # not HRF specs
 
 
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    """['placements=a,b', 'ratios=2,4'] → {'placements': ['a', 'b'], 'ratios': ['2', '4']}."""
+@dataclasses.dataclass(frozen=True)
+class SweepGrid:
+    """A parsed --grid: placements (HRF specs or PRESET_POINTS names), the ratios and depths a
+    placement without its own @<ratio>x<depth> is crossed with, and activations (None: the config's)."""
+    placements: tuple[str, ...]
+    ratios: tuple[int, ...] = (DEFAULT_RATIO,)
+    depths: tuple[int, ...] = (DEFAULT_DEPTH,)
+    activations: tuple[str | None, ...] = (None,)
+
+
+def parse_grid(items: list[str]) -> SweepGrid:
+    """['placements=a,b', 'ratios=2,4'] → SweepGrid(placements=('a', 'b'), ratios=(2, 4))."""
     grid = {}
     for item in items:
         key, _, values = item.partition("=")
-        if key not in GRID_KEYS or not values:
+        if key not in GRID_KEYS or not values.strip(" ,"):
             raise InputError(f"--grid item {item!r}: write KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
-        grid[key] = [v.strip() for v in values.split(",") if v.strip()]
+        grid[key] = tuple(v.strip() for v in values.split(",") if v.strip())
     if "placements" not in grid:
         raise InputError("--grid needs placements=… (e.g. placements=none,ffn2,all)")
-    return grid
+    for key in ("ratios", "depths"):
+        if key in grid:
+            bad = [v for v in grid[key] if not v.isdigit()]
+            if bad:
+                raise InputError(f"--grid {key}={','.join(grid[key])}: {', '.join(bad)} is not a whole number")
+            grid[key] = tuple(int(v) for v in grid[key])
+    return SweepGrid(**grid)
 
 
-def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> list[list[str]]:
+def variant_overrides(grid: SweepGrid, config: ExperimentConfig) -> list[list[str]]:
     """One override list per grid point, in grid order, validated against the architecture."""
-    ratios = [int(r) for r in grid.get("ratios", ["8"])]
-    depths = [int(d) for d in grid.get("depths", ["1"])]
-    activations = grid.get("activations", [None])
     points = []
-    for placement, activation in itertools.product(grid["placements"], activations):
+    for placement, activation in itertools.product(grid.placements, grid.activations):
         act = [] if activation is None else [f"model.activation={activation}"]
-        if placement == "original":
-            points.append(["model.preset=original", "model.hrf=none", *act])
-        elif placement in ("none", "lightweight"):
-            points.append(["model.hrf=none", *act])
-        else:
-            specs = [placement] if "@" in placement else [f"{placement}@{r}x{d}" for r in ratios for d in depths]
-            for spec in specs:
-                Placement.parse(spec, config.model.arch)
-                points.append([f"model.hrf={spec}", *act])
+        if placement in PRESET_POINTS:
+            points.append([*PRESET_POINTS[placement], *act])
+            continue
+        parsed = Placement.parse(placement, config.model.arch)
+        specs = [parsed] if gives_setting(placement) else [parsed.with_setting(r, d)
+                                                           for r in grid.ratios for d in grid.depths]
+        points += [[f"model.hrf={spec.spec}", *act] for spec in specs]
     return points
 
 

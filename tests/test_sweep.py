@@ -15,12 +15,15 @@ def test_grid_expansion():
     assert points[:2] == [["model.preset=original", "model.hrf=none"], ["model.hrf=none"]]
     assert [p[0] for p in points[2:]] == ["model.hrf=ffn2@2x1", "model.hrf=ffn2@2x3", "model.hrf=ffn2@8x1",
                                           "model.hrf=ffn2@8x3", "model.hrf=ffn_m1+ffn_m2@4x2"]
+    assert grid.ratios == (2, 8) and grid.depths == (1, 3)  # parsed once, into numbers
+    assert parse_grid(["placements=ffn2"]).ratios == (8,)  # the placement grammar's default
     with_act = variant_overrides(parse_grid(["placements=none", "activations=relu,gelu"]), config)
     assert with_act == [["model.hrf=none", "model.activation=relu"], ["model.hrf=none", "model.activation=gelu"]]
 
 
 @pytest.mark.parametrize("items,message", [
     (["ratios=2"], "needs placements"), (["placement=ffn2"], "KEY one of"), (["placements="], "KEY=V1,V2"),
+    (["placements=ffn2", "ratios=2,x"], "ratios=2,x: x is not a whole number"),
 ])
 def test_bad_grids(items, message):
     with pytest.raises(ValueError, match=message):

@@ -41,6 +41,10 @@ class Placement:
         """The canonical spec ('none', 'ffn2@8x1', 'ffn1+ffn2@4x2', …): the variant name's HRF part."""
         return format_hrf(self.as_dict())
 
+    def with_setting(self, ratio: int, depth: int) -> Placement:
+        """The same places, each with (ratio, depth) (checked)."""
+        return Placement.parse({place: {"ratio": ratio, "depth": depth} for place in self.places}, self.arch)
+
     @property
     def places(self) -> tuple[str, ...]:
         return tuple(place for place, _, _ in self.settings)
@@ -58,6 +62,11 @@ class Placement:
 def places_for(arch: str) -> tuple[str, ...]:
     """The places an architecture has: the macaron FFN places exist only in the Conformer."""
     return PLACES if arch == "conformer" else tuple(p for p in PLACES if p not in CONFORMER_ONLY)
+
+
+def gives_setting(spec: str) -> bool:
+    """Whether a spec string states a ratio and depth (`@<ratio>x<depth>`) in any of its groups."""
+    return any((m := _GROUP.match(group)) and m["ratio"] for group in str(spec).lower().replace(" ", "").split(","))
 
 
 def parse_hrf(spec, arch: str) -> dict:
