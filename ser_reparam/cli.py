@@ -1,4 +1,5 @@
-"""`ser-reparam` command line: one subcommand per pipeline stage, each calling the library.
+"""`ser-reparam` command line: `run`, `demo`, `train` and the stage commands (fold, quantize,
+export, evaluate) go through the one runner (pipeline.py); the rest call the library.
 
 TensorFlow is imported only inside the subcommands, so `--help` and `--version` answer at once.
 """

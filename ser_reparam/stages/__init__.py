@@ -5,7 +5,7 @@ Each module declares NUMBER, NAME, SECTIONS (the config sections it reads), READ
 whose outputs it reads), SHARED (one run per experiment, or one per variant), `outputs(config)`
 (the files and folders it writes, from layout.RunLayout) and `run(config)`, which does the work
 and returns its one-paragraph summary. pipeline.py runs them, records them and skips what still
-holds; nothing else calls `run`.
+holds; nothing else in the package calls `run` (the CLI's stage commands go through pipeline.py).
 """
 from __future__ import annotations
 
