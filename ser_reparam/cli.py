@@ -134,8 +134,10 @@ def cmd_sweep(args) -> int:
     from ser_reparam.report import write_report
     from ser_reparam.sweep import parse_grid, run_sweep
 
+    if args.seeds is not None:  # as for train: the variants' stage 03 records cover these seeds
+        args.set = [*(args.set or []), f"training.seeds={args.seeds}"]
     config = _config(args)
-    seeds = list(range(args.seeds or config.training.seeds))
+    seeds = list(range(config.training.seeds))
     runs = run_sweep(args.config, _overrides(args), parse_grid(args.grid), seeds, executor=args.executor,
                      workers=args.workers, threads=args.threads, address=args.address, gpus=args.gpus)
     print(f"{len(runs)} runs finished")

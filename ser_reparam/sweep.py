@@ -110,24 +110,45 @@ def _summary(result: dict) -> str:
     return f"{result['variant']}{fold} seed {result['seed']}: test UA {result['ua']:.3f}"
 
 
-def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
+def run_sweep(config_path: str, base_overrides: list[str], grid: SweepGrid, seeds: list[int],
               executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
               gpus: float = 0.0) -> list[dict]:
-    """Stages 01–02 once (through the runner and its records), then train every (variant, seed);
-    returns one summary per run."""
+    """Stages 01–02 once (through the runner and its records), then train every (variant, seed),
+    then stage 03's record of each variant (record_trained); returns one summary per run."""
     from ser_reparam.baseline import ensure_baselines
     from ser_reparam.experiment import fold_configs
     from ser_reparam.pipeline import run_pipeline
+    from ser_reparam.train import configure_threads
 
     config = load_config(config_path, base_overrides)
+    configure_threads(config.training.threads)  # before TensorFlow starts: stage 03's record runs here too
     folds = fold_configs(config)
     for run in folds:
         run_pipeline(run, 1, 2)
         ensure_baselines(run)
     fold_overrides = [[] if run.data.fold is None or config.data.fold is not None else [f"data.fold={run.data.fold}"]
                       for run in folds]
-    tasks = [(config_path, [*base_overrides, *fold, *point], seed, threads)
-             for fold in fold_overrides for point in variant_overrides(grid, config) for seed in seeds]
+    variants = [[*base_overrides, *fold, *point] for fold in fold_overrides for point in variant_overrides(grid, config)]
+    tasks = [(config_path, overrides, seed, threads) for overrides in variants for seed in seeds]
+    results = _train_all(tasks, executor, workers, threads, address, gpus)
+    record_trained([load_config(config_path, overrides) for overrides in variants], seeds)
+    return results
+
+
+def record_trained(configs: list[ExperimentConfig], seeds: list[int]) -> None:
+    """Stage 03's record of every swept variant whose seeds are the config's (0 … training.seeds-1):
+    the runner finds each seed trained (train_seed skips it) and records the stage, so `fold`,
+    `quantize`, … take a swept variant like a trained one."""
+    from ser_reparam.pipeline import run_pipeline
+
+    for config in configs:
+        if seeds == list(range(config.training.seeds)):
+            run_pipeline(config, 3, 3, echo=lambda _: None)
+
+
+def _train_all(tasks: list[tuple], executor: str, workers: int, threads: int, address: str | None,
+               gpus: float) -> list[dict]:
+    """Every task's summary, in task order, on the local pool or Ray."""
     progress = Progress(len(tasks), "sweep")
     if executor == "local":
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),

@@ -45,7 +45,7 @@ def write_config(tmp_path):
 def test_sweep_runs_every_point_and_resumes(tmp_path, executor, capsys):
     path = write_config(tmp_path)
     grid = parse_grid(["placements=none,ffn2@2x1"])
-    runs = run_sweep(str(path), [], grid, [0, 1], executor=executor, workers=2, threads=1)
+    runs = run_sweep(str(path), ["training.seeds=2"], grid, [0, 1], executor=executor, workers=2, threads=1)
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweep: ")]
     assert [line.split(" runs done")[0] for line in progress] == [f"sweep: {k}/4" for k in range(1, 5)]
     assert all("ETA" in line for line in progress[:3]) and "test UA" in progress[-1]
@@ -55,8 +55,12 @@ def test_sweep_runs_every_point_and_resumes(tmp_path, executor, capsys):
     found = collect([tmp_path / "runs" / "tiny"])
     assert {v: len(m) for v, m in found.items()} == {"convtransformer-lightweight-none": 2,
                                                      "convtransformer-lightweight-ffn2@2x1": 2}
+    # every variant's stage 03 is recorded (fold / quantize take a swept variant like a trained one)
+    records = sorted(p.name for p in (tmp_path / "runs" / "tiny" / "stages").glob("03-*.json"))
+    assert records == ["03-convtransformer-lightweight-ffn2@2x1.json", "03-convtransformer-lightweight-none.json"]
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.json")}
-    run_sweep(str(path), [], grid, [0, 1], executor="local", workers=1, threads=1)  # all finished: skipped
+    stamps.update({p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("stages/03-*.json")})
+    run_sweep(str(path), ["training.seeds=2"], grid, [0, 1], executor="local", workers=1, threads=1)  # skipped
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
