@@ -7,12 +7,16 @@ import json
 import os
 from pathlib import Path
 
-from ser_reparam.config import ExperimentConfig
+from ser_reparam.config import ExperimentConfig, parse_config
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
-from ser_reparam.data.splits import assign_fold, assign_validation
+from ser_reparam.data.prepare import prepare_manifest
+from ser_reparam.data.protocol import load_protocol
+from ser_reparam.data.splits import assign_fold, assign_validation, speaker_folds
+from ser_reparam.data.synthetic import LABELS, make_demo_corpus
+from ser_reparam.errors import InputError, MissingInputError
+from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout, variant_configs
-from ser_reparam.errors import MissingInputError, InputError
 
 DEMO_DATASET = "demo"
 
@@ -22,8 +26,6 @@ def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
     fold chosen (data.fold), else one per fold (prepares the shared manifest to count them)."""
     if config.data.folds is None or config.data.fold is not None:
         return [config]
-    from ser_reparam.data.splits import speaker_folds
-
     source = _prepared(config)
     count = len(speaker_folds(read_manifest(source), config.data.folds))
     return [dataclasses.replace(config, data=dataclasses.replace(config.data, fold=k)) for k in range(count)]
@@ -33,16 +35,12 @@ def _prepared(config: ExperimentConfig) -> Path:
     """runs/<name>/prepared.csv (or the demo corpus manifest), made when missing; shared by the folds."""
     data = config.data
     if data.dataset == DEMO_DATASET:
-        from ser_reparam.data.synthetic import make_demo_corpus
-
         source = Path(data.root) / "manifest.csv"
         if not source.exists():
             make_demo_corpus(Path(data.root), **data.prepare)
         return source
     source = RunLayout(config).prepared
     if not source.exists():
-        from ser_reparam.data.prepare import prepare_manifest
-
         print(prepare_manifest(data.dataset, Path(data.root), source, **data.prepare).table())
     return source
 
@@ -52,11 +50,7 @@ def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
     if config.data.labels:
         return tuple(config.data.labels)
     if config.data.dataset == DEMO_DATASET:
-        from ser_reparam.data.synthetic import LABELS
-
         return LABELS
-    from ser_reparam.data.protocol import load_protocol
-
     labels = load_protocol(config.data.dataset).labels
     if labels is None:  # generic layouts: the labels found in the data, sorted
         labels = tuple(sorted({u.label for u in read_manifest(RunLayout(config).manifest)}))
@@ -72,8 +66,6 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
     if data.dataset == DEMO_DATASET:
         source = _prepared(config)
     else:  # every fold prepares again (the audio cache makes it cheap): never a stale prepared.csv
-        from ser_reparam.data.prepare import prepare_manifest
-
         source = RunLayout(config).prepared
         summary = [prepare_manifest(data.dataset, root, source, **data.prepare).table()]
     rows = read_manifest(source)
@@ -93,15 +85,11 @@ def feature_store(config: ExperimentConfig) -> FeatureStore:
 def save_run_config(config: ExperimentConfig) -> None:
     """Keep the resolved config (overrides applied) in the variant folder, so later stages can be
     pointed at the folder alone (`ser-reparam fold runs/<name>/<variant>`)."""
-    from ser_reparam.files import atomic_write_text
-
     atomic_write_text(RunLayout(config).config_json, json.dumps(config.to_dict(), indent=1) + "\n")
 
 
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
-    from ser_reparam.config import parse_config
-
     path = Path(path)
     if (path / "config.json").is_file():
         return parse_config(json.loads((path / "config.json").read_text()), str(path / "config.json"), overrides)
