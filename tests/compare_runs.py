@@ -11,7 +11,12 @@ cache's TensorFlow snapshot ids (random folder names and the metadata naming the
 bytes are equal), stage records' input hashes of those files and of .keras files, and the
 wall-clock "ms / clip" column of <variant>-evaluation.md.
 
+Both runs must be made at the same --out path: the config hash covers data.root and runs_dir,
+and every stage record, metrics.json, .tflite's metadata and firmware bundle carries it. So run
+the first, move it away, run the second at the same path, and name where the first was made:
+
     python tests/compare_runs.py /tmp/before /tmp/after     # exit 0 when equal
+    python tests/compare_runs.py /tmp/moved /tmp/out --made-at /tmp/out
 """
 from __future__ import annotations
 
@@ -34,14 +39,15 @@ def _scrub(value):
     return value
 
 
-def normalized(path: Path, root: Path) -> bytes:
-    """The file's bytes with its tree's root path replaced and JSON wall-clock keys masked."""
+def normalized(path: Path, root: Path, made_at: Path | None = None) -> bytes:
+    """The file's bytes with its tree's root path (and `made_at`, where it was made) replaced and
+    JSON wall-clock keys masked."""
     if path.suffix == ".keras":
         with zipfile.ZipFile(path) as archive:
             return b"".join(name.encode() + hashlib.sha256(archive.read(name)).digest()
                             for name in sorted(archive.namelist()) if name != "metadata.json")
     data = path.read_bytes()
-    for spelled in {str(root), str(root.resolve())}:
+    for spelled in {str(root), str(root.resolve()), *([str(made_at)] if made_at else [])}:
         data = data.replace(spelled.encode(), b"<ROOT>")
     if path.suffix == ".json":
         try:
@@ -51,7 +57,7 @@ def normalized(path: Path, root: Path) -> bytes:
     return data
 
 
-def digests(root: Path) -> tuple[dict[str, str], list[str]]:
+def digests(root: Path, made_at: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """({relative path: sha256 of the normalized file}, [volatile files skipped])."""
     compared, skipped = {}, []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -59,13 +65,14 @@ def digests(root: Path) -> tuple[dict[str, str], list[str]]:
         if any(fnmatch.fnmatch("/" + name, pattern) for pattern in VOLATILE_FILES):
             skipped.append(name)
         else:
-            compared[name] = hashlib.sha256(normalized(path, root)).hexdigest()
+            compared[name] = hashlib.sha256(normalized(path, root, made_at)).hexdigest()
     return compared, skipped
 
 
-def compare(a: Path, b: Path) -> dict[str, list[str]]:
-    """{'only_a', 'only_b', 'differ', 'same', 'skipped'}: relative paths in each class."""
-    da, skipped_a = digests(a)
+def compare(a: Path, b: Path, made_at: Path | None = None) -> dict[str, list[str]]:
+    """{'only_a', 'only_b', 'differ', 'same', 'skipped'}: relative paths in each class (`made_at`:
+    where tree `a` was made before it was moved)."""
+    da, skipped_a = digests(a, made_at)
     db, skipped_b = digests(b)
     return {"only_a": sorted(set(da) - set(db)), "only_b": sorted(set(db) - set(da)),
             "differ": sorted(k for k in set(da) & set(db) if da[k] != db[k]),
@@ -74,10 +81,13 @@ def compare(a: Path, b: Path) -> dict[str, list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    made_at = None
+    if len(argv) == 4 and argv[2] == "--made-at":
+        argv, made_at = argv[:2], Path(argv[3])
     if len(argv) != 2:
-        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[-2:]), file=sys.stderr)
         return 2
-    result = compare(Path(argv[0]), Path(argv[1]))
+    result = compare(Path(argv[0]), Path(argv[1]), made_at)
     print(f"{len(result['same'])} files identical, {len(result['skipped'])} volatile files skipped")
     for kind in ("only_a", "only_b", "differ"):
         for name in result[kind]:

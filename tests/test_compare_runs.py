@@ -34,3 +34,11 @@ def test_a_keras_file_is_compared_without_its_save_time(tmp_path):
             archive.writestr("model.weights.h5", weights)
     assert compare(tmp_path / "a", tmp_path / "b")["same"] == ["m.keras"]
     assert compare(tmp_path / "a", tmp_path / "c")["differ"] == ["m.keras"]
+
+
+def test_a_moved_tree_is_compared_as_made_at_its_old_path(tmp_path):
+    _tree(tmp_path / "out", 1.0, b"\x01")
+    (tmp_path / "out").rename(tmp_path / "moved")
+    _tree(tmp_path / "out", 2.0, b"\x01")
+    assert compare(tmp_path / "moved", tmp_path / "out")["differ"] == ["demo/stages/03.json"]
+    assert compare(tmp_path / "moved", tmp_path / "out", made_at=tmp_path / "out")["differ"] == []
