@@ -8,8 +8,9 @@ wall-clock measurements (VOLATILE_KEYS). Files that hold nothing but run-time lo
 compared member by member without its metadata.json (Keras stamps the save time there and in the
 zip entries). Still different between two identical runs, as measured on the demo: the feature
 cache's TensorFlow snapshot ids (random folder names and the metadata naming them; the shards'
-bytes are equal), stage records' input hashes of those files and of .keras files, and the
-wall-clock "ms / clip" column of <variant>-evaluation.md.
+bytes are equal), the order of the four keys in each snapshot's dataset_spec.pb (a protobuf map;
+seen in two orders between runs of the same code), stage records' input hashes of those files
+and of .keras files, and the wall-clock "ms / clip" column of <variant>-evaluation.md.
 
 Both runs must be made at the same --out path: the config hash covers data.root and runs_dir,
 and every stage record, metrics.json, .tflite's metadata and firmware bundle carries it. So run
