@@ -83,7 +83,8 @@ def main() -> int:
     recipe = (f"{config.data.window_s:g} s windows, batch {training.batch_size}, lr {config.learning_rate:g} "
               f"({training.schedule}, warmup {training.warmup_epochs:g} epochs), {training.epochs} epochs, "
               f"classifier dropout {config.model.cls_dropout:g}, classifier ReLU biases start at "
-              f"{config.model.cls_bias:g}, label smoothing {training.label_smoothing:g}, "
+              f"{config.model.cls_bias:g}, pooled-vector norm {'on' if config.model.pool_norm else 'off'}, "
+              f"label smoothing {training.label_smoothing:g}, "
               f"class weights {'on' if training.class_weights else 'off'}, mixup {training.mixup:g}, "
               f"SpecAugment {training.time_masks} time / {training.freq_masks} frequency masks, "
               f"gain ±{training.gain_db:g} dB; validation: {config.data.val}")

@@ -1,13 +1,14 @@
 """Which training recipe learns on real speech: the recipe ablation behind configs/emodb-*.yaml.
 
 To run:  SER_EMODB_DIR=/path/to/emodb-8spk python benchmarks/emodb_recipe.py [--seeds 1] [--workers 2]
-             [--runs runs/bench] [--folds K,K] [--block emodb-recipe|emodb-init] [--only NAME,NAME]
+             [--runs runs/bench] [--folds K,K] [--block emodb-recipe|emodb-init|emodb-norm] [--only NAME,NAME]
              [--readme README.md]
 
 The ConvTransformer, leave-one-speaker-out on emodb-8spk, once per recipe below (each a set of
 overrides of configs/emodb-convtransformer.yaml and an HRF placement; the config as it is runs
 under its own name, so benchmarks/emodb_loso.py reuses those runs). --block picks the table:
-emodb-recipe (the training recipe) or emodb-init (the classifier's initial bias, with HRF). Table: UA / WA mean ± std over folds × seeds,
+emodb-recipe (the training recipe), emodb-init (the classifier's initial bias, with HRF) or emodb-norm
+(the pooled-vector norm and the learning rate, on all@8x1). Table: UA / WA mean ± std over folds × seeds,
 how many runs collapsed, the mean final training loss; the baselines and chance of the same
 folds. Written to benchmarks/results/<block>.md (and with --readme between the README
 markers `<!-- <block> begin -->` … `<!-- <block> end -->`).
@@ -31,32 +32,38 @@ CONFIG = HERE.parent / "configs" / "emodb-convtransformer.yaml"
 # name → (what it is, overrides of the shipped config[, HRF placement: default none])
 PAPER_SCHEDULE = ["training.schedule=plateau", "training.learning_rate=0.001"]
 ZERO_BIAS = ["model.cls_bias=0"]
+# the shipped settings these recipes were measured against, before the pooled-vector norm and 1e-3
+BEFORE_NORM = ["training.learning_rate=0.003", "model.pool_norm=false"]
 RECIPES = {  # the training recipe, measured with the classifier's ReLU biases at 0 (before emodb-init)
     "before": ("the defaults before: classifier dropout 0.5, batch 32, paper schedule (halve 1e-3 on plateaus)",
-               ["model.cls_dropout=0.5", "training.batch_size=32", *PAPER_SCHEDULE, *ZERO_BIAS]),
+               ["model.cls_dropout=0.5", "training.batch_size=32", *BEFORE_NORM, *PAPER_SCHEDULE, *ZERO_BIAS]),
     "dropout0-batch32": ("classifier dropout 0, batch 32, paper schedule",
-                         ["training.batch_size=32", *PAPER_SCHEDULE, *ZERO_BIAS]),
-    "batch8-plateau": ("classifier dropout 0, batch 8, paper schedule", [*PAPER_SCHEDULE, *ZERO_BIAS]),
-    "shipped": ("**shipped**: classifier dropout 0, batch 8, cosine from 3e-3", ZERO_BIAS),
+                         ["training.batch_size=32", *BEFORE_NORM, *PAPER_SCHEDULE, *ZERO_BIAS]),
+    "batch8-plateau": ("classifier dropout 0, batch 8, paper schedule", [*BEFORE_NORM, *PAPER_SCHEDULE, *ZERO_BIAS]),
+    "shipped": ("**shipped** then: classifier dropout 0, batch 8, cosine from 3e-3", [*BEFORE_NORM, *ZERO_BIAS]),
     "class-weights": ("shipped + class-weighted loss", ["training.class_weights=true"]),
     "mixup": ("shipped + mixup α 0.2", ["training.mixup=0.2"]),
     "specaugment-gain": ("shipped + SpecAugment 2 time / 2 frequency masks + gain ±6 dB",
                          ["training.time_masks=2", "training.freq_masks=2", "training.gain_db=6"]),
     "label-smoothing": ("shipped + label smoothing 0.1", ["training.label_smoothing=0.1"]),
-    # the classifier's initial ReLU bias: 0 before, 0.5 shipped
-    "zero-bias": ("Lightweight, classifier ReLU biases start at 0 (before)", ZERO_BIAS),
-    "bias-0.1": ("Lightweight, start at 0.1", ["model.cls_bias=0.1"]),
-    "bias": ("Lightweight, **shipped**: start at 0.5", []),
-    "ffn2-zero-bias": ("FFN2 @8x1, classifier ReLU biases start at 0 (before)", ZERO_BIAS, "ffn2@8x1"),
-    "ffn2-bias": ("FFN2 @8x1, **shipped**: start at 0.5", [], "ffn2@8x1"),
-    "all-zero-bias": ("ALL @8x1, classifier ReLU biases start at 0 (before)", ZERO_BIAS, "all@8x1"),
-    "all-bias": ("ALL @8x1, **shipped**: start at 0.5", [], "all@8x1"),
-    "all-bias-lr1e-3": ("ALL @8x1, start at 0.5, cosine from 1e-3", ["training.learning_rate=0.001"], "all@8x1"),
+    # the classifier's initial ReLU bias: 0 before, 0.5 shipped (cosine from 3e-3, no pooled-vector norm)
+    "zero-bias": ("Lightweight, classifier ReLU biases start at 0 (before)", [*BEFORE_NORM, *ZERO_BIAS]),
+    "bias-0.1": ("Lightweight, start at 0.1", [*BEFORE_NORM, "model.cls_bias=0.1"]),
+    "bias": ("Lightweight, **shipped** then: start at 0.5", BEFORE_NORM),
+    "ffn2-zero-bias": ("FFN2 @8x1, classifier ReLU biases start at 0 (before)", [*BEFORE_NORM, *ZERO_BIAS], "ffn2@8x1"),
+    "ffn2-bias": ("FFN2 @8x1, **shipped** then: start at 0.5", BEFORE_NORM, "ffn2@8x1"),
+    "all-zero-bias": ("ALL @8x1, classifier ReLU biases start at 0 (before)", [*BEFORE_NORM, *ZERO_BIAS], "all@8x1"),
+    "all-bias": ("ALL @8x1, start at 0.5, cosine from 3e-3 (shipped before the norm)", BEFORE_NORM, "all@8x1"),
+    "all-bias-lr1e-3": ("ALL @8x1, start at 0.5, cosine from 1e-3", ["model.pool_norm=false"], "all@8x1"),
+    # the time average batch-normalized inside cls1 (model.pool_norm, folded at deHRF) and the paper's 1e-3
+    "all-pool-norm": ("ALL @8x1, pooled-vector norm, cosine from 3e-3", ["training.learning_rate=0.003"], "all@8x1"),
+    "all-pool-norm-lr1e-3": ("ALL @8x1, **shipped**: pooled-vector norm, cosine from 1e-3", [], "all@8x1"),
 }
 # README block → the recipes of its table (the default of --only)
 TABLES = {"emodb-recipe": ["before", "dropout0-batch32", "batch8-plateau", "shipped"],
           "emodb-init": ["zero-bias", "bias-0.1", "bias", "ffn2-zero-bias", "ffn2-bias", "all-zero-bias", "all-bias",
-                         "all-bias-lr1e-3"]}
+                         "all-bias-lr1e-3"],
+          "emodb-norm": ["all-bias", "all-bias-lr1e-3", "all-pool-norm", "all-pool-norm-lr1e-3"]}
 
 
 def main() -> int:
@@ -75,6 +82,7 @@ def main() -> int:
         raise SystemExit("set SER_EMODB_DIR to the emodb-8spk folder (the one holding wav/)")
 
     from ser_reparam.config import load_config
+    from ser_reparam.layout import variant_name
     from ser_reparam.report import aggregate, collect, collect_baselines
     from ser_reparam.sweep import parse_grid, run_sweep
 
@@ -95,7 +103,7 @@ def main() -> int:
             run_sweep(str(CONFIG), overrides + ([] if fold is None else [f"data.fold={fold}"]),
                       parse_grid([f"placements={placement}"]), list(range(args.seeds)), workers=args.workers, threads=1)
         base = load_config(CONFIG, overrides).base_dir
-        variant = f"convtransformer-lightweight-{placement}"
+        variant = variant_name(load_config(CONFIG, overrides + ([] if placement == "none" else [f"model.hrf={placement}"])))
         runs = [m for m in collect([base])[variant]
                 if m["seed"] < args.seeds and (not folds or m["fold"] in folds)]
         row = aggregate({variant: runs})[0]

@@ -53,6 +53,8 @@ class ModelConfig:
                                        # lightweight models' 8 and 4 units made every real-speech run collapse
     cls_bias: float = 0.5              # initial bias of those two ReLU layers: at 0, all their units went dead
                                        # early in some seeds on real speech (README, "Real speech")
+    pool_norm: bool = False            # batch-normalize the time average before the classifier (folded into
+                                       # cls1 at deHRF: the deployed graph is the same)
 
     @functools.cached_property
     def placement(self) -> Placement:
@@ -224,7 +226,7 @@ RULES = {
     "model.heads": _int(1, 64),
     "model.dropout": _number(low=0, below=1),
     "model.cls_dropout": _number(low=0, below=1),
-    "model.cls_bias": _number(low=0),
+    "model.cls_bias": _number(low=0), "model.pool_norm": Rule("bool"),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
     "frontend.nfft": _int(16, 65536),

@@ -157,17 +157,79 @@ class HRFDense(keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
+@keras.saving.register_keras_serializable(package="ser_reparam")
+class NormedHRFDense(HRFDense):
+    """An HRFDense whose input is first batch-normalized (per input channel, statistics of the
+    batch in training, moving averages in inference).
+
+    In inference the normalization is the affine map x·s + t (s = γ/√(moving var + ε),
+    t = β − moving mean·s), so it folds into the kernel and bias with the HRF chain: deHRF gives
+    one plain Dense, W' = diag(s)·W and b' = t·W + b, and the deployed graph has no extra op.
+    """
+
+    def __init__(self, units: int, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(units, **kwargs)
+        if not self.use_bias:
+            raise ValueError(f"NormedHRFDense '{self.name}': use_bias must be True (the folded normalization "
+                             "needs a bias)")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+
+    def build(self, input_shape):
+        channels = (int(tf.TensorShape(input_shape)[-1]),)
+        self.gamma = self.add_weight(name="norm_gamma", shape=channels, initializer="ones")
+        self.beta = self.add_weight(name="norm_beta", shape=channels, initializer="zeros")
+        self.moving_mean = self.add_weight(name="norm_moving_mean", shape=channels, initializer="zeros",
+                                           trainable=False)
+        self.moving_variance = self.add_weight(name="norm_moving_variance", shape=channels, initializer="ones",
+                                               trainable=False)
+        super().build(input_shape)
+
+    def _normalize(self, inputs, mean, variance):
+        return (inputs - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+    def call(self, inputs, training=None):
+        inputs = tf.cast(inputs, self.compute_dtype)
+
+        def batch_statistics():
+            mean, variance = tf.nn.moments(inputs, axes=list(range(inputs.shape.rank - 1)))
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+            return self._normalize(inputs, mean, variance)
+
+        normalized = tf.__internal__.smart_cond.smart_cond(
+            training if training is not None else False, batch_statistics,
+            lambda: self._normalize(inputs, self.moving_mean, self.moving_variance))
+        return super().call(normalized)
+
+    def folded_weights(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """deHRF with the inference-mode normalization: W' = diag(s)·W, b' = t·W + b (float64)."""
+        kernel, bias = super().folded_weights()
+        kernel = kernel.astype(np.float64)
+        scale = self.gamma.numpy().astype(np.float64) / np.sqrt(self.moving_variance.numpy().astype(np.float64)
+                                                                 + self.epsilon)
+        shift = self.beta.numpy().astype(np.float64) - self.moving_mean.numpy().astype(np.float64) * scale
+        bias = shift @ kernel + (bias.astype(np.float64) if bias is not None else 0.0)
+        return (scale[:, None] * kernel).astype(np.float32), bias.astype(np.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
 def dense_config(hrf_config: dict) -> dict:
     """The config of the plain `Dense` an HRFDense config folds into (same name, units, activation)."""
-    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth")}
+    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth", "momentum", "epsilon")}
 
 
-def make_dense(units: int, hrf: dict | None = None, **kwargs) -> keras.layers.Layer:
-    """`HRFDense(units, **hrf)` when an HRF spec {"ratio": r, "depth": d} is given, else `Dense`.
+def make_dense(units: int, hrf: dict | None = None, normalize_input: bool = False, **kwargs) -> keras.layers.Layer:
+    """`HRFDense(units, **hrf)` when an HRF spec {"ratio": r, "depth": d} is given, else `Dense`;
+    with `normalize_input`, a NormedHRFDense (depth 0 without an HRF spec).
 
     Blocks build their dense sublayers through this, keeping `hrf` specs in their config, so
     that fold_model can rebuild them as plain Dense layers.
     """
+    if normalize_input:
+        hrf = hrf or {"ratio": 1, "depth": 0}
+        return NormedHRFDense(units, ratio=hrf.get("ratio", 8), depth=hrf.get("depth", 1), **kwargs)
     if hrf:
         return HRFDense(units, ratio=hrf.get("ratio", 8), depth=hrf.get("depth", 1), **kwargs)
     return keras.layers.Dense(units, **kwargs)

@@ -66,7 +66,8 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
     return build_model(model.arch, model.preset, len(labels_for(config)), store.window.num_frames(config.frontend),
                        config.frontend.num_features, hrf=model.placement, activation=model.activation,
                        deploy=deploy, heads=model.heads, dropout=model.dropout,
-                       cls_dropout=model.cls_dropout, cls_bias=model.cls_bias)
+                       cls_dropout=model.cls_dropout, cls_bias=model.cls_bias,
+                       pool_norm=model.pool_norm)
 
 
 def _save_model(model: keras.Model, path: Path) -> None:

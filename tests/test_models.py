@@ -137,6 +137,29 @@ def test_deploy_builds_the_folded_graph(arch, rng):
     np.testing.assert_array_equal(deploy(x, training=False).numpy(), folded(x, training=False).numpy())
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("spec", [None, "all@8x1"])
+def test_pool_norm_trains_on_batch_statistics_and_folds_into_cls1(arch, spec, rng):
+    """pool_norm: cls1 normalizes the time average with the batch's statistics in training and
+    with its moving averages in inference, an affine map that folds exactly into cls1, so the
+    folded model has the plain deploy graph."""
+    model = build_model(arch, "lightweight", 7, 199, hrf=spec, pool_norm=True)
+    randomize_weights(model, rng)  # moving statistics U(0.1, 0.6): far from the batch's
+    x = rng.standard_normal((4, 199, 78)).astype(np.float32)
+    assert np.max(np.abs(model(x, training=True).numpy() - model(x, training=False).numpy())) > 1e-3
+    mean = model.get_layer("cls1").moving_mean.numpy()
+    model(x, training=True)  # a training step's forward pass moves the averages …
+    assert not np.allclose(model.get_layer("cls1").moving_mean.numpy(), mean)
+    model(x, training=False)  # … inference does not
+    folded = fold_model(model, inputs=x)
+    assert output_difference(model, folded, x)["max_rel"] <= 1e-5
+    deploy = build_model(arch, "lightweight", 7, 199, hrf=spec, pool_norm=True, deploy=True)
+    assert [type(layer).__name__ for layer in folded.layers] == [type(layer).__name__ for layer in deploy.layers]
+    assert count_params(folded) == count_params(deploy)
+    model.get_layer("cls1").moving_variance.assign(model.get_layer("cls1").moving_variance * 2.0)
+    assert output_difference(model, folded, x)["max_rel"] > 1e-5  # the statistics are in the fold
+
+
 def test_speechformer_stage_plan():
     assert stage_plan(8) == [{"blocks": 2, "window": 5, "merge": 5}, {"blocks": 2, "window": 9, "merge": 5},
                              {"blocks": 2, "window": 9, "merge": 4}, {"blocks": 2, "window": None, "merge": None}]

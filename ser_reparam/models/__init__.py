@@ -39,11 +39,12 @@ def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
 def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
-                cls_bias: float = 0.5) -> keras.Model:
+                cls_bias: float = 0.5, pool_norm: bool = False) -> keras.Model:
     """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
 
     hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
     builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
+    pool_norm: batch-normalize the time-averaged sequence inside cls1 (folded at deHRF, so deploy=True ignores it).
     activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
     """
     if arch not in BUILDERS:
@@ -55,7 +56,8 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
         placement = (hrf if isinstance(hrf, Placement) else Placement.parse(hrf, arch)).as_dict()
     inputs = keras.Input((num_frames, num_features), name="features")
     outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
-                             activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias)
+                             activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias,
+                             pool_norm and not deploy)
     name = f"{arch}_{preset if isinstance(preset, str) else 'x'.join(map(str, preset))}"
     return keras.Model(inputs, outputs, name=name)
 
