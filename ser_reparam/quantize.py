@@ -27,12 +27,15 @@ MODES = ("float", "int8", "int16x8")
 
 
 def inference_function(model) -> tf.types.experimental.ConcreteFunction:
-    """model(x, training=False) traced at batch 1 for the model's own (static) input shape."""
+    """model(x, training=False) traced at batch 1 for the model's own (static) input shape, in its
+    memory-lean form (models.lean: the same function, a lower arena)."""
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(f"model '{model.name}' has input shape {shape} with an unknown size; "
                          "TFLite Micro needs fixed-length inputs: build it with num_frames set")
-    forward = tf.function(lambda x: model(x, training=False), autograph=False)
+    from ser_reparam.models.lean import lean_forward
+
+    forward = tf.function(lean_forward(model), autograph=False)
     return forward.get_concrete_function(tf.TensorSpec((1, *shape), tf.float32, name="features"))
 
 
@@ -59,7 +62,9 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = converter.inference_output_type = tf.int16
-    return fully_connected_2d(converter.convert())
+    from ser_reparam.tflite_schedule import depth_first, share_constants
+
+    return depth_first(share_constants(fully_connected_2d(converter.convert())))
 
 
 def fully_connected_2d(model_bytes: bytes) -> bytes:
