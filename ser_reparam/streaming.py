@@ -145,3 +145,97 @@ def stream_window(runner, pieces: StreamingPieces, features: np.ndarray, trace: 
         trace.setdefault("attend", []).append((chunks, keys, values))
         trace.setdefault("classify", []).append(pooled)
     return runner.classify(pooled)[0]
+
+
+PIECES = ("step", "attend", "classify")
+OUTPUTS = {"step": 3, "attend": 1, "classify": 1}  # x, k, v; the chunk mean; the logits
+
+
+def _piece(pieces: StreamingPieces, name: str) -> keras.Model:
+    return getattr(pieces, name)
+
+
+def convert_piece(model: keras.Model, mode: str, representative=None) -> bytes:
+    """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
+    Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
+    from ser_reparam.quantize import fully_connected_2d
+    from ser_reparam.tflite_schedule import depth_first, share_constants
+
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
+    if mode == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
+                                                    for example in representative())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    blob = converter.convert()
+    blob = _in_keras_order(blob, [spec.name for spec in specs])
+    return depth_first(share_constants(fully_connected_2d(blob)))
+
+
+def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
+    """The model with its graph inputs and outputs in the Keras model's order (the converter
+    stores them in its own order; the signature def names them: inputs by spec name, outputs
+    output_0, output_1, …), so that firmware and runners can address them by position."""
+    from ser_reparam.tflite_schedule import _load, _save
+
+    model = _load(blob)
+    signature, graph = model.signatureDefs[0], model.subgraphs[0]
+    inputs = {entry.name.decode(): entry.tensorIndex for entry in signature.inputs}
+    outputs = {entry.name.decode(): entry.tensorIndex for entry in signature.outputs}
+    graph.inputs = [inputs[name] for name in input_names]
+    graph.outputs = [outputs[f"output_{i}"] for i in range(len(outputs))]
+    return _save(model)
+
+
+def quantize_pieces(pieces: StreamingPieces, examples: np.ndarray) -> dict[str, bytes]:
+    """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
+    (training windows): A on their step windows, B on their chunks, C on their pooled means."""
+    trace: dict = {}
+    runner = KerasPieces(pieces)
+    for features in examples:
+        stream_window(runner, pieces, features, trace)
+    data = {"step": [(w,) for batch in trace["step"] for w in batch],
+            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
+            "classify": [(p,) for batch in trace["classify"] for p in batch]}
+    order = np.random.default_rng(0)
+    for name in ("step", "attend"):  # a fixed-seed sample of at most 1000 of the many step inputs
+        keep = order.permutation(len(data[name]))[:1000]
+        data[name] = [data[name][i] for i in sorted(keep)]
+    return {name: convert_piece(_piece(pieces, name), "int8", lambda name=name: iter(data[name])) for name in PIECES}
+
+
+class TFLMPieces:
+    """The int8 pieces on the TFLite Micro interpreter. Between pieces the application holds
+    int8 values in one piece's output scale and requantizes them to the next one's input scale
+    (a per-tensor multiply); here that is a dequantize and quantize through float."""
+
+    def __init__(self, blobs: dict[str, bytes]):
+        from ser_reparam.interpreters import TFLMModel
+
+        self.models = {name: TFLMModel(blobs[name]) for name in PIECES}
+
+    def _run(self, name: str, *inputs):
+        from ser_reparam.interpreters import _dequantize, _quantize, _scale_zero
+
+        interpreter = self.models[name].interpreter
+        outputs = []
+        for example in zip(*inputs):
+            for i, value in enumerate(example):
+                details = interpreter.get_input_details(i)
+                interpreter.set_input(_quantize(value[None], details["dtype"], *_scale_zero(details)), i)
+            interpreter.invoke()
+            outputs.append([_dequantize(interpreter.get_output(i)[0], *_scale_zero(interpreter.get_output_details(i)))
+                            for i in range(OUTPUTS[name])])
+        return [np.stack(column) for column in zip(*outputs)]
+
+    def step(self, windows):
+        return self._run("step", windows)
+
+    def attend(self, queries, keys, values):
+        return self._run("attend", queries, keys, values)[0]
+
+    def classify(self, pooled):
+        return self._run("classify", pooled)[0]
