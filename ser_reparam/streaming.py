@@ -67,7 +67,7 @@ def check_streamable(model) -> None:
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
-    attend: keras.Model   # B: x chunk (Q, dim), K (T, dim), V (T, dim) → chunk mean (dim)
+    attend: keras.Model   # B: x chunk (Q, dim), K (heads, head_dim, T), V (heads, T, head_dim) → chunk mean (dim)
     classify: keras.Model  # C: pooled (dim) → logits
     steps: int
     chunk: int
@@ -75,8 +75,6 @@ class StreamingPieces:
 
 def split_model(model) -> StreamingPieces:
     """A, B and C of a trained (folded) one-block ConvTransformer; raises NotStreamable otherwise."""
-    from ser_reparam.models.lean import banded_subsampling
-
     check_streamable(model)
     frames, features = (int(d) for d in model.inputs[0].shape[1:])
     steps = steps_for(frames)
@@ -87,20 +85,26 @@ def split_model(model) -> StreamingPieces:
     scale = (dim // heads) ** -0.5
 
     frames_in = keras.Input((STEP_CONTEXT, features), name="frames")
-    x = tf.reshape(banded_subsampling(model, frames_in, bands=1), [-1, dim])
+    x = tf.reshape(frames_in, [-1, STEP_CONTEXT, features, 1])
+    feature_pad = subsampling_length(features) - features
+    if feature_pad:
+        x = tf.pad(x, [[0, 0], [0, 0], [0, feature_pad], [0, 0]])
+    x = model.get_layer("subsample_conv2")(model.get_layer("subsample_conv1")(x))  # 7 rows → 3 → 1
+    x = model.get_layer("subsample_proj")(tf.reshape(x, [-1, int(x.shape[2]) * int(x.shape[3])]))
     kv = tf.matmul(x, kernel[:, dim:]) + bias[dim:]
     step = keras.Model(frames_in, [x, kv[:, :dim], kv[:, dim:]], name="stream_step")
 
-    xq, keys, values = (keras.Input(shape, name=name) for shape, name in
-                        (((chunk, dim), "queries"), ((steps, dim), "keys"), ((steps, dim), "values")))
-    q = (tf.matmul(xq, kernel[:, :dim]) + bias[:dim]) * scale
     head_dim = dim // heads
-    context = []
-    for h in range(heads):
-        part = slice(h * head_dim, (h + 1) * head_dim)
-        weights = tf.nn.softmax(tf.matmul(q[:, :, part], keys[:, :, part], transpose_b=True), axis=-1)
-        context.append(tf.matmul(weights, values[:, :, part]))
-    y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(tf.concat(context, axis=-1)))
+    xq, keys, values = (keras.Input(shape, name=name) for shape, name in (
+        ((chunk, dim), "queries"), ((heads, head_dim, steps), "keys"), ((heads, steps, head_dim), "values")))
+    q = (tf.matmul(tf.reshape(xq, [-1, dim]), kernel[:, :dim]) + bias[:dim]) * scale
+    q = tf.transpose(tf.reshape(q, [-1, chunk, heads, head_dim]), [0, 2, 1, 3])  # (1, heads, Q, head_dim)
+    # all heads at once: chunk × steps scores per head are small; the softmax sees rank 2, whose
+    # dims[1] is the keys axis (the ESP-NN scratch rule, firmware_export.esp_nn_rules)
+    scores = tf.reshape(tf.matmul(q, keys), [-1, steps])  # keys stored transposed: no adjoint
+    weights = tf.reshape(tf.nn.softmax(scores, axis=-1), [-1, heads, chunk, steps])
+    context = tf.reshape(tf.transpose(tf.matmul(weights, values), [0, 2, 1, 3]), [-1, chunk, dim])
+    y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
     attend = keras.Model([xq, keys, values], tf.reduce_mean(y, axis=1), name="stream_attend")
 
@@ -138,7 +142,12 @@ def stream_window(runner, pieces: StreamingPieces, features: np.ndarray, trace: 
     windows = step_windows(features, pieces.steps)
     X, K, V = runner.step(windows)
     chunks = X.reshape(-1, pieces.chunk, X.shape[-1])
-    keys, values = (np.repeat(t[None], len(chunks), axis=0) for t in (K, V))
+    heads = pieces.attend.inputs[1].shape[1]
+    # the application files step j's k and v head by head: K[h, :, j] = k_j[h·hd : (h+1)·hd] and
+    # V[h, j, :] = v_j[h·hd : (h+1)·hd]; keys transposed, so that B's matmul needs no adjoint
+    # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena)
+    keys = np.repeat(K.reshape(len(K), heads, -1).transpose(1, 2, 0)[None], len(chunks), axis=0)
+    values = np.repeat(V.reshape(len(V), heads, -1).transpose(1, 0, 2)[None], len(chunks), axis=0)
     pooled = runner.attend(chunks, keys, values).mean(axis=0, keepdims=True)
     if trace is not None:
         trace.setdefault("step", []).append(windows)
@@ -155,7 +164,7 @@ def _piece(pieces: StreamingPieces, name: str) -> keras.Model:
     return getattr(pieces, name)
 
 
-def convert_piece(model: keras.Model, mode: str, representative=None) -> bytes:
+def convert_piece(model: keras.Model, mode: str, representative=None, per_channel_dense: bool = True) -> bytes:
     """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
     Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
     from ser_reparam.quantize import fully_connected_2d
@@ -166,6 +175,7 @@ def convert_piece(model: keras.Model, mode: str, representative=None) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
     if mode == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
         converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
                                                     for example in representative())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -190,21 +200,29 @@ def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
     return _save(model)
 
 
-def quantize_pieces(pieces: StreamingPieces, examples: np.ndarray) -> dict[str, bytes]:
+def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]]:
+    """Each piece's calibration inputs from a stream_window trace: at most `most` of them, a
+    fixed-seed sample (a window has one A input per step)."""
+    data = {"step": [(w,) for batch in trace["step"] for w in batch],
+            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
+            "classify": [(p,) for batch in trace["classify"] for p in batch]}
+    order = np.random.default_rng(0)
+    for name, examples in data.items():
+        if len(examples) > most:
+            data[name] = [examples[i] for i in sorted(order.permutation(len(examples))[:most])]
+    return data
+
+
+def quantize_pieces(pieces: StreamingPieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
     """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
     (training windows): A on their step windows, B on their chunks, C on their pooled means."""
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
         stream_window(runner, pieces, features, trace)
-    data = {"step": [(w,) for batch in trace["step"] for w in batch],
-            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
-            "classify": [(p,) for batch in trace["classify"] for p in batch]}
-    order = np.random.default_rng(0)
-    for name in ("step", "attend"):  # a fixed-seed sample of at most 1000 of the many step inputs
-        keep = order.permutation(len(data[name]))[:1000]
-        data[name] = [data[name][i] for i in sorted(keep)]
-    return {name: convert_piece(_piece(pieces, name), "int8", lambda name=name: iter(data[name])) for name in PIECES}
+    data = calibration_examples(trace)
+    return {name: convert_piece(_piece(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
+            for name in PIECES}
 
 
 class TFLMPieces:
@@ -239,3 +257,17 @@ class TFLMPieces:
 
     def classify(self, pooled):
         return self._run("classify", pooled)[0]
+
+
+def piece_macs(model: keras.Model) -> int:
+    """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
+    from ser_reparam.profile import _op_macs
+
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))
+
+
+def state_bytes(pieces: StreamingPieces) -> int:
+    """The application's int8 state: X, K and V of the window (steps × dim each)."""
+    return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])

@@ -39,3 +39,13 @@ def test_lean_int8_arena_is_below_the_subsampling_peak(rng):
     arena = tflm_arena_bytes(to_tflite(model, "int8", lambda: iter(calibration)))
     conv1_output = 59 * 38 * 16
     assert arena < conv1_output + frames * 78
+
+
+def test_one_head_at_a_time_equals_the_batched_heads_training_runs(rng):
+    from ser_reparam.models.layers import MultiHeadSelfAttention
+
+    layer = MultiHeadSelfAttention(16, 4, dropout=0.0)
+    x = rng.standard_normal((2, 9, 16)).astype(np.float32)
+    layer(x)
+    randomize_weights(layer, rng)
+    assert np.abs(layer(x, training=True).numpy() - layer(x, training=False).numpy()).max() < 1e-6

@@ -120,16 +120,20 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # it into the QKV weights, so the deployed graph has no extra MUL
         scale = tf.constant([head_dim ** -0.5] * self.dim + [1.0] * (2 * self.dim), dtype=x.dtype)
         qkv = self.qkv(x) * scale
-        if self.window is None:
-            return self.proj(tf.concat([self._head(qkv, h, training) for h in range(self.heads)], axis=-1))
+        if self.window is None and not training:  # inference and export: one head at a time
+            return self.proj(tf.concat([self._head(qkv, h) for h in range(self.heads)], axis=-1))
         # (batch, T, 3·heads, head_dim) → (batch, 3·heads, T, head_dim): a 4-D transpose (CMSIS-NN's limit)
         qkv = tf.reshape(qkv, [-1, frames, 3 * self.heads, head_dim])
         q, k, v = tf.split(tf.transpose(qkv, [0, 2, 1, 3]), 3, axis=1)  # each (batch, heads, T, head_dim)
-        context = self._local(q, k, v, frames, training)
+        if self.window is None:  # training: all heads in one batched product (faster on a CPU)
+            weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
+            context = tf.matmul(self.attention_dropout(weights, training=training), v)
+        else:
+            context = self._local(q, k, v, frames, training)
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, frames, self.dim])
         return self.proj(context)
 
-    def _head(self, qkv, h: int, training):
+    def _head(self, qkv, h: int):
         """Head h's context (batch, T, head_dim), one head at a time: the deployed graph then holds
         one head's T×T scores (and their softmax) at a time instead of all heads' (÷ heads of the
         attention's arena peak). The softmax input is (batch, T, T): esp-tflite-micro sizes the
@@ -138,8 +142,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         head_dim = self.dim // self.heads
         q, k, v = (qkv[:, :, part * self.dim + h * head_dim:part * self.dim + (h + 1) * head_dim]
                    for part in range(3))
-        weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
-        return tf.matmul(self.attention_dropout(weights, training=training), v)
+        return tf.matmul(tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1), v)
 
     def _local(self, q, k, v, frames, training):
         head_dim, pad = self.dim // self.heads, (self.window - 1) // 2
