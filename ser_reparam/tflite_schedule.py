@@ -78,7 +78,8 @@ def share_constants(model_bytes: bytes) -> bytes:
             if data is None or not len(data):
                 continue
             tensor.buffer = first_buffer[bytes(data)]
-            key = (tensor.buffer, tensor.type, tuple(map(int, tensor.shape)), _quantization_key(tensor.quantization))
+            shape = () if tensor.shape is None else tuple(map(int, tensor.shape))  # None: a scalar
+            key = (tensor.buffer, tensor.type, shape, _quantization_key(tensor.quantization))
             remap[index] = first_tensor.setdefault(key, index)
         used = sorted({remap.get(t, t) for op in graph.operators for t in [*op.inputs, *op.outputs] if t >= 0}
                       | set(graph.inputs) | set(graph.outputs))
