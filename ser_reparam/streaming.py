@@ -271,3 +271,26 @@ def piece_macs(model: keras.Model) -> int:
 def state_bytes(pieces: StreamingPieces) -> int:
     """The application's int8 state: X, K and V of the window (steps × dim each)."""
     return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])
+
+
+def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: bool) -> dict:
+    """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
+    slimmed) with their sizes and reference-kernel arenas, or why the model does not stream."""
+    from pathlib import Path
+
+    from ser_reparam.files import atomic_write_bytes
+    from ser_reparam.interpreters import tflm_arena_bytes
+    from ser_reparam.quantize import slim_tflite
+
+    try:
+        pieces = split_model(model)
+    except NotStreamable as why:
+        return {"streams": False, "why": str(why)}
+    record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
+              "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
+    for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
+        slim = slim_tflite(blob)
+        atomic_write_bytes(Path(out_dir) / f"stream_{name}.tflite", slim)
+        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim),
+                                  "arena_bytes_host": tflm_arena_bytes(slim)}
+    return record
