@@ -198,7 +198,8 @@ def _qat_model(config, folded, store, labels):
 def quantize_run(config) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
-    written to quantized/<name>.tflite; quantized/quantize.json records bytes and ops."""
+    written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
+    (streaming.write_pieces); quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
     from ser_reparam.deploy import deployed_seed, folded_model_path
@@ -232,5 +233,8 @@ def quantize_run(config) -> dict:
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
+    from ser_reparam.streaming import write_pieces
+
+    record["streaming"] = write_pieces(folded, calibration, out, config.quantize.per_channel_dense)
     atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
     return record

@@ -275,11 +275,12 @@ def state_bytes(pieces: StreamingPieces) -> int:
 
 def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: bool) -> dict:
     """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
-    slimmed) with their sizes and reference-kernel arenas, or why the model does not stream."""
+    slimmed) with their sizes, or why the model does not stream. (Their arenas are measured with
+    the board's kernels out of process: benchmarks/streaming_memory.py. Bisecting them with the
+    Python TFLM interpreter here, after the stage's other interpreters, crashed it twice.)"""
     from pathlib import Path
 
     from ser_reparam.files import atomic_write_bytes
-    from ser_reparam.interpreters import tflm_arena_bytes
     from ser_reparam.quantize import slim_tflite
 
     try:
@@ -291,6 +292,5 @@ def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: boo
     for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
         slim = slim_tflite(blob)
         atomic_write_bytes(Path(out_dir) / f"stream_{name}.tflite", slim)
-        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim),
-                                  "arena_bytes_host": tflm_arena_bytes(slim)}
+        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim)}
     return record

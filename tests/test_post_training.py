@@ -60,6 +60,10 @@ def test_fold_quantize_evaluate(trained):
     for name, entry in quantized["models"].items():
         assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"]
         assert set(entry["ops"]) <= tflm_builtin_ops() and entry["float_ops"] == []
+    streaming = quantized["streaming"]  # the one-block ConvTransformer streams: its pieces are there
+    assert streaming["streams"] and set(streaming["pieces"]) == {"step", "attend", "classify"}
+    for entry in streaming["pieces"].values():
+        assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"] > 0
     # measured 0.60: the lean graph's subsampling bands add per-channel bias scales (models.lean)
     assert quantized["models"]["int8"]["bytes"] < 0.65 * quantized["models"]["float"]["bytes"]
     # QAT really fake-quantized (tfmot wrappers) and kept the epoch with the best validation metric
