@@ -28,9 +28,8 @@ from readme import publish  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
-from ser_reparam.quantize import slim_tflite, to_tflite  # noqa: E402
-from ser_reparam.streaming import (PIECES, STEP_FRAMES, NotStreamable, piece_macs,  # noqa: E402
-                                   quantize_pieces, split_model, state_bytes)
+from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
+from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, split_model, state_bytes  # noqa: E402
 
 ARCHS = ("convtransformer", "conformer", "speechformer")
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop

@@ -153,6 +153,77 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
     return x[np.array(turns[:count])]
 
 
+# the streaming pieces (ser_reparam.streaming): converted like the whole-window model
+
+def convert_piece(model, mode: str, representative=None, per_channel_dense: bool = True) -> bytes:
+    """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
+    Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
+    from ser_reparam.tflite_schedule import depth_first, share_constants
+
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
+    if mode == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
+        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
+                                                    for example in representative())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    blob = converter.convert()
+    blob = _in_keras_order(blob, [spec.name for spec in specs])
+    return depth_first(share_constants(fully_connected_2d(blob)))
+
+
+def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
+    """The model with its graph inputs and outputs in the Keras model's order (the converter
+    stores them in its own order; the signature def names them: inputs by spec name, outputs
+    output_0, output_1, …), so that firmware and runners can address them by position."""
+    from ser_reparam.tflite_schedule import _load, _save
+
+    model = _load(blob)
+    signature, graph = model.signatureDefs[0], model.subgraphs[0]
+    inputs = {entry.name.decode(): entry.tensorIndex for entry in signature.inputs}
+    outputs = {entry.name.decode(): entry.tensorIndex for entry in signature.outputs}
+    graph.inputs = [inputs[name] for name in input_names]
+    graph.outputs = [outputs[f"output_{i}"] for i in range(len(outputs))]
+    return _save(model)
+
+
+def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
+    """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
+    (training windows): A on their step windows, B on their chunks, C on their pooled means."""
+    from ser_reparam.streaming import PIECES, KerasPieces, calibration_examples, stream_window
+
+    trace: dict = {}
+    runner = KerasPieces(pieces)
+    for features in examples:
+        stream_window(runner, pieces, features, trace)
+    data = calibration_examples(trace)
+    return {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
+            for name in PIECES}
+
+
+def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: bool) -> dict:
+    """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
+    slimmed) with their sizes, or why the model does not stream. (Their arenas are measured with
+    the board's kernels out of process: benchmarks/streaming_memory.py. Bisecting them with the
+    Python TFLM interpreter here, after the stage's other interpreters, crashed it twice.)"""
+    from ser_reparam.streaming import STEP_CONTEXT, STEP_FRAMES, NotStreamable, split_model, state_bytes
+
+    try:
+        pieces = split_model(model)
+    except NotStreamable as why:
+        return {"streams": False, "why": str(why)}
+    record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
+              "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
+    for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
+        slim = slim_tflite(blob)
+        atomic_write_bytes(Path(out_dir) / f"stream_{name}.tflite", slim)
+        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim)}
+    return record
+
+
 def quantized_dir(config) -> Path:
     from ser_reparam.experiment import variant_dir
 
@@ -199,7 +270,7 @@ def quantize_run(config) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
     written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
-    (streaming.write_pieces); quantized/quantize.json records bytes and ops."""
+    (write_pieces); quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
     from ser_reparam.deploy import deployed_seed, folded_model_path
@@ -233,8 +304,6 @@ def quantize_run(config) -> dict:
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
-    from ser_reparam.streaming import write_pieces
-
     record["streaming"] = write_pieces(folded, calibration, out, config.quantize.per_channel_dense)
     atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
     return record

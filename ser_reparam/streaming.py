@@ -17,7 +17,8 @@ whole-window graph computes, in another order: float logits agree to rounding. A
 model does not stream this way (block 2 needs every step's block-1 output, which depends on
 every key), nor do the Conformer (positions added after subsampling, a k=31 depthwise
 convolution over time between attention and pooling) and the SpeechFormer (no subsampling;
-see README): they keep the whole-window export (models.lean).
+see README): they keep the whole-window export (models.lean). Converting and quantizing the
+pieces: quantize.convert_piece / quantize_pieces / write_pieces (stage 05).
 """
 from __future__ import annotations
 
@@ -160,46 +161,6 @@ PIECES = ("step", "attend", "classify")
 OUTPUTS = {"step": 3, "attend": 1, "classify": 1}  # x, k, v; the chunk mean; the logits
 
 
-def _piece(pieces: StreamingPieces, name: str) -> keras.Model:
-    return getattr(pieces, name)
-
-
-def convert_piece(model: keras.Model, mode: str, representative=None, per_channel_dense: bool = True) -> bytes:
-    """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
-    Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
-    from ser_reparam.quantize import fully_connected_2d
-    from ser_reparam.tflite_schedule import depth_first, share_constants
-
-    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
-    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
-    if mode == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
-        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
-                                                    for example in representative())
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.int8
-    blob = converter.convert()
-    blob = _in_keras_order(blob, [spec.name for spec in specs])
-    return depth_first(share_constants(fully_connected_2d(blob)))
-
-
-def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
-    """The model with its graph inputs and outputs in the Keras model's order (the converter
-    stores them in its own order; the signature def names them: inputs by spec name, outputs
-    output_0, output_1, …), so that firmware and runners can address them by position."""
-    from ser_reparam.tflite_schedule import _load, _save
-
-    model = _load(blob)
-    signature, graph = model.signatureDefs[0], model.subgraphs[0]
-    inputs = {entry.name.decode(): entry.tensorIndex for entry in signature.inputs}
-    outputs = {entry.name.decode(): entry.tensorIndex for entry in signature.outputs}
-    graph.inputs = [inputs[name] for name in input_names]
-    graph.outputs = [outputs[f"output_{i}"] for i in range(len(outputs))]
-    return _save(model)
-
-
 def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]]:
     """Each piece's calibration inputs from a stream_window trace: at most `most` of them, a
     fixed-seed sample (a window has one A input per step)."""
@@ -211,18 +172,6 @@ def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]
         if len(examples) > most:
             data[name] = [examples[i] for i in sorted(order.permutation(len(examples))[:most])]
     return data
-
-
-def quantize_pieces(pieces: StreamingPieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
-    """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
-    (training windows): A on their step windows, B on their chunks, C on their pooled means."""
-    trace: dict = {}
-    runner = KerasPieces(pieces)
-    for features in examples:
-        stream_window(runner, pieces, features, trace)
-    data = calibration_examples(trace)
-    return {name: convert_piece(_piece(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
-            for name in PIECES}
 
 
 class TFLMPieces:
@@ -271,26 +220,3 @@ def piece_macs(model: keras.Model) -> int:
 def state_bytes(pieces: StreamingPieces) -> int:
     """The application's int8 state: X, K and V of the window (steps × dim each)."""
     return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])
-
-
-def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: bool) -> dict:
-    """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
-    slimmed) with their sizes, or why the model does not stream. (Their arenas are measured with
-    the board's kernels out of process: benchmarks/streaming_memory.py. Bisecting them with the
-    Python TFLM interpreter here, after the stage's other interpreters, crashed it twice.)"""
-    from pathlib import Path
-
-    from ser_reparam.files import atomic_write_bytes
-    from ser_reparam.quantize import slim_tflite
-
-    try:
-        pieces = split_model(model)
-    except NotStreamable as why:
-        return {"streams": False, "why": str(why)}
-    record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
-              "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
-    for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
-        slim = slim_tflite(blob)
-        atomic_write_bytes(Path(out_dir) / f"stream_{name}.tflite", slim)
-        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim)}
-    return record

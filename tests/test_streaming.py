@@ -4,8 +4,9 @@ import pytest
 
 from conftest import randomize_weights
 from ser_reparam.models import build_model
-from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, TFLMPieces, convert_piece,
-                                   split_model, steps_for, stream_window)
+from ser_reparam.quantize import convert_piece
+from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, TFLMPieces, split_model, steps_for,
+                                   stream_window)
 
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
 AGREEMENT_FLOOR = 0.9  # demo run: 0.990 (95 of 96) with 200 calibration windows; issue 16 asks >= 0.99
