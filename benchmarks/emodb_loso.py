@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--readme", help="also write the table into this README between its markers")
+    parser.add_argument("--block", help="README block and results file name (default emodb-loso-<arch>)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: the table of the runs already finished under --runs")
     args = parser.parse_args()
@@ -81,18 +82,20 @@ def main() -> int:
     training = config.training
     recipe = (f"{config.data.window_s:g} s windows, batch {training.batch_size}, lr {config.learning_rate:g} "
               f"({training.schedule}, warmup {training.warmup_epochs:g} epochs), {training.epochs} epochs, "
-              f"classifier dropout {config.model.cls_dropout:g}, label smoothing {training.label_smoothing:g}, "
+              f"classifier dropout {config.model.cls_dropout:g}, classifier ReLU biases start at "
+              f"{config.model.cls_bias:g}, label smoothing {training.label_smoothing:g}, "
               f"class weights {'on' if training.class_weights else 'off'}, mixup {training.mixup:g}, "
               f"SpecAugment {training.time_masks} time / {training.freq_masks} frequency masks, "
               f"gain ±{training.gain_db:g} dB; validation: {config.data.val}")
     text = (report["markdown"].split("\n", 2)[2]  # drop the title line
             + f"\n`python benchmarks/emodb_loso.py --config {Path(args.config).name} --placements {args.placements} "
-              f"--seeds {args.seeds}{' --report-only' if args.report_only else ''}` — {config.model.arch}, {recipe}. "
+              f"--seeds {args.seeds}{''.join(f' --set {o}' for o in args.set)}{f' --block {args.block}' if args.block else ''}"
+              f"{' --report-only' if args.report_only else ''}` — {config.model.arch}, {recipe}. "
               + ("Table of the runs finished under the runs folder (the runs column says how many per row); "
                  if args.report_only else f"{len(runs)} training runs (finished ones reused), {minutes:.0f} min wall "
                  f"with {args.workers} workers × 1 thread; ")
               + f"trained on: {machine()}.\n")
-    key = f"emodb-loso-{config.model.arch}"
+    key = args.block or f"emodb-loso-{config.model.arch}"
     out = HERE / "results" / f"{key}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text, encoding="utf-8")

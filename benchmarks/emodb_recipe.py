@@ -1,14 +1,16 @@
 """Which training recipe learns on real speech: the recipe ablation behind configs/emodb-*.yaml.
 
 To run:  SER_EMODB_DIR=/path/to/emodb-8spk python benchmarks/emodb_recipe.py [--seeds 1] [--workers 2]
-             [--runs runs/bench] [--only NAME,NAME] [--readme README.md]
+             [--runs runs/bench] [--folds K,K] [--block emodb-recipe|emodb-init] [--only NAME,NAME]
+             [--readme README.md]
 
-The lightweight ConvTransformer, leave-one-speaker-out on emodb-8spk, once per recipe below
-(each a set of overrides of configs/emodb-convtransformer.yaml; "shipped" is the config as it
-is, so benchmarks/emodb_loso.py reuses its runs). Table: UA / WA mean ± std over folds × seeds,
+The ConvTransformer, leave-one-speaker-out on emodb-8spk, once per recipe below (each a set of
+overrides of configs/emodb-convtransformer.yaml and an HRF placement; the config as it is runs
+under its own name, so benchmarks/emodb_loso.py reuses those runs). --block picks the table:
+emodb-recipe (the training recipe) or emodb-init (the classifier's initial bias, with HRF). Table: UA / WA mean ± std over folds × seeds,
 how many runs collapsed, the mean final training loss; the baselines and chance of the same
-folds. Written to benchmarks/results/emodb-recipe.md (and with --readme between the README
-markers `<!-- emodb-recipe begin -->` … `<!-- emodb-recipe end -->`).
+folds. Written to benchmarks/results/<block>.md (and with --readme between the README
+markers `<!-- <block> begin -->` … `<!-- <block> end -->`).
 """
 from __future__ import annotations
 
@@ -26,20 +28,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emodb_loso import HERE, machine, replace_block  # noqa: E402
 
 CONFIG = HERE.parent / "configs" / "emodb-convtransformer.yaml"
-# name → (what it is, overrides of the shipped config)
+# name → (what it is, overrides of the shipped config[, HRF placement: default none])
 PAPER_SCHEDULE = ["training.schedule=plateau", "training.learning_rate=0.001"]
-RECIPES = {
+ZERO_BIAS = ["model.cls_bias=0"]
+RECIPES = {  # the training recipe, measured with the classifier's ReLU biases at 0 (before emodb-init)
     "before": ("the defaults before: classifier dropout 0.5, batch 32, paper schedule (halve 1e-3 on plateaus)",
-               ["model.cls_dropout=0.5", "training.batch_size=32", *PAPER_SCHEDULE]),
-    "dropout0-batch32": ("classifier dropout 0, batch 32, paper schedule", ["training.batch_size=32", *PAPER_SCHEDULE]),
-    "batch8-plateau": ("classifier dropout 0, batch 8, paper schedule", PAPER_SCHEDULE),
-    "shipped": ("**shipped**: classifier dropout 0, batch 8, cosine from 3e-3", []),
+               ["model.cls_dropout=0.5", "training.batch_size=32", *PAPER_SCHEDULE, *ZERO_BIAS]),
+    "dropout0-batch32": ("classifier dropout 0, batch 32, paper schedule",
+                         ["training.batch_size=32", *PAPER_SCHEDULE, *ZERO_BIAS]),
+    "batch8-plateau": ("classifier dropout 0, batch 8, paper schedule", [*PAPER_SCHEDULE, *ZERO_BIAS]),
+    "shipped": ("**shipped**: classifier dropout 0, batch 8, cosine from 3e-3", ZERO_BIAS),
     "class-weights": ("shipped + class-weighted loss", ["training.class_weights=true"]),
     "mixup": ("shipped + mixup α 0.2", ["training.mixup=0.2"]),
     "specaugment-gain": ("shipped + SpecAugment 2 time / 2 frequency masks + gain ±6 dB",
                          ["training.time_masks=2", "training.freq_masks=2", "training.gain_db=6"]),
     "label-smoothing": ("shipped + label smoothing 0.1", ["training.label_smoothing=0.1"]),
+    # the classifier's initial ReLU bias: 0 before, 0.5 shipped
+    "zero-bias": ("Lightweight, classifier ReLU biases start at 0 (before)", ZERO_BIAS),
+    "bias-0.1": ("Lightweight, start at 0.1", ["model.cls_bias=0.1"]),
+    "bias": ("Lightweight, **shipped**: start at 0.5", []),
+    "ffn2-zero-bias": ("FFN2 @8x1, classifier ReLU biases start at 0 (before)", ZERO_BIAS, "ffn2@8x1"),
+    "ffn2-bias": ("FFN2 @8x1, **shipped**: start at 0.5", [], "ffn2@8x1"),
+    "all-zero-bias": ("ALL @8x1, classifier ReLU biases start at 0 (before)", ZERO_BIAS, "all@8x1"),
+    "all-bias": ("ALL @8x1, **shipped**: start at 0.5", [], "all@8x1"),
+    "all-bias-lr1e-3": ("ALL @8x1, start at 0.5, cosine from 1e-3", ["training.learning_rate=0.001"], "all@8x1"),
 }
+# README block → the recipes of its table (the default of --only)
+TABLES = {"emodb-recipe": ["before", "dropout0-batch32", "batch8-plateau", "shipped"],
+          "emodb-init": ["zero-bias", "bias-0.1", "bias", "ffn2-zero-bias", "ffn2-bias", "all-zero-bias", "all-bias",
+                         "all-bias-lr1e-3"]}
 
 
 def main() -> int:
@@ -50,6 +67,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated recipe names (default: all)")
     parser.add_argument("--folds", help="comma-separated fold numbers (default: all 8)")
     parser.add_argument("--readme")
+    parser.add_argument("--block", default="emodb-recipe", choices=sorted(TABLES),
+                        help="the table: README block and benchmarks/results/<block>.md (default emodb-recipe)")
     args = parser.parse_args()
     root = os.environ.get("SER_EMODB_DIR", "")
     if not root or not Path(root, "wav").is_dir():
@@ -59,26 +78,27 @@ def main() -> int:
     from ser_reparam.report import aggregate, collect, collect_baselines
     from ser_reparam.sweep import parse_grid, run_sweep
 
-    names = args.only.split(",") if args.only else list(RECIPES)
+    names = args.only.split(",") if args.only else TABLES[args.block]
     folds = [int(k) for k in args.folds.split(",")] if args.folds else []
     unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise SystemExit(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
-    lines = ["| recipe (lightweight ConvTransformer) | UA | WA | collapsed runs | final training loss |",
+    lines = ["| recipe (ConvTransformer) | UA | WA | collapsed runs | final training loss |",
              "|---|---|---|---|---|"]
     start, baselines = time.perf_counter(), None
     for name in names:
-        text, extra = RECIPES[name]
-        experiment = "emodb-convtransformer" if name == "shipped" else f"emodb-recipe-{name}"
+        text, extra, placement = (*RECIPES[name], "none")[:3]
+        # the shipped config's runs are the ones benchmarks/emodb_loso.py reuses
+        experiment = "emodb-convtransformer" if not extra else f"emodb-recipe-{name}"
         overrides = [f"data.root={root}", f"runs_dir={args.runs}", f"name={experiment}", *extra]
         for fold in folds or [None]:
             run_sweep(str(CONFIG), overrides + ([] if fold is None else [f"data.fold={fold}"]),
-                      parse_grid(["placements=none"]), list(range(args.seeds)), workers=args.workers, threads=1)
+                      parse_grid([f"placements={placement}"]), list(range(args.seeds)), workers=args.workers, threads=1)
         base = load_config(CONFIG, overrides).base_dir
-        found = collect([base])
-        runs = [m for m in found["convtransformer-lightweight-none"]
+        variant = f"convtransformer-lightweight-{placement}"
+        runs = [m for m in collect([base])[variant]
                 if m["seed"] < args.seeds and (not folds or m["fold"] in folds)]
-        row = aggregate({"convtransformer-lightweight-none": runs})[0]
+        row = aggregate({variant: runs})[0]
         loss = np.mean([m["history"][-1]["loss"] for m in runs])
         lines.append(f"| {text} | {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f} | "
                      f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | {row['collapsed']}/{row['runs']} | {loss:.2f} |")
@@ -89,14 +109,16 @@ def main() -> int:
                      f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | — | — |")
     config = load_config(CONFIG)
     minutes = (time.perf_counter() - start) / 60
-    text = ("\n".join(lines) + f"\n\n`python benchmarks/emodb_recipe.py --seeds {args.seeds}` — emodb-8spk, leave one "
+    command = " ".join([f"--seeds {args.seeds}"] + [f"--{key} {value}" for key, value in
+                        (("folds", args.folds), ("only", args.only), ("block", args.block)) if value and value != "emodb-recipe"])
+    text = ("\n".join(lines) + f"\n\n`python benchmarks/emodb_recipe.py {command}` — emodb-8spk, leave one "
             f"speaker out ({f'folds {args.folds}' if folds else '8 folds'}) × {args.seeds} seed(s), {config.training.epochs} epochs, mean ± std over the runs; "
             f"{minutes:.0f} min wall (finished runs are reused) with {args.workers} workers × 1 thread on: {machine()}.\n")
-    out = HERE / "results" / "emodb-recipe.md"
+    out = HERE / "results" / f"{args.block}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text, encoding="utf-8")
     if args.readme:
-        replace_block(Path(args.readme), "emodb-recipe", text)
+        replace_block(Path(args.readme), args.block, text)
     print(text)
     print(f"written: {out}")
     return 0

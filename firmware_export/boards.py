@@ -18,7 +18,7 @@ from ser_reparam.errors import BudgetError, InputError  # noqa: F401  (BudgetErr
 KB = 1024
 FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_regions", "placement", "reserve_ram_kb",
           "reserve_flash_kb", "dsp", "nn", "templates")
-OPTIONAL = ("cflags", "flash_origin", "kernels", "microphone")
+OPTIONAL = ("cflags", "flash_origin", "kernels", "microphone", "tflm_arch", "idf_target", "arduino_fqbn")
 BUFFERS = ("arena", "frontend", "reserve")
 BUFFER_NAMES = {"arena": "tensor arena", "frontend": "front end", "reserve": "stack/heap/firmware reserve"}
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
@@ -44,6 +44,9 @@ class Board:
     flash_origin: int = 0
     kernels: str = "reference"     # firmware_export.kernels.KERNELS key: the arena is measured with it
     microphone: dict | None = None  # {"api": "i2s", "bclk": 4, "ws": 5, "din": 6} or {"api": "pdm"}
+    tflm_arch: str = ""             # TFLM's TARGET_ARCH for the CMake project (default: core)
+    idf_target: str = ""            # ESP-IDF's IDF_TARGET (default: the board key)
+    arduino_fqbn: str = "<your board's FQBN>"   # arduino-cli's board name
 
     @property
     def has_fpu(self) -> bool:
@@ -86,7 +89,8 @@ def load_boards() -> dict[str, Board]:
         if wrong or set(values["placement"]) != set(BUFFERS):
             raise ValueError(f"boards.yaml: board {key!r}: placement must put each of {', '.join(BUFFERS)} in one "
                              f"of the regions {', '.join(regions)}; got {values['placement']}")
-        boards[key] = Board(key=key, **{**values, "templates": tuple(values["templates"]), "ram_regions": regions})
+        boards[key] = Board(key=key, **{"tflm_arch": values["core"], "idf_target": key, **values,
+                                        "templates": tuple(values["templates"]), "ram_regions": regions})
     return boards
 
 

@@ -25,6 +25,7 @@ from string import Template
 from firmware_export.arena import measure_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
+from firmware_export.cmsis_dsp import RFFT_SOURCES
 from firmware_export.frontend_tables import write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
@@ -32,18 +33,17 @@ from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
-from ser_reparam.deploy import StageError, deployed_seed
-from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.errors import StageError
+from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, temp_name
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.layout import RunLayout
+from ser_reparam.quantize import deployed_model_name
+from ser_reparam.tflite_metadata import read_metadata
 from ser_reparam.tflite_ops import op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
-TFLM_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m0plus": "cortex-m0plus"}
-IDF_TARGET = {"esp32": "esp32", "esp32s3": "esp32s3"}
-ARDUINO_FQBN = {"nrf52840": "arduino:mbed_nano:nano33ble", "esp32": "esp32:esp32:esp32",
-                "esp32s3": "esp32:esp32:esp32s3"}
 
 
 def frontend_state_bytes(num_frames: int, num_filters: int, nfft: int, history_samples: int, cmsis: bool) -> int:
@@ -57,10 +57,6 @@ def board_linker_script(board: Board, qemu: bool = False) -> str:
     """The board's GNU ld script: arena, front end and reserve in the regions the budget uses."""
     return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement, board.reserve_ram_kb * KB,
                          qemu=qemu, flash_origin=board.flash_origin)
-
-
-def firmware_dir(config, board_key: str) -> Path:
-    return variant_dir(config) / "firmware" / board_key
 
 
 def _microphone_values(board: Board) -> dict:
@@ -77,11 +73,11 @@ def _microphone_values(board: Board) -> dict:
 def _template_values(board: Board, model_name: str, arena: dict) -> dict:
     versions = esp_component_versions(arena)
     return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
-            "cflags": board.cflags, "tflm_arch": TFLM_ARCH.get(board.core, board.core),
-            "idf_target": IDF_TARGET.get(board.key, board.key),
-            "arduino_fqbn": ARDUINO_FQBN.get(board.key, "<your board's FQBN>"), "model": model_name,
+            "cflags": board.cflags, "tflm_arch": board.tflm_arch,
+            "idf_target": board.idf_target, "arduino_fqbn": board.arduino_fqbn, "model": model_name,
             **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
-            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"]}
+            "esp_nn_version": versions["esp-nn"], "arena_kernels": arena["kernels_label"],
+            "cmsis_dsp_fft_sources": "\n    ".join(f"${{CMSIS_DSP_DIR}}/{name}" for name in RFFT_SOURCES)}
 
 
 def _fill_template(template: str, target: Path, sources: list[Path], values: dict) -> list[Path]:
@@ -127,21 +123,30 @@ def discard_bundle(folder: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def export_run(config, board_key: str, model_name: str = "int8") -> dict:
-    """Write the firmware bundle of the deployed `model_name` file (stage 05) for `board_key`.
+def export_run(config: ExperimentConfig, board_key: str, model_name: str | None = None) -> dict:
+    """Write the firmware bundle of the deployed `model_name` file (stage 05; default
+    deployed_model_name) for `board_key` into the run's firmware/<board> folder.
 
     BudgetError (naming the numbers) when the model and arena do not fit the board."""
-    board = get_board(board_key)
-    model_path = quantized_dir(config) / f"{model_name}.tflite"
+    layout = RunLayout(config)
+    model_path = layout.quantized_dir / f"{model_name or deployed_model_name(config)}.tflite"
     if not model_path.exists():
         raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
                          "(ser-reparam quantize …)")
-    blob = model_path.read_bytes()
+    return export_model(model_path, layout.firmware_dir(board_key), board_key)
+
+
+def export_model(model_path: Path, target: Path, board_key: str) -> dict:
+    """The firmware bundle of one deployed .tflite for `board_key`, written to `target`, from the
+    file alone: labels, front end, statistics and window come from its metadata."""
+    board = get_board(board_key)
+    blob = Path(model_path).read_bytes()
+    meta = read_metadata(blob, str(model_path))
+    model_name = Path(model_path).stem
     quant = quantization(blob)
     if quant["input"]["dtype"] != "int8":
         raise StageError(f"stage 06 (export): {model_path.name} has {quant['input']['dtype']} input; the device "
                          "front end writes int8: export an int8 model (int8 or qat_int8)")
-    store = feature_store(config)
     frames = quant["input"]["shape"][1]
     if board.kernels.startswith("esp-nn") and esp_nn_softmax_problems(blob):
         raise StageError(f"stage 06 (export): {model_path} would overrun ESP-NN's softmax scratch on {board.name}: "
@@ -149,7 +154,7 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
                          "whose dimension 1 is at least its last (see ser_reparam.models.layers.MultiHeadSelfAttention._head)")
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
-    frontend = config.frontend
+    frontend = FrontendConfig(**meta["frontend"])
     hop = frontend.frame_step
     ram = frontend_state_bytes(frames, frontend.num_filters, frontend.nfft,
                                (frontend.frame_length + hop - 1) // hop * hop, cmsis)
@@ -157,12 +162,11 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
     try:
         require_fit(board, check)
     except BudgetError:  # a previous bundle would still say "fits" beside the new model: take it away
-        discard_bundle(firmware_dir(config, board_key))
+        discard_bundle(target)
         raise
 
-    labels = list(labels_for(config))
-    provenance = f"{config.name}/{variant_name(config)} seed {deployed_seed(config)} ({model_name}.tflite)"
-    target = firmware_dir(config, board_key)
+    labels = list(meta["labels"])
+    provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{board_key}.", dir=target.parent))
     ordinary_mode(staging)
@@ -170,14 +174,14 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
         files = {
             "model_data.h": model_data_header("ser", blob, provenance),
             "model_data.cc": model_data_source("ser", blob),
-            "model_settings.h": model_settings_header(quant, labels, config.data.window_s,
+            "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                       arena["kTensorArenaSize"], provenance),
             "op_resolver.h": op_resolver_header(op_set(blob), provenance),
         }
         for name, text in files.items():
             (staging / name).write_text(text)
         sources = [staging / name for name in files]
-        sources += write_frontend_files(frontend, store.norm_stats(), frames, staging)
+        sources += write_frontend_files(frontend, meta["normalization"], frames, staging)
         projects = []
         for template in board.templates:
             _fill_template(template, staging / template, sources, _template_values(board, model_name, arena))
@@ -189,7 +193,7 @@ def export_run(config, board_key: str, model_name: str = "int8") -> dict:
             "model": {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
                       "source": provenance},
             "input": quant["input"], "output": quant["output"], "labels": labels,
-            "window_seconds": config.data.window_s, "ops": op_set(blob),
+            "window_seconds": meta["window"]["seconds"], "ops": op_set(blob),
             "arena": arena, "frontend": {"state_bytes": ram, "fft": "CMSIS-DSP" if cmsis else "portable"},
             "budget": check, "fits": all(part["fits"] for part in check.values()),
             "verdict": verdict(board, check, arena), "projects": projects,

@@ -9,21 +9,8 @@ folded into the input quantization: one scale for the tensor, 78 different means
 """
 from __future__ import annotations
 
-import numpy as np
-
 from firmware_export.frontend_tables import c_float
-from ser_reparam.interpreters import LiteRTModel
-
-
-def quantization(model_bytes: bytes) -> dict:
-    """Shapes, dtypes, scales and zero points of the model's input and output tensors."""
-    runner = LiteRTModel(model_bytes)
-    result = {}
-    for name, details in (("input", runner.input), ("output", runner.output)):
-        scale, zero = details["quantization"]
-        result[name] = {"shape": [int(d) for d in details["shape"]], "dtype": np.dtype(details["dtype"]).name,
-                        "scale": float(scale), "zero_point": int(zero)}
-    return result
+from ser_reparam.interpreters import quantization  # noqa: F401  (re-exported: its old home)
 
 
 def model_settings_header(quant: dict, labels: list[str], window_seconds: float, arena_size: int,

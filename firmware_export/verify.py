@@ -26,15 +26,15 @@ import numpy as np
 from firmware_export import tflm_build
 from firmware_export.boards import get_board
 from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
-from firmware_export.export import board_linker_script, firmware_dir
+from firmware_export.export import board_linker_script
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
-from ser_reparam.deploy import StageError
+from ser_reparam.errors import StageError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
 from ser_reparam.interpreters import TFLMModel, _quantize
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.layout import RunLayout
 
 HERE = Path(__file__).parent
 TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)
@@ -154,7 +154,7 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
     if target.runner == "qemu-mps2-an386" and board.core != "cortex-m4":
         raise ValueError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
                          "verify it with --target host")
-    bundle = firmware_dir(config, board_key)
+    bundle = RunLayout(config).firmware_dir(board_key)
     if not (bundle / "manifest.json").exists():
         raise StageError(f"no firmware bundle for {board_key} in {bundle.parent}: run stage 06 "
                          f"(ser-reparam export RUN --board {board_key})")
@@ -193,7 +193,7 @@ def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeou
 def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
     """Each window of the firmware against the Python path; VerifyError on any disagreement."""
     manifest = built["manifest"]
-    blob = (quantized_dir(config) / manifest["model"]["file"]).read_bytes()
+    blob = (RunLayout(config).quantized_dir / manifest["model"]["file"]).read_bytes()
     model = TFLMModel(blob)
     stats = feature_store(config).norm_stats()
     frontend = config.frontend

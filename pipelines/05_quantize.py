@@ -8,7 +8,7 @@ To run:
 """
 import sys
 
-from ser_reparam.pipeline import stage_main
+from ser_reparam.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main(5))

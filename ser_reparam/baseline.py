@@ -82,11 +82,12 @@ def baselines_path(config: ExperimentConfig) -> Path:
 
 def _inputs_key(config: ExperimentConfig) -> str:
     """What the numbers depend on: the run manifest, the front end and the window."""
-    from ser_reparam.experiment import feature_store, run_manifest
+    from ser_reparam.experiment import feature_store
+    from ser_reparam.layout import RunLayout
     from ser_reparam.files import file_sha256
 
     store = feature_store(config)
-    return f"{file_sha256(run_manifest(config))[:12]}-{store.frontend.hash()}-{store.window.tag()}"
+    return f"{file_sha256(RunLayout(config).manifest)[:12]}-{store.frontend.hash()}-{store.window.tag()}"
 
 
 def ensure_baselines(config: ExperimentConfig) -> dict:

@@ -17,8 +17,12 @@ from ser_reparam import __version__
 from ser_reparam.errors import InputError, ProjectError
 
 
+WITHOUT_TENSORFLOW = {"report", "make-demo-data"}  # commands that never import it: answer at once
+
+
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """TensorFlow's C++ INFO / WARNING lines off (main() already decided; kept for direct callers)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def cmd_fold_demo(args) -> int:
@@ -89,19 +93,18 @@ def _cross_validation_report(config) -> None:
 
 
 def cmd_train(args) -> int:
-    """Train a config's model for one or more seeds (prepares the data first if needed)."""
+    """Train a config's model for one or more seeds (stages 01–02 first, through the runner)."""
     _quiet_tensorflow()
     from ser_reparam.baseline import ensure_baselines
-    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
+    from ser_reparam.experiment import fold_configs
+    from ser_reparam.pipeline import run_pipeline
     from ser_reparam.train import configure_threads, seed_summary, train
 
     config = _config(args)
     configure_threads(config.training.threads)
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds or config.training.seeds))
     for run in fold_configs(config):
-        if not run_manifest(run).exists():
-            print(prepare_run_manifest(run))
-        feature_store(run).norm_stats()
+        run_pipeline(run, 1, 2)
         ensure_baselines(run)
         prefix = "" if run.data.fold is None else f"fold {run.data.fold}: "
         for metrics in train(run, seeds):
@@ -175,27 +178,38 @@ def cmd_quantize(args) -> int:
 def cmd_evaluate(args) -> int:
     """Stage 07: test metrics on Keras, LiteRT and the TFLite Micro interpreter, side by side."""
     _quiet_tensorflow()
-    from ser_reparam.evaluate import evaluate_run, evaluation_markdown
+    from ser_reparam.evaluate import evaluation_markdown
+    from ser_reparam.model_card import evaluate_with_card
 
-    print(evaluation_markdown(evaluate_run(_run_config(args))))
+    print(evaluation_markdown(evaluate_with_card(_run_config(args))))
     return 0
 
 
 def cmd_export(args) -> int:
     """Stage 06: firmware bundles (C arrays, settings, op resolver, front end, projects) per board."""
     _quiet_tensorflow()
-    from firmware_export.export import export_run, firmware_dir
+    from firmware_export.export import export_model, export_run
+    from ser_reparam.layout import RunLayout
 
+    if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest
+        if not args.board or not args.out:
+            raise InputError(f"ser-reparam export {args.run}: from a .tflite give --board BOARD and --out FOLDER")
+        for board in args.board:
+            _print_bundle(board, export_model(Path(args.run), Path(args.out) / board, board), Path(args.out) / board)
+        return 0
     config = _run_config(args)
     for board in args.board or list(config.export.boards):
-        manifest = export_run(config, board, args.model)
-        ram = manifest["budget"]["ram"]
-        print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
-              f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
-              f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
-              f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {firmware_dir(config, board)}")
-        print(f"          {manifest['verdict']}")
+        _print_bundle(board, export_run(config, board, args.model), RunLayout(config).firmware_dir(board))
     return 0
+
+
+def _print_bundle(board: str, manifest: dict, folder: Path) -> None:
+    ram = manifest["budget"]["ram"]
+    print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
+          f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
+          f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
+          f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {folder}")
+    print(f"          {manifest['verdict']}")
 
 
 def cmd_verify_firmware(args) -> int:
@@ -204,7 +218,7 @@ def cmd_verify_firmware(args) -> int:
     _quiet_tensorflow()
     from firmware_export.tflm_build import BuildError
     from firmware_export.verify import VerifyError, summary, verify_firmware
-    from ser_reparam.deploy import StageError
+    from ser_reparam.errors import StageError
 
     config = _run_config(args)
     try:
@@ -244,6 +258,37 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    """Classify audio files or folders with a run folder's model or a deployed .tflite (label and
+    class probabilities per window and per clip). Exit 1 when any file could not be read."""
+    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files
+
+    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
+    paths, skipped = audio_files(args.audio)
+    for path in skipped:
+        print(f"ser-reparam predict: skipped {path}: not an audio file name (give it by name to try it)",
+              file=sys.stderr)
+    clips, failed = [], 0
+    for path, clip, error in predict_files(predictor, paths):
+        if clip is None:
+            failed += 1
+            print(f"ser-reparam predict: skipped {path}: {error}", file=sys.stderr)
+        else:
+            clips.append(clip)
+    text = format_results(clips, predictor.labels, args.format)
+    if args.out:
+        from ser_reparam.files import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    if failed or not paths:
+        print(f"ser-reparam predict: {failed} of {len(paths)} file(s) could not be classified"
+              if paths else "ser-reparam predict: no audio files given or found", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser-reparam",
@@ -252,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ser-reparam {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of its one-line message")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's INFO / WARNING log lines (hidden by default; an explicit "
+                             "TF_CPP_MIN_LOG_LEVEL in the environment is respected)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("fold-demo", help=cmd_fold_demo.__doc__)
@@ -322,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(export)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
-    export.add_argument("--model", default="int8", choices=["int8", "qat_int8"], help="which int8 file to export")
+    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/")
+    export.add_argument("--model", choices=["int8", "qat_int8"],
+                        help="which int8 file to export (default: qat_int8 when the config runs QAT, else int8)")
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify-firmware", help=cmd_verify_firmware.__doc__)
@@ -336,6 +386,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--work", help="keep the build here (default: a temporary folder)")
     verify.set_defaults(func=cmd_verify_firmware)
 
+    predict = sub.add_parser("predict", help=cmd_predict.__doc__)
+    predict.add_argument("model", help="run folder (runs/<name>/<variant>) or a deployed .tflite")
+    predict.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, MP3, … any rate) or folders")
+    predict.add_argument("--backend", choices=["tflm", "litert", "keras"], default="tflm",
+                         help="tflm: the deployed int8 path on TFLite Micro (default); litert; keras: the "
+                              "folded float model (run folder only)")
+    predict.add_argument("--model", dest="variant_model", metavar="NAME",
+                         help="run folder: which quantized/NAME.tflite (default: the one stage 06 exports)")
+    predict.add_argument("--hop", type=float, metavar="SECONDS",
+                         help="step between windows of long audio (default: the window length)")
+    predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    predict.add_argument("--out", help="write the results to this file instead of stdout")
+    predict.set_defaults(func=cmd_predict)
+
     report = sub.add_parser("report", help=cmd_report.__doc__)
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")
     report.add_argument("--out", help="output folder (default: <first run>/reports)")
@@ -346,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_arguments(parser) -> None:
-    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant)")
+    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant); "
+                                               "export also takes a deployed .tflite")
     parser.add_argument("--config", help="experiment YAML instead of a run folder")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
 
@@ -365,8 +430,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # accepted anywhere on the line, also after the subcommand
-    args = parser.parse_args([arg for arg in argv if arg != "--debug"])
-    args.debug = debug
+    verbose = "--verbose" in argv
+    args = parser.parse_args([arg for arg in argv if arg not in ("--debug", "--verbose")])
+    args.debug, args.verbose = debug, verbose
+    if args.command not in WITHOUT_TENSORFLOW:
+        from ser_reparam.console import quiet_tensorflow
+
+        quiet_tensorflow(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -410,6 +480,13 @@ def _write_log(err: BaseException, run_dir) -> Path:
     except OSError:
         return Path("(log not writable: re-run with --debug)")
     return path
+
+
+def stage_main(number: int | None, argv: list[str] | None = None) -> int:
+    """Entry of pipelines/NN_*.py (one stage) and pipelines/run_all.py (number None: --from/--to)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    span = ["--from", str(number), "--to", str(number)] if number else []
+    return main(["run", *span, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Callable
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.files import atomic_write_text
+from ser_reparam.layout import RunLayout
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 VARIANTS = ("none", "ffn2@8x1")  # lightweight, and HRF on the second FFN layer (ratio 8, depth 1)
@@ -27,21 +28,18 @@ def demo_configs(out: str | Path, overrides: list[str] | tuple = ()) -> list[Exp
 
 def variant_summary(config: ExperimentConfig) -> dict:
     """One row of the demo table, read from the stage 04 / 06 / 07 artifacts."""
-    from firmware_export.export import firmware_dir
-    from ser_reparam.deploy import folded_dir
-    from ser_reparam.experiment import variant_name
-
-    evaluation = json.loads((config.run_dir / "reports" / f"{variant_name(config)}-evaluation.json").read_text())
-    fold = json.loads((folded_dir(config) / "fold.json").read_text())
+    layout = RunLayout(config)
+    evaluation = json.loads(layout.evaluation("json").read_text())
+    fold = json.loads(layout.fold_record.read_text())
     boards = {}
     for board in config.export.boards:
-        manifest = json.loads((firmware_dir(config, board) / "manifest.json").read_text())
+        manifest = json.loads((layout.firmware_dir(board) / "manifest.json").read_text())
         ram = manifest["budget"]["ram"]
         boards[manifest["board"]] = {"fits": manifest["fits"], "ram_used": ram["used_bytes"],
                                           "ram_budget": ram["budget_bytes"]}
     seed = fold["deployed_seed"]
     models = evaluation["models"]
-    return {"variant": variant_name(config), "seed": seed, "params": fold["seeds"][str(seed)]["params_after"],
+    return {"variant": layout.variant, "seed": seed, "params": fold["seeds"][str(seed)]["params_after"],
             "train_params": fold["seeds"][str(seed)]["params_before"],
             "metrics": {label: {k: models[name][k] for k in ("ua", "wf1")} for name, label in RUNNERS},
             "agreement": evaluation["pairs"]["litert_int8 vs tflm_int8"]["argmax_agreement"],
@@ -70,8 +68,10 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
         cells = [BASELINES[name], f"{metrics['params']:,}" if metrics["params"] else "—",
                  f"{metrics['ua']:.3f} / {metrics['wf1']:.3f}", *["—"] * (len(header) - 3)]
         lines.append("| " + " | ".join(cells) + " |")
+    cards = "\n".join(f"- {row['variant']}: [model card]({row['variant']}-model-card.md), "
+                      f"[confusion matrix of int8 on TFLite Micro]({row['variant']}-confusion-tflm.png)" for row in rows)
     return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"
-            + "\n".join(lines) + "\n")
+            + "\n".join(lines) + "\n\n" + cards + "\n")
 
 
 def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (), echo: Callable[[str], None] = print) -> dict:
@@ -86,7 +86,7 @@ def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (), echo: 
 
     rows = [variant_summary(config) for config in configs]
     markdown = summary_markdown(rows, ensure_baselines(configs[0]))
-    reports = configs[0].run_dir / "reports"
+    reports = RunLayout(configs[0]).reports
     atomic_write_text(reports / "demo-summary.json", json.dumps(rows, indent=1) + "\n")
     atomic_write_text(reports / "demo-summary.md", markdown)
     echo(markdown)

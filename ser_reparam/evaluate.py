@@ -1,7 +1,7 @@
-"""Scoring models on a split: arrays from the feature cache, per-utterance averaging, metrics.
+"""Stage 07 (evaluate): the deployed seed's test split through every runtime, side by side.
 
-Used by training (validation and test of the Keras model) and by stage 07, which runs the same
-examples through Keras, LiteRT and the TFLite Micro interpreter.
+The same examples go through Keras (HRF and folded), LiteRT and the TFLite Micro interpreter;
+the scoring itself lives in data/scoring.py, beside the features it scores.
 """
 from __future__ import annotations
 
@@ -10,38 +10,11 @@ import time
 
 import numpy as np
 
-from ser_reparam.data.dataset import FeatureStore, batches
-from ser_reparam.metrics import classification_metrics
-
-
-def split_arrays(store: FeatureStore, split: str, labels: tuple[str, ...]):
-    """(features (n, frames, 78), label indices (n,), utterance ids (n,)) of a split, in cache order."""
-    xs, ys, ids = [], [], []
-    for x, y, utt in batches(store, split, labels, batch_size=256, with_ids=True):
-        xs.append(x.numpy())
-        ys.append(y.numpy())
-        ids.extend(i.decode() for i in utt.numpy())
-    return np.concatenate(xs), np.concatenate(ys), np.array(ids)
-
-
-def per_utterance(logits: np.ndarray, y: np.ndarray, ids: np.ndarray):
-    """Average the logits of an utterance's windows (one row each when utterances were truncated)."""
-    order = list(dict.fromkeys(ids))
-    index = {utt: k for k, utt in enumerate(order)}
-    rows = np.array([index[i] for i in ids])
-    total = np.zeros((len(order), logits.shape[1]))
-    np.add.at(total, rows, logits)
-    counts = np.bincount(rows, minlength=len(order))[:, None]
-    labels = np.zeros(len(order), dtype=int)
-    labels[rows] = y
-    return total / counts, labels
-
-
-def score(logits: np.ndarray, y: np.ndarray, ids: np.ndarray, num_classes: int) -> dict:
-    """The paper's metrics of per-utterance predictions."""
-    averaged, labels = per_utterance(logits, y, ids)
-    return classification_metrics(labels, averaged.argmax(axis=1), num_classes)
-
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.files import atomic_write_text
+from ser_reparam.layout import RunLayout
 
 # (name, kind, file): the Keras models of stages 03 / 04 and the TFLite files of stage 05
 RUNNERS = (
@@ -66,30 +39,26 @@ def _timed_predict(runner, x: np.ndarray) -> tuple[np.ndarray, float]:
     return np.concatenate([head, np.stack(rest)]) if rest else head, per_clip
 
 
-def evaluate_run(config) -> dict:
+def evaluate_run(config: ExperimentConfig) -> dict:
     """Stage 07: the deployed seed's test split through Keras (HRF and folded), LiteRT (float,
     int8) and TFLite Micro (int8), plus int16x8 / QAT files when stage 05 made them: metrics,
     pairwise argmax agreement and max |logit difference|, bytes, measured TFLM arena and host
     latency. Writes reports/<variant>-evaluation.{md,json}."""
     import tf_keras as keras
 
-    from ser_reparam.deploy import deployed_seed, folded_model_path
-    from ser_reparam.experiment import feature_store, labels_for, variant_dir, variant_name
-    from ser_reparam.files import atomic_write_text
     from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
-    from ser_reparam.quantize import quantized_dir
 
-    seed, labels = deployed_seed(config), labels_for(config)
+    layout = RunLayout(config)
+    seed, labels = layout.deployed_seed(), labels_for(config)
     x, y, ids = split_arrays(feature_store(config), "test", labels)
     results, logits = {}, {}
     for name, kind, source in RUNNERS:
         entry = {}
         if kind == "keras":
-            path = (variant_dir(config) / "train" / f"seed-{seed}" / "best.keras" if source == "train"
-                    else folded_model_path(config))
+            path = layout.checkpoint(seed) if source == "train" else layout.folded_model(seed)
             logits[name] = keras.models.load_model(path).predict(x, batch_size=64, verbose=0)
         else:
-            path = quantized_dir(config) / source
+            path = layout.quantized_dir / source
             if not path.exists():
                 continue
             blob = path.read_bytes()
@@ -104,11 +73,10 @@ def evaluate_run(config) -> dict:
     pairs = {f"{a} vs {b}": {"argmax_agreement": float(np.mean(logits[a].argmax(1) == logits[b].argmax(1))),
                              "max_logit_diff": float(np.max(np.abs(logits[a] - logits[b])))}
              for a, b in PAIRS if a in logits and b in logits}
-    report = {"experiment": config.name, "variant": variant_name(config), "seed": seed, "labels": list(labels),
+    report = {"experiment": config.name, "variant": layout.variant, "seed": seed, "labels": list(labels),
               "test_examples": int(len(x)), "models": results, "pairs": pairs}
-    out = config.run_dir / "reports"
-    atomic_write_text(out / f"{variant_name(config)}-evaluation.json", json.dumps(report, indent=1) + "\n")
-    atomic_write_text(out / f"{variant_name(config)}-evaluation.md", evaluation_markdown(report))
+    atomic_write_text(layout.evaluation("json"), json.dumps(report, indent=1) + "\n")
+    atomic_write_text(layout.evaluation("md"), evaluation_markdown(report))
     return report
 
 

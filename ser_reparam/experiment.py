@@ -1,16 +1,5 @@
-"""Where an experiment's artifacts live, and the data steps every model variant shares.
-
-runs/<name>/
-  manifest.csv            the run's manifest: the prepared (or demo) rows + the validation rule
-  manifest-fold-<k>.csv   with speaker cross-validation (data.folds): fold k's manifest, beside
-                          the shared prepared.csv and audio cache; fold-<k>/ holds the rest below
-  features/<hash>/        cached features and normalization statistics (shared by all variants)
-  <variant>/train/seed-<k>/  <variant>/folded/  <variant>/quantized/  <variant>/firmware/<board>/
-  reports/  stages/
-
-A variant is one model setting (architecture, preset, HRF placement, activation), so a sweep
-over placements trains many variants on one manifest and one feature cache.
-"""
+"""The data steps every model variant shares: the run's manifest (stage 01), its labels, its
+feature store, fold configs, and loading a trained variant's saved config. Paths: layout.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,29 +11,10 @@ from ser_reparam.config import ExperimentConfig
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.splits import assign_fold, assign_validation
-from ser_reparam.models.placement import format_hrf, parse_hrf
+from ser_reparam.layout import RunLayout
 from ser_reparam.errors import MissingInputError, InputError
 
 DEMO_DATASET = "demo"
-
-
-def variant_name(config: ExperimentConfig) -> str:
-    """e.g. 'convtransformer-lightweight-ffn2@8x1' (+ '-gelu' for a non-default activation)."""
-    model = config.model
-    preset = model.preset if isinstance(model.preset, str) else "x".join(map(str, model.preset))
-    name = f"{model.arch}-{preset}-{format_hrf(parse_hrf(model.hrf, model.arch))}"
-    return name + (f"-{model.activation}" if model.activation else "")
-
-
-def variant_dir(config: ExperimentConfig) -> Path:
-    return config.run_dir / variant_name(config)
-
-
-def run_manifest(config: ExperimentConfig) -> Path:
-    """The manifest of this run (of this fold): in runs/<name>/, where the audio cache is."""
-    if config.data.fold is None:
-        return config.run_dir / "manifest.csv"
-    return config.base_dir / f"manifest-fold-{config.data.fold}.csv"
 
 
 def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
@@ -69,7 +39,7 @@ def _prepared(config: ExperimentConfig) -> Path:
         if not source.exists():
             make_demo_corpus(Path(data.root), **data.prepare)
         return source
-    source = config.base_dir / "prepared.csv"
+    source = RunLayout(config).prepared
     if not source.exists():
         from ser_reparam.data.prepare import prepare_manifest
 
@@ -89,7 +59,7 @@ def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
 
     labels = load_protocol(config.data.dataset).labels
     if labels is None:  # generic layouts: the labels found in the data, sorted
-        labels = tuple(sorted({u.label for u in read_manifest(run_manifest(config))}))
+        labels = tuple(sorted({u.label for u in read_manifest(RunLayout(config).manifest)}))
     return labels
 
 
@@ -104,19 +74,19 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
     else:  # every fold prepares again (the audio cache makes it cheap): never a stale prepared.csv
         from ser_reparam.data.prepare import prepare_manifest
 
-        source = config.base_dir / "prepared.csv"
+        source = RunLayout(config).prepared
         summary = [prepare_manifest(data.dataset, root, source, **data.prepare).table()]
     rows = read_manifest(source)
     if data.fold is not None:
         rows, fold_note = assign_fold(rows, data.folds, data.fold)
         summary.append(fold_note)
     rows, note = assign_validation(rows, data.val)
-    write_manifest(rows, run_manifest(config))
+    write_manifest(rows, RunLayout(config).manifest)
     return "\n".join(summary + [note])
 
 
 def feature_store(config: ExperimentConfig) -> FeatureStore:
-    return FeatureStore(run_manifest(config), Path(config.data.root), config.run_dir / "features",
+    return FeatureStore(RunLayout(config).manifest, Path(config.data.root), RunLayout(config).features,
                         config.frontend, Window(config.data.window_s, config.data.split_long))
 
 
@@ -125,7 +95,7 @@ def save_run_config(config: ExperimentConfig) -> None:
     pointed at the folder alone (`ser-reparam fold runs/<name>/<variant>`)."""
     from ser_reparam.files import atomic_write_text
 
-    atomic_write_text(variant_dir(config) / "config.json", json.dumps(config.to_dict(), indent=1) + "\n")
+    atomic_write_text(RunLayout(config).config_json, json.dumps(config.to_dict(), indent=1) + "\n")
 
 
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:

@@ -83,13 +83,15 @@ class HRFDense(keras.layers.Layer):
         if input_dim is None:
             raise ValueError(f"HRFDense '{self.name}': the last input axis must be known, got {input_shape}")
         self.kernels, self.biases = [], []
-        for i, shape in enumerate(self.factor_shapes(int(input_dim))):
+        shapes = self.factor_shapes(int(input_dim))
+        for i, shape in enumerate(shapes):
             self.kernels.append(self.add_weight(
                 name=f"kernel_{i}", shape=shape, initializer=_fresh(self.kernel_initializer, i),
                 regularizer=self.kernel_regularizer, trainable=True))
-            if self.use_bias:
+            if self.use_bias:  # inner biases start at 0, so the folded bias starts as bias_initializer gives it
                 self.biases.append(self.add_weight(
-                    name=f"bias_{i}", shape=(shape[1],), initializer=_fresh(self.bias_initializer, i),
+                    name=f"bias_{i}", shape=(shape[1],),
+                    initializer=_fresh(self.bias_initializer, i) if i == len(shapes) - 1 else "zeros",
                     regularizer=self.bias_regularizer, trainable=True))
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: int(input_dim)})
         super().build(input_shape)

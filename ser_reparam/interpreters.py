@@ -79,8 +79,10 @@ class LiteRTModel(_TFLiteRunner):
     def __init__(self, model_bytes: bytes):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_content=bytes(model_bytes))
-        self.interpreter.allocate_tensors()
+        quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") != "0"  # "INFO: Created … XNNPACK delegate"
+        with _native_stderr_silenced() if quiet else contextlib.nullcontext():
+            self.interpreter = Interpreter(model_content=bytes(model_bytes))
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 
@@ -104,6 +106,17 @@ class TFLMModel(_TFLiteRunner):
         self.interpreter.set_input(model_input, 0)
         self.interpreter.invoke()
         return self.interpreter.get_output(0)
+
+
+def quantization(model_bytes: bytes) -> dict:
+    """Shapes, dtypes, scales and zero points of the model's input and output tensors."""
+    runner = LiteRTModel(model_bytes)
+    result = {}
+    for name, details in (("input", runner.input), ("output", runner.output)):
+        scale, zero = details["quantization"]
+        result[name] = {"shape": [int(d) for d in details["shape"]], "dtype": np.dtype(details["dtype"]).name,
+                        "scale": float(scale), "zero_point": int(zero)}
+    return result
 
 
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:

@@ -1,4 +1,4 @@
-"""Stages 01–07 in order, each recorded so that a re-run redoes only what changed.
+"""The one runner of ser_reparam/stages/: each stage recorded so that a re-run redoes only what changed.
 
 A stage's record is `runs/<name>/stages/NN.json` for the stages every variant shares (01 prepare,
 02 features) and `NN-<variant>.json` for the others: the hash of the config sections the stage
@@ -10,13 +10,10 @@ so a stage cut off mid-way leaves no record and no half-written file: the next r
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import os
 import platform
 import shutil
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -24,135 +21,14 @@ from typing import Callable
 
 from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.errors import InputError, StageError
-from ser_reparam.experiment import DEMO_DATASET, feature_store, labels_for, run_manifest, variant_dir, variant_name
+from ser_reparam.experiment import DEMO_DATASET
+from ser_reparam.layout import RunLayout, variant_name
 from ser_reparam.files import atomic_write_text, file_sha256
 from ser_reparam.runlock import run_lock
+from ser_reparam.stages import BY_NUMBER, STAGES, Stage
 
 PACKAGES = ("ser-reparam", "tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert",
             "tflite-micro", "numpy")
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    number: int
-    name: str
-    sections: tuple[str, ...]          # config sections the stage reads: a change reruns it
-    reads: tuple[int, ...]             # stages whose outputs it reads: a change there reruns it
-    shared: bool                       # one run per experiment (True) or per variant
-    run: Callable[[ExperimentConfig], str]
-    outputs: Callable[[ExperimentConfig], list[Path]]   # files and folders it writes
-
-    @property
-    def label(self) -> str:
-        return f"stage {self.number:02d} ({self.name})"
-
-
-# ---- the stages: each calls the library function of the matching `ser-reparam` subcommand ----
-
-def _prepare(config: ExperimentConfig) -> str:
-    from ser_reparam.experiment import prepare_run_manifest
-
-    return prepare_run_manifest(config)
-
-
-def _prepare_outputs(config: ExperimentConfig) -> list[Path]:
-    generated = [Path(config.data.root)] if config.data.dataset == DEMO_DATASET else []
-    return [run_manifest(config), *generated]
-
-
-def _features(config: ExperimentConfig) -> str:
-    store, labels = feature_store(config), labels_for(config)
-    for split in sorted(store.splits()):
-        store.ensure(split, labels)
-    stats = store.norm_stats(labels)
-    return f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} dims)"
-
-
-def _feature_outputs(config: ExperimentConfig) -> list[Path]:
-    store = feature_store(config)
-    return [*(store.records(split) for split in sorted(store.splits())), store.stats_path]
-
-
-def _train(config: ExperimentConfig) -> str:
-    from ser_reparam.baseline import ensure_baselines
-    from ser_reparam.train import configure_threads, seed_summary, train
-
-    configure_threads(config.training.threads)
-    ensure_baselines(config)
-    return "\n".join(seed_summary(metrics) for metrics in train(config, list(range(config.training.seeds))))
-
-
-def _train_outputs(config: ExperimentConfig) -> list[Path]:
-    from ser_reparam.baseline import baselines_path
-    from ser_reparam.train import seed_dir
-
-    return [variant_dir(config) / "config.json", baselines_path(config),
-            *(seed_dir(config, s) for s in range(config.training.seeds))]
-
-
-def _fold(config: ExperimentConfig) -> str:
-    from ser_reparam.deploy import fold_run
-
-    record = fold_run(config)
-    worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())
-    warning = " — WARNING: it collapsed, as every seed did" if record["deployed_seed"] in record["collapsed_seeds"] else ""
-    return (f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); "
-            f"deployed seed {record['deployed_seed']}{warning}")
-
-
-def _fold_outputs(config: ExperimentConfig) -> list[Path]:
-    from ser_reparam.deploy import folded_dir
-
-    return [folded_dir(config)]
-
-
-def _quantize(config: ExperimentConfig) -> str:
-    from ser_reparam.quantize import quantize_run
-
-    record = quantize_run(config)
-    return ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
-
-
-def _quantize_outputs(config: ExperimentConfig) -> list[Path]:
-    from ser_reparam.quantize import quantized_dir
-
-    return [quantized_dir(config)]
-
-
-def _export(config: ExperimentConfig) -> str:
-    from firmware_export.export import export_run
-
-    return "\n".join(f"{board}: {export_run(config, board)['verdict']}" for board in config.export.boards)
-
-
-def _export_outputs(config: ExperimentConfig) -> list[Path]:
-    from firmware_export.export import firmware_dir
-
-    return [firmware_dir(config, board) for board in config.export.boards]
-
-
-def _evaluate(config: ExperimentConfig) -> str:
-    from ser_reparam.evaluate import evaluate_run
-
-    models = evaluate_run(config)["models"]
-    return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in ("keras_folded", "litert_int8", "tflm_int8"))
-
-
-def _evaluate_outputs(config: ExperimentConfig) -> list[Path]:
-    reports = config.run_dir / "reports"
-    return [reports / f"{variant_name(config)}-evaluation.json", reports / f"{variant_name(config)}-evaluation.md"]
-
-
-STAGES = (
-    Stage(1, "prepare", ("data",), (), True, _prepare, _prepare_outputs),
-    Stage(2, "features", ("data", "frontend"), (1,), True, _features, _feature_outputs),
-    Stage(3, "train", ("model", "training"), (2,), False, _train, _train_outputs),
-    Stage(4, "fold", ("model", "training"), (2, 3), False, _fold, _fold_outputs),
-    Stage(5, "quantize", ("quantize",), (2, 4), False, _quantize, _quantize_outputs),
-    Stage(6, "export", ("export",), (2, 4, 5), False, _export, _export_outputs),
-    Stage(7, "evaluate", ("data",), (2, 3, 4, 5), False, _evaluate, _evaluate_outputs),
-)
-BY_NUMBER = {stage.number: stage for stage in STAGES}
 
 
 # ---- records ----
@@ -189,8 +65,7 @@ def _corpus_listing(config: ExperimentConfig) -> dict[str, str]:
 
 
 def record_path(config: ExperimentConfig, stage: Stage) -> Path:
-    suffix = "" if stage.shared else f"-{variant_name(config)}"
-    return config.run_dir / "stages" / f"{stage.number:02d}{suffix}.json"
+    return RunLayout(config).stage_record(stage.number, stage.shared)
 
 
 def _inputs(config: ExperimentConfig, stage: Stage) -> dict[str, str]:
@@ -296,11 +171,3 @@ def _run_and_echo(config: ExperimentConfig, stage: Stage, force: bool, echo: Cal
     echo(f"{stage.label}: {status}\n" + "\n".join("    " + line for line in record["summary"].splitlines()))
     return record
 
-
-def stage_main(number: int | None, argv: list[str] | None = None) -> int:
-    """Entry of pipelines/NN_*.py (one stage) and pipelines/run_all.py (number None: --from/--to)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ser_reparam.cli import main
-
-    span = ["--from", str(number), "--to", str(number)] if number else []
-    return main(["run", *span, *(sys.argv[1:] if argv is None else argv)])

@@ -21,7 +21,17 @@ import numpy as np
 import tensorflow as tf
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
+from ser_reparam.layout import RunLayout
+from ser_reparam.models.lean import lean_forward
+from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, NotStreamable, calibration_examples,
+                                   split_model, state_bytes, stream_window)
+from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
+from ser_reparam.tflite_ops import audit_ops, float_ops
+from ser_reparam.tflite_schedule import depth_first, pack, share_constants, unpack
 
 MODES = ("float", "int8", "int16x8")
 
@@ -33,8 +43,6 @@ def inference_function(model) -> tf.types.experimental.ConcreteFunction:
     if any(d is None for d in shape):
         raise ValueError(f"model '{model.name}' has input shape {shape} with an unknown size; "
                          "TFLite Micro needs fixed-length inputs: build it with num_frames set")
-    from ser_reparam.models.lean import lean_forward
-
     forward = tf.function(lean_forward(model), autograph=False)
     return forward.get_concrete_function(tf.TensorSpec((1, *shape), tf.float32, name="features"))
 
@@ -62,8 +70,6 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = converter.inference_output_type = tf.int16
-    from ser_reparam.tflite_schedule import depth_first, share_constants
-
     return depth_first(share_constants(fully_connected_2d(converter.convert())))
 
 
@@ -123,13 +129,15 @@ def _opcode_index(model, builtin: int) -> int:
 
 def slim_tflite(model_bytes: bytes) -> bytes:
     """The same model without what TFLite Micro never reads: tensor names, signature defs,
-    metadata, the description, and the empty buffers of non-constant tensors (they point at
-    the empty buffer 0 instead).
+    the converter's metadata, the description, and the empty buffers of non-constant tensors
+    (they point at the empty buffer 0 instead). The project's own metadata entry
+    (tflite_metadata.NAME: labels, front end, statistics) is kept.
 
     Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
     """
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    metadata_buffers = {entry.buffer for entry in model.metadata or []}
+    ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == METADATA_NAME]
+    metadata_buffers = {entry.buffer for entry in model.metadata or []} - {entry.buffer for entry in ours}
     keep = [0] + [i for i, b in enumerate(model.buffers)
                   if i and b.data is not None and len(b.data) and i not in metadata_buffers]
     renumber = {old: new for new, old in enumerate(keep)}
@@ -137,8 +145,11 @@ def slim_tflite(model_bytes: bytes) -> bytes:
         for tensor in graph.tensors:
             tensor.name = b""
             tensor.buffer = renumber.get(tensor.buffer, 0)
+    for entry in ours:
+        entry.buffer = renumber[entry.buffer]
     model.buffers = [model.buffers[i] for i in keep]
-    model.signatureDefs = model.metadata = model.description = None
+    model.signatureDefs = model.description = None
+    model.metadata = ours or None
     builder = flatbuffers.Builder(len(model_bytes))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -158,8 +169,6 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
 def convert_piece(model, mode: str, representative=None, per_channel_dense: bool = True) -> bytes:
     """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
     Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
-    from ser_reparam.tflite_schedule import depth_first, share_constants
-
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
     forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
@@ -179,22 +188,18 @@ def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
     """The model with its graph inputs and outputs in the Keras model's order (the converter
     stores them in its own order; the signature def names them: inputs by spec name, outputs
     output_0, output_1, …), so that firmware and runners can address them by position."""
-    from ser_reparam.tflite_schedule import _load, _save
-
-    model = _load(blob)
+    model = unpack(blob)
     signature, graph = model.signatureDefs[0], model.subgraphs[0]
     inputs = {entry.name.decode(): entry.tensorIndex for entry in signature.inputs}
     outputs = {entry.name.decode(): entry.tensorIndex for entry in signature.outputs}
     graph.inputs = [inputs[name] for name in input_names]
     graph.outputs = [outputs[f"output_{i}"] for i in range(len(outputs))]
-    return _save(model)
+    return pack(model)
 
 
 def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
     """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
     (training windows): A on their step windows, B on their chunks, C on their pooled means."""
-    from ser_reparam.streaming import PIECES, KerasPieces, calibration_examples, stream_window
-
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
@@ -204,13 +209,11 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
             for name in PIECES}
 
 
-def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: bool) -> dict:
+def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_dense: bool) -> dict:
     """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
     slimmed) with their sizes, or why the model does not stream. (Their arenas are measured with
     the board's kernels out of process: benchmarks/streaming_memory.py. Bisecting them with the
     Python TFLM interpreter here, after the stage's other interpreters, crashed it twice.)"""
-    from ser_reparam.streaming import STEP_CONTEXT, STEP_FRAMES, NotStreamable, split_model, state_bytes
-
     try:
         pieces = split_model(model)
     except NotStreamable as why:
@@ -219,15 +222,15 @@ def write_pieces(model, calibration: np.ndarray, out_dir, per_channel_dense: boo
               "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
     for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
         slim = slim_tflite(blob)
-        atomic_write_bytes(Path(out_dir) / f"stream_{name}.tflite", slim)
-        record["pieces"][name] = {"file": f"stream_{name}.tflite", "bytes": len(slim)}
+        path = layout.stream_piece(name)
+        atomic_write_bytes(path, slim)
+        record["pieces"][name] = {"file": path.name, "bytes": len(slim)}
     return record
 
 
-def quantized_dir(config) -> Path:
-    from ser_reparam.experiment import variant_dir
-
-    return variant_dir(config) / "quantized"
+def deployed_model_name(config) -> str:
+    """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
+    return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
 
 
 def _qat_model(config, folded, store, labels):
@@ -237,7 +240,6 @@ def _qat_model(config, folded, store, labels):
     import tf_keras as keras
 
     from ser_reparam.data.dataset import batches
-    from ser_reparam.evaluate import score, split_arrays
     from ser_reparam.qat import quantize_aware
 
     keras.utils.set_random_seed(0)
@@ -266,20 +268,16 @@ def _qat_model(config, folded, store, labels):
     return model, history
 
 
-def quantize_run(config) -> dict:
+def quantize_run(config: ExperimentConfig) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
     written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
     (write_pieces); quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
-    from ser_reparam.deploy import deployed_seed, folded_model_path
-    from ser_reparam.evaluate import split_arrays
-    from ser_reparam.experiment import feature_store, labels_for, variant_name
-    from ser_reparam.tflite_ops import audit_ops, float_ops
-
+    layout = RunLayout(config)
     store, labels = feature_store(config), labels_for(config)
-    folded = keras.models.load_model(folded_model_path(config))
+    folded = keras.models.load_model(layout.folded_model())
     x, y, _ = split_arrays(store, "train", labels)
     calibration = representative_examples(x, y, config.quantize.representative, len(labels))
     plan = [("float", folded, "float"), ("int8", folded, "int8")]
@@ -289,14 +287,15 @@ def quantize_run(config) -> dict:
     if config.quantize.qat_epochs > 0:
         qat_model, qat = _qat_model(config, folded, store, labels)
         plan.append(("qat_int8", qat_model, "int8"))
-    out = quantized_dir(config)
+    out = layout.quantized_dir
     out.mkdir(parents=True, exist_ok=True)
-    record = {"seed": deployed_seed(config), "representative_examples": int(len(calibration)),
+    record = {"seed": layout.deployed_seed(), "representative_examples": int(len(calibration)),
               "per_channel_dense": config.quantize.per_channel_dense, "models": {}}
     for name, model, mode in plan:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
-        ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {variant_name(config)}")
+        ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
+        slim = embed_metadata(slim, run_metadata(config, slim, name))
         atomic_write_bytes(out / f"{name}.tflite", slim)
         record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}
@@ -304,6 +303,6 @@ def quantize_run(config) -> dict:
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
-    record["streaming"] = write_pieces(folded, calibration, out, config.quantize.per_channel_dense)
+    record["streaming"] = write_pieces(folded, calibration, layout, config.quantize.per_channel_dense)
     atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
     return record

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_reparam.files import atomic_write_text
-from ser_reparam.models.placement import PLACES
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
@@ -28,34 +28,32 @@ PAPER_NAMES = {"qkv": "QKV", "proj": "Project", "ffn1": "FFN1", "ffn2": "FFN2", 
                "ffn_m2": "FFN_M2", "cls": "CLS"}
 
 
-def _parse_variant(variant: str) -> dict:
-    """'conformer-lightweight-ffn1+ffn2@4x2-gelu' → arch, preset, places, ratio, depth, activation."""
-    arch, preset, rest = variant.split("-", 2)
-    spec, _, activation = rest.partition("-")
-    if spec == "none":
-        return {"arch": arch, "preset": preset, "places": (), "ratio": 0, "depth": 0, "activation": activation}
-    groups = spec.split(",")
-    places = tuple(p for g in groups for p in g.split("@")[0].split("+"))
-    ratio, depth = (int(v) for v in groups[0].split("@")[1].split("x"))
-    return {"arch": arch, "preset": preset, "places": places, "ratio": ratio, "depth": depth,
-            "activation": activation, "mixed": len(groups) > 1}
+def variant_info(model: dict) -> dict:
+    """A variant's row facts from the model section of its saved config.json: arch, preset,
+    places, ratio, depth (of the first group), activation, mixed (groups of different r / N).
+    The placement is parsed by models.placement, as training did — never from a folder name."""
+    arch = model["arch"]
+    preset = model["preset"] if isinstance(model["preset"], str) else "x".join(map(str, model["preset"]))
+    placement = Placement.parse(model.get("hrf"), arch)
+    _, ratio, depth = placement.settings[0] if placement.settings else (None, 0, 0)
+    return {"arch": arch, "preset": preset, "places": placement.places, "ratio": ratio, "depth": depth,
+            "activation": model.get("activation") or "", "mixed": placement.mixed, "all": placement.is_all}
 
 
-def row_name(variant: str) -> str:
-    info = _parse_variant(variant)
+def row_name(info: dict) -> str:
     if not info["places"]:
         name = "Original" if info["preset"] == "original" else ("Lightweight" if info["preset"] == "lightweight"
                                                                  else f"No HRF [{info['preset']}]")
     else:
-        all_places = {p for p in PLACES if info["arch"] == "conformer" or not p.startswith("ffn_m")}
-        name = "ALL" if set(info["places"]) == all_places else " & ".join(PAPER_NAMES[p] for p in info["places"])
-        if (info["ratio"], info["depth"]) != (8, 1) or info.get("mixed"):
+        name = "ALL" if info["all"] else " & ".join(PAPER_NAMES[p] for p in info["places"])
+        if (info["ratio"], info["depth"]) != (DEFAULT_RATIO, DEFAULT_DEPTH) or info["mixed"]:
             name += f" (r={info['ratio']}, N={info['depth']})"
     return name + (f" [{info['activation']}]" if info["activation"] else "")
 
 
 def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
-    """variant → metrics.json contents of its seeds (of every fold), from every run folder given."""
+    """variant → metrics.json contents of its seeds (of every fold), from every run folder given,
+    each with "info": variant_info of the variant folder's saved config.json."""
     found = defaultdict(list)
     for run_dir in run_dirs:
         paths = sorted([*Path(run_dir).glob("*/train/seed-*/metrics.json"),
@@ -65,16 +63,20 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
             metrics = json.loads(path.read_text())
+            config = path.parents[2] / "config.json"
+            if not config.is_file():
+                raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
+                                        f"train the variant again (ser-reparam train) to write it")
+            metrics["info"] = variant_info(json.loads(config.read_text())["model"])
             found[metrics["variant"]].append(metrics)
     return dict(found)
 
 
-def _order(variant: str) -> tuple:
+def _order(info: dict) -> tuple:
     """Original, Lightweight, single placements, combinations, ALL; then ratio, depth."""
-    info = _parse_variant(variant)
     kind = (0 if info["preset"] == "original" else 1) if not info["places"] else 2
     places = [PLACES.index(p) for p in info["places"]]
-    is_all = row_name(variant).startswith("ALL")
+    is_all = row_name(info).startswith("ALL")
     return (kind, info["activation"], is_all, len(places), places, info["ratio"], info["depth"])
 
 
@@ -100,9 +102,9 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
     from ser_reparam.baseline import BASELINES
 
     rows = []
-    for variant in sorted(found, key=_order):
+    for variant in sorted(found, key=lambda v: _order(found[v][0]["info"])):
         runs = sorted(found[variant], key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
-        row = {"variant": variant, "name": row_name(variant), "seeds": sorted({m["seed"] for m in runs}),
+        row = {"variant": variant, "name": row_name(runs[0]["info"]), "info": runs[0]["info"], "seeds": sorted({m["seed"] for m in runs}),
                "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
                "collapsed": sum(bool(m.get("collapsed")) for m in runs),
                "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
@@ -192,7 +194,7 @@ def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
 def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
     """Metric vs ratio / depth / activation for each placement a sweep varied them for."""
     plt = _pyplot()
-    parsed = [(row, _parse_variant(row["variant"])) for row in rows if not row.get("baseline")]
+    parsed = [(row, row["info"]) for row in rows if not row.get("baseline")]
     paths = []
     for axis in ("ratio", "depth", "activation"):
         lines = defaultdict(list)

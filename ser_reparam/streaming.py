@@ -28,8 +28,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize, _scale_zero
 from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.layers import subsampling_length
+from ser_reparam.profile import _op_macs
 
 STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
 MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head
@@ -180,13 +182,9 @@ class TFLMPieces:
     (a per-tensor multiply); here that is a dequantize and quantize through float."""
 
     def __init__(self, blobs: dict[str, bytes]):
-        from ser_reparam.interpreters import TFLMModel
-
         self.models = {name: TFLMModel(blobs[name]) for name in PIECES}
 
     def _run(self, name: str, *inputs):
-        from ser_reparam.interpreters import _dequantize, _quantize, _scale_zero
-
         interpreter = self.models[name].interpreter
         outputs = []
         for example in zip(*inputs):
@@ -210,8 +208,6 @@ class TFLMPieces:
 
 def piece_macs(model: keras.Model) -> int:
     """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
-    from ser_reparam.profile import _op_macs
-
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
     forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
     return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))

@@ -7,15 +7,22 @@ Each (variant, seed) is one task. Finished tasks (metrics.json with the same set
 skipped, so a sweep resumes. Executors: a local process pool (spawned workers, each with
 `--threads` TensorFlow threads), or Ray (`--executor ray --address …`), one task per run with
 its own CPU / GPU request. Data stages run once, before any task starts.
+
+Ray tasks read the corpus, feature cache and config and write their run folders in place: every
+node must see the driver's files at the same paths (a shared file system, e.g. NFS, mounted
+alike) and the task runs in the driver's working directory; a node that does not is named in a
+one-line error before it trains (check_shared_files).
 """
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ProcessPoolExecutor
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
-from ser_reparam.models.placement import parse_hrf
+from ser_reparam.console import Progress, quiet_tensorflow
+from ser_reparam.models.placement import Placement
 from ser_reparam.errors import InputError
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
@@ -49,49 +56,74 @@ def variant_overrides(grid: dict[str, list[str]], config: ExperimentConfig) -> l
         else:
             specs = [placement] if "@" in placement else [f"{placement}@{r}x{d}" for r in ratios for d in depths]
             for spec in specs:
-                parse_hrf(spec, config.model.arch)
+                Placement.parse(spec, config.model.arch)
                 points.append([f"model.hrf={spec}", *act])
     return points
 
 
-def _run_task(config_path: str, overrides: list[str], seed: int, threads: int) -> dict:
-    """One training run in a worker: load the config, train the seed, return its key numbers."""
-    import os
+def check_shared_files(workdir: str, paths: list[str]) -> None:
+    """On a Ray worker: the driver's working directory and the files the run reads must be there
+    at the same paths (a file system shared by every node); InputError naming the node otherwise."""
+    import socket
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    missing = [path for path in [workdir, *paths] if not os.path.exists(os.path.join(workdir, path))]
+    if missing:
+        raise InputError(f"Ray node {socket.gethostname()} does not see {', '.join(missing)}: every node needs "
+                         f"the driver's files at the same paths (a shared file system mounted alike, and the "
+                         f"working directory {workdir}); see README, 'Ray on a cluster'")
+
+
+def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:
+    """One training run in a worker: load the config, train the seed, return its key numbers.
+    `workdir` (Ray): the driver's working directory, where relative config paths point."""
+    quiet_tensorflow()  # (Ray) a worker inherits the driver's TF_CPP_MIN_LOG_LEVEL (0 with --verbose)
+    if workdir is not None:
+        check_shared_files(workdir, [config_path])
+        os.chdir(workdir)
     from ser_reparam.train import configure_threads, train_seed
 
     config = load_config(config_path, overrides)
+    if workdir is not None:
+        check_shared_files(workdir, [config.data.root, config.runs_dir])
     configure_threads(threads)
     metrics = train_seed(config, seed, verbose=0)
     return {"variant": metrics["variant"], "fold": metrics.get("fold"), "seed": seed,
             **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
 
 
+def _summary(result: dict) -> str:
+    fold = "" if result.get("fold") is None else f" fold {result['fold']}"
+    return f"{result['variant']}{fold} seed {result['seed']}: test UA {result['ua']:.3f}"
+
+
 def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: list[int],
               executor: str = "local", workers: int = 2, threads: int = 1, address: str | None = None,
               gpus: float = 0.0) -> list[dict]:
-    """Prepare the data once, then train every (variant, seed); returns one summary per run."""
+    """Stages 01–02 once (through the runner and its records), then train every (variant, seed);
+    returns one summary per run."""
     from ser_reparam.baseline import ensure_baselines
-    from ser_reparam.experiment import feature_store, fold_configs, prepare_run_manifest, run_manifest
+    from ser_reparam.experiment import fold_configs
+    from ser_reparam.pipeline import run_pipeline
 
     config = load_config(config_path, base_overrides)
     folds = fold_configs(config)
     for run in folds:
-        if not run_manifest(run).exists():
-            print(prepare_run_manifest(run))
-        store = feature_store(run)
-        for split in store.splits():
-            store.ensure(split)
-        store.norm_stats()
+        run_pipeline(run, 1, 2)
         ensure_baselines(run)
     fold_overrides = [[] if run.data.fold is None or config.data.fold is not None else [f"data.fold={run.data.fold}"]
                       for run in folds]
     tasks = [(config_path, [*base_overrides, *fold, *point], seed, threads)
              for fold in fold_overrides for point in variant_overrides(grid, config) for seed in seeds]
+    progress = Progress(len(tasks), "sweep")
     if executor == "local":
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(_run_task, *zip(*tasks)))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=quiet_tensorflow) as pool:
+            futures = {pool.submit(_run_task, *task): i for i, task in enumerate(tasks)}
+            results = [None] * len(tasks)
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                progress.advance(_summary(results[futures[future]]))
+            return results
     if executor == "ray":
         import ray
 
@@ -99,7 +131,15 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: dict, seeds: li
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         try:
             remote = ray.remote(num_cpus=threads, num_gpus=gpus)(_run_task)
-            return ray.get([remote.remote(*task) for task in tasks])
+            workdir = os.getcwd()  # a shared file system: relative paths mean the same on every node
+            pending = {remote.remote(*task, workdir): i for i, task in enumerate(tasks)}
+            results = [None] * len(tasks)
+            waiting = list(pending)
+            while waiting:
+                ready, waiting = ray.wait(waiting, num_returns=1)
+                results[pending[ready[0]]] = ray.get(ready[0])
+                progress.advance(_summary(results[pending[ready[0]]]))
+            return results
         finally:
             if started:
                 ray.shutdown()  # a local Ray started here must not outlive the sweep

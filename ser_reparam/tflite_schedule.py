@@ -14,11 +14,13 @@ import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 
-def _load(model_bytes: bytes):
+def unpack(model_bytes: bytes):
+    """A .tflite as the schema's mutable object tree."""
     return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
 
 
-def _save(model) -> bytes:
+def pack(model) -> bytes:
+    """The object tree back to .tflite bytes."""
     builder = flatbuffers.Builder(1 << 16)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -46,13 +48,13 @@ def depth_first_order(operators, outputs) -> list[int]:
 
 
 def depth_first(model_bytes: bytes) -> bytes:
-    model = _load(model_bytes)
+    model = unpack(model_bytes)
     changed = False
     for graph in model.subgraphs:
         order = depth_first_order(graph.operators, graph.outputs)
         changed |= order != list(range(len(order)))
         graph.operators = [graph.operators[i] for i in order]
-    return _save(model) if changed else model_bytes
+    return pack(model) if changed else model_bytes
 
 
 def _quantization_key(q):
@@ -65,7 +67,7 @@ def _quantization_key(q):
 def share_constants(model_bytes: bytes) -> bytes:
     """One tensor for each constant (same bytes, type, shape, quantization) that several operators
     read, one buffer for byte-identical constant data; unreferenced tensors and buffers dropped."""
-    model = _load(model_bytes)
+    model = unpack(model_bytes)
     first_buffer = {}
     for index, buffer in enumerate(model.buffers):
         if buffer.data is not None and len(buffer.data):
@@ -99,4 +101,4 @@ def share_constants(model_bytes: bytes) -> bytes:
     for index, buffer in enumerate(model.buffers):  # unreferenced data now; slim_tflite drops the entries
         if buffer.data is not None and len(buffer.data) and first_buffer.get(bytes(buffer.data)) != index:
             buffer.data = None
-    return _save(model)
+    return pack(model)

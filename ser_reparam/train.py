@@ -39,25 +39,20 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from ser_reparam.config import ExperimentConfig, config_hash
+from ser_reparam.config import TRAINING_SECTIONS, ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
 from ser_reparam.files import atomic_write_text, temp_name
-from ser_reparam.evaluate import score, split_arrays
 from ser_reparam.data.manifest import read_manifest
-from ser_reparam.experiment import (feature_store, labels_for, run_manifest, save_run_config, variant_dir,
-                                    variant_name)
+from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.experiment import feature_store, labels_for, save_run_config
+from ser_reparam.layout import RunLayout, variant_name
 from ser_reparam.models import build_model
 from ser_reparam.profile import count_flops, count_params
 from ser_reparam.runlock import run_lock
 
-TRAINING_SECTIONS = ("data", "frontend", "model", "training")
 MONITOR_EXAMPLES = 512     # training examples watched for collapse when there is no validation split
 PRIOR_LOSS_SHARE = 0.97    # final training loss >= this × label-prior entropy = not learning
 LOG = logging.getLogger("ser_reparam.train")
-
-
-def seed_dir(config: ExperimentConfig, seed: int) -> Path:
-    return variant_dir(config) / "train" / f"seed-{seed}"
 
 
 def training_hash(config: ExperimentConfig) -> str:
@@ -69,8 +64,9 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
     store = feature_store(config)
     model = config.model
     return build_model(model.arch, model.preset, len(labels_for(config)), store.window.num_frames(config.frontend),
-                       config.frontend.num_features, hrf=model.hrf, activation=model.activation,
-                       deploy=deploy, heads=model.heads, dropout=model.dropout, cls_dropout=model.cls_dropout)
+                       config.frontend.num_features, hrf=model.placement, activation=model.activation,
+                       deploy=deploy, heads=model.heads, dropout=model.dropout,
+                       cls_dropout=model.cls_dropout, cls_bias=model.cls_bias)
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
@@ -260,12 +256,12 @@ def configure_threads(threads: int) -> None:
 def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) -> dict:
     """Train (or resume, or skip when finished with the same settings) one seed; return its metrics.
     One process per seed at a time (sweep workers included): a second is refused, naming the first."""
-    with run_lock(seed_dir(config, seed).parent, f"seed-{seed}.lock"):
+    with run_lock(RunLayout(config).seed_dir(seed).parent, f"seed-{seed}.lock"):
         return _train_seed(config, seed, verbose)
 
 
 def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dict:
-    folder = seed_dir(config, seed)
+    folder = RunLayout(config).seed_dir(seed)
     run_hash = training_hash(config)
     metrics_path = folder / "metrics.json"
     if metrics_path.exists():
@@ -329,7 +325,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dic
         "params": count_params(deploy), "macs": count_flops(deploy, tuple(deploy.inputs[0].shape[1:])),
         "train_params": count_params(best),
         "checkpoint_weights": weights_digest(best),
-        "fold": config.data.fold, "test_speakers": sorted({u.speaker for u in read_manifest(run_manifest(config))
+        "fold": config.data.fold, "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
                                                            if u.split == "test"}) if config.data.fold is not None else None,
         "collapsed": bool(reasons), "collapse_reasons": reasons,
         "schedule_restarts": schedule_state(state["history"], training)[2],

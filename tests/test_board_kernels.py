@@ -8,13 +8,13 @@ import pytest
 
 from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
-from firmware_export.export import export_run, firmware_dir
+from firmware_export.export import export_run
 from firmware_export.kernels import KERNELS, PROBE, measure_with, run_probe
 from needs import need_dir
-from ser_reparam.evaluate import split_arrays
+from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.interpreters import TFLMModel, _quantize, _scale_zero
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.layout import RunLayout
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.slow
 def s3_bundle(deployed_run):
     need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree (../shared/third_party/esp-tflite-micro-host)")
     manifest = export_run(deployed_run, "esp32s3")
-    return firmware_dir(deployed_run, "esp32s3"), manifest
+    return RunLayout(deployed_run).firmware_dir("esp32s3"), manifest
 
 
 def device_inputs(config, count: int = 24) -> np.ndarray:
     """The run's real test features quantized with the model's input scale, plus random int8 rows."""
-    blob = (quantized_dir(config) / "int8.tflite").read_bytes()
+    blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     x, _, _ = split_arrays(feature_store(config), "test", labels_for(config))
     real = _quantize(x[:count], np.int8, *_scale_zero(TFLMModel(blob).input))
     noise = np.random.default_rng(3).integers(-128, 128, (4, *real.shape[1:]), dtype=np.int8)
@@ -58,7 +58,7 @@ def test_esp32s3_bundle_is_bit_exact_and_its_arena_suffices(s3_bundle, deployed_
                                        tmp_path / "probe", include_dirs=[folder], defines=defines)
     inputs = device_inputs(deployed_run)
     result = run_probe(KERNELS[kernels], program, None, inputs)
-    blob = (quantized_dir(deployed_run) / "int8.tflite").read_bytes()
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     np.testing.assert_array_equal(result["logits"], python_logits(blob, inputs))
     assert result["kTensorArenaSize"] == arena["kTensorArenaSize"] == arena_with_margin(arena["measured_bytes"])
     assert result["kTensorArenaSize"] >= result["arena_min_bytes"] * 1.02 + 4096 - 16

@@ -75,7 +75,9 @@ def test_an_unexpected_error_names_the_stage_and_the_log(tmp_path, capsys, monke
     def broken(config):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(pipeline, "STAGES", (pipeline.dataclasses.replace(pipeline.STAGES[0], run=broken),
+    import dataclasses
+
+    monkeypatch.setattr(pipeline, "STAGES", (dataclasses.replace(pipeline.STAGES[0], run=broken),
                                              *pipeline.STAGES[1:]))
     monkeypatch.setattr(pipeline, "BY_NUMBER", {s.number: s for s in pipeline.STAGES})
     config = tmp_path / "c.yaml"

@@ -92,3 +92,19 @@ def test_a_fold_has_its_own_run_folder():
     config = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}})
     assert config.run_dir == config.base_dir / "fold-3" and config.base_dir.name == "x"
     assert parse_config(MINIMAL).run_dir == parse_config(MINIMAL).base_dir
+
+
+def test_the_placement_is_parsed_once_at_load_and_names_the_variant(tmp_path, monkeypatch):
+    from ser_reparam.config import load_config
+    from ser_reparam.layout import variant_name
+    from ser_reparam.models import placement as placement_module
+
+    config = load_config(Path(__file__).parents[1] / "ser_reparam" / "configs" / "demo.yaml",
+                         [f"runs_dir={tmp_path}", "model.hrf=FFN1 & ffn2@4x2, cls"])
+    calls = []
+    monkeypatch.setattr(placement_module, "parse_hrf", lambda *a: calls.append(a) or {})
+    assert config.model.placement.settings == (("ffn1", 4, 2), ("ffn2", 4, 2), ("cls", 8, 1))
+    assert config.model.placement.mixed and not config.model.placement.is_all
+    assert variant_name(config) == "convtransformer-lightweight-ffn1+ffn2@4x2,cls@8x1"
+    assert calls == []  # parsed when the config was loaded, not again
+    assert config.to_dict()["model"]["hrf"] == "FFN1 & ffn2@4x2, cls"  # the spec as written: hashes unchanged

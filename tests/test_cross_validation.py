@@ -40,6 +40,8 @@ def test_collapsed_runs_are_marked(tmp_path):
     for seed, collapsed in ((0, False), (1, True)):
         path = tmp_path / "fold-0" / "convtransformer-lightweight-none" / "train" / f"seed-{seed}" / "metrics.json"
         path.parent.mkdir(parents=True)
+        (path.parents[2] / "config.json").write_text(json.dumps(
+            {"model": {"arch": "convtransformer", "preset": "lightweight", "hrf": None, "activation": None}}))
         test = {"wa": 0.5, "ua": 0.5, "wf1": 0.5, "mf1": 0.5, "confusion": [[1, 1], [1, 1]]}
         path.write_text(json.dumps({"variant": "convtransformer-lightweight-none", "seed": seed, "fold": 0,
                                     "test": test, "params": 8596, "macs": 1, "labels": ["a", "b"],
@@ -53,12 +55,12 @@ def test_collapsed_runs_are_marked(tmp_path):
 def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
     from ser_reparam.config import parse_config
     from ser_reparam.deploy import choose_seed
-    from ser_reparam.experiment import variant_dir
+    from ser_reparam.layout import RunLayout
 
     config = parse_config({"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "demo", "root": "c"}})
 
     def write(seed, ua, collapsed):
-        path = variant_dir(config) / "train" / f"seed-{seed}" / "metrics.json"
+        path = RunLayout(config).seed_metrics(seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"val": {"ua": ua}, "collapsed": collapsed}))
 
@@ -84,4 +86,6 @@ def test_demo_summary_carries_the_baselines_and_chance():
     text = summary_markdown([row], baselines)
     assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
     assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
-    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line)
+    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line.startswith("|"))
+    assert ("- convtransformer-lightweight-none: [model card](convtransformer-lightweight-none-model-card.md), "
+            "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)") in text

@@ -9,11 +9,11 @@ import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import export_run, firmware_dir, frontend_state_bytes
+from firmware_export.export import export_run, frontend_state_bytes
 from firmware_export.op_resolver import resolver_method
-from ser_reparam.deploy import StageError
-from ser_reparam.quantize import quantized_dir
+from ser_reparam.errors import StageError
 from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
+from ser_reparam.layout import RunLayout
 
 
 def digest(folder: Path) -> dict:
@@ -42,12 +42,12 @@ def without_kernel_trees():
 @pytest.fixture(scope="module")
 def bundle(deployed_run):
     manifest = export_run(deployed_run, "stm32f4")
-    return deployed_run, firmware_dir(deployed_run, "stm32f4"), manifest
+    return deployed_run, RunLayout(deployed_run).firmware_dir("stm32f4"), manifest
 
 
 def test_bundle_files_and_manifest(bundle):
     config, folder, manifest = bundle
-    blob = (quantized_dir(config) / "int8.tflite").read_bytes()
+    blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", "ser_frontend.c",
                  "ser_frontend.h", "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json",
                  "cmake-cortex-m/CMakeLists.txt", "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc"):
@@ -74,7 +74,7 @@ def test_the_measured_arena_is_minimal(bundle):
     from ser_reparam.interpreters import tflm_runs
 
     config, _, manifest = bundle
-    blob = (quantized_dir(config) / "int8.tflite").read_bytes()
+    blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     measured = manifest["arena"]["measured_bytes"]
     assert measured % 16 == 0 and tflm_runs(blob, measured) and not tflm_runs(blob, measured - 16)
 
@@ -93,7 +93,7 @@ def test_every_board_gets_a_verdict(deployed_run):
         manifest = export_run(deployed_run, key)
         assert manifest["fits"], manifest["verdict"]
         assert set(manifest["projects"]) == set(boards[key].templates)
-    assert "No FPU" in json.loads((firmware_dir(deployed_run, "rp2040") / "manifest.json").read_text())["verdict"]
+    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
 
 
 def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
@@ -106,7 +106,7 @@ def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{folder}", str(program), str(folder / "model_data.cc"),
                     "-o", str(exe)], check=True, capture_output=True, text=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True).stdout
-    assert out == (quantized_dir(config) / "int8.tflite").read_bytes()
+    assert out == (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
 
 
 def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
@@ -188,7 +188,7 @@ def test_stage_and_board_errors(deployed_run, tmp_path):
     shutil.copytree(deployed_run.run_dir, tmp_path / "copy")
     moved = deployed_run.__class__(**{**deployed_run.__dict__, "runs_dir": str(tmp_path)})
     moved = moved.__class__(**{**moved.__dict__, "name": "copy"})
-    shutil.rmtree(quantized_dir(moved))
+    shutil.rmtree(RunLayout(moved).quantized_dir)
     with pytest.raises(StageError, match=r"stage 06 \(export\): no int8.tflite .* run stage 05"):
         export_run(moved, "esp32")
 
@@ -201,7 +201,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     shutil.copytree(deployed_run.run_dir, tmp_path / "copy")
     moved = dataclasses.replace(deployed_run, runs_dir=str(tmp_path), name="copy")
     export_run(moved, "stm32f4")
-    folder = firmware_dir(moved, "stm32f4")
+    folder = RunLayout(moved).firmware_dir("stm32f4")
     assert json.loads((folder / "manifest.json").read_text())["fits"]
     board = get_board("stm32f4")
     small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})

@@ -11,7 +11,8 @@ import pytest
 
 from firmware_export import tflm_build
 from firmware_export.boards import get_board
-from firmware_export.export import board_linker_script, export_run, firmware_dir
+from firmware_export.export import board_linker_script, export_run
+from ser_reparam.layout import RunLayout
 from needs import need_dir, need_tool
 
 QEMU_INSTALL = "apt-get install qemu-system-arm"
@@ -194,7 +195,7 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     target = tflm_build.TARGETS["cortex-m4"]
     tree = tflm_build.find_tree(target, tflm_dir())
     project = tmp_path / "project"
-    shutil.copytree(firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m", project)
+    shutil.copytree(RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m", project)
     (tmp_path / "board.ld").write_text(board_linker_script(get_board("stm32f4"), qemu=True))
     board_sources = f"{tflm_build.RUNTIME_DIR / 'startup.c'};{Path(tflm_build.__file__).parent / 'verify_board.cc'}"
     configure = ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-DTFLM_DIR={tree}",
@@ -218,12 +219,12 @@ def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatc
     monkeypatch.delenv("TFLM_DIR", raising=False)  # quick: the files only, not the CMSIS-NN arena measurement
     export_run(deployed_run, "stm32f4")
     stm32_bundle = deployed_run
-    text = (firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
+    text = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
     assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text
     assert "-fno-exceptions" in text and "add_link_options(${CPU_FLAGS})" in text
     assert 'separate_arguments(CPU_FLAGS UNIX_COMMAND "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")' \
         in text
-    script = (firmware_dir(stm32_bundle, "stm32f4") / "cmake-cortex-m" / "ser_memory.ld").read_text()
+    script = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "ser_memory.ld").read_text()
     assert "SRAM (rwx) : ORIGIN = 0x20000000, LENGTH = 131072" in script
     assert "CCM (rwx) : ORIGIN = 0x10000000, LENGTH = 65536" in script
     assert ".ser_arena (NOLOAD) : ALIGN(16) { __ser_arena_start__ = .; *(.bss.ser_arena)" in script

@@ -60,6 +60,14 @@ def test_factor_shapes(depth, expected, rng):
     assert [tuple(b.shape) for b in layer.biases] == [(s[1],) for s in expected]
 
 
+def test_bias_initializer_sets_the_folded_bias(rng):
+    """Inner factor biases start at 0, so the folded layer starts with the initializer's bias."""
+    layer = HRFDense(4, ratio=8, depth=2, bias_initializer=keras.initializers.Constant(0.5))
+    layer.build((None, 6))
+    assert [float(np.abs(b.numpy()).max()) for b in layer.biases] == [0.0, 0.0, 0.5]
+    np.testing.assert_array_equal(layer.folded_weights()[1], np.float32(0.5))
+
+
 def test_activation_only_after_last_factor(rng):
     layer = HRFDense(6, ratio=4, depth=2, activation="relu")
     _build(layer, (8, 10), rng)

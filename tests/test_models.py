@@ -109,6 +109,18 @@ def test_fold_every_placement(arch, spec, rng):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("spec,bias", [(None, 0.5), ("all@8x1", 0.25)])
+def test_classifier_relu_layers_start_with_the_configured_bias(arch, spec, bias, rng):
+    """cls1 / cls2 start at cls_bias (dead units, README "Real speech"), folded from an HRF chain
+    too (its inner biases start at 0); the logits start at 0; folding is exact at initialization."""
+    model = build_model(arch, "lightweight", 7, 199, hrf=spec, cls_bias=bias)
+    folded = fold_model(model, inputs=rng.standard_normal((2, 199, 78)).astype(np.float32))
+    for name in ("cls1", "cls2"):
+        np.testing.assert_array_equal(folded.get_layer(name).bias.numpy(), np.float32(bias))
+    np.testing.assert_array_equal(folded.get_layer("logits").bias.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 def test_deploy_builds_the_folded_graph(arch, rng):
     model = build_model(arch, "lightweight", 4, FRAMES, hrf="all@4x2")
     randomize_weights(model, rng)

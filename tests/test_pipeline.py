@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.deploy import StageError
+from ser_reparam.errors import StageError
 from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
 
 ROOT = Path(__file__).parents[1]
@@ -175,6 +175,8 @@ def test_a_killed_run_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end_from_a_clean_folder(tmp_path):
+    from ser_reparam.tflite_metadata import strip_metadata
+
     out = tmp_path / "demo"
     printed = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "demo", "--out", str(out),
                               *[arg for item in TINY for arg in ("--set", item)]],
@@ -186,7 +188,11 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
                                                 "convtransformer-lightweight-ffn2@8x1"]
     light, hrf = rows
     assert hrf["train_params"] > hrf["params"] == light["params"] == light["train_params"]
-    assert hrf["model_bytes"] == light["model_bytes"]  # deHRF: the board gets the lightweight model
+    graphs = [strip_metadata((run / row["variant"] / "quantized" / "int8.tflite").read_bytes()) for row in rows]
+    assert len(graphs[0]) == len(graphs[1])  # deHRF: the board gets the lightweight model (metadata names differ)
+    for row in rows:
+        assert (run / "reports" / f"{row['variant']}-model-card.md").is_file()
+        assert (run / "reports" / f"{row['variant']}-confusion-tflm.png").is_file()
     for row in rows:
         assert set(row["boards"]) == {"esp32s3", "stm32h7"} and all(b["fits"] for b in row["boards"].values())
         assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.deploy import StageError, fold_run, folded_dir
+from ser_reparam.deploy import StageError, fold_run
 from ser_reparam.evaluate import evaluate_run
-from ser_reparam.experiment import feature_store, load_run, prepare_run_manifest, variant_dir
-from ser_reparam.quantize import quantize_run, quantized_dir
+from ser_reparam.experiment import feature_store, load_run, prepare_run_manifest
+from ser_reparam.layout import RunLayout
+from ser_reparam.quantize import quantize_run
 from ser_reparam.tflite_ops import tflm_builtin_ops
 from ser_reparam.train import train_seed
 
@@ -50,20 +51,20 @@ def test_fold_quantize_evaluate(trained):
         assert entry["max_logit_diff"] <= 1e-4
         assert entry["params_after"] == 8596 < entry["params_before"]
         assert entry["macs_after"] < entry["macs_before"]
-    vals = {s: json.loads((variant_dir(config) / "train" / f"seed-{s}" / "metrics.json").read_text())["val"]["ua"]
+    vals = {s: json.loads((RunLayout(config).seed_metrics(s)).read_text())["val"]["ua"]
             for s in (0, 1)}
     assert record["deployed_seed"] == max(vals, key=lambda s: (vals[s], -s))
-    assert (folded_dir(config) / f"seed-{record['deployed_seed']}.keras").exists()
+    assert (RunLayout(config).folded_dir / f"seed-{record['deployed_seed']}.keras").exists()
 
     quantized = quantize_run(config)
     assert set(quantized["models"]) == {"float", "int8", "int16x8", "qat_int8"}
     for name, entry in quantized["models"].items():
-        assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"]
+        assert (RunLayout(config).quantized_dir / entry["file"]).stat().st_size == entry["bytes"]
         assert set(entry["ops"]) <= tflm_builtin_ops() and entry["float_ops"] == []
     streaming = quantized["streaming"]  # the one-block ConvTransformer streams: its pieces are there
     assert streaming["streams"] and set(streaming["pieces"]) == {"step", "attend", "classify"}
     for entry in streaming["pieces"].values():
-        assert (quantized_dir(config) / entry["file"]).stat().st_size == entry["bytes"] > 0
+        assert (RunLayout(config).quantized_dir / entry["file"]).stat().st_size == entry["bytes"] > 0
     # measured 0.60: the lean graph's subsampling bands add per-channel bias scales (models.lean)
     assert quantized["models"]["int8"]["bytes"] < 0.65 * quantized["models"]["float"]["bytes"]
     # QAT really fake-quantized (tfmot wrappers) and kept the epoch with the best validation metric
@@ -73,10 +74,9 @@ def test_fold_quantize_evaluate(trained):
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
-    from ser_reparam.deploy import folded_model_path
     from ser_reparam.qat import quantize_aware
 
-    folded = keras.models.load_model(folded_model_path(config))
+    folded = keras.models.load_model(RunLayout(config).folded_model())
     wrapped = {layer.layer.name for layer in quantize_aware(folded).layers
                if isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2)}
     dense = {layer.name for layer in folded.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))}
@@ -96,7 +96,7 @@ def test_fold_quantize_evaluate(trained):
 
 
 def test_run_folder_resolves_its_config(trained):
-    config = load_run(variant_dir(trained), ["quantize.int16x8=false"])
+    config = load_run(RunLayout(trained).variant_dir, ["quantize.int16x8=false"])
     assert config.name == "post" and config.model.hrf == "ffn2@8x1" and not config.quantize.int16x8
     assert load_run(trained.run_dir).name == "post"
     with pytest.raises(FileNotFoundError, match="holds no trained variant"):

@@ -4,12 +4,20 @@ import json
 import numpy as np
 import pytest
 
-from ser_reparam.report import aggregate, collect, row_name, write_report
+from ser_reparam.report import aggregate, collect, row_name, variant_info, write_report
+
+
+def model_section(variant):
+    """The model section a config.json of `variant` holds (the report reads it, not the name)."""
+    arch, preset, rest = variant.split("-", 2)
+    spec, _, activation = rest.partition("-")
+    return {"arch": arch, "preset": preset, "hrf": spec, "activation": activation or None}
 
 
 def fake_run(root, variant, seed, ua, params=8596):
     path = root / variant / "train" / f"seed-{seed}" / "metrics.json"
     path.parent.mkdir(parents=True)
+    (root / variant / "config.json").write_text(json.dumps({"model": model_section(variant)}))
     test = {"wa": ua + 0.01, "ua": ua, "wf1": ua - 0.01, "mf1": ua - 0.02, "confusion": [[3, 1], [1, 3]], "count": 8}
     path.write_text(json.dumps({"variant": variant, "seed": seed, "test": test, "params": params,
                                 "macs": 4_500_000, "labels": ["a", "b"]}))
@@ -23,9 +31,18 @@ def fake_run(root, variant, seed, ua, params=8596):
     ("convtransformer-lightweight-qkv+proj+ffn1+ffn2+cls@8x1", "ALL"),
     ("conformer-lightweight-qkv+proj+ffn1+ffn2+cls@8x1", "QKV & Project & FFN1 & FFN2 & CLS"),
     ("conformer-lightweight-ffn_m1@4x2-gelu", "FFN_M1 (r=4, N=2) [gelu]"),
+    ("conformer-lightweight-all@8x1", "ALL"),
+    ("convtransformer-lightweight-ffn2@4x1,cls@8x1", "FFN2 & CLS (r=4, N=1)"),
 ])
 def test_row_names(variant, name):
-    assert row_name(variant) == name
+    assert row_name(variant_info(model_section(variant))) == name
+
+
+def test_a_variant_without_its_saved_config_is_named(tmp_path):
+    fake_run(tmp_path, "convtransformer-lightweight-none", 0, 0.5)
+    (tmp_path / "convtransformer-lightweight-none" / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        collect([tmp_path])
 
 
 def test_aggregate_and_write(tmp_path):

@@ -3,6 +3,10 @@ import numpy as np
 import pytest
 
 from conftest import randomize_weights
+from ser_reparam.data.scoring import split_arrays
+from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.interpreters import TFLMModel
+from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
 from ser_reparam.quantize import convert_piece
 from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, TFLMPieces, split_model, steps_for,
@@ -50,21 +54,15 @@ def test_trained_run_streams_exactly_in_float_and_closely_in_int8(deployed_run):
     stage 05 wrote agree on TFLM with the whole-window int8 model (TFLM) on nearly every argmax."""
     import tf_keras as keras
 
-    from ser_reparam.deploy import folded_model_path
-    from ser_reparam.evaluate import split_arrays
-    from ser_reparam.experiment import feature_store, labels_for
-    from ser_reparam.interpreters import TFLMModel
-    from ser_reparam.quantize import quantized_dir
-
-    labels, store = labels_for(deployed_run), feature_store(deployed_run)
-    model = keras.models.load_model(folded_model_path(deployed_run))
+    labels, store, layout = labels_for(deployed_run), feature_store(deployed_run), RunLayout(deployed_run)
+    model = keras.models.load_model(layout.folded_model())
     x, _, _ = split_arrays(store, "test", labels)
     pieces = split_model(model)
     float_logits = np.stack([stream_window(KerasPieces(pieces), pieces, w) for w in x])
     assert np.abs(float_logits - model.predict(x, verbose=0)).max() < 1e-5
-    blobs = {name: (quantized_dir(deployed_run) / f"stream_{name}.tflite").read_bytes() for name in PIECES}
+    blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
     streamed = np.stack([stream_window(TFLMPieces(blobs), pieces, w) for w in x])
-    whole = TFLMModel((quantized_dir(deployed_run) / "int8.tflite").read_bytes()).predict(x)
+    whole = TFLMModel((layout.quantized_dir / "int8.tflite").read_bytes()).predict(x)
     agreement = np.mean(streamed.argmax(1) == whole.argmax(1))
     print(f"int8 streaming vs whole-window argmax agreement {agreement:.3f} over {len(x)} windows")
     assert agreement >= AGREEMENT_FLOOR

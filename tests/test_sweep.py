@@ -39,10 +39,13 @@ def write_config(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "ray"])
-def test_sweep_runs_every_point_and_resumes(tmp_path, executor):
+def test_sweep_runs_every_point_and_resumes(tmp_path, executor, capsys):
     path = write_config(tmp_path)
     grid = parse_grid(["placements=none,ffn2@2x1"])
     runs = run_sweep(str(path), [], grid, [0, 1], executor=executor, workers=2, threads=1)
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweep: ")]
+    assert [line.split(" runs done")[0] for line in progress] == [f"sweep: {k}/4" for k in range(1, 5)]
+    assert all("ETA" in line for line in progress[:3]) and "test UA" in progress[-1]
     assert sorted((r["variant"], r["seed"]) for r in runs) == [
         ("convtransformer-lightweight-ffn2@2x1", 0), ("convtransformer-lightweight-ffn2@2x1", 1),
         ("convtransformer-lightweight-none", 0), ("convtransformer-lightweight-none", 1)]
@@ -52,3 +55,21 @@ def test_sweep_runs_every_point_and_resumes(tmp_path, executor):
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.json")}
     run_sweep(str(path), [], grid, [0, 1], executor="local", workers=1, threads=1)  # all finished: skipped
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+@pytest.mark.slow
+def test_ray_tasks_check_the_shared_file_system(tmp_path):
+    """A local Ray cluster: a task sees the driver's files (same machine) and names what it lacks."""
+    import ray
+
+    from ser_reparam.sweep import check_shared_files
+
+    (tmp_path / "c.yaml").write_text("x")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1)(check_shared_files)
+        assert ray.get(remote.remote(str(tmp_path), ["c.yaml"])) is None
+        with pytest.raises(ray.exceptions.RayTaskError, match=r"does not see .*missing\.yaml.*same paths"):
+            ray.get(remote.remote(str(tmp_path), ["c.yaml", "missing.yaml"]))
+    finally:
+        ray.shutdown()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from firmware_export.boards import load_boards
-from firmware_export.export import export_run, firmware_dir
+from firmware_export.export import export_run
+from ser_reparam.layout import RunLayout
 from needs import need, need_dir
 
 STANDINS = Path(__file__).parent / "sdk_standins"
@@ -37,7 +38,7 @@ def bundles(deployed_run):
         patch.delenv("ESP_TFLM_DIR", raising=False)
         for board in ("esp32", "esp32s3", "nrf52840"):
             export_run(deployed_run, board)
-    return {board: firmware_dir(deployed_run, board) for board in ("esp32", "esp32s3", "nrf52840")}
+    return {board: RunLayout(deployed_run).firmware_dir(board) for board in ("esp32", "esp32s3", "nrf52840")}
 
 
 def compile_only(cmd: list[str]) -> None:

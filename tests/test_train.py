@@ -12,7 +12,8 @@ import pytest
 
 from ser_reparam.config import parse_config
 from ser_reparam.experiment import feature_store, prepare_run_manifest
-from ser_reparam.train import seed_dir, train_seed
+from ser_reparam.layout import RunLayout
+from ser_reparam.train import train_seed
 
 
 def tiny_config(tmp_path, **training):
@@ -35,7 +36,7 @@ def prepared(tmp_path):
 def test_same_seed_same_metrics_file(prepared, tmp_path):
     config, _ = prepared
     first = train_seed(config, 0, verbose=0)
-    path = seed_dir(config, 0) / "metrics.json"
+    path = RunLayout(config).seed_dir(0) / "metrics.json"
     text = path.read_text()
     os.remove(path)
     second = train_seed(config, 0, verbose=0)
@@ -43,14 +44,14 @@ def test_same_seed_same_metrics_file(prepared, tmp_path):
     assert first["epochs"] == 2 and len(first["history"]) == 2
     assert set(first["test"]) >= {"wa", "ua", "wf1", "mf1", "confusion"}
     assert first["params"] == 8596 and first["train_params"] > first["params"]  # HRF trains bigger, deploys small
-    assert (seed_dir(config, 0) / "best.keras").exists() and not (seed_dir(config, 0) / "backup").exists()
-    assert any((seed_dir(config, 0) / "tensorboard").rglob("events.out.tfevents.*"))
+    assert (RunLayout(config).seed_dir(0) / "best.keras").exists() and not (RunLayout(config).seed_dir(0) / "backup").exists()
+    assert any((RunLayout(config).seed_dir(0) / "tensorboard").rglob("events.out.tfevents.*"))
 
 
 def test_finished_seed_is_skipped_and_changed_settings_retrain(prepared):
     config, raw = prepared
     train_seed(config, 0, verbose=0)
-    path = seed_dir(config, 0) / "metrics.json"
+    path = RunLayout(config).seed_dir(0) / "metrics.json"
     stamp = path.stat().st_mtime_ns
     train_seed(config, 0, verbose=0)
     assert path.stat().st_mtime_ns == stamp
@@ -69,7 +70,7 @@ def test_a_corrupt_or_missing_checkpoint_retrains_its_seed(prepared, damage):
 
     config, _ = prepared
     first = train_seed(config, 0, verbose=0)
-    best = seed_dir(config, 0) / "best.keras"
+    best = RunLayout(config).seed_dir(0) / "best.keras"
     if damage == "truncate":
         best.write_bytes(best.read_bytes()[:1000])
     elif damage == "delete":
@@ -78,9 +79,9 @@ def test_a_corrupt_or_missing_checkpoint_retrains_its_seed(prepared, damage):
         model = keras.models.load_model(best)
         model.set_weights([w * 0 for w in model.get_weights()])
         model.save(best)
-    assert checkpoint_problem(seed_dir(config, 0), first) is not None
+    assert checkpoint_problem(RunLayout(config).seed_dir(0), first) is not None
     again = train_seed(config, 0, verbose=0)
-    assert checkpoint_problem(seed_dir(config, 0), again) is None
+    assert checkpoint_problem(RunLayout(config).seed_dir(0), again) is None
     assert again["checkpoint_weights"] == weights_digest(keras.models.load_model(best))
     assert again["test"] == first["test"]  # same seed, same result
 
@@ -94,7 +95,7 @@ def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(raw))
     command = [str(Path(sys.executable).parent / "ser-reparam"), "train", "--config", str(path), "--seed", "0"]
-    state = seed_dir(config, 0) / "state.json"
+    state = RunLayout(config).seed_dir(0) / "state.json"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -105,13 +106,13 @@ def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     process.wait()
     done = len(json.loads(state.read_text())["history"])
     assert 3 <= done < 8, "the run must be killed mid-training for this test to mean anything"
-    assert (seed_dir(config, 0) / "backup").exists()
+    assert (RunLayout(config).seed_dir(0) / "backup").exists()
     resumed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     # restored, not restarted: Keras' first epoch line is the one after the last completed epoch
     # (BackupAndRestore saves at each epoch end, so `done` or `done - 1` epochs survive the kill)
     first = int(re.search(r"Epoch (\d+)/8", resumed).group(1))
     assert first in (done, done + 1) and first > 1
-    metrics = json.loads((seed_dir(config, 0) / "metrics.json").read_text())
+    metrics = json.loads((RunLayout(config).seed_dir(0) / "metrics.json").read_text())
     assert metrics["epochs"] == 8
     assert [h["epoch"] for h in metrics["history"]] == list(range(1, 9))
 
@@ -164,7 +165,7 @@ def test_recipe_options_train_and_stay_deterministic(prepared, tmp_path):
                                                "mixup": 0.2, "time_masks": 2, "freq_masks": 2, "gain_db": 6,
                                                "schedule": "cosine"}})
     first = train_seed(config, 0, verbose=0)
-    path = seed_dir(config, 0) / "metrics.json"
+    path = RunLayout(config).seed_dir(0) / "metrics.json"
     text = path.read_text()
     os.remove(path)
     train_seed(config, 0, verbose=0)

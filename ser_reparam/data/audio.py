@@ -88,9 +88,13 @@ def read_mono_16k(path: str | os.PathLike) -> np.ndarray:
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
     """Write 16 kHz mono 16-bit PCM WAV atomically (temporary file in the same folder, then rename)."""
+    atomic_write_bytes(path, _pcm16_wav(signal))
+
+
+def _pcm16_wav(signal: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(signal, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def content_key(*parts: bytes | str | os.PathLike) -> str:
@@ -129,6 +133,41 @@ def _declared_wav_frames(source: Path) -> int | None:
             return header.getnframes()
     except (OSError, EOFError, wave.Error):
         return None
+
+
+def decode_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> np.ndarray:
+    """Any audio file as 16 kHz mono float32 samples, as prepare converts it (soundfile + soxr,
+    else ffmpeg from `ffmpeg` or find_ffmpeg()), without writing anything. Raises AudioError."""
+    source = Path(source)
+    return _decode(source, _probe(source), ffmpeg or find_ffmpeg())
+
+
+def _decode(source: Path, info, ffmpeg: str | None) -> np.ndarray:
+    """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
+    return read_mono_16k(source) if info is not None else _decode_with_ffmpeg(source, ffmpeg)
+
+
+def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
+    if ffmpeg is None:
+        if source.suffix.lower() in SOUNDFILE_SUFFIXES:
+            raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
+        raise NoAudioDecoder(f"{source}: soundfile cannot read {source.suffix or 'this'} files and "
+                             f"no ffmpeg was found; {FFMPEG_HINT}")
+    with tempfile.TemporaryDirectory(prefix="ser-reparam-ffmpeg-") as tmp:
+        track = Path(tmp) / "track.wav"
+        done = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(source), "-vn",
+                               "-c:a", "pcm_f32le", "-f", "wav", str(track)],
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not track.exists():
+            last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
+            raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
+        return read_mono_16k(track)
+
+
+def as_stored(signal: np.ndarray) -> np.ndarray:
+    """`signal` (16 kHz float) as prepare stores it and training reads it back: through 16-bit
+    PCM WAV (clipped to ±1, libsndfile's rounding), so predictions see the training's samples."""
+    return sf.read(io.BytesIO(_pcm16_wav(signal)), dtype="float32")[0]
 
 
 class AudioCache:
@@ -195,24 +234,7 @@ class AudioCache:
         return self._relative(target)
 
     def _decode(self, source: Path, info) -> np.ndarray:
-        """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
-        return read_mono_16k(source) if info is not None else self._decode_with_ffmpeg(source)
-
-    def _decode_with_ffmpeg(self, source: Path) -> np.ndarray:
-        if self.ffmpeg is None:
-            if source.suffix.lower() in SOUNDFILE_SUFFIXES:
-                raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
-            raise NoAudioDecoder(f"{source}: soundfile cannot read {source.suffix or 'this'} files and "
-                                 f"no ffmpeg was found; {FFMPEG_HINT}")
-        with tempfile.TemporaryDirectory(prefix="ser-reparam-ffmpeg-") as tmp:
-            track = Path(tmp) / "track.wav"
-            done = subprocess.run([self.ffmpeg, "-nostdin", "-v", "error", "-i", str(source), "-vn",
-                                   "-c:a", "pcm_f32le", "-f", "wav", str(track)],
-                                  capture_output=True, text=True)
-            if done.returncode != 0 or not track.exists():
-                last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
-                raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
-            return read_mono_16k(track)
+        return _decode(source, info, self.ffmpeg)
 
     def _relative(self, target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), self.manifest_dir.resolve())).as_posix()

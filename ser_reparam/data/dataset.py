@@ -23,6 +23,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from ser_reparam.data.manifest import Utterance, read_manifest
+from ser_reparam.console import Progress
 from ser_reparam.files import atomic_write_text, file_sha256, temp_name
 from ser_reparam.features import FrontendConfig, compute_features
 from ser_reparam.errors import DataError  # noqa: F401  (re-exported: its old home)
@@ -128,6 +129,8 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
     # An error inside Dataset.save deadlocks its writer (a stage that never ends): failed examples
     # are dropped here instead, counted afterwards, and named.
     examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
+    examples = examples.map(_counted(Progress(len(jobs), f"features, split {Path(out_path).name.split('-')[0]}",
+                                              "examples", every=10.0)))
     out_path = Path(out_path)
     tmp = temp_name(out_path)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -140,6 +143,18 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
     shutil.rmtree(out_path, ignore_errors=True)
     os.replace(tmp, out_path)
     return len(jobs)
+
+
+def _counted(progress):
+    """A map function that advances `progress` once per example (a progress line every few seconds)."""
+    def tick():
+        progress.advance()
+        return tf.constant(0)
+
+    def count(example):
+        with tf.control_dependencies([tf.py_function(tick, [], tf.int32)]):
+            return {key: tf.identity(value) for key, value in example.items()}
+    return count
 
 
 def _require_all(saved: Path, jobs: list) -> None:

@@ -5,7 +5,7 @@ import tf_keras as keras
 
 from ser_reparam.models.conformer import build_conformer
 from ser_reparam.models.convtransformer import build_convtransformer
-from ser_reparam.models.placement import format_hrf, parse_hrf
+from ser_reparam.models.placement import Placement, format_hrf, parse_hrf
 from ser_reparam.models.speechformer import build_speechformer
 
 BUILDERS = {
@@ -38,22 +38,26 @@ def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
 
 def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
-                heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0) -> keras.Model:
+                heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
+                cls_bias: float = 0.5) -> keras.Model:
     """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
 
-    hrf: placement spec (e.g. "ffn2@8x1", see models.placement), ignored when deploy=True, which
+    hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
     builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
     activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
     """
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
     blocks, dim, ffn_dim = resolve_preset(arch, preset)
-    placement = {} if deploy else parse_hrf(hrf, arch)
+    if deploy:
+        placement = {}
+    else:
+        placement = (hrf if isinstance(hrf, Placement) else Placement.parse(hrf, arch)).as_dict()
     inputs = keras.Input((num_frames, num_features), name="features")
     outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
-                             activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout)
+                             activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias)
     name = f"{arch}_{preset if isinstance(preset, str) else 'x'.join(map(str, preset))}"
     return keras.Model(inputs, outputs, name=name)
 
 
-__all__ = ["build_model", "resolve_preset", "parse_hrf", "format_hrf", "PRESETS", "BUILDERS"]
+__all__ = ["build_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "BUILDERS"]

@@ -282,10 +282,17 @@ def conv_subsampling(x, dim: int, dropout: float, positions: bool):
     return keras.layers.Dropout(dropout, name="subsample_dropout")(x)
 
 
-def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float):
-    """Average over time, then dense dim/2 → dim/4 → classes (ReLU, dropout); HRF place `cls`."""
+def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float, bias: float):
+    """Average over time, then dense dim/2 → dim/4 → classes (ReLU, dropout); HRF place `cls`.
+
+    The two ReLU layers start with bias `bias` (> 0): the time-averaged sequence varies little
+    between utterances beside its common offset, so with zero biases all 8 (4) units of the
+    lightweight head went dead for every input in the first epochs of some seeds on real speech,
+    and the run predicted one class for good (README, "Real speech").
+    """
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
     for i, units in enumerate((max(dim // 2, 1), max(dim // 4, 1)), start=1):
-        x = make_dense(units, hrf.get("cls"), activation="relu", name=f"cls{i}")(x)
+        x = make_dense(units, hrf.get("cls"), activation="relu", name=f"cls{i}",
+                       bias_initializer=keras.initializers.Constant(bias))(x)
         x = keras.layers.Dropout(dropout, name=f"cls{i}_dropout")(x)
     return make_dense(num_classes, hrf.get("cls"), name="logits")(x)

@@ -7,6 +7,7 @@ Parsed, it is a dict {place: {"ratio": r, "depth": d}} that the model blocks rea
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 PLACES = ("qkv", "proj", "ffn1", "ffn2", "ffn_m1", "ffn_m2", "cls")
@@ -16,6 +17,42 @@ ALIASES = {"project": "proj", "projection": "proj", "ffnm1": "ffn_m1", "ffnm2": 
 DEFAULT_RATIO, DEFAULT_DEPTH = 8, 1
 MAX_RATIO, MAX_DEPTH = 64, 8  # the paper sweeps r = 2…8, depth 1…3; beyond these a layer only bloats
 _GROUP = re.compile(r"^(?P<names>[a-z0-9_+&\-]+?)(?:@(?P<ratio>\d+)x(?P<depth>\d+))?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """A parsed, checked placement: each HRF place with its (ratio, depth), in PLACES order.
+    ModelConfig.placement makes it once, when the config is loaded; the variant name, the model
+    builders and the report read it instead of parsing the spec again."""
+    arch: str
+    settings: tuple[tuple[str, int, int], ...]   # (place, ratio, depth)
+
+    @classmethod
+    def parse(cls, spec, arch: str) -> Placement:
+        """From a spec string, a {place: {"ratio", "depth"}} dict or None (no HRF); ValueError naming it."""
+        return cls(arch, tuple((place, s["ratio"], s["depth"]) for place, s in parse_hrf(spec, arch).items()))
+
+    def as_dict(self) -> dict:
+        """{place: {"ratio": r, "depth": d}}: what the model blocks read."""
+        return {place: {"ratio": ratio, "depth": depth} for place, ratio, depth in self.settings}
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec ('none', 'ffn2@8x1', 'ffn1+ffn2@4x2', …): the variant name's HRF part."""
+        return format_hrf(self.as_dict())
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        return tuple(place for place, _, _ in self.settings)
+
+    @property
+    def is_all(self) -> bool:
+        return bool(self.settings) and set(self.places) == set(places_for(self.arch))
+
+    @property
+    def mixed(self) -> bool:
+        """Places with different (ratio, depth)."""
+        return len({(r, d) for _, r, d in self.settings}) > 1
 
 
 def places_for(arch: str) -> tuple[str, ...]:

@@ -1,0 +1,27 @@
+"""Stage 02 (features): the log-Mel features of every split and the training split's
+normalization statistics, cached in runs/<name>/features/<hash>/. Shared by every variant."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.experiment import feature_store, labels_for
+
+NUMBER = 2
+NAME = "features"
+SECTIONS = ("data", "frontend")  # config sections it reads: a change reruns it
+READS = (1,)  # stages whose outputs it reads: a change there reruns it
+SHARED = True  # one run per experiment (True) or one per variant
+
+
+def run(config: ExperimentConfig) -> str:
+    store, labels = feature_store(config), labels_for(config)
+    for split in sorted(store.splits()):
+        store.ensure(split, labels)
+    stats = store.norm_stats(labels)
+    return f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} dims)"
+
+
+def outputs(config: ExperimentConfig) -> list[Path]:
+    store = feature_store(config)
+    return [*(store.records(split) for split in sorted(store.splits())), store.stats_path]

@@ -1,0 +1,25 @@
+"""Stage 05 (quantize): float / int8 (/ int16x8 / QAT int8) TFLite files of the deployed folded
+model, audited against TFLite Micro's kernels; <variant>/quantized/ (library: quantize.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ser_reparam.config import ExperimentConfig
+from ser_reparam.layout import RunLayout
+
+NUMBER = 5
+NAME = "quantize"
+SECTIONS = ("quantize",)  # config sections it reads: a change reruns it
+READS = (2, 4)  # stages whose outputs it reads: a change there reruns it
+SHARED = False  # one run per experiment (True) or one per variant
+
+
+def run(config: ExperimentConfig) -> str:
+    from ser_reparam.quantize import quantize_run
+
+    record = quantize_run(config)
+    return ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
+
+
+def outputs(config: ExperimentConfig) -> list[Path]:
+    return [RunLayout(config).quantized_dir]

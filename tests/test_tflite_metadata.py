@@ -1,0 +1,83 @@
+"""The deployed .tflite carries its own labels, front end and statistics (tflite_metadata)."""
+import shutil
+
+import numpy as np
+import pytest
+
+from firmware_export.export import export_model, export_run
+from ser_reparam.errors import InputError
+from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.interpreters import TFLMModel, quantization, tflm_arena_bytes
+from ser_reparam.layout import RunLayout
+from ser_reparam.quantize import slim_tflite
+from ser_reparam.tflite_metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
+from test_export import digest
+
+
+@pytest.fixture(scope="module", autouse=True)
+def without_kernel_trees():
+    with pytest.MonkeyPatch.context() as patch:  # the arena estimate: quick (as in test_export)
+        patch.delenv("TFLM_DIR", raising=False)
+        patch.delenv("ESP_TFLM_DIR", raising=False)
+        yield
+
+
+def test_every_deployed_file_describes_itself(deployed_run):
+    stats = feature_store(deployed_run).norm_stats()
+    for name in ("float", "int8"):
+        blob = (RunLayout(deployed_run).quantized_dir / f"{name}.tflite").read_bytes()
+        meta = read_metadata(blob)
+        assert meta["labels"] == list(labels_for(deployed_run))
+        assert meta["frontend"] == deployed_run.frontend.to_dict()
+        assert meta["normalization"]["mean"] == stats["mean"] and meta["normalization"]["std"] == stats["std"]
+        assert meta["window"]["seconds"] == deployed_run.data.window_s == 1.0
+        assert meta["window"]["frames"] == 99 == meta["quantization"]["input"]["shape"][1]
+        assert meta["variant"] == RunLayout(deployed_run).variant and meta["model"] == name
+        assert meta["quantization"] == quantization(blob)
+    assert read_metadata(blob)["quantization"]["input"]["dtype"] == "int8"
+
+
+def test_slimming_keeps_it_and_tflm_ignores_it(deployed_run):
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
+    assert slim_tflite(blob) == blob                      # already slim: nothing left to drop, metadata kept
+    bare = slim_tflite(embed_metadata(blob, {}))          # replaced entry, not a second one
+    assert read_metadata(bare) == {"format": 1}
+    stripped = strip_metadata(blob)
+    assert not has_metadata(stripped) and 3500 < len(blob) - len(stripped) < 5000  # 4,168 measured: mostly the statistics
+    assert tflm_arena_bytes(blob) == tflm_arena_bytes(stripped)
+    x = np.random.default_rng(0).normal(size=(2, 99, 78)).astype(np.float32)
+    np.testing.assert_array_equal(TFLMModel(blob).predict(x), TFLMModel(stripped).predict(x))
+    with pytest.raises(InputError, match="no 'ser_reparam' metadata.*re-run stage 05"):
+        read_metadata(stripped, "old.tflite")
+
+
+def test_a_bundle_from_the_tflite_alone_equals_the_run_bundle(deployed_run, tmp_path):
+    export_run(deployed_run, "stm32f4")
+    from_run = digest(RunLayout(deployed_run).firmware_dir("stm32f4"))
+    alone = tmp_path / "elsewhere" / "int8.tflite"
+    alone.parent.mkdir()
+    shutil.copyfile(RunLayout(deployed_run).quantized_dir / "int8.tflite", alone)
+    export_model(alone, tmp_path / "bundle", "stm32f4")
+    assert digest(tmp_path / "bundle") == from_run
+
+
+def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
+    from ser_reparam.cli import main
+
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "stm32f4" / "manifest.json").is_file() and "stm32f4" in capsys.readouterr().out
+    assert main(["export", str(model), "--board", "stm32f4"]) == 2
+    assert "--out FOLDER" in capsys.readouterr().err
+
+
+def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
+    import dataclasses
+
+    from ser_reparam.deploy import StageError
+    from ser_reparam.quantize import deployed_model_name
+
+    qat = dataclasses.replace(deployed_run, quantize=dataclasses.replace(deployed_run.quantize, qat_epochs=2))
+    assert deployed_model_name(deployed_run) == "int8" and deployed_model_name(qat) == "qat_int8"
+    with pytest.raises(StageError, match="no qat_int8.tflite in"):  # the fixture ran no QAT
+        export_run(qat, "stm32f4")
