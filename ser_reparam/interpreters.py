@@ -56,9 +56,22 @@ class _TFLiteRunner:
 
     input: dict
     output: dict
+    inputs: list[dict]   # every graph input / output in the graph's order (multi-input models)
+    outputs: list[dict]
 
     def _invoke(self, model_input: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _invoke_all(self, model_inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def run_float(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Float outputs of one batch-1 invocation of a model with several inputs and outputs
+        (the streaming pieces), each input given without the batch axis and quantized with its
+        own scale, each output dequantized with its own."""
+        raw = self._invoke_all([_quantize(value[None], d["dtype"], *_scale_zero(d))
+                                for value, d in zip(inputs, self.inputs, strict=True)])
+        return [_dequantize(y[0], *_scale_zero(d)) for y, d in zip(raw, self.outputs)]
 
     def invoke_quantized(self, model_input: np.ndarray) -> np.ndarray:
         """The raw (e.g. int8) output for a batch-1 input already in the model's input type."""
@@ -83,13 +96,19 @@ class LiteRTModel(_TFLiteRunner):
         with _native_stderr_silenced() if quiet else contextlib.nullcontext():
             self.interpreter = Interpreter(model_content=bytes(model_bytes))
             self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
+        self.inputs, self.outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        self.input, self.output = self.inputs[0], self.outputs[0]
 
     def _invoke(self, model_input):
         self.interpreter.set_tensor(self.input["index"], model_input)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])
+
+    def _invoke_all(self, model_inputs):
+        for details, value in zip(self.inputs, model_inputs):
+            self.interpreter.set_tensor(details["index"], value)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(details["index"]) for details in self.outputs]
 
 
 class TFLMModel(_TFLiteRunner):
@@ -97,15 +116,24 @@ class TFLMModel(_TFLiteRunner):
 
     def __init__(self, model_bytes: bytes, arena_size: int = DEFAULT_TFLM_ARENA):
         from tflite_micro.python.tflite_micro import runtime
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+        graph = schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0)
         self.interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
-        self.input = self.interpreter.get_input_details(0)
-        self.output = self.interpreter.get_output_details(0)
+        self.inputs = [self.interpreter.get_input_details(i) for i in range(graph.InputsLength())]
+        self.outputs = [self.interpreter.get_output_details(i) for i in range(graph.OutputsLength())]
+        self.input, self.output = self.inputs[0], self.outputs[0]
 
     def _invoke(self, model_input):
         self.interpreter.set_input(model_input, 0)
         self.interpreter.invoke()
         return self.interpreter.get_output(0)
+
+    def _invoke_all(self, model_inputs):
+        for i, value in enumerate(model_inputs):
+            self.interpreter.set_input(value, i)
+        self.interpreter.invoke()
+        return [self.interpreter.get_output(i) for i in range(len(self.outputs))]
 
 
 def quantization(model_bytes: bytes) -> dict:
@@ -122,14 +150,16 @@ def quantization(model_bytes: bytes) -> dict:
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
     from tflite_micro.python.tflite_micro import runtime
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     try:
         with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
             interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
     except RuntimeError:
         return False
-    details = interpreter.get_input_details(0)
-    interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
+    for i in range(schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0).InputsLength()):
+        details = interpreter.get_input_details(i)  # every input set: multi-input models (streaming B)
+        interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
     return interpreter.invoke() == 0
 
 

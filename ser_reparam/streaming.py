@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize, _scale_zero
+from ser_reparam.interpreters import TFLMModel
 from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.layers import subsampling_length
 from ser_reparam.profile import _op_macs
@@ -160,7 +160,6 @@ def stream_window(runner, pieces: StreamingPieces, features: np.ndarray, trace: 
 
 
 PIECES = ("step", "attend", "classify")
-OUTPUTS = {"step": 3, "attend": 1, "classify": 1}  # x, k, v; the chunk mean; the logits
 
 
 def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]]:
@@ -176,24 +175,17 @@ def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]
     return data
 
 
-class TFLMPieces:
-    """The int8 pieces on the TFLite Micro interpreter. Between pieces the application holds
-    int8 values in one piece's output scale and requantizes them to the next one's input scale
-    (a per-tensor multiply); here that is a dequantize and quantize through float."""
+class InterpreterPieces:
+    """The int8 pieces on a TFLite interpreter (interpreters.TFLMModel: TFLite Micro's kernels, or
+    LiteRTModel). Between pieces the application holds int8 values in one piece's output scale
+    and requantizes them to the next one's input scale (a per-tensor multiply); here that is a
+    dequantize and quantize through float."""
 
-    def __init__(self, blobs: dict[str, bytes]):
-        self.models = {name: TFLMModel(blobs[name]) for name in PIECES}
+    def __init__(self, blobs: dict[str, bytes], runner=TFLMModel):
+        self.models = {name: runner(blobs[name]) for name in PIECES}
 
     def _run(self, name: str, *inputs):
-        interpreter = self.models[name].interpreter
-        outputs = []
-        for example in zip(*inputs):
-            for i, value in enumerate(example):
-                details = interpreter.get_input_details(i)
-                interpreter.set_input(_quantize(value[None], details["dtype"], *_scale_zero(details)), i)
-            interpreter.invoke()
-            outputs.append([_dequantize(interpreter.get_output(i)[0], *_scale_zero(interpreter.get_output_details(i)))
-                            for i in range(OUTPUTS[name])])
+        outputs = [self.models[name].run_float(*example) for example in zip(*inputs)]
         return [np.stack(column) for column in zip(*outputs)]
 
     def step(self, windows):

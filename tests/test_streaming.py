@@ -5,11 +5,11 @@ import pytest
 from conftest import randomize_weights
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import TFLMModel
+from ser_reparam.interpreters import LiteRTModel, TFLMModel
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
 from ser_reparam.quantize import convert_piece
-from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, TFLMPieces, split_model, steps_for,
+from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, InterpreterPieces, split_model, steps_for,
                                    stream_window)
 
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
@@ -31,9 +31,10 @@ def test_pieces_stream_the_whole_window_logits(tiny):
     assert np.abs(streamed - model.predict(x, verbose=0)).max() < 1e-5
 
 
-def test_float_pieces_on_tflm_keep_their_inputs_and_outputs_in_order(tiny):
+@pytest.mark.parametrize("interpreter", [TFLMModel, LiteRTModel])
+def test_float_pieces_on_tflite_keep_their_inputs_and_outputs_in_order(tiny, interpreter):
     model, pieces, x = tiny
-    runner = TFLMPieces({name: convert_piece(getattr(pieces, name), "float") for name in PIECES})
+    runner = InterpreterPieces({name: convert_piece(getattr(pieces, name), "float") for name in PIECES}, interpreter)
     streamed = np.stack([stream_window(runner, pieces, w) for w in x])
     assert np.abs(streamed - model.predict(x, verbose=0)).max() < 1e-5
 
@@ -61,7 +62,7 @@ def test_trained_run_streams_exactly_in_float_and_closely_in_int8(deployed_run):
     float_logits = np.stack([stream_window(KerasPieces(pieces), pieces, w) for w in x])
     assert np.abs(float_logits - model.predict(x, verbose=0)).max() < 1e-5
     blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
-    streamed = np.stack([stream_window(TFLMPieces(blobs), pieces, w) for w in x])
+    streamed = np.stack([stream_window(InterpreterPieces(blobs), pieces, w) for w in x])
     whole = TFLMModel((layout.quantized_dir / "int8.tflite").read_bytes()).predict(x)
     agreement = np.mean(streamed.argmax(1) == whole.argmax(1))
     print(f"int8 streaming vs whole-window argmax agreement {agreement:.3f} over {len(x)} windows")
