@@ -29,7 +29,8 @@ from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
-from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, split_model, state_bytes  # noqa: E402
+from ser_reparam.streaming import (PIECES, STEP_FRAMES, NotStreamable, model_ram_bytes, piece_macs, split_model,  # noqa: E402
+                                   state_bytes)
 
 ARCHS = ("convtransformer", "conformer", "speechformer")
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop
@@ -79,7 +80,7 @@ def rows() -> tuple[list[str], set[str]]:
             chunks = pieces.steps // pieces.chunk
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
-            ram = sum(arenas.values()) + state_bytes(pieces)
+            ram = model_ram_bytes(arenas, state_bytes(pieces))
             lines.append(f"| {arch} | {seconds} s | streaming (A / B / C, state {state_bytes(pieces):,} B) "
                          f"| {' / '.join(f'{arenas[n]:,}' for n in PIECES)} | {ram:,} "
                          f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -176,3 +178,28 @@ def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20) -> int:
         middle = (low + high) // 2 // 16 * 16
         low, high = (low, middle) if fits(middle) else (middle, high)
     return high
+
+
+def tflm_arena_bytes_apart(path: Path, timeout: float = 600) -> int:
+    """tflm_arena_bytes of a .tflite file, measured in a child Python process: bisecting creates
+    dozens of interpreters, and after a stage's other interpreters the tflite_micro runtime
+    crashed (segfault) twice while bisecting the streaming pieces in-process; a crash there
+    takes the child, which is retried once, never the stage."""
+    package_parent = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "ser_reparam.interpreters", str(path)]
+    for attempt in (1, 2):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{path}: measuring its TFLite Micro arena took over {timeout:g} s") from None
+        if done.returncode == 0:
+            return int(done.stdout.split()[-1])
+        if done.returncode > 0 or attempt == 2:
+            raise RuntimeError(f"{path}: measuring its TFLite Micro arena failed in a child process "
+                               f"(exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    raise AssertionError("unreachable")
+
+
+if __name__ == "__main__":  # python -m ser_reparam.interpreters MODEL.tflite: its arena (tflm_arena_bytes_apart)
+    print(tflm_arena_bytes(Path(sys.argv[1]).read_bytes()))

@@ -108,6 +108,11 @@ class RunLayout:
     def quantized_dir(self) -> Path:
         return self.variant_dir / "quantized"
 
+    @property
+    def quantize_record(self) -> Path:
+        """Stage 05's record: bytes, ops and the streaming pieces of every file it wrote."""
+        return self.quantized_dir / "quantize.json"
+
     def stream_piece(self, piece: str) -> Path:
         """Stage 05's int8 streaming piece (streaming.PIECES: step, attend, classify)."""
         return self.quantized_dir / f"stream_{piece}.tflite"

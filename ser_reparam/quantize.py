@@ -304,5 +304,5 @@ def quantize_run(config: ExperimentConfig) -> dict:
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
     record["streaming"] = write_pieces(folded, calibration, layout, config.quantize.per_channel_dense)
-    atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
+    atomic_write_bytes(layout.quantize_record, (json.dumps(record, indent=1) + "\n").encode())
     return record

@@ -205,6 +205,13 @@ def piece_macs(model: keras.Model) -> int:
     return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))
 
 
+def model_ram_bytes(arenas: dict[str, int], state: int) -> int:
+    """The streaming deployment's model RAM: the pieces' arenas (each measured with its own
+    interpreter: an upper bound for one arena they share) + the application's X / K / V state.
+    The front end's RAM is not included (the same for both deployments' Python front end)."""
+    return sum(arenas[name] for name in PIECES) + state
+
+
 def state_bytes(pieces: StreamingPieces) -> int:
     """The application's int8 state: X, K and V of the window (steps × dim each)."""
     return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])

@@ -5,7 +5,7 @@ import pytest
 from conftest import randomize_weights
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import LiteRTModel, TFLMModel
+from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes_apart, tflm_runs
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
 from ser_reparam.quantize import convert_piece
@@ -67,3 +67,15 @@ def test_trained_run_streams_exactly_in_float_and_closely_in_int8(deployed_run):
     agreement = np.mean(streamed.argmax(1) == whole.argmax(1))
     print(f"int8 streaming vs whole-window argmax agreement {agreement:.3f} over {len(x)} windows")
     assert agreement >= AGREEMENT_FLOOR
+
+
+def test_arena_measured_in_a_child_process_is_the_smallest_that_runs(tiny, tmp_path):
+    """Stage 07 measures the pieces' arenas apart (interpreters.tflm_arena_bytes_apart)."""
+    _, pieces, _ = tiny
+    blob = convert_piece(pieces.classify, "int8", lambda: iter([(np.ones(pieces.classify.inputs[0].shape[1:]),)] * 4))
+    (tmp_path / "classify.tflite").write_bytes(blob)
+    arena = tflm_arena_bytes_apart(tmp_path / "classify.tflite")
+    assert arena % 16 == 0 and tflm_runs(blob, arena) and not tflm_runs(blob, arena - 16)
+    (tmp_path / "broken.tflite").write_bytes(b"not a model")
+    with pytest.raises(RuntimeError, match=r"broken\.tflite: measuring its TFLite Micro arena failed"):
+        tflm_arena_bytes_apart(tmp_path / "broken.tflite")
