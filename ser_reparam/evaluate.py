@@ -93,12 +93,11 @@ def evaluate_run(config: ExperimentConfig) -> dict:
 
 def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict) -> tuple[dict, dict]:
     """The whole-window int8 file and, when stage 05 wrote them, the int8 streaming pieces side by
-    side: arenas measured with the TFLite Micro interpreter (the pieces' each in a child process:
-    interpreters.tflm_arena_bytes_apart), model RAM (arena, or the pieces' arenas + the X / K / V
+    side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model RAM (arena, or the pieces' arenas + the X / K / V
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
-    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes_apart
+    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
     from ser_reparam.streaming import PIECES, InterpreterPieces, model_ram_bytes, split_model, stream_window
 
     whole, blob = results["tflm_int8"], (layout.quantized_dir / "int8.tflite").read_bytes()
@@ -112,7 +111,7 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     pieces = split_model(folded)
     paths = {name: layout.stream_piece(name) for name in PIECES}
     blobs = {name: path.read_bytes() for name, path in paths.items()}
-    arenas = {name: tflm_arena_bytes_apart(path) for name, path in paths.items()}
+    arenas = {name: tflm_arena_bytes(blob) for name, blob in blobs.items()}
     flash, runs = sum(map(len, blobs.values())), {}
     for name, interpreter in (("litert_int8_streaming", LiteRTModel), ("tflm_int8_streaming", TFLMModel)):
         runner = InterpreterPieces(blobs, interpreter)

@@ -10,6 +10,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -165,41 +166,59 @@ def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     return interpreter.invoke() == 0
 
 
-def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20) -> int:
-    """The smallest tensor arena (bytes, 16-byte steps) with which the TFLite Micro interpreter
-    allocates the model's tensors and invokes it: measured, not estimated."""
-    def fits(size: int) -> bool:
-        return tflm_runs(model_bytes, size)
+MAX_CRASHES = 8
 
-    if not fits(upper):
-        raise RuntimeError(f"the model does not run in TFLite Micro even with a {upper}-byte arena")
-    low, high = 0, upper
+
+def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20, timeout: float = 600) -> int:
+    """The smallest tensor arena (bytes, 16-byte steps) with which the TFLite Micro interpreter
+    allocates the model's tensors and invokes it: measured, not estimated, by bisection in a
+    child Python process. The tflite_micro runtime crashes (SIGSEGV) on some arenas that are too
+    small — the streaming piece B of a 1 s model on 6,000–8,192 B, while 4,096 and 8,320 B fail
+    cleanly —, so a crash marks the size it was trying as too small and the bisection goes on in
+    a new child from what the crashed one had found."""
+    package_parent = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory(prefix="tflm-arena-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(bytes(model_bytes))
+        low, high = 0, upper
+        for _ in range(MAX_CRASHES + 1):
+            command = [sys.executable, "-m", "ser_reparam.interpreters", str(path), str(low), str(high)]
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model took "
+                                   f"over {timeout:g} s") from None
+            trying = None
+            for line in done.stdout.splitlines():
+                word, _, value = line.partition(" ")
+                if word == "arena" and done.returncode == 0:
+                    return int(value)
+                trying = int(value) if word == "try" else None
+                low, high = (int(value), high) if word == "fails" else (low, int(value)) if word == "fits" else (low, high)
+            if done.returncode >= 0 or trying is None:
+                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model failed "
+                                   f"(exit {done.returncode}): {done.stderr.strip()[-500:]}")
+            low = trying  # the runtime crashed on this arena: too small
+    raise RuntimeError(f"the TFLite Micro runtime crashed {MAX_CRASHES + 1} times measuring the arena of a "
+                       f"{len(model_bytes):,}-byte model")
+
+
+def _bisect_arena(model_bytes: bytes, low: int, high: int) -> int:
+    """The child's bisection between `low` (too small, or 0) and `high`, each step on stdout."""
+    def fits(size: int) -> bool:
+        print("try", size, flush=True)
+        ok = tflm_runs(model_bytes, size)
+        print("fits" if ok else "fails", size, flush=True)
+        return ok
+
+    if not fits(high):
+        raise RuntimeError(f"the model does not run in TFLite Micro even with a {high}-byte arena")
     while high - low > 16:
         middle = (low + high) // 2 // 16 * 16
         low, high = (low, middle) if fits(middle) else (middle, high)
     return high
 
 
-def tflm_arena_bytes_apart(path: Path, timeout: float = 600) -> int:
-    """tflm_arena_bytes of a .tflite file, measured in a child Python process: bisecting creates
-    dozens of interpreters, and after a stage's other interpreters the tflite_micro runtime
-    crashed (segfault) twice while bisecting the streaming pieces in-process; a crash there
-    takes the child, which is retried once, never the stage."""
-    package_parent = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "ser_reparam.interpreters", str(path)]
-    for attempt in (1, 2):
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{path}: measuring its TFLite Micro arena took over {timeout:g} s") from None
-        if done.returncode == 0:
-            return int(done.stdout.split()[-1])
-        if done.returncode > 0 or attempt == 2:
-            raise RuntimeError(f"{path}: measuring its TFLite Micro arena failed in a child process "
-                               f"(exit {done.returncode}): {done.stderr.strip()[-500:]}")
-    raise AssertionError("unreachable")
-
-
-if __name__ == "__main__":  # python -m ser_reparam.interpreters MODEL.tflite: its arena (tflm_arena_bytes_apart)
-    print(tflm_arena_bytes(Path(sys.argv[1]).read_bytes()))
+if __name__ == "__main__":  # python -m ser_reparam.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
+    print("arena", _bisect_arena(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])), flush=True)

@@ -211,9 +211,8 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
 
 def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_dense: bool) -> dict:
     """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
-    slimmed) with their sizes, or why the model does not stream. (Their arenas are measured with
-    the board's kernels out of process: benchmarks/streaming_memory.py. Bisecting them with the
-    Python TFLM interpreter here, after the stage's other interpreters, crashed it twice.)"""
+    slimmed) with their sizes, or why the model does not stream. Stage 07 measures their arenas
+    (evaluate.compare_deployments), benchmarks/streaming_memory.py with the board's kernels."""
     try:
         pieces = split_model(model)
     except NotStreamable as why:

@@ -1,11 +1,15 @@
 """Streaming ConvTransformer (ser_reparam.streaming): A / B / C pieces from the same weights."""
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from conftest import randomize_weights
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes_apart, tflm_runs
+from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
 from ser_reparam.quantize import convert_piece
@@ -69,13 +73,23 @@ def test_trained_run_streams_exactly_in_float_and_closely_in_int8(deployed_run):
     assert agreement >= AGREEMENT_FLOOR
 
 
-def test_arena_measured_in_a_child_process_is_the_smallest_that_runs(tiny, tmp_path):
-    """Stage 07 measures the pieces' arenas apart (interpreters.tflm_arena_bytes_apart)."""
+def test_arena_measured_in_a_child_process_is_the_smallest_that_runs(tiny):
     _, pieces, _ = tiny
     blob = convert_piece(pieces.classify, "int8", lambda: iter([(np.ones(pieces.classify.inputs[0].shape[1:]),)] * 4))
-    (tmp_path / "classify.tflite").write_bytes(blob)
-    arena = tflm_arena_bytes_apart(tmp_path / "classify.tflite")
+    arena = tflm_arena_bytes(blob)
     assert arena % 16 == 0 and tflm_runs(blob, arena) and not tflm_runs(blob, arena - 16)
-    (tmp_path / "broken.tflite").write_bytes(b"not a model")
-    with pytest.raises(RuntimeError, match=r"broken\.tflite: measuring its TFLite Micro arena failed"):
-        tflm_arena_bytes_apart(tmp_path / "broken.tflite")
+    with pytest.raises(RuntimeError, match=r"arena of a 11-byte model failed \(exit 1\)"):
+        tflm_arena_bytes(b"not a model")
+
+
+def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed_run, tmp_path):
+    """B of a 1 s model: the tflite_micro runtime dies (SIGSEGV) on an 8,192-byte arena instead of
+    failing; tflm_arena_bytes goes on past the crash and finds the smallest arena that runs."""
+    path = RunLayout(deployed_run).stream_piece("attend")
+    blob = path.read_bytes()
+    runs = "import sys; from ser_reparam.interpreters import tflm_runs; print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))"
+    crashed = subprocess.run([sys.executable, "-c", runs.format(8192), str(path)], capture_output=True, text=True)
+    assert crashed.returncode == -signal.SIGSEGV
+    arena = tflm_arena_bytes(blob)
+    below = subprocess.run([sys.executable, "-c", runs.format(arena - 16), str(path)], capture_output=True, text=True)
+    assert arena > 8192 and tflm_runs(blob, arena) and below.stdout.strip() == "False"
