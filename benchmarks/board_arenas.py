@@ -1,8 +1,8 @@
 """Tensor arena per board, measured with the board's own kernels, beside the reference kernels.
 
-To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite] [--without-padding]
+To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite] [--without-padding] [--readme]
 
-Prints the README's board-arena table. The model is the demo config's int8 ConvTransformer
+Prints the README's board-arena table (--readme: rewrites its `board-arenas` block). The model is the demo config's int8 ConvTransformer
 (3 s window, 299 × 78 features), calibrated on random features: the arena depends on the graph's
 shapes, not its weights' values (or --model: any int8 .tflite, e.g. a run's
 quantized/int8.tflite). --without-padding builds the graph without the subsampling padding
@@ -16,6 +16,7 @@ import argparse
 import os
 import platform
 import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -25,6 +26,7 @@ from firmware_export.arena import arena_with_margin  # noqa: E402
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.kernels import KERNELS, measure_with  # noqa: E402
 from firmware_export.tflm_build import BuildError  # noqa: E402
+from readme import publish  # noqa: E402
 from ser_reparam.interpreters import tflm_arena_bytes  # noqa: E402
 
 FRAMES, FEATURES, CLASSES = 299, 78, 4
@@ -44,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an int8 .tflite (default: the demo's graph)")
     parser.add_argument("--without-padding", action="store_true", help="the demo graph without the subsampling padding")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's board-arenas block")
     parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's; "
                         "add `reference` for TFLM's reference kernels in a 32-bit host build)")
     args = parser.parse_args()
@@ -56,28 +59,30 @@ def main() -> None:
             measured[key] = {"error": str(error).splitlines()[0]}
     python = tflm_arena_bytes(blob)
     gcc = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    print(f"\nmodel: {args.model or 'demo ConvTransformer int8' + (' without padding' if args.without_padding else '')}"
-          f" ({len(blob):,} B); machine: {platform.machine()}, {platform.python_version()}, {gcc}")
+    out = ["```", f"model: {args.model or 'demo ConvTransformer int8' + (' without padding' if args.without_padding else '')}"
+           f" ({len(blob):,} B); machine: {platform.machine()}, {platform.python_version()}, {gcc}"]
     for key, result in measured.items():
         if "error" not in result:
-            print(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {result['versions']}")
+            out.append(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {result['versions']}")
     reference = measured.get("reference", {}).get("arena_min_bytes")
     if reference:
-        print(f"reference kernels, 32-bit host build: {reference:,} B")
-    print("\n| board | kernels | arena with its kernels | arena with the reference kernels (Python TFLM, 64-bit) "
-          "| difference | kTensorArenaSize |")
-    print("|---|---|---|---|---|---|")
+        out.append(f"reference kernels, 32-bit host build: {reference:,} B")
+    s3 = measured.get("esp-nn-s3", {})
+    if "softmax_scratch_overrun_bytes" in s3:
+        out.append(f"ESP32-S3 softmax: {s3['softmax_scratch_overrun_bytes']} B written past the scratch it asked for")
+    out += ["```", "", "| board | kernels | arena with its kernels | arena with the reference kernels (Python TFLM, 64-bit) "
+            "| difference | kTensorArenaSize |", "|---|---|---|---|---|---|"]
     for board in load_boards().values():
         result = measured.get(board.kernels, {"error": "not requested (--kernels)"})
         arena = result.get("arena_min_bytes")
         if arena is None:
-            print(f"| {board.name} | {board.kernels} | not measured: {result['error']} | {python:,} B | | |")
+            out.append(f"| {board.name} | {board.kernels} | not measured: {result['error']} | {python:,} B | | |")
             continue
-        print(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | {python:,} B "
-              f"| {arena - python:+,} B | {arena_with_margin(arena):,} B |")
-    s3 = measured.get("esp-nn-s3", {})
-    if "softmax_scratch_overrun_bytes" in s3:
-        print(f"\nESP32-S3 softmax: {s3['softmax_scratch_overrun_bytes']} B written past the scratch it asked for")
+        out.append(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | {python:,} B "
+                   f"| {arena - python:+,} B | {arena_with_margin(arena):,} B |")
+    flags = " ".join(a for a in sys.argv[1:] if a != "--readme")
+    publish("board-arenas", "\n".join(out), sys.argv[1:],
+            f"TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py {flags}".rstrip())
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def esp_nn_softmax_problems(model_bytes: bytes) -> list[str]:
     esp-tflite-micro (kernels/esp_nn/softmax.cc, v1.4.0) asks for esp_nn_get_softmax_scratch_size
     (dims[1]) = 4·dims[1] bytes, but ESP-NN's generic-optimized and ESP32-S3 softmax write 4·(last
     dimension) bytes into it: a [1, heads, T, T] attention softmax overruns it (rank 1 reads past
-    the dims). The project's models avoid it (layers.attention_softmax); this check keeps it so."""
+    the dims). The project's models avoid it (layers.MultiHeadSelfAttention._head); this check keeps it so."""
     model = _model(model_bytes)
     problems = []
     for graph in model.subgraphs:

@@ -150,7 +150,7 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     if board.kernels.startswith("esp-nn") and esp_nn_softmax_problems(blob):
         raise StageError(f"stage 06 (export): {model_path} would overrun ESP-NN's softmax scratch on {board.name}: "
                          + "; ".join(esp_nn_softmax_problems(blob)) + ". Give the softmax a rank-2 or rank-3 input "
-                         "whose dimension 1 is at least its last (see ser_reparam.models.layers.attention_softmax)")
+                         "whose dimension 1 is at least its last (see ser_reparam.models.layers.MultiHeadSelfAttention._head)")
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = FrontendConfig(**meta["frontend"])

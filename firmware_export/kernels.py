@@ -59,6 +59,16 @@ KERNELS = {k.key: k for k in (
 )}
 
 
+# what a verify build for the development machine links (verify.py): not a board's library, so not
+# in KERNELS (boards.yaml cannot pick it)
+HOST_REFERENCE = Kernels("reference-64", "TFLM reference kernels (64-bit host build)", "host")
+
+
+def target_kernels(target_name: str) -> Kernels:
+    """The kernel library a program built for tflm_build target `target_name` runs."""
+    return next(k for k in (*KERNELS.values(), HOST_REFERENCE) if k.target == target_name)
+
+
 def tree_versions(tree: Path) -> dict:
     """Versions a tree's README states (the trees carry no version file), else its path only."""
     readme = (tree / "README.md") if (tree / "README.md").exists() else tree.parent / "README.md"
@@ -128,12 +138,13 @@ def run_probe(kernels: Kernels, program: Path, model_bytes: bytes | None, inputs
     return parse_probe(done.stdout)
 
 
-def measure_with(kernels_key: str, model_bytes: bytes, inputs: np.ndarray | None = None, log=None) -> dict:
-    """The model's arena (and logits for `inputs`) with one kernel library; BuildError when its
-    tree is missing or the build fails."""
-    kernels = KERNELS[kernels_key]
+def measure_with(kernels_key: str | Kernels, model_bytes: bytes, inputs: np.ndarray | None = None, log=None,
+                 tree: Path | None = None) -> dict:
+    """The model's arena (and logits for `inputs`) with one kernel library (a KERNELS key or a
+    Kernels); BuildError when its tree is missing or the build fails."""
+    kernels = kernels_key if isinstance(kernels_key, Kernels) else KERNELS[kernels_key]
     target = tflm_build.TARGETS[kernels.target]
-    tree = tflm_build.find_tree(target)
+    tree = tree or tflm_build.find_tree(target)
     with tempfile.TemporaryDirectory(prefix="arena-probe-build-") as tmp:
         program = build_probe(kernels, Path(tmp), op_set(model_bytes), tree, log=log)
         result = run_probe(kernels, program, model_bytes, inputs)

@@ -15,6 +15,8 @@ what the firmware computed; the Python path computes the same clips:
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import tempfile
 import wave
@@ -24,9 +26,11 @@ from string import Template
 import numpy as np
 
 from firmware_export import tflm_build
+from firmware_export.arena import arena_with_margin
 from firmware_export.boards import get_board
 from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
 from firmware_export.export import board_linker_script
+from firmware_export.kernels import KERNELS, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
@@ -100,6 +104,40 @@ def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target,
     return {"sources": sources, "include_dirs": includes, "defines": defines}
 
 
+def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, log=print) -> dict:
+    """The tensor arena a verify build for `target` gets. The bundle's kTensorArenaSize was measured
+    with the board's kernels at the board's word size; that is exact for the board (and for the
+    Cortex-M4F build of a CMSIS-NN board), but another target links other kernels at another word
+    size (the 64-bit host: reference kernels, larger interpreter structs), so its program gets an
+    arena measured the same way on that target (arena_probe, bisected) plus the export's margin."""
+    arena = manifest["arena"]
+    if arena.get("fidelity") == "measured" and KERNELS[arena["kernels"]].target == target.name:
+        return {"bytes": arena["kTensorArenaSize"], "measured_with": arena["kernels_label"]}
+    kernels = target_kernels(target.name)
+    blob = (RunLayout(config).quantized_dir / manifest["model"]["file"]).read_bytes()
+    measured = measure_with(kernels, blob, log=log, tree=tree)
+    return {"bytes": arena_with_margin(measured["arena_min_bytes"]), "measured_bytes": measured["arena_min_bytes"],
+            "measured_with": f"{kernels.label}, {measured['word_bytes'] * 8}-bit"}
+
+
+def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
+    """`parts` (firmware_sources) building main.cc against the bundle's model_settings.h with
+    kTensorArenaSize = arena_bytes: both copied to a folder searched first (main.cc includes its
+    own folder's header before any -I)."""
+    folder = work / "arena"
+    folder.mkdir(parents=True, exist_ok=True)
+    header, count = re.subn(r"constexpr int kTensorArenaSize = \d+;",
+                            f"constexpr int kTensorArenaSize = {arena_bytes};  // this verify build's target",
+                            (bundle / "model_settings.h").read_text())
+    if count != 1:
+        raise StageError(f"{bundle / 'model_settings.h'}: no kTensorArenaSize line; re-export the bundle "
+                         "(ser-reparam export)")
+    (folder / "model_settings.h").write_text(header)
+    main = folder / "main.cc"
+    shutil.copyfile(parts["sources"][0], main)
+    return {**parts, "sources": [main, *parts["sources"][1:]], "include_dirs": [folder, *parts["include_dirs"]]}
+
+
 def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[str, int, int]]) -> dict:
     """Bytes of each RAM region the linked program uses (placed buffers + static data), the free
     rest (heap and stack), and its flash (code, constants, initialised data)."""
@@ -161,6 +199,9 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
     manifest = json.loads((bundle / "manifest.json").read_text())
     tree = tflm_build.find_tree(target, tflm_dir)
     parts = firmware_sources(bundle, board, work, target, tree)
+    arena = target_arena(config, manifest, target, tree, log)
+    if arena["bytes"] != manifest["arena"]["kTensorArenaSize"]:
+        parts = with_arena(parts, bundle, work, arena["bytes"])
     regions = None
     script = None
     if target.runner == "qemu-mps2-an386":
@@ -171,7 +212,7 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
                                        include_dirs=parts["include_dirs"], defines=parts["defines"],
                                        linker_script=script, log=log)
     return {"target": target, "board": board, "bundle": bundle, "manifest": manifest, "tree": tree,
-            "program": program, "regions": regions}
+            "program": program, "regions": regions, "arena": arena}
 
 
 def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeout: float | None = None) -> dict:
@@ -239,6 +280,7 @@ def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, cli
         report = {"board": board_key, "target": target_name, "tree": str(built["tree"]), "clips": rows,
                   "arena_used_bytes": result["arena_used_bytes"],
                   "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
+                  "arena_built_bytes": built["arena"]["bytes"], "arena_built_with": built["arena"]["measured_with"],
                   "arena_python_bytes": built["manifest"]["arena"]["reference_bytes"]}
         if built["regions"]:
             report["memory"] = section_usage(built["target"], built["program"], built["regions"])
@@ -253,8 +295,9 @@ def summary(report: dict, board_key: str) -> str:
         lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
                      f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "
                      f"identical, max {row['features_max_lsb']} LSB")
-    lines.append(f"tensor arena used {report['arena_used_bytes']:,} B (Python TFLM, 64-bit "
-                 f"{report['arena_python_bytes']:,} B; kTensorArenaSize {report['arena_exported_bytes']:,} B)")
+    lines.append(f"tensor arena used {report['arena_used_bytes']:,} B of {report['arena_built_bytes']:,} B "
+                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit {report['arena_python_bytes']:,} B; "
+                 f"the bundle's kTensorArenaSize {report['arena_exported_bytes']:,} B)")
     memory = report.get("memory")
     if memory:
         flash_kb = board.flash_kb

@@ -2,7 +2,8 @@
 
 Stages 01–07 of `configs/demo.yaml` for the lightweight ConvTransformer and its HRF twin
 (ffn2@8x1), firmware for the config's boards (ESP32-S3, STM32F4), then one table comparing
-them: accuracy on Keras / int8 LiteRT / int8 TFLite Micro, parameters, bytes, arena, fit.
+them: accuracy on Keras / int8 LiteRT / int8 TFLite Micro, parameters, bytes, arena, fit; and
+the whole-window and streaming deployments side by side.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ser_reparam.config import ExperimentConfig, load_config
+from ser_reparam.evaluate import DEPLOYMENT_HEADER, STREAMING_RUNNERS, deployment_rows
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout
 
@@ -45,7 +47,10 @@ def variant_summary(config: ExperimentConfig) -> dict:
             "agreement": evaluation["pairs"]["litert_int8 vs tflm_int8"]["argmax_agreement"],
             "test_examples": evaluation["test_examples"],
             "model_bytes": models["tflm_int8"]["bytes"], "arena_bytes": models["tflm_int8"]["arena_bytes"],
-            "boards": boards}
+            "boards": boards,
+            "side_by_side": {"models": {name: models[name] for name in STREAMING_RUNNERS if name in models},
+                             "pairs": {name: pair for name, pair in evaluation["pairs"].items() if "streaming" in name},
+                             "deployments": evaluation["deployments"]}}
 
 
 def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
@@ -68,6 +73,11 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
         cells = [BASELINES[name], f"{metrics['params']:,}" if metrics["params"] else "—",
                  f"{metrics['ua']:.3f} / {metrics['wf1']:.3f}", *["—"] * (len(header) - 3)]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Whole window vs streaming, measured on each variant's int8 files (stage 07; model RAM "
+              "without the front end):", "", "| variant | " + " | ".join(DEPLOYMENT_HEADER) + " |",
+              "|" + "---|" * (len(DEPLOYMENT_HEADER) + 1)]
+    lines += ["| " + " | ".join([row["variant"], *cells]) + " |"
+              for row in rows for cells in deployment_rows(row["side_by_side"])]
     cards = "\n".join(f"- {row['variant']}: [model card]({row['variant']}-model-card.md), "
                       f"[confusion matrix of int8 on TFLite Micro]({row['variant']}-confusion-tflm.png)" for row in rows)
     return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"

@@ -9,6 +9,7 @@ runs/<name>/
   <variant>/train/seed-<k>/{best.keras,metrics.json,…}   stage 03
   <variant>/folded/{seed-<k>.keras,fold.json}            stage 04
   <variant>/quantized/{<name>.tflite,quantize.json}      stage 05
+  <variant>/quantized/stream_{step,attend,classify}.tflite   stage 05: the streaming pieces
   <variant>/firmware/<board>/                            stage 06
   reports/<variant>-evaluation.{json,md}                 stage 07 (and report / demo tables)
   stages/NN[-<variant>].json                             the stage records
@@ -106,6 +107,15 @@ class RunLayout:
     @property
     def quantized_dir(self) -> Path:
         return self.variant_dir / "quantized"
+
+    @property
+    def quantize_record(self) -> Path:
+        """Stage 05's record: bytes, ops and the streaming pieces of every file it wrote."""
+        return self.quantized_dir / "quantize.json"
+
+    def stream_piece(self, piece: str) -> Path:
+        """Stage 05's int8 streaming piece (streaming.PIECES: step, attend, classify)."""
+        return self.quantized_dir / f"stream_{piece}.tflite"
 
     def firmware_dir(self, board_key: str) -> Path:
         return self.variant_dir / "firmware" / board_key

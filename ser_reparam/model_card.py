@@ -106,7 +106,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
         tflm["confusion"], labels, f"{evaluation['variant']} {deployed}.tflite on TFLite Micro\n"
                                    f"({tflm['count']} test utterances, UA {tflm['ua']:.3f})"))
     fold = _json(layout.fold_record)
-    quant = _json(layout.quantized_dir / "quantize.json")
+    quant = _json(layout.quantize_record)
     baselines = ensure_baselines(config)  # written by stage 03; recomputed only if its split changed
     seed_record = fold["seeds"][str(fold["deployed_seed"])]
     rows = read_manifest(layout.manifest)

@@ -26,19 +26,24 @@ from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
+from ser_reparam.models.lean import lean_forward
+from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, NotStreamable, calibration_examples,
+                                   split_model, state_bytes, stream_window)
 from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
 from ser_reparam.tflite_ops import audit_ops, float_ops
+from ser_reparam.tflite_schedule import depth_first, pack, share_constants, unpack
 
 MODES = ("float", "int8", "int16x8")
 
 
 def inference_function(model) -> tf.types.experimental.ConcreteFunction:
-    """model(x, training=False) traced at batch 1 for the model's own (static) input shape."""
+    """model(x, training=False) traced at batch 1 for the model's own (static) input shape, in its
+    memory-lean form (models.lean: the same function, a lower arena)."""
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(f"model '{model.name}' has input shape {shape} with an unknown size; "
                          "TFLite Micro needs fixed-length inputs: build it with num_frames set")
-    forward = tf.function(lambda x: model(x, training=False), autograph=False)
+    forward = tf.function(lean_forward(model), autograph=False)
     return forward.get_concrete_function(tf.TensorSpec((1, *shape), tf.float32, name="features"))
 
 
@@ -65,7 +70,7 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = converter.inference_output_type = tf.int16
-    return fully_connected_2d(converter.convert())
+    return depth_first(share_constants(fully_connected_2d(converter.convert())))
 
 
 def fully_connected_2d(model_bytes: bytes) -> bytes:
@@ -159,6 +164,69 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
     return x[np.array(turns[:count])]
 
 
+# the streaming pieces (ser_reparam.streaming): converted like the whole-window model
+
+def convert_piece(model, mode: str, representative=None, per_channel_dense: bool = True) -> bytes:
+    """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
+    Keras model's order, post-processed like the whole-window model (quantize.to_tflite)."""
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
+    if mode == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
+        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
+                                                    for example in representative())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    blob = converter.convert()
+    blob = _in_keras_order(blob, [spec.name for spec in specs])
+    return depth_first(share_constants(fully_connected_2d(blob)))
+
+
+def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
+    """The model with its graph inputs and outputs in the Keras model's order (the converter
+    stores them in its own order; the signature def names them: inputs by spec name, outputs
+    output_0, output_1, …), so that firmware and runners can address them by position."""
+    model = unpack(blob)
+    signature, graph = model.signatureDefs[0], model.subgraphs[0]
+    inputs = {entry.name.decode(): entry.tensorIndex for entry in signature.inputs}
+    outputs = {entry.name.decode(): entry.tensorIndex for entry in signature.outputs}
+    graph.inputs = [inputs[name] for name in input_names]
+    graph.outputs = [outputs[f"output_{i}"] for i in range(len(outputs))]
+    return pack(model)
+
+
+def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
+    """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
+    (training windows): A on their step windows, B on their chunks, C on their pooled means."""
+    trace: dict = {}
+    runner = KerasPieces(pieces)
+    for features in examples:
+        stream_window(runner, pieces, features, trace)
+    data = calibration_examples(trace)
+    return {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
+            for name in PIECES}
+
+
+def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_dense: bool) -> dict:
+    """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
+    slimmed) with their sizes, or why the model does not stream. Stage 07 measures their arenas
+    (evaluate.compare_deployments), benchmarks/streaming_memory.py with the board's kernels."""
+    try:
+        pieces = split_model(model)
+    except NotStreamable as why:
+        return {"streams": False, "why": str(why)}
+    record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
+              "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
+    for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
+        slim = slim_tflite(blob)
+        path = layout.stream_piece(name)
+        atomic_write_bytes(path, slim)
+        record["pieces"][name] = {"file": path.name, "bytes": len(slim)}
+    return record
+
+
 def deployed_model_name(config) -> str:
     """The stage 05 file a config deploys: the QAT model when it asks for QAT, else the PTQ one."""
     return "qat_int8" if config.quantize.qat_epochs > 0 else "int8"
@@ -202,7 +270,8 @@ def _qat_model(config, folded, store, labels):
 def quantize_run(config: ExperimentConfig) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
-    written to quantized/<name>.tflite; quantized/quantize.json records bytes and ops."""
+    written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
+    (write_pieces); quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
     layout = RunLayout(config)
@@ -233,5 +302,6 @@ def quantize_run(config: ExperimentConfig) -> dict:
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
-    atomic_write_bytes(out / "quantize.json", (json.dumps(record, indent=1) + "\n").encode())
+    record["streaming"] = write_pieces(folded, calibration, layout, config.quantize.per_channel_dense)
+    atomic_write_bytes(layout.quantize_record, (json.dumps(record, indent=1) + "\n").encode())
     return record

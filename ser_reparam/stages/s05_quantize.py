@@ -1,5 +1,6 @@
 """Stage 05 (quantize): float / int8 (/ int16x8 / QAT int8) TFLite files of the deployed folded
-model, audited against TFLite Micro's kernels; <variant>/quantized/ (library: quantize.py)."""
+model, audited against TFLite Micro's kernels, and its int8 streaming pieces when it streams;
+<variant>/quantized/ (library: quantize.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,11 @@ def run(config: ExperimentConfig) -> str:
     from ser_reparam.quantize import quantize_run
 
     record = quantize_run(config)
-    return ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
+    line = ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
+    streaming = record["streaming"]
+    if not streaming["streams"]:
+        return f"{line}; no streaming pieces: {streaming['why']}"
+    return f"{line}; streaming pieces {sum(p['bytes'] for p in streaming['pieces'].values()):,} B"
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:

@@ -1,5 +1,6 @@
 """Stage 07 (evaluate): the deployed seed's test split through Keras, LiteRT and the TFLite
-Micro interpreter, side by side; reports/<variant>-evaluation.{json,md} (library: evaluate.py)."""
+Micro interpreter, whole window and streaming, side by side; reports/<variant>-evaluation.{json,md}
+(library: evaluate.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,8 @@ def run(config: ExperimentConfig) -> str:
     from ser_reparam.model_card import evaluate_with_card
 
     models = evaluate_with_card(config)["models"]
-    return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in ("keras_folded", "litert_int8", "tflm_int8"))
+    names = ("keras_folded", "litert_int8", "tflm_int8", "tflm_int8_streaming")
+    return "  ".join(f"{name} UA {models[name]['ua']:.3f}" for name in names if name in models)
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:

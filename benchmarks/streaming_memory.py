@@ -1,0 +1,102 @@
+"""Whole-window vs streaming deployment, 3 s and 5 s windows, the three lightweight models:
+arena, model RAM, flash and MACs per second of audio, measured on the int8 files.
+
+To run:  python benchmarks/streaming_memory.py [--readme]   (--readme: rewrite the README block)
+
+Each model is built at the window's length with randomized weights (distinct values, as after
+training: the converter shares identical constants) and converted the way stage 05 converts
+(ser_reparam.quantize: the lean whole-window graph) or split into the streaming pieces A / B /
+C (ser_reparam.streaming), int8 calibrated on random features. Arenas are measured with
+TFLite Micro + CMSIS-NN for the Cortex-M4F under QEMU (firmware_export.kernels, `TFLM_DIR`);
+without that tree, with the Python TFLM interpreter (64-bit host, reference kernels), and the
+table says which. Streaming RAM = the three pieces' arenas (three interpreters, each measured
+on its own: an upper bound for one shared arena) + the X / K / V state; the C front end's RAM
+is not included. MACs per second: one label per second over the last window (sliding), i.e.
+the whole-window model once per second, or A for each of the second's 25 steps plus B for
+every query chunk and C once.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from readme import publish  # noqa: E402
+from ser_reparam.config import QuantizeConfig  # noqa: E402
+from ser_reparam.models import build_model  # noqa: E402
+from ser_reparam.profile import count_flops  # noqa: E402
+from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
+from ser_reparam.streaming import (PIECES, STEP_FRAMES, NotStreamable, model_ram_bytes, piece_macs, split_model,  # noqa: E402
+                                   state_bytes)
+
+ARCHS = ("convtransformer", "conformer", "speechformer")
+WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop
+LABEL_HOP_S = 1.0
+STEPS_PER_S = 100 // STEP_FRAMES
+
+
+def arena(blob: bytes) -> tuple[int, str]:
+    from firmware_export.kernels import measure_with
+    from firmware_export.tflm_build import BuildError
+    from ser_reparam.interpreters import tflm_arena_bytes
+
+    try:
+        return measure_with("cmsis-nn", blob)["arena_min_bytes"], "TFLM + CMSIS-NN, Cortex-M4F (QEMU)"
+    except BuildError:
+        return tflm_arena_bytes(blob), "Python TFLM interpreter (64-bit host, reference kernels)"
+
+
+def randomized(arch: str, frames: int, rng) -> object:
+    model = build_model(arch, "lightweight", 4, frames, 78, deploy=True)
+    for weight in model.weights:
+        weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32) + 0.5 * (len(weight.shape) < 2))
+    return model
+
+
+def rows() -> tuple[list[str], set[str]]:
+    rng = np.random.default_rng(0)
+    per_channel = QuantizeConfig().per_channel_dense
+    lines, methods = [], set()
+    for arch in ARCHS:
+        for seconds, frames in WINDOWS.items():
+            model = randomized(arch, frames, rng)
+            calibration = rng.standard_normal((8, frames, 78)).astype(np.float32)
+            blob = slim_tflite(to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel))
+            size, method = arena(blob)
+            methods.add(method)
+            macs = count_flops(model, (frames, 78)) / LABEL_HOP_S
+            lines.append(f"| {arch} | {seconds} s | whole window | {size:,} | {size:,} | {len(blob):,} "
+                         f"| {macs / 1e6:.2f}M |")
+            try:
+                pieces = split_model(model)
+            except NotStreamable:
+                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (README) | | | |")
+                continue
+            blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel).items()}
+            arenas = {name: arena(b)[0] for name, b in blobs.items()}
+            chunks = pieces.steps // pieces.chunk
+            macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
+                                                             + piece_macs(pieces.classify)) / LABEL_HOP_S)
+            ram = model_ram_bytes(arenas, state_bytes(pieces))
+            lines.append(f"| {arch} | {seconds} s | streaming (A / B / C, state {state_bytes(pieces):,} B) "
+                         f"| {' / '.join(f'{arenas[n]:,}' for n in PIECES)} | {ram:,} "
+                         f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")
+    return lines, methods
+
+
+def table() -> str:
+    lines, methods = rows()
+    header = ["| model (lightweight, int8) | window | deployment | arena bytes | model RAM bytes (arenas + state) "
+              "| flash bytes (.tflite) | MACs per second of audio |", "|---|---|---|---|---|---|---|"]
+    return "\n".join(header + lines) + f"\n\nArenas measured with {' and '.join(sorted(methods))}."
+
+
+def main(argv: list[str]) -> None:
+    publish("streaming-memory", table(), argv, "python benchmarks/streaming_memory.py --readme")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,217 @@
+"""Streaming inference of a one-block ConvTransformer: the whole-window model's logits from
+three small graphs and a little application state, instead of one graph over the window.
+
+The whole-window model's subsampled step j depends only on feature frames 4·j … 4·j + 6
+(two 3×3 stride-2 convolutions; layers.subsampling_length), and attention is the only place
+where steps meet. So, from the SAME trained weights:
+
+  A  every STEP_FRAMES feature frames: the STEP_CONTEXT frames ending there → x_j (the step's
+     subsampled vector) and its attention key k_j and value v_j;
+  B  at the end of the window, for a chunk of Q query steps: attention of their queries
+     (computed from x) over all keys and values, residual, LayerNorm, FFN, residual,
+     LayerNorm, averaged over the chunk's steps;
+  C  the average of the chunk means (the classifier's pooling) → cls1 → cls2 → logits.
+
+The application holds X, K, V (steps × dim each) between A and B. Every value is the one the
+whole-window graph computes, in another order: float logits agree to rounding. A deeper
+model does not stream this way (block 2 needs every step's block-1 output, which depends on
+every key), nor do the Conformer (positions added after subsampling, a k=31 depthwise
+convolution over time between attention and pooling) and the SpeechFormer (no subsampling;
+see README): they keep the whole-window export (models.lean). Converting and quantizing the
+pieces: quantize.convert_piece / quantize_pieces / write_pieces (stage 05).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from ser_reparam.interpreters import TFLMModel
+from ser_reparam.models.lean import has_subsampling
+from ser_reparam.models.layers import subsampling_length
+from ser_reparam.profile import _op_macs
+
+STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
+MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head
+
+
+class NotStreamable(ValueError):
+    """The model's function cannot be computed exactly by the A / B / C split."""
+
+
+def steps_for(frames: int) -> int:
+    """Subsampled steps of a `frames`-frame window (as the whole-window convolutions make)."""
+    return ((subsampling_length(frames) - 3) // 2 + 1 - 3) // 2 + 1
+
+
+def chunk_for(steps: int) -> int:
+    """The largest divisor of `steps` not above MAX_CHUNK: equal chunks, so the mean of chunk
+    means is the mean over all steps."""
+    return max(q for q in range(1, MAX_CHUNK + 1) if steps % q == 0)
+
+
+def check_streamable(model) -> None:
+    names = {layer.name for layer in model.layers}
+    why = None
+    if not has_subsampling(model) or "positions" in names:
+        why = "it has no convolutional subsampling without positions (ConvTransformer only)"
+    elif "block1_mhsa" not in names or "block2_mhsa" in names:
+        why = "only a one-block ConvTransformer streams exactly (block 2 needs every step's block-1 output)"
+    elif model.get_layer("block1_mhsa").window is not None:
+        why = "its attention is local"
+    if why:
+        raise NotStreamable(f"model '{model.name}' cannot stream exactly: {why}; "
+                            "deploy the whole-window export instead")
+
+
+@dataclasses.dataclass
+class StreamingPieces:
+    """The three Keras graphs (sharing the trained model's layers) and their sizes."""
+    step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
+    attend: keras.Model   # B: x chunk (Q, dim), K (heads, head_dim, T), V (heads, T, head_dim) → chunk mean (dim)
+    classify: keras.Model  # C: pooled (dim) → logits
+    steps: int
+    chunk: int
+
+
+def split_model(model) -> StreamingPieces:
+    """A, B and C of a trained (folded) one-block ConvTransformer; raises NotStreamable otherwise."""
+    check_streamable(model)
+    frames, features = (int(d) for d in model.inputs[0].shape[1:])
+    steps = steps_for(frames)
+    chunk = chunk_for(steps)
+    mhsa = model.get_layer("block1_mhsa")
+    dim, heads = mhsa.dim, mhsa.heads
+    kernel, bias = mhsa.qkv.kernel, mhsa.qkv.bias
+    scale = (dim // heads) ** -0.5
+
+    frames_in = keras.Input((STEP_CONTEXT, features), name="frames")
+    x = tf.reshape(frames_in, [-1, STEP_CONTEXT, features, 1])
+    feature_pad = subsampling_length(features) - features
+    if feature_pad:
+        x = tf.pad(x, [[0, 0], [0, 0], [0, feature_pad], [0, 0]])
+    x = model.get_layer("subsample_conv2")(model.get_layer("subsample_conv1")(x))  # 7 rows → 3 → 1
+    x = model.get_layer("subsample_proj")(tf.reshape(x, [-1, int(x.shape[2]) * int(x.shape[3])]))
+    kv = tf.matmul(x, kernel[:, dim:]) + bias[dim:]
+    step = keras.Model(frames_in, [x, kv[:, :dim], kv[:, dim:]], name="stream_step")
+
+    head_dim = dim // heads
+    xq, keys, values = (keras.Input(shape, name=name) for shape, name in (
+        ((chunk, dim), "queries"), ((heads, head_dim, steps), "keys"), ((heads, steps, head_dim), "values")))
+    q = (tf.matmul(tf.reshape(xq, [-1, dim]), kernel[:, :dim]) + bias[:dim]) * scale
+    q = tf.transpose(tf.reshape(q, [-1, chunk, heads, head_dim]), [0, 2, 1, 3])  # (1, heads, Q, head_dim)
+    # all heads at once: chunk × steps scores per head are small; the softmax sees rank 2, whose
+    # dims[1] is the keys axis (the ESP-NN scratch rule, firmware_export.esp_nn_rules)
+    scores = tf.reshape(tf.matmul(q, keys), [-1, steps])  # keys stored transposed: no adjoint
+    weights = tf.reshape(tf.nn.softmax(scores, axis=-1), [-1, heads, chunk, steps])
+    context = tf.reshape(tf.transpose(tf.matmul(weights, values), [0, 2, 1, 3]), [-1, chunk, dim])
+    y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(context))
+    y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
+    attend = keras.Model([xq, keys, values], tf.reduce_mean(y, axis=1), name="stream_attend")
+
+    pooled = keras.Input((dim,), name="pooled")
+    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(pooled)))
+    classify = keras.Model(pooled, logits, name="stream_classify")
+    return StreamingPieces(step, attend, classify, steps, chunk)
+
+
+class KerasPieces:
+    """The pieces in float (Keras), each called on a batch of its inputs."""
+
+    def __init__(self, pieces: StreamingPieces):
+        self.pieces = pieces
+
+    def step(self, windows):
+        return [np.asarray(t) for t in self.pieces.step(windows, training=False)]
+
+    def attend(self, queries, keys, values):
+        return np.asarray(self.pieces.attend([queries, keys, values], training=False))
+
+    def classify(self, pooled):
+        return np.asarray(self.pieces.classify(pooled, training=False))
+
+
+def step_windows(features: np.ndarray, steps: int) -> np.ndarray:
+    """The (steps, STEP_CONTEXT, features) frame windows A reads, one per subsampled step."""
+    return np.stack([features[STEP_FRAMES * j:STEP_FRAMES * j + STEP_CONTEXT] for j in range(steps)])
+
+
+def stream_window(runner, pieces: StreamingPieces, features: np.ndarray, trace: dict | None = None) -> np.ndarray:
+    """Logits of one window (frames, features) the way the device computes them: A per step
+    (a step is computed as soon as its frames arrived), then B per query chunk, then C.
+    `trace` collects each piece's inputs (calibration data)."""
+    windows = step_windows(features, pieces.steps)
+    X, K, V = runner.step(windows)
+    chunks = X.reshape(-1, pieces.chunk, X.shape[-1])
+    heads = pieces.attend.inputs[1].shape[1]
+    # the application files step j's k and v head by head: K[h, :, j] = k_j[h·hd : (h+1)·hd] and
+    # V[h, j, :] = v_j[h·hd : (h+1)·hd]; keys transposed, so that B's matmul needs no adjoint
+    # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena)
+    keys = np.repeat(K.reshape(len(K), heads, -1).transpose(1, 2, 0)[None], len(chunks), axis=0)
+    values = np.repeat(V.reshape(len(V), heads, -1).transpose(1, 0, 2)[None], len(chunks), axis=0)
+    pooled = runner.attend(chunks, keys, values).mean(axis=0, keepdims=True)
+    if trace is not None:
+        trace.setdefault("step", []).append(windows)
+        trace.setdefault("attend", []).append((chunks, keys, values))
+        trace.setdefault("classify", []).append(pooled)
+    return runner.classify(pooled)[0]
+
+
+PIECES = ("step", "attend", "classify")
+
+
+def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]]:
+    """Each piece's calibration inputs from a stream_window trace: at most `most` of them, a
+    fixed-seed sample (a window has one A input per step)."""
+    data = {"step": [(w,) for batch in trace["step"] for w in batch],
+            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
+            "classify": [(p,) for batch in trace["classify"] for p in batch]}
+    order = np.random.default_rng(0)
+    for name, examples in data.items():
+        if len(examples) > most:
+            data[name] = [examples[i] for i in sorted(order.permutation(len(examples))[:most])]
+    return data
+
+
+class InterpreterPieces:
+    """The int8 pieces on a TFLite interpreter (interpreters.TFLMModel: TFLite Micro's kernels, or
+    LiteRTModel). Between pieces the application holds int8 values in one piece's output scale
+    and requantizes them to the next one's input scale (a per-tensor multiply); here that is a
+    dequantize and quantize through float."""
+
+    def __init__(self, blobs: dict[str, bytes], runner=TFLMModel):
+        self.models = {name: runner(blobs[name]) for name in PIECES}
+
+    def _run(self, name: str, *inputs):
+        outputs = [self.models[name].run_float(*example) for example in zip(*inputs)]
+        return [np.stack(column) for column in zip(*outputs)]
+
+    def step(self, windows):
+        return self._run("step", windows)
+
+    def attend(self, queries, keys, values):
+        return self._run("attend", queries, keys, values)[0]
+
+    def classify(self, pooled):
+        return self._run("classify", pooled)[0]
+
+
+def piece_macs(model: keras.Model) -> int:
+    """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
+    specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))
+
+
+def model_ram_bytes(arenas: dict[str, int], state: int) -> int:
+    """The streaming deployment's model RAM: the pieces' arenas (each measured with its own
+    interpreter: an upper bound for one arena they share) + the application's X / K / V state.
+    The front end's RAM is not included (the same for both deployments' Python front end)."""
+    return sum(arenas[name] for name in PIECES) + state
+
+
+def state_bytes(pieces: StreamingPieces) -> int:
+    """The application's int8 state: X, K and V of the window (steps × dim each)."""
+    return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])
