@@ -16,6 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from readme import publish  # noqa: E402
+from ser_reparam.baseline import ensure_baselines  # noqa: E402
 from ser_reparam.demo import demo_configs, summary_markdown, variant_summary  # noqa: E402
 from ser_reparam.layout import RunLayout  # noqa: E402
 
@@ -37,7 +38,8 @@ def main(argv: list[str]) -> None:
             f"{config.training.epochs} epochs, {config.data.window_s:g} s windows; the deployed seed is chosen on "
             f"validation; {rows[0]['test_examples']} test utterances, so one utterance = "
             f"{100 / rows[0]['test_examples']:.2f} pp), stages {seconds / 60:.1f} min in total "
-            f"(sum of the stage records):\n\n{summary_markdown(rows)}")
+            f"(sum of the stage records):\n\n"
+            f"{summary_markdown(rows, ensure_baselines(config), reports='OUT/demo/reports')}")
     publish("demo", text, argv, "python benchmarks/demo_results.py OUT --readme (from the run)")
 
 

@@ -53,9 +53,11 @@ def variant_summary(config: ExperimentConfig) -> dict:
                              "deployments": evaluation["deployments"]}}
 
 
-def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
+def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: str | None = None) -> str:
     """The demo table; `baselines` (baselines.json of the run) adds the classic baselines and
-    chance, scored on the same test split, in the first metric column."""
+    chance, scored on the same test split, in the first metric column. Model cards and confusion
+    matrices are linked beside the summary (reports/), or named as paths under `reports` for a
+    table that lives elsewhere (the README)."""
     boards = list(rows[0]["boards"])
     header = ["variant", "params (trained → deployed)", *(f"UA / WF1 {label}" for _, label in RUNNERS),
               "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]
@@ -78,8 +80,12 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None) -> str:
               "|" + "---|" * (len(DEPLOYMENT_HEADER) + 1)]
     lines += ["| " + " | ".join([row["variant"], *cells]) + " |"
               for row in rows for cells in deployment_rows(row["side_by_side"])]
-    cards = "\n".join(f"- {row['variant']}: [model card]({row['variant']}-model-card.md), "
-                      f"[confusion matrix of int8 on TFLite Micro]({row['variant']}-confusion-tflm.png)" for row in rows)
+    def ref(text: str, name: str) -> str:
+        return f"[{text}]({name})" if reports is None else f"{text} `{reports}/{name}`"
+
+    cards = "\n".join(f"- {row['variant']}: {ref('model card', row['variant'] + '-model-card.md')}, "
+                      f"{ref('confusion matrix of int8 on TFLite Micro', row['variant'] + '-confusion-tflm.png')}"
+                      for row in rows)
     return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"
             + "\n".join(lines) + "\n\n" + cards + "\n")
 

@@ -99,3 +99,7 @@ def test_demo_summary_carries_the_baselines_and_chance():
     assert "| streaming | does not stream: ConvTransformer only |" in text
     assert ("- convtransformer-lightweight-none: [model card](convtransformer-lightweight-none-model-card.md), "
             "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)") in text
+    # the README's copy names the files in the run instead of links that would be broken there
+    elsewhere = summary_markdown([row], baselines, reports="OUT/demo/reports")
+    assert "model card `OUT/demo/reports/convtransformer-lightweight-none-model-card.md`" in elsewhere
+    assert "](" not in elsewhere
