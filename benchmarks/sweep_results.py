@@ -5,7 +5,8 @@ To run:  ser-reparam sweep --config configs/demo.yaml --set runs_dir=OUT --set d
          python benchmarks/sweep_results.py OUT/demo [--readme]
 
 Aggregates every trained seed under the run folder with the same code as `ser-reparam report`
-(mean ± std over seeds, deployed Params and MACs), with the chance level of the test set. A `ser-reparam demo --out OUT` run folder holds two of these placements (none, ffn2@8x1)
+(mean ± std over seeds, deployed Params and MACs), with the classic baselines and chance fitted and scored on the
+same split (baselines.json, computed if the run has none). A `ser-reparam demo --out OUT` run folder holds two of these placements (none, ffn2@8x1)
 already: the sweep above skips them. --readme rewrites the README's `sweep` block.
 """
 from __future__ import annotations
@@ -19,17 +20,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from readme import publish  # noqa: E402
+from ser_reparam.baseline import ensure_baselines  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 from ser_reparam.layout import variant_configs  # noqa: E402
-from ser_reparam.report import aggregate, collect, markdown  # noqa: E402
+from ser_reparam.report import aggregate, collect, collect_baselines, markdown  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
     if not argv or argv[0].startswith("-"):
         raise SystemExit(__doc__)
     run_dir = Path(argv[0])
-    rows = aggregate(collect([run_dir]))
     config = load_run(variant_configs(run_dir)[0].parent)
+    ensure_baselines(config)
+    rows = aggregate(collect([run_dir]), collect_baselines([run_dir]))
     table = markdown(rows, run_dir.name).split("\n", 2)[2]  # without the "### title" line
     seeds = sorted({len(r["seeds"]) for r in rows})
     truth = np.sum(rows[0]["confusion"], axis=1)  # test examples per class (× seeds)
