@@ -7,7 +7,8 @@ To run (each architecture with ffn2@8x1, int16x8 and 3 QAT epochs, on the demo c
   python benchmarks/deployed_models.py OUT/demo [--readme]
 
 One column per variant of the run folder that stage 07 evaluated (paths from each variant's
-saved config through RunLayout); --readme rewrites the block.
+saved config through RunLayout), then the classic baselines and chance on the same test split (UA);
+--readme rewrites the block.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import json
 import sys
 
 from readme import publish
+from ser_reparam.baseline import BASELINES, ensure_baselines
 from ser_reparam.experiment import load_run
 from ser_reparam.layout import RunLayout, variant_configs
 
@@ -62,6 +64,9 @@ def main(argv: list[str]) -> None:
     rows = list(next(iter(columns.values())))
     lines = ["| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     lines += [f"| {row} | " + " | ".join(columns[v][row] for v in variants) + " |" for row in rows]
+    baselines = ensure_baselines(layouts[0].config)["models"]  # one split, shared by every variant
+    lines += [f"| UA {BASELINES[name]}, same split | " + " | ".join([f"{metrics['ua']:.3f}"] * len(variants)) + " |"
+              for name, metrics in baselines.items()]
     publish("deployed-models", "\n".join(lines), argv,
             "python benchmarks/deployed_models.py OUT/demo --readme (from the runs' records)")
 
