@@ -121,8 +121,9 @@ def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, 
 
 
 def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
-    """`parts` (firmware_sources) building main.cc against the bundle's model_settings.h with
-    kTensorArenaSize = arena_bytes: both copied to a folder searched first (main.cc includes its
+    """`parts` (firmware_sources) built against the bundle's model_settings.h with kTensorArenaSize =
+    arena_bytes: the header and every source that includes it (main.cc declares the arena, ser_app.cc
+    hands its size to the interpreter) copied to a folder searched first (a source includes its
     own folder's header before any -I)."""
     folder = work / "arena"
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,9 +134,13 @@ def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
         raise StageError(f"{bundle / 'model_settings.h'}: no kTensorArenaSize line; re-export the bundle "
                          "(ser-reparam export)")
     (folder / "model_settings.h").write_text(header)
-    main = folder / "main.cc"
-    shutil.copyfile(parts["sources"][0], main)
-    return {**parts, "sources": [main, *parts["sources"][1:]], "include_dirs": [folder, *parts["include_dirs"]]}
+    sources = []
+    for source in parts["sources"]:
+        if '#include "model_settings.h"' in Path(source).read_text(errors="replace"):
+            shutil.copyfile(source, folder / Path(source).name)
+            source = folder / Path(source).name
+        sources.append(source)
+    return {**parts, "sources": sources, "include_dirs": [folder, *parts["include_dirs"]]}
 
 
 def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[str, int, int]]) -> dict:
