@@ -21,7 +21,7 @@ from ser_reparam.features import FrontendConfig
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 
 FRONTEND_DIR = Path(__file__).parent / "frontend"
-C_SOURCES = ("ser_frontend.h", "ser_frontend.c")
+C_SOURCES = ("ser_frontend.h", "ser_frontend.c", "ser_frontend_stream.h", "ser_frontend_stream.c")
 
 
 def c_float(value: float) -> str:
@@ -99,7 +99,7 @@ def frontend_state_bytes(frontend: FrontendConfig, num_frames: int, cmsis: bool)
 def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames: int,
                          out_dir: str | os.PathLike) -> list[Path]:
     """Copy the front end's C sources into `out_dir` and generate its config header and tables
-    for `num_frames` frames per window. Returns the four files written."""
+    for `num_frames` frames per window. Returns the files written (C_SOURCES, config, tables)."""
     mean, std = _statistics(norm_stats, frontend)
     hops = window_hops(frontend, num_frames)
     digest = inputs_hash(frontend, mean, std, num_frames)

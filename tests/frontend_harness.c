@@ -1,5 +1,6 @@
-/* Host driver for the C front end, run by tests/test_frontend_c.py. It includes ser_frontend.c
- * itself to reach the static power_spectrum.
+/* Host driver for the C front end, run by tests/test_frontend_c.py and
+ * tests/test_frontend_stream_c.py. It includes the front end's sources itself to reach the
+ * static power_spectrum.
  *
  *   frontend_harness features PCM FLOAT_OUT INT8_OUT SCALE ZERO_POINT
  *       push the int16 PCM file hop by hop, write finish_float and finish_int8 outputs
@@ -7,8 +8,17 @@
  *       push only (the streaming cost, for instruction counts)
  *   frontend_harness spectrum FRAMES POWER_OUT
  *       float32 frames of SER_NFFT samples -> SER_NFFT/2 + 1 power values each
+ *   frontend_harness stream PCM FLOAT_OUT INT8_OUT SCALE ZERO_POINT
+ *       stream the int16 PCM file (any length, whole hops) from reset to flush through
+ *       ser_stream_push/flush_float and, on a second stream, _int8; write every frame, then
+ *       print the 1-based push that returned the first frame and the frames that flush returned
+ *   frontend_harness stream-push PCM
+ *       stream pushes only (the streaming cost, for instruction counts)
+ *   frontend_harness sizes
+ *       print sizeof(ser_frontend_t) and sizeof(ser_stream_t)
  */
 #include "ser_frontend.c"
+#include "ser_frontend_stream.c"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +70,88 @@ static int features(char **argv) {
   return write_items(argv[3], g_features, sizeof(float), count) || write_items(argv[4], g_quantized, 1, count);
 }
 
+static ser_stream_t g_stream;
+
+/* Streams the PCM file through the float (int8 = 0) or int8 API, writing frames to `out`. */
+static int stream_file(const char *path, FILE *out, int int8, float scale, int zero_point,
+                       long *first_push, long *flushed) {
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) return fail("cannot read", path);
+  int16_t hop[SER_HOP_SAMPLES];
+  float features[SER_NUM_FEATURES];
+  int8_t quantized[SER_NUM_FEATURES];
+  long pushes = 0;
+  int ready, status = 0;
+  size_t got;
+  *first_push = 0;
+  *flushed = 0;
+  ser_stream_reset(&g_stream);
+  while ((got = fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file)) == SER_HOP_SAMPLES) {
+    pushes++;
+    ready = int8 ? ser_stream_push_int8(&g_stream, hop, quantized, scale, zero_point)
+                 : ser_stream_push_float(&g_stream, hop, features);
+    if (ready < 0) status = fail("push failed on", path);
+    if (ready == 1 && *first_push == 0) *first_push = pushes;
+    if (ready == 1 && fwrite(int8 ? (void *)quantized : (void *)features, int8 ? 1 : sizeof(float),
+                             SER_NUM_FEATURES, out) != SER_NUM_FEATURES) {
+      status = fail("cannot write frames of", path);
+    }
+    if (status != 0) break;
+  }
+  if (status == 0 && got != 0) status = fail("need whole hops in", path);
+  fclose(file);
+  while (status == 0 && (ready = int8 ? ser_stream_flush_int8(&g_stream, quantized, scale, zero_point)
+                                      : ser_stream_flush_float(&g_stream, features)) != 0) {
+    if (ready < 0) return fail("flush failed on", path);
+    (*flushed)++;
+    if (fwrite(int8 ? (void *)quantized : (void *)features, int8 ? 1 : sizeof(float), SER_NUM_FEATURES, out) !=
+        SER_NUM_FEATURES) {
+      return fail("cannot write frames of", path);
+    }
+  }
+  if (status == 0 && ser_stream_push_float(&g_stream, hop, features) != SER_STREAM_FLUSHED) {
+    return fail("push after flush was accepted for", path);
+  }
+  return status;
+}
+
+static int stream(char **argv) {
+  long first_push[2], flushed[2];
+  for (int int8 = 0; int8 < 2; ++int8) {
+    FILE *out = fopen(argv[3 + int8], "wb");
+    if (out == NULL) return fail("cannot write", argv[3 + int8]);
+    const int status = stream_file(argv[2], out, int8, (float)atof(argv[5]), atoi(argv[6]), &first_push[int8],
+                                   &flushed[int8]);
+    if (fclose(out) != 0 || status != 0) return 1;
+  }
+  if (first_push[0] != first_push[1] || flushed[0] != flushed[1]) return fail("float and int8 streams differ on", argv[2]);
+  printf("first_push %ld flushed %ld\n", first_push[0], flushed[0]);
+  return 0;
+}
+
+/* Pushes only, no output kept. */
+static int stream_push(const char *path) {
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) return fail("cannot read", path);
+  int16_t hop[SER_HOP_SAMPLES];
+  float features[SER_NUM_FEATURES];
+  ser_stream_reset(&g_stream);
+  int status = 0;
+  while (status == 0 && fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file) == SER_HOP_SAMPLES) {
+    if (ser_stream_push_float(&g_stream, hop, features) < 0) status = fail("push failed on", path);
+  }
+  fclose(file);
+  return status;
+}
+
 static int spectrum(char **argv) {
   static float frames[64 * SER_NFFT], power[64 * (SER_HALF_NFFT + 1)];
   const long values = read_items(argv[2], frames, sizeof(float), sizeof(frames) / sizeof(float));
   if (values <= 0 || values % SER_NFFT != 0) return fail("need 1 to 64 frames of SER_NFFT floats in", argv[2]);
   for (long f = 0; f < values / SER_NFFT; ++f) {
-    memcpy(g_fe.fft_buffer, frames + f * SER_NFFT, sizeof(float) * SER_NFFT);
-    if (power_spectrum(&g_fe) != SER_FRONTEND_OK) return fail("FFT failed on", argv[2]);
-    memcpy(power + f * (SER_HALF_NFFT + 1), g_fe.fft_buffer, sizeof(float) * (SER_HALF_NFFT + 1));
+    memcpy(g_fe.fft.buffer, frames + f * SER_NFFT, sizeof(float) * SER_NFFT);
+    if (power_spectrum(&g_fe.fft) != SER_FRONTEND_OK) return fail("FFT failed on", argv[2]);
+    memcpy(power + f * (SER_HALF_NFFT + 1), g_fe.fft.buffer, sizeof(float) * (SER_HALF_NFFT + 1));
   }
   return write_items(argv[3], power, sizeof(float), (size_t)(values / SER_NFFT) * (SER_HALF_NFFT + 1));
 }
@@ -76,6 +160,12 @@ int main(int argc, char **argv) {
   if (argc == 7 && strcmp(argv[1], "features") == 0) return features(argv);
   if (argc == 3 && strcmp(argv[1], "push") == 0) return push_file(argv[2]);
   if (argc == 4 && strcmp(argv[1], "spectrum") == 0) return spectrum(argv);
+  if (argc == 7 && strcmp(argv[1], "stream") == 0) return stream(argv);
+  if (argc == 3 && strcmp(argv[1], "stream-push") == 0) return stream_push(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "sizes") == 0) {
+    printf("ser_frontend_t %zu ser_stream_t %zu\n", sizeof(ser_frontend_t), sizeof(ser_stream_t));
+    return 0;
+  }
   fprintf(stderr, "usage: see the comment at the top of frontend_harness.c\n");
   return 2;
 }
