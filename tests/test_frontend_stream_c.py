@@ -23,7 +23,7 @@ from ser_reparam.data.audio import read_mono_16k
 FIRST_PUSH = 3 + 4  # the frame's 3 hops (400 samples in 160-sample hops) + delta-delta's 4 frames
 HELD_BACK = 4 + 1   # frames flush returns: the delayed ones and psf's zero-padded tail frame
 STATE_BYTES = {"portable": 4084, "cmsis": 6132, "espdsp": 4084}  # sizeof(ser_stream_t), measured
-# Front-end object code for the stream (arm-none-eabi-gcc 13.2 -Os, Cortex-M4F, text bytes of
+# Front-end object code for the stream (arm-none-eabi-gcc 12.2 -Os, Cortex-M4F, text bytes of
 # ser_frontend.o + ser_frontend_stream.o + tables, the whole-window functions included) and host
 # instructions per pushed hop with its int8 frame (gcc -O2, valgrind), as measured here; other
 # compilers may differ by the stated margins.
