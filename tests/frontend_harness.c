@@ -14,6 +14,10 @@
  *       print the 1-based push that returned the first frame and the frames that flush returned
  *   frontend_harness stream-push PCM
  *       stream pushes only, int8 frames (the streaming cost, for instruction counts)
+ *   frontend_harness stream-fft-error PCM
+ *       (ESP-DSP build) with ESP-DSP initialized for a smaller FFT by "the application", stream
+ *       the file and print how many pushes returned a frame, 0 and SER_STREAM_FFT_ERROR, and
+ *       what flush then returns
  *   frontend_harness sizes
  *       print sizeof(ser_frontend_t) and sizeof(ser_stream_t)
  */
@@ -135,6 +139,26 @@ static int stream(char **argv) {
   return 0;
 }
 
+#if defined(SER_FFT_ESPDSP)
+static int stream_fft_error(const char *path) {
+  dsps_fft_w_table_size = SER_HALF_NFFT / 2; /* the application's smaller FFT came first */
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) return fail("cannot read", path);
+  int16_t hop[SER_HOP_SAMPLES];
+  float features[SER_NUM_FEATURES];
+  long frames = 0, none = 0, errors = 0;
+  while (fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file) == SER_HOP_SAMPLES) {
+    const int ready = ser_stream_push_float(&g_stream, hop, features);
+    frames += ready == 1;
+    none += ready == 0;
+    errors += ready == SER_STREAM_FFT_ERROR;
+  }
+  fclose(file);
+  printf("frames %ld none %ld errors %ld flush %d\n", frames, none, errors, ser_stream_flush_float(&g_stream, features));
+  return 0;
+}
+#endif
+
 /* Pushes only, int8 frames as the firmware makes them, none kept. */
 static int stream_push(const char *path) {
   FILE *file = fopen(path, "rb");
@@ -172,6 +196,9 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "spectrum") == 0) return spectrum(argv);
   if (argc == 7 && strcmp(argv[1], "stream") == 0) return stream(argv);
   if (argc == 3 && strcmp(argv[1], "stream-push") == 0) return stream_push(argv[2]);
+#if defined(SER_FFT_ESPDSP)
+  if (argc == 3 && strcmp(argv[1], "stream-fft-error") == 0) return stream_fft_error(argv[2]);
+#endif
   if (argc == 2 && strcmp(argv[1], "sizes") == 0) {
     printf("ser_frontend_t %zu ser_stream_t %zu\n", sizeof(ser_frontend_t), sizeof(ser_stream_t));
     return 0;

@@ -123,6 +123,18 @@ def test_a_long_stream_is_the_whole_clip(generated, harnesses, tmp_path):  # noq
     assert difference[:5].max() > 0.01 and difference[-5:].max() > 0.01
 
 
+def test_an_fft_failure_is_reported_on_every_frame(harnesses, tmp_path):  # noqa: F811
+    """ESP-DSP initialized by the application for a smaller FFT: each push that completes a frame
+    and the flush return SER_STREAM_FFT_ERROR (-1) and none returns a frame (run under ASan and
+    UBSan once when written: no overrun on this path)."""
+    pcm = clip(1.0, seed=6)
+    (tmp_path / "in.pcm").write_bytes(pcm.astype("<i2").tobytes())
+    out = subprocess.run([str(harnesses["espdsp"]), "stream-fft-error", str(tmp_path / "in.pcm")],
+                         check=True, capture_output=True, text=True).stdout
+    hops = len(pcm) // FRONTEND.frame_step
+    assert out == f"frames 0 none 2 errors {hops - 2} flush -1\n"
+
+
 @pytest.mark.parametrize("backend", ["portable", "cmsis", "espdsp"])
 def test_state_bytes_are_what_the_export_counts(backend, harnesses):  # noqa: F811
     out = subprocess.run([str(harnesses[backend]), "sizes"], check=True, capture_output=True, text=True).stdout
