@@ -154,7 +154,8 @@ static int stream_fft_error(const char *path) {
     errors += ready == SER_STREAM_FFT_ERROR;
   }
   fclose(file);
-  printf("frames %ld none %ld errors %ld flush %d\n", frames, none, errors, ser_stream_flush_float(&g_stream, features));
+  const int flush = ser_stream_flush_float(&g_stream, features);
+  printf("frames %ld none %ld errors %ld flush %d\n", frames, none, errors, flush);
   return 0;
 }
 #endif
