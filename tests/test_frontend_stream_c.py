@@ -119,7 +119,8 @@ def test_a_long_stream_is_the_whole_clip(generated, harnesses, tmp_path):  # noq
     interior = slice(1 + 4, complete - 4)
     difference = np.abs(piece - device[offset:offset + len(piece)])
     assert difference[interior].max() <= PARITY
-    print(f"window edges: max difference {difference[:5].max():.2f} (start), {difference[-5:].max():.2f} (end)")
+    print(f"window interior: max difference {difference[interior].max():.2e}; edges {difference[:5].max():.2f} "
+          f"(start), {difference[-5:].max():.2f} (end)")
     assert difference[:5].max() > 0.01 and difference[-5:].max() > 0.01
 
 
