@@ -4,8 +4,9 @@
 `ser_frontend_tables.c` holds the Mel filterbank as sparse rows, the normalization statistics and
 the portable FFT's twiddles. Layout lives in the `.in` templates beside the C sources, data is
 formatted here; output is a pure function of the inputs (no timestamps: a hash of the inputs is
-written instead), so a re-export is byte-identical. `frontend_state_bytes` is the RAM the
-header's state struct takes, for the board budget.
+written instead), so a re-export is byte-identical. `frontend_state_bytes` and
+`stream_state_bytes` are the RAM the whole-window and streaming state structs take, for the board
+budget.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ser_reparam.features import FrontendConfig
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 
 FRONTEND_DIR = Path(__file__).parent / "frontend"
-C_SOURCES = ("ser_frontend.h", "ser_frontend.c")
+C_SOURCES = ("ser_frontend.h", "ser_frontend.c", "ser_frontend_stream.h", "ser_frontend_stream.c")
 
 
 def c_float(value: float) -> str:
@@ -86,20 +87,32 @@ def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, num
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def frontend_state_bytes(frontend: FrontendConfig, num_frames: int, cmsis: bool) -> int:
-    """sizeof(ser_frontend_t) on a 32-bit MCU, the struct of frontend/ser_frontend.h (checked by the
-    tests against arm-none-eabi-gcc): int16 history of SER_HISTORY_SAMPLES + 1, two ints, the
-    log-Mel frames, the FFT buffer(s) (CMSIS-DSP's FFT works out of place: two)."""
+def _history_and_fft_bytes(frontend: FrontendConfig, cmsis: bool) -> int:
+    """The parts both state structs share: the int16 history of SER_HISTORY_SAMPLES + 1 samples
+    (padded to 4 bytes) and ser_fft_work_t (CMSIS-DSP's FFT works out of place: two buffers)."""
     hop = frontend.frame_step
     history_samples = (frontend.frame_length + hop - 1) // hop * hop
-    history = (2 * (history_samples + 1) + 3) // 4 * 4
-    return history + 8 + 4 * num_frames * frontend.num_filters + 4 * frontend.nfft * (2 if cmsis else 1)
+    return (2 * (history_samples + 1) + 3) // 4 * 4 + 4 * frontend.nfft * (2 if cmsis else 1)
+
+
+def frontend_state_bytes(frontend: FrontendConfig, num_frames: int, cmsis: bool) -> int:
+    """sizeof(ser_frontend_t) on a 32-bit MCU, the struct of frontend/ser_frontend.h (checked by the
+    tests against arm-none-eabi-gcc): history, two ints, the log-Mel frames, the FFT buffer(s)."""
+    return _history_and_fft_bytes(frontend, cmsis) + 8 + 4 * num_frames * frontend.num_filters
+
+
+def stream_state_bytes(frontend: FrontendConfig, cmsis: bool) -> int:
+    """sizeof(ser_stream_t) on a 32-bit MCU, the struct of frontend/ser_frontend_stream.h (checked
+    by the tests against gcc and arm-none-eabi-gcc): history, eight ints, rings of 2N + 1 log-Mel
+    and delta rows, the FFT buffer(s). Independent of the window: the stream keeps no frames."""
+    ring = 2 * frontend.delta_window + 1
+    return _history_and_fft_bytes(frontend, cmsis) + 8 * 4 + 2 * 4 * ring * frontend.num_filters
 
 
 def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames: int,
                          out_dir: str | os.PathLike) -> list[Path]:
     """Copy the front end's C sources into `out_dir` and generate its config header and tables
-    for `num_frames` frames per window. Returns the four files written."""
+    for `num_frames` frames per window. Returns the files written (C_SOURCES, config, tables)."""
     mean, std = _statistics(norm_stats, frontend)
     hops = window_hops(frontend, num_frames)
     digest = inputs_hash(frontend, mean, std, num_frames)

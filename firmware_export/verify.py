@@ -89,7 +89,7 @@ def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target,
         template = (HERE / "templates" / "cmake-cortex-m" / "main.cc").read_text()
         main.write_text(Template(template).safe_substitute(board_name=board.name))
     sources = [main, HERE / "verify_board.cc", bundle / "ser_app.cc", bundle / "model_data.cc",
-               bundle / "ser_frontend.c", bundle / "ser_frontend_tables.c"]
+               bundle / "ser_frontend.c", bundle / "ser_frontend_stream.c", bundle / "ser_frontend_tables.c"]
     missing = [s.name for s in sources if not s.exists()]
     if missing:
         raise StageError(f"{bundle}: missing {', '.join(missing)}; re-export the bundle (ser-reparam export)")

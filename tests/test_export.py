@@ -9,8 +9,8 @@ import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import export_run
-from firmware_export.frontend_tables import frontend_state_bytes
+from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, export_run
+from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
@@ -50,9 +50,9 @@ def bundle(deployed_run):
 def test_bundle_files_and_manifest(bundle):
     config, folder, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
-    for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", "ser_frontend.c",
-                 "ser_frontend.h", "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json",
-                 "cmake-cortex-m/CMakeLists.txt", "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc"):
+    for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", *C_SOURCES,
+                 "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json", "cmake-cortex-m/CMakeLists.txt",
+                 "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc", "cmake-cortex-m/ser_frontend_stream.c"):
         assert (folder / name).is_file(), name
     assert manifest == json.loads((folder / "manifest.json").read_text())
     assert manifest["model"]["bytes"] == len(blob) and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest()
@@ -69,6 +69,19 @@ def test_bundle_files_and_manifest(bundle):
     from ser_reparam.files import umask
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask()
     assert (folder / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask()
+
+
+@pytest.mark.parametrize("template", sorted(SOURCE_DIRS))
+def test_every_template_compiles_the_front_ends_sources(template):
+    """Whole-window and streaming front end alike: the CMake lists name each C file; Arduino
+    compiles every .c of the sketch folder."""
+    sources = [name for name in (*C_SOURCES, "ser_frontend_tables.c") if name.endswith(".c")]
+    lists = list((TEMPLATE_DIR / template).rglob("CMakeLists.txt"))
+    if template == "arduino":
+        assert not lists and SOURCE_SUFFIXES[template].get(".c", ".c") == ".c"
+    else:
+        words = {word.strip('"()') for path in lists for word in path.read_text().split()}
+        assert set(sources) <= words, (template, set(sources) - words)
 
 
 def test_the_measured_arena_is_minimal(bundle):
@@ -226,11 +239,14 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
     rodata = sum(int(line.split()[1]) for line in size.splitlines() if line.startswith(".rodata"))
     print(size)
     assert rodata >= manifest["model"]["bytes"]
-    # sizeof(ser_frontend_t) on the MCU is what the budget counted, for both FFT backends
+    # sizeof(ser_frontend_t) on the MCU is what the budget counted, for both FFT backends, and
+    # sizeof(ser_stream_t) what stream_state_bytes says
     probe = tmp_path / "probe.c"
     for define, cmsis in (("", False), ("-DSER_FFT_CMSIS", True)):
         expected = frontend_state_bytes(FrontendConfig(), manifest["input"]["shape"][1], cmsis)
-        probe.write_text('#include "ser_frontend.h"\n'
-                         f"_Static_assert(sizeof(ser_frontend_t) == {expected}, \"state size\");\n")
+        probe.write_text('#include "ser_frontend_stream.h"\n'
+                         f"_Static_assert(sizeof(ser_frontend_t) == {expected}, \"state size\");\n"
+                         f"_Static_assert(sizeof(ser_stream_t) == {stream_state_bytes(FrontendConfig(), cmsis)}, "
+                         '"stream state size");\n')
         subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
                         "-o", str(tmp_path / "probe.o")], check=True, capture_output=True, text=True)

@@ -54,11 +54,11 @@ static void split_real_spectrum(float *buf) {
 #define SER_RFFT_INIT_(n) arm_rfft_fast_init_##n##_f32
 #define SER_RFFT_INIT(n) SER_RFFT_INIT_(n)
 
-static const float *real_fft(ser_frontend_t *fe) {
+static const float *real_fft(ser_fft_work_t *fft) {
   arm_rfft_fast_instance_f32 rfft; /* initializing sets a few pointers: cheaper than keeping it */
   if (SER_RFFT_INIT(SER_NFFT)(&rfft) != ARM_MATH_SUCCESS) return NULL;
-  arm_rfft_fast_f32(&rfft, fe->fft_buffer, fe->fft_output, 0);
-  return fe->fft_output;
+  arm_rfft_fast_f32(&rfft, fft->buffer, fft->output, 0);
+  return fft->output;
 }
 
 #elif defined(SER_FFT_ESPDSP)
@@ -66,17 +66,17 @@ static const float *real_fft(ser_frontend_t *fe) {
  * application initialized ESP-DSP first, its table is used when it is large enough. */
 static float s_espdsp_twiddles[SER_HALF_NFFT];
 
-static const float *real_fft(ser_frontend_t *fe) {
+static const float *real_fft(ser_fft_work_t *fft) {
   if (dsps_fft2r_init_fc32(s_espdsp_twiddles, SER_HALF_NFFT) != ESP_OK ||
       dsps_fft_w_table_size < SER_HALF_NFFT) {
     return NULL;
   }
-  if (dsps_fft2r_fc32(fe->fft_buffer, SER_HALF_NFFT) != ESP_OK ||
-      dsps_bit_rev_fc32(fe->fft_buffer, SER_HALF_NFFT) != ESP_OK) {
+  if (dsps_fft2r_fc32(fft->buffer, SER_HALF_NFFT) != ESP_OK ||
+      dsps_bit_rev_fc32(fft->buffer, SER_HALF_NFFT) != ESP_OK) {
     return NULL;
   }
-  split_real_spectrum(fe->fft_buffer);
-  return fe->fft_buffer;
+  split_real_spectrum(fft->buffer);
+  return fft->buffer;
 }
 
 #else
@@ -110,21 +110,21 @@ static void complex_fft(float *z) {
   }
 }
 
-static const float *real_fft(ser_frontend_t *fe) {
-  complex_fft(fe->fft_buffer);
-  split_real_spectrum(fe->fft_buffer);
-  return fe->fft_buffer;
+static const float *real_fft(ser_fft_work_t *fft) {
+  complex_fft(fft->buffer);
+  split_real_spectrum(fft->buffer);
+  return fft->buffer;
 }
 #endif
 
-/* ---- frames ---- */
+/* ---- shared by both front ends ---- */
 
-/* |X[k]|^2 / NFFT of the SER_NFFT samples in fe->fft_buffer, written over them for
+/* |X[k]|^2 / NFFT of the SER_NFFT samples in fft->buffer, written over them for
  * k = 0..NFFT/2 (in place is safe: bin k is read from [2k], [2k + 1]). */
-static ser_frontend_status_t power_spectrum(ser_frontend_t *fe) {
-  const float *spectrum = real_fft(fe);
+static ser_frontend_status_t power_spectrum(ser_fft_work_t *fft) {
+  const float *spectrum = real_fft(fft);
   if (spectrum == NULL) return SER_FRONTEND_FFT_ERROR;
-  float *power = fe->fft_buffer;
+  float *power = fft->buffer;
   const float dc = spectrum[0], nyquist = spectrum[1], inv_nfft = 1.0f / SER_NFFT;
   for (int k = 1; k < SER_HALF_NFFT; ++k) {
     power[k] = (spectrum[2 * k] * spectrum[2 * k] + spectrum[2 * k + 1] * spectrum[2 * k + 1]) * inv_nfft;
@@ -134,23 +134,19 @@ static ser_frontend_status_t power_spectrum(ser_frontend_t *fe) {
   return SER_FRONTEND_OK;
 }
 
-/* Log-Mel energies of frame `index` from the samples pushed so far, those past them zero
- * (psf pads the pre-emphasized signal). */
-static ser_frontend_status_t compute_frame(ser_frontend_t *fe, int index, float *log_mel) {
-  const int pushed = fe->hops * SER_HOP_SAMPLES;
-  const int start = index * SER_HOP_SAMPLES;
-  /* history[1 + s - (pushed - SER_HISTORY_SAMPLES)] holds sample s */
-  const int16_t *x = fe->history + 1 + start - (pushed - SER_HISTORY_SAMPLES);
+ser_frontend_status_t ser_fe_log_mel(const int16_t history[SER_HISTORY_SAMPLES + 1], int back,
+                                     ser_fft_work_t *fft, float log_mel[SER_NUM_FILTERS]) {
+  const int16_t *x = history + 1 + SER_HISTORY_SAMPLES - back; /* x[-1] is still in history */
   const float scale = 1.0f / 32768.0f;
-  float *buf = fe->fft_buffer;
+  float *buf = fft->buffer;
   for (int j = 0; j < SER_FRAME_LENGTH; ++j) {
-    buf[j] = start + j < pushed ? x[j] * scale - SER_PREEMPHASIS * (x[j - 1] * scale) : 0.0f;
+    buf[j] = j < back ? x[j] * scale - SER_PREEMPHASIS * (x[j - 1] * scale) : 0.0f;
   }
   memset(buf + SER_FRAME_LENGTH, 0, sizeof(float) * (SER_NFFT - SER_FRAME_LENGTH));
-  const ser_frontend_status_t status = power_spectrum(fe);
+  const ser_frontend_status_t status = power_spectrum(fft);
   if (status != SER_FRONTEND_OK) return status;
 
-  const float *power = fe->fft_buffer;
+  const float *power = fft->buffer;
   const float *weight = g_ser_mel_weights;
   for (int band = 0; band < SER_NUM_FILTERS; ++band) {
     const float *bins = power + g_ser_mel_bands[band].first_bin;
@@ -161,6 +157,45 @@ static ser_frontend_status_t compute_frame(ser_frontend_t *fe, int index, float 
   return SER_FRONTEND_OK;
 }
 
+void ser_fe_push_history(int16_t history[SER_HISTORY_SAMPLES + 1], const int16_t *samples) {
+  memmove(history, history + SER_HOP_SAMPLES, sizeof(int16_t) * (SER_HISTORY_SAMPLES - SER_HOP_SAMPLES + 1));
+  memcpy(history + 1 + SER_HISTORY_SAMPLES - SER_HOP_SAMPLES, samples, sizeof(int16_t) * SER_HOP_SAMPLES);
+}
+
+void ser_fe_delta(const float *const rows[2 * SER_DELTA_WINDOW + 1], float out[SER_NUM_FILTERS]) {
+  for (int band = 0; band < SER_NUM_FILTERS; ++band) {
+    float total = 0.0f;
+    for (int n = 1; n <= SER_DELTA_WINDOW; ++n) {
+      total += n * (rows[SER_DELTA_WINDOW + n][band] - rows[SER_DELTA_WINDOW - n][band]);
+    }
+    out[band] = total * (1.0f / SER_DELTA_DENOMINATOR);
+  }
+}
+
+void ser_fe_normalize(const float *log_mel, const float *delta, const float *delta_delta, float *out) {
+  const float *raw[3] = {log_mel, delta, delta_delta};
+  for (int kind = 0; kind < 3; ++kind) {
+    for (int band = 0; band < SER_NUM_FILTERS; ++band) {
+      const int dim = kind * SER_NUM_FILTERS + band;
+      out[dim] = (raw[kind][band] - g_ser_feature_mean[dim]) / g_ser_feature_std[dim];
+    }
+  }
+}
+
+void ser_fe_quantize(const float *features, int8_t *out, float scale, int zero_point) {
+  for (int dim = 0; dim < SER_NUM_FEATURES; ++dim) {
+    const float q = roundf(features[dim] / scale) + (float)zero_point; /* clamped before the cast */
+    out[dim] = (int8_t)(q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q));
+  }
+}
+
+/* ---- whole window ---- */
+
+/* Log-Mel energies of frame `index` from the samples pushed so far, those past them zero. */
+static ser_frontend_status_t compute_frame(ser_frontend_t *fe, int index) {
+  return ser_fe_log_mel(fe->history, (fe->hops - index) * SER_HOP_SAMPLES, &fe->fft, fe->log_mel[index]);
+}
+
 void ser_frontend_reset(ser_frontend_t *fe) {
   memset(fe->history, 0, sizeof(fe->history));
   fe->hops = 0;
@@ -169,19 +204,15 @@ void ser_frontend_reset(ser_frontend_t *fe) {
 
 ser_frontend_status_t ser_frontend_push(ser_frontend_t *fe, const int16_t *samples) {
   if (fe->hops >= SER_WINDOW_HOPS) return SER_FRONTEND_WINDOW_FULL;
-  memmove(fe->history, fe->history + SER_HOP_SAMPLES,
-          sizeof(int16_t) * (SER_HISTORY_SAMPLES - SER_HOP_SAMPLES + 1));
-  memcpy(fe->history + 1 + SER_HISTORY_SAMPLES - SER_HOP_SAMPLES, samples, sizeof(int16_t) * SER_HOP_SAMPLES);
+  ser_fe_push_history(fe->history, samples);
   fe->hops++;
   while (fe->frames * SER_HOP_SAMPLES + SER_FRAME_LENGTH <= fe->hops * SER_HOP_SAMPLES) {
-    const ser_frontend_status_t status = compute_frame(fe, fe->frames, fe->log_mel[fe->frames]);
+    const ser_frontend_status_t status = compute_frame(fe, fe->frames);
     if (status != SER_FRONTEND_OK) return status;
     fe->frames++;
   }
   return SER_FRONTEND_OK;
 }
-
-/* ---- window features ---- */
 
 /* psf's frame count for the samples pushed: 1 + ceil((n - frame) / hop), at least 1. */
 static int clip_frames(const ser_frontend_t *fe) {
@@ -191,7 +222,7 @@ static int clip_frames(const ser_frontend_t *fe) {
 
 static ser_frontend_status_t compute_tail(ser_frontend_t *fe, int frames) {
   for (int index = fe->frames; index < frames; ++index) {
-    const ser_frontend_status_t status = compute_frame(fe, index, fe->log_mel[index]);
+    const ser_frontend_status_t status = compute_frame(fe, index);
     if (status != SER_FRONTEND_OK) return status;
   }
   return SER_FRONTEND_OK;
@@ -201,39 +232,30 @@ static int clamp_frame(int index, int frames) {
   return index < 0 ? 0 : (index >= frames ? frames - 1 : index);
 }
 
-/* Regression delta of band `band` at frame `t` over ±SER_DELTA_WINDOW frames, edges repeated. */
-static float delta(const ser_frontend_t *fe, int frames, int t, int band) {
-  float total = 0.0f;
-  for (int n = 1; n <= SER_DELTA_WINDOW; ++n) {
-    total += n * (fe->log_mel[clamp_frame(t + n, frames)][band] - fe->log_mel[clamp_frame(t - n, frames)][band]);
+/* Delta of frame t (clamped into the clip), edge frames repeated. */
+static void delta_at(const ser_frontend_t *fe, int frames, int t, float out[SER_NUM_FILTERS]) {
+  const float *rows[2 * SER_DELTA_WINDOW + 1];
+  for (int k = 0; k <= 2 * SER_DELTA_WINDOW; ++k) {
+    rows[k] = fe->log_mel[clamp_frame(clamp_frame(t, frames) + k - SER_DELTA_WINDOW, frames)];
   }
-  return total * (1.0f / SER_DELTA_DENOMINATOR);
+  ser_fe_delta(rows, out);
 }
 
-/* The delta of the delta sequence, whose edge frames are repeated in turn. */
-static float delta_delta(const ser_frontend_t *fe, int frames, int t, int band) {
-  float total = 0.0f;
-  for (int n = 1; n <= SER_DELTA_WINDOW; ++n) {
-    total += n * (delta(fe, frames, clamp_frame(t + n, frames), band) -
-                  delta(fe, frames, clamp_frame(t - n, frames), band));
-  }
-  return total * (1.0f / SER_DELTA_DENOMINATOR);
-}
-
-/* Normalized features of frame t (0 past the clip's frames: the training mean). */
+/* Normalized features of frame t (0 past the clip's frames: the training mean). The
+ * delta-delta is the delta of the delta sequence, whose edge frames are repeated in turn. */
 static void frame_features(const ser_frontend_t *fe, int frames, int t, float *out) {
-  for (int band = 0; band < SER_NUM_FILTERS; ++band) {
-    float raw[3] = {0.0f, 0.0f, 0.0f};
-    if (t < frames) {
-      raw[0] = fe->log_mel[t][band];
-      raw[1] = delta(fe, frames, t, band);
-      raw[2] = delta_delta(fe, frames, t, band);
-    }
-    for (int kind = 0; kind < 3; ++kind) {
-      const int dim = kind * SER_NUM_FILTERS + band;
-      out[dim] = t < frames ? (raw[kind] - g_ser_feature_mean[dim]) / g_ser_feature_std[dim] : 0.0f;
-    }
+  if (t >= frames) {
+    memset(out, 0, sizeof(float) * SER_NUM_FEATURES);
+    return;
   }
+  float deltas[2 * SER_DELTA_WINDOW + 1][SER_NUM_FILTERS], delta_delta[SER_NUM_FILTERS];
+  const float *rows[2 * SER_DELTA_WINDOW + 1];
+  for (int k = 0; k <= 2 * SER_DELTA_WINDOW; ++k) {
+    delta_at(fe, frames, t + k - SER_DELTA_WINDOW, deltas[k]);
+    rows[k] = deltas[k];
+  }
+  ser_fe_delta(rows, delta_delta);
+  ser_fe_normalize(fe->log_mel[t], deltas[SER_DELTA_WINDOW], delta_delta, out);
 }
 
 ser_frontend_status_t ser_frontend_finish_float(ser_frontend_t *fe, float *out) {
@@ -251,10 +273,7 @@ ser_frontend_status_t ser_frontend_finish_int8(ser_frontend_t *fe, int8_t *out, 
   float features[SER_NUM_FEATURES];
   for (int t = 0; t < SER_NUM_FRAMES; ++t) {
     frame_features(fe, frames, t, features);
-    for (int dim = 0; dim < SER_NUM_FEATURES; ++dim) {
-      const float q = roundf(features[dim] / scale) + (float)zero_point; /* clamped before the cast */
-      out[t * SER_NUM_FEATURES + dim] = (int8_t)(q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q));
-    }
+    ser_fe_quantize(features, out + t * SER_NUM_FEATURES, scale, zero_point);
   }
   return SER_FRONTEND_OK;
 }

@@ -16,6 +16,9 @@
  *   }
  *   ser_frontend_finish_int8(&fe, input->data.int8, input_scale, input_zero_point);
  *
+ * For models that take one frame per hop, ser_frontend_stream.h is the streaming mode of the same
+ * code (~4 KB of state instead of the window's log-Mel frames).
+ *
  * A window of fewer hops is allowed: its frames are computed as the training front end does for
  * a short clip, and the frames after them are set to the training mean (0 once normalized), as
  * the training pipeline pads short utterances.
@@ -55,6 +58,14 @@ typedef enum {
                                    ESP-DSP initialized for a smaller size) */
 } ser_frontend_status_t;
 
+/* The FFT's working memory: one frame, then (except CMSIS) its packed spectrum. */
+typedef struct {
+  float buffer[SER_NFFT];
+#if defined(SER_FFT_CMSIS)
+  float output[SER_NFFT]; /* arm_rfft_fast_f32 works out of place */
+#endif
+} ser_fft_work_t;
+
 /* One window's state. Declare it static or global (it is ~ SER_NUM_FRAMES * 104 + 3 KB bytes,
  * too big for most task stacks); ser-reparam's firmware_export/frontend/README.md lists sizes. */
 typedef struct {
@@ -64,10 +75,7 @@ typedef struct {
   int hops;   /* hops pushed since reset */
   int frames; /* frames computed from complete samples (the zero-padded tail is left to finish) */
   float log_mel[SER_NUM_FRAMES][SER_NUM_FILTERS];
-  float fft_buffer[SER_NFFT]; /* one frame, then (except CMSIS) its packed spectrum */
-#if defined(SER_FFT_CMSIS)
-  float fft_output[SER_NFFT]; /* arm_rfft_fast_f32 works out of place */
-#endif
+  ser_fft_work_t fft;
 } ser_frontend_t;
 
 /* Starts a new window. */
@@ -86,6 +94,28 @@ ser_frontend_status_t ser_frontend_finish_float(ser_frontend_t *fe, float *out);
 /* The same, quantized for the model: clamp(round(x / scale) + zero_point, -128, 127), rounding
  * half away from zero as TFLite does. */
 ser_frontend_status_t ser_frontend_finish_int8(ser_frontend_t *fe, int8_t *out, float scale, int zero_point);
+
+/* ---- Shared with the streaming front end (ser_frontend_stream.c); not for applications. ---- */
+
+/* Shifts SER_HOP_SAMPLES samples into a history laid out as ser_frontend_t's. */
+void ser_fe_push_history(int16_t history[SER_HISTORY_SAMPLES + 1], const int16_t *samples);
+
+/* Log-Mel energies of the frame that starts `back` samples before the end of `history`
+ * (back <= SER_HISTORY_SAMPLES); its samples past the end are zero (psf pads the pre-emphasized
+ * signal). SER_FRONTEND_FFT_ERROR when the FFT library fails. */
+ser_frontend_status_t ser_fe_log_mel(const int16_t history[SER_HISTORY_SAMPLES + 1], int back,
+                                     ser_fft_work_t *fft, float log_mel[SER_NUM_FILTERS]);
+
+/* Regression delta over +-SER_DELTA_WINDOW frames: rows[SER_DELTA_WINDOW + n] is frame t + n
+ * (edge frames already repeated by the caller). */
+void ser_fe_delta(const float *const rows[2 * SER_DELTA_WINDOW + 1], float out[SER_NUM_FILTERS]);
+
+/* One frame's SER_NUM_FEATURES normalized features from its log-Mel, delta and delta-delta. */
+void ser_fe_normalize(const float *log_mel, const float *delta, const float *delta_delta, float *out);
+
+/* clamp(round(x / scale) + zero_point, -128, 127) of SER_NUM_FEATURES values, rounding half
+ * away from zero as TFLite does. */
+void ser_fe_quantize(const float *features, int8_t *out, float scale, int zero_point);
 
 /* Generated tables (ser_frontend_tables.c). */
 typedef struct {
