@@ -68,6 +68,16 @@ TABLES = {"emodb-recipe": ["before", "dropout0-batch32", "batch8-plateau", "ship
                          "all-bias-lr1e-3"],
           "emodb-norm": ["all-bias", "all-bias-lr1e-3", "all-pool-norm", "all-pool-norm-lr1e-3"],
           "emodb-augment": ["shipped-now", "class-weights", "mixup", "specaugment-gain", "label-smoothing"]}
+# tables whose rows are also compared with their first row run by run (same fold and seed)
+PAIRED = {"emodb-augment"}
+
+
+def paired(runs: list[dict], reference: list[dict]) -> str:
+    """Mean UA difference to the reference row over the (fold, seed) runs both have, and how many
+    of them improved: the folds differ far more than the recipes, so a pairwise look is fairer."""
+    ua = {(m["fold"], m["seed"]): m["test"]["ua"] for m in reference}
+    diffs = [m["test"]["ua"] - ua[(m["fold"], m["seed"])] for m in runs if (m["fold"], m["seed"]) in ua]
+    return f"{np.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)} better)"
 
 
 def main() -> int:
@@ -95,8 +105,10 @@ def main() -> int:
     unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise SystemExit(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
-    lines = ["| recipe (ConvTransformer) | UA | WA | collapsed runs | final training loss |",
-             "|---|---|---|---|---|"]
+    pairs = args.block in PAIRED
+    lines = ["| recipe (ConvTransformer) | UA | WA | collapsed runs | final training loss |"
+             + (" ΔUA vs first row, same runs |" if pairs else ""), "|---|---|---|---|---|" + ("---|" if pairs else "")]
+    reference = None
     start, baselines = time.perf_counter(), None
     for name in names:
         text, extra, placement = (*RECIPES[name], "none")[:3]
@@ -113,12 +125,14 @@ def main() -> int:
         row = aggregate({variant: runs})[0]
         loss = np.mean([m["history"][-1]["loss"] for m in runs])
         lines.append(f"| {text} | {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f} | "
-                     f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | {row['collapsed']}/{row['runs']} | {loss:.2f} |")
+                     f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | {row['collapsed']}/{row['runs']} | {loss:.2f} |"
+                     + (f" {paired(runs, reference) if reference else '—'} |" if pairs else ""))
+        reference = reference or runs
         baselines = baselines or {name: [m for m in found if not folds or m["fold"] in folds]
                                   for name, found in collect_baselines([base]).items()}
     for row in aggregate({}, baselines):
         lines.append(f"| {row['name']} | {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f} | "
-                     f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | — | — |")
+                     f"{row['wa']['mean']:.3f} ± {row['wa']['std']:.3f} | — | — |" + (" — |" if pairs else ""))
     config = load_config(CONFIG)
     minutes = (time.perf_counter() - start) / 60
     command = " ".join([f"--seeds {args.seeds}"] + [f"--{key} {value}" for key, value in
