@@ -141,7 +141,7 @@ def test_board_linker_script_fails_naming_the_region(tmp_path, cache):
 
 @pytest.fixture(scope="module")
 def stm32_bundle(deployed_run):
-    export_run(deployed_run, "stm32f4")
+    export_run(deployed_run, "stm32f4", deployment="whole-window")
     return deployed_run
 
 
@@ -221,7 +221,7 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
 
 def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatch):
     monkeypatch.delenv("TFLM_DIR", raising=False)  # quick: the files only, not the CMSIS-NN arena measurement
-    export_run(deployed_run, "stm32f4")
+    export_run(deployed_run, "stm32f4", deployment="whole-window")
     stm32_bundle = deployed_run
     text = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
     assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text

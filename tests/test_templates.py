@@ -37,7 +37,7 @@ def bundles(deployed_run):
         patch.delenv("TFLM_DIR", raising=False)
         patch.delenv("ESP_TFLM_DIR", raising=False)
         for board in ("esp32", "esp32s3", "nrf52840"):
-            export_run(deployed_run, board)
+            export_run(deployed_run, board, deployment="whole-window")
     return {board: RunLayout(deployed_run).firmware_dir(board) for board in ("esp32", "esp32s3", "nrf52840")}
 
 
