@@ -219,6 +219,70 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     assert len(labels) == 2
 
 
+# --- the streaming deployment (ser_stream_app: A per step, B + C per label hop) ---------------------
+
+@pytest.fixture(scope="module")
+def stm32_stream(deployed_run, tmp_path_factory):
+    """The run copied (its whole-window bundle stays) and exported streaming for the STM32F4, the
+    shared arena measured with CMSIS-NN under QEMU."""
+    import dataclasses
+
+    tflm_dir()
+    folder = tmp_path_factory.mktemp("stream")
+    shutil.copytree(deployed_run.run_dir, folder / "copy")
+    run = dataclasses.replace(deployed_run, runs_dir=str(folder), name="copy")
+    manifest = export_run(run, "stm32f4", deployment="streaming")
+    assert manifest["arena"]["fidelity"] == "measured"
+    return run, manifest
+
+
+def check_streamed(report: dict, manifest: dict) -> None:
+    """Frames equal to the Python front end's, a label per label hop once a window has arrived,
+    logits bit-identical to the Python TFLM pieces on the same frames, labels equal."""
+    streamed = report["streaming"]
+    assert streamed["frames"]["features_max_lsb"] <= 1 and streamed["frames"]["features_equal_share"] >= 0.999
+    window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
+    assert [row["end_frame"] for row in streamed["labels"]] == [window + i * hop for i in range(len(streamed["labels"]))]
+    assert len(streamed["labels"]) >= (streamed["frames"]["frames"] - window) // hop + 1 >= 2
+    for row in streamed["labels"]:
+        assert row["logits_equal_same_input"] and row["device_label"] == row["python_label"]
+        assert row["steps"] in (manifest["streaming"]["steps"], hop // manifest["streaming"]["step_frames"])
+
+
+@pytest.mark.slow
+def test_streaming_firmware_on_the_host(stm32_stream, tmp_path):
+    from firmware_export.verify import summary, verify_firmware
+
+    run, manifest = stm32_stream
+    report = verify_firmware(run, "stm32f4", "host", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    check_streamed(report, manifest)
+    # the 64-bit reference-kernel build gets the shared arena measured for it, the three pieces in it
+    assert "64-bit" in report["arena_built_with"] and 0 < report["arena_used_bytes"] <= report["arena_built_bytes"]
+
+
+@pytest.mark.slow
+def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
+    """CMSIS-NN kernels, CMSIS-DSP FFT, the STM32F407 memory map: the shared arena and the app's
+    state in SRAM (.ser_arena = kTensorArenaSize + kSerStateBytes), the front end in CCM."""
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    need_tool("arm-none-eabi-g++", ARM_INSTALL)
+    from firmware_export.verify import summary, verify_firmware
+
+    run, manifest = stm32_stream
+    report = verify_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    check_streamed(report, manifest)
+    assert report["arena_built_bytes"] == report["arena_exported_bytes"] == manifest["arena"]["kTensorArenaSize"]
+    assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
+    ram = manifest["budget"]["ram"]
+    regions = report["memory"]["regions"]
+    assert regions["SRAM"]["sections"][".ser_arena"] == ram["arena_bytes"] + ram["state_bytes"]
+    assert regions["CCM"]["sections"][".ser_frontend"] == ram["frontend_bytes"]
+    # the pieces in one arena need less than each in its own
+    assert manifest["arena"]["measured_bytes"] < sum(manifest["arena"]["pieces_bytes"].values())
+
+
 def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatch):
     monkeypatch.delenv("TFLM_DIR", raising=False)  # quick: the files only, not the CMSIS-NN arena measurement
     export_run(deployed_run, "stm32f4", deployment="whole-window")
