@@ -244,6 +244,15 @@ def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeou
     return result
 
 
+def features_problem(what: str, row: dict) -> list[str]:
+    """[] when the device's int8 features are within FEATURE_MAX_LSB / FEATURE_EQUAL_SHARE of the
+    Python front end's, else the one problem."""
+    if row["features_max_lsb"] <= FEATURE_MAX_LSB and row["features_equal_share"] >= FEATURE_EQUAL_SHARE:
+        return []
+    return [f"{what}: features differ by up to {row['features_max_lsb']} LSB, "
+            f"{row['features_equal_share']:.4%} identical"]
+
+
 def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
     """Each window of the firmware against the Python path; VerifyError on any disagreement."""
     manifest = built["manifest"]
@@ -266,9 +275,7 @@ def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
                "python_label": manifest["labels"][int(np.argmax(python_logits))],
                **{k: window[k] for k in ("hops", "push_ticks", "finish_ticks", "invoke_ticks")}}
         rows.append(row)
-        if row["features_max_lsb"] > FEATURE_MAX_LSB or row["features_equal_share"] < FEATURE_EQUAL_SHARE:
-            problems.append(f"{clip['utt_id']}: features differ by up to {row['features_max_lsb']} LSB, "
-                            f"{row['features_equal_share']:.4%} identical")
+        problems += features_problem(clip["utt_id"], row)
         if row["device_logits"] != row["python_logits_same_input"]:
             problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on the same input "
                             f"{row['python_logits_same_input']}")
@@ -362,9 +369,7 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     diff = np.abs(device.astype(int) - expected[:len(device)].astype(int))
     frames_row = {"frames": len(device), "features_max_lsb": int(diff.max()),
                   "features_equal_share": float(np.mean(diff == 0))}
-    if frames_row["features_max_lsb"] > FEATURE_MAX_LSB or frames_row["features_equal_share"] < FEATURE_EQUAL_SHARE:
-        problems.append(f"frames differ by up to {frames_row['features_max_lsb']} LSB, "
-                        f"{frames_row['features_equal_share']:.4%} identical")
+    problems += features_problem("the stream's frames", frames_row)
     window, hop = manifest["window_frames"], stream["label_hop_frames"]
 
     def logits_of(frames_q):

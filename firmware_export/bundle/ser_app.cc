@@ -48,13 +48,7 @@ bool SerAppClassify(SerResult* result) {
   g_hops = 0;
   if (!invoked) return false;
   const int8_t* logits = g_interpreter->output(0)->data.int8;
-  int best = 0;
-  for (int c = 1; c < kSerNumClasses; ++c) {
-    if (logits[c] > logits[best]) best = c;
-  }
-  result->label = best;
-  result->logit = kSerOutputScale * (logits[best] - kSerOutputZeroPoint);
-  result->logits = logits;
+  SerSetLabel(result, logits, kSerNumClasses, kSerOutputScale, kSerOutputZeroPoint);
   result->streaming = false;
   result->frontend_us = features_done - start;
   result->step_us = 0;

@@ -30,6 +30,17 @@ struct SerResult {
   uint32_t model_us;       // whole window: Invoke; streaming: B over every chunk + C (the label)
 };
 
+// The label (argmax) and its dequantized logit of `count` int8 logits.
+inline void SerSetLabel(SerResult* r, const int8_t* logits, int count, float scale, int zero_point) {
+  int best = 0;
+  for (int c = 1; c < count; ++c) {
+    if (logits[c] > logits[best]) best = c;
+  }
+  r->label = best;
+  r->logit = scale * (logits[best] - zero_point);
+  r->logits = logits;
+}
+
 // The result's times as one line of text (what the templates print).
 inline int SerLatencyText(const SerResult& r, char* text, int size) {
   if (!r.streaming) {

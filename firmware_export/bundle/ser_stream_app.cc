@@ -200,13 +200,7 @@ bool SerAppClassify(SerResult* result) {
   if (g_classify->Invoke() != kTfLiteOk) return false;
   const uint32_t done = g_board.micros();
   const int8_t* logits = g_classify->output(0)->data.int8;
-  int best = 0;
-  for (int c = 1; c < kSerNumClasses; ++c) {
-    if (logits[c] > logits[best]) best = c;
-  }
-  result->label = best;
-  result->logit = kSerOutputScale * (logits[best] - kSerOutputZeroPoint);
-  result->logits = logits;
+  SerSetLabel(result, logits, kSerNumClasses, kSerOutputScale, kSerOutputZeroPoint);
   result->streaming = true;
   result->frontend_us = g_state.frontend_us;
   result->steps = g_state.steps_since_label;
