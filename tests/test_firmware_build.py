@@ -186,32 +186,41 @@ def test_verify_firmware_on_cortex_m4_under_qemu(stm32_bundle, tmp_path):
     assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
 
 
-@pytest.mark.slow
-def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp_path):
-    """The exported CMake project, configured and built with cmake against the TFLM tree (its
-    library from the cache, built with the same flags), CMSIS-DSP and a board made of the mps2
-    startup + the verify board; run under QEMU it prints the arena and a label per window."""
+def run_cmake_project(bundle: Path, tmp_path: Path, pcm, extra: tuple = ()) -> subprocess.CompletedProcess:
+    """The bundle's exported CMake project, configured and built with cmake against the TFLM tree
+    (its library from the cache, built with the same flags), CMSIS-DSP and a board made of the mps2
+    startup + the verify board, run under QEMU on `pcm`."""
     need_tool("cmake", "apt-get install cmake")
     need_tool("qemu-system-arm", QEMU_INSTALL)
     from firmware_export.cmsis_dsp import cmsis_dsp_sources
-    from firmware_export.verify import parse_output, split_clips
 
     target = tflm_build.TARGETS["cortex-m4"]
     tree = tflm_build.find_tree(target, tflm_dir())
     project = tmp_path / "project"
-    shutil.copytree(RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m", project)
+    shutil.copytree(bundle / "cmake-cortex-m", project)
     (tmp_path / "board.ld").write_text(board_linker_script(get_board("stm32f4"), qemu=True))
     board_sources = f"{tflm_build.RUNTIME_DIR / 'startup.c'};{Path(tflm_build.__file__).parent / 'verify_board.cc'}"
     configure = ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-DTFLM_DIR={tree}",
                  f"-DTFLM_LIBRARY={tflm_build.library(target, tree)}", f"-DCMSIS_DSP_DIR={cmsis_dsp_sources()}",
                  f"-DBOARD_SOURCES={board_sources}", f"-DBOARD_LINKER_SCRIPT={tmp_path / 'board.ld'}",
-                 "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs"]
+                 "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs", *extra]
     for command in (configure, ["cmake", "--build", str(tmp_path / "build")]):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (tmp_path / "ser_clips.pcm").write_bytes(pcm.astype("<i2").tobytes())
+    return tflm_build.run_program(target, tmp_path / "build" / "ser_reparam.elf", cwd=tmp_path, timeout=300)
+
+
+@pytest.mark.slow
+def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp_path):
+    """Run under QEMU, the exported project prints the arena and a label per window."""
+    import numpy as np
+
+    from firmware_export.verify import parse_output, split_clips
+
     clips = split_clips(stm32_bundle, 2)
-    (tmp_path / "ser_clips.pcm").write_bytes(b"".join(c["pcm"].astype("<i2").tobytes() for c in clips))
-    done = tflm_build.run_program(target, tmp_path / "build" / "ser_reparam.elf", cwd=tmp_path, timeout=300)
+    done = run_cmake_project(RunLayout(stm32_bundle).firmware_dir("stm32f4"), tmp_path,
+                             np.concatenate([c["pcm"] for c in clips]))
     result = parse_output(done.stdout)
     assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
     assert len(result["windows"]) == 2 and result["arena_used_bytes"] > 0
@@ -281,6 +290,25 @@ def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
     assert regions["CCM"]["sections"][".ser_frontend"] == ram["frontend_bytes"]
     # the pieces in one arena need less than each in its own
     assert manifest["arena"]["measured_bytes"] < sum(manifest["arena"]["pieces_bytes"].values())
+
+
+@pytest.mark.slow
+def test_streaming_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_stream, tmp_path):
+    """The streaming bundle's CMake project as exported (ser_stream_app, the streaming front end,
+    the three pieces) under QEMU: a label per label hop with its latency line (front end, A per
+    step, B + C)."""
+    from firmware_export.verify import parse_stream_output, stream_audio
+
+    run, manifest = stm32_stream
+    audio = stream_audio(run, 3)
+    done = run_cmake_project(RunLayout(run).firmware_dir("stm32f4"), tmp_path, audio["pcm"],
+                             ("-DCMAKE_CXX_FLAGS=-DSER_VERIFY_STREAMING",))
+    result = parse_stream_output(done.stdout)
+    assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
+    window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
+    assert [label["frames"] for label in result["labels"]] == [window + i * hop for i in range(len(result["labels"]))]
+    assert len(result["labels"]) >= 2 and all(label["steps"] > 0 and label["model_us"] >= 0 for label in result["labels"])
+    assert result["arena_used_bytes"] <= manifest["arena"]["kTensorArenaSize"]
 
 
 def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatch):

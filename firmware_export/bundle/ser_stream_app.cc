@@ -120,9 +120,7 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
   g_state.until_label = kSerNumFrames;
   g_frontend = frontend;
   g_board = board;
-#ifndef SER_STREAM_MODEL_ONLY
   ser_stream_reset(g_frontend);
-#endif
   return nullptr;
 }
 
@@ -147,7 +145,6 @@ bool SerAppPushFrame(const int8_t* frame) {
   return false;
 }
 
-#ifndef SER_STREAM_MODEL_ONLY
 bool SerAppPushHop(const int16_t* hop) {
   int8_t frame[kSerNumFeatures];
   const uint32_t start = g_board.micros();
@@ -159,7 +156,6 @@ bool SerAppPushHop(const int16_t* hop) {
   }
   return made == 1 && SerAppPushFrame(frame);
 }
-#endif
 
 bool SerAppClassify(SerResult* result) {
   if (g_state.failed) {

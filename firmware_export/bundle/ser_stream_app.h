@@ -32,13 +32,9 @@
 #include <cstdint>
 
 #include "ser_board.h"
-#ifndef SER_STREAM_MODEL_ONLY
 #include "ser_frontend_stream.h"
+
 using SerFrontendState = ser_stream_t;  // what the template declares for the front end
-#else
-struct SerNoFrontend {};                 // model-side build: frames come from SerAppPushFrame
-using SerFrontendState = SerNoFrontend;
-#endif
 
 // Registers the pieces' operators, builds their interpreters over `arena` (kTensorArenaSize
 // bytes, 16-byte aligned, shared), allocates their tensors, checks their shapes against
