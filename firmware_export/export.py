@@ -145,9 +145,10 @@ def discard_bundle(folder: Path) -> None:
 
 
 def choose_deployment(config: ExperimentConfig, model_name: str | None = None, deployment: str | None = None) -> str:
-    """"streaming" or "whole-window" for this run: `deployment` (default export.deployment); "auto"
-    streams when stage 05 wrote the streaming pieces, unless another file than the deployed one is
-    asked for (`model_name`: the pieces are quantized from the folded model, not from that file)."""
+    """The deployment to export for this run, "streaming" or "whole-window": `deployment` (default
+    export.deployment); "auto" streams when stage 05 wrote the streaming pieces, unless another
+    file than the deployed one is asked for (`model_name`: the pieces are quantized from the
+    folded model, not from that file)."""
     wanted = deployment or config.export.deployment
     if wanted not in DEPLOYMENTS:
         raise StageError(f"export deployment {wanted!r}: choose one of {', '.join(DEPLOYMENTS)}")
@@ -210,10 +211,11 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     frontend = FrontendConfig(**meta["frontend"])
     check = budget(board, len(blob), arena["kTensorArenaSize"], frontend_state_bytes(frontend, frames, cmsis))
     provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
+    labels = list(meta["labels"])
     files = {
         "model_data.h": model_data_header("ser", blob, provenance),
         "model_data.cc": model_data_source("ser", blob),
-        "model_settings.h": model_settings_header(quant, labels := list(meta["labels"]), meta["window"]["seconds"],
+        "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                   arena["kTensorArenaSize"], provenance),
         "op_resolver.h": op_resolver_header(op_set(blob), provenance),
     }

@@ -134,9 +134,10 @@ def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, 
 
 
 def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
-    """`parts` (firmware_sources) building main.cc against the bundle's model_settings.h with
-    kTensorArenaSize = arena_bytes: both copied to a folder searched first (main.cc includes its
-    own folder's header before any -I)."""
+    """`parts` (firmware_sources) building against the bundle's model_settings.h with
+    kTensorArenaSize = arena_bytes: the header and every source that includes it (main.cc, the
+    app's .cc) copied to one folder — a quoted #include looks in the source's own folder first,
+    so a source left in the bundle would read the bundle's figure."""
     folder = work / "arena"
     folder.mkdir(parents=True, exist_ok=True)
     header, count = re.subn(r"constexpr int kTensorArenaSize = \d+;",
@@ -146,9 +147,13 @@ def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
         raise StageError(f"{bundle / 'model_settings.h'}: no kTensorArenaSize line; re-export the bundle "
                          "(ser-reparam export)")
     (folder / "model_settings.h").write_text(header)
-    main = folder / "main.cc"
-    shutil.copyfile(parts["sources"][0], main)
-    return {**parts, "sources": [main, *parts["sources"][1:]], "include_dirs": [folder, *parts["include_dirs"]]}
+    sources = []
+    for source in parts["sources"]:
+        if source.suffix in (".cc", ".cpp") and '#include "model_settings.h"' in source.read_text():
+            shutil.copyfile(source, folder / source.name)
+            source = folder / source.name
+        sources.append(source)
+    return {**parts, "sources": sources, "include_dirs": [folder, *parts["include_dirs"]]}
 
 
 def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[str, int, int]]) -> dict:
