@@ -32,8 +32,10 @@ def label_hop_frames(frontend: FrontendConfig, label_hop_s: float) -> int:
     frames = label_hop_s * frontend.sample_rate / frontend.frame_step
     if abs(frames - round(frames)) > 1e-6 or round(frames) < STEP_FRAMES or round(frames) % STEP_FRAMES:
         step_s = STEP_FRAMES * frontend.frame_step / frontend.sample_rate
+        below = max(1, int(frames // STEP_FRAMES))
+        near = " or ".join(f"{k * step_s:g}" for k in dict.fromkeys((below, below + 1)))
         raise StageError(f"export.label_hop_s = {label_hop_s:g} s is not a whole number of encoder steps "
-                         f"({STEP_FRAMES} frames = {step_s:g} s): choose a multiple of {step_s:g} s, e.g. 1.0")
+                         f"({STEP_FRAMES} frames = {step_s:g} s): choose a multiple of {step_s:g} s, e.g. {near}")
     return int(round(frames))
 
 

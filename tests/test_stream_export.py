@@ -106,7 +106,7 @@ def test_label_hop_is_a_whole_number_of_steps(deployed_run):
     assert label_hop_frames(deployed_run.frontend, 1.0) == 100
     assert label_hop_frames(deployed_run.frontend, 0.2) == 20
     with pytest.raises(StageError, match=r"export.label_hop_s = 0.25 s is not a whole number of encoder steps "
-                                         r"\(4 frames = 0.04 s\): choose a multiple of 0.04 s"):
+                                         r"\(4 frames = 0.04 s\): choose a multiple of 0.04 s, e.g. 0.24 or 0.28"):
         label_hop_frames(deployed_run.frontend, 0.25)
     for key, value, problem in (("label_hop_s", 0, "must be a finite number > 0"),
                                 ("deployment", "stream", "must be one of auto, streaming, whole-window")):
