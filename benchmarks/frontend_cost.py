@@ -57,7 +57,8 @@ def main() -> None:
             shutil.copy(bundle / name, work / name)
         sizes = {(cpu, backend, stream): cortex_m_sizes(work, cpu, work, stream=stream, **build)
                  for cpu in CORTEX_M_FLOATS for backend, build in backends.items() for stream in (False, True)}
-        harnesses = {backend: host_build(work, backend.lower(), HARNESS, **build) for backend, build in backends.items()}
+        harnesses = {backend: host_build(work, backend.lower(), HARNESS, **build)
+                     for backend, build in backends.items()}
         per_frame = {backend: instructions_per_frame(harnesses[backend], pcm, config.frontend.frame_step, frames, work)
                      for backend in backends}
         per_hop = {backend: stream_instructions_per_hop(harnesses[backend], pcm, config.frontend.frame_step, work)

@@ -45,7 +45,8 @@ MAINS = {  # a program that uses one API only, so --gc-sections keeps just what 
 }
 
 
-def cortex_m_sizes(folder: Path, cpu: str, work: Path, defines=(), includes=(), sources=(), stream: bool = False) -> dict:
+def cortex_m_sizes(folder: Path, cpu: str, work: Path, defines=(), includes=(), sources=(),
+                   stream: bool = False) -> dict:
     """Front-end object bytes (text, data, bss: arm-none-eabi-size of ser_frontend*.o, -Os) for `cpu`,
     the text/data/bss of a program linked against the API only (whole-window, or streaming when
     `stream`; unused code and FFT tables dropped, as on the device) and its state struct's bytes."""
@@ -99,4 +100,5 @@ def stream_instructions_per_hop(exe: Path, pcm: np.ndarray, hop_samples: int, wo
     """Streaming instructions per pushed hop (each returns a normalized frame once the stream is
     warm): pushing `pcm` minus pushing its first hop alone, over the hops after the first."""
     one, full = _first_hop_and_all(pcm, hop_samples, work)
-    return (instructions(exe, "stream-push", full) - instructions(exe, "stream-push", one)) / (len(pcm) // hop_samples - 1)
+    hops = len(pcm) // hop_samples
+    return (instructions(exe, "stream-push", full) - instructions(exe, "stream-push", one)) / (hops - 1)

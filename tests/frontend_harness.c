@@ -14,6 +14,10 @@
  *       print the 1-based push that returned the first frame and the frames that flush returned
  *   frontend_harness stream-push PCM
  *       stream pushes only, int8 frames (the streaming cost, for instruction counts)
+ *   frontend_harness stream-fft-error PCM
+ *       (ESP-DSP build) with ESP-DSP initialized for a smaller FFT by "the application", stream
+ *       the file and print how many pushes returned a frame, 0 and SER_STREAM_FFT_ERROR, and
+ *       what flush then returns
  *   frontend_harness sizes
  *       print sizeof(ser_frontend_t) and sizeof(ser_stream_t)
  */
@@ -72,47 +76,51 @@ static int features(char **argv) {
 
 static ser_stream_t g_stream;
 
-/* Streams the PCM file through the float (int8 = 0) or int8 API, writing frames to `out`. */
+/* One push of `hop` (a flush when NULL) through the float (int8 = 0) or int8 API; the frame it
+ * returns, if any, is appended to `out`. What the call returned, or -3 when writing failed. */
+static int stream_step(const int16_t *hop, FILE *out, int int8, float scale, int zero_point) {
+  float features[SER_NUM_FEATURES];
+  int8_t quantized[SER_NUM_FEATURES];
+  int ready;
+  if (int8) {
+    ready = hop != NULL ? ser_stream_push_int8(&g_stream, hop, quantized, scale, zero_point)
+                        : ser_stream_flush_int8(&g_stream, quantized, scale, zero_point);
+  } else {
+    ready = hop != NULL ? ser_stream_push_float(&g_stream, hop, features) : ser_stream_flush_float(&g_stream, features);
+  }
+  if (ready == 1 && (int8 ? fwrite(quantized, 1, SER_NUM_FEATURES, out)
+                          : fwrite(features, sizeof(float), SER_NUM_FEATURES, out)) != SER_NUM_FEATURES) {
+    return -3;
+  }
+  return ready;
+}
+
+/* Streams the PCM file from reset to the end of flush, writing every frame to `out`. */
 static int stream_file(const char *path, FILE *out, int int8, float scale, int zero_point,
                        long *first_push, long *flushed) {
   FILE *file = fopen(path, "rb");
   if (file == NULL) return fail("cannot read", path);
   int16_t hop[SER_HOP_SAMPLES];
-  float features[SER_NUM_FEATURES];
-  int8_t quantized[SER_NUM_FEATURES];
   long pushes = 0;
-  int ready, status = 0;
-  size_t got;
+  int ready = 0;
+  size_t got = 0;
   *first_push = 0;
   *flushed = 0;
   ser_stream_reset(&g_stream);
-  while ((got = fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file)) == SER_HOP_SAMPLES) {
+  while (ready >= 0 && (got = fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file)) == SER_HOP_SAMPLES) {
+    ready = stream_step(hop, out, int8, scale, zero_point);
     pushes++;
-    ready = int8 ? ser_stream_push_int8(&g_stream, hop, quantized, scale, zero_point)
-                 : ser_stream_push_float(&g_stream, hop, features);
-    if (ready < 0) status = fail("push failed on", path);
     if (ready == 1 && *first_push == 0) *first_push = pushes;
-    if (ready == 1 && fwrite(int8 ? (void *)quantized : (void *)features, int8 ? 1 : sizeof(float),
-                             SER_NUM_FEATURES, out) != SER_NUM_FEATURES) {
-      status = fail("cannot write frames of", path);
-    }
-    if (status != 0) break;
   }
-  if (status == 0 && got != 0) status = fail("need whole hops in", path);
   fclose(file);
-  while (status == 0 && (ready = int8 ? ser_stream_flush_int8(&g_stream, quantized, scale, zero_point)
-                                      : ser_stream_flush_float(&g_stream, features)) != 0) {
-    if (ready < 0) return fail("flush failed on", path);
-    (*flushed)++;
-    if (fwrite(int8 ? (void *)quantized : (void *)features, int8 ? 1 : sizeof(float), SER_NUM_FEATURES, out) !=
-        SER_NUM_FEATURES) {
-      return fail("cannot write frames of", path);
-    }
-  }
-  if (status == 0 && ser_stream_push_float(&g_stream, hop, features) != SER_STREAM_FLUSHED) {
+  if (ready < 0) return fail("push failed on", path);
+  if (got != 0) return fail("need whole hops in", path);
+  while ((ready = stream_step(NULL, out, int8, scale, zero_point)) == 1) (*flushed)++;
+  if (ready < 0) return fail("flush failed on", path);
+  if (stream_step(hop, out, int8, scale, zero_point) != SER_STREAM_FLUSHED) {
     return fail("push after flush was accepted for", path);
   }
-  return status;
+  return 0;
 }
 
 static int stream(char **argv) {
@@ -124,10 +132,33 @@ static int stream(char **argv) {
                                    &flushed[int8]);
     if (fclose(out) != 0 || status != 0) return 1;
   }
-  if (first_push[0] != first_push[1] || flushed[0] != flushed[1]) return fail("float and int8 streams differ on", argv[2]);
+  if (first_push[0] != first_push[1] || flushed[0] != flushed[1]) {
+    return fail("float and int8 streams differ on", argv[2]);
+  }
   printf("first_push %ld flushed %ld\n", first_push[0], flushed[0]);
   return 0;
 }
+
+#if defined(SER_FFT_ESPDSP)
+static int stream_fft_error(const char *path) {
+  dsps_fft_w_table_size = SER_HALF_NFFT / 2; /* the application's smaller FFT came first */
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) return fail("cannot read", path);
+  int16_t hop[SER_HOP_SAMPLES];
+  float features[SER_NUM_FEATURES];
+  long frames = 0, none = 0, errors = 0;
+  while (fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file) == SER_HOP_SAMPLES) {
+    const int ready = ser_stream_push_float(&g_stream, hop, features);
+    frames += ready == 1;
+    none += ready == 0;
+    errors += ready == SER_STREAM_FFT_ERROR;
+  }
+  fclose(file);
+  const int flush = ser_stream_flush_float(&g_stream, features);
+  printf("frames %ld none %ld errors %ld flush %d\n", frames, none, errors, flush);
+  return 0;
+}
+#endif
 
 /* Pushes only, int8 frames as the firmware makes them, none kept. */
 static int stream_push(const char *path) {
@@ -166,6 +197,9 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "spectrum") == 0) return spectrum(argv);
   if (argc == 7 && strcmp(argv[1], "stream") == 0) return stream(argv);
   if (argc == 3 && strcmp(argv[1], "stream-push") == 0) return stream_push(argv[2]);
+#if defined(SER_FFT_ESPDSP)
+  if (argc == 3 && strcmp(argv[1], "stream-fft-error") == 0) return stream_fft_error(argv[2]);
+#endif
   if (argc == 2 && strcmp(argv[1], "sizes") == 0) {
     printf("ser_frontend_t %zu ser_stream_t %zu\n", sizeof(ser_frontend_t), sizeof(ser_stream_t));
     return 0;

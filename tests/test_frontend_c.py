@@ -24,7 +24,7 @@ FRONTEND = FrontendConfig()
 FRAMES = FRONTEND.num_frames(5 * FRONTEND.sample_rate)  # a 5 s window: 499 frames, 500 hops
 INPUT_SCALE, INPUT_ZERO_POINT = 0.0431, -3              # an int8 input tensor's quantization
 PARITY = 4e-5  # max |C − Python| feature difference (≈ 2× the largest measured, see the test)
-# Front-end object code (arm-none-eabi-gcc 13.2 -Os, text bytes) and host instructions per frame
+# Front-end object code (arm-none-eabi-gcc 12.2 -Os, text bytes) and host instructions per frame
 # (gcc -O2, valgrind), as measured here; other compilers may differ by the stated margins.
 TEXT_BYTES = {("cortex-m4", "portable"): 6178, ("cortex-m4", "cmsis"): 3784,
               ("cortex-m0plus", "portable"): 6424, ("cortex-m0plus", "cmsis"): 3850}

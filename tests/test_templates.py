@@ -58,6 +58,9 @@ def stream_bundles(deployed_run, tmp_path_factory):
     return {board: RunLayout(run).firmware_dir(board) for board in ("esp32s3", "nrf52840")}
 
 
+FRONTEND_C = {"ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c"}
+
+
 def compile_only(cmd: list[str]) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -71,6 +74,11 @@ def test_esp_idf_main_compiles_against_esp_tflite_micro(bundles, board):
     compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
                   f"-D{target}=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}", *tree_includes(tree),
                   "-fsyntax-only", str(main / "main.cc"), str(main / "ser_app.cc")])
+    # the component's C sources (both front ends) with the ESP-DSP FFT its option selects
+    assert {p.name for p in main.glob("*.c")} == FRONTEND_C
+    for source in sorted(FRONTEND_C):
+        compile_only(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-DSER_FFT_ESPDSP", f"-I{main}",
+                      f"-I{Path(__file__).parent / 'espdsp_standin'}", "-fsyntax-only", str(main / source)])
     pins = load_boards()[board].microphone
     text = (main / "main.cc").read_text()
     for role, pin in (("Bclk", pins["bclk"]), ("Ws", pins["ws"]), ("Data", pins["din"])):
@@ -86,6 +94,7 @@ def test_arduino_sketch_compiles_with_its_board_familys_microphone(bundles, boar
     # a sketch compiles its .c, .cpp and .S files only: every C++ source is a .cpp there
     assert {p.name for p in sketch.glob("*.cpp")} == {"ser_app.cpp", "model_data.cpp"}
     assert not list(sketch.glob("*.cc"))
+    assert {p.name for p in sketch.glob("*.c")} == FRONTEND_C  # both front ends, compiled as C
     compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
                   "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
                   *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino"), str(sketch / "ser_app.cpp")])

@@ -16,6 +16,9 @@
  *   }
  *   ser_frontend_finish_int8(&fe, input->data.int8, input_scale, input_zero_point);
  *
+ * For models that take one frame per hop, ser_frontend_stream.h is the streaming mode of the same
+ * code (~4 KB of state instead of the window's log-Mel frames).
+ *
  * A window of fewer hops is allowed: its frames are computed as the training front end does for
  * a short clip, and the frames after them are set to the training mean (0 once normalized), as
  * the training pipeline pads short utterances.
