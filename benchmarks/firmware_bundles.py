@@ -3,8 +3,8 @@
 To run:  python benchmarks/firmware_bundles.py RUN [--model int8] [--readme]
 
 RUN is a variant folder of a finished run (runs/<name>/<variant>, through stage 05). Exports
-the bundle for every board of firmware_export/boards.yaml, exactly as
-`ser-reparam export RUN --board <board>` does (the bundles land in RUN/firmware/<board>), and
+the whole-window bundle for every board of firmware_export/boards.yaml, exactly as
+`ser-reparam export RUN --board <board> --deployment whole-window` does (the bundles land in RUN/firmware/<board>), and
 tabulates each manifest: model bytes, arena, front end, RAM and flash against the board's
 budget. A board the model does not fit gets its BudgetError as the verdict. --readme rewrites
 the README's `firmware-bundles` block.
@@ -47,7 +47,7 @@ def main() -> None:
     rows, models = [], set()
     for key, board in load_boards().items():
         try:
-            manifest = export_run(config, key, args.model)
+            manifest = export_run(config, key, args.model, deployment="whole-window")
         except BudgetError as error:
             rows.append(f"| {board.name} | | | | | {error} |")
             continue

@@ -51,6 +51,9 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         built = build(config, args.board, "cortex-m4", work, args.tflm_dir, log=lambda m: print(m, file=sys.stderr))
+        if built["manifest"].get("deployment") == "streaming":
+            raise SystemExit(f"{args.run}: the {args.board} bundle streams: export the whole-window one (ser-reparam "
+                             f"export … --deployment whole-window) or run benchmarks/streaming_firmware.py")
         clips = split_clips(config, args.clips)
         result = run(built, clips, work, icount=True)
         rows = compare(built, clips, result, config)  # the counted runs are also verified

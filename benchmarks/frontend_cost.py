@@ -48,7 +48,7 @@ def main() -> None:
     bundle = Path(args.bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     config = load_run(bundle.parents[1])
-    frames = manifest["input"]["shape"][1]
+    frames = manifest.get("window_frames") or manifest["input"]["shape"][1]  # streaming: A reads 7 frames
     pcm = split_clips(config, 1)[0]["pcm"]
     backends = {"portable": {}, "CMSIS-DSP": cmsis_build_args(cmsis_dsp_sources())}
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,15 @@ def arena_with_margin(measured: int) -> int:
     return int(math.ceil((measured * (1 + MARGIN_FRACTION) + MARGIN_BYTES) / 16) * 16)
 
 
+def _tree_available(target) -> tuple[bool, str]:
+    """Whether the kernel library's tree is there, and if not the first clause of why."""
+    try:
+        find_tree(target)
+        return True, ""
+    except BuildError as missing:
+        return False, str(missing).split(";")[0]
+
+
 def measure_arena(model_bytes: bytes, board, log=None) -> dict:
     """The arena block of the manifest for `board`: measured with its kernels when their tree is
     there (`measured_bytes`), else the labelled estimate; the reference-kernel arena beside it."""
@@ -31,11 +40,7 @@ def measure_arena(model_bytes: bytes, board, log=None) -> dict:
                          f"choose one of {', '.join(kernel_libs.KERNELS)}")
     libs = kernel_libs.KERNELS[board.kernels]
     target = TARGETS[libs.target]
-    try:
-        find_tree(target)
-        available, why = True, ""
-    except BuildError as missing:
-        available, why = False, str(missing).split(";")[0]
+    available, why = _tree_available(target)
     if available:  # the first time per tree and flags, this compiles the library (minutes): say so
         result = kernel_libs.measure_with(board.kernels, model_bytes,
                                           log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
@@ -53,5 +58,34 @@ def measure_arena(model_bytes: bytes, board, log=None) -> dict:
     if board.kernels == "cmsis-nn" and board.core != "cortex-m4":
         note = f"measured with the Cortex-M4F build; the {board.core} may take other CMSIS-NN code paths"
     return {"kernels": board.kernels, "kernels_label": libs.label, **arena, **({"note": note} if note else {}),
+            "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
+            "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}
+
+
+def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
+    """The arena block of a streaming bundle's manifest: every piece's own arena and the ONE arena
+    the three share (ser_stream_app.cc: one tflite::MicroAllocator, persistent data per piece at
+    the tail, the head shared) measured with the board's kernels when their tree is there; else the
+    labelled estimate — each piece on the Python TFLM interpreter, and as the shared arena their
+    sum (an upper bound: the pieces' heads are not shared in it)."""
+    libs = kernel_libs.KERNELS[board.kernels]
+    target = TARGETS[libs.target]
+    available, why = _tree_available(target)
+    reference = {name: tflm_arena_bytes(blob) for name, blob in blobs.items()}
+    if available:
+        result = kernel_libs.measure_pieces_with(board.kernels, blobs,
+                                                 log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
+        arena = {"fidelity": "measured", "measured_bytes": result["shared_arena_min_bytes"],
+                 "arena_used_bytes": result["shared_arena_used_bytes"], "pieces_bytes": result["pieces"],
+                 "word_bytes": result["word_bytes"], "versions": result["versions"],
+                 "method": f"arena_probe built with {libs.label} ({libs.target}): each piece alone and the "
+                           "three in one arena (one MicroAllocator), bisected"}
+    else:
+        arena = {"fidelity": "estimate", "measured_bytes": sum(reference.values()), "pieces_bytes": reference,
+                 "word_bytes": 8, "method": "Python TFLM interpreter (reference kernels, 64-bit host): the sum of "
+                                            "the pieces' own arenas (an upper bound for the shared one)",
+                 "missing": f"{why}: set {target.env} to measure with {libs.label}"}
+    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, "reference_bytes": reference,
+            "shared": "one arena for the three pieces (one tflite::MicroAllocator)",
             "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
             "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}

@@ -20,7 +20,8 @@ FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_regions", "placem
           "reserve_flash_kb", "dsp", "nn", "templates")
 OPTIONAL = ("cflags", "flash_origin", "kernels", "microphone", "tflm_arch", "idf_target", "arduino_fqbn")
 BUFFERS = ("arena", "frontend", "reserve")
-BUFFER_NAMES = {"arena": "tensor arena", "frontend": "front end", "reserve": "stack/heap/firmware reserve"}
+BUFFER_NAMES = {"arena": "tensor arena", "state": "streaming state", "frontend": "front end",
+                "reserve": "stack/heap/firmware reserve"}
 TEMPLATES = ("esp-idf", "arduino", "cmake-cortex-m")
 MICROPHONES = {"i2s": ("bclk", "ws", "din"), "pdm": ()}  # api -> the GPIO numbers it needs
 
@@ -111,20 +112,24 @@ def get_board(key: str) -> Board:
     return boards[key]
 
 
-def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int) -> dict:
-    """Flash and RAM use against the board's budget: each buffer in its region, a verdict for each."""
+def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int, state_bytes: int = 0) -> dict:
+    """Flash and RAM use against the board's budget: each buffer in its region, a verdict for each.
+    `state_bytes`: the streaming application's state between pieces, placed with the arena."""
     flash_budget = (board.flash_kb - board.reserve_flash_kb) * KB
     ram_budget = (board.ram_kb - board.reserve_ram_kb) * KB
-    ram_used = arena_bytes + frontend_ram_bytes
-    sizes = {"arena": arena_bytes, "frontend": frontend_ram_bytes, "reserve": board.reserve_ram_kb * KB}
+    ram_used = arena_bytes + state_bytes + frontend_ram_bytes
+    sizes = {"arena": arena_bytes, "state": state_bytes, "frontend": frontend_ram_bytes,
+             "reserve": board.reserve_ram_kb * KB}
+    placement = {**board.placement, "state": board.placement["arena"]}
     regions = {}
     for name, (_, kb) in board.ram_regions.items():
-        placed = {b: sizes[b] for b in BUFFERS if board.placement[b] == name}
+        placed = {b: sizes[b] for b in sizes if placement[b] == name and (sizes[b] or b != "state")}
         used = sum(placed.values())
         regions[name] = {"bytes": kb * KB, "buffers": placed, "used_bytes": used, "fits": used <= kb * KB}
     return {
         "flash": {"model_bytes": model_bytes, "budget_bytes": flash_budget, "fits": model_bytes <= flash_budget},
-        "ram": {"arena_bytes": arena_bytes, "frontend_bytes": frontend_ram_bytes, "used_bytes": ram_used,
+        "ram": {"arena_bytes": arena_bytes, "state_bytes": state_bytes, "frontend_bytes": frontend_ram_bytes,
+                "used_bytes": ram_used,
                 "budget_bytes": ram_budget, "regions": regions,
                 "fits": ram_used <= ram_budget and all(r["fits"] for r in regions.values())},
     }
@@ -138,7 +143,8 @@ def require_fit(board: Board, check: dict) -> None:
                         f"({board.flash_kb} KB − {board.reserve_flash_kb} KB reserved)")
     if not check["ram"]["fits"]:
         ram = check["ram"]
-        problems.append(f"tensor arena {ram['arena_bytes']:,} B + front end {ram['frontend_bytes']:,} B = "
+        state = f" + streaming state {ram['state_bytes']:,} B" if ram.get("state_bytes") else ""
+        problems.append(f"tensor arena {ram['arena_bytes']:,} B{state} + front end {ram['frontend_bytes']:,} B = "
                         f"{ram['used_bytes']:,} B > RAM budget {ram['budget_bytes']:,} B "
                         f"({board.ram_kb} KB − {board.reserve_ram_kb} KB reserved)")
     for name, region in check["ram"]["regions"].items():

@@ -5,7 +5,14 @@ runs/<name>/<variant>/firmware/<board>/
   model_settings.h               input shape, quantization, labels, window, kTensorArenaSize
   op_resolver.h                  exactly the model's operators
   ser_frontend*                  the device front end, its config and tables (same run)
-  ser_app.h / ser_app.cc         the application loop (front end per hop, model per window)
+  ser_board.h, ser_app.h / .cc   the application loop (front end per hop, model per window)
+
+or, for the streaming deployment (export.deployment; "auto": when stage 05 wrote the streaming
+pieces, i.e. the model streams exactly), firmware_export/stream_export.py's files:
+  model_data_{step,attend,classify}.h / .cc   the three int8 pieces as C arrays
+  model_settings.h               the loop's numbers, every piece's scales, one shared arena
+  op_resolver.h                  every piece's operators
+  ser_board.h, ser_stream_app.h / .cc   the streaming loop (A per step, a label per label_hop_s)
   <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
                                  CMake for Cortex-M), holding copies of the files above
   manifest.json                  sizes, ops, arena, front-end RAM and the budget check
@@ -23,10 +30,12 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from firmware_export.arena import measure_arena
+from firmware_export import stream_export
+from firmware_export.arena import measure_arena, measure_stream_arena
 from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.cmsis_dsp import RFFT_SOURCES
+from firmware_export import frontend_tables
 from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
@@ -48,7 +57,8 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
 # Arduino compiles a sketch's .c, .cpp and .S files only (arduino-cli's sketch specification)
 SOURCE_SUFFIXES = {"arduino": {".cc": ".cpp"}}
-APP_FILES = ("ser_app.h", "ser_app.cc")  # the application loop every template's main file calls
+APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc")  # the application loop every template's main file calls
+DEPLOYMENTS = ("auto", "streaming", "whole-window")
 
 
 def board_linker_script(board: Board, qemu: bool = False) -> str:
@@ -68,9 +78,21 @@ def _microphone_values(board: Board) -> dict:
     return {**pins, "mic_api": mic["api"].upper(), "mic_api_macro": mic["api"].upper(), "mic_readme": readme[mic["api"]]}
 
 
-def _template_values(board: Board, model_name: str, arena: dict) -> dict:
+def app_values(streaming: bool) -> dict:
+    """The template fields that differ between the deployments: the app's header, the sources
+    to compile besides main.cc, what the loop does."""
+    app = "ser_stream_app" if streaming else "ser_app"
+    models = [f"model_data_{name}.cc" for name in stream_export.PIECES] if streaming else ["model_data.cc"]
+    sources = [f"{app}.cc", *models, "ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c"]
+    return {"app_header": f"{app}.h", "app_sources": " ".join(sources),
+            "app_sources_quoted": " ".join(f'"{name}"' for name in ["main.cc", *sources]),
+            "loop": ("front end per hop → encoder step every 4 frames → a label per label hop over the last window"
+                     if streaming else "front end per 10 ms hop → model once per window")}
+
+
+def _template_values(board: Board, model_name: str, arena: dict, streaming: bool = False) -> dict:
     versions = esp_component_versions(arena)
-    return {"board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
+    return {**app_values(streaming), "board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
             "cflags": board.cflags, "tflm_arch": board.tflm_arch,
             "idf_target": board.idf_target, "arduino_fqbn": board.arduino_fqbn, "model": model_name,
             **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
@@ -122,9 +144,30 @@ def discard_bundle(folder: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def export_run(config: ExperimentConfig, board_key: str, model_name: str | None = None) -> dict:
-    """Write the firmware bundle of the deployed `model_name` file (stage 05; default
-    deployed_model_name) for `board_key` into the run's firmware/<board> folder.
+def choose_deployment(config: ExperimentConfig, model_name: str | None = None, deployment: str | None = None) -> str:
+    """The deployment to export for this run, "streaming" or "whole-window": `deployment` (default
+    export.deployment); "auto" streams when stage 05 wrote the streaming pieces, unless another
+    file than the deployed one is asked for (`model_name`: the pieces are quantized from the
+    folded model, not from that file)."""
+    wanted = deployment or config.export.deployment
+    if wanted not in DEPLOYMENTS:
+        raise StageError(f"export deployment {wanted!r}: choose one of {', '.join(DEPLOYMENTS)}")
+    record = RunLayout(config).quantize_record
+    streaming = json.loads(record.read_text()).get("streaming", {}) if record.exists() else {}
+    if wanted == "auto":
+        chosen = model_name in (None, deployed_model_name(config)) and streaming.get("streams", False)
+        return "streaming" if chosen else "whole-window"
+    if wanted == "streaming" and not streaming.get("streams", False):
+        why = streaming.get("why", f"{record} records no streaming pieces: rerun stage 05 (ser-reparam quantize … --force)")
+        raise StageError(f"stage 06 (export): export.deployment is streaming, but {why}")
+    return wanted
+
+
+def export_run(config: ExperimentConfig, board_key: str, model_name: str | None = None,
+               deployment: str | None = None) -> dict:
+    """Write the firmware bundle for `board_key` into the run's firmware/<board> folder: the
+    deployed `model_name` file (stage 05; default deployed_model_name) once per window, or the
+    streaming pieces (choose_deployment).
 
     BudgetError (naming the numbers) when the model and arena do not fit the board."""
     layout = RunLayout(config)
@@ -132,68 +175,125 @@ def export_run(config: ExperimentConfig, board_key: str, model_name: str | None 
     if not model_path.exists():
         raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
                          "(ser-reparam quantize …)")
+    if choose_deployment(config, model_name, deployment) == "streaming":
+        return export_streaming(model_path, layout, board_key, config.export.label_hop_s)
     return export_model(model_path, layout.firmware_dir(board_key), board_key)
 
 
-def export_model(model_path: Path, target: Path, board_key: str) -> dict:
-    """The firmware bundle of one deployed .tflite for `board_key`, written to `target`, from the
-    file alone: labels, front end, statistics and window come from its metadata."""
-    board = get_board(board_key)
+def _deployed(model_path: Path, board: Board) -> tuple[bytes, dict, dict]:
+    """The deployed .tflite's bytes, metadata and input/output quantization, checked."""
     blob = Path(model_path).read_bytes()
     meta = read_metadata(blob, str(model_path))
-    model_name = Path(model_path).stem
     quant = quantization(blob)
     if quant["input"]["dtype"] != "int8":
         raise StageError(f"stage 06 (export): {model_path.name} has {quant['input']['dtype']} input; the device "
                          "front end writes int8: export an int8 model (int8 or qat_int8)")
-    frames = quant["input"]["shape"][1]
+    return blob, meta, quant
+
+
+def _esp_nn_check(blob: bytes, name: str, board: Board) -> None:
     if board.kernels.startswith("esp-nn") and esp_nn_softmax_problems(blob):
-        raise StageError(f"stage 06 (export): {model_path} would overrun ESP-NN's softmax scratch on {board.name}: "
+        raise StageError(f"stage 06 (export): {name} would overrun ESP-NN's softmax scratch on {board.name}: "
                          + "; ".join(esp_nn_softmax_problems(blob)) + ". Give the softmax a rank-2 or rank-3 input "
                          "whose dimension 1 is at least its last (see ser_reparam.models.layers.MultiHeadSelfAttention._head)")
+
+
+def export_model(model_path: Path, target: Path, board_key: str) -> dict:
+    """The whole-window firmware bundle of one deployed .tflite for `board_key`, written to
+    `target`, from the file alone: labels, front end, statistics and window come from its metadata."""
+    board = get_board(board_key)
+    blob, meta, quant = _deployed(model_path, board)
+    model_name = Path(model_path).stem
+    frames = quant["input"]["shape"][1]
+    _esp_nn_check(blob, str(model_path), board)
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = FrontendConfig(**meta["frontend"])
-    ram = frontend_state_bytes(frontend, frames, cmsis)
-    check = budget(board, len(blob), arena["kTensorArenaSize"], ram)
+    check = budget(board, len(blob), arena["kTensorArenaSize"], frontend_state_bytes(frontend, frames, cmsis))
+    provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
+    labels = list(meta["labels"])
+    files = {
+        "model_data.h": model_data_header("ser", blob, provenance),
+        "model_data.cc": model_data_source("ser", blob),
+        "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
+                                                  arena["kTensorArenaSize"], provenance),
+        "op_resolver.h": op_resolver_header(op_set(blob), provenance),
+    }
+    model = {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+             "source": provenance}
+    manifest = {"deployment": "whole-window", "model": model, "input": quant["input"], "output": quant["output"],
+                "labels": labels, "window_seconds": meta["window"]["seconds"], "ops": op_set(blob)}
+    return _write_bundle(target, board, files, APP_FILES, meta, frames, arena, check, manifest, model_name, False)
+
+
+def export_streaming(model_path: Path, layout: RunLayout, board_key: str, label_hop_s: float) -> dict:
+    """The streaming firmware bundle of a run for `board_key`: stage 05's int8 pieces (A, B, C), the
+    labels, front end, statistics and window of the deployed .tflite beside them. Every piece's
+    arena and the one arena they share are measured; the budget counts that arena + the
+    application's state (placed with it) + the streaming front end's state."""
+    board = get_board(board_key)
+    _, meta, quant = _deployed(model_path, board)
+    record = json.loads(layout.quantize_record.read_text())["streaming"]
+    paths = {name: layout.stream_piece(name) for name in stream_export.PIECES}
+    missing = [p.name for p in paths.values() if not p.exists()]
+    if missing:
+        raise StageError(f"stage 06 (export): no {', '.join(missing)} in {layout.quantized_dir} — rerun stage 05 "
+                         "(ser-reparam quantize … --force)")
+    blobs = {name: path.read_bytes() for name, path in paths.items()}
+    for name, blob in blobs.items():
+        _esp_nn_check(blob, str(paths[name]), board)
+    frontend = FrontendConfig(**meta["frontend"])
+    frames = quant["input"]["shape"][1]
+    labels = list(meta["labels"])
+    streaming = stream_export.settings(blobs, record, frontend, len(labels), label_hop_s)  # checks first
+    arena = measure_stream_arena(blobs, board)
+    cmsis = board.core.startswith("cortex")
+    flash = sum(len(blob) for blob in blobs.values())
+    check = budget(board, flash, arena["kTensorArenaSize"], frontend_tables.stream_state_bytes(frontend, cmsis),
+                   state_bytes=streaming["state_bytes"])
+    provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} (streaming pieces of {model_path.name})"
+    files = stream_export.stream_files(blobs, streaming, labels, frames, frontend.num_features,
+                                       meta["window"]["seconds"], arena["kTensorArenaSize"], provenance)
+    model = {"file": ", ".join(p.name for p in paths.values()), "bytes": flash, "source": provenance,
+             "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}}
+    manifest = {"deployment": "streaming", "model": model, "streaming": streaming, "labels": labels,
+                "input": streaming["pieces"]["step"]["inputs"][0], "window_seconds": meta["window"]["seconds"],
+                "window_frames": frames, "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
+    return _write_bundle(layout.firmware_dir(board_key), board, files, stream_export.APP_FILES, meta, frames, arena,
+                         check, manifest, model_path.stem, True)
+
+
+def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, frames: int, arena: dict,
+                  check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
+    """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
+    the projects, manifest.json) in a staging folder renamed into place."""
     try:
         require_fit(board, check)
     except BudgetError:  # a previous bundle would still say "fits" beside the new model: take it away
         discard_bundle(target)
         raise
-
-    labels = list(meta["labels"])
-    provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
+    frontend = FrontendConfig(**meta["frontend"])
+    cmsis = board.core.startswith("cortex")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{board_key}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{board.key}.", dir=target.parent))
     ordinary_mode(staging)
     try:
-        files = {
-            "model_data.h": model_data_header("ser", blob, provenance),
-            "model_data.cc": model_data_source("ser", blob),
-            "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
-                                                      arena["kTensorArenaSize"], provenance),
-            "op_resolver.h": op_resolver_header(op_set(blob), provenance),
-        }
         for name, text in files.items():
             (staging / name).write_text(text)
-        for name in APP_FILES:
+        for name in app_files:
             shutil.copyfile(BUNDLE_DIR / name, staging / name)
-        sources = [staging / name for name in (*files, *APP_FILES)]
+        sources = [staging / name for name in (*files, *app_files)]
         sources += write_frontend_files(frontend, meta["normalization"], frames, staging)
         projects = []
         for template in board.templates:
-            _fill_template(template, staging / template, sources, _template_values(board, model_name, arena))
+            _fill_template(template, staging / template, sources, _template_values(board, model_name, arena, streaming))
             projects.append(template)
         if "cmake-cortex-m" in board.templates:
             (staging / "cmake-cortex-m" / "ser_memory.ld").write_text(board_linker_script(board))
         manifest = {
-            "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}",
-            "model": {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
-                      "source": provenance},
-            "input": quant["input"], "output": quant["output"], "labels": labels,
-            "window_seconds": meta["window"]["seconds"], "ops": op_set(blob),
-            "arena": arena, "frontend": {"state_bytes": ram, "fft": "CMSIS-DSP" if cmsis else "portable"},
+            "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}", **manifest,
+            "arena": arena, "frontend": {"state_bytes": check["ram"]["frontend_bytes"],
+                                         "fft": "CMSIS-DSP" if cmsis else "portable"},
             "budget": check, "fits": all(part["fits"] for part in check.values()),
             "verdict": verdict(board, check, arena), "projects": projects,
             "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),

@@ -163,3 +163,53 @@ def estimate(kernels_key: str, model_bytes: bytes, reason: str) -> dict:
             "method": "Python TFLM interpreter (reference kernels, 64-bit host)" +
                       (" + ESP-NN ESP32-S3 convolution scratch rule, all buffers at once" if scratch else "")}
 
+
+
+def _trial(target, program: Path, args: list, cwd: Path) -> dict:
+    """One arena_probe --arena trial: {"runs": bool, "arena_used_bytes": N}; a crash or a failed
+    check inside a kernel (exit != 0) counts as not running."""
+    done = tflm_build.run_program(target, program, args, timeout=300, cwd=cwd)
+    values = parse_probe(done.stdout) if done.returncode == 0 else {}
+    return {"runs": values.get("runs") == 1, "arena_used_bytes": values.get("arena_used_bytes", 0)}
+
+
+def bisect_arena(target, program: Path, models: list, cwd: Path, most: int = 1024 * 1024) -> dict:
+    """The smallest 16-byte multiple with which the probe runs `models` (one path, or "--shared"
+    and several), one process per trial, and the bytes used with the largest arena."""
+    full = _trial(target, program, ["--arena", most, *models], cwd)
+    if not full["runs"]:
+        raise tflm_build.BuildError(f"arena_probe: {' '.join(map(str, models))} does not run in {most:,} bytes")
+    low, high = 0, (full["arena_used_bytes"] + 15) // 16 * 16 + 4096
+    while not _trial(target, program, ["--arena", min(high, most), *models], cwd)["runs"]:
+        low, high = high, min(2 * high, most)
+    while high - low > 16:
+        middle = (low + high) // 2 // 16 * 16
+        if _trial(target, program, ["--arena", middle, *models], cwd)["runs"]:
+            high = middle
+        else:
+            low = middle
+    return {"arena_min_bytes": high, "arena_used_bytes": full["arena_used_bytes"]}
+
+
+def measure_pieces_with(kernels_key: str | Kernels, blobs: dict[str, bytes], log=None, tree: Path | None = None) -> dict:
+    """The streaming pieces' arenas with one kernel library: each piece alone (`pieces`: name →
+    arena_min_bytes) and all of them in ONE arena through one tflite::MicroAllocator, as
+    ser_stream_app.cc runs them (`shared_arena_min_bytes`, `shared_arena_used_bytes`). One probe,
+    built once with every piece's operators, bisected one process per trial: on too small an
+    arena some kernels crash instead of failing (CMSIS-NN and the reference kernels both did, on B)."""
+    kernels = kernels_key if isinstance(kernels_key, Kernels) else KERNELS[kernels_key]
+    target = tflm_build.TARGETS[kernels.target]
+    tree = tree or tflm_build.find_tree(target)
+    ops = sorted({op for blob in blobs.values() for op in op_set(blob)})
+    with tempfile.TemporaryDirectory(prefix="arena-probe-build-") as tmp:
+        work = Path(tmp)
+        program = build_probe(kernels, work, ops, tree, log=log)
+        paths = {}
+        for name, blob in blobs.items():
+            paths[name] = work / f"{name}.tflite"
+            paths[name].write_bytes(blob)
+        pieces = {name: bisect_arena(target, program, [path], work)["arena_min_bytes"] for name, path in paths.items()}
+        shared = bisect_arena(target, program, ["--shared", *paths.values()], work)
+    return {"pieces": pieces, "shared_arena_min_bytes": shared["arena_min_bytes"],
+            "shared_arena_used_bytes": shared["arena_used_bytes"], "kernels": kernels.key,
+            "label": kernels.label, "word_bytes": target.word_bytes, "versions": tree_versions(tree)}

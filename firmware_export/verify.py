@@ -29,16 +29,17 @@ from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
 from firmware_export.boards import get_board
 from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
-from firmware_export.export import board_linker_script
-from firmware_export.kernels import KERNELS, measure_with, target_kernels
+from firmware_export.export import app_values, board_linker_script
+from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
 from ser_reparam.errors import StageError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
-from ser_reparam.interpreters import TFLMModel, _quantize
+from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize
 from ser_reparam.layout import RunLayout
+from ser_reparam.streaming import PIECES, InterpreterPieces, StreamShape, stream_window
 
 HERE = Path(__file__).parent
 TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)
@@ -81,19 +82,24 @@ def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarr
     return _quantize(normalized, np.int8, quant["scale"], quant["zero_point"])
 
 
-def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target, tree: Path) -> dict:
+def streams(manifest: dict) -> bool:
+    return manifest.get("deployment") == "streaming"
+
+
+def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target, tree: Path,
+                     streaming: bool = False) -> dict:
     """Sources, include folders and defines of the bundle's firmware on the verify board."""
+    app = app_values(streaming)
     main = bundle / "cmake-cortex-m" / "main.cc"
     if not main.exists():  # boards without the CMake project run the same loop from the template
         main = work / "main.cc"
         template = (HERE / "templates" / "cmake-cortex-m" / "main.cc").read_text()
-        main.write_text(Template(template).safe_substitute(board_name=board.name))
-    sources = [main, HERE / "verify_board.cc", bundle / "ser_app.cc", bundle / "model_data.cc",
-               bundle / "ser_frontend.c", bundle / "ser_frontend_stream.c", bundle / "ser_frontend_tables.c"]
+        main.write_text(Template(template).safe_substitute(board_name=board.name, **app))
+    sources = [main, HERE / "verify_board.cc", *(bundle / name for name in app["app_sources"].split())]
     missing = [s.name for s in sources if not s.exists()]
     if missing:
         raise StageError(f"{bundle}: missing {', '.join(missing)}; re-export the bundle (ser-reparam export)")
-    includes, defines = [bundle], []
+    includes, defines = [bundle], (["SER_VERIFY_STREAMING"] if streaming else [])
     if target.runner == "qemu-mps2-an386":
         dsp = cmsis_dsp_sources()
         sources += [dsp / s for s in RFFT_SOURCES]
@@ -114,17 +120,24 @@ def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, 
     if arena.get("fidelity") == "measured" and KERNELS[arena["kernels"]].target == target.name:
         return {"bytes": arena["kTensorArenaSize"], "measured_with": arena["kernels_label"]}
     kernels = target_kernels(target.name)
-    blob = (RunLayout(config).quantized_dir / manifest["model"]["file"]).read_bytes()
-    measured = measure_with(kernels, blob, log=log, tree=tree)
-    return {"bytes": arena_with_margin(measured["arena_min_bytes"]), "measured_bytes": measured["arena_min_bytes"],
+    layout = RunLayout(config)
+    if streams(manifest):  # the pieces in one arena, as ser_stream_app.cc runs them
+        blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
+        measured = measure_pieces_with(kernels, blobs, log=log, tree=tree)
+        least = measured["shared_arena_min_bytes"]
+    else:
+        measured = measure_with(kernels, (layout.quantized_dir / manifest["model"]["file"]).read_bytes(), log=log,
+                                tree=tree)
+        least = measured["arena_min_bytes"]
+    return {"bytes": arena_with_margin(least), "measured_bytes": least,
             "measured_with": f"{kernels.label}, {measured['word_bytes'] * 8}-bit"}
 
 
 def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
-    """`parts` (firmware_sources) built against the bundle's model_settings.h with kTensorArenaSize =
-    arena_bytes: the header and every source that includes it (main.cc declares the arena, ser_app.cc
-    hands its size to the interpreter) copied to a folder searched first (a source includes its
-    own folder's header before any -I)."""
+    """`parts` (firmware_sources) building against the bundle's model_settings.h with
+    kTensorArenaSize = arena_bytes: the header and every source that includes it (main.cc, the
+    app's .cc) copied to one folder — a quoted #include looks in the source's own folder first,
+    so a source left in the bundle would read the bundle's figure."""
     folder = work / "arena"
     folder.mkdir(parents=True, exist_ok=True)
     header, count = re.subn(r"constexpr int kTensorArenaSize = \d+;",
@@ -136,9 +149,9 @@ def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
     (folder / "model_settings.h").write_text(header)
     sources = []
     for source in parts["sources"]:
-        if '#include "model_settings.h"' in Path(source).read_text(errors="replace"):
-            shutil.copyfile(source, folder / Path(source).name)
-            source = folder / Path(source).name
+        if source.suffix in (".cc", ".cpp") and '#include "model_settings.h"' in source.read_text():
+            shutil.copyfile(source, folder / source.name)
+            source = folder / source.name
         sources.append(source)
     return {**parts, "sources": sources, "include_dirs": [folder, *parts["include_dirs"]]}
 
@@ -203,7 +216,7 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
                          f"(ser-reparam export RUN --board {board_key})")
     manifest = json.loads((bundle / "manifest.json").read_text())
     tree = tflm_build.find_tree(target, tflm_dir)
-    parts = firmware_sources(bundle, board, work, target, tree)
+    parts = firmware_sources(bundle, board, work, target, tree, streams(manifest))
     arena = target_arena(config, manifest, target, tree, log)
     if arena["bytes"] != manifest["arena"]["kTensorArenaSize"]:
         parts = with_arena(parts, bundle, work, arena["bytes"])
@@ -236,6 +249,15 @@ def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeou
     return result
 
 
+def features_problem(what: str, row: dict) -> list[str]:
+    """[] when the device's int8 features are within FEATURE_MAX_LSB / FEATURE_EQUAL_SHARE of the
+    Python front end's, else the one problem."""
+    if row["features_max_lsb"] <= FEATURE_MAX_LSB and row["features_equal_share"] >= FEATURE_EQUAL_SHARE:
+        return []
+    return [f"{what}: features differ by up to {row['features_max_lsb']} LSB, "
+            f"{row['features_equal_share']:.4%} identical"]
+
+
 def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
     """Each window of the firmware against the Python path; VerifyError on any disagreement."""
     manifest = built["manifest"]
@@ -258,9 +280,7 @@ def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
                "python_label": manifest["labels"][int(np.argmax(python_logits))],
                **{k: window[k] for k in ("hops", "push_ticks", "finish_ticks", "invoke_ticks")}}
         rows.append(row)
-        if row["features_max_lsb"] > FEATURE_MAX_LSB or row["features_equal_share"] < FEATURE_EQUAL_SHARE:
-            problems.append(f"{clip['utt_id']}: features differ by up to {row['features_max_lsb']} LSB, "
-                            f"{row['features_equal_share']:.4%} identical")
+        problems += features_problem(clip["utt_id"], row)
         if row["device_logits"] != row["python_logits_same_input"]:
             problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on the same input "
                             f"{row['python_logits_same_input']}")
@@ -272,36 +292,176 @@ def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
     return rows
 
 
+# --- the streaming deployment: the clips are one stream, a label per label hop ---------------------
+
+def stream_audio(config, count: int) -> dict:
+    """The first `count` test clips, whole, one after another as int16 PCM cut to whole hops (the
+    microphone of a streaming firmware never stops between them)."""
+    store = feature_store(config)
+    clips = []
+    for utt in read_manifest(store.manifest, labels_for(config)):
+        if utt.split == "test" and len(clips) < count:
+            path = audio_file(utt, store.root, store.manifest.parent)
+            with wave.open(path, "rb") as wav:
+                first, last = _segments(utt, Window(10 ** 6), store.frontend, wav.getnframes())[0]
+                wav.setpos(first)
+                clips.append({"utt_id": utt.utt_id, "label": utt.label,
+                              "pcm": np.frombuffer(wav.readframes(last - first), "<i2")})
+    if not clips:
+        raise StageError(f"{store.manifest}: no test-split clip")
+    pcm = np.concatenate([c["pcm"] for c in clips])
+    pcm = pcm[:len(pcm) // store.frontend.frame_step * store.frontend.frame_step]
+    return {"clips": [{k: c[k] for k in ("utt_id", "label")} | {"samples": len(c["pcm"])} for c in clips], "pcm": pcm}
+
+
+def parse_stream_output(text: str) -> dict:
+    """Frames and labels a streaming firmware printed: each label with the frames before it and
+    the app's times (main.cc's label line: front end, A per step, B + C; in board_micros units)."""
+    frames, labels = [], []
+    times = re.compile(r"front end (\d+) us, step (\d+) us x (\d+), label (\d+) us")
+    arena = None
+    for line in text.splitlines():
+        tag, _, value = line.partition(" ")
+        if tag == "VERIFY-FRAME":
+            frames.append(np.frombuffer(bytes.fromhex(value), np.int8))
+        elif tag == "VERIFY-LOGITS":
+            labels.append({"frames": len(frames), "logits": np.frombuffer(bytes.fromhex(value), np.int8)})
+        elif tag == "VERIFY-LABEL":
+            labels[-1]["label"] = int(value)
+        elif line.startswith("tensor arena: "):
+            arena = int(line.split()[2])
+        elif times.search(line) and labels:
+            labels[-1].update(zip(("frontend_us", "step_us", "steps", "model_us"), map(int, times.search(line).groups())))
+    return {"frames": np.stack(frames) if frames else np.zeros((0, 0), np.int8), "labels": labels,
+            "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
+
+
+def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeout: float | None = None) -> dict:
+    """Play the stream into the firmware; what it printed, parsed."""
+    (work / "ser_clips.pcm").write_bytes(audio["pcm"].astype("<i2").tobytes())
+    target = built["target"]
+    seconds = len(audio["pcm"]) / 16000
+    timeout = timeout or (60 + (40 if target.runner != "host" else 2) * seconds)
+    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount)
+    result = parse_stream_output(done.stdout)
+    if done.returncode or not result["ended"] or not result["labels"]:
+        raise VerifyError(f"the streaming firmware on {target.name} stopped after {len(result['frames'])} frames and "
+                          f"{len(result['labels'])} labels (exit {done.returncode}):\n"
+                          f"{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+    return result
+
+
+def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
+    """The streaming firmware against the Python path; VerifyError on any disagreement:
+    - frames: the device's int8 feature frames against the training front end run on the whole
+      stream (FEATURE_MAX_LSB, FEATURE_EQUAL_SHARE), frame for frame;
+    - labels fall every label hop once a window has arrived (frames F, F + H, F + 2H, …);
+    - logits: bit-identical to InterpreterPieces (the int8 pieces on the Python TFLM interpreter,
+      requantized between pieces through float) on the device's own frames of that window;
+    - labels: equal to the Python path's (its own frames, the same pieces)."""
+    manifest = built["manifest"]
+    stream = manifest["streaming"]
+    layout = RunLayout(config)
+    blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
+    runner, shape = InterpreterPieces(blobs), StreamShape(stream["steps"], stream["chunk"], stream["heads"])
+    a_in, logits_q = stream["pieces"]["step"]["inputs"][0], stream["pieces"]["classify"]["outputs"][0]
+    expected = python_path(a_in, feature_store(config).norm_stats(), config.frontend, audio["pcm"])
+    device = result["frames"]
+    problems = []
+    if len(device) > len(expected) or device.shape[1:] != expected.shape[1:]:
+        raise VerifyError(f"the firmware made {device.shape} frames, the Python front end {expected.shape} for the "
+                          "same audio")
+    diff = np.abs(device.astype(int) - expected[:len(device)].astype(int))
+    frames_row = {"frames": len(device), "features_max_lsb": int(diff.max()),
+                  "features_equal_share": float(np.mean(diff == 0))}
+    problems += features_problem("the stream's frames", frames_row)
+    window, hop = manifest["window_frames"], stream["label_hop_frames"]
+
+    def logits_of(frames_q):
+        return stream_window(runner, shape, _dequantize(frames_q, a_in["scale"], a_in["zero_point"]))
+
+    rows = []
+    for i, label in enumerate(result["labels"]):
+        end = label["frames"]
+        python_same = logits_of(device[end - window:end])
+        python_path_logits = logits_of(expected[end - window:end])
+        device_logits = _dequantize(label["logits"], logits_q["scale"], logits_q["zero_point"])
+        row = {"index": i, "end_frame": end, "device_label": manifest["labels"][label["label"]],
+               "python_label": manifest["labels"][int(np.argmax(python_path_logits))],
+               "device_logits": label["logits"].tolist(),
+               "logits_equal_same_input": bool(np.array_equal(device_logits, python_same)),
+               **{k: label[k] for k in ("frontend_us", "step_us", "steps", "model_us") if k in label}}
+        rows.append(row)
+        if end != window + i * hop:
+            problems.append(f"label {i} after {end} frames, expected after {window + i * hop}")
+        if not row["logits_equal_same_input"]:
+            problems.append(f"label {i}: logits {device_logits.tolist()} != Python TFLM pieces on the same frames "
+                            f"{python_same.tolist()}")
+        if row["device_label"] != row["python_label"]:
+            problems.append(f"label {i}: {row['device_label']} != Python path {row['python_label']}")
+    if problems:
+        raise VerifyError(f"streaming firmware on {built['target'].name} disagrees with the Python path:\n  "
+                          + "\n  ".join(problems))
+    return {"frames": frames_row, "labels": rows}
+
+
 def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, clips: int = 8,
                     work: Path | None = None, log=print) -> dict:
-    """Build, run on `clips` test clips, compare; the report (sizes, arena, per-clip rows)."""
+    """Build, run on `clips` test clips, compare; the report (sizes, arena, per-clip or, streaming,
+    per-label rows)."""
     with tempfile.TemporaryDirectory(prefix="ser-verify-") as tmp:
         folder = Path(work or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         built = build(config, board_key, target_name, folder, tflm_dir, log)
-        chosen = split_clips(config, clips)
-        result = run(built, chosen, folder)
-        rows = compare(built, chosen, result, config)
+        if streams(built["manifest"]):
+            audio = stream_audio(config, clips)
+            result = run_stream(built, audio, folder)
+            compared = compare_stream(built, audio, result, config)
+            rows = audio["clips"]
+        else:
+            chosen = split_clips(config, clips)
+            result = run(built, chosen, folder)
+            rows, compared = compare(built, chosen, result, config), None
         report = {"board": board_key, "target": target_name, "tree": str(built["tree"]), "clips": rows,
+                  "deployment": built["manifest"].get("deployment", "whole-window"),
                   "arena_used_bytes": result["arena_used_bytes"],
                   "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
                   "arena_built_bytes": built["arena"]["bytes"], "arena_built_with": built["arena"]["measured_with"],
                   "arena_python_bytes": built["manifest"]["arena"]["reference_bytes"]}
+        if compared:
+            report["streaming"] = compared
         if built["regions"]:
             report["memory"] = section_usage(built["target"], built["program"], built["regions"])
     return report
+
+
+def _bytes(value) -> str:
+    """`N B`, or for the streaming pieces (a dict) each piece's and their sum."""
+    if isinstance(value, dict):
+        return " + ".join(f"{name} {n:,}" for name, n in value.items()) + f" = {sum(value.values()):,} B"
+    return f"{value:,} B"
 
 
 def summary(report: dict, board_key: str) -> str:
     """Lines for the terminal: per clip, then arena, flash and RAM beside the board's budget."""
     board = get_board(board_key)
     lines = [f"{len(report['clips'])} test clips on {report['target']} ({report['tree']}):"]
-    for row in report["clips"]:
+    streamed = report.get("streaming")
+    if streamed:
+        frames = streamed["frames"]
+        lines[0] = (f"{len(report['clips'])} test clips as one stream on {report['target']} ({report['tree']}): "
+                    f"{frames['frames']} frames, {frames['features_equal_share']:.2%} identical to the Python front "
+                    f"end, max {frames['features_max_lsb']} LSB; {len(streamed['labels'])} labels:")
+        for row in streamed["labels"]:
+            lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python {row['python_label']}); "
+                         f"logits {row['device_logits']} = Python TFLM pieces; A {row.get('step_us', '?')} x "
+                         f"{row.get('steps', '?')}, B + C {row.get('model_us', '?')} (board_micros units)")
+    for row in report["clips"] if not streamed else ():
         lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
                      f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "
                      f"identical, max {row['features_max_lsb']} LSB")
     lines.append(f"tensor arena used {report['arena_used_bytes']:,} B of {report['arena_built_bytes']:,} B "
-                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit {report['arena_python_bytes']:,} B; "
+                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit {_bytes(report['arena_python_bytes'])}; "
                  f"the bundle's kTensorArenaSize {report['arena_exported_bytes']:,} B)")
     memory = report.get("memory")
     if memory:

@@ -227,6 +227,8 @@ def cmd_export(args) -> int:
     config = _run_config(args)
     if args.board:  # the boards asked for become the config's: stage 06's record names them
         config = dataclasses.replace(config, export=dataclasses.replace(config.export, boards=tuple(args.board)))
+    if args.deployment:  # likewise the deployment (export.deployment)
+        config = dataclasses.replace(config, export=dataclasses.replace(config.export, deployment=args.deployment))
     if args.model and args.model != deployed_model_name(config):  # not the file stage 06 deploys: no record
         for board in config.export.boards:
             _print_bundle(board, export_run(config, board, args.model), RunLayout(config).firmware_dir(board))
@@ -244,9 +246,12 @@ def cmd_export(args) -> int:
 
 def _print_bundle(board: str, manifest: dict, folder: Path) -> None:
     ram = manifest["budget"]["ram"]
-    print(f"{board:<9} model {manifest['model']['bytes']:>7,} B  arena {manifest['arena']['kTensorArenaSize']:>8,} B "
-          f"({manifest['arena']['fidelity']} {manifest['arena']['measured_bytes']:,} with "
-          f"{manifest['arena']['kernels']})  front end {ram['frontend_bytes']:,} B  "
+    streaming = manifest.get("deployment") == "streaming"
+    state = f"  state {ram['state_bytes']:,} B" if streaming else ""
+    print(f"{board:<9} {manifest.get('deployment', 'whole-window')}: model {manifest['model']['bytes']:>7,} B  "
+          f"arena {manifest['arena']['kTensorArenaSize']:>8,} B ({manifest['arena']['fidelity']} "
+          f"{manifest['arena']['measured_bytes']:,} with {manifest['arena']['kernels']}"
+          f"{', shared by the 3 pieces' if streaming else ''}){state}  front end {ram['frontend_bytes']:,} B  "
           f"RAM {ram['used_bytes']:,} / {ram['budget_bytes']:,} B  → {folder}")
     print(f"          {manifest['verdict']}")
 
@@ -409,7 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(export, stage=True)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
-    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/")
+    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/ (whole-window)")
+    export.add_argument("--deployment", choices=["auto", "streaming", "whole-window"],
+                        help="streaming pieces or the model once per window (default: export.deployment, 'auto' = "
+                             "streaming when stage 05 wrote streaming pieces)")
     export.add_argument("--model", choices=["int8", "qat_int8"],
                         help="which int8 file to export (default: qat_int8 when the config runs QAT, else int8)")
     export.set_defaults(func=cmd_export)

@@ -103,6 +103,12 @@ class QuantizeConfig:
 @dataclass(frozen=True)
 class ExportConfig:
     boards: tuple[str, ...] = ("esp32s3", "stm32f4")
+    # which deployment the bundles run: "streaming" (the A / B / C pieces, a label every
+    # label_hop_s over the last data.window_s: sliding windows), "whole-window" (the model once per
+    # non-overlapping window) or "auto" = streaming when stage 05 wrote streaming pieces (the model
+    # streams exactly: one-block ConvTransformer), else whole-window
+    deployment: str = "auto"
+    label_hop_s: float = 1.0           # streaming: seconds between labels (a whole number of encoder steps)
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,8 @@ RULES = {
     "quantize.int16x8": Rule("bool"),
     "quantize.qat_epochs": _int(0, 10000),
     "export.boards": Rule("str_list"),
+    "export.deployment": Rule("str", choices=("auto", "streaming", "whole-window")),
+    "export.label_hop_s": _number(above=0, high=600),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # one folder below runs_dir, nothing more
 

@@ -66,6 +66,15 @@ def check_streamable(model) -> None:
                             "deploy the whole-window export instead")
 
 
+@dataclasses.dataclass(frozen=True)
+class StreamShape:
+    """What stream_window needs to know of the pieces (StreamingPieces has the same attributes):
+    the firmware checks build it from the exported pieces' tensors alone."""
+    steps: int
+    chunk: int
+    heads: int
+
+
 @dataclasses.dataclass
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
@@ -74,6 +83,10 @@ class StreamingPieces:
     classify: keras.Model  # C: pooled (dim) → logits
     steps: int
     chunk: int
+
+    @property
+    def heads(self) -> int:
+        return int(self.attend.inputs[1].shape[1])
 
 
 def split_model(model) -> StreamingPieces:
@@ -138,14 +151,15 @@ def step_windows(features: np.ndarray, steps: int) -> np.ndarray:
     return np.stack([features[STEP_FRAMES * j:STEP_FRAMES * j + STEP_CONTEXT] for j in range(steps)])
 
 
-def stream_window(runner, pieces: StreamingPieces, features: np.ndarray, trace: dict | None = None) -> np.ndarray:
+def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.ndarray,
+                  trace: dict | None = None) -> np.ndarray:
     """Logits of one window (frames, features) the way the device computes them: A per step
     (a step is computed as soon as its frames arrived), then B per query chunk, then C.
     `trace` collects each piece's inputs (calibration data)."""
     windows = step_windows(features, pieces.steps)
     X, K, V = runner.step(windows)
     chunks = X.reshape(-1, pieces.chunk, X.shape[-1])
-    heads = pieces.attend.inputs[1].shape[1]
+    heads = pieces.heads
     # the application files step j's k and v head by head: K[h, :, j] = k_j[h·hd : (h+1)·hd] and
     # V[h, j, :] = v_j[h·hd : (h+1)·hd]; keys transposed, so that B's matmul needs no adjoint
     # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def s3_bundle(deployed_run):
     need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree (../shared/third_party/esp-tflite-micro-host)")
-    manifest = export_run(deployed_run, "esp32s3")
+    manifest = export_run(deployed_run, "esp32s3", deployment="whole-window")
     return RunLayout(deployed_run).firmware_dir("esp32s3"), manifest
 
 
@@ -80,7 +80,7 @@ def test_s3_softmax_overrun_is_detected_on_a_4d_softmax():
 
 def test_stm32f4_arena_is_measured_with_cmsis_nn_on_the_cortex_m4(deployed_run):
     need_dir("TFLM_DIR", "the TFLM trees (../shared/third_party/tflm)")
-    arena = export_run(deployed_run, "stm32f4")["arena"]
+    arena = export_run(deployed_run, "stm32f4", deployment="whole-window")["arena"]
     assert arena["fidelity"] == "measured" and arena["kernels"] == "cmsis-nn" and arena["word_bytes"] == 4
     assert arena["versions"]["tflite-micro"].startswith("90b983c")
     # CMSIS-NN's scratch buffers vs the 64-bit reference structs: within a few KB of each other here

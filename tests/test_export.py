@@ -4,12 +4,13 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from string import Template
 
 import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, export_run
+from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_run
 from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
 from ser_reparam.errors import StageError
@@ -43,7 +44,7 @@ def without_kernel_trees():
 
 @pytest.fixture(scope="module")
 def bundle(deployed_run):
-    manifest = export_run(deployed_run, "stm32f4")
+    manifest = export_run(deployed_run, "stm32f4", deployment="whole-window")
     return deployed_run, RunLayout(deployed_run).firmware_dir("stm32f4"), manifest
 
 
@@ -73,15 +74,18 @@ def test_bundle_files_and_manifest(bundle):
 
 @pytest.mark.parametrize("template", sorted(SOURCE_DIRS))
 def test_every_template_compiles_the_front_ends_sources(template):
-    """Whole-window and streaming front end alike: the CMake lists name each C file; Arduino
-    compiles every .c of the sketch folder."""
+    """Whole-window and streaming front end alike: the CMake lists name each C file (the
+    deployment's list, export.app_values); Arduino compiles every .c of the sketch folder."""
     sources = [name for name in (*C_SOURCES, "ser_frontend_tables.c") if name.endswith(".c")]
     lists = list((TEMPLATE_DIR / template).rglob("CMakeLists.txt"))
     if template == "arduino":
         assert not lists and SOURCE_SUFFIXES[template].get(".c", ".c") == ".c"
-    else:
-        words = {word.strip('"()') for path in lists for word in path.read_text().split()}
-        assert set(sources) <= words, (template, set(sources) - words)
+        return
+    for streaming in (False, True):
+        values = app_values(streaming)
+        text = " ".join(Template(path.read_text()).safe_substitute(values) for path in lists)
+        words = {word.strip('"()') for word in text.split()}
+        assert set(sources) <= words, (template, streaming, set(sources) - words)
 
 
 def test_the_measured_arena_is_minimal(bundle):
@@ -97,7 +101,7 @@ def test_the_measured_arena_is_minimal(bundle):
 def test_export_is_byte_identical_when_repeated(bundle):
     config, folder, _ = bundle
     before = digest(folder)
-    export_run(config, "stm32f4")
+    export_run(config, "stm32f4", deployment="whole-window")
     assert digest(folder) == before
 
 
@@ -105,7 +109,7 @@ def test_every_board_gets_a_verdict(deployed_run):
     boards = load_boards()
     assert {"esp32", "esp32s3", "stm32f4", "stm32h7", "nrf52840", "rp2040"} <= set(boards)
     for key in boards:
-        manifest = export_run(deployed_run, key)
+        manifest = export_run(deployed_run, key, deployment="whole-window")
         assert manifest["fits"], manifest["verdict"]
         assert set(manifest["projects"]) == set(boards[key].templates)
     assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
@@ -215,14 +219,14 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
 
     shutil.copytree(deployed_run.run_dir, tmp_path / "copy")
     moved = dataclasses.replace(deployed_run, runs_dir=str(tmp_path), name="copy")
-    export_run(moved, "stm32f4")
+    export_run(moved, "stm32f4", deployment="whole-window")
     folder = RunLayout(moved).firmware_dir("stm32f4")
     assert json.loads((folder / "manifest.json").read_text())["fits"]
     board = get_board("stm32f4")
     small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})
     monkeypatch.setattr(export, "get_board", lambda key: small)
     with pytest.raises(BudgetError, match="does not fit"):
-        export_run(moved, "stm32f4")
+        export_run(moved, "stm32f4", deployment="whole-window")
     assert not folder.exists()  # no stale "fits" beside the new model, and no debris of the removal
     assert not [p.name for p in folder.parent.iterdir() if p.name.startswith(".stm32f4")]
 

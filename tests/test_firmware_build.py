@@ -141,7 +141,7 @@ def test_board_linker_script_fails_naming_the_region(tmp_path, cache):
 
 @pytest.fixture(scope="module")
 def stm32_bundle(deployed_run):
-    export_run(deployed_run, "stm32f4")
+    export_run(deployed_run, "stm32f4", deployment="whole-window")
     return deployed_run
 
 
@@ -186,32 +186,41 @@ def test_verify_firmware_on_cortex_m4_under_qemu(stm32_bundle, tmp_path):
     assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
 
 
-@pytest.mark.slow
-def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp_path):
-    """The exported CMake project, configured and built with cmake against the TFLM tree (its
-    library from the cache, built with the same flags), CMSIS-DSP and a board made of the mps2
-    startup + the verify board; run under QEMU it prints the arena and a label per window."""
+def run_cmake_project(bundle: Path, tmp_path: Path, pcm, extra: tuple = ()) -> subprocess.CompletedProcess:
+    """The bundle's exported CMake project, configured and built with cmake against the TFLM tree
+    (its library from the cache, built with the same flags), CMSIS-DSP and a board made of the mps2
+    startup + the verify board, run under QEMU on `pcm`."""
     need_tool("cmake", "apt-get install cmake")
     need_tool("qemu-system-arm", QEMU_INSTALL)
     from firmware_export.cmsis_dsp import cmsis_dsp_sources
-    from firmware_export.verify import parse_output, split_clips
 
     target = tflm_build.TARGETS["cortex-m4"]
     tree = tflm_build.find_tree(target, tflm_dir())
     project = tmp_path / "project"
-    shutil.copytree(RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m", project)
+    shutil.copytree(bundle / "cmake-cortex-m", project)
     (tmp_path / "board.ld").write_text(board_linker_script(get_board("stm32f4"), qemu=True))
     board_sources = f"{tflm_build.RUNTIME_DIR / 'startup.c'};{Path(tflm_build.__file__).parent / 'verify_board.cc'}"
     configure = ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-DTFLM_DIR={tree}",
                  f"-DTFLM_LIBRARY={tflm_build.library(target, tree)}", f"-DCMSIS_DSP_DIR={cmsis_dsp_sources()}",
                  f"-DBOARD_SOURCES={board_sources}", f"-DBOARD_LINKER_SCRIPT={tmp_path / 'board.ld'}",
-                 "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs"]
+                 "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs", *extra]
     for command in (configure, ["cmake", "--build", str(tmp_path / "build")]):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (tmp_path / "ser_clips.pcm").write_bytes(pcm.astype("<i2").tobytes())
+    return tflm_build.run_program(target, tmp_path / "build" / "ser_reparam.elf", cwd=tmp_path, timeout=300)
+
+
+@pytest.mark.slow
+def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp_path):
+    """Run under QEMU, the exported project prints the arena and a label per window."""
+    import numpy as np
+
+    from firmware_export.verify import parse_output, split_clips
+
     clips = split_clips(stm32_bundle, 2)
-    (tmp_path / "ser_clips.pcm").write_bytes(b"".join(c["pcm"].astype("<i2").tobytes() for c in clips))
-    done = tflm_build.run_program(target, tmp_path / "build" / "ser_reparam.elf", cwd=tmp_path, timeout=300)
+    done = run_cmake_project(RunLayout(stm32_bundle).firmware_dir("stm32f4"), tmp_path,
+                             np.concatenate([c["pcm"] for c in clips]))
     result = parse_output(done.stdout)
     assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
     assert len(result["windows"]) == 2 and result["arena_used_bytes"] > 0
@@ -219,9 +228,92 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     assert len(labels) == 2
 
 
+# --- the streaming deployment (ser_stream_app: A per step, B + C per label hop) ---------------------
+
+@pytest.fixture(scope="module")
+def stm32_stream(deployed_run, tmp_path_factory):
+    """The run copied (its whole-window bundle stays) and exported streaming for the STM32F4, the
+    shared arena measured with CMSIS-NN under QEMU."""
+    import dataclasses
+
+    tflm_dir()
+    folder = tmp_path_factory.mktemp("stream")
+    shutil.copytree(deployed_run.run_dir, folder / "copy")
+    run = dataclasses.replace(deployed_run, runs_dir=str(folder), name="copy")
+    manifest = export_run(run, "stm32f4", deployment="streaming")
+    assert manifest["arena"]["fidelity"] == "measured"
+    return run, manifest
+
+
+def check_streamed(report: dict, manifest: dict) -> None:
+    """Frames equal to the Python front end's, a label per label hop once a window has arrived,
+    logits bit-identical to the Python TFLM pieces on the same frames, labels equal."""
+    streamed = report["streaming"]
+    assert streamed["frames"]["features_max_lsb"] <= 1 and streamed["frames"]["features_equal_share"] >= 0.999
+    window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
+    assert [row["end_frame"] for row in streamed["labels"]] == [window + i * hop for i in range(len(streamed["labels"]))]
+    assert len(streamed["labels"]) >= (streamed["frames"]["frames"] - window) // hop + 1 >= 2
+    for row in streamed["labels"]:
+        assert row["logits_equal_same_input"] and row["device_label"] == row["python_label"]
+        assert row["steps"] in (manifest["streaming"]["steps"], hop // manifest["streaming"]["step_frames"])
+
+
+@pytest.mark.slow
+def test_streaming_firmware_on_the_host(stm32_stream, tmp_path):
+    from firmware_export.verify import summary, verify_firmware
+
+    run, manifest = stm32_stream
+    report = verify_firmware(run, "stm32f4", "host", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    check_streamed(report, manifest)
+    # the 64-bit reference-kernel build gets the shared arena measured for it, the three pieces in it
+    assert "64-bit" in report["arena_built_with"] and 0 < report["arena_used_bytes"] <= report["arena_built_bytes"]
+
+
+@pytest.mark.slow
+def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
+    """CMSIS-NN kernels, CMSIS-DSP FFT, the STM32F407 memory map: the shared arena and the app's
+    state in SRAM (.ser_arena = kTensorArenaSize + kSerStateBytes), the front end in CCM."""
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    need_tool("arm-none-eabi-g++", ARM_INSTALL)
+    from firmware_export.verify import summary, verify_firmware
+
+    run, manifest = stm32_stream
+    report = verify_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    print(summary(report, "stm32f4"))
+    check_streamed(report, manifest)
+    assert report["arena_built_bytes"] == report["arena_exported_bytes"] == manifest["arena"]["kTensorArenaSize"]
+    assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
+    ram = manifest["budget"]["ram"]
+    regions = report["memory"]["regions"]
+    assert regions["SRAM"]["sections"][".ser_arena"] == ram["arena_bytes"] + ram["state_bytes"]
+    assert regions["CCM"]["sections"][".ser_frontend"] == ram["frontend_bytes"]
+    # the pieces in one arena need less than each in its own
+    assert manifest["arena"]["measured_bytes"] < sum(manifest["arena"]["pieces_bytes"].values())
+
+
+@pytest.mark.slow
+def test_streaming_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_stream, tmp_path):
+    """The streaming bundle's CMake project as exported (ser_stream_app, the streaming front end,
+    the three pieces) under QEMU: a label per label hop with its latency line (front end, A per
+    step, B + C)."""
+    from firmware_export.verify import parse_stream_output, stream_audio
+
+    run, manifest = stm32_stream
+    audio = stream_audio(run, 3)
+    done = run_cmake_project(RunLayout(run).firmware_dir("stm32f4"), tmp_path, audio["pcm"],
+                             ("-DCMAKE_CXX_FLAGS=-DSER_VERIFY_STREAMING",))
+    result = parse_stream_output(done.stdout)
+    assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
+    window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
+    assert [label["frames"] for label in result["labels"]] == [window + i * hop for i in range(len(result["labels"]))]
+    assert len(result["labels"]) >= 2 and all(label["steps"] > 0 and label["model_us"] >= 0 for label in result["labels"])
+    assert result["arena_used_bytes"] <= manifest["arena"]["kTensorArenaSize"]
+
+
 def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatch):
     monkeypatch.delenv("TFLM_DIR", raising=False)  # quick: the files only, not the CMSIS-NN arena measurement
-    export_run(deployed_run, "stm32f4")
+    export_run(deployed_run, "stm32f4", deployment="whole-window")
     stm32_bundle = deployed_run
     text = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
     assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text

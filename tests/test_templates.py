@@ -37,8 +37,25 @@ def bundles(deployed_run):
         patch.delenv("TFLM_DIR", raising=False)
         patch.delenv("ESP_TFLM_DIR", raising=False)
         for board in ("esp32", "esp32s3", "nrf52840"):
-            export_run(deployed_run, board)
+            export_run(deployed_run, board, deployment="whole-window")
     return {board: RunLayout(deployed_run).firmware_dir(board) for board in ("esp32", "esp32s3", "nrf52840")}
+
+
+@pytest.fixture(scope="module")
+def stream_bundles(deployed_run, tmp_path_factory):
+    """The same boards' streaming bundles (the run copied: the whole-window bundles above stay)."""
+    import dataclasses
+    import shutil
+
+    folder = tmp_path_factory.mktemp("stream-templates")
+    shutil.copytree(deployed_run.run_dir, folder / "copy")
+    run = dataclasses.replace(deployed_run, runs_dir=str(folder), name="copy")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TFLM_DIR", raising=False)
+        patch.delenv("ESP_TFLM_DIR", raising=False)
+        for board in ("esp32s3", "nrf52840"):
+            assert export_run(run, board, deployment="streaming")["deployment"] == "streaming"
+    return {board: RunLayout(run).firmware_dir(board) for board in ("esp32s3", "nrf52840")}
 
 
 FRONTEND_C = {"ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c"}
@@ -81,6 +98,25 @@ def test_arduino_sketch_compiles_with_its_board_familys_microphone(bundles, boar
     compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
                   "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
                   *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino"), str(sketch / "ser_app.cpp")])
+
+
+def test_streaming_projects_compile_their_loop(stream_bundles):
+    """The same main files with the streaming loop (ser_stream_app, the streaming front end):
+    the ESP-IDF project against esp-tflite-micro, the Arduino sketch against TFLM's headers."""
+    esp_tree = need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree (../shared/third_party/esp-tflite-micro-host)")
+    main = stream_bundles["esp32s3"] / "esp-idf" / "main"
+    assert '"ser_stream_app.cc" "model_data_step.cc"' in (main / "CMakeLists.txt").read_text()
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+                  "-DCONFIG_IDF_TARGET_ESP32S3=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}", *tree_includes(esp_tree),
+                  "-fsyntax-only", str(main / "main.cc"), str(main / "ser_stream_app.cc")])
+    sketch = stream_bundles["nrf52840"] / "arduino" / "ser_reparam"
+    assert {p.name for p in sketch.glob("*.cpp")} == {"ser_stream_app.cpp", "model_data_step.cpp",
+                                                       "model_data_attend.cpp", "model_data_classify.cpp"}
+    assert '#include "ser_stream_app.h"' in (sketch / "ser_reparam.ino").read_text()
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+                  "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
+                  *tree_includes(tflm_headers("TFLM_DIR")), "-fsyntax-only", str(sketch / "ser_reparam.ino"),
+                  str(sketch / "ser_stream_app.cpp")])
 
 
 def test_default_microphone_pins_are_free_on_the_chip():

@@ -52,7 +52,7 @@ def test_slimming_keeps_it_and_tflm_ignores_it(deployed_run):
 
 
 def test_a_bundle_from_the_tflite_alone_equals_the_run_bundle(deployed_run, tmp_path):
-    export_run(deployed_run, "stm32f4")
+    export_run(deployed_run, "stm32f4", deployment="whole-window")
     from_run = digest(RunLayout(deployed_run).firmware_dir("stm32f4"))
     alone = tmp_path / "elsewhere" / "int8.tflite"
     alone.parent.mkdir()

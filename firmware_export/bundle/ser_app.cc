@@ -15,7 +15,7 @@ SerBoard g_board = {};
 int g_hops = 0;  // hops pushed into the current window
 }  // namespace
 
-const char* SerAppBegin(uint8_t* arena, ser_frontend_t* frontend, const SerBoard& board) {
+const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoard& board) {
   static SerOpResolver resolver;
   if (!RegisterSerOps(resolver)) return "could not register the model's operators";
   static tflite::MicroInterpreter interpreter(tflite::GetModel(g_ser_model_data), resolver, arena,
@@ -48,14 +48,11 @@ bool SerAppClassify(SerResult* result) {
   g_hops = 0;
   if (!invoked) return false;
   const int8_t* logits = g_interpreter->output(0)->data.int8;
-  int best = 0;
-  for (int c = 1; c < kSerNumClasses; ++c) {
-    if (logits[c] > logits[best]) best = c;
-  }
-  result->label = best;
-  result->logit = kSerOutputScale * (logits[best] - kSerOutputZeroPoint);
-  result->logits = logits;
+  SerSetLabel(result, logits, kSerNumClasses, kSerOutputScale, kSerOutputZeroPoint);
+  result->streaming = false;
   result->frontend_us = features_done - start;
+  result->step_us = 0;
+  result->steps = 0;
   result->model_us = model_done - features_done;
   return true;
 }

@@ -13,29 +13,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ser_board.h"
 #include "ser_frontend.h"
 
-// What the board provides besides the microphone.
-struct SerBoard {
-  uint32_t (*micros)();  // a microsecond clock (wrapping is fine: only differences are used)
-  // Each window's int8 model input (the front end's features), called after the front end and
-  // before Invoke, which may reuse the input's memory; nullptr: not needed.
-  void (*features)(const int8_t* features, int count);
-};
-
-// One window's outcome.
-struct SerResult {
-  int label;               // index into kSerLabels
-  float logit;             // the label's logit, dequantized
-  const int8_t* logits;    // all kSerNumClasses int8 logits
-  uint32_t frontend_us;    // the front end's finish step (deltas, normalization, int8)
-  uint32_t model_us;       // Invoke (and the features callback)
-};
+using SerFrontendState = ser_frontend_t;  // what the template declares for the front end
 
 // Registers the model's operators, builds the interpreter over `arena` (kTensorArenaSize bytes,
 // 16-byte aligned) and allocates its tensors, and resets `frontend`. nullptr when ready, else
 // what failed.
-const char* SerAppBegin(uint8_t* arena, ser_frontend_t* frontend, const SerBoard& board);
+const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoard& board);
 
 // Bytes of the arena the model's tensors use (after SerAppBegin).
 size_t SerAppArenaUsedBytes();

@@ -1,5 +1,6 @@
 """Stage 06 (export): a firmware bundle per board of the config (C arrays, settings, op resolver,
-front end, projects); <variant>/firmware/<board>/ (library: firmware_export/)."""
+front end, projects) of the deployment export.deployment chooses (streaming pieces or the model
+once per window); <variant>/firmware/<board>/ (library: firmware_export/)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,11 @@ SHARED = False  # one run per experiment (True) or one per variant
 def run(config: ExperimentConfig) -> str:
     from firmware_export.export import export_run
 
-    return "\n".join(f"{board}: {export_run(config, board)['verdict']}" for board in config.export.boards)
+    lines = []
+    for board in config.export.boards:
+        manifest = export_run(config, board)
+        lines.append(f"{board} ({manifest['deployment']}): {manifest['verdict']}")
+    return "\n".join(lines)
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:

@@ -1,4 +1,4 @@
-// ser-reparam on ${board_name}: microphone → front end per 10 ms hop → model once per window.
+// ser-reparam on ${board_name}: microphone → ${loop}.
 #include <cstdint>
 #include <cstdio>
 
@@ -8,7 +8,7 @@
 #endif
 
 #include "model_settings.h"
-#include "ser_app.h"
+#include "${app_header}"
 
 // Board hooks: implement them with your HAL (SAI / I2S / PDM driver, a microsecond timer).
 // The weak defaults below let the project link; they feed silence and count nothing.
@@ -18,8 +18,8 @@ extern "C" __attribute__((weak)) void board_microphone_read(int16_t* samples, in
   for (int i = 0; i < count; ++i) samples[i] = 0;
 }
 extern "C" __attribute__((weak)) uint32_t board_micros(void) { return 0; }
-// Each window's int8 model input (the front end's features; called before Invoke, which may reuse
-// the input's memory), then its int8 logits and label index. Log, send or act on them here.
+// The int8 features the model reads (the whole window before Invoke, which may reuse the input's
+// memory, or each streamed frame), then each label's int8 logits and index. Log, send or act on them here.
 extern "C" __attribute__((weak)) void board_features(const int8_t* features, int count) {}
 extern "C" __attribute__((weak)) void board_result(const int8_t* logits, int count, int label) {}
 // TFLM's error messages (e.g. the arena size AllocateTensors needs) go here.
@@ -29,7 +29,7 @@ namespace {
 // Named sections: the board's linker script places each buffer in its RAM region (the budget's
 // placement in manifest.json, e.g. the front end in CCM on an STM32F4); elsewhere they are .bss.
 __attribute__((section(".bss.ser_arena"))) alignas(16) uint8_t g_arena[kTensorArenaSize];
-__attribute__((section(".bss.ser_frontend"))) ser_frontend_t g_frontend;
+__attribute__((section(".bss.ser_frontend"))) SerFrontendState g_frontend;
 }  // namespace
 
 int main() {
@@ -53,7 +53,8 @@ int main() {
       return 1;
     }
     board_result(result.logits, kSerNumClasses, result.label);
-    printf("%s  front end %lu us, model %lu us\n", kSerLabels[result.label],
-           static_cast<unsigned long>(result.frontend_us), static_cast<unsigned long>(result.model_us));
+    char latency[96];
+    SerLatencyText(result, latency, sizeof(latency));
+    printf("%s  %s\n", kSerLabels[result.label], latency);
   }
 }

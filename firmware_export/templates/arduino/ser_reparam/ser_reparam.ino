@@ -1,16 +1,16 @@
-// ser-reparam on ${board_name} (Arduino): ${mic_api} microphone → front end per 10 ms hop → model per window.
+// ser-reparam on ${board_name} (Arduino): ${mic_api} microphone → ${loop}.
 // Library: Chirale_TensorFlowLite (Arduino Library Manager), a TFLite Micro port.
 #include <Chirale_TensorFlowLite.h>
 
 #include "model_settings.h"
-#include "ser_app.h"
+#include "${app_header}"
 
 // The microphone of ${board_name}: the API of its board family (boards.yaml `microphone`).
 #define SER_MIC_${mic_api_macro} 1
 
 namespace {
 alignas(16) uint8_t g_arena[kTensorArenaSize];
-ser_frontend_t g_frontend;
+SerFrontendState g_frontend;
 int16_t g_hop[SER_HOP_SAMPLES];
 }  // namespace
 
@@ -102,8 +102,8 @@ void loop() {
   Serial.print(kSerLabels[result.label]);
   Serial.print("  logit ");
   Serial.print(result.logit);
-  Serial.print("  front end us: ");
-  Serial.print(static_cast<unsigned long>(result.frontend_us));
-  Serial.print("  model us: ");
-  Serial.println(static_cast<unsigned long>(result.model_us));
+  char latency[96];
+  SerLatencyText(result, latency, sizeof(latency));
+  Serial.print("  ");
+  Serial.println(latency);
 }

@@ -1,4 +1,4 @@
-// ser-reparam on ${board_name}: microphone → front end per 10 ms hop → model once per window.
+// ser-reparam on ${board_name}: microphone → ${loop}.
 #include <cstdio>
 
 #include "driver/i2s_std.h"
@@ -6,7 +6,7 @@
 #include "esp_timer.h"
 
 #include "model_settings.h"
-#include "ser_app.h"
+#include "${app_header}"
 
 namespace {
 // Your I2S MEMS microphone (e.g. INMP441: SCK, WS, SD; L/R to GND) on ${board_name}: free GPIOs of
@@ -17,7 +17,7 @@ constexpr gpio_num_t kMicData = GPIO_NUM_${mic_din};
 
 i2s_chan_handle_t g_mic = nullptr;
 alignas(16) uint8_t g_arena[kTensorArenaSize];
-ser_frontend_t g_frontend;
+SerFrontendState g_frontend;
 
 void MicrophoneStart() {
   i2s_chan_config_t channel = I2S_CHANNEL_DEFAULT_CONFIG(I2S_NUM_0, I2S_ROLE_MASTER);
@@ -56,7 +56,8 @@ extern "C" void app_main(void) {
       printf("Invoke failed\n");
       continue;
     }
-    printf("%s (logit %.2f)  front end %lu us, model %lu us\n", kSerLabels[result.label], result.logit,
-           static_cast<unsigned long>(result.frontend_us), static_cast<unsigned long>(result.model_us));
+    char latency[96];
+    SerLatencyText(result, latency, sizeof(latency));
+    printf("%s (logit %.2f)  %s\n", kSerLabels[result.label], result.logit, latency);
   }
 }
