@@ -1,5 +1,5 @@
 """Whole-window vs streaming deployment, 3 s and 5 s windows, the three lightweight models:
-arena, model RAM, flash and MACs per second of audio, measured on the int8 files.
+arena, total device RAM, flash and MACs per second of audio, measured on the int8 files.
 
 To run:  python benchmarks/streaming_memory.py [--readme]   (--readme: rewrite the README block)
 
@@ -9,9 +9,12 @@ training: the converter shares identical constants) and converted the way stage 
 C (ser_reparam.streaming), int8 calibrated on random features. Arenas are measured with
 TFLite Micro + CMSIS-NN for the Cortex-M4F under QEMU (firmware_export.kernels, `TFLM_DIR`);
 without that tree, with the Python TFLM interpreter (64-bit host, reference kernels), and the
-table says which. Streaming RAM = the three pieces' arenas (three interpreters, each measured
-on its own: an upper bound for one shared arena) + the X / K / V state; the C front end's RAM
-is not included. MACs per second: one label per second over the last window (sliding), i.e.
+table says which. The streaming arena is the ONE arena the three pieces share in the firmware
+(ser_stream_app.cc: one MicroAllocator), each piece's own in parentheses; without the tree, the
+sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
++2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, pooled sum,
+firmware_export.stream_export.state_bytes) + the C front end with the CMSIS-DSP FFT
+(frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
 every query chunk and C once.
 """
@@ -25,12 +28,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from readme import publish  # noqa: E402
+from firmware_export.frontend_tables import frontend_state_bytes, stream_state_bytes  # noqa: E402
+from firmware_export.stream_export import state_bytes as app_state_bytes  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
+from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
-from ser_reparam.streaming import (PIECES, STEP_FRAMES, NotStreamable, model_ram_bytes, piece_macs, split_model,  # noqa: E402
-                                   state_bytes)
+from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, split_model  # noqa: E402
 
 ARCHS = ("convtransformer", "conformer", "speechformer")
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop
@@ -49,6 +54,19 @@ def arena(blob: bytes) -> tuple[int, str]:
         return tflm_arena_bytes(blob), "Python TFLM interpreter (64-bit host, reference kernels)"
 
 
+def shared_arena(blobs: dict[str, bytes]) -> tuple[int, dict[str, int]]:
+    """The one arena the pieces share and each piece's own (the sum when only Python can measure)."""
+    from firmware_export.kernels import measure_pieces_with
+    from firmware_export.tflm_build import BuildError
+
+    try:
+        measured = measure_pieces_with("cmsis-nn", blobs)
+        return measured["shared_arena_min_bytes"], measured["pieces"]
+    except BuildError:
+        own = {name: arena(blob)[0] for name, blob in blobs.items()}
+        return sum(own.values()), own
+
+
 def randomized(arch: str, frames: int, rng) -> object:
     model = build_model(arch, "lightweight", 4, frames, 78, deploy=True)
     for weight in model.weights:
@@ -59,6 +77,7 @@ def randomized(arch: str, frames: int, rng) -> object:
 def rows() -> tuple[list[str], set[str]]:
     rng = np.random.default_rng(0)
     per_channel = QuantizeConfig().per_channel_dense
+    frontend = FrontendConfig()
     lines, methods = [], set()
     for arch in ARCHS:
         for seconds, frames in WINDOWS.items():
@@ -68,30 +87,34 @@ def rows() -> tuple[list[str], set[str]]:
             size, method = arena(blob)
             methods.add(method)
             macs = count_flops(model, (frames, 78)) / LABEL_HOP_S
-            lines.append(f"| {arch} | {seconds} s | whole window | {size:,} | {size:,} | {len(blob):,} "
-                         f"| {macs / 1e6:.2f}M |")
+            front = frontend_state_bytes(frontend, frames, cmsis=True)
+            lines.append(f"| {arch} | {seconds} s | whole window | {size:,} | — | {front:,} | {size + front:,} "
+                         f"| {len(blob):,} | {macs / 1e6:.2f}M |")
             try:
                 pieces = split_model(model)
             except NotStreamable:
-                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (README) | | | |")
+                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (README) | | | | | |")
                 continue
             blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel).items()}
-            arenas = {name: arena(b)[0] for name, b in blobs.items()}
+            shared, own = shared_arena(blobs)
             chunks = pieces.steps // pieces.chunk
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
-            ram = model_ram_bytes(arenas, state_bytes(pieces))
-            lines.append(f"| {arch} | {seconds} s | streaming (A / B / C, state {state_bytes(pieces):,} B) "
-                         f"| {' / '.join(f'{arenas[n]:,}' for n in PIECES)} | {ram:,} "
+            state = app_state_bytes(pieces.steps, int(pieces.step.outputs[0].shape[-1]), 78)
+            front = stream_state_bytes(frontend, cmsis=True)
+            lines.append(f"| {arch} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
+                         f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "
                          f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")
     return lines, methods
 
 
 def table() -> str:
     lines, methods = rows()
-    header = ["| model (lightweight, int8) | window | deployment | arena bytes | model RAM bytes (arenas + state) "
-              "| flash bytes (.tflite) | MACs per second of audio |", "|---|---|---|---|---|---|---|"]
-    return "\n".join(header + lines) + f"\n\nArenas measured with {' and '.join(sorted(methods))}."
+    header = ["| model (lightweight, int8) | window | deployment | arena bytes | application state bytes "
+              "| C front end bytes | total RAM bytes | flash bytes (.tflite) | MACs per second of audio |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    return ("\n".join(header + lines) + f"\n\nArenas measured with {' and '.join(sorted(methods))}, before the "
+            "export's margin (+2 % + 4 KB in kTensorArenaSize); the C front end with the CMSIS-DSP FFT.")
 
 
 def main(argv: list[str]) -> None:
