@@ -32,18 +32,37 @@ def _tree_available(target) -> tuple[bool, str]:
         return False, str(missing).split(";")[0]
 
 
-def measure_arena(model_bytes: bytes, board, log=None) -> dict:
-    """The arena block of the manifest for `board`: measured with its kernels when their tree is
-    there (`measured_bytes`), else the labelled estimate; the reference-kernel arena beside it."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _board_kernels(board) -> tuple[kernel_libs.Kernels, object, bool, str]:
+    """The board's kernel library, its build target, and whether its tree is there (else why not)."""
     if board.kernels not in kernel_libs.KERNELS:
         raise ValueError(f"boards.yaml: board {board.key!r}: unknown kernels {board.kernels!r}; "
                          f"choose one of {', '.join(kernel_libs.KERNELS)}")
     libs = kernel_libs.KERNELS[board.kernels]
     target = TARGETS[libs.target]
-    available, why = _tree_available(target)
+    return (libs, target, *_tree_available(target))
+
+
+def _arena_block(board, libs: kernel_libs.Kernels, arena: dict, **extra) -> dict:
+    """The manifest's arena block around a measurement: kernels, the note on what the measurement
+    cannot show, the margin and kTensorArenaSize (whole window and streaming alike)."""
+    note = libs.note
+    if board.kernels == "cmsis-nn" and board.core != "cortex-m4":
+        note = f"measured with the Cortex-M4F build; the {board.core} may take other CMSIS-NN code paths"
+    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, **extra, **({"note": note} if note else {}),
+            "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
+            "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}
+
+
+def measure_arena(model_bytes: bytes, board, log=None) -> dict:
+    """The arena block of the manifest for `board`: measured with its kernels when their tree is
+    there (`measured_bytes`), else the labelled estimate; the reference-kernel arena beside it."""
+    libs, target, available, why = _board_kernels(board)
     if available:  # the first time per tree and flags, this compiles the library (minutes): say so
-        result = kernel_libs.measure_with(board.kernels, model_bytes,
-                                          log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
+        result = kernel_libs.measure_with(board.kernels, model_bytes, log=log or _stderr)
         arena = {"fidelity": "measured", "measured_bytes": result["arena_min_bytes"],
                  "arena_used_bytes": result["arena_used_bytes"], "word_bytes": result["word_bytes"],
                  "versions": result["versions"], "reference_bytes": tflm_arena_bytes(model_bytes),
@@ -54,12 +73,7 @@ def measure_arena(model_bytes: bytes, board, log=None) -> dict:
                  "word_bytes": result["word_bytes"], "reference_bytes": result["reference_bytes"],
                  "known_scratch_bytes": result["known_scratch_bytes"], "method": result["method"],
                  "missing": f"{why}: set {target.env} to measure with {libs.label}"}
-    note = libs.note
-    if board.kernels == "cmsis-nn" and board.core != "cortex-m4":
-        note = f"measured with the Cortex-M4F build; the {board.core} may take other CMSIS-NN code paths"
-    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, **({"note": note} if note else {}),
-            "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
-            "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}
+    return _arena_block(board, libs, arena)
 
 
 def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
@@ -68,13 +82,10 @@ def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
     the tail, the head shared) measured with the board's kernels when their tree is there; else the
     labelled estimate — each piece on the Python TFLM interpreter, and as the shared arena their
     sum (an upper bound: the pieces' heads are not shared in it)."""
-    libs = kernel_libs.KERNELS[board.kernels]
-    target = TARGETS[libs.target]
-    available, why = _tree_available(target)
+    libs, target, available, why = _board_kernels(board)
     reference = {name: tflm_arena_bytes(blob) for name, blob in blobs.items()}
     if available:
-        result = kernel_libs.measure_pieces_with(board.kernels, blobs,
-                                                 log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
+        result = kernel_libs.measure_pieces_with(board.kernels, blobs, log=log or _stderr)
         arena = {"fidelity": "measured", "measured_bytes": result["shared_arena_min_bytes"],
                  "arena_used_bytes": result["shared_arena_used_bytes"], "pieces_bytes": result["pieces"],
                  "word_bytes": result["word_bytes"], "versions": result["versions"],
@@ -85,7 +96,5 @@ def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
                  "word_bytes": 8, "method": "Python TFLM interpreter (reference kernels, 64-bit host): the sum of "
                                             "the pieces' own arenas (an upper bound for the shared one)",
                  "missing": f"{why}: set {target.env} to measure with {libs.label}"}
-    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, "reference_bytes": reference,
-            "shared": "one arena for the three pieces (one tflite::MicroAllocator)",
-            "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
-            "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}
+    return _arena_block(board, libs, arena, reference_bytes=reference,
+                        shared="one arena for the three pieces (one tflite::MicroAllocator)")
