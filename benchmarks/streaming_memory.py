@@ -13,7 +13,7 @@ table says which. The streaming arena is the ONE arena the three pieces share in
 (ser_stream_app.cc: one MicroAllocator), each piece's own in parentheses; without the tree, the
 sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
 +2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, pooled sum,
-firmware_export.stream_export.state_bytes) + the C front end with the CMSIS-DSP FFT
+ser_reparam.streaming.state_bytes) + the C front end with the CMSIS-DSP FFT
 (frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
 every query chunk and C once.
@@ -29,13 +29,12 @@ import numpy as np  # noqa: E402
 
 from readme import publish  # noqa: E402
 from firmware_export.frontend_tables import frontend_state_bytes, stream_state_bytes  # noqa: E402
-from firmware_export.stream_export import state_bytes as app_state_bytes  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
-from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, split_model  # noqa: E402
+from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, pieces_state_bytes, split_model  # noqa: E402
 
 ARCHS = ("convtransformer", "conformer", "speechformer")
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop
@@ -100,7 +99,7 @@ def rows() -> tuple[list[str], set[str]]:
             chunks = pieces.steps // pieces.chunk
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
-            state = app_state_bytes(pieces.steps, int(pieces.step.outputs[0].shape[-1]), 78)
+            state = pieces_state_bytes(pieces)
             front = stream_state_bytes(frontend, cmsis=True)
             lines.append(f"| {arch} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
                          f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "

@@ -14,7 +14,7 @@ from firmware_export.render import render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.interpreters import TFLMModel, _scale_zero
-from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES
+from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, state_bytes
 from ser_reparam.tflite_ops import op_set
 
 APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc")
@@ -37,13 +37,6 @@ def label_hop_frames(frontend: FrontendConfig, label_hop_s: float) -> int:
         raise StageError(f"export.label_hop_s = {label_hop_s:g} s is not a whole number of encoder steps "
                          f"({STEP_FRAMES} frames = {step_s:g} s): choose a multiple of {step_s:g} s, e.g. {near}")
     return int(round(frames))
-
-
-def state_bytes(steps: int, dim: int, features: int) -> int:
-    """sizeof(SerStreamState) of ser_stream_app.cc: the frame ring (STEP_CONTEXT frames), x / k / v
-    of every step of the window (int8), the pooled sum (float) and 8 int32 counters."""
-    rings = STEP_CONTEXT * features + 3 * steps * dim
-    return (rings + 3) // 4 * 4 + 4 * dim + 8 * 4
 
 
 def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -> dict:

@@ -50,7 +50,7 @@ def variant_summary(config: ExperimentConfig) -> dict:
             "boards": boards,
             "side_by_side": {"models": {name: models[name] for name in STREAMING_RUNNERS if name in models},
                              "pairs": {name: pair for name, pair in evaluation["pairs"].items() if "streaming" in name},
-                             "deployments": evaluation["deployments"]}}
+                             "deployments": evaluation["deployments"], "test_examples": evaluation["test_examples"]}}
 
 
 def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: str | None = None) -> str:

@@ -28,7 +28,7 @@ from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.models.lean import lean_forward
 from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, NotStreamable, calibration_examples,
-                                   split_model, state_bytes, stream_window)
+                                   split_model, pieces_state_bytes, stream_window)
 from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
 from ser_reparam.tflite_ops import audit_ops, float_ops
 from ser_reparam.tflite_schedule import depth_first, pack, share_constants, unpack
@@ -199,14 +199,96 @@ def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
 
 def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
     """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
-    (training windows): A on their step windows, B on their chunks, C on their pooled means."""
+    (training windows): A on every step window, B on every chunk, C on the pooled means — the
+    values the whole-window model is calibrated on, so that the tensors where pieces meet get
+    the whole-window model's scales (input, x, pooled) — and B reading K and V in A's scale."""
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
         stream_window(runner, pieces, features, trace)
     data = calibration_examples(trace)
-    return {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
-            for name in PIECES}
+    blobs = {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
+             for name in PIECES}
+    blobs["attend"] = read_in_scales_of(blobs["attend"], {1: (blobs["step"], 1), 2: (blobs["step"], 2)})
+    return blobs
+
+
+def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> bytes:
+    """The model with graph input i quantized like output j of another model ({i: (other, j)}):
+    the application then hands the int8 values over as they are, without a second rounding.
+    Only for inputs that reach nothing but BATCH_MATMUL, through slices and reshapes (which keep
+    the scale; they get the new one too): that kernel takes its scales from the tensors when the
+    interpreter prepares it, so no constant was quantized with the old scale."""
+    model = unpack(blob)
+    graph, ops = model.subgraphs[0], schema.BuiltinOperator
+    for i, (other, j) in inputs.items():
+        source = unpack(other).subgraphs[0]
+        quantization = source.tensors[source.outputs[j]].quantization
+        pending = [graph.inputs[i]]
+        while pending:
+            tensor = pending.pop()
+            graph.tensors[tensor].quantization = copy.deepcopy(quantization)
+            for op in (op for op in graph.operators if tensor in op.inputs):
+                code = model.operatorCodes[op.opcodeIndex].builtinCode
+                if code in (ops.STRIDED_SLICE, ops.RESHAPE, ops.SLICE) and op.inputs[0] == tensor:
+                    pending.append(op.outputs[0])
+                elif code != ops.BATCH_MATMUL:
+                    raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL: its scale cannot change")
+    return pack(model)
+
+
+def quantized_like_twins(blob: bytes, other: bytes) -> bytes:
+    """The model with every CONV_2D / FULLY_CONNECTED that has a twin in `other` (an op of the same
+    kind with the same int8 weights) quantized as that twin: its output's scale, and its bias
+    (quantized with the input's scale, which the twin's input already shares). Tensors that only
+    pass the output on keep its scale with it (RESHAPE, STRIDED_SLICE, CONCATENATION's inputs and
+    output). The whole-window graph computes the subsampling band by band (models.lean), and the
+    converter calibrates each band's convolutions on its own rows: a scale per band, while the
+    streaming step A has one for every step. With A's scales in every band, A computes each step's
+    x, k and v bit for bit as the whole-window model does."""
+    model, source = unpack(blob), unpack(other)
+    graph, twin_graph, ops = model.subgraphs[0], source.subgraphs[0], schema.BuiltinOperator
+
+    def weights(m, g, op):
+        return bytes(np.asarray(m.buffers[g.tensors[op.inputs[1]].buffer].data, np.uint8))
+
+    def code(m, op):
+        return m.operatorCodes[op.opcodeIndex].builtinCode
+
+    twins = {(code(source, op), weights(source, twin_graph, op)): op for op in twin_graph.operators
+             if code(source, op) in (ops.CONV_2D, ops.FULLY_CONNECTED)}
+    for op in graph.operators:
+        twin = twins.get((code(model, op), weights(model, graph, op))) if code(model, op) in (ops.CONV_2D, ops.FULLY_CONNECTED) else None
+        if twin is None:
+            continue
+        bias = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        if twin.inputs[2:] and twin.inputs[2] >= 0:
+            twin_bias = twin_graph.tensors[twin.inputs[2]]
+            model.buffers[bias.buffer].data = np.array(source.buffers[twin_bias.buffer].data, np.uint8)
+            bias.quantization = copy.deepcopy(twin_bias.quantization)
+        elif bias is not None and np.any(np.asarray(model.buffers[bias.buffer].data)):
+            raise ValueError("an op's twin has no bias where the op has a non-zero one")  # the converter drops zero biases only
+        _set_quantization(model, op.outputs[0], twin_graph.tensors[twin.outputs[0]].quantization)
+    return pack(model)
+
+
+def _set_quantization(model, tensor: int, quantization) -> None:
+    """`tensor` and every tensor that shares its scale through a RESHAPE, STRIDED_SLICE or
+    CONCATENATION get `quantization`."""
+    graph, ops = model.subgraphs[0], schema.BuiltinOperator
+    pending, seen = [tensor], set()
+    while pending:
+        t = pending.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        graph.tensors[t].quantization = copy.deepcopy(quantization)
+        for op in graph.operators:
+            kind = model.operatorCodes[op.opcodeIndex].builtinCode
+            if kind in (ops.RESHAPE, ops.STRIDED_SLICE) and op.inputs[0] == t:
+                pending.append(op.outputs[0])
+            elif kind == ops.CONCATENATION and (t in op.inputs or t in op.outputs):
+                pending += [*op.inputs, *op.outputs]
 
 
 def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_dense: bool) -> dict:
@@ -218,7 +300,7 @@ def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_
     except NotStreamable as why:
         return {"streams": False, "why": str(why)}
     record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
-              "step_context_frames": STEP_CONTEXT, "state_bytes": state_bytes(pieces), "pieces": {}}
+              "step_context_frames": STEP_CONTEXT, "state_bytes": pieces_state_bytes(pieces), "pieces": {}}
     for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
         slim = slim_tflite(blob)
         path = layout.stream_piece(name)

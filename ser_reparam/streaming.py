@@ -97,8 +97,10 @@ def split_model(model) -> StreamingPieces:
     chunk = chunk_for(steps)
     mhsa = model.get_layer("block1_mhsa")
     dim, heads = mhsa.dim, mhsa.heads
-    kernel, bias = mhsa.qkv.kernel, mhsa.qkv.bias
-    scale = (dim // heads) ** -0.5
+    head_dim = dim // heads
+    # the whole-window graph's QKV projection, the query scale folded in (layers.MultiHeadSelfAttention):
+    # A and B compute all of it and slice, so that its int8 output gets the whole-window scale
+    qkv_scale = tf.constant([head_dim ** -0.5] * dim + [1.0] * (2 * dim))
 
     frames_in = keras.Input((STEP_CONTEXT, features), name="frames")
     x = tf.reshape(frames_in, [-1, STEP_CONTEXT, features, 1])
@@ -107,19 +109,26 @@ def split_model(model) -> StreamingPieces:
         x = tf.pad(x, [[0, 0], [0, 0], [0, feature_pad], [0, 0]])
     x = model.get_layer("subsample_conv2")(model.get_layer("subsample_conv1")(x))  # 7 rows → 3 → 1
     x = model.get_layer("subsample_proj")(tf.reshape(x, [-1, int(x.shape[2]) * int(x.shape[3])]))
-    kv = tf.matmul(x, kernel[:, dim:]) + bias[dim:]
-    step = keras.Model(frames_in, [x, kv[:, :dim], kv[:, dim:]], name="stream_step")
+    # x reaches the projection through a reshape, as the whole-window graph's does through the
+    # bands' concatenation: straight after proj's bias add, the converter moves that bias into the
+    # next FULLY_CONNECTED's and feeds it x without bias — another arithmetic than the whole window's
+    qkv = tf.reshape(mhsa.qkv(tf.reshape(x, [-1, 1, dim])) * qkv_scale, [-1, 3 * dim])
+    step = keras.Model(frames_in, [x, qkv[:, dim:2 * dim], qkv[:, 2 * dim:]], name="stream_step")
 
-    head_dim = dim // heads
     xq, keys, values = (keras.Input(shape, name=name) for shape, name in (
         ((chunk, dim), "queries"), ((heads, head_dim, steps), "keys"), ((heads, steps, head_dim), "values")))
-    q = (tf.matmul(tf.reshape(xq, [-1, dim]), kernel[:, :dim]) + bias[:dim]) * scale
-    q = tf.transpose(tf.reshape(q, [-1, chunk, heads, head_dim]), [0, 2, 1, 3])  # (1, heads, Q, head_dim)
-    # all heads at once: chunk × steps scores per head are small; the softmax sees rank 2, whose
-    # dims[1] is the keys axis (the ESP-NN scratch rule, firmware_export.esp_nn_rules)
-    scores = tf.reshape(tf.matmul(q, keys), [-1, steps])  # keys stored transposed: no adjoint
-    weights = tf.reshape(tf.nn.softmax(scores, axis=-1), [-1, heads, chunk, steps])
-    context = tf.reshape(tf.transpose(tf.matmul(weights, values), [0, 2, 1, 3]), [-1, chunk, dim])
+    q = tf.reshape((mhsa.qkv(tf.reshape(xq, [-1, dim])) * qkv_scale)[:, :dim], [-1, chunk, dim])
+
+    def head(h):
+        """Head h's context (batch, chunk, head_dim), one head at a time as in the whole-window
+        graph (MultiHeadSelfAttention._head). Keys are stored transposed: the matmul needs no
+        adjoint (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's
+        arena). The softmax sees (chunk, steps) as rank 2, whose dims[1] is the keys axis (the
+        ESP-NN scratch rule, firmware_export.esp_nn_rules)."""
+        scores = tf.reshape(tf.matmul(q[:, :, h * head_dim:(h + 1) * head_dim], keys[:, h]), [-1, steps])
+        return tf.matmul(tf.reshape(tf.nn.softmax(scores, axis=-1), [-1, chunk, steps]), values[:, h])
+
+    context = tf.concat([head(h) for h in range(heads)], axis=-1)
     y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
     attend = keras.Model([xq, keys, values], tf.reduce_mean(y, axis=1), name="stream_attend")
@@ -176,15 +185,15 @@ def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.nd
 PIECES = ("step", "attend", "classify")
 
 
-def calibration_examples(trace: dict, most: int = 1000) -> dict[str, list[tuple]]:
-    """Each piece's calibration inputs from a stream_window trace: at most `most` of them, a
-    fixed-seed sample (a window has one A input per step)."""
+def calibration_examples(trace: dict, most: int | None = None) -> dict[str, list[tuple]]:
+    """Each piece's calibration inputs from a stream_window trace: all of them (a window has one
+    A input per step), or a fixed-seed sample of `most`."""
     data = {"step": [(w,) for batch in trace["step"] for w in batch],
             "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
             "classify": [(p,) for batch in trace["classify"] for p in batch]}
     order = np.random.default_rng(0)
     for name, examples in data.items():
-        if len(examples) > most:
+        if most is not None and len(examples) > most:
             data[name] = [examples[i] for i in sorted(order.permutation(len(examples))[:most])]
     return data
 
@@ -220,12 +229,23 @@ def piece_macs(model: keras.Model) -> int:
 
 
 def model_ram_bytes(arenas: dict[str, int], state: int) -> int:
-    """The streaming deployment's model RAM: the pieces' arenas (each measured with its own
-    interpreter: an upper bound for one arena they share) + the application's X / K / V state.
+    """The streaming deployment's model RAM on the host: the pieces' arenas, each measured with
+    its own Python interpreter (an upper bound of the one arena the firmware shares between them,
+    which the export measures with the board's kernels), + the application state (state_bytes).
     The front end's RAM is not included (the same for both deployments' Python front end)."""
     return sum(arenas[name] for name in PIECES) + state
 
 
-def state_bytes(pieces: StreamingPieces) -> int:
-    """The application's int8 state: X, K and V of the window (steps × dim each)."""
-    return 3 * pieces.steps * int(pieces.step.outputs[0].shape[-1])
+def state_bytes(steps: int, dim: int, features: int) -> int:
+    """The application state between the pieces, as the firmware holds it: sizeof(SerStreamState)
+    of ser_stream_app.cc — the frame ring (STEP_CONTEXT frames, int8), x / k / v of every step of
+    the window (int8), the pooled sum (float) and 8 int32 counters. The one count of it: stage 05,
+    stage 07, the export's budget and the benchmarks read it here."""
+    rings = STEP_CONTEXT * features + 3 * steps * dim
+    return (rings + 3) // 4 * 4 + 4 * dim + 8 * 4
+
+
+def pieces_state_bytes(pieces: StreamingPieces) -> int:
+    """state_bytes of a split model."""
+    features = int(pieces.step.inputs[0].shape[-1])
+    return state_bytes(pieces.steps, int(pieces.step.outputs[0].shape[-1]), features)

@@ -26,3 +26,16 @@ def test_hand_computed_values():
 def test_perfect_predictions():
     m = classification_metrics([0, 1, 1, 2], [0, 1, 1, 2], num_classes=3)
     assert (m["wa"], m["ua"], m["wf1"], m["mf1"]) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_agreement_counts_the_disagreements_at_int8_ties():
+    import numpy as np
+
+    from ser_reparam.evaluate import agreement
+
+    scale = 0.05  # dequantized int8 logits: ties are equal values
+    a = np.array([[3, 3, -1], [5, 2, 0], [1, 4, 2], [0, 1, 2]]) * scale  # example 0 ties: argmax 0
+    b = np.array([[2, 3, -1], [5, 2, 0], [4, 1, 2], [0, 1, 2]]) * scale  # 0 differs at a tie, 2 differs outright
+    pair = agreement(a, b)
+    assert pair == {"argmax_agreement": 0.5, "disagreements": 2, "disagreements_at_ties": 1,
+                    "max_logit_diff": pytest.approx(0.15)}

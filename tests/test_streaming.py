@@ -83,13 +83,17 @@ def test_arena_measured_in_a_child_process_is_the_smallest_that_runs(tiny):
 
 
 def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed_run, tmp_path):
-    """B of a 1 s model: the tflite_micro runtime dies (SIGSEGV) on an 8,192-byte arena instead of
-    failing; tflm_arena_bytes goes on past the crash and finds the smallest arena that runs."""
+    """B of a 1 s model: the tflite_micro runtime dies (SIGSEGV) on some arenas a little too small
+    instead of failing (measured: 10,240 and 12,288 B crash, 8,192 and 14,336 B fail cleanly);
+    tflm_arena_bytes goes on past such a crash and finds the smallest arena that runs."""
     path = RunLayout(deployed_run).stream_piece("attend")
     blob = path.read_bytes()
     runs = "import sys; from ser_reparam.interpreters import tflm_runs; print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))"
-    crashed = subprocess.run([sys.executable, "-c", runs.format(8192), str(path)], capture_output=True, text=True)
-    assert crashed.returncode == -signal.SIGSEGV
+
+    def run(size):
+        return subprocess.run([sys.executable, "-c", runs.format(size), str(path)], capture_output=True, text=True)
+
     arena = tflm_arena_bytes(blob)
-    below = subprocess.run([sys.executable, "-c", runs.format(arena - 16), str(path)], capture_output=True, text=True)
-    assert arena > 8192 and tflm_runs(blob, arena) and below.stdout.strip() == "False"
+    crashes = [size for size in range(2048, arena, 2048) if run(size).returncode == -signal.SIGSEGV]
+    assert crashes and max(crashes) < arena
+    assert tflm_runs(blob, arena) and run(arena - 16).stdout.strip() == "False"
