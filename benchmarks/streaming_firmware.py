@@ -80,7 +80,7 @@ def main(argv=None) -> None:
            f"{arena['measured_bytes']:,} B; + {arena['margin']}) | {ram['arena_bytes']:,} |",
            "| (each piece in its own arena: " + ", ".join(f"{name} {n:,}" for name, n in arena["pieces_bytes"].items())
            + f" = {sum(arena['pieces_bytes'].values()):,} B) | |",
-           f"| application state (frame ring, X / K / V of the window, pooled sum) | {ram['state_bytes']:,} |",
+           f"| application state (frame ring, X / K / V and B's outputs of the window) | {ram['state_bytes']:,} |",
            f"| streaming front end (ser_stream_t, CMSIS-DSP FFT) | {ram['frontend_bytes']:,} |",
            f"| **total** (the board budget's figure; {board.name}: {ram['budget_bytes']:,} B budget) | "
            f"**{ram['used_bytes']:,}** |", "",

@@ -12,7 +12,7 @@ without that tree, with the Python TFLM interpreter (64-bit host, reference kern
 table says which. The streaming arena is the ONE arena the three pieces share in the firmware
 (ser_stream_app.cc: one MicroAllocator), each piece's own in parentheses; without the tree, the
 sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
-+2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, pooled sum,
++2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, B's outputs,
 ser_reparam.streaming.state_bytes) + the C front end with the CMSIS-DSP FFT
 (frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
@@ -94,7 +94,7 @@ def rows() -> tuple[list[str], set[str]]:
             except NotStreamable:
                 lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (README) | | | | | |")
                 continue
-            blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel).items()}
+            blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
             shared, own = shared_arena(blobs)
             chunks = pieces.steps // pieces.chunk
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)

@@ -197,11 +197,16 @@ def _in_keras_order(blob: bytes, input_names: list[str]) -> bytes:
     return pack(model)
 
 
-def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True) -> dict[str, bytes]:
+def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True,
+                    whole: bytes | None = None) -> tuple[dict[str, bytes], bytes | None]:
     """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
-    (training windows): A on every step window, B on every chunk, C on the pooled means — the
-    values the whole-window model is calibrated on, so that the tensors where pieces meet get
-    the whole-window model's scales (input, x, pooled) — and B reading K and V in A's scale."""
+    (training windows): A on every step window, B on every chunk, C on every window's encoded
+    steps — the values the whole-window model is calibrated on. With `whole` (the whole-window
+    int8 file, calibrated on the same examples), the pieces and it are made to compute the same
+    int8 values: the whole-window subsampling takes A's scales (quantized_like_twins), B and C
+    take the whole-window scales of their weighted ops, and each piece reads its inputs in the
+    scale the previous one writes them (read_in_scales_of). Returns the pieces and `whole` as
+    changed (None without it)."""
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
@@ -209,16 +214,21 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
     data = calibration_examples(trace)
     blobs = {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
              for name in PIECES}
+    if whole is not None:
+        whole = quantized_like_twins(whole, blobs["step"])
+        for name in ("attend", "classify"):
+            blobs[name] = quantized_like_twins(blobs[name], whole, inputs=True)
     blobs["attend"] = read_in_scales_of(blobs["attend"], {1: (blobs["step"], 1), 2: (blobs["step"], 2)})
-    return blobs
+    blobs["classify"] = read_in_scales_of(blobs["classify"], {0: (blobs["attend"], 0)})
+    return blobs, whole
 
 
 def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> bytes:
     """The model with graph input i quantized like output j of another model ({i: (other, j)}):
     the application then hands the int8 values over as they are, without a second rounding.
-    Only for inputs that reach nothing but BATCH_MATMUL, through slices and reshapes (which keep
-    the scale; they get the new one too): that kernel takes its scales from the tensors when the
-    interpreter prepares it, so no constant was quantized with the old scale."""
+    Only for inputs that reach nothing but BATCH_MATMUL or MEAN, through slices and reshapes
+    (which keep the scale; they get the new one too): those kernels take their scales from the
+    tensors when the interpreter prepares them, so no constant was quantized with the old scale."""
     model = unpack(blob)
     graph, ops = model.subgraphs[0], schema.BuiltinOperator
     for i, (other, j) in inputs.items():
@@ -232,17 +242,17 @@ def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> byte
                 code = model.operatorCodes[op.opcodeIndex].builtinCode
                 if code in (ops.STRIDED_SLICE, ops.RESHAPE, ops.SLICE) and op.inputs[0] == tensor:
                     pending.append(op.outputs[0])
-                elif code != ops.BATCH_MATMUL:
-                    raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL: its scale cannot change")
+                elif code not in (ops.BATCH_MATMUL, ops.MEAN):
+                    raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL / MEAN: its scale cannot change")
     return pack(model)
 
 
-def quantized_like_twins(blob: bytes, other: bytes) -> bytes:
+def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> bytes:
     """The model with every CONV_2D / FULLY_CONNECTED that has a twin in `other` (an op of the same
     kind with the same int8 weights) quantized as that twin: its output's scale, and its bias
     (quantized with the input's scale, which the twin's input already shares). Tensors that only
     pass the output on keep its scale with it (RESHAPE, STRIDED_SLICE, CONCATENATION's inputs and
-    output). The whole-window graph computes the subsampling band by band (models.lean), and the
+    output). With `inputs`, the op's input takes the twin's input scale too. The whole-window graph computes the subsampling band by band (models.lean), and the
     converter calibrates each band's convolutions on its own rows: a scale per band, while the
     streaming step A has one for every step. With A's scales in every band, A computes each step's
     x, k and v bit for bit as the whole-window model does."""
@@ -269,12 +279,35 @@ def quantized_like_twins(blob: bytes, other: bytes) -> bytes:
         elif bias is not None and np.any(np.asarray(model.buffers[bias.buffer].data)):
             raise ValueError("an op's twin has no bias where the op has a non-zero one")  # the converter drops zero biases only
         _set_quantization(model, op.outputs[0], twin_graph.tensors[twin.outputs[0]].quantization)
+        if inputs:
+            _set_quantization(model, op.inputs[0], twin_graph.tensors[twin.inputs[0]].quantization)
+    if inputs:  # and every activation named as one of `other`'s: the same layer's op (LayerNorm's statistics …)
+        named = {_layer_path(t.name): t for t in twin_graph.tensors
+                 if t.type == schema.TensorType.INT8 and not _constant(source, t)}
+        named.pop(None, None)
+        for index, tensor in enumerate(graph.tensors):
+            twin_tensor = named.get(_layer_path(tensor.name))
+            if twin_tensor is not None and tensor.type == schema.TensorType.INT8 and not _constant(model, tensor):
+                _set_quantization(model, index, twin_tensor.quantization)
     return pack(model)
 
 
+def _layer_path(name: bytes) -> str | None:
+    """A tensor's name without its model's name: 'block1_ffn_norm/Mean' in both 'ser_model/…'
+    and 'stream_attend/…' (fused names join several with ';'); None for the tensors of
+    functional ops ('tf.concat/…': numbered per graph, the same name for different ops)."""
+    parts = [part.split("/", 1)[-1] for part in name.decode().split(";")]
+    return None if any(part.startswith("tf.") or "/" not in part for part in parts) else ";".join(parts)
+
+
+def _constant(model, tensor) -> bool:
+    data = model.buffers[tensor.buffer].data
+    return data is not None and len(data) > 0
+
+
 def _set_quantization(model, tensor: int, quantization) -> None:
-    """`tensor` and every tensor that shares its scale through a RESHAPE, STRIDED_SLICE or
-    CONCATENATION get `quantization`."""
+    """`tensor` and every tensor that shares its scale with it get `quantization`: a RESHAPE's
+    input and output, a STRIDED_SLICE's output, a CONCATENATION's inputs and output."""
     graph, ops = model.subgraphs[0], schema.BuiltinOperator
     pending, seen = [tensor], set()
     while pending:
@@ -287,21 +320,19 @@ def _set_quantization(model, tensor: int, quantization) -> None:
             kind = model.operatorCodes[op.opcodeIndex].builtinCode
             if kind in (ops.RESHAPE, ops.STRIDED_SLICE) and op.inputs[0] == t:
                 pending.append(op.outputs[0])
+            elif kind == ops.RESHAPE and op.outputs[0] == t:
+                pending.append(op.inputs[0])
             elif kind == ops.CONCATENATION and (t in op.inputs or t in op.outputs):
                 pending += [*op.inputs, *op.outputs]
 
 
-def write_pieces(model, calibration: np.ndarray, layout: RunLayout, per_channel_dense: bool) -> dict:
+def write_pieces(pieces, blobs: dict[str, bytes], layout: RunLayout) -> dict:
     """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
-    slimmed) with their sizes, or why the model does not stream. Stage 07 measures their arenas
-    (evaluate.compare_deployments), benchmarks/streaming_memory.py with the board's kernels."""
-    try:
-        pieces = split_model(model)
-    except NotStreamable as why:
-        return {"streams": False, "why": str(why)}
+    slimmed) with their sizes. Stage 07 measures their arenas (evaluate.compare_deployments),
+    benchmarks/streaming_memory.py with the board's kernels."""
     record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
               "step_context_frames": STEP_CONTEXT, "state_bytes": pieces_state_bytes(pieces), "pieces": {}}
-    for name, blob in quantize_pieces(pieces, calibration, per_channel_dense).items():
+    for name, blob in blobs.items():
         slim = slim_tflite(blob)
         path = layout.stream_piece(name)
         atomic_write_bytes(path, slim)
@@ -353,7 +384,7 @@ def quantize_run(config: ExperimentConfig) -> dict:
     """Stage 05: float32 and int8 (+ int16x8, + QAT int8 when configured) TFLite files of the
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
     written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
-    (write_pieces); quantized/quantize.json records bytes and ops."""
+    (quantize_pieces, write_pieces); quantized/quantize.json records bytes and ops."""
     import tf_keras as keras
 
     layout = RunLayout(config)
@@ -372,8 +403,15 @@ def quantize_run(config: ExperimentConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     record = {"seed": layout.deployed_seed(), "representative_examples": int(len(calibration)),
               "per_channel_dense": config.quantize.per_channel_dense, "models": {}}
+    try:
+        pieces, streaming = split_model(folded), None
+    except NotStreamable as why:
+        pieces, streaming = None, {"streams": False, "why": str(why)}
     for name, model, mode in plan:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
+        if name == "int8" and pieces is not None:  # the pieces and the int8 file computing the same int8 values
+            piece_blobs, blob = quantize_pieces(pieces, calibration, config.quantize.per_channel_dense, whole=blob)
+            streaming = write_pieces(pieces, piece_blobs, layout)
         ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
         slim = embed_metadata(slim, run_metadata(config, slim, name))
@@ -384,6 +422,6 @@ def quantize_run(config: ExperimentConfig) -> dict:
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",
                                              "wrapped_layers": sum("QuantizeWrapper" in type(layer).__name__
                                                                    for layer in model.layers)}
-    record["streaming"] = write_pieces(folded, calibration, layout, config.quantize.per_channel_dense)
+    record["streaming"] = streaming
     atomic_write_bytes(layout.quantize_record, (json.dumps(record, indent=1) + "\n").encode())
     return record

@@ -9,11 +9,14 @@ where steps meet. So, from the SAME trained weights:
      subsampled vector) and its attention key k_j and value v_j;
   B  at the end of the window, for a chunk of Q query steps: attention of their queries
      (computed from x) over all keys and values, residual, LayerNorm, FFN, residual,
-     LayerNorm, averaged over the chunk's steps;
-  C  the average of the chunk means (the classifier's pooling) → cls1 → cls2 → logits.
+     LayerNorm: the chunk's encoded steps;
+  C  the window's encoded steps → the classifier's pooling → cls1 → cls2 → logits.
 
-The application holds X, K, V (steps × dim each) between A and B. Every value is the one the
-whole-window graph computes, in another order: float logits agree to rounding. A deeper
+The application holds X, K, V (steps × dim each) between A and B, and the encoded steps
+between B and C. Every value is the one the whole-window graph computes, in another order:
+float logits agree to rounding. In int8 too, when the pieces are quantized as the
+whole-window graph (quantize.quantize_pieces): each piece's ops are the whole-window ops
+restricted to some rows, with the same scales. A deeper
 model does not stream this way (block 2 needs every step's block-1 output, which depends on
 every key), nor do the Conformer (positions added after subsampling, a k=31 depthwise
 convolution over time between attention and pooling) and the SpeechFormer (no subsampling;
@@ -47,8 +50,7 @@ def steps_for(frames: int) -> int:
 
 
 def chunk_for(steps: int) -> int:
-    """The largest divisor of `steps` not above MAX_CHUNK: equal chunks, so the mean of chunk
-    means is the mean over all steps."""
+    """The largest divisor of `steps` not above MAX_CHUNK: equal chunks fill B's fixed-size input."""
     return max(q for q in range(1, MAX_CHUNK + 1) if steps % q == 0)
 
 
@@ -79,8 +81,8 @@ class StreamShape:
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
-    attend: keras.Model   # B: x chunk (Q, dim), K (heads, head_dim, T), V (heads, T, head_dim) → chunk mean (dim)
-    classify: keras.Model  # C: pooled (dim) → logits
+    attend: keras.Model   # B: x chunk (Q, dim), K (heads, head_dim, T), V (heads, T, head_dim) → encoded chunk (Q, dim)
+    classify: keras.Model  # C: the window's encoded steps (T, dim) → logits
     steps: int
     chunk: int
 
@@ -131,11 +133,13 @@ def split_model(model) -> StreamingPieces:
     context = tf.concat([head(h) for h in range(heads)], axis=-1)
     y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
-    attend = keras.Model([xq, keys, values], tf.reduce_mean(y, axis=1), name="stream_attend")
+    attend = keras.Model([xq, keys, values], y, name="stream_attend")
 
-    pooled = keras.Input((dim,), name="pooled")
-    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(pooled)))
-    classify = keras.Model(pooled, logits, name="stream_classify")
+    # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
+    # whole-window graph, not a mean of chunk means rounded twice
+    encoded = keras.Input((steps, dim), name="encoded")
+    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(model.get_layer("pool")(encoded))))
+    classify = keras.Model(encoded, logits, name="stream_classify")
     return StreamingPieces(step, attend, classify, steps, chunk)
 
 
@@ -151,8 +155,8 @@ class KerasPieces:
     def attend(self, queries, keys, values):
         return np.asarray(self.pieces.attend([queries, keys, values], training=False))
 
-    def classify(self, pooled):
-        return np.asarray(self.pieces.classify(pooled, training=False))
+    def classify(self, encoded):
+        return np.asarray(self.pieces.classify(encoded, training=False))
 
 
 def step_windows(features: np.ndarray, steps: int) -> np.ndarray:
@@ -174,12 +178,12 @@ def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.nd
     # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena)
     keys = np.repeat(K.reshape(len(K), heads, -1).transpose(1, 2, 0)[None], len(chunks), axis=0)
     values = np.repeat(V.reshape(len(V), heads, -1).transpose(1, 0, 2)[None], len(chunks), axis=0)
-    pooled = runner.attend(chunks, keys, values).mean(axis=0, keepdims=True)
+    encoded = runner.attend(chunks, keys, values).reshape(1, -1, X.shape[-1])
     if trace is not None:
         trace.setdefault("step", []).append(windows)
         trace.setdefault("attend", []).append((chunks, keys, values))
-        trace.setdefault("classify", []).append(pooled)
-    return runner.classify(pooled)[0]
+        trace.setdefault("classify", []).append(encoded)
+    return runner.classify(encoded)[0]
 
 
 PIECES = ("step", "attend", "classify")
@@ -217,8 +221,8 @@ class InterpreterPieces:
     def attend(self, queries, keys, values):
         return self._run("attend", queries, keys, values)[0]
 
-    def classify(self, pooled):
-        return self._run("classify", pooled)[0]
+    def classify(self, encoded):
+        return self._run("classify", encoded)[0]
 
 
 def piece_macs(model: keras.Model) -> int:
@@ -238,11 +242,11 @@ def model_ram_bytes(arenas: dict[str, int], state: int) -> int:
 
 def state_bytes(steps: int, dim: int, features: int) -> int:
     """The application state between the pieces, as the firmware holds it: sizeof(SerStreamState)
-    of ser_stream_app.cc — the frame ring (STEP_CONTEXT frames, int8), x / k / v of every step of
-    the window (int8), the pooled sum (float) and 8 int32 counters. The one count of it: stage 05,
-    stage 07, the export's budget and the benchmarks read it here."""
-    rings = STEP_CONTEXT * features + 3 * steps * dim
-    return (rings + 3) // 4 * 4 + 4 * dim + 8 * 4
+    of ser_stream_app.cc — the frame ring (STEP_CONTEXT frames, int8), x / k / v and the encoded
+    output of every step of the window (int8) and 8 int32 counters. The one count of it: stage
+    05, stage 07, the export's budget and the benchmarks read it here."""
+    rings = STEP_CONTEXT * features + 4 * steps * dim
+    return (rings + 3) // 4 * 4 + 8 * 4
 
 
 def pieces_state_bytes(pieces: StreamingPieces) -> int:

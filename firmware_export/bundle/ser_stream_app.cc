@@ -29,7 +29,7 @@ struct SerStreamState {
   int8_t x[kSerSteps][kSerDim];  // ring: each step's x in B's query scale, k and v in B's key and
   int8_t k[kSerSteps][kSerDim];  // value scales, the last kSerSteps steps
   int8_t v[kSerSteps][kSerDim];
-  float pooled[kSerDim];         // the sum, then the mean, of the window's chunk means
+  int8_t encoded[kSerSteps][kSerDim];  // B's output for the window's steps (oldest first), C's input
   int32_t next_frame;            // the frame ring's slot for the next frame (= the oldest when full)
   int32_t next_step;             // the step ring's slot for the next step (= the oldest when full)
   int32_t until_step;            // frames until A runs next
@@ -112,8 +112,8 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
       Bytes(g_step->input(0), kSerStepContext * kSerNumFeatures) && Bytes(g_step->output(0), kSerDim) &&
       Bytes(g_step->output(1), kSerDim) && Bytes(g_step->output(2), kSerDim) &&
       Bytes(g_attend->input(0), kSerChunk * kSerDim) && Bytes(g_attend->input(1), kSerSteps * kSerDim) &&
-      Bytes(g_attend->input(2), kSerSteps * kSerDim) && Bytes(g_attend->output(0), kSerDim) &&
-      Bytes(g_classify->input(0), kSerDim) && Bytes(g_classify->output(0), kSerNumClasses);
+      Bytes(g_attend->input(2), kSerSteps * kSerDim) && Bytes(g_attend->output(0), kSerChunk * kSerDim) &&
+      Bytes(g_classify->input(0), kSerSteps * kSerDim) && Bytes(g_classify->output(0), kSerNumClasses);
   if (!shapes) return "the pieces' tensors do not match model_settings.h: re-export the bundle";
   memset(&g_state, 0, sizeof(g_state));
   g_state.until_step = kSerStepContext;
@@ -182,17 +182,14 @@ bool SerAppClassify(SerResult* result) {
       }
     }
     if (g_attend->Invoke() != kTfLiteOk) return false;
-    const int8_t* mean = g_attend->output(0)->data.int8;
-    for (int i = 0; i < kSerDim; ++i) {
-      const float value = Dequantize(mean[i], kSerAttendOutputScale, kSerAttendOutputZeroPoint);
-      g_state.pooled[i] = c == 0 ? value : g_state.pooled[i] + value;  // numpy's mean: in order, then divide
+    const int8_t* rows = g_attend->output(0)->data.int8;
+    for (int i = 0; i < kSerChunk * kSerDim; ++i) {  // the same scale when stage 05 made it so: a copy
+      g_state.encoded[c * kSerChunk + i / kSerDim][i % kSerDim] =
+          Requantize(rows[i], kSerAttendOutputScale, kSerAttendOutputZeroPoint, kSerClassifyInputScale,
+                     kSerClassifyInputZeroPoint);
     }
   }
-  int8_t* pooled = g_classify->input(0)->data.int8;
-  for (int i = 0; i < kSerDim; ++i) {
-    const float mean = static_cast<float>(static_cast<double>(g_state.pooled[i]) / kChunks);
-    pooled[i] = Quantize(mean, kSerClassifyInputScale, kSerClassifyInputZeroPoint);
-  }
+  memcpy(g_classify->input(0)->data.int8, g_state.encoded, sizeof(g_state.encoded));  // C pools them itself
   if (g_classify->Invoke() != kTfLiteOk) return false;
   const uint32_t done = g_board.micros();
   const int8_t* logits = g_classify->output(0)->data.int8;
