@@ -47,6 +47,8 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     keys = tensors["attend"]["inputs"][1]["shape"]  # (1, heads, head_dim, steps)
     expected = {"A's input": (step_in, [1, STEP_CONTEXT, features]), "B's keys": (keys[0:1] + keys[2:], [1, dim // keys[1], steps]),
                 "B's queries": (tensors["attend"]["inputs"][0]["shape"], [1, chunk, dim]),
+                "B's output": (tensors["attend"]["outputs"][0]["shape"], [1, chunk, dim]),
+                "C's input": (tensors["classify"]["inputs"][0]["shape"], [1, steps, dim]),
                 "C's logits": (tensors["classify"]["outputs"][0]["shape"], [1, num_classes])}
     wrong = [f"{what} {got} (expected {want})" for what, (got, want) in expected.items() if got != want]
     if wrong:

@@ -99,11 +99,12 @@ def top_tied(logits: np.ndarray) -> np.ndarray:
 def agreement(a: np.ndarray, b: np.ndarray) -> dict:
     """How two models' logits of the same examples agree: argmax agreement, the count of examples
     whose labels differ and how many of those have tied top logits in either model (a tie is
-    decided by class order, not by the model), and the max |logit difference|."""
+    decided by class order, not by the model), the count whose logits are identical, and the
+    max |logit difference|."""
     differ = a.argmax(1) != b.argmax(1)
     return {"argmax_agreement": float(np.mean(~differ)), "disagreements": int(differ.sum()),
             "disagreements_at_ties": int((differ & (top_tied(a) | top_tied(b))).sum()),
-            "max_logit_diff": float(np.max(np.abs(a - b)))}
+            "identical": int(np.all(a == b, axis=1).sum()), "max_logit_diff": float(np.max(np.abs(a - b)))}
 
 
 def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict) -> tuple[dict, dict]:
@@ -197,7 +198,7 @@ def _agreement_cell(pair: dict, examples: int) -> str:
     if "disagreements" not in pair:
         return f"{pair['argmax_agreement']:.2%}"
     return (f"{pair['argmax_agreement']:.2%} ({pair['disagreements']} of {examples} differ, "
-            f"{pair['disagreements_at_ties']} at an int8 tie)")
+            f"{pair['disagreements_at_ties']} at an int8 tie; logits identical on {pair.get('identical', '—')})")
 
 
 def _ua_wf1(metrics: dict) -> str:

@@ -37,5 +37,5 @@ def test_agreement_counts_the_disagreements_at_int8_ties():
     a = np.array([[3, 3, -1], [5, 2, 0], [1, 4, 2], [0, 1, 2]]) * scale  # example 0 ties: argmax 0
     b = np.array([[2, 3, -1], [5, 2, 0], [4, 1, 2], [0, 1, 2]]) * scale  # 0 differs at a tie, 2 differs outright
     pair = agreement(a, b)
-    assert pair == {"argmax_agreement": 0.5, "disagreements": 2, "disagreements_at_ties": 1,
+    assert pair == {"argmax_agreement": 0.5, "disagreements": 2, "disagreements_at_ties": 1, "identical": 2,
                     "max_logit_diff": pytest.approx(0.15)}
