@@ -226,7 +226,7 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
 def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> bytes:
     """The model with graph input i quantized like output j of another model ({i: (other, j)}):
     the application then hands the int8 values over as they are, without a second rounding.
-    Only for inputs that reach nothing but BATCH_MATMUL or MEAN, through slices and reshapes
+    Only for inputs that reach nothing but BATCH_MATMUL or MEAN, through slices, splits and reshapes
     (which keep the scale; they get the new one too): those kernels take their scales from the
     tensors when the interpreter prepares them, so no constant was quantized with the old scale."""
     model = unpack(blob)
@@ -240,8 +240,9 @@ def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> byte
             graph.tensors[tensor].quantization = copy.deepcopy(quantization)
             for op in (op for op in graph.operators if tensor in op.inputs):
                 code = model.operatorCodes[op.opcodeIndex].builtinCode
-                if code in (ops.STRIDED_SLICE, ops.RESHAPE, ops.SLICE) and op.inputs[0] == tensor:
-                    pending.append(op.outputs[0])
+                passed = _passes_scale_on(model, op, tensor)
+                if passed:
+                    pending += passed
                 elif code not in (ops.BATCH_MATMUL, ops.MEAN):
                     raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL / MEAN: its scale cannot change")
     return pack(model)
@@ -318,12 +319,20 @@ def _set_quantization(model, tensor: int, quantization) -> None:
         graph.tensors[t].quantization = copy.deepcopy(quantization)
         for op in graph.operators:
             kind = model.operatorCodes[op.opcodeIndex].builtinCode
-            if kind in (ops.RESHAPE, ops.STRIDED_SLICE) and op.inputs[0] == t:
-                pending.append(op.outputs[0])
-            elif kind == ops.RESHAPE and op.outputs[0] == t:
+            pending += _passes_scale_on(model, op, t)
+            if kind == ops.RESHAPE and op.outputs[0] == t:
                 pending.append(op.inputs[0])
             elif kind == ops.CONCATENATION and (t in op.inputs or t in op.outputs):
                 pending += [*op.inputs, *op.outputs]
+
+
+def _passes_scale_on(model, op, tensor: int) -> list[int]:
+    """The outputs that carry `tensor`'s values in its scale when `op` reads it: a RESHAPE, SLICE
+    or STRIDED_SLICE of it, an UNPACK or SPLIT of it (their kernels copy int8 values)."""
+    ops = schema.BuiltinOperator
+    kind = model.operatorCodes[op.opcodeIndex].builtinCode
+    data_input = {ops.RESHAPE: 0, ops.SLICE: 0, ops.STRIDED_SLICE: 0, ops.UNPACK: 0, ops.SPLIT: 1}.get(kind)
+    return list(op.outputs) if data_input is not None and op.inputs[data_input] == tensor else []
 
 
 def write_pieces(pieces, blobs: dict[str, bytes], layout: RunLayout) -> dict:

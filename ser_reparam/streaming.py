@@ -119,20 +119,20 @@ def split_model(model) -> StreamingPieces:
 
     xq, keys, values = (keras.Input(shape, name=name) for shape, name in (
         ((chunk, dim), "queries"), ((heads, head_dim, steps), "keys"), ((heads, steps, head_dim), "values")))
-    q = tf.reshape((mhsa.qkv(tf.reshape(xq, [-1, dim])) * qkv_scale)[:, :dim], [-1, chunk, dim])
-
-    def head(h):
-        """Head h's context (batch, chunk, head_dim), one head at a time as in the whole-window
-        graph (MultiHeadSelfAttention._head). Keys are stored transposed: the matmul needs no
-        adjoint (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's
-        arena). The softmax sees (chunk, steps) as rank 2, whose dims[1] is the keys axis (the
-        ESP-NN scratch rule, firmware_export.esp_nn_rules)."""
-        scores = tf.reshape(tf.matmul(q[:, :, h * head_dim:(h + 1) * head_dim], keys[:, h]), [-1, steps])
-        return tf.matmul(tf.reshape(tf.nn.softmax(scores, axis=-1), [-1, chunk, steps]), values[:, h])
-
-    context = tf.concat([head(h) for h in range(heads)], axis=-1)
-    y = model.get_layer("block1_mhsa_norm")(xq + mhsa.proj(context))
+    # batch 1 (the device's), rank 2 inside: one SPLIT / UNPACK gives every head's q, k, v, and
+    # the softmax sees (chunk, steps), whose dims[1] is the keys axis (the ESP-NN scratch rule,
+    # firmware_export.esp_nn_rules). Keys are stored transposed: the matmul needs no adjoint
+    # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena).
+    rows = tf.reshape(xq, [chunk, dim])
+    q_heads = tf.split((mhsa.qkv(rows) * qkv_scale)[:, :dim], heads, axis=1)
+    k_heads = tf.unstack(tf.reshape(keys, [heads, head_dim, steps]))
+    v_heads = tf.unstack(tf.reshape(values, [heads, steps, head_dim]))
+    # one head at a time, as the whole-window graph (MultiHeadSelfAttention._head)
+    context = tf.concat([tf.matmul(tf.nn.softmax(tf.matmul(q, k), axis=-1), v)
+                         for q, k, v in zip(q_heads, k_heads, v_heads)], axis=1)
+    y = model.get_layer("block1_mhsa_norm")(rows + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
+    y = tf.reshape(y, [1, chunk, dim])
     attend = keras.Model([xq, keys, values], y, name="stream_attend")
 
     # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
@@ -144,16 +144,20 @@ def split_model(model) -> StreamingPieces:
 
 
 class KerasPieces:
-    """The pieces in float (Keras), each called on a batch of its inputs."""
+    """The pieces in float (Keras), each called on a batch of its inputs (B, built for batch 1 as
+    the device runs it, one chunk at a time)."""
 
     def __init__(self, pieces: StreamingPieces):
         self.pieces = pieces
+        specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in pieces.attend.inputs]
+        self._attend = tf.function(lambda q, k, v: pieces.attend([q, k, v], training=False), input_signature=specs)
 
     def step(self, windows):
         return [np.asarray(t) for t in self.pieces.step(windows, training=False)]
 
     def attend(self, queries, keys, values):
-        return np.asarray(self.pieces.attend([queries, keys, values], training=False))
+        return np.concatenate([np.asarray(self._attend(*(np.asarray(t, np.float32)[None] for t in inputs)))
+                               for inputs in zip(queries, keys, values)])
 
     def classify(self, encoded):
         return np.asarray(self.pieces.classify(encoded, training=False))
