@@ -31,7 +31,7 @@ from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPiece
                                    split_model, pieces_state_bytes, stream_window)
 from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
 from ser_reparam.tflite_ops import audit_ops, float_ops
-from ser_reparam.tflite_schedule import depth_first, pack, share_constants, unpack
+from ser_reparam.tflite_schedule import depth_first, pack, pack_shared, share_constants, unpack
 
 MODES = ("float", "int8", "int16x8")
 
@@ -129,8 +129,9 @@ def _opcode_index(model, builtin: int) -> int:
 
 def slim_tflite(model_bytes: bytes) -> bytes:
     """The same model without what TFLite Micro never reads: tensor names, signature defs,
-    the converter's metadata, the description, and the empty buffers of non-constant tensors
-    (they point at the empty buffer 0 instead). The project's own metadata entry
+    the converter's metadata, the description, shape signatures, and the empty buffers of
+    non-constant tensors (they point at the empty buffer 0 instead); equal shapes and
+    quantization tables stored once (tflite_schedule.pack_shared). The project's own metadata entry
     (tflite_metadata.NAME: labels, front end, statistics) is kept.
 
     Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
@@ -150,9 +151,7 @@ def slim_tflite(model_bytes: bytes) -> bytes:
     model.buffers = [model.buffers[i] for i in keep]
     model.signatureDefs = model.description = None
     model.metadata = ours or None
-    builder = flatbuffers.Builder(len(model_bytes))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_shared(model)
 
 
 def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classes: int) -> np.ndarray:

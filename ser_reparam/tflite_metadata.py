@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
-import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ser_reparam.errors import InputError
+from ser_reparam.tflite_schedule import pack_shared
 
 NAME = "ser_reparam"
 FORMAT = 1  # bump when a key changes meaning
@@ -25,9 +25,8 @@ def _model(model_bytes: bytes):
 
 
 def _pack(model) -> bytes:
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    """Packed as slim_tflite packs: a slim model stays slim (and byte for byte what slimming gives)."""
+    return pack_shared(model)
 
 
 def embed_metadata(model_bytes: bytes, values: dict) -> bytes:
