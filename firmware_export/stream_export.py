@@ -44,17 +44,24 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     steps, chunk = record["steps"], record["chunk"]
     step_in = tensors["step"]["inputs"][0]["shape"]
     dim = tensors["step"]["outputs"][0]["shape"][-1]
-    keys = tensors["attend"]["inputs"][1]["shape"]  # (1, heads, head_dim, steps)
-    expected = {"A's input": (step_in, [1, STEP_CONTEXT, features]), "B's keys": (keys[0:1] + keys[2:], [1, dim // keys[1], steps]),
-                "B's queries": (tensors["attend"]["inputs"][0]["shape"], [1, chunk, dim]),
+    attend_in = tensors["attend"]["inputs"]  # queries, each head's keys, each head's values
+    heads = (len(attend_in) - 1) // 2
+    head_dim = dim // heads
+    expected = {"A's input": (step_in, [1, STEP_CONTEXT, features]),
+                "B's queries": (attend_in[0]["shape"], [1, chunk, dim]),
+                **{f"B's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps]) for h in range(heads)},
+                **{f"B's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim]) for h in range(heads)},
                 "B's output": (tensors["attend"]["outputs"][0]["shape"], [1, chunk, dim]),
                 "C's input": (tensors["classify"]["inputs"][0]["shape"], [1, steps, dim]),
                 "C's logits": (tensors["classify"]["outputs"][0]["shape"], [1, num_classes])}
     wrong = [f"{what} {got} (expected {want})" for what, (got, want) in expected.items() if got != want]
+    for part, first in (("keys", 1), ("values", 1 + heads)):  # the app requantizes every head's alike
+        if len({(t["scale"], t["zero_point"]) for t in attend_in[first:first + heads]}) > 1:
+            wrong.append(f"B's {part} inputs are quantized differently per head")
     if wrong:
         raise StageError("stage 06 (export): the streaming pieces disagree with quantize.json and the deployed "
                          f"model: {'; '.join(wrong)}; rerun stage 05 (ser-reparam quantize … --force)")
-    return {"steps": steps, "chunk": chunk, "dim": dim, "heads": keys[1]}
+    return {"steps": steps, "chunk": chunk, "dim": dim, "heads": heads}
 
 
 def _floats(values) -> str:
@@ -97,8 +104,8 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         step_input_zero_point=_ints([step["inputs"][0]["zero_point"]]),
         step_output_scales=_floats(t["scale"] for t in step["outputs"]),
         step_output_zero_points=_ints(t["zero_point"] for t in step["outputs"]),
-        attend_input_scales=_floats(t["scale"] for t in attend["inputs"]),
-        attend_input_zero_points=_ints(t["zero_point"] for t in attend["inputs"]),
+        attend_input_scales=_floats(attend["inputs"][i]["scale"] for i in (0, 1, 1 + streaming["heads"])),
+        attend_input_zero_points=_ints(attend["inputs"][i]["zero_point"] for i in (0, 1, 1 + streaming["heads"])),
         attend_output_scale=c_float(attend["outputs"][0]["scale"]),
         attend_output_zero_point=attend["outputs"][0]["zero_point"],
         classify_input_scale=c_float(classify["inputs"][0]["scale"]),

@@ -174,7 +174,8 @@ def convert_piece(model, mode: str, representative=None, per_channel_dense: bool
     if mode == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
-        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None] for x in example]
+        # by input name: the calibrator's own input order is not the Keras model's
+        converter.representative_dataset = lambda: ({spec.name: np.asarray(x, np.float32)[None] for spec, x in zip(specs, example)}
                                                     for example in representative())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8
@@ -217,7 +218,8 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
         whole = quantized_like_twins(whole, blobs["step"])
         for name in ("attend", "classify"):
             blobs[name] = quantized_like_twins(blobs[name], whole, inputs=True)
-    blobs["attend"] = read_in_scales_of(blobs["attend"], {1: (blobs["step"], 1), 2: (blobs["step"], 2)})
+    heads = pieces.heads  # B's inputs: queries, each head's keys, each head's values
+    blobs["attend"] = read_in_scales_of(blobs["attend"], {1 + i: (blobs["step"], 1 + i // heads) for i in range(2 * heads)})
     blobs["classify"] = read_in_scales_of(blobs["classify"], {0: (blobs["attend"], 0)})
     return blobs, whole
 

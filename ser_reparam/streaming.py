@@ -81,14 +81,14 @@ class StreamShape:
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
-    attend: keras.Model   # B: x chunk (Q, dim), K (heads, head_dim, T), V (heads, T, head_dim) → encoded chunk (Q, dim)
+    attend: keras.Model   # B: x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
     classify: keras.Model  # C: the window's encoded steps (T, dim) → logits
     steps: int
     chunk: int
 
     @property
     def heads(self) -> int:
-        return int(self.attend.inputs[1].shape[1])
+        return (len(self.attend.inputs) - 1) // 2
 
 
 def split_model(model) -> StreamingPieces:
@@ -117,23 +117,26 @@ def split_model(model) -> StreamingPieces:
     qkv = tf.reshape(mhsa.qkv(tf.reshape(x, [-1, 1, dim])) * qkv_scale, [-1, 3 * dim])
     step = keras.Model(frames_in, [x, qkv[:, dim:2 * dim], qkv[:, 2 * dim:]], name="stream_step")
 
-    xq, keys, values = (keras.Input(shape, name=name) for shape, name in (
-        ((chunk, dim), "queries"), ((heads, head_dim, steps), "keys"), ((heads, steps, head_dim), "values")))
-    # batch 1 (the device's), rank 2 inside: one SPLIT / UNPACK gives every head's q, k, v, and
-    # the softmax sees (chunk, steps), whose dims[1] is the keys axis (the ESP-NN scratch rule,
-    # firmware_export.esp_nn_rules). Keys are stored transposed: the matmul needs no adjoint
-    # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena).
+    # every head's keys and values a graph input of their own, filled by the application: B
+    # copies none of them (a split inside would hold a second copy of K and V in the arena).
+    # Keys are stored transposed: the matmul needs no adjoint (with adj_y, the Python TFLM
+    # interpreter crashed while bisecting this piece's arena). Batch 1 (the device's), rank 2
+    # inside: the softmax sees (chunk, steps), whose dims[1] is the keys axis (the ESP-NN scratch
+    # rule, firmware_export.esp_nn_rules).
+    xq = keras.Input((chunk, dim), name="queries")
+    k_heads = [keras.Input((head_dim, steps), name=f"keys_{h}") for h in range(heads)]
+    v_heads = [keras.Input((steps, head_dim), name=f"values_{h}") for h in range(heads)]
     rows = tf.reshape(xq, [chunk, dim])
     q_heads = tf.split((mhsa.qkv(rows) * qkv_scale)[:, :dim], heads, axis=1)
-    k_heads = tf.unstack(tf.reshape(keys, [heads, head_dim, steps]))
-    v_heads = tf.unstack(tf.reshape(values, [heads, steps, head_dim]))
+    k_rows = [tf.reshape(k, [head_dim, steps]) for k in k_heads]
+    v_rows = [tf.reshape(v, [steps, head_dim]) for v in v_heads]
     # one head at a time, as the whole-window graph (MultiHeadSelfAttention._head)
     context = tf.concat([tf.matmul(tf.nn.softmax(tf.matmul(q, k), axis=-1), v)
-                         for q, k, v in zip(q_heads, k_heads, v_heads)], axis=1)
+                         for q, k, v in zip(q_heads, k_rows, v_rows)], axis=1)
     y = model.get_layer("block1_mhsa_norm")(rows + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
     y = tf.reshape(y, [1, chunk, dim])
-    attend = keras.Model([xq, keys, values], y, name="stream_attend")
+    attend = keras.Model([xq, *k_heads, *v_heads], y, name="stream_attend")
 
     # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
     # whole-window graph, not a mean of chunk means rounded twice
@@ -150,14 +153,14 @@ class KerasPieces:
     def __init__(self, pieces: StreamingPieces):
         self.pieces = pieces
         specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in pieces.attend.inputs]
-        self._attend = tf.function(lambda q, k, v: pieces.attend([q, k, v], training=False), input_signature=specs)
+        self._attend = tf.function(lambda *inputs: pieces.attend(list(inputs), training=False), input_signature=specs)
 
     def step(self, windows):
         return [np.asarray(t) for t in self.pieces.step(windows, training=False)]
 
-    def attend(self, queries, keys, values):
+    def attend(self, queries, *heads):
         return np.concatenate([np.asarray(self._attend(*(np.asarray(t, np.float32)[None] for t in inputs)))
-                               for inputs in zip(queries, keys, values)])
+                               for inputs in zip(queries, *heads)])
 
     def classify(self, encoded):
         return np.asarray(self.pieces.classify(encoded, training=False))
@@ -177,15 +180,14 @@ def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.nd
     X, K, V = runner.step(windows)
     chunks = X.reshape(-1, pieces.chunk, X.shape[-1])
     heads = pieces.heads
-    # the application files step j's k and v head by head: K[h, :, j] = k_j[h·hd : (h+1)·hd] and
-    # V[h, j, :] = v_j[h·hd : (h+1)·hd]; keys transposed, so that B's matmul needs no adjoint
-    # (with adj_y, the Python TFLM interpreter crashed while bisecting this piece's arena)
-    keys = np.repeat(K.reshape(len(K), heads, -1).transpose(1, 2, 0)[None], len(chunks), axis=0)
-    values = np.repeat(V.reshape(len(V), heads, -1).transpose(1, 0, 2)[None], len(chunks), axis=0)
-    encoded = runner.attend(chunks, keys, values).reshape(1, -1, X.shape[-1])
+    # the application files step j's k and v head by head: head h's keys [:, j] = k_j[h·hd : (h+1)·hd]
+    # (transposed, so that B's matmul needs no adjoint) and its values [j, :] = v_j[h·hd : (h+1)·hd]
+    keys = [np.repeat(k.T[None], len(chunks), axis=0) for k in np.split(K, heads, axis=1)]
+    values = [np.repeat(v[None], len(chunks), axis=0) for v in np.split(V, heads, axis=1)]
+    encoded = runner.attend(chunks, *keys, *values).reshape(1, -1, X.shape[-1])
     if trace is not None:
         trace.setdefault("step", []).append(windows)
-        trace.setdefault("attend", []).append((chunks, keys, values))
+        trace.setdefault("attend", []).append((chunks, *keys, *values))
         trace.setdefault("classify", []).append(encoded)
     return runner.classify(encoded)[0]
 
@@ -222,8 +224,8 @@ class InterpreterPieces:
     def step(self, windows):
         return self._run("step", windows)
 
-    def attend(self, queries, keys, values):
-        return self._run("attend", queries, keys, values)[0]
+    def attend(self, queries, *heads):
+        return self._run("attend", queries, *heads)[0]
 
     def classify(self, encoded):
         return self._run("classify", encoded)[0]

@@ -111,10 +111,11 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
   const bool shapes =
       Bytes(g_step->input(0), kSerStepContext * kSerNumFeatures) && Bytes(g_step->output(0), kSerDim) &&
       Bytes(g_step->output(1), kSerDim) && Bytes(g_step->output(2), kSerDim) &&
-      Bytes(g_attend->input(0), kSerChunk * kSerDim) && Bytes(g_attend->input(1), kSerSteps * kSerDim) &&
-      Bytes(g_attend->input(2), kSerSteps * kSerDim) && Bytes(g_attend->output(0), kSerChunk * kSerDim) &&
+      Bytes(g_attend->input(0), kSerChunk * kSerDim) && Bytes(g_attend->output(0), kSerChunk * kSerDim) &&
       Bytes(g_classify->input(0), kSerSteps * kSerDim) && Bytes(g_classify->output(0), kSerNumClasses);
-  if (!shapes) return "the pieces' tensors do not match model_settings.h: re-export the bundle";
+  bool heads = static_cast<int>(g_attend->inputs_size()) == 1 + 2 * kSerHeads;
+  for (int h = 0; heads && h < 2 * kSerHeads; ++h) heads = Bytes(g_attend->input(1 + h), kSerSteps * kHeadDim);
+  if (!shapes || !heads) return "the pieces' tensors do not match model_settings.h: re-export the bundle";
   memset(&g_state, 0, sizeof(g_state));
   g_state.until_step = kSerStepContext;
   g_state.until_label = kSerNumFrames;
@@ -164,20 +165,20 @@ bool SerAppClassify(SerResult* result) {
   }
   const uint32_t start = g_board.micros();
   int8_t* queries = g_attend->input(0)->data.int8;
-  int8_t* keys = g_attend->input(1)->data.int8;    // [heads][head_dim][steps]: keys transposed
-  int8_t* values = g_attend->input(2)->data.int8;  // [heads][steps][head_dim]
-  const int oldest = g_state.next_step;             // the window's steps, oldest first
+  const int oldest = g_state.next_step;  // the window's steps, oldest first
   for (int c = 0; c < kChunks; ++c) {
     // the inputs again before every Invoke: TFLM may reuse their memory inside the graph
     for (int q = 0; q < kSerChunk; ++q) {
       memcpy(queries + q * kSerDim, g_state.x[(oldest + c * kSerChunk + q) % kSerSteps], kSerDim);
     }
-    for (int t = 0; t < kSerSteps; ++t) {
-      const int slot = (oldest + t) % kSerSteps;
-      for (int h = 0; h < kSerHeads; ++h) {
+    for (int h = 0; h < kSerHeads; ++h) {  // each head's keys [head_dim][steps] (transposed), values [steps][head_dim]
+      int8_t* keys = g_attend->input(1 + h)->data.int8;
+      int8_t* values = g_attend->input(1 + kSerHeads + h)->data.int8;
+      for (int t = 0; t < kSerSteps; ++t) {
+        const int slot = (oldest + t) % kSerSteps;
         for (int d = 0; d < kHeadDim; ++d) {
-          keys[(h * kHeadDim + d) * kSerSteps + t] = g_state.k[slot][h * kHeadDim + d];
-          values[(h * kSerSteps + t) * kHeadDim + d] = g_state.v[slot][h * kHeadDim + d];
+          keys[d * kSerSteps + t] = g_state.k[slot][h * kHeadDim + d];
+          values[t * kHeadDim + d] = g_state.v[slot][h * kHeadDim + d];
         }
       }
     }
