@@ -94,3 +94,14 @@ def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed
     crash = next((size for size in range(arena // 2048 * 2048, 0, -2048) if run(size).returncode == -signal.SIGSEGV), None)
     assert crash is not None and crash < arena
     assert tflm_runs(blob, arena) and run(arena - 16).stdout.strip() == "False"
+
+
+def test_an_input_scale_changes_only_where_no_constant_was_quantized_with_it(tiny):
+    """tflite_scales.read_in_scales_of: A's input feeds a convolution whose bias was quantized with
+    the input's scale: refused, naming why."""
+    from ser_reparam.tflite_scales import read_in_scales_of
+
+    _, pieces, _ = tiny
+    blob = convert_piece(pieces.step, "int8", lambda: iter([(np.ones(pieces.step.inputs[0].shape[1:]),)] * 4))
+    with pytest.raises(ValueError, match="not only BATCH_MATMUL / MEAN: its scale cannot change"):
+        read_in_scales_of(blob, {0: (blob, 0)})
