@@ -14,7 +14,7 @@ from firmware_export.render import render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.interpreters import TFLMModel, _scale_zero
-from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, state_bytes
+from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
 from ser_reparam.tflite_ops import op_set
 
 APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc")
@@ -45,7 +45,7 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     step_in = tensors["step"]["inputs"][0]["shape"]
     dim = tensors["step"]["outputs"][0]["shape"][-1]
     attend_in = tensors["attend"]["inputs"]  # queries, each head's keys, each head's values
-    heads = (len(attend_in) - 1) // 2
+    heads = heads_of_attend(len(attend_in))
     head_dim = dim // heads
     expected = {"A's input": (step_in, [1, STEP_CONTEXT, features]),
                 "B's queries": (attend_in[0]["shape"], [1, chunk, dim]),

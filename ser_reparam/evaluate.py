@@ -109,7 +109,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict:
 
 def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict) -> tuple[dict, dict]:
     """The whole-window int8 file and, when stage 05 wrote them, the int8 streaming pieces side by
-    side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model RAM (arena, or the pieces' arenas + the X / K / V
+    side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model RAM (arena, or the pieces' arenas + the application
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
@@ -198,7 +198,7 @@ def _agreement_cell(pair: dict, examples: int) -> str:
     if "disagreements" not in pair:
         return f"{pair['argmax_agreement']:.2%}"
     return (f"{pair['argmax_agreement']:.2%} ({pair['disagreements']} of {examples} differ, "
-            f"{pair['disagreements_at_ties']} at an int8 tie; logits identical on {pair.get('identical', '—')})")
+            f"{pair['disagreements_at_ties']} at an int8 tie; logits identical on {pair['identical']})")
 
 
 def _ua_wf1(metrics: dict) -> str:

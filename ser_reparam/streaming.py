@@ -88,7 +88,13 @@ class StreamingPieces:
 
     @property
     def heads(self) -> int:
-        return (len(self.attend.inputs) - 1) // 2
+        return heads_of_attend(len(self.attend.inputs))
+
+
+def heads_of_attend(inputs: int) -> int:
+    """Attention heads of a B with `inputs` graph inputs: the queries, then each head's keys,
+    then each head's values (split_model; the firmware fills them in that order)."""
+    return (inputs - 1) // 2
 
 
 def split_model(model) -> StreamingPieces:
@@ -195,17 +201,13 @@ def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.nd
 PIECES = ("step", "attend", "classify")
 
 
-def calibration_examples(trace: dict, most: int | None = None) -> dict[str, list[tuple]]:
-    """Each piece's calibration inputs from a stream_window trace: all of them (a window has one
-    A input per step), or a fixed-seed sample of `most`."""
-    data = {"step": [(w,) for batch in trace["step"] for w in batch],
+def calibration_examples(trace: dict) -> dict[str, list[tuple]]:
+    """Each piece's calibration inputs from a stream_window trace, all of them (a window has one
+    A input per step and one B input per chunk): the values the whole-window model is
+    calibrated on, so that shared tensors get the same ranges."""
+    return {"step": [(w,) for batch in trace["step"] for w in batch],
             "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
             "classify": [(p,) for batch in trace["classify"] for p in batch]}
-    order = np.random.default_rng(0)
-    for name, examples in data.items():
-        if most is not None and len(examples) > most:
-            data[name] = [examples[i] for i in sorted(order.permutation(len(examples))[:most])]
-    return data
 
 
 class InterpreterPieces:

@@ -25,8 +25,9 @@ def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> byte
     tensors when the interpreter prepares them, so no constant was quantized with the old scale."""
     model = unpack(blob)
     graph, ops = model.subgraphs[0], schema.BuiltinOperator
+    sources = {id(other): unpack(other).subgraphs[0] for other, _ in inputs.values()}  # each read once
     for i, (other, j) in inputs.items():
-        source = unpack(other).subgraphs[0]
+        source = sources[id(other)]
         quantization = source.tensors[source.outputs[j]].quantization
         pending = [graph.inputs[i]]
         while pending:
