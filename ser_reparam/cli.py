@@ -149,7 +149,7 @@ def cmd_report(args) -> int:
     """Aggregate trained seeds of one or more run folders into tables and plots."""
     from ser_reparam.report import write_report
 
-    result = write_report(args.run_dirs, args.out, args.metric)
+    result = write_report(args.run_dirs, args.out, args.metric, args.against)
     print(result["markdown"])
     print("written: " + ", ".join(str(p) for p in result["files"]))
     return 0
@@ -451,7 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dirs", nargs="+", help="run folders (runs/<experiment>)")
     report.add_argument("--out", help="output folder (default: <first run>/reports)")
     report.add_argument("--metric", default="ua", choices=["wa", "ua", "wf1", "mf1"],
-                        help="metric of the ablation plots (default ua)")
+                        help="metric of the paired column and the ablation plots (default ua)")
+    report.add_argument("--against", metavar="VARIANT",
+                        help="reference row of the paired differences: a variant folder name, "
+                             "<experiment>/<variant> with several run folders (default: the Lightweight row)")
     report.set_defaults(func=cmd_report)
     return parser
 

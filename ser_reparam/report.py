@@ -5,8 +5,10 @@ FFN1 & FFN2, QKV, Project, CLS, ALL, …, with ratio r and HRF depth N when not 
 r=8, N=1, and the activation when not the architecture's own), then the classic baselines and
 chance (ser_reparam.baseline) fitted on the same splits. Columns: WA, UA, WF1, MF1 as mean ±
 std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/fold-<k>/) —,
-Params and MACs of the deployed (folded) model. A row with collapsed runs (metrics.json
-`collapsed`) is marked and counted. Plots: the confusion
+Params and MACs of the deployed (folded) model, and each row's paired difference from a
+reference row (ser_reparam.paired: same fold, same seed). A row with collapsed runs (metrics.json
+`collapsed`) is marked and counted. Several run folders (one per config) give one row per
+experiment and variant, so two recipes on the same folds and seeds are compared pair by pair. Plots: the confusion
 matrix per row (summed over seeds, rows normalized) and metric vs expansion ratio, HRF depth
 and activation wherever a sweep varied them (the paper's Figures 4–12).
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_reparam import paired
 from ser_reparam.files import atomic_write_text
 from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
@@ -53,9 +56,11 @@ def row_name(info: dict) -> str:
 
 def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
     """variant → metrics.json contents of its seeds (of every fold), from every run folder given,
-    each with "info": variant_info of the variant folder's saved config.json."""
+    each with "info": variant_info of the variant folder's saved config.json. With several run
+    folders the key is "<experiment folder>/<variant>" (two configs' rows stay apart)."""
     found = defaultdict(list)
     for run_dir in run_dirs:
+        prefix = f"{Path(run_dir).name}/" if len(run_dirs) > 1 else ""
         paths = sorted([*Path(run_dir).glob("*/train/seed-*/metrics.json"),
                         *Path(run_dir).glob("fold-*/*/train/seed-*/metrics.json")])
         if not paths:
@@ -67,8 +72,8 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
                                         f"train the variant again (ser-reparam train) to write it")
-            metrics["info"] = variant_info(json.loads(config.read_text())["model"])
-            found[metrics["variant"]].append(metrics)
+            metrics["info"] = {**variant_info(json.loads(config.read_text())["model"]), "experiment": prefix[:-1]}
+            found[prefix + metrics["variant"]].append(metrics)
     return dict(found)
 
 
@@ -96,20 +101,26 @@ def _metric_cells(row: dict, values: dict[str, list[float]]) -> None:
         row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])), "values": values[key]}
 
 
-def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | None = None) -> list[dict]:
+def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | None = None,
+              against: str | None = None, metric: str = "ua") -> list[dict]:
     """One row per variant: mean and std of each metric over (fold, seed) runs, deployed size,
-    how many runs collapsed; then one row per baseline (mean and std over folds)."""
+    how many runs collapsed; then one row per baseline (mean and std over folds). Each row holds
+    "paired": its `metric` minus the reference row's (`against`, a variant key; default the
+    Lightweight row, else the first), pair by pair (ser_reparam.paired)."""
     from ser_reparam.baseline import BASELINES
 
     rows = []
     for variant in sorted(found, key=lambda v: _order(found[v][0]["info"])):
         runs = sorted(found[variant], key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
-        row = {"variant": variant, "name": row_name(runs[0]["info"]), "info": runs[0]["info"], "seeds": sorted({m["seed"] for m in runs}),
+        info = runs[0]["info"]
+        name = f"{info['experiment']}: {row_name(info)}" if info.get("experiment") else row_name(info)
+        row = {"variant": variant, "name": name, "info": info, "seeds": sorted({m["seed"] for m in runs}),
                "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
                "collapsed": sum(bool(m.get("collapsed")) for m in runs),
                "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
                "confusion": np.sum([m["test"]["confusion"] for m in runs], axis=0).tolist()}
         _metric_cells(row, {key: [m["test"][key] for m in runs] for key in METRIC_KEYS})
+        row["by_run"] = paired.per_run(runs, metric)
         rows.append(row)
     for name in [n for n in BASELINES if n in (baselines or {})]:
         runs = baselines[name]
@@ -118,8 +129,31 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
                "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
                "confusion": np.sum([m["confusion"] for m in runs], axis=0).tolist()}
         _metric_cells(row, {key: [m[key] for m in runs] for key in METRIC_KEYS})
+        row["by_fold"] = {m.get("fold"): m[metric] for m in runs}
         rows.append(row)
+    _pair_with_reference(rows, against, metric)
     return rows
+
+
+def _pair_with_reference(rows: list[dict], against: str | None, metric: str) -> None:
+    models = [row for row in rows if not row.get("baseline")]
+    if against is not None and against not in {row["variant"] for row in models}:
+        raise MissingInputError(f"report --against {against!r}: no such variant; the runs hold "
+                                f"{', '.join(row['variant'] for row in models)}")
+    reference = next((row for row in models if row["variant"] == against), None) if against else None
+    reference = reference or next((row for row in models if row_name(row["info"]) == "Lightweight"),
+                                  models[0] if models else None)
+    for row in rows:
+        row["against"] = reference["name"] if reference else None
+        by_fold = row.pop("by_fold", None)
+        if reference is None or row is reference:
+            row["paired"] = None
+        elif row.get("baseline"):
+            row["paired"] = paired.difference(by_fold, paired.per_fold(reference["by_run"]))
+        else:
+            row["paired"] = paired.difference(row["by_run"], reference["by_run"])
+    for row in models:
+        row["by_run"] = [[fold, seed, value] for (fold, seed), value in sorted(row["by_run"].items(), key=str)]
 
 
 def _size(n: int) -> str:
@@ -134,18 +168,23 @@ def _over(rows: list[dict]) -> str:
     return f"{seeds} seeds" if folds == "0" else f"{folds} speaker folds × {seeds} seeds"
 
 
-def markdown(rows: list[dict], title: str) -> str:
+def markdown(rows: list[dict], title: str, metric: str = "ua") -> str:
+    against = next((row["against"] for row in rows if row.get("against")), None)
     lines = [f"### {title}", "",
              f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
              "Baselines: utterance mean / std / min / max of the 78 features, fitted on each training split; "
              "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
-             "row (a baseline: one per fold).", "",
-             "| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs |", "|---|---|---|---|---|---|---|---|"]
+             f"row (a baseline: one per fold). Δ{metric.upper()}: the row minus {against or 'the reference'} "
+             "on the same fold and seed (a baseline: per fold, against the seeds' mean), mean ± 95 % CI "
+             "(pairs); a CI that holds 0 is no difference.", "",
+             f"| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs | Δ{metric.upper()} (95 % CI) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
         name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed" if row["collapsed"] else "")
         size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
-        lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} |")
+        delta = "reference" if row.get("against") == row["name"] else paired.cell(row.get("paired"))
+        lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} | {delta} |")
     if any(row["collapsed"] for row in rows):
         lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a final "
                   "training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); its numbers are "
@@ -220,13 +259,14 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
 
 
 def write_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike | None = None,
-                 metric: str = "ua") -> dict:
-    """Aggregate every trained seed under `run_dirs` into out_dir (default <first run>/reports)."""
-    rows = aggregate(collect(run_dirs), collect_baselines(run_dirs))
+                 metric: str = "ua", against: str | None = None) -> dict:
+    """Aggregate every trained seed under `run_dirs` into out_dir (default <first run>/reports),
+    each row paired with `against` (aggregate)."""
+    rows = aggregate(collect(run_dirs), collect_baselines(run_dirs), against, metric)
     out = Path(out_dir) if out_dir else Path(run_dirs[0]) / "reports"
     out.mkdir(parents=True, exist_ok=True)
     title = ", ".join(Path(d).name for d in run_dirs)
-    text = markdown(rows, title)
+    text = markdown(rows, title, metric)
     atomic_write_text(out / "results.md", text)
     atomic_write_text(out / "results.json", json.dumps(rows, indent=1) + "\n")
     plots = _plot_confusions(rows, out) + _plot_ablations(rows, out, metric)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from ser_reparam.report import aggregate, collect, row_name, variant_info, write_report
+from ser_reparam.report import aggregate, collect, collect_baselines, markdown, row_name, variant_info, write_report
 
 
 def model_section(variant):
@@ -70,3 +70,43 @@ def test_aggregate_and_write(tmp_path):
 def test_empty_run_folder_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `ser-reparam train` or `sweep` first"):
         collect([tmp_path])
+
+
+def fake_fold_run(root, variant, fold, seed, ua):
+    """A cross-validation run (runs/<name>/fold-<k>/<variant>/train/seed-<s>/metrics.json)."""
+    fake_run(root / f"fold-{fold}", variant, seed, ua)
+    path = root / f"fold-{fold}" / variant / "train" / f"seed-{seed}" / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "fold": fold}))
+
+
+def test_paired_differences_pair_fold_and_seed(tmp_path):
+    light, ffn2 = "convtransformer-lightweight-none", "convtransformer-lightweight-ffn2@8x1"
+    uas = {(0, 0): 0.40, (0, 1): 0.50, (1, 0): 0.60, (1, 1): 0.30}
+    for (fold, seed), ua in uas.items():
+        fake_fold_run(tmp_path, light, fold, seed, ua)
+        fake_fold_run(tmp_path, ffn2, fold, seed, ua + (0.02 if seed == 0 else 0.04))  # +0.03 ± 0.01
+    (tmp_path / "fold-0" / "baselines.json").write_text(json.dumps(
+        {"fold": 0, "labels": ["a", "b"], "models": {"logreg": {**{k: 0.55 for k in ("wa", "ua", "wf1", "mf1")},
+                                                               "confusion": [[1, 0], [0, 1]], "params": 0, "macs": 0}}}))
+    rows = {row["variant"]: row for row in aggregate(collect([tmp_path]), collect_baselines([tmp_path]))}
+    diff = rows[ffn2]["paired"]
+    assert diff["n"] == 4 and diff["mean"] == pytest.approx(0.03)
+    # t(0.975, 3) = 3.182; std of [.02, .04, .02, .04] (ddof 1) = 0.011547
+    assert diff["ci95"] == pytest.approx(3.1824 * 0.011547 / 2, rel=1e-3)
+    assert rows[light]["paired"] is None and rows[ffn2]["against"] == "Lightweight"
+    assert rows["logreg"]["paired"]["n"] == 1 and rows["logreg"]["paired"]["mean"] == pytest.approx(0.55 - 0.45)
+    text = markdown(list(rows.values()), "t")
+    assert "| reference |" in text and "| +0.030 ± 0.018 (4) |" in text
+    assert "| +0.100 ± n/a (1) |" in text
+
+
+def test_two_run_folders_are_compared_pair_by_pair(tmp_path):
+    light = "convtransformer-lightweight-none"
+    for name, shift in (("recipe-a", 0.0), ("recipe-b", 0.05)):
+        for seed, ua in enumerate([0.4, 0.5, 0.6]):
+            fake_fold_run(tmp_path / name, light, 0, seed, ua + shift)
+    rows = aggregate(collect([tmp_path / "recipe-a", tmp_path / "recipe-b"]), against=f"recipe-a/{light}")
+    assert [row["name"] for row in rows] == ["recipe-a: Lightweight", "recipe-b: Lightweight"]
+    assert rows[1]["paired"]["mean"] == pytest.approx(0.05) and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9)
+    with pytest.raises(FileNotFoundError, match="report --against 'nope': no such variant"):
+        aggregate(collect([tmp_path / "recipe-a"]), against="nope")
