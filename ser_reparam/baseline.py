@@ -5,24 +5,29 @@ Features: per utterance, the mean, standard deviation, minimum and maximum over 
 the same 78 features the models see (the cached front-end output, before normalization; the
 frames of an utterance's windows pooled), 312 numbers. Models (scikit-learn, standardized
 inputs, class-balanced, fitted on the training split, scored on the test split): logistic
-regression and a linear SVM. Chance: always the training split's most frequent class, i.e.
+regression and a linear SVM. The same two models on eGeMAPS v02 (openSMILE's 88 functionals of
+each whole utterance: the baseline SER papers report), computed once per utterance and cached in
+runs/<name>/egemaps.npz. Chance: always the training split's most frequent class, i.e.
 what a collapsed model scores (UA = 1 / classes when the test split has every class).
 Written to runs/<name>[/fold-<k>]/baselines.json.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.metrics import classification_metrics
 
 STATISTICS = ("mean", "std", "min", "max")
 BASELINES = {"logreg": "Logistic regression (78-feature utterance stats)",
              "linear_svm": "Linear SVM (78-feature utterance stats)",
+             "egemaps_logreg": "Logistic regression (eGeMAPS v02, 88 functionals)",
+             "egemaps_svm": "Linear SVM (eGeMAPS v02, 88 functionals)",
              "chance": "Chance (majority class)"}
 
 
@@ -40,6 +45,34 @@ def utterance_statistics(store, split: str, labels: tuple[str, ...]) -> tuple[np
         values = np.concatenate(parts).astype(np.float64)
         stats.append(np.concatenate([values.mean(0), values.std(0), values.min(0), values.max(0)]))
     return np.array(stats), np.array([targets[utt] for utt in frames])
+
+
+def egemaps_functionals(config: ExperimentConfig, split: str, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(eGeMAPS v02 functionals per utterance (n, 88), label indices (n,)) of the run manifest's
+    `split`, read from runs/<name>/egemaps.npz; utterances not in it yet are computed and added."""
+    from ser_reparam.data.dataset import audio_file
+    from ser_reparam.data.manifest import read_manifest
+    from ser_reparam.egemaps import functionals
+    from ser_reparam.layout import RunLayout
+
+    layout = RunLayout(config)
+    rows = [u for u in read_manifest(layout.manifest, labels) if u.split == split]
+    paths = [audio_file(u, config.data.root, layout.manifest.parent) for u in rows]
+    keys = [f"{u.utt_id}|{path}|{u.start}|{u.end}" for u, path in zip(rows, paths)]
+    cache = layout.egemaps
+    known = {}
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as saved:
+            known = dict(zip(saved["keys"].tolist(), saved["values"]))
+    missing = [{"key": key, "path": path, "start": u.start, "end": u.end}
+               for key, path, u in zip(keys, paths, rows) if key not in known]
+    if missing:
+        known.update(functionals(missing))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp_name(cache), "wb") as handle:
+            np.savez(handle, keys=np.array(list(known)), values=np.array(list(known.values())))
+        os.replace(temp_name(cache), cache)
+    return np.array([known[key] for key in keys]), np.array([labels.index(u.label) for u in rows])
 
 
 def baseline_models() -> dict:
@@ -60,12 +93,17 @@ def run_baselines(config: ExperimentConfig) -> dict:
     store, labels = feature_store(config), labels_for(config)
     x_train, y_train = utterance_statistics(store, "train", labels)
     x_test, y_test = utterance_statistics(store, "test", labels)
+    e_train, ey_train = egemaps_functionals(config, "train", labels)
+    e_test, ey_test = egemaps_functionals(config, "test", labels)
     results = {}
-    for name, model in baseline_models().items():
-        model.fit(x_train, y_train)
-        results[name] = classification_metrics(y_test, model.predict(x_test), len(labels))
-        results[name]["params"] = int(model[-1].coef_.size + model[-1].intercept_.size)
-        results[name]["macs"] = int(model[-1].coef_.size)
+    for inputs, (xs, ys, xt, yt) in {"": (x_train, y_train, x_test, y_test),
+                                     "egemaps_": (e_train, ey_train, e_test, ey_test)}.items():
+        for name, model in baseline_models().items():
+            name = inputs + ("svm" if inputs and name == "linear_svm" else name)
+            model.fit(xs, ys)
+            results[name] = classification_metrics(yt, model.predict(xt), len(labels))
+            results[name]["params"] = int(model[-1].coef_.size + model[-1].intercept_.size)
+            results[name]["macs"] = int(model[-1].coef_.size)
     majority = int(np.bincount(y_train, minlength=len(labels)).argmax())
     results["chance"] = {**classification_metrics(y_test, np.full(len(y_test), majority), len(labels)),
                          "params": 0, "macs": 0}
@@ -87,7 +125,8 @@ def _inputs_key(config: ExperimentConfig) -> str:
     from ser_reparam.files import file_sha256
 
     store = feature_store(config)
-    return f"{file_sha256(RunLayout(config).manifest)[:12]}-{store.frontend.hash()}-{store.window.tag()}"
+    return (f"{file_sha256(RunLayout(config).manifest)[:12]}-{store.frontend.hash()}-{store.window.tag()}-"
+            + "+".join(BASELINES))
 
 
 def ensure_baselines(config: ExperimentConfig) -> dict:

@@ -69,6 +69,11 @@ class RunLayout:
         return self.config.base_dir / "prepared.csv"
 
     @property
+    def egemaps(self) -> Path:
+        """eGeMAPS functionals of every utterance the folds have used (baseline.py), shared by the folds."""
+        return self.config.base_dir / "egemaps.npz"
+
+    @property
     def features(self) -> Path:
         return self.run_dir / "features"
 

@@ -19,6 +19,7 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
     assert "fold 0: seed 0:" in out and "fold 1: seed 0:" in out
     assert "mean ± std over 2 speaker folds × 1 seeds" in out
     for row in ("| Lightweight", "| Logistic regression (78-feature utterance stats) |",
+                "| Logistic regression (eGeMAPS v02, 88 functionals) |", "| Linear SVM (eGeMAPS v02, 88 functionals) |",
                 "| Linear SVM (78-feature utterance stats) |", "| Chance (majority class) |"):
         assert row in out
     base = tmp_path / "runs" / "tiny"
