@@ -55,6 +55,9 @@ class ModelConfig:
                                        # early in some seeds on real speech (README, "Real speech")
     pool_norm: bool = False            # batch-normalize the time average before the classifier (folded into
                                        # cls1 at deHRF: the deployed graph is the same)
+    hrf_init: str = "factors"          # HRF factors' start: "factors" (each its own Glorot) or "matched"
+                                       # (the folded kernel starts with a plain Glorot kernel's variance)
+    hrf_step: float = 1.0              # each HRF factor trains as step × a variable (its own learning rate)
 
     @functools.cached_property
     def placement(self) -> Placement:
@@ -233,6 +236,8 @@ RULES = {
     "model.dropout": _number(low=0, below=1),
     "model.cls_dropout": _number(low=0, below=1),
     "model.cls_bias": _number(low=0), "model.pool_norm": Rule("bool"),
+    "model.hrf_init": Rule("str", choices=("factors", "matched")),
+    "model.hrf_step": _number(above=0, below=1000),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
     "frontend.nfft": _int(16, 65536),

@@ -9,6 +9,14 @@ Training multiplies the factors together first and then applies one matmul to th
 This is the same function and, by the chain rule, the same gradient for every factor as
 applying the factors one after another, but it costs m·n multiply-adds per input row
 instead of m·rn + (d−1)·(rn)² + rn·n (see benchmarks/hrf_step_time.py).
+
+Two training-only options change how the chain starts and moves, never what it folds to:
+`init="matched"` scales every Glorot-initialized factor by one common factor so that the folded
+kernel starts with the variance of a plain m×n Glorot kernel (independent Glorot factors start
+the product at a fraction of it: ~0.27 for ffn2 at r=8); `step=α` stores each factor as α·v and
+trains v, so an optimizer step of the same size on v moves the factor α times as far (with
+AdamW, whose step size ignores the gradient's scale, the usual way to give one layer its own
+learning rate), and decoupled weight decay still shrinks the factor by the same fraction.
 """
 from __future__ import annotations
 
@@ -56,9 +64,16 @@ class HRFDense(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        init: str = "factors",
+        step: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if init not in ("factors", "matched"):
+            raise ValueError(f"HRFDense: `init` must be 'factors' or 'matched', got {init!r}")
+        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step < 1e3:
+            raise ValueError(f"HRFDense: `step` must be a number in (0, 1000), got {step!r}")
+        self.init, self.step = init, float(step)
         self.units = _positive_int("units", units, 1)
         self.ratio = _positive_int("ratio", ratio, 1)
         self.depth = _positive_int("depth", depth, 0)
@@ -93,17 +108,36 @@ class HRFDense(keras.layers.Layer):
                     name=f"bias_{i}", shape=(shape[1],),
                     initializer=_fresh(self.bias_initializer, i) if i == len(shapes) - 1 else "zeros",
                     regularizer=self.bias_regularizer, trainable=True))
+        self._start(shapes)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: int(input_dim)})
         super().build(input_shape)
 
+    def _start(self, shapes: list[tuple[int, int]]) -> None:
+        """Rescale the initial factors for `init` and `step` (the stored variable is factor / step)."""
+        scale = 1.0
+        if self.init == "matched" and len(shapes) > 1:
+            product = np.prod([2.0 / sum(shape) for shape in shapes]) * np.prod([s[1] for s in shapes[:-1]])
+            scale = (2.0 / (shapes[0][0] + shapes[-1][1]) / product) ** (1.0 / (2 * len(shapes)))
+        for variable in [*self.kernels, *self.biases]:
+            if scale != 1.0 or self.step != 1.0:
+                factor = scale if variable.name.split("/")[-1].startswith("kernel") else 1.0
+                variable.assign(variable * (factor / self.step))
+
+    def factors(self) -> list[tuple]:
+        """The (kernel, bias) factors as the chain uses them (step × the stored variables)."""
+        if self.step == 1.0:
+            return list(zip(self.kernels, self.biases or [None] * len(self.kernels)))
+        return [(k * self.step, b * self.step if b is not None else None)
+                for k, b in zip(self.kernels, self.biases or [None] * len(self.kernels))]
+
     def _product(self):
         """The folded kernel and bias as tensors, differentiable w.r.t. every factor."""
-        kernel = self.kernels[0]
-        bias = self.biases[0] if self.use_bias else None
-        for i in range(1, len(self.kernels)):
-            kernel = tf.matmul(kernel, self.kernels[i])
+        factors = self.factors()
+        kernel, bias = factors[0]
+        for next_kernel, next_bias in factors[1:]:
+            kernel = tf.matmul(kernel, next_kernel)
             if self.use_bias:
-                bias = tf.linalg.matvec(self.kernels[i], bias, transpose_a=True) + self.biases[i]
+                bias = tf.linalg.matvec(next_kernel, bias, transpose_a=True) + next_bias
         return kernel, bias
 
     def call(self, inputs):
@@ -125,13 +159,14 @@ class HRFDense(keras.layers.Layer):
         """deHRF: W' = W1 W2 … WN and b' = (…(b1 W2 + b2) W3 …) WN + bN, in float64, as float32."""
         if not self.built:
             raise ValueError(f"HRFDense '{self.name}' is not built yet: call it on an input first")
-        kernels = [k.numpy().astype(np.float64) for k in self.kernels]
+        kernels = [k.numpy().astype(np.float64) * self.step for k in self.kernels]
+        biases = [b.numpy().astype(np.float64) * self.step for b in self.biases] if self.use_bias else []
         kernel = kernels[0]
-        bias = self.biases[0].numpy().astype(np.float64) if self.use_bias else None
+        bias = biases[0] if self.use_bias else None
         for i in range(1, len(kernels)):
             kernel = kernel @ kernels[i]
             if self.use_bias:
-                bias = bias @ kernels[i] + self.biases[i].numpy().astype(np.float64)
+                bias = bias @ kernels[i] + biases[i]
         return kernel.astype(np.float32), (bias.astype(np.float32) if self.use_bias else None)
 
     def fold(self) -> keras.layers.Dense:
@@ -153,6 +188,8 @@ class HRFDense(keras.layers.Layer):
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "init": self.init,
+            "step": self.step,
         }
         return {**super().get_config(), **config}
 
@@ -217,7 +254,13 @@ class NormedHRFDense(HRFDense):
 
 def dense_config(hrf_config: dict) -> dict:
     """The config of the plain `Dense` an HRFDense config folds into (same name, units, activation)."""
-    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth", "momentum", "epsilon")}
+    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth", "momentum", "epsilon", "init", "step")}
+
+
+def _chain(hrf: dict) -> dict:
+    """HRFDense arguments of a place's spec {"ratio", "depth"[, "init", "step"]}."""
+    return {"ratio": hrf.get("ratio", 8), "depth": hrf.get("depth", 1), "init": hrf.get("init", "factors"),
+            "step": hrf.get("step", 1.0)}
 
 
 def make_dense(units: int, hrf: dict | None = None, normalize_input: bool = False, **kwargs) -> keras.layers.Layer:
@@ -229,7 +272,7 @@ def make_dense(units: int, hrf: dict | None = None, normalize_input: bool = Fals
     """
     if normalize_input:
         hrf = hrf or {"ratio": 1, "depth": 0}
-        return NormedHRFDense(units, ratio=hrf.get("ratio", 8), depth=hrf.get("depth", 1), **kwargs)
+        return NormedHRFDense(units, **_chain(hrf), **kwargs)
     if hrf:
-        return HRFDense(units, ratio=hrf.get("ratio", 8), depth=hrf.get("depth", 1), **kwargs)
+        return HRFDense(units, **_chain(hrf), **kwargs)
     return keras.layers.Dense(units, **kwargs)

@@ -150,3 +150,44 @@ def test_graph_mode_and_unknown_batch(rng):
     fn = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec((None, None, 5))])
     out = fn(tf.constant(rng.standard_normal((2, 4, 5)), tf.float32))
     assert out.shape == (2, 4, 3)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_matched_init_starts_the_product_at_a_plain_glorot_variance(depth):
+    """ffn2 at r=8 (4 → 16): independent Glorot factors start the product at ~0.27 of a plain
+    Glorot kernel's variance (2 / (4 + 16) = 0.1); matched factors start it there."""
+    variances = {}
+    for init in ("factors", "matched"):
+        products = []
+        for seed in range(40):
+            layer = HRFDense(16, ratio=8, depth=depth, init=init,
+                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+            layer.build((None, 4))
+            products.append(layer.folded_weights()[0])
+        variances[init] = float(np.var(products))
+    assert variances["matched"] == pytest.approx(0.1, rel=0.1)
+    assert variances["factors"] < 0.5 * variances["matched"]
+
+
+def test_step_scales_the_factor_not_the_function(rng):
+    """step=α stores factor / α: the same folded layer, but an optimizer step on the variable
+    moves the factor α times as far; the fold (and so the deployed model) sees factors only."""
+    plain = HRFDense(5, ratio=4, depth=1, kernel_initializer=keras.initializers.GlorotUniform(seed=3))
+    scaled = HRFDense(5, ratio=4, depth=1, step=4.0, kernel_initializer=keras.initializers.GlorotUniform(seed=3))
+    x = rng.normal(size=(6, 3)).astype(np.float32)
+    np.testing.assert_allclose(plain(x).numpy(), scaled(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scaled.kernels[0].numpy() * 4.0, plain.kernels[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(scaled.fold()(x).numpy(), scaled(x).numpy(), rtol=1e-5, atol=1e-6)
+    for layer in (plain, scaled):
+        before = layer.folded_weights()[0]
+        keras.optimizers.SGD(0.01).apply_gradients([(tf.ones_like(layer.kernels[0]), layer.kernels[0])])
+        layer.moved = np.abs(layer.folded_weights()[0] - before).max()
+    assert scaled.moved == pytest.approx(4.0 * plain.moved, rel=1e-4)
+    assert HRFDense.from_config(scaled.get_config()).step == 4.0
+
+
+def test_chain_options_are_checked():
+    with pytest.raises(ValueError, match="`init` must be 'factors' or 'matched'"):
+        HRFDense(4, init="orthogonal")
+    with pytest.raises(ValueError, match="`step` must be a number"):
+        HRFDense(4, step=0)

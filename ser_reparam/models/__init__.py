@@ -39,13 +39,15 @@ def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
 def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
-                cls_bias: float = 0.5, pool_norm: bool = False) -> keras.Model:
+                cls_bias: float = 0.5, pool_norm: bool = False, hrf_init: str = "factors",
+                hrf_step: float = 1.0) -> keras.Model:
     """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
 
     hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
     builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
     pool_norm: batch-normalize the time-averaged sequence inside cls1 (folded at deHRF, so deploy=True ignores it).
     activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
+    hrf_init, hrf_step: how every HRF chain starts and moves in training (ser_reparam.hrf.HRFDense).
     """
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
@@ -54,6 +56,9 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
         placement = {}
     else:
         placement = (hrf if isinstance(hrf, Placement) else Placement.parse(hrf, arch)).as_dict()
+        chain = {key: value for key, value in (("init", hrf_init), ("step", hrf_step))
+                 if value != {"init": "factors", "step": 1.0}[key]}
+        placement = {place: {**spec, **chain} for place, spec in placement.items()}
     inputs = keras.Input((num_frames, num_features), name="features")
     outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
                              activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias,
