@@ -8,19 +8,23 @@ from pathlib import Path
 from ser_reparam.errors import InputError
 
 
+def utf8_text(data: bytes, path, error: type[Exception] = InputError) -> str:
+    """`data` (the bytes of `path`) as text; not UTF-8: `error` naming the line, the byte and the fix."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x}); save the file as "
+                    "UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
 def read_table(path: Path, required: tuple[str, ...], expected: str,
                delimiter: str = ",") -> tuple[list[str], list[dict]]:
     """(header, rows) of a delimited text file with a header line (UTF-8, a BOM is tolerated).
 
     Raises ValueError naming `path` and `expected` when a `required` column is missing.
     """
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x}); save the file as "
-                         "UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    text = utf8_text(path.read_bytes(), path)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = list(reader.fieldnames or [])
     missing = [column for column in required if column not in header]
