@@ -28,6 +28,19 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _whole(minimum: int):
+    """An argparse type: a whole number >= `minimum` (0 workers, a negative seed: refused at once)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
 def cmd_fold_demo(args) -> int:
     """Train a small HRF classifier on random data, fold it, and show that nothing changed."""
     _quiet_tensorflow()
@@ -381,15 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     make_demo = sub.add_parser("make-demo-data", help=cmd_make_demo_data.__doc__)
     make_demo.add_argument("out", help="folder to write the corpus into")
-    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.add_argument("--seed", type=_whole(0), default=0)
     make_demo.add_argument("--speakers", type=int, default=10)
-    make_demo.add_argument("--per-class", type=int, default=12, help="utterances per speaker and class")
+    make_demo.add_argument("--per-class", type=_whole(1), default=12, help="utterances per speaker and class")
     make_demo.set_defaults(func=cmd_make_demo_data)
 
     train = sub.add_parser("train", help=cmd_train.__doc__)
     _config_arguments(train)
     seeds = train.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, help="train this one seed")
+    seeds.add_argument("--seed", type=_whole(0), help="train this one seed")
     seeds.add_argument("--seeds", type=int, help="train seeds 0 … N-1 (default: training.seeds)")
     train.set_defaults(func=cmd_train)
 
@@ -399,8 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="placements=original,none,ffn2,all  ratios=2,4,8  depths=1,2,3  activations=relu,gelu")
     sweep.add_argument("--seeds", type=int, help="seeds 0 … N-1 per grid point (default: training.seeds)")
     sweep.add_argument("--executor", choices=["local", "ray"], default="local")
-    sweep.add_argument("--workers", type=int, default=2, help="local: parallel training processes (default 2)")
-    sweep.add_argument("--threads", type=int, default=1, help="TensorFlow threads per run (default 1)")
+    sweep.add_argument("--workers", type=_whole(1), default=2,
+                       help="local: parallel training processes (default 2)")
+    sweep.add_argument("--threads", type=_whole(0), default=1, help="TensorFlow threads per run (default 1)")
     sweep.add_argument("--address", help="ray: cluster address (default: start a local Ray)")
     sweep.add_argument("--gpus", type=float, default=0.0, help="ray: GPUs per run (default 0)")
     sweep.set_defaults(func=cmd_sweep)

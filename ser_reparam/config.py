@@ -1,4 +1,4 @@
-"""Experiment configs: YAML in (yaml.safe_load), validated frozen dataclasses out.
+"""Experiment configs: YAML in (safe_load, strict: see _Loader), validated frozen dataclasses out.
 
 Unknown keys are refused with their dotted path and the keys that exist, so a typo never
 silently falls back to a default. `load_config(path, overrides=["model.hrf=ffn2@8x1", …])`
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
+from yaml.constructor import ConstructorError
 
 from ser_reparam.errors import ConfigError  # noqa: F401  (re-exported: its old home)
 from ser_reparam.features import FrontendConfig
@@ -165,8 +166,7 @@ def _check_folds(data: DataConfig, where: str) -> None:
                                                       and folds >= 2):
         raise ConfigError(f"{where}: data.folds {folds!r} must be 'loso' (leave one speaker out), "
                           "a number of speaker folds >= 2, or absent (the protocol's split)")
-    if fold is not None and (folds is None or not isinstance(fold, int) or fold < 0
-                             or (isinstance(folds, int) and fold >= folds)):
+    if fold is not None and (folds is None or (isinstance(folds, int) and fold >= folds)):
         raise ConfigError(f"{where}: data.fold {fold!r} needs data.folds and must be 0 … "
                           f"{'folds-1' if folds is None or folds == 'loso' else folds - 1}")
 
@@ -194,6 +194,8 @@ class Rule:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif self.kind == "number":
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        elif self.kind == "mapping":
+            ok = isinstance(value, dict)
         elif self.kind == "str_list":
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value) and bool(value)
         else:
@@ -207,7 +209,8 @@ class Rule:
 
     def describe(self) -> str:
         what = {"int": "an integer", "number": "a finite number", "bool": "true or false",
-                "str": "a string", "str_list": "a non-empty list of names"}[self.kind]
+                "str": "a string", "str_list": "a non-empty list of names",
+                "mapping": "a mapping (key: value, …)"}[self.kind]
         bounds = [f">= {self.low:g}" if self.low is not None else "", f"> {self.above:g}" if self.above is not None else "",
                   f"<= {self.high:g}" if self.high is not None else "", f"< {self.below:g}" if self.below is not None else ""]
         bounds = " and ".join(b for b in bounds if b)
@@ -230,6 +233,7 @@ RULES = {
     "data.window_s": _number(above=0, high=600),
     "data.split_long": Rule("bool"),
     "data.val": Rule("str", choices=("auto", "split", "none", r"speakers:[1-9][0-9]*")),
+    "data.prepare": Rule("mapping"), "data.fold": _int(0, optional=True),
     "model.arch": Rule("str"),
     "model.activation": Rule("str", optional=True),
     "model.heads": _int(1, 64),
@@ -256,6 +260,9 @@ RULES = {
     "training.seeds": _int(1, 1000),
     "training.select": Rule("str", choices=METRICS),
     "training.threads": _int(0, 1024),
+    "training.label_smoothing": _number(low=0, below=1), "training.mixup": _number(low=0),
+    "training.gain_db": _number(low=0),
+    "training.time_masks": _int(0), "training.freq_masks": _int(0), "training.collapse_epochs": _int(0),
     "quantize.representative": _int(1),
     "quantize.per_channel_dense": Rule("bool"),
     "quantize.int16x8": Rule("bool"),
@@ -300,6 +307,66 @@ def _section(cls, values, prefix: str, where: str):
         raise ConfigError(f"{where}: section '{prefix}': {err}") from None
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load with two differences users expect: `3e-4` is a number (YAML 1.1 wants `3.0e-4`),
+    and a key given twice in one mapping is refused (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` then a key of base: allowed
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float)):  # SafeConstructor refuses unhashable keys itself
+                continue
+            if key in seen:
+                raise ConstructorError(None, None, f"found duplicate key {key!r}; keep one",
+                                       key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                              list("-+.0123456789"))
+
+MAX_CONFIG_BYTES = 1_000_000   # configs are a few KB; a bigger file is not a config
+MAX_VALUES = 100_000           # values once YAML aliases are written out (an alias bomb holds billions)
+
+
+def _expanded_size(value, sizes: dict, open_ids: set) -> int:
+    """How many values `value` holds with every alias written out; a shared part counts each time
+    it is used, but is walked once. ValueError when it contains itself."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) in open_ids:
+        raise ValueError("recursive")
+    if id(value) not in sizes:
+        open_ids.add(id(value))
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        sizes[id(value)] = 1 + sum(_expanded_size(item, sizes, open_ids) for item in items)
+        open_ids.discard(id(value))
+    return sizes[id(value)]
+
+
+def _plain(value, what: str):
+    """A deep copy of `value` as plain data (what the hashes write out), refused first when it refers
+    to itself or its aliases expand beyond MAX_VALUES. `what` names it in the error."""
+    try:
+        size = _expanded_size(value, {}, set())
+    except (ValueError, RecursionError):
+        raise ConfigError(f"{what} refers to itself (a recursive YAML anchor/alias); "
+                          "write the values out instead") from None
+    if size > MAX_VALUES:
+        raise ConfigError(f"{what} expands to more than {MAX_VALUES:,} values ({size:.3g}: YAML aliases "
+                          "repeating aliases); write the values out instead")
+    try:
+        return json.loads(json.dumps(value))
+    except TypeError as err:
+        raise ConfigError(f"{what}: a value YAML cannot hand over as plain data ({err}); "
+                          "use numbers, strings, lists and mappings") from None
+
+
 def _apply_override(raw: dict, override: str, where: str) -> None:
     if "=" not in override:
         raise ConfigError(f"{where}: override {override!r} must look like section.key=value")
@@ -310,21 +377,20 @@ def _apply_override(raw: dict, override: str, where: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"{where}: override {override!r}: '{part}' is not a section")
-    node[parts[-1]] = yaml.safe_load(text)
+    try:
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise ConfigError(f"{where}: override {override!r}: not a plain YAML value ({problem}); "
+                          f"to mean the text, quote it: {key}='{text}'") from None
+    node[parts[-1]] = _plain(value, f"{where}: override {override!r}")
 
 
 def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """Validate a config mapping (as read from YAML) after applying `overrides`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the config must be a YAML mapping")
-    try:
-        raw = json.loads(json.dumps(raw))  # a deep copy that overrides may change
-    except (ValueError, RecursionError):
-        raise ConfigError(f"{where}: the config refers to itself (a recursive YAML anchor/alias); "
-                          "write the values out instead") from None
-    except TypeError as err:
-        raise ConfigError(f"{where}: a value YAML cannot hand over as plain data ({err}); "
-                          "use numbers, strings, lists and mappings") from None
+    raw = _plain(raw, f"{where}: the config")  # a deep copy that overrides may change
     for override in overrides:
         _apply_override(raw, override, where)
     top = ["name", "runs_dir", *SECTIONS]
@@ -334,11 +400,14 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
     if "name" not in raw or "data" not in raw:
         raise ConfigError(f"{where}: 'name' and 'data' are required")
     sections = {name: _section(cls, raw.get(name), name, where) for name, cls in SECTIONS.items()}
-    name = raw["name"]
+    name, runs_dir = raw["name"], raw.get("runs_dir", "runs")
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
         raise ConfigError(f"{where}: name {name!r} must be one folder name (letters, digits, '.', '_', '-', "
                           f"no '/' or '..'): runs are written to <runs_dir>/<name>")
-    config = ExperimentConfig(name=name, runs_dir=str(raw.get("runs_dir", "runs")), **sections)
+    if not isinstance(runs_dir, str) or not runs_dir.strip():
+        raise ConfigError(f"{where}: runs_dir must be a folder path, got {runs_dir!r}; "
+                          "leave it out for runs/")
+    config = ExperimentConfig(name=name, runs_dir=runs_dir, **sections)
     _check(config, where)
     return config
 
@@ -350,19 +419,7 @@ def _check(config: ExperimentConfig, where: str) -> None:
     training, model = config.training, config.model
     if training.schedule not in SCHEDULES:
         raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of {', '.join(SCHEDULES)}")
-    for key in ("label_smoothing", "mixup", "gain_db"):
-        if not isinstance(getattr(training, key), (int, float)) or getattr(training, key) < 0:
-            raise ConfigError(f"{where}: training.{key} must be a number >= 0, got {getattr(training, key)!r}")
-    for key in ("time_masks", "freq_masks", "collapse_epochs"):
-        if not isinstance(getattr(training, key), int) or getattr(training, key) < 0:
-            raise ConfigError(f"{where}: training.{key} must be an integer >= 0, got {getattr(training, key)!r}")
     _check_folds(config.data, where)
-    rates = training.learning_rate if isinstance(training.learning_rate, dict) else {"any": training.learning_rate}
-    if isinstance(training.learning_rate, dict) and _preset_key(model.preset) not in rates:
-        raise ConfigError(f"{where}: training.learning_rate has no entry for preset "
-                          f"'{_preset_key(model.preset)}'; give one per preset (original, lightweight, custom)")
-    if not all(_number(above=0, high=10).problem(r) is None for r in rates.values()):
-        raise ConfigError(f"{where}: training.learning_rate must be positive, got {training.learning_rate}")
     if model.arch not in BUILDERS:
         raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(BUILDERS)}")
     try:
@@ -374,15 +431,27 @@ def _check(config: ExperimentConfig, where: str) -> None:
             get_activation(model.activation)
     except ValueError as err:
         raise ConfigError(f"{where}: model: {err}") from None
+    rate, preset = training.learning_rate, _preset_key(model.preset)
+    rates = rate if isinstance(rate, dict) else {"any": rate}
+    if isinstance(rate, dict) and preset not in rates:
+        raise ConfigError(f"{where}: training.learning_rate has no entry for preset '{preset}'; "
+                          "give one per preset (original, lightweight, custom)")
+    if not all(_number(above=0, high=10).problem(r) is None for r in rates.values()):
+        raise ConfigError(f"{where}: training.learning_rate must be positive, got {rate}")
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
-    """Read a YAML experiment config (safe_load) and validate it."""
+    """Read a YAML experiment config (safe_load, see _Loader) and validate it."""
+    from ser_reparam.data.corpora.tables import utf8_text
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; see configs/ for examples")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes: more than a config needs "
+                          f"(at most {MAX_CONFIG_BYTES:,}); is it the right file?")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(utf8_text(path.read_bytes(), path, ConfigError), Loader=_Loader)  # noqa: S506
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
     except RecursionError:

@@ -131,3 +131,20 @@ def test_train_then_fold_are_recorded_and_skipped(tmp_path, capsys):
     assert "stage 04 (fold): done" in capsys.readouterr().out and record.stat().st_mtime_ns != stamp
     assert main(["train", "--config", config]) == 0  # the whole of stage 03 still holds
     assert "stage 03 (train): skipped (unchanged)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,option,minimum", [
+    (["sweep", "--config", "c.yaml", "--grid", "placements=none", "--workers", "0"], "--workers", 1),
+    (["train", "--config", "c.yaml", "--seed", "-1"], "--seed", 0),
+    (["make-demo-data", "corpus", "--per-class", "0"], "--per-class", 1),
+    (["make-demo-data", "corpus", "--seed", "-1"], "--seed", 0),
+])
+def test_counts_out_of_range_are_refused_before_anything_runs(tmp_path, monkeypatch, capsys, argv, option,
+                                                                 minimum):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    message = f"argument {option}: must be a whole number >= {minimum}, got '{argv[-1]}'"
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

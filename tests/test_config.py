@@ -48,7 +48,16 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "name": "../../x"}, r"name '../../x' must be one folder name"),
     ({**MINIMAL, "name": ".."}, r"name '..' must be one folder name"),
     ({**MINIMAL, "training": {"schedule": "step"}}, "training.schedule 'step' must be one of plateau, cosine"),
-    ({**MINIMAL, "training": {"mixup": -1}}, "training.mixup must be a number >= 0"),
+    ({**MINIMAL, "training": {"mixup": -1}}, "training.mixup must be a finite number >= 0, got -1"),
+    ({**MINIMAL, "training": {"mixup": float("nan")}}, "training.mixup must be a finite number >= 0, got na"),
+    ({**MINIMAL, "training": {"label_smoothing": float("inf")}}, "training.label_smoothing must be a finite"),
+    ({**MINIMAL, "training": {"label_smoothing": 5}}, r"training.label_smoothing must be .* < 1, got 5"),
+    ({**MINIMAL, "runs_dir": None}, r"runs_dir must be a folder path, got None"),
+    ({**MINIMAL, "runs_dir": ""}, r"runs_dir must be a folder path, got ''"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 4, "fold": True}}, r"data.fold must be an int.*True"),
+    ({**MINIMAL, "model": {"preset": 5}}, r"model: preset 5: give a preset name .* or three positive"),
+    ({**MINIMAL, "model": {"preset": [1, True, 8]}}, r"model: preset \(1, True, 8\): give"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "prepare": "x"}}, r"data.prepare must be a mapping .*got 'x'"),
     ({**MINIMAL, "training": {"time_masks": 1.5}}, "training.time_masks must be an integer >= 0"),
     ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 1}}, "data.folds 1 must be 'loso'"),
     ({**MINIMAL, "data": {**MINIMAL["data"], "fold": 0}}, "data.fold 0 needs data.folds"),
@@ -108,3 +117,81 @@ def test_the_placement_is_parsed_once_at_load_and_names_the_variant(tmp_path, mo
     assert variant_name(config) == "convtransformer-lightweight-ffn1+ffn2@4x2,cls@8x1"
     assert calls == []  # parsed when the config was loaded, not again
     assert config.to_dict()["model"]["hrf"] == "FFN1 & ffn2@4x2, cls"  # the spec as written: hashes unchanged
+
+
+def _write(tmp_path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text("name: x\ndata: {dataset: demo, root: corpus}\n" + text)
+    return path
+
+
+def _bomb(levels: int) -> list[str]:
+    """A YAML alias bomb: each level lists the one before ten times (10**levels values, under 1 KB)."""
+    items = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    items += [f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10)}]" for level in range(1, levels + 1)]
+    return items
+
+
+@pytest.mark.parametrize("levels", [6, 10])
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, levels):
+    path = tmp_path / "bomb.yaml"
+    path.write_text("name: x\ndata:\n  dataset: demo\n  root: corpus\n  prepare:\n"
+                    + "".join(f"    {item}\n" for item in _bomb(levels)))
+    assert path.stat().st_size < 1100
+    with pytest.raises(ConfigError, match=f"{path}: the config expands to more than .* values"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"override 'data.prepare=.*' expands to more than"):
+        load_config(_write(tmp_path, ""), ["data.prepare={" + ", ".join(_bomb(levels)) + "}"])
+
+
+def test_a_config_file_beyond_the_size_bound_is_refused(tmp_path):
+    path = _write(tmp_path, "# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match=f"{path}: .* bytes: more than a config needs"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.root=!!python/name:os.system", r"override 'data.root=!!python/name:os.system': not a plain YAML"),
+    ("data.root=[unclosed", r"override 'data.root=\[unclosed': not a plain YAML value .*quote it"),
+    ("model.preset=5", r"preset 5: give a preset name"),
+    ("data.prepare=x", r"data.prepare must be a mapping"),
+])
+def test_bad_overrides_are_named(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, ""), [override])
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("name: x\ndata: {dataset: demo, root: m\u00e4rz}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=f"{path}:2: not UTF-8 text .*save the file as UTF-8"):
+        load_config(path)
+
+
+def test_exponent_numbers_are_numbers_as_users_write_them(tmp_path):
+    config = load_config(_write(tmp_path, "training: {learning_rate: 3e-4, min_lr: 1E-7}\n"))
+    assert (config.training.learning_rate, config.training.min_lr) == (3e-4, 1e-7)
+    assert load_config(_write(tmp_path, ""), ["training.learning_rate=5e-4"]).learning_rate == 5e-4
+    assert load_config(_write(tmp_path, ""), ["data.root=e5"]).data.root == "e5"
+
+
+def test_a_duplicate_yaml_key_is_refused_but_a_merge_may_be_overridden(tmp_path):
+    path = _write(tmp_path, "training:\n  epochs: 3\n  seeds: 1\n  epochs: 30\n")
+    with pytest.raises(ConfigError, match=f"{path}: not valid YAML: .*duplicate key 'epochs'.*line 6"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="duplicate key 'speakers'"):
+        load_config(_write(tmp_path, ""), ["data.prepare={speakers: 5, speakers: 6}"])
+    merged = _write(tmp_path, "base: &base {epochs: 3, seeds: 1}\n", "m.yaml")
+    merged.write_text(merged.read_text().replace("base: &base {epochs: 3, seeds: 1}\n", "")
+                      + "training: {<<: {epochs: 3, seeds: 1}, epochs: 7}\n")
+    assert load_config(merged).training.epochs == 7
+
+
+def test_a_bad_override_is_one_line_and_exit_2_on_the_command_line(tmp_path, capsys):
+    from ser_reparam.cli import main
+
+    path = _write(tmp_path, f"runs_dir: {tmp_path / 'runs'}\n")
+    assert main(["train", "--config", str(path), "--set", "data.root=!!python/name:os.system"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.root=!!python/name:os.system" in err
+    assert not (tmp_path / "runs").exists()

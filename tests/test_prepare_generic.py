@@ -168,5 +168,18 @@ def test_csv_duplicates_conflicts_ids_and_encoding(tmp_path, csv_root):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=latin)
     quote = tmp_path / "quote.csv"
     quote.write_text('path,label\n"a.wav,happy\nb.wav,sad\nd.wav,sad\n')
-    with pytest.raises(ValueError, match=r"quote.csv:2: a quoted field runs over several lines"):
+    with pytest.raises(ValueError, match=r"quote.csv:2: a quote is not closed"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=quote)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('path,label\nb.wav,sad\na.wav,"sad,s01\n', r"last.csv:3: a quote is not closed"),
+    ('path,label\nb.wav,sad\na.wav,"sad,s01', r"last.csv:3: a quote is not closed"),
+    ("path,label\na.wav,happy\nb.wav,sad,s01\n", r"last.csv:3: 3 cells but the header names 2 columns"),
+])
+def test_csv_unclosed_last_quote_and_extra_cells_are_refused(tmp_path, csv_root, text, message):
+    path = tmp_path / "last.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=path)
+    assert not (tmp_path / "m.csv").exists()

@@ -85,3 +85,9 @@ def test_never_generates_into_a_foreign_folder_nor_removes_what_it_did_not_write
     assert (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine"
     remove_demo_corpus(corpus)
     assert sorted(p.name for p in corpus.rglob("*")) == sorted([MARKER, "spk01", "my_recording.wav"])
+
+
+def test_no_utterances_per_class_is_refused_not_an_empty_corpus(tmp_path):
+    with pytest.raises(ValueError, match="per_class 0: the demo corpus needs at least 1 utterance"):
+        make_demo_corpus(tmp_path / "corpus", per_class=0)
+    assert not (tmp_path / "corpus").exists()

@@ -172,6 +172,9 @@ def make_demo_corpus(out: str | Path, seed: int = 0, speakers: int = 10, per_cla
     """
     if speakers < 5:
         raise InputError(f"the demo corpus needs at least 5 speakers for train/val/test, got {speakers}")
+    if per_class < 1:
+        raise InputError(f"per_class {per_class}: the demo corpus needs at least 1 utterance per speaker "
+                         "and class")
     out = Path(out)
     foreign = foreign_files(out)
     if foreign and not (out / MARKER).exists():  # a folder the generator made may hold user files too

@@ -30,9 +30,10 @@ def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
         except KeyError:
             raise ValueError(f"unknown preset {preset!r} for {arch}; use one of "
                              f"{sorted(PRESETS[arch])} or [blocks, dim, ffn_dim]") from None
-    values = tuple(preset)
-    if len(values) != 3 or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ValueError(f"preset {preset!r}: give three positive integers [blocks, dim, ffn_dim]")
+    values = tuple(preset) if isinstance(preset, (list, tuple)) else ()
+    if len(values) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise ValueError(f"preset {preset!r}: give a preset name ({', '.join(sorted(PRESETS[arch]))}) "
+                         "or three positive integers [blocks, dim, ffn_dim]")
     return values
 
 
