@@ -254,14 +254,15 @@ def configure_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None) -> dict:
+def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None, callbacks: list | None = None) -> dict:
     """Train (or resume, or skip when finished with the same settings) one seed; return its metrics.
-    One process per seed at a time (sweep workers included): a second is refused, naming the first."""
+    One process per seed at a time (sweep workers included): a second is refused, naming the first.
+    `callbacks`: more Keras callbacks for the fit (e.g. dynamics.WeightDynamics)."""
     with run_lock(RunLayout(config).seed_dir(seed).parent, f"seed-{seed}.lock"):
-        return _train_seed(config, seed, verbose)
+        return _train_seed(config, seed, verbose, callbacks or [])
 
 
-def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dict:
+def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra: list) -> dict:
     folder = RunLayout(config).seed_dir(seed)
     run_hash = training_hash(config)
     metrics_path = folder / "metrics.json"
@@ -305,6 +306,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None) -> dic
         LearningRate(training, config.learning_rate, steps_per_epoch, lambda: select.state["history"]),
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False),
         keras.callbacks.BackupAndRestore(backup_dir=str(folder / "backup")),
+        *extra,
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
