@@ -40,6 +40,8 @@ class DataConfig:
     folds: str | int | None = None     # speaker cross-validation: "loso" or K speaker folds; None = the
                                        # protocol's own split (see data.splits.assign_fold)
     fold: int | None = None            # the fold this config runs (0 … folds-1); None = every fold
+    norm: str = "global"               # model input normalization (data.dataset.normalize): "global",
+                                       # "window" or "causal" (training and test scoring only so far)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class ModelConfig:
     hrf_init: str = "factors"          # HRF factors' start: "factors" (each its own Glorot) or "matched"
                                        # (the folded kernel starts with a plain Glorot kernel's variance)
     hrf_step: float = 1.0              # each HRF factor trains as step × a variable (its own learning rate)
+    pooling: str = "mean"              # over time before the classifier: "mean", or "mean_sq" (mean and
+                                       # mean of squares, concatenated: second-order statistics pooling)
+    cls_units: tuple[int, int] | None = None  # the classifier's two hidden widths; None = (dim/2, dim/4)
 
     @functools.cached_property
     def placement(self) -> Placement:
@@ -241,6 +246,8 @@ RULES = {
     "model.cls_dropout": _number(low=0, below=1),
     "model.cls_bias": _number(low=0), "model.pool_norm": Rule("bool"),
     "model.hrf_init": Rule("str", choices=("factors", "matched")),
+    "model.pooling": Rule("str", choices=("mean", "mean_sq")),
+    "data.norm": Rule("str", choices=("global", "window", "causal")),
     "model.hrf_step": _number(above=0, below=1000),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
@@ -427,6 +434,10 @@ def _check(config: ExperimentConfig, where: str) -> None:
         if dim % model.heads:
             raise ValueError(f"heads {model.heads} must divide the model width {dim} of preset {model.preset!r}")
         model.placement  # noqa: B018  (parsed and checked here, once)
+        units = model.cls_units
+        if units is not None and not (isinstance(units, tuple) and len(units) == 2 and all(
+                isinstance(u, int) and not isinstance(u, bool) and 1 <= u <= 256 for u in units)):
+            raise ValueError(f"cls_units {units!r} must be two widths 1 … 256, e.g. [16, 16]")
         if model.activation is not None:
             get_activation(model.activation)
     except ValueError as err:

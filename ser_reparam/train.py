@@ -67,7 +67,8 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
                        config.frontend.num_features, hrf=model.placement, activation=model.activation,
                        deploy=deploy, heads=model.heads, dropout=model.dropout,
                        cls_dropout=model.cls_dropout, cls_bias=model.cls_bias,
-                       pool_norm=model.pool_norm, hrf_init=model.hrf_init, hrf_step=model.hrf_step)
+                       pool_norm=model.pool_norm, hrf_init=model.hrf_init, hrf_step=model.hrf_step,
+                       pooling=model.pooling, cls_units=model.cls_units)
 
 
 def _save_model(model: keras.Model, path: Path) -> None:

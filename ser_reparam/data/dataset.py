@@ -35,6 +35,7 @@ class Window:
 
     seconds: float
     split_long: bool = False
+    norm: str = "global"     # "global" (training statistics), "window" or "causal" (see normalize)
 
     def num_samples(self, frontend: FrontendConfig) -> int:
         return int(round(self.seconds * frontend.sample_rate))
@@ -257,6 +258,27 @@ class FeatureStore:
         return path
 
 
+NORMS = ("global", "window", "causal")
+PRIOR_FRAMES = 50.0  # causal: the running statistics start as this many frames at the training statistics
+
+
+def normalize(features, mean, std, norm: str):
+    """Model input of a window's frames (frames, features): the training split's statistics,
+    then for "window" each feature's mean and variance over the window's frames (utterance CMVN),
+    for "causal" its running mean and variance over the frames so far (frame t sees 1 … t, with
+    PRIOR_FRAMES frames at the training statistics before the first)."""
+    x = (features - mean) / std
+    if norm == "window":
+        centred = x - tf.reduce_mean(x, axis=0, keepdims=True)
+        return centred * tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=0, keepdims=True) + 1e-2)
+    if norm == "causal":
+        count = PRIOR_FRAMES + tf.range(1, tf.shape(x)[0] + 1, dtype=x.dtype)[:, None]
+        running = tf.cumsum(x, axis=0) / count
+        second = (PRIOR_FRAMES + tf.cumsum(tf.square(x), axis=0)) / count
+        return (x - running) * tf.math.rsqrt(tf.maximum(second - tf.square(running), 0.0) + 1e-2)
+    return x
+
+
 def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,
                   labels: tuple[str, ...], split_long: bool = False, batch_size: int = 32,
                   shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
@@ -279,7 +301,7 @@ def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size
         tf.lookup.KeyValueTensorInitializer(tf.constant(labels), tf.range(len(labels), dtype=tf.int64)), -1)
 
     def to_input(example):
-        x = (example["features"][:frames] - mean) / std
+        x = normalize(example["features"][:frames], mean, std, store.window.norm)
         x = tf.pad(x, [[0, frames - tf.shape(x)[0]], [0, 0]])
         x = tf.ensure_shape(x, [frames, store.frontend.num_features])
         label = table.lookup(example["label"])

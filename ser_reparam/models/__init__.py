@@ -41,7 +41,7 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
                 cls_bias: float = 0.5, pool_norm: bool = False, hrf_init: str = "factors",
-                hrf_step: float = 1.0) -> keras.Model:
+                hrf_step: float = 1.0, pooling: str = "mean", cls_units: tuple[int, int] | None = None) -> keras.Model:
     """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
 
     hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
@@ -49,6 +49,7 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
     pool_norm: batch-normalize the time-averaged sequence inside cls1 (folded at deHRF, so deploy=True ignores it).
     activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
     hrf_init, hrf_step: how every HRF chain starts and moves in training (ser_reparam.hrf.HRFDense).
+    pooling, cls_units: the classifier head's pooling over time and hidden widths (layers.classifier_head).
     """
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
@@ -63,7 +64,7 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
     inputs = keras.Input((num_frames, num_features), name="features")
     outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
                              activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias,
-                             pool_norm and not deploy)
+                             pool_norm and not deploy, {"pooling": pooling, "units": cls_units})
     name = f"{arch}_{preset if isinstance(preset, str) else 'x'.join(map(str, preset))}"
     return keras.Model(inputs, outputs, name=name)
 

@@ -16,7 +16,7 @@ CONV_KERNEL = 31
 
 def build_conformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes: int, hrf: dict,
                     activation: str, heads: int, dropout: float, cls_dropout: float,
-                    cls_bias: float, pool_norm: bool = False):
+                    cls_bias: float, pool_norm: bool = False, head: dict | None = None):
     x = conv_subsampling(inputs, dim, dropout, positions=True)
     for i in range(1, blocks + 1):
         name = f"block{i}"
@@ -31,4 +31,4 @@ def build_conformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes: in
         h = layer_norm(f"{name}_ffn_norm")(x)
         h = FeedForward(dim, ffn_dim, activation, dropout, role="ffn", hrf=hrf, name=f"{name}_ffn")(h)
         x = layer_norm(f"{name}_out_norm")(residual(x, h, f"{name}_ffn", dropout, weight=0.5))
-    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm)
+    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm, **(head or {}))

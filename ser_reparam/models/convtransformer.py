@@ -13,11 +13,11 @@ from ser_reparam.models.layers import (FeedForward, MultiHeadSelfAttention, clas
 
 def build_convtransformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes: int, hrf: dict,
                           activation: str, heads: int, dropout: float, cls_dropout: float,
-                          cls_bias: float, pool_norm: bool = False):
+                          cls_bias: float, pool_norm: bool = False, head: dict | None = None):
     x = conv_subsampling(inputs, dim, dropout, positions=False)
     for i in range(1, blocks + 1):
         h = MultiHeadSelfAttention(dim, heads, dropout=dropout, hrf=hrf, name=f"block{i}_mhsa")(x)
         x = layer_norm(f"block{i}_mhsa_norm")(residual(x, h, f"block{i}_mhsa", dropout))
         h = FeedForward(dim, ffn_dim, activation, dropout, hrf=hrf, name=f"block{i}_ffn")(x)
         x = layer_norm(f"block{i}_ffn_norm")(residual(x, h, f"block{i}_ffn", dropout))
-    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm)
+    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm, **(head or {}))

@@ -283,7 +283,7 @@ def conv_subsampling(x, dim: int, dropout: float, positions: bool):
 
 
 def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float, bias: float,
-                    pool_norm: bool = False):
+                    pool_norm: bool = False, pooling: str = "mean", units: tuple[int, int] | None = None):
     """Average over time, then dense dim/2 → dim/4 → classes (ReLU, dropout); HRF place `cls`.
 
     The two ReLU layers start with bias `bias` (> 0): the time-averaged sequence varies little
@@ -292,9 +292,17 @@ def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float, bi
     and the run predicted one class for good (README, "Real speech"). `pool_norm` batch-normalizes
     the time average inside cls1 (NormedHRFDense): it removes that offset and scales up the
     differences between utterances in training, and folds into cls1's kernel and bias at deHRF.
+    `pooling="mean_sq"` concatenates the time average of the squared sequence (second-order
+    statistics: with pool_norm, a linear map of it carries the variance over time) — MUL and MEAN
+    on the device. `units`: the two hidden widths instead of dim/2, dim/4.
     """
-    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-    for i, units in enumerate((max(dim // 2, 1), max(dim // 4, 1)), start=1):
+    pooled = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    if pooling == "mean_sq":
+        squares = keras.layers.Multiply(name="pool_square")([x, x])
+        pooled = keras.layers.Concatenate(name="pool_stats")(
+            [pooled, keras.layers.GlobalAveragePooling1D(name="pool_sq")(squares)])
+    x = pooled
+    for i, units in enumerate(units or (max(dim // 2, 1), max(dim // 4, 1)), start=1):
         x = make_dense(units, hrf.get("cls"), normalize_input=pool_norm and i == 1, activation="relu",
                        name=f"cls{i}", bias_initializer=keras.initializers.Constant(bias))(x)
         x = keras.layers.Dropout(dropout, name=f"cls{i}_dropout")(x)

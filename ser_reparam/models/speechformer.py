@@ -39,7 +39,7 @@ def stage_plan(blocks: int) -> list[dict]:
 
 def build_speechformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes: int, hrf: dict,
                        activation: str, heads: int, dropout: float, cls_dropout: float,
-                       cls_bias: float, pool_norm: bool = False):
+                       cls_bias: float, pool_norm: bool = False, head: dict | None = None):
     x = keras.layers.Dense(dim, name="input_proj")(inputs)
     index = 0
     for s, stage in enumerate(stage_plan(blocks), start=1):
@@ -55,4 +55,4 @@ def build_speechformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes:
             x = layer_norm(f"{name}_ffn_norm")(residual(x, h, f"{name}_ffn", dropout))
         if stage["merge"] is not None:
             x = MergeBlock(dim, stage["merge"], name=f"stage{s}_merge")(x)
-    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm)
+    return classifier_head(x, dim, num_classes, hrf, cls_dropout, cls_bias, pool_norm, **(head or {}))
