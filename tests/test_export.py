@@ -145,6 +145,32 @@ def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
                                                            manifest["arena"]["kTensorArenaSize"], manifest["labels"][-1]]
 
 
+HOSTILE_LABELS = ['a"}; int pwned = 1; //', "b\\", "c??/", "ärger"]
+
+
+def test_strings_from_the_metadata_cannot_inject_c(deployed_run, tmp_path):
+    """Labels, experiment and variant of a forged .tflite reach the C files as data: the bundle
+    compiles with -Werror and prints back exactly the labels it was given."""
+    from firmware_export.export import export_model
+    from ser_reparam.tflite_metadata import embed_metadata, read_metadata
+
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
+    forged = {**read_metadata(blob), "labels": HOSTILE_LABELS, "experiment": "x\n#error INJECTED\n",
+              "variant": "v\\\nint pwned2 = 1; /* \u202e */"}
+    model = tmp_path / "forged.tflite"
+    model.write_bytes(embed_metadata(blob, {key: value for key, value in forged.items() if key != "format"}))
+    folder = tmp_path / "bundle"
+    export_model(model, folder, "stm32f4")
+    program = tmp_path / "labels.cc"
+    program.write_text('#include <cstdio>\n#include "model_data.h"\n#include "model_settings.h"\n'
+                       '#include "op_resolver.h"\n'
+                       'int main() { for (int i = 0; i < kSerNumClasses; ++i) printf("%s\\n", kSerLabels[i]); }\n')
+    assert compile_and_run(tmp_path, [program], [folder], "labels").splitlines() == HOSTILE_LABELS
+    for name in ("model_data.h", "model_settings.h", "op_resolver.h"):  # the files the strings enter
+        lines = (folder / name).read_text().splitlines()
+        assert not any(line.startswith(("#error", "int pwned")) or "\u202e" in line for line in lines), name
+
+
 def test_op_resolver_registers_exactly_the_models_ops(bundle, tmp_path):
     _, folder, manifest = bundle
     methods = "\n".join(f'  int {resolver_method(op)}() {{ ops.push_back("{op}"); return 0; }}'
