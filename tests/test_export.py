@@ -115,6 +115,21 @@ def test_every_board_gets_a_verdict(deployed_run):
     assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
 
 
+def test_a_missing_kernel_tree_is_named_once_with_its_variable(deployed_run):
+    from firmware_export.arena import measure_arena
+    from firmware_export.export import verdict
+
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
+    for key, variable, tree in (("esp32s3", "ESP_TFLM_DIR", "esp-tflite-micro-host"),
+                                ("stm32f4", "TFLM_DIR", "TFLM")):
+        board = get_board(key)
+        arena = measure_arena(blob, board)
+        assert arena["missing"] in (f"no {tree} tree for target {board.kernels}: set {variable} to that tree",
+                                    f"no {tree} tree: set {variable} to that tree")
+        text = verdict(board, budget(board, len(blob), arena["kTensorArenaSize"], 0), arena)
+        assert text.count(variable) == 1 and text.count(arena["kernels_label"]) == 1, text
+
+
 def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
     config, folder, manifest = bundle
     program = tmp_path / "dump.cc"
