@@ -26,7 +26,7 @@ from firmware_export.arena import arena_with_margin  # noqa: E402
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.kernels import KERNELS, measure_with  # noqa: E402
 from firmware_export.tflm_build import BuildError  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import publish, shown_path  # noqa: E402
 from ser_reparam.interpreters import tflm_arena_bytes  # noqa: E402
 
 FRAMES, FEATURES, CLASSES = 299, 78, 4
@@ -63,7 +63,8 @@ def main() -> None:
            f" ({len(blob):,} B); machine: {platform.machine()}, {platform.python_version()}, {gcc}"]
     for key, result in measured.items():
         if "error" not in result:
-            out.append(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {result['versions']}")
+            versions = {**result["versions"], "tree": shown_path(result["versions"]["tree"], "$TFLM_DIR")}
+            out.append(f"{key}: {KERNELS[key].label}; {result['word_bytes'] * 8}-bit; {versions}")
     reference = measured.get("reference", {}).get("arena_min_bytes")
     if reference:
         out.append(f"reference kernels, 32-bit host build: {reference:,} B")

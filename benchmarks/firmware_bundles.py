@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.export import export_run  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import publish, shown_path  # noqa: E402
 from ser_reparam.errors import BudgetError  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="also write the README block")
     args = parser.parse_args()
     config = load_run(args.run)
+    run = shown_path(args.run)  # as the README prints it
     rows, models = [], set()
     for key, board in load_boards().items():
         try:
@@ -56,13 +57,13 @@ def main() -> None:
     described = "; ".join(f"{source}, {size:,} B, input {' × '.join(map(str, shape[1:]))}"
                           for source, size, shape in sorted(models))
     text = "\n".join([
-        f"`ser-reparam export {args.run} --board …` for every board ({described}). Arena = measured with the "
+        f"`ser-reparam export {run} --board …` for every board ({described}). Arena = measured with the "
         "TFLM interpreter → exported `kTensorArenaSize` (+ 2 % + 4 KB); front end = FFT backend and its state "
         "for one window; RAM = arena + front end; RAM and flash budgets are the board's minus a stated reserve "
         "for the rest of the firmware (`firmware_export/boards.yaml`); all in bytes:", "",
         "| board | arena | front end | RAM used / budget | flash (model) used / budget | verdict |",
         "|---|---|---|---|---|---|", *rows])
-    publish("firmware-bundles", text, sys.argv, f"python benchmarks/firmware_bundles.py {args.run} --readme")
+    publish("firmware-bundles", text, sys.argv, f"python benchmarks/firmware_bundles.py {run} --readme")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from firmware_export.boards import get_board  # noqa: E402
 from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, run, section_usage, split_clips  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import publish, shown_path  # noqa: E402
 
 MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
 
@@ -47,6 +47,7 @@ def main(argv=None) -> None:
     parser.add_argument("--readme", action="store_true", help="rewrite the README's firmware-cost block")
     args = parser.parse_args(argv)
     config = load_run(args.run)
+    run = shown_path(args.run)  # as the README prints it
     board = get_board(args.board)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -62,9 +63,9 @@ def main(argv=None) -> None:
     finish = np.array([r["finish_ticks"] for r in rows]) * TICK_INSTRUCTIONS
     invoke = np.array([r["invoke_ticks"] for r in rows]) * TICK_INSTRUCTIONS
     hops = rows[0]["hops"]
-    manifest = built["manifest"]
+    manifest, tree = built["manifest"], shown_path(built["tree"], "$TFLM_DIR")
     out = []  # the README block's lines
-    out.append(f"Bundle: {args.run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
+    out.append(f"Bundle: {run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
           f"int8, input {manifest['input']['shape']}); {len(rows)} test clips, firmware output verified "
           "against the Python path.\n")
     out.append("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |")
@@ -83,9 +84,10 @@ def main(argv=None) -> None:
         rest = "left for heap and stack" if region["heap_and_stack"] else "free"
         out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
     out.append(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; {version('qemu-system-arm')}; "
-          f"{version('arm-none-eabi-gcc')}; TFLM tree {built['tree']}")
+          f"{version('arm-none-eabi-gcc')}; TFLM tree {tree}")
     publish("firmware-cost", "\n".join(out), sys.argv[1:] if argv is None else argv,
-            f"TFLM_DIR=… python benchmarks/firmware_cost.py {args.run} --board {args.board} --clips {args.clips}")
+            f"TFLM_DIR=… python benchmarks/firmware_cost.py {run} --board {args.board} "
+            f"--clips {args.clips}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from firmware_export.frontend_cost import (CORTEX_M_FLOATS, cmsis_build_args, co
                                            instructions_per_frame, stream_instructions_per_hop)
 from firmware_export.frontend_tables import C_SOURCES  # noqa: E402
 from firmware_export.verify import split_clips  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import publish, shown_path  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 
 HARNESS = Path(__file__).parents[1] / "tests" / "frontend_harness.c"
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="also write the README block")
     args = parser.parse_args()
     bundle = Path(args.bundle)
+    shown = shown_path(bundle, f"RUN/firmware/{bundle.name}")  # as the README prints it
     manifest = json.loads((bundle / "manifest.json").read_text())
     config = load_run(bundle.parents[1])
     frames = manifest.get("window_frames") or manifest["input"]["shape"][1]  # streaming: A reads 7 frames
@@ -63,7 +64,7 @@ def main() -> None:
                      for backend in backends}
         per_hop = {backend: stream_instructions_per_hop(harnesses[backend], pcm, config.frontend.frame_step, work)
                    for backend in backends}
-    lines = [f"Front end of `{bundle}` ({frames} frames per window); code = text bytes of its own objects "
+    lines = [f"Front end of `{shown}` ({frames} frames per window); code = text bytes of its own objects "
              "(arm-none-eabi-gcc -Os; the FFT library's code not included), linked = text of a Cortex-M4F program "
              "that calls only that API (`--gc-sections`; with the FFT library, newlib's libm and startup), state = "
              "sizeof of its struct on the MCU; host instructions per 10 ms hop pushing a "

@@ -15,6 +15,21 @@ from importlib import metadata
 from pathlib import Path
 
 README = Path(__file__).parents[1] / "README.md"
+TREE_VARIABLES = ("ESP_TFLM_DIR", "TFLM_DIR", "CMSIS_DSP_DIR")  # folders a user names by a variable
+
+
+def shown_path(path, stand_in: str = "RUN") -> str:
+    """`path` as a README block prints it: inside a folder named by one of TREE_VARIABLES as
+    `$VARIABLE/…`, inside the working directory relative, else `stand_in` — an absolute path of
+    the machine that measured (a temporary run folder) means nothing on another."""
+    resolved = Path(path).expanduser().resolve()
+    for variable in TREE_VARIABLES:
+        root = Path(os.environ.get(variable) or "/nonexistent").expanduser().resolve()
+        if os.environ.get(variable) and resolved.is_relative_to(root):
+            return "/".join([f"${variable}", *resolved.relative_to(root).parts])
+    if resolved.is_relative_to(Path.cwd().resolve()):
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    return stand_in
 
 
 def cpu_model() -> str:

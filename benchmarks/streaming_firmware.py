@@ -33,7 +33,7 @@ from firmware_export.export import export_run  # noqa: E402
 from firmware_export.verify import (TICK_INSTRUCTIONS, build, compare_stream, run_stream, section_usage,  # noqa: E402
                                     stream_audio)
 from ser_reparam.experiment import load_run  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import publish, shown_path  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -45,6 +45,7 @@ def main(argv=None) -> None:
     parser.add_argument("--readme", action="store_true", help="rewrite the README's streaming-firmware block")
     args = parser.parse_args(argv)
     config = load_run(args.run)
+    run = shown_path(args.run)  # as the README prints it
     board = get_board(args.board)
     if args.tflm_dir:
         os.environ["TFLM_DIR"] = args.tflm_dir
@@ -68,7 +69,7 @@ def main(argv=None) -> None:
     ram, arena = manifest["budget"]["ram"], manifest["arena"]
     mhz = board.clock_mhz
     seconds = len(audio["pcm"]) / config.frontend.sample_rate
-    out = [f"Bundle: {args.run} → {args.board}, streaming ({manifest['model']['source']}; pieces "
+    out = [f"Bundle: {run} → {args.board}, streaming ({manifest['model']['source']}; pieces "
            + " + ".join(f"{name} {piece['bytes']:,}" for name, piece in stream["pieces"].items())
            + f" = {manifest['model']['bytes']:,} B int8); window {manifest['window_seconds']:g} s = "
            f"{manifest['window_frames']} frames = {stream['steps']} steps, a label every {stream['label_hop_s']:g} s. "
@@ -96,9 +97,11 @@ def main(argv=None) -> None:
         sections = ", ".join(f"{s} {n:,} B" for s, n in region["sections"].items())
         rest = "left for heap and stack" if region["heap_and_stack"] else "free"
         out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
-    out.append(f"\nMachine: {version('qemu-system-arm')}; {version('arm-none-eabi-gcc')}; TFLM tree {built['tree']}")
+    tree = shown_path(built["tree"], "$TFLM_DIR")
+    out.append(f"\nMachine: {version('qemu-system-arm')}; {version('arm-none-eabi-gcc')}; TFLM tree {tree}")
     publish("streaming-firmware", "\n".join(out), sys.argv[1:] if argv is None else argv,
-            f"TFLM_DIR=… python benchmarks/streaming_firmware.py {args.run} --board {args.board} --clips {args.clips}")
+            f"TFLM_DIR=… python benchmarks/streaming_firmware.py {run} --board {args.board} "
+            f"--clips {args.clips}")
 
 
 if __name__ == "__main__":

@@ -23,27 +23,27 @@ def arena_with_margin(measured: int) -> int:
     return int(math.ceil((measured * (1 + MARGIN_FRACTION) + MARGIN_BYTES) / 16) * 16)
 
 
-def _tree_available(target) -> tuple[bool, str]:
-    """Whether the kernel library's tree is there, and if not the first clause of why."""
+def _tree_missing(target) -> str:
+    """Why the kernel library's tree is not there and which variable to set ("" when it is): the
+    first clause of find_tree's message (what is missing), then the fix once."""
     try:
         find_tree(target)
-        return True, ""
+        return ""
     except BuildError as missing:
-        return False, str(missing).split(";")[0]
+        return f"{str(missing).split(';')[0]}: set {target.env} to that tree"
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _board_kernels(board) -> tuple[kernel_libs.Kernels, object, bool, str]:
-    """The board's kernel library, its build target, and whether its tree is there (else why not)."""
+def _board_kernels(board) -> tuple[kernel_libs.Kernels, str]:
+    """The board's kernel library and why its tree is not there ("" when it is)."""
     if board.kernels not in kernel_libs.KERNELS:
         raise ValueError(f"boards.yaml: board {board.key!r}: unknown kernels {board.kernels!r}; "
                          f"choose one of {', '.join(kernel_libs.KERNELS)}")
     libs = kernel_libs.KERNELS[board.kernels]
-    target = TARGETS[libs.target]
-    return (libs, target, *_tree_available(target))
+    return libs, _tree_missing(TARGETS[libs.target])
 
 
 def _arena_block(board, libs: kernel_libs.Kernels, arena: dict, **extra) -> dict:
@@ -60,19 +60,19 @@ def _arena_block(board, libs: kernel_libs.Kernels, arena: dict, **extra) -> dict
 def measure_arena(model_bytes: bytes, board, log=None) -> dict:
     """The arena block of the manifest for `board`: measured with its kernels when their tree is
     there (`measured_bytes`), else the labelled estimate; the reference-kernel arena beside it."""
-    libs, target, available, why = _board_kernels(board)
-    if available:  # the first time per tree and flags, this compiles the library (minutes): say so
+    libs, missing = _board_kernels(board)
+    if not missing:  # the first time per tree and flags, this compiles the library (minutes): say so
         result = kernel_libs.measure_with(board.kernels, model_bytes, log=log or _stderr)
         arena = {"fidelity": "measured", "measured_bytes": result["arena_min_bytes"],
                  "arena_used_bytes": result["arena_used_bytes"], "word_bytes": result["word_bytes"],
                  "versions": result["versions"], "reference_bytes": tflm_arena_bytes(model_bytes),
                  "method": f"arena_probe built with {libs.label} ({libs.target}), bisected"}
     else:
-        result = kernel_libs.estimate(board.kernels, model_bytes, why)
+        result = kernel_libs.estimate(board.kernels, model_bytes, missing)
         arena = {"fidelity": "estimate", "measured_bytes": result["arena_min_bytes"],
                  "word_bytes": result["word_bytes"], "reference_bytes": result["reference_bytes"],
                  "known_scratch_bytes": result["known_scratch_bytes"], "method": result["method"],
-                 "missing": f"{why}: set {target.env} to measure with {libs.label}"}
+                 "missing": missing}
     return _arena_block(board, libs, arena)
 
 
@@ -82,9 +82,9 @@ def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
     the tail, the head shared) measured with the board's kernels when their tree is there; else the
     labelled estimate — each piece on the Python TFLM interpreter, and as the shared arena their
     sum (an upper bound: the pieces' heads are not shared in it)."""
-    libs, target, available, why = _board_kernels(board)
+    libs, missing = _board_kernels(board)
     reference = {name: tflm_arena_bytes(blob) for name, blob in blobs.items()}
-    if available:
+    if not missing:
         result = kernel_libs.measure_pieces_with(board.kernels, blobs, log=log or _stderr)
         arena = {"fidelity": "measured", "measured_bytes": result["shared_arena_min_bytes"],
                  "arena_used_bytes": result["shared_arena_used_bytes"], "pieces_bytes": result["pieces"],
@@ -95,6 +95,6 @@ def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
         arena = {"fidelity": "estimate", "measured_bytes": sum(reference.values()), "pieces_bytes": reference,
                  "word_bytes": 8, "method": "Python TFLM interpreter (reference kernels, 64-bit host): the sum of "
                                             "the pieces' own arenas (an upper bound for the shared one)",
-                 "missing": f"{why}: set {target.env} to measure with {libs.label}"}
+                 "missing": missing}
     return _arena_block(board, libs, arena, reference_bytes=reference,
                         shared="one arena for the three pieces (one tflite::MicroAllocator)")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 
-from firmware_export.render import render
+from firmware_export.render import c_string, render
 
 BYTES_PER_LINE = 12
 
 
 def model_data_header(symbol: str, model_bytes: bytes, provenance: str) -> str:
-    return render("bundle/model_data.h.in", provenance=provenance, size=len(model_bytes),
+    return render("bundle/model_data.h.in", provenance=c_string(provenance), size=len(model_bytes),
                   digest=hashlib.sha256(model_bytes).hexdigest(), guard=f"SER_{symbol.upper()}_MODEL_DATA_H_",
                   symbol=symbol)
 

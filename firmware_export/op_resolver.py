@@ -7,7 +7,7 @@ real TFLM class on the device and into a recording class in the host tests.
 """
 from __future__ import annotations
 
-from firmware_export.render import render
+from firmware_export.render import c_string, render
 
 IRREGULAR = {  # builtin name -> method, where TFLM does not follow the CamelCase rule
     "BATCH_MATMUL": "AddBatchMatMul",
@@ -30,4 +30,5 @@ def op_resolver_header(ops: list[str], provenance: str) -> str:
     """The header for a model whose (distinct, builtin) operators are `ops`."""
     ops = sorted(set(ops))
     calls = "\n".join(f"         resolver.{resolver_method(op)}() == 0 &&  // {op}" for op in ops)
-    return render("bundle/op_resolver.h.in", provenance=provenance, op_count=len(ops), calls=calls.strip())
+    return render("bundle/op_resolver.h.in", provenance=c_string(provenance), op_count=len(ops),
+                  calls=calls.strip())

@@ -10,16 +10,16 @@ folded into the input quantization: one scale for the tensor, 78 different means
 from __future__ import annotations
 
 from firmware_export.frontend_tables import c_float
-from firmware_export.render import render
+from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.interpreters import quantization  # noqa: F401  (re-exported: its old home)
 
 
 def model_settings_header(quant: dict, labels: list[str], window_seconds: float, arena_size: int,
                           provenance: str) -> str:
     _, frames, features = quant["input"]["shape"]
-    return render("bundle/model_settings.h.in", provenance=provenance, frames=frames, features=features,
-                  window_seconds=c_float(window_seconds), input_dtype=quant["input"]["dtype"],
+    return render("bundle/model_settings.h.in", provenance=c_string(provenance), frames=frames,
+                  features=features, window_seconds=c_float(window_seconds),
+                  input_dtype=quant["input"]["dtype"],
                   input_scale=c_float(quant["input"]["scale"]), input_zero_point=quant["input"]["zero_point"],
                   output_scale=c_float(quant["output"]["scale"]), output_zero_point=quant["output"]["zero_point"],
-                  num_classes=len(labels), labels=", ".join(f'"{label}"' for label in labels),
-                  arena_size=arena_size)
+                  num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import c_float
 from firmware_export.op_resolver import op_resolver_header
-from firmware_export.render import render
+from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.interpreters import TFLMModel, _scale_zero
@@ -96,7 +96,8 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         files[f"model_data_{name}.h"] = model_data_header(f"ser_{name}", blobs[name], f"{provenance}, piece {name}")
         files[f"model_data_{name}.cc"] = model_data_source(f"ser_{name}", blobs[name], f"model_data_{name}.h")
     files["model_settings.h"] = render(
-        "bundle/model_settings_stream.h.in", provenance=provenance, frames=frames, features=features,
+        "bundle/model_settings_stream.h.in", provenance=c_string(provenance), frames=frames,
+        features=features,
         window_seconds=c_float(window_s), label_hop_seconds=c_float(streaming["label_hop_s"]),
         label_hop_frames=streaming["label_hop_frames"], step_frames=STEP_FRAMES, step_context=STEP_CONTEXT,
         **{key: streaming[key] for key in ("steps", "chunk", "dim", "heads", "state_bytes")},
@@ -111,7 +112,7 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         classify_input_scale=c_float(classify["inputs"][0]["scale"]),
         classify_input_zero_point=classify["inputs"][0]["zero_point"],
         output_scale=c_float(classify["outputs"][0]["scale"]), output_zero_point=classify["outputs"][0]["zero_point"],
-        num_classes=len(labels), labels=", ".join(f'"{label}"' for label in labels), arena_size=arena_size)
+        num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)
     files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values() for op in op_set(blob)}),
                                                 f"{provenance}, pieces {', '.join(PIECES)}")
     return files

@@ -101,9 +101,9 @@ def find_tree(target: Target, tflm_dir: str | os.PathLike | None = None) -> Path
     """The TFLM tree for `target`: `tflm_dir` (or $TFLM_DIR) is the tree or the folder holding it."""
     given = tflm_dir or os.environ.get(target.env, "")
     if not given and target.env != "TFLM_DIR":
-        raise BuildError(f"no {target.tree} tree for target {target.name}: set {target.env} to it")
+        raise BuildError(f"no {target.tree} tree for target {target.name}; set {target.env} to it")
     if not given:
-        raise BuildError("no TFLM tree: pass --tflm-dir or set TFLM_DIR to a create_tflm_tree.py tree "
+        raise BuildError("no TFLM tree; pass --tflm-dir or set TFLM_DIR to a create_tflm_tree.py tree "
                          "(or the folder holding the host/ and cortex-m4-cmsis-nn/ trees)")
     root = Path(given).expanduser().resolve()
     for tree in (root / target.tree, root):

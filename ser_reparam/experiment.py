@@ -14,7 +14,7 @@ from ser_reparam.data.prepare import prepare_manifest
 from ser_reparam.data.protocol import load_protocol
 from ser_reparam.data.splits import assign_fold, assign_validation, speaker_folds
 from ser_reparam.data.synthetic import LABELS, make_demo_corpus
-from ser_reparam.errors import InputError, MissingInputError
+from ser_reparam.errors import ConfigError, InputError, MissingInputError
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout, variant_configs
 
@@ -88,11 +88,20 @@ def save_run_config(config: ExperimentConfig) -> None:
     atomic_write_text(RunLayout(config).config_json, json.dumps(config.to_dict(), indent=1) + "\n")
 
 
+def _saved_config(path: Path) -> dict:
+    """A variant's saved config.json as data; ConfigError naming it when it is not JSON text."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable config ({type(error).__name__}: {error}): stage 03 writes "
+                          "it; restore it, or re-run stage 03 (ser-reparam train --config <your config>)") from None
+
+
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
     path = Path(path)
     if (path / "config.json").is_file():
-        return parse_config(json.loads((path / "config.json").read_text()), str(path / "config.json"), overrides)
+        return parse_config(_saved_config(path / "config.json"), str(path / "config.json"), overrides)
     variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:
         return load_run(variants[0], overrides)

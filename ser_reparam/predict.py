@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_reparam.errors import InputError
+from ser_reparam.errors import InputError, MissingInputError
 
 BACKENDS = ("tflm", "litert", "keras")
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".au",
@@ -124,12 +124,16 @@ class Predictor:
             raise InputError(f"{tflite} does not exist: run stage 05 (ser-reparam quantize {path})")
         if backend != "keras":
             return cls.from_tflite(tflite, backend, hop_s)
-        import tf_keras as keras
-
         from ser_reparam.tflite_metadata import read_metadata
 
-        return cls(_KerasRunner(keras.models.load_model(RunLayout(config).folded_model())),
-                   read_metadata(tflite.read_bytes(), str(tflite)), backend, hop_s)
+        metadata = read_metadata(tflite.read_bytes(), str(tflite))
+        folded = RunLayout(config).folded_model()
+        if not folded.is_file():
+            raise MissingInputError(f"{folded} does not exist: the keras backend runs the folded model; run "
+                                    f"stage 04 (ser-reparam fold {path}) or use --backend tflm")
+        import tf_keras as keras
+
+        return cls(_KerasRunner(keras.models.load_model(folded)), metadata, backend, hop_s)
 
     @classmethod
     def load(cls, model: str | os.PathLike, backend: str = "tflm", variant_model: str | None = None,

@@ -115,6 +115,21 @@ def test_every_board_gets_a_verdict(deployed_run):
     assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
 
 
+def test_a_missing_kernel_tree_is_named_once_with_its_variable(deployed_run):
+    from firmware_export.arena import measure_arena
+    from firmware_export.export import verdict
+
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
+    for key, variable, tree in (("esp32s3", "ESP_TFLM_DIR", "esp-tflite-micro-host"),
+                                ("stm32f4", "TFLM_DIR", "TFLM")):
+        board = get_board(key)
+        arena = measure_arena(blob, board)
+        assert arena["missing"] in (f"no {tree} tree for target {board.kernels}: set {variable} to that tree",
+                                    f"no {tree} tree: set {variable} to that tree")
+        text = verdict(board, budget(board, len(blob), arena["kTensorArenaSize"], 0), arena)
+        assert text.count(variable) == 1 and text.count(arena["kernels_label"]) == 1, text
+
+
 def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
     config, folder, manifest = bundle
     program = tmp_path / "dump.cc"
@@ -143,6 +158,32 @@ def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
     assert int(values[5]) == manifest["output"]["zero_point"]
     assert [int(values[6]), int(values[7]), values[8]] == [len(manifest["labels"]),
                                                            manifest["arena"]["kTensorArenaSize"], manifest["labels"][-1]]
+
+
+HOSTILE_LABELS = ['a"}; int pwned = 1; //', "b\\", "c??/", "ärger"]
+
+
+def test_strings_from_the_metadata_cannot_inject_c(deployed_run, tmp_path):
+    """Labels, experiment and variant of a forged .tflite reach the C files as data: the bundle
+    compiles with -Werror and prints back exactly the labels it was given."""
+    from firmware_export.export import export_model
+    from ser_reparam.tflite_metadata import embed_metadata, read_metadata
+
+    blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
+    forged = {**read_metadata(blob), "labels": HOSTILE_LABELS, "experiment": "x\n#error INJECTED\n",
+              "variant": "v\\\nint pwned2 = 1; /* \u202e */"}
+    model = tmp_path / "forged.tflite"
+    model.write_bytes(embed_metadata(blob, {key: value for key, value in forged.items() if key != "format"}))
+    folder = tmp_path / "bundle"
+    export_model(model, folder, "stm32f4")
+    program = tmp_path / "labels.cc"
+    program.write_text('#include <cstdio>\n#include "model_data.h"\n#include "model_settings.h"\n'
+                       '#include "op_resolver.h"\n'
+                       'int main() { for (int i = 0; i < kSerNumClasses; ++i) printf("%s\\n", kSerLabels[i]); }\n')
+    assert compile_and_run(tmp_path, [program], [folder], "labels").splitlines() == HOSTILE_LABELS
+    for name in ("model_data.h", "model_settings.h", "op_resolver.h"):  # the files the strings enter
+        lines = (folder / name).read_text().splitlines()
+        assert not any(line.startswith(("#error", "int pwned")) or "\u202e" in line for line in lines), name
 
 
 def test_op_resolver_registers_exactly_the_models_ops(bundle, tmp_path):

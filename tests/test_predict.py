@@ -94,3 +94,21 @@ def test_cli_classifies_a_folder_and_skips_what_it_cannot_read(clip, deployed_ru
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file,window,start_s,end_s,label,p_") and len(lines) == 4  # 2 windows + clip
     assert lines[-1].split(",")[1] == "clip"
+
+
+def test_keras_backend_without_the_folded_model_is_one_line(deployed_run, tmp_path, monkeypatch, capsys):
+    gone = tmp_path / "seed-0.keras"
+    monkeypatch.setattr(RunLayout, "folded_model", lambda self, seed=None: gone)
+    variant = str(RunLayout(deployed_run).variant_dir)
+    assert main(["predict", variant, str(tmp_path / "any.wav"), "--backend", "keras"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{gone} does not exist" in err and "ser-reparam fold" in err
+
+
+@pytest.mark.parametrize("text", [b'{"name": "tiny", "runs_dir": ', b"\xff\xfe{}", b""])
+def test_a_corrupt_config_json_is_one_line(tmp_path, capsys, text):
+    (tmp_path / "variant").mkdir()
+    (tmp_path / "variant" / "config.json").write_bytes(text)
+    assert main(["predict", str(tmp_path / "variant"), str(tmp_path / "any.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(tmp_path / "variant" / "config.json") in err and "re-run stage 03" in err
