@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def parse_arm(text: str, placements: str) -> tuple[str, str, list[str]]:
     parts = text.split("|")
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise SystemExit(f"--arm {text!r}: write NAME|PLACEMENTS|KEY=VALUE[,KEY=VALUE …] (PLACEMENTS may be empty)")
-    return parts[0], parts[1] or placements, parts[2].split(",")
+    return parts[0], parts[1] or placements, re.split(r",(?=[\w.]+=)", parts[2])
 
 
 def main() -> int:
