@@ -220,16 +220,30 @@ def foreign_files(folder: str | Path) -> list[str]:
                   if p.is_file() and p.relative_to(folder).as_posix() not in made)
 
 
+def _removable(folder: Path, relative) -> Path | None:
+    """The listed file when it is a plain file inside `folder` (the marker is a file anyone can
+    edit: a listing that leads out through '..', an absolute path or a symlink is not followed)."""
+    if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        return None
+    path = folder / relative
+    if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
+        return None
+    return path
+
+
 def remove_demo_corpus(folder: str | Path) -> list[str]:
     """Delete exactly the files the generator listed (and folders that end up empty); anything
     else in `folder` stays. Returns what was kept."""
     folder = Path(folder)
     for relative in _made_files(folder):
-        (folder / relative).unlink(missing_ok=True)
+        path = _removable(folder, relative)
+        if path is not None:
+            path.unlink()
     if (folder / MARKER).exists():  # still the generator's folder (a re-generation may use it)
         atomic_write_text(folder / MARKER, json.dumps({"generated_by": "ser-reparam demo corpus", "files": []}) + "\n")
     if folder.is_dir():
-        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        subs = (p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())
+        for sub in sorted(subs, key=lambda p: -len(p.parts)):
             if not any(sub.iterdir()):
                 sub.rmdir()
         if [p.name for p in folder.iterdir()] == [MARKER]:
