@@ -30,7 +30,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from ser_reparam.data.manifest import Utterance, write_manifest
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, unlisted_files
 from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
@@ -212,12 +212,7 @@ def _made_files(folder: Path) -> list[str]:
 
 def foreign_files(folder: str | Path) -> list[str]:
     """Files in `folder` that the demo generator did not write (relative paths, sorted)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    made = {MARKER, *_made_files(folder)}
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.relative_to(folder).as_posix() not in made)
+    return unlisted_files(folder, {MARKER, *_made_files(Path(folder))})
 
 
 def _removable(folder: Path, relative) -> Path | None:
