@@ -153,8 +153,8 @@ def refuse_foreign(folder: Path) -> None:
                          "or empty folder (another --out), or move it away")
     foreign = unlisted_files(folder, _listed(folder))
     if foreign:
-        raise InputError(f"{folder} holds files the export did not write (e.g. {foreign[0]}); export into a new "
-                         "or empty folder (another --out), or move those files out of it")
+        raise InputError(f"{folder} holds files the export did not write (e.g. {foreign[0]}); export into "
+                         "a new or empty folder (another --out), or move those files out of it")
 
 
 def discard_bundle(folder: Path) -> None:

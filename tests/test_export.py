@@ -10,7 +10,8 @@ import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model, export_run
+from firmware_export.export import (SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model,
+                                    export_run)
 from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
 from ser_reparam.errors import InputError, StageError
@@ -212,6 +213,14 @@ def test_stage_and_board_errors(deployed_run, tmp_path):
         export_run(moved, "esp32")
 
 
+def without_ram(board: Board) -> Board:
+    """The board with 20 bytes in each RAM region: no model fits."""
+    import dataclasses
+
+    regions = {name: (origin, 20) for name, (origin, _) in board.ram_regions.items()}
+    return dataclasses.replace(board, ram_regions=regions)
+
+
 def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, monkeypatch):
     import dataclasses
 
@@ -222,9 +231,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     export_run(moved, "stm32f4", deployment="whole-window")
     folder = RunLayout(moved).firmware_dir("stm32f4")
     assert json.loads((folder / "manifest.json").read_text())["fits"]
-    board = get_board("stm32f4")
-    small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})
-    monkeypatch.setattr(export, "get_board", lambda key: small)
+    monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
     with pytest.raises(BudgetError, match="does not fit"):
         export_run(moved, "stm32f4", deployment="whole-window")
     assert not folder.exists()  # no stale "fits" beside the new model, and no debris of the removal
@@ -258,8 +265,6 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
 
 def test_export_refuses_a_folder_holding_files_it_did_not_write(deployed_run, tmp_path, monkeypatch, capsys):
     """`export MODEL.tflite --out DIR` never removes a user's DIR/<board>/…, on success or over budget."""
-    import dataclasses
-
     from firmware_export import export
     from ser_reparam.cli import main
 
@@ -270,9 +275,7 @@ def test_export_refuses_a_folder_holding_files_it_did_not_write(deployed_run, tm
     assert main(["export", model, "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "src/main.c" in err and "stm32f4" in err
-    board = get_board("stm32f4")
-    small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})
-    monkeypatch.setattr(export, "get_board", lambda key: small)
+    monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
     assert main(["export", model, "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
     assert users.read_text() == "int main(void) { return 0; }\n"
 
@@ -285,7 +288,8 @@ def test_export_replaces_its_own_bundle_but_keeps_a_file_added_to_it(deployed_ru
     export_model(model, target, "stm32f4")  # its own bundle: replaced
     assert digest(target) == before
     (target / "cmake-cortex-m" / "my_driver.c").write_text("/* mine */\n")
-    with pytest.raises(InputError, match=r"stm32f4 holds files the export did not write \(e.g. cmake-cortex-m/my_driver.c\)"):
+    with pytest.raises(InputError, match=r"stm32f4 holds files the export did not write "
+                                         r"\(e.g. cmake-cortex-m/my_driver.c\)"):
         export_model(model, target, "stm32f4")
     assert (target / "cmake-cortex-m" / "my_driver.c").read_text() == "/* mine */\n"
 
