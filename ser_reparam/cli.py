@@ -64,9 +64,12 @@ _LOCKS = contextlib.ExitStack()  # run-folder locks taken by a command, released
 
 
 def _locked(config):
-    """Hold the config's run folder for the rest of the command (one writer per run folder)."""
+    """Hold the config's run folder for the rest of the command (one writer per run folder), once
+    it is known not to overlap the user's corpus or CSV."""
+    from ser_reparam.experiment import refuse_overlap
     from ser_reparam.runlock import run_lock
 
+    refuse_overlap(config)
     _LOCKS.enter_context(run_lock(config.run_dir))
     return config
 

@@ -45,6 +45,20 @@ def _prepared(config: ExperimentConfig) -> Path:
     return source
 
 
+def refuse_overlap(config: ExperimentConfig) -> None:
+    """InputError when the run folder (<runs_dir>/<name>) is the corpus, lies inside it or holds the
+    user's CSV: the stages write there, and --force deletes what they wrote."""
+    run = config.base_dir.resolve()
+    if run.is_relative_to(Path(config.data.root).resolve()):
+        raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: "
+                         "the stages write and --force deletes files there; choose a runs_dir outside the corpus")
+    csv_file = config.data.prepare.get("csv_file")
+    if csv_file is not None and Path(str(csv_file)).resolve().is_relative_to(run):
+        raise InputError(f"data.prepare.csv_file {csv_file} lies in the run folder {config.base_dir}, where "
+                         "stage 01 writes manifest.csv (and --force deletes it): keep your CSV outside "
+                         "<runs_dir>/<name>, or choose another runs_dir / name")
+
+
 def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
     """The class list, in the order of the model's outputs."""
     if config.data.labels:

@@ -170,3 +170,13 @@ def test_csv_duplicates_conflicts_ids_and_encoding(tmp_path, csv_root):
     quote.write_text('path,label\n"a.wav,happy\nb.wav,sad\nd.wav,sad\n')
     with pytest.raises(ValueError, match=r"quote.csv:2: a quoted field runs over several lines"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=quote)
+
+
+@pytest.mark.parametrize("csv_name", ["list.csv", "list_summary.json"])
+def test_prepare_never_writes_over_the_input_csv(tmp_path, csv_root, csv_name):
+    """Neither the manifest (--out) nor its summary beside it may be the CSV being read."""
+    listing = tmp_path / csv_name
+    listing.write_text("path,label\na.wav,happy\nb.wav,sad\nd.wav,happy\ne.wav,sad\n")
+    with pytest.raises(ValueError, match=r"--out .*list.csv would write over the CSV it reads .*list"):
+        prepare_manifest("csv", csv_root, tmp_path / "list.csv", csv_file=listing)
+    assert listing.read_text().startswith("path,label\na.wav,happy")
