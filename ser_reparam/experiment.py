@@ -50,8 +50,8 @@ def refuse_overlap(config: ExperimentConfig) -> None:
     user's CSV: the stages write there, and --force deletes what they wrote."""
     run = config.base_dir.resolve()
     if run.is_relative_to(Path(config.data.root).resolve()):
-        raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: "
-                         "the stages write and --force deletes files there; choose a runs_dir outside the corpus")
+        raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: the "
+                         "stages write and --force deletes files there; choose a runs_dir outside the corpus")
     csv_file = config.data.prepare.get("csv_file")
     if csv_file is not None and Path(str(csv_file)).resolve().is_relative_to(run):
         raise InputError(f"data.prepare.csv_file {csv_file} lies in the run folder {config.base_dir}, where "

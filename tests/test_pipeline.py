@@ -251,8 +251,8 @@ def test_a_run_folder_holding_the_input_csv_is_refused(tmp_path):
     listing.write_text("path,label\n" + "".join(f"{p.relative_to(corpus).as_posix()},{p.parent.name}\n"
                                                 for p in sorted(corpus.rglob("*.wav"))))
     text = listing.read_text()
-    config = parse_config({"name": "tiny", "runs_dir": str(tmp_path / "runs"),
-                           "data": {"dataset": "csv", "root": str(corpus), "prepare": {"csv_file": str(listing)}}})
+    data = {"dataset": "csv", "root": str(corpus), "prepare": {"csv_file": str(listing)}}
+    config = parse_config({"name": "tiny", "runs_dir": str(tmp_path / "runs"), "data": data})
     for force in (False, True):
         with pytest.raises(InputError, match=r"data.prepare.csv_file .*manifest.csv lies in the run folder"):
             run_pipeline(config, 1, 1, force=force, echo=quiet)
