@@ -308,10 +308,12 @@ def cmd_demo(args) -> int:
 def cmd_predict(args) -> int:
     """Classify audio files or folders with a run folder's model or a deployed .tflite (label and
     class probabilities per window and per clip). Exit 1 when any file could not be read."""
-    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files
+    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files, refuse_overwriting
 
-    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
     paths, skipped = audio_files(args.audio)
+    if args.out:
+        refuse_overwriting(args.out, [*paths, *skipped, args.model])
+    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
     for path in skipped:
         print(f"ser-reparam predict: skipped {path}: not an audio file name (give it by name to try it)",
               file=sys.stderr)

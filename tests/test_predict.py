@@ -94,3 +94,23 @@ def test_cli_classifies_a_folder_and_skips_what_it_cannot_read(clip, deployed_ru
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file,window,start_s,end_s,label,p_") and len(lines) == 4  # 2 windows + clip
     assert lines[-1].split(",")[1] == "clip"
+
+
+def test_out_never_replaces_an_input(clip, deployed_run, tmp_path, capsys):
+    """--out naming an audio file, a file of a given folder or the model: refused, every file kept."""
+    import shutil
+
+    path, _, _ = clip
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    wav = folder / "a.wav"
+    shutil.copyfile(path, wav)
+    (folder / "notes.txt").write_text("mine")
+    model = tmp_path / "int8.tflite"
+    shutil.copyfile(RunLayout(deployed_run).quantized_dir / "int8.tflite", model)
+    before = {p: p.read_bytes() for p in (wav, folder / "notes.txt", model)}
+    for audio, out in ((wav, wav), (folder, folder / "notes.txt"), (wav, model)):
+        assert main(["predict", str(model), str(audio), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and f"--out {out}" in err and "another file" in err
+    assert {p: p.read_bytes() for p in before} == before
