@@ -102,11 +102,26 @@ def save_run_config(config: ExperimentConfig) -> None:
     atomic_write_text(RunLayout(config).config_json, json.dumps(config.to_dict(), indent=1) + "\n")
 
 
+def _placed_at(config: ExperimentConfig, variant_dir: Path) -> ExperimentConfig:
+    """`config` with the runs_dir and name that make `variant_dir` its variant folder: the folder a
+    user names is the run (its saved runs_dir was relative to wherever the run was made)."""
+    variant_dir = variant_dir.resolve()
+    base = variant_dir.parent if config.data.fold is None else variant_dir.parent.parent
+    placed = dataclasses.replace(config, runs_dir=str(base.parent), name=base.name)
+    expected = RunLayout(placed).variant_dir
+    if expected != variant_dir:
+        raise InputError(f"{variant_dir} is not where its config.json (with the --set overrides) puts the "
+                         f"variant ({expected}): keep the folder names the run was given, and do not --set "
+                         "values that change the variant (model.*, data.fold)")
+    return placed
+
+
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
     path = Path(path)
     if (path / "config.json").is_file():
-        return parse_config(json.loads((path / "config.json").read_text()), str(path / "config.json"), overrides)
+        saved = path / "config.json"
+        return _placed_at(parse_config(json.loads(saved.read_text()), str(saved), overrides), path)
     variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:
         return load_run(variants[0], overrides)

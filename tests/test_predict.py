@@ -114,3 +114,20 @@ def test_out_never_replaces_an_input(clip, deployed_run, tmp_path, capsys):
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and f"--out {out}" in err and "another file" in err
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_run_folder_is_used_from_any_directory(clip, deployed_run, tmp_path, monkeypatch, capsys):
+    """config.json's runs_dir is relative to where the run was made, not to the current directory."""
+    import shutil
+
+    path, _, _ = clip
+    home = tmp_path / "project"
+    shutil.copytree(deployed_run.run_dir, home / "runs" / "tiny")
+    variant = home / "runs" / "tiny" / RunLayout(deployed_run).variant
+    saved = json.loads((variant / "config.json").read_text())
+    (variant / "config.json").write_text(json.dumps({**saved, "runs_dir": "runs"}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["predict", str(variant), path, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split(",")[1] == "clip"
+    assert list((tmp_path / "elsewhere").iterdir()) == []
