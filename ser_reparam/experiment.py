@@ -52,7 +52,7 @@ def refuse_overlap(config: ExperimentConfig) -> None:
     if run.is_relative_to(Path(config.data.root).resolve()):
         raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: the "
                          "stages write and --force deletes files there; choose a runs_dir outside the corpus")
-    csv_file = config.data.prepare.get("csv_file")
+    csv_file = config.data.prepare.get("csv_file") if isinstance(config.data.prepare, dict) else None
     if csv_file is not None and Path(str(csv_file)).resolve().is_relative_to(run):
         raise InputError(f"data.prepare.csv_file {csv_file} lies in the run folder {config.base_dir}, where "
                          "stage 01 writes manifest.csv (and --force deletes it): keep your CSV outside "
