@@ -45,9 +45,9 @@ from firmware_export.render import BUNDLE_DIR
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.errors import StageError
+from ser_reparam.errors import InputError, StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.files import ordinary_mode, temp_name
+from ser_reparam.files import ordinary_mode, temp_name, unlisted_files
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import deployed_model_name
 from ser_reparam.tflite_metadata import read_metadata
@@ -134,11 +134,35 @@ def verdict(board: Board, check: dict, arena: dict) -> str:
     return text
 
 
+def _listed(folder: Path) -> set[str]:
+    """The files a previous export wrote into `folder`: its manifest.json and the files it lists."""
+    try:
+        files = json.loads((folder / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(files, list):
+        return set()
+    return {"manifest.json", *(name for name in files if isinstance(name, str))}
+
+
+def refuse_foreign(folder: Path) -> None:
+    """InputError when `folder` holds anything a previous export did not write (a user's file is
+    never replaced or deleted)."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise InputError(f"{folder} is not a folder the export wrote (a file or a link): export into a new "
+                         "or empty folder (another --out), or move it away")
+    foreign = unlisted_files(folder, _listed(folder))
+    if foreign:
+        raise InputError(f"{folder} holds files the export did not write (e.g. {foreign[0]}); export into "
+                         "a new or empty folder (another --out), or move those files out of it")
+
+
 def discard_bundle(folder: Path) -> None:
     """Remove a board's bundle atomically: renamed away first (readers see all of it or none),
-    then deleted."""
+    then deleted; refused when it holds a file the export did not write."""
     if not folder.exists():
         return
+    refuse_foreign(folder)
     doomed = temp_name(folder)
     os.replace(folder, doomed)
     shutil.rmtree(doomed)
@@ -267,6 +291,7 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
                   check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
     """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
     the projects, manifest.json) in a staging folder renamed into place."""
+    refuse_foreign(target)
     try:
         require_fit(board, check)
     except BudgetError:  # a previous bundle would still say "fits" beside the new model: take it away
@@ -299,8 +324,7 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
             "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
+        discard_bundle(target)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -77,9 +77,12 @@ _LOCKS = contextlib.ExitStack()  # run-folder locks taken by a command, released
 
 
 def _locked(config):
-    """Hold the config's run folder for the rest of the command (one writer per run folder)."""
+    """Hold the config's run folder for the rest of the command (one writer per run folder), once
+    it is known not to overlap the user's corpus or CSV."""
+    from ser_reparam.experiment import refuse_overlap
     from ser_reparam.runlock import run_lock
 
+    refuse_overlap(config)
     _LOCKS.enter_context(run_lock(config.run_dir))
     return config
 
@@ -318,10 +321,12 @@ def cmd_demo(args) -> int:
 def cmd_predict(args) -> int:
     """Classify audio files or folders with a run folder's model or a deployed .tflite (label and
     class probabilities per window and per clip). Exit 1 when any file could not be read."""
-    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files
+    from ser_reparam.predict import Predictor, audio_files, format_results, predict_files, refuse_overwriting
 
-    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
     paths, skipped = audio_files(args.audio)
+    if args.out:
+        refuse_overwriting(args.out, [*paths, *skipped, args.model])
+    predictor = Predictor.load(args.model, args.backend, args.variant_model, args.hop)
     for path in skipped:
         print(f"ser-reparam predict: skipped {path}: not an audio file name (give it by name to try it)",
               file=sys.stderr)

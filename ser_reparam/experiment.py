@@ -45,6 +45,20 @@ def _prepared(config: ExperimentConfig) -> Path:
     return source
 
 
+def refuse_overlap(config: ExperimentConfig) -> None:
+    """InputError when the run folder (<runs_dir>/<name>) is the corpus, lies inside it or holds the
+    user's CSV: the stages write there, and --force deletes what they wrote."""
+    run = config.base_dir.resolve()
+    if run.is_relative_to(Path(config.data.root).resolve()):
+        raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: the "
+                         "stages write and --force deletes files there; choose a runs_dir outside the corpus")
+    csv_file = config.data.prepare.get("csv_file") if isinstance(config.data.prepare, dict) else None
+    if csv_file is not None and Path(str(csv_file)).resolve().is_relative_to(run):
+        raise InputError(f"data.prepare.csv_file {csv_file} lies in the run folder {config.base_dir}, where "
+                         "stage 01 writes manifest.csv (and --force deletes it): keep your CSV outside "
+                         "<runs_dir>/<name>, or choose another runs_dir / name")
+
+
 def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
     """The class list, in the order of the model's outputs."""
     if config.data.labels:
@@ -97,11 +111,26 @@ def _saved_config(path: Path) -> dict:
                           "it; restore it, or re-run stage 03 (ser-reparam train --config <your config>)") from None
 
 
+def _placed_at(config: ExperimentConfig, variant_dir: Path) -> ExperimentConfig:
+    """`config` with the runs_dir and name that make `variant_dir` its variant folder: the folder a
+    user names is the run (its saved runs_dir was relative to wherever the run was made)."""
+    variant_dir = variant_dir.resolve()
+    base = variant_dir.parent if config.data.fold is None else variant_dir.parent.parent
+    placed = dataclasses.replace(config, runs_dir=str(base.parent), name=base.name)
+    expected = RunLayout(placed).variant_dir
+    if expected != variant_dir:
+        raise InputError(f"{variant_dir} is not where its config.json (with the --set overrides) puts the "
+                         f"variant ({expected}): keep the folder names the run was given, and do not --set "
+                         "values that change the variant (model.*, data.fold)")
+    return placed
+
+
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
     path = Path(path)
     if (path / "config.json").is_file():
-        return parse_config(_saved_config(path / "config.json"), str(path / "config.json"), overrides)
+        saved = path / "config.json"
+        return _placed_at(parse_config(_saved_config(saved), str(saved), overrides), path)
     variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:
         return load_run(variants[0], overrides)

@@ -69,3 +69,13 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def unlisted_files(folder: str | os.PathLike, listed: set[str]) -> list[str]:
+    """Files (and symlinks) under `folder` whose relative path is not in `listed`, sorted: what a
+    generator that keeps such a listing did not write, so must never remove."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and p.relative_to(folder).as_posix() not in listed)

@@ -21,7 +21,7 @@ from typing import Callable
 
 from ser_reparam.config import ExperimentConfig, config_hash
 from ser_reparam.errors import InputError, StageError
-from ser_reparam.experiment import DEMO_DATASET
+from ser_reparam.experiment import DEMO_DATASET, refuse_overlap
 from ser_reparam.layout import RunLayout, variant_name
 from ser_reparam.files import atomic_write_text, file_sha256
 from ser_reparam.runlock import run_lock
@@ -160,6 +160,7 @@ def run_pipeline(config: ExperimentConfig, first: int = 1, last: int = 7, force:
     """Stages `first` … `last` in order; `echo` gets a line per stage and its summary."""
     if not 1 <= first <= last <= len(STAGES):
         raise InputError(f"--from {first} --to {last}: need 1 <= from <= to <= {len(STAGES)}")
+    refuse_overlap(config)
     with run_lock(config.run_dir):
         return [_run_and_echo(config, stage, force, echo) for stage in STAGES[first - 1:last]]
 

@@ -211,6 +211,16 @@ def audio_files(items: list[str]) -> tuple[list[Path], list[Path]]:
     return found, skipped
 
 
+def refuse_overwriting(out: str | os.PathLike, inputs: list[str | os.PathLike]) -> None:
+    """InputError when the results file `out` is one of the files read (audio, the other files found
+    in the folders given, the model): writing the results would replace it."""
+    target = Path(out).resolve()
+    for path in inputs:
+        if Path(path).resolve() == target:
+            raise InputError(f"--out {out} is one of the inputs ({path}): the results would replace it; "
+                             "give another file name")
+
+
 def predict_files(predictor: Predictor, paths: list[Path]):
     """(path, Clip or None, error message or None) per file; a file that cannot be read or decoded
     is reported and the others go on."""

@@ -10,10 +10,11 @@ import pytest
 from needs import ARM_GCC, need_tool
 
 from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_run
+from firmware_export.export import (SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model,
+                                    export_run)
 from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
-from ser_reparam.errors import StageError
+from ser_reparam.errors import InputError, StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
 from ser_reparam.layout import RunLayout
@@ -253,6 +254,14 @@ def test_stage_and_board_errors(deployed_run, tmp_path):
         export_run(moved, "esp32")
 
 
+def without_ram(board: Board) -> Board:
+    """The board with 20 bytes in each RAM region: no model fits."""
+    import dataclasses
+
+    regions = {name: (origin, 20) for name, (origin, _) in board.ram_regions.items()}
+    return dataclasses.replace(board, ram_regions=regions)
+
+
 def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, monkeypatch):
     import dataclasses
 
@@ -263,9 +272,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     export_run(moved, "stm32f4", deployment="whole-window")
     folder = RunLayout(moved).firmware_dir("stm32f4")
     assert json.loads((folder / "manifest.json").read_text())["fits"]
-    board = get_board("stm32f4")
-    small = dataclasses.replace(board, ram_regions={name: (origin, 20) for name, (origin, _) in board.ram_regions.items()})
-    monkeypatch.setattr(export, "get_board", lambda key: small)
+    monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
     with pytest.raises(BudgetError, match="does not fit"):
         export_run(moved, "stm32f4", deployment="whole-window")
     assert not folder.exists()  # no stale "fits" beside the new model, and no debris of the removal
@@ -295,3 +302,45 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
                          '"stream state size");\n')
         subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
                         "-o", str(tmp_path / "probe.o")], check=True, capture_output=True, text=True)
+
+
+def test_export_refuses_a_folder_holding_files_it_did_not_write(deployed_run, tmp_path, monkeypatch, capsys):
+    """`export MODEL.tflite --out DIR` never removes a user's DIR/<board>/…, on success or over budget."""
+    from firmware_export import export
+    from ser_reparam.cli import main
+
+    model = str(RunLayout(deployed_run).quantized_dir / "int8.tflite")
+    users = tmp_path / "out" / "stm32f4" / "src" / "main.c"
+    users.parent.mkdir(parents=True)
+    users.write_text("int main(void) { return 0; }\n")
+    assert main(["export", model, "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "src/main.c" in err and "stm32f4" in err
+    monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
+    assert main(["export", model, "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
+    assert users.read_text() == "int main(void) { return 0; }\n"
+
+
+def test_export_replaces_its_own_bundle_but_keeps_a_file_added_to_it(deployed_run, tmp_path):
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    target = tmp_path / "out" / "stm32f4"
+    export_model(model, target, "stm32f4")
+    before = digest(target)
+    export_model(model, target, "stm32f4")  # its own bundle: replaced
+    assert digest(target) == before
+    (target / "cmake-cortex-m" / "my_driver.c").write_text("/* mine */\n")
+    with pytest.raises(InputError, match=r"stm32f4 holds files the export did not write "
+                                         r"\(e.g. cmake-cortex-m/my_driver.c\)"):
+        export_model(model, target, "stm32f4")
+    assert (target / "cmake-cortex-m" / "my_driver.c").read_text() == "/* mine */\n"
+
+
+def test_a_forged_bundle_listing_removes_nothing_outside(deployed_run, tmp_path):
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "out" / "stm32f4"
+    target.mkdir(parents=True)
+    (target / "manifest.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
+    export_model(model, target, "stm32f4")
+    assert victim.read_text() == "keep me" and json.loads((target / "manifest.json").read_text())["fits"]

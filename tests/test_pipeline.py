@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.errors import StageError
+from ser_reparam.errors import InputError, StageError
 from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
 
 ROOT = Path(__file__).parents[1]
@@ -213,3 +213,47 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
     for baseline in ("Logistic regression (78-feature utterance stats)", "Linear SVM (78-feature utterance stats)",
                      "Chance (majority class)"):
         assert f"| {baseline} |" in printed
+
+
+def user_corpus(root: Path) -> Path:
+    """A user's labelled-folder corpus: two classes of short tones."""
+    from corpus_files import tone
+
+    for label, freq in (("happy", 300), ("sad", 200)):
+        for k in range(3):
+            tone(root / label / f"{label}{k}.wav", freq=freq + 10 * k)
+    return root
+
+
+@pytest.mark.parametrize("runs_dir", ["corpus", "corpus/runs", "."])
+def test_a_run_folder_in_the_corpus_is_refused(tmp_path, runs_dir, capsys):
+    """runs_dir/name that is the corpus or lies inside it: refused before anything is written there."""
+    from ser_reparam.cli import main
+
+    corpus = user_corpus(tmp_path / "corpus")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in corpus.rglob("*"))
+    raw = {"name": "corpus" if runs_dir == "." else "tiny", "runs_dir": str(tmp_path / runs_dir),
+           "data": {"dataset": "folder", "root": str(corpus)}}
+    with pytest.raises(InputError, match=r"run folder .* is .*data.root .*corpus.*choose a runs_dir"):
+        run_pipeline(parse_config(raw), 1, 1, echo=quiet)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(json.dumps(raw))
+    assert main(["run", "--config", str(path), "--to", "1", "--force"]) == 2
+    assert "data.root" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in corpus.rglob("*")) == before
+
+
+def test_a_run_folder_holding_the_input_csv_is_refused(tmp_path):
+    """The user's CSV at runs_dir/name/manifest.csv: stage 01 would overwrite it and --force delete it."""
+    corpus = user_corpus(tmp_path / "corpus")
+    listing = tmp_path / "runs" / "tiny" / "manifest.csv"
+    listing.parent.mkdir(parents=True)
+    listing.write_text("path,label\n" + "".join(f"{p.relative_to(corpus).as_posix()},{p.parent.name}\n"
+                                                for p in sorted(corpus.rglob("*.wav"))))
+    text = listing.read_text()
+    data = {"dataset": "csv", "root": str(corpus), "prepare": {"csv_file": str(listing)}}
+    config = parse_config({"name": "tiny", "runs_dir": str(tmp_path / "runs"), "data": data})
+    for force in (False, True):
+        with pytest.raises(InputError, match=r"data.prepare.csv_file .*manifest.csv lies in the run folder"):
+            run_pipeline(config, 1, 1, force=force, echo=quiet)
+    assert listing.read_text() == text

@@ -112,3 +112,40 @@ def test_a_corrupt_config_json_is_one_line(tmp_path, capsys, text):
     assert main(["predict", str(tmp_path / "variant"), str(tmp_path / "any.wav")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(tmp_path / "variant" / "config.json") in err and "re-run stage 03" in err
+
+
+def test_out_never_replaces_an_input(clip, deployed_run, tmp_path, capsys):
+    """--out naming an audio file, a file of a given folder or the model: refused, every file kept."""
+    import shutil
+
+    path, _, _ = clip
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    wav = folder / "a.wav"
+    shutil.copyfile(path, wav)
+    (folder / "notes.txt").write_text("mine")
+    model = tmp_path / "int8.tflite"
+    shutil.copyfile(RunLayout(deployed_run).quantized_dir / "int8.tflite", model)
+    before = {p: p.read_bytes() for p in (wav, folder / "notes.txt", model)}
+    for audio, out in ((wav, wav), (folder, folder / "notes.txt"), (wav, model)):
+        assert main(["predict", str(model), str(audio), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and f"--out {out}" in err and "another file" in err
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_run_folder_is_used_from_any_directory(clip, deployed_run, tmp_path, monkeypatch, capsys):
+    """config.json's runs_dir is relative to where the run was made, not to the current directory."""
+    import shutil
+
+    path, _, _ = clip
+    home = tmp_path / "project"
+    shutil.copytree(deployed_run.run_dir, home / "runs" / "tiny")
+    variant = home / "runs" / "tiny" / RunLayout(deployed_run).variant
+    saved = json.loads((variant / "config.json").read_text())
+    (variant / "config.json").write_text(json.dumps({**saved, "runs_dir": "runs"}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["predict", str(variant), path, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split(",")[1] == "clip"
+    assert list((tmp_path / "elsewhere").iterdir()) == []

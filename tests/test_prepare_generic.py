@@ -183,3 +183,13 @@ def test_csv_unclosed_last_quote_and_extra_cells_are_refused(tmp_path, csv_root,
     with pytest.raises(ValueError, match=message):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=path)
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize("csv_name", ["list.csv", "list_summary.json"])
+def test_prepare_never_writes_over_the_input_csv(tmp_path, csv_root, csv_name):
+    """Neither the manifest (--out) nor its summary beside it may be the CSV being read."""
+    listing = tmp_path / csv_name
+    listing.write_text("path,label\na.wav,happy\nb.wav,sad\nd.wav,happy\ne.wav,sad\n")
+    with pytest.raises(ValueError, match=r"--out .*list.csv would write over the CSV it reads .*list"):
+        prepare_manifest("csv", csv_root, tmp_path / "list.csv", csv_file=listing)
+    assert listing.read_text().startswith("path,label\na.wav,happy")

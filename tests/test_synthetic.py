@@ -1,6 +1,7 @@
 """The demo corpus: deterministic, speaker-independent, and its classes differ as designed."""
 import csv
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -91,3 +92,22 @@ def test_no_utterances_per_class_is_refused_not_an_empty_corpus(tmp_path):
     with pytest.raises(ValueError, match="per_class 0: the demo corpus needs at least 1 utterance"):
         make_demo_corpus(tmp_path / "corpus", per_class=0)
     assert not (tmp_path / "corpus").exists()
+
+
+@pytest.mark.parametrize("forged", ["../victim/important.txt", "ABSOLUTE", "out/important.txt", 7])
+def test_a_forged_marker_never_deletes_outside_the_corpus(tmp_path, forged):
+    """The marker is a file anyone can edit: only plain files inside the corpus folder go."""
+    from ser_reparam.data.synthetic import MARKER, remove_demo_corpus
+
+    victim = tmp_path / "victim" / "important.txt"
+    victim.parent.mkdir()
+    victim.write_text("keep me")
+    corpus = tmp_path / "corpus"
+    make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)
+    (corpus / "out").symlink_to(victim.parent)  # a folder link out of the corpus
+    (corpus / "link.txt").symlink_to(victim)
+    listed = str(victim) if forged == "ABSOLUTE" else forged
+    (corpus / MARKER).write_text(json.dumps({"files": ["manifest.csv", listed, "link.txt"]}))
+    remove_demo_corpus(corpus)
+    assert victim.read_text() == "keep me" and (corpus / "link.txt").is_symlink()
+    assert not (corpus / "manifest.csv").exists()

@@ -38,6 +38,8 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     if not root.is_dir():
         raise MissingInputError(f"data root {root} does not exist or is not a folder; "
                                 f"for {dataset} it must hold {corpus.LAYOUT}")
+    summary = out.with_name(f"{out.stem}_summary.json")
+    _refuse_writing_over(options.get("csv_file"), out, summary)
     cache = AudioCache(out.parent / "audio_cache" if audio_cache is None else audio_cache, out.parent,
                        find_ffmpeg())
     report = PrepareReport(dataset, str(root))
@@ -47,13 +49,19 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
                             ("reused from the audio cache", cache.reused)):
         for source in sources:
             report.note(reason, source.relative_to(root).as_posix())
-    summary = out.with_name(f"{out.stem}_summary.json")
     report.write(summary)
     if not collector.rows:
         raise InputError(f"no usable {dataset} data under {root} (expected {corpus.LAYOUT}); "
                          f"{summary} lists what was excluded and why")
     write_manifest(collector.rows, out, labels=collector.labels())
     return report
+
+
+def _refuse_writing_over(csv_file, out: Path, summary: Path) -> None:
+    """The user's CSV is read, never replaced by the manifest or its summary."""
+    if csv_file is not None and Path(csv_file).resolve() in (out.resolve(), summary.resolve()):
+        raise InputError(f"--out {out} would write over the CSV it reads ({csv_file}): give the manifest "
+                         "another name or folder")
 
 
 def _corpus(dataset: str):

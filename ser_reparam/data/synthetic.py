@@ -30,7 +30,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from ser_reparam.data.manifest import Utterance, write_manifest
-from ser_reparam.files import atomic_write_text
+from ser_reparam.files import atomic_write_text, unlisted_files
 from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
@@ -215,12 +215,18 @@ def _made_files(folder: Path) -> list[str]:
 
 def foreign_files(folder: str | Path) -> list[str]:
     """Files in `folder` that the demo generator did not write (relative paths, sorted)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    made = {MARKER, *_made_files(folder)}
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.relative_to(folder).as_posix() not in made)
+    return unlisted_files(folder, {MARKER, *_made_files(Path(folder))})
+
+
+def _removable(folder: Path, relative) -> Path | None:
+    """The listed file when it is a plain file inside `folder` (the marker is a file anyone can
+    edit: a listing that leads out through '..', an absolute path or a symlink is not followed)."""
+    if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        return None
+    path = folder / relative
+    if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
+        return None
+    return path
 
 
 def remove_demo_corpus(folder: str | Path) -> list[str]:
@@ -228,11 +234,14 @@ def remove_demo_corpus(folder: str | Path) -> list[str]:
     else in `folder` stays. Returns what was kept."""
     folder = Path(folder)
     for relative in _made_files(folder):
-        (folder / relative).unlink(missing_ok=True)
+        path = _removable(folder, relative)
+        if path is not None:
+            path.unlink()
     if (folder / MARKER).exists():  # still the generator's folder (a re-generation may use it)
         atomic_write_text(folder / MARKER, json.dumps({"generated_by": "ser-reparam demo corpus", "files": []}) + "\n")
     if folder.is_dir():
-        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        subs = (p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())
+        for sub in sorted(subs, key=lambda p: -len(p.parts)):
             if not any(sub.iterdir()):
                 sub.rmdir()
         if [p.name for p in folder.iterdir()] == [MARKER]:

@@ -1,0 +1,60 @@
+"""A run folder named on the command line is the run: wherever it lies and whatever the current directory."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ser_reparam.cli import main
+from ser_reparam.config import parse_config
+from ser_reparam.errors import InputError
+from ser_reparam.experiment import load_run, save_run_config
+from ser_reparam.layout import RunLayout
+
+
+def saved_run(home: Path, name: str = "demo", fold: int | None = None) -> Path:
+    """A variant folder under home/runs/<name> whose config.json says `runs_dir: runs` (relative, as
+    the demo writes it); returns the variant folder."""
+    folds = {} if fold is None else {"folds": 3, "fold": fold}
+    data = {"dataset": "demo", "root": "runs/demo-corpus", **folds}
+    config = parse_config({"name": name, "runs_dir": str(home / "runs"), "data": data})
+    save_run_config(config)
+    saved = RunLayout(config).config_json
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "runs_dir": "runs"}))
+    return saved.parent
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_a_run_folder_is_the_run_from_any_directory(tmp_path, monkeypatch, fold):
+    mine, other = saved_run(tmp_path / "a", fold=fold), saved_run(tmp_path / "b", fold=fold)
+    monkeypatch.chdir(tmp_path / "b")  # holds another run of the same name at runs/demo/…
+    config = load_run(mine)
+    assert RunLayout(config).variant_dir == mine.resolve() and config.name == "demo"
+    assert RunLayout(config).quantized_dir.is_relative_to(tmp_path / "a")
+    assert RunLayout(load_run(other.relative_to(tmp_path / "b"))).variant_dir == other.resolve()
+
+
+def test_a_moved_or_renamed_run_folder_is_still_the_run(tmp_path):
+    variant = saved_run(tmp_path / "a")
+    moved = tmp_path / "archive" / "renamed"
+    moved.parent.mkdir()
+    (tmp_path / "a" / "runs" / "demo").rename(moved)
+    assert RunLayout(load_run(moved / variant.name)).variant_dir == (moved / variant.name).resolve()
+    assert RunLayout(load_run(moved)).run_dir == moved.resolve()
+
+
+def test_a_run_folder_that_is_not_where_its_config_puts_it_is_refused(tmp_path):
+    variant = saved_run(tmp_path / "a")
+    with pytest.raises(InputError, match=r"is not where its config.json .* puts the variant"):
+        load_run(variant, ["model.hrf=ffn2@8x1"])  # would read and write another variant's folder
+    renamed = variant.rename(variant.with_name("mine"))
+    with pytest.raises(InputError, match=r"mine is not where its config.json"):
+        load_run(renamed)
+
+
+def test_a_stage_command_locks_the_named_run_not_one_under_the_current_directory(tmp_path, monkeypatch):
+    variant = saved_run(tmp_path / "a")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["fold", str(variant)]) == 2  # nothing trained: refused, naming stage 03
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert (tmp_path / "a" / "runs" / "demo" / ".lock").is_file()
