@@ -131,3 +131,24 @@ def test_train_then_fold_are_recorded_and_skipped(tmp_path, capsys):
     assert "stage 04 (fold): done" in capsys.readouterr().out and record.stat().st_mtime_ns != stamp
     assert main(["train", "--config", config]) == 0  # the whole of stage 03 still holds
     assert "stage 03 (train): skipped (unchanged)" in capsys.readouterr().out
+
+
+def test_verify_firmware_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """No bundle, a target the board cannot run, no TFLM tree: each a refusal (exit 2), as the README says."""
+    from conftest import write_tiny_config
+
+    config = str(write_tiny_config(tmp_path, "split", 2, 0.0))
+    monkeypatch.delenv("TFLM_DIR", raising=False)
+    assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
+    assert "no firmware bundle for stm32f4" in capsys.readouterr().err
+    assert main(["verify-firmware", "--config", config, "--board", "rp2040", "--target", "cortex-m4"]) == 2
+    assert "verify it with --target host" in capsys.readouterr().err
+    from ser_reparam.config import load_config
+    from ser_reparam.layout import RunLayout
+
+    bundle = RunLayout(load_config(config)).firmware_dir("stm32f4")
+    bundle.mkdir(parents=True)
+    (bundle / "manifest.json").write_text("{}")
+    assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ser-reparam verify-firmware: error: no TFLM tree")
