@@ -4,8 +4,10 @@ content hashes."""
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,6 +37,29 @@ def temp_name(path: str | os.PathLike) -> Path:
     the same suffix (Keras picks its format by it)."""
     path = Path(path)
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def remove_stale_temps(path: str | os.PathLike) -> None:
+    """Remove the temp_name siblings of `path` whose process no longer runs: what a killed run left
+    behind. A live process's temporary file is its work in progress and stays."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}"):
+        pid = stale.name[len(path.stem) + 2:-len(f".tmp{path.suffix}")]
+        if pid.isdigit() and not _running(int(pid)):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,5 +1,6 @@
 """From manifest to batches: cached features, train-only statistics, windows and errors."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -127,3 +128,23 @@ def test_wrong_sample_rate_and_missing_file_are_named(tmp_path):
         store_for(tmp_path, tmp_path / "m3.csv", tmp_path / "c").extract("train")
     with pytest.raises(DataError, match="no rows in split 'test'"):
         store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").extract("test")
+
+
+def test_a_killed_extraction_leaves_no_temporary_folder(corpus, tmp_path):
+    """The temporary cache of a killed stage 02 (its process gone) is removed by the next run; that of a
+    running process stays."""
+    import subprocess
+    import sys
+
+    from ser_reparam.files import temp_name
+
+    root, manifest = corpus
+    store = store_for(root, manifest, tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    own = temp_name(store.records("train"))
+    killed, running = (own.with_name(own.name.replace(f".{os.getpid()}.", f".{pid}.")) for pid in (gone, os.getppid()))
+    for leftover in (killed, running):
+        (leftover / "snapshot").mkdir(parents=True)
+    store.extract("train", LABELS)
+    assert not killed.exists() and running.exists()
