@@ -170,3 +170,24 @@ def test_csv_duplicates_conflicts_ids_and_encoding(tmp_path, csv_root):
     quote.write_text('path,label\n"a.wav,happy\nb.wav,sad\nd.wav,sad\n')
     with pytest.raises(ValueError, match=r"quote.csv:2: a quoted field runs over several lines"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=quote)
+
+
+def test_fifos_and_symlink_loops_are_excluded_by_their_reason(tmp_path):
+    """A FIFO is not a missing file (and is never opened: that would block); a symlink loop is reported,
+    not a crash."""
+    import os
+
+    root = tmp_path / "data"
+    for label in ("calm", "tense"):
+        tone(root / label / f"{label}.wav")
+    os.mkfifo(root / "calm" / "pipe.wav")
+    (root / "calm" / "self.wav").symlink_to("self.wav")
+    (root / "tense" / "a.wav").symlink_to("b.wav")
+    (root / "tense" / "b.wav").symlink_to("a.wav")
+    report = prepare_manifest("folder", root, tmp_path / "out" / "m.csv")
+    assert [u.path for u in read_manifest(tmp_path / "out" / "m.csv")] == ["calm/calm.wav", "tense/tense.wav"]
+    excluded = report.to_dict()["excluded"]
+    assert excluded["not a regular file (a FIFO, socket or device; copy the audio into a file)"]["items"] == \
+        ["calm/pipe.wav"]
+    assert excluded["symlink loop (the link leads back to itself; point it at the audio file)"]["items"] == \
+        ["calm/self.wav", "tense/a.wav", "tense/b.wav"]
