@@ -47,7 +47,7 @@ from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.files import ordinary_mode, temp_name
+from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import deployed_model_name
 from ser_reparam.tflite_metadata import read_metadata
@@ -302,7 +302,8 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        refuse_ordinary(err, target)  # a full disk names the bundle, not a file in the staging folder
         raise
     return manifest

@@ -492,8 +492,11 @@ def _dispatch(args) -> int:
     """Run the command; the project's errors become one line and exit 2 (unless --debug)."""
     if args.debug:
         return args.func(args)
+    from ser_reparam.files import refusals_named
+
     try:
-        return args.func(args)
+        with refusals_named():  # a full disk, a read-only folder, …: the user's to fix, not a bug
+            return args.func(args)
     except ProjectError as err:  # a refusal the user can act on: one line, exit 2
         print(f"ser-reparam {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2

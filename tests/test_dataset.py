@@ -1,6 +1,7 @@
 """From manifest to batches: cached features, train-only statistics, windows and errors."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,20 @@ def test_a_killed_extraction_leaves_no_temporary_folder(corpus, tmp_path):
         (leftover / "snapshot").mkdir(parents=True)
     store.extract("train", LABELS)
     assert not killed.exists() and running.exists()
+
+
+def test_a_full_disk_in_stage_02_names_the_cache_folder(corpus, tmp_path, monkeypatch):
+    """TensorFlow's own error (no errno, the system's text in its message) becomes a one-line refusal;
+    the half-written cache is removed."""
+    from ser_reparam.errors import FileSystemError
+
+    def full(dataset, path, **kwargs):
+        (Path(path) / "00000000.shard").mkdir(parents=True)
+        raise tf.errors.ResourceExhaustedError(None, None, f"{path}/00000000.snapshot; No space left on device")
+
+    root, manifest = corpus
+    store = store_for(root, manifest, tmp_path)
+    monkeypatch.setattr(tf.data.Dataset, "save", full)
+    with pytest.raises(FileSystemError, match=f"^{store.folder}: No space left on device; free some space"):
+        store.extract("train", LABELS)
+    assert list(store.folder.iterdir()) == []
