@@ -203,7 +203,7 @@ def test_a_read_only_folder_is_one_line_and_exit_2(tmp_path, read_only, capsys):
     for argv, named in ((["run", "--config", str(config)], read_only / "runs"),
                         (["evaluate", "--config", str(config)], read_only / "runs"),
                         (["export", "--config", str(config)], read_only / "runs"),
-                        (["report", str(tmp_path / "trained"), "--out", str(read_only / "reports")], read_only),
+                        (["report", str(tmp_path / "trained"), "--out", str(read_only / "out")], read_only),
                         (["demo", "--out", str(read_only / "demo")], read_only / "demo")):
         assert main(argv) == 2
         err = capsys.readouterr().err

@@ -158,7 +158,8 @@ def test_a_full_disk_in_stage_02_names_the_cache_folder(corpus, tmp_path, monkey
 
     def full(dataset, path, **kwargs):
         (Path(path) / "00000000.shard").mkdir(parents=True)
-        raise tf.errors.ResourceExhaustedError(None, None, f"{path}/00000000.snapshot; No space left on device")
+        message = f"{path}/00000000.snapshot; No space left on device"
+        raise tf.errors.ResourceExhaustedError(None, None, message)
 
     root, manifest = corpus
     store = store_for(root, manifest, tmp_path)

@@ -254,3 +254,20 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
                          '"stream state size");\n')
         subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
                         "-o", str(tmp_path / "probe.o")], check=True, capture_output=True, text=True)
+
+
+def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from ser_reparam.cli import main
+
+    def full(*args, **kwargs):  # a write on a full disk: the system's ENOSPC, no file named
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {tmp_path / 'out' / 'stm32f4'}: No space left on device; free" in err
+    assert list((tmp_path / "out").iterdir()) == []

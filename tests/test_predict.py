@@ -94,3 +94,17 @@ def test_cli_classifies_a_folder_and_skips_what_it_cannot_read(clip, deployed_ru
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file,window,start_s,end_s,label,p_") and len(lines) == 4  # 2 windows + clip
     assert lines[-1].split(",")[1] == "clip"
+
+
+def test_predict_out_on_a_full_disk_is_one_line_and_keeps_the_old_file(clip, deployed_run, tmp_path, capsys,
+                                                                     monkeypatch):
+    from conftest import full_disk
+
+    out = tmp_path / "results.csv"
+    out.write_text("yesterday's results\n")
+    full_disk(monkeypatch, tmp_path)
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    assert main(["predict", str(model), clip[0], "--format", "csv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {out}: No space left on device; free some space" in err
+    assert out.read_text() == "yesterday's results\n"
