@@ -1,6 +1,7 @@
 """Files the stages share: atomic writes (a temporary file in the same folder, then a rename, so
-a reader or a later stage never sees half a file, even when a run is killed mid-write) and
-content hashes."""
+a reader or a later stage never sees half a file, even when a run is killed mid-write), content
+hashes, and the system's ordinary refusals (full disk, read-only folder, …) as errors that name
+the file and the fix."""
 from __future__ import annotations
 
 import contextlib
@@ -95,11 +96,11 @@ def remove_stale_temps(path: str | os.PathLike) -> None:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:  # it exists, as another user's process
+        pass
     return True
 
 

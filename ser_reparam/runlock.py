@@ -61,5 +61,6 @@ def _claim(handle, path: Path) -> None:
             handle.write(f"process {os.getpid()} ({command}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
             handle.flush()
     except BaseException:
-        handle.close()
+        with contextlib.suppress(OSError):  # closing flushes the same unwritten bytes again
+            handle.close()
         raise
