@@ -47,7 +47,7 @@ from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import InputError, StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.files import ordinary_mode, temp_name, unlisted_files
+from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unlisted_files
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import deployed_model_name
 from ser_reparam.tflite_metadata import read_metadata
@@ -326,7 +326,8 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         discard_bundle(target)
         os.replace(staging, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        refuse_ordinary(err, target)  # a full disk names the bundle, not a file in the staging folder
         raise
     return manifest

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from firmware_export.linker_script import QEMU_RAM, QEMU_RAM_BYTES, linker_script
+from ser_reparam.errors import ProjectError
 
 RUNTIME_DIR = Path(__file__).parent / "mps2_an386"
 
@@ -93,7 +94,7 @@ TARGETS.update({
 })
 
 
-class BuildError(RuntimeError):
+class BuildError(ProjectError, RuntimeError):
     """A compile, link or run step failed; the message names the step and shows its output."""
 
 

@@ -34,7 +34,7 @@ from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, 
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
-from ser_reparam.errors import StageError
+from ser_reparam.errors import InputError, ProjectError, StageError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
 from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize
@@ -47,7 +47,7 @@ FEATURE_MAX_LSB = 1
 FEATURE_EQUAL_SHARE = 0.999
 
 
-class VerifyError(RuntimeError):
+class VerifyError(ProjectError, RuntimeError):
     """The firmware disagrees with the Python path; the message names the clip and the numbers."""
 
 
@@ -204,11 +204,11 @@ def parse_output(text: str) -> dict:
 def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, log=print) -> dict:
     """Build the bundle's firmware for `target_name` in `work`; the program and what it was built from."""
     if target_name not in tflm_build.TARGETS:
-        raise ValueError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
+        raise InputError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
     target = tflm_build.TARGETS[target_name]
     board = get_board(board_key)
     if target.runner == "qemu-mps2-an386" and board.core != "cortex-m4":
-        raise ValueError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
+        raise InputError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
                          "verify it with --target host")
     bundle = RunLayout(config).firmware_dir(board_key)
     if not (bundle / "manifest.json").exists():

@@ -276,16 +276,10 @@ def cmd_verify_firmware(args) -> int:
     """Build a bundle's firmware against the real TFLite Micro (host or Cortex-M4 under QEMU), play
     test clips into it and check features, int8 logits and labels against the Python path."""
     _quiet_tensorflow()
-    from firmware_export.tflm_build import BuildError
-    from firmware_export.verify import VerifyError, summary, verify_firmware
-    from ser_reparam.errors import StageError
+    from firmware_export.verify import summary, verify_firmware
 
-    config = _run_config(args)
-    try:
-        report = verify_firmware(config, args.board, args.target, args.tflm_dir, args.clips,
-                                 Path(args.work) if args.work else None, log=print)
-    except (BuildError, VerifyError, StageError, ValueError) as error:
-        raise SystemExit(f"verify-firmware: {error}") from None
+    report = verify_firmware(_run_config(args), args.board, args.target, args.tflm_dir, args.clips,
+                             Path(args.work) if args.work else None, log=print)
     print(summary(report, args.board))
     print(f"verified: {args.board} firmware on {args.target} agrees with the Python path on "
           f"{len(report['clips'])} clips")
@@ -520,8 +514,11 @@ def _dispatch(args) -> int:
     """Run the command; the project's errors become one line and exit 2 (unless --debug)."""
     if args.debug:
         return args.func(args)
+    from ser_reparam.files import refusals_named
+
     try:
-        return args.func(args)
+        with refusals_named():  # a full disk, a read-only folder, …: the user's to fix, not a bug
+            return args.func(args)
     except ProjectError as err:  # a refusal the user can act on: one line, exit 2
         print(f"ser-reparam {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ temporary file, which is shown only when the import fails. `--verbose` shows eve
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -22,18 +23,27 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices and the like
+    with held_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe logs here, once
+
+
+@contextlib.contextmanager
+def held_stderr(show_on_error: bool = True):
+    """What C libraries write to file descriptor 2 during the block goes to a temporary file, shown
+    only when the block fails and `show_on_error` (Python's own sys.stderr is flushed first)."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # the CUDA probe logs here, once
+            yield
         except BaseException:
             os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
+            if show_on_error:
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)

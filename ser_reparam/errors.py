@@ -36,6 +36,11 @@ class StageError(ProjectError, RuntimeError):
     """A stage cannot run: the message names the stage, the missing input and the fix."""
 
 
+class FileSystemError(ProjectError, OSError):
+    """The system refused a file for a reason the user can fix (read-only, full disk, name too long,
+    symlink loop); the message names the file and the fix."""
+
+
 class RunLockedError(ProjectError, RuntimeError):
     """Another process holds the run folder; the message names its PID."""
 

@@ -1,13 +1,57 @@
 """Files the stages share: atomic writes (a temporary file in the same folder, then a rename, so
-a reader or a later stage never sees half a file, even when a run is killed mid-write) and
-content hashes."""
+a reader or a later stage never sees half a file, even when a run is killed mid-write), content
+hashes, and the system's ordinary refusals (full disk, read-only folder, …) as errors that name
+the file and the fix."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import glob
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+from ser_reparam.errors import FileSystemError, ProjectError
+
+FIXES = {  # errno -> what the user can do about it
+    errno.EACCES: "check its permissions, or choose another folder",
+    errno.EPERM: "check its permissions, or choose another folder",
+    errno.EROFS: "choose a folder on a writable disk",
+    errno.ENOSPC: "free some space (or choose a folder on another disk) and run again",
+    errno.EDQUOT: "free some space (or choose a folder on another disk) and run again",
+    errno.ENAMETOOLONG: "shorten the name (at most 255 bytes per file or folder name)",
+    errno.ELOOP: "a symlink on the way leads back to itself: fix or remove it",
+}
+
+
+def refuse_ordinary(err: BaseException, path: str | os.PathLike | None = None) -> None:
+    """Raise `err` as a FileSystemError naming `path` (default: the file it names) and the fix when
+    the system refused for one of the ordinary reasons in FIXES; else return. Errors that carry no
+    errno (TensorFlow's file errors) are recognised by the system's text in their message."""
+    if isinstance(err, ProjectError):
+        return
+    number = getattr(err, "errno", None) if isinstance(err, OSError) else \
+        next((n for n in FIXES if os.strerror(n) in str(err)), None)
+    if number not in FIXES:
+        return
+    where = path or getattr(err, "filename", None)
+    detail = f"{where}: {os.strerror(number)}" if where else " ".join(str(err).split())
+    refusal = FileSystemError(f"{detail}; {FIXES[number]}")
+    refusal.errno = number
+    raise refusal from err
+
+
+@contextlib.contextmanager
+def refusals_named(path: str | os.PathLike | None = None):
+    """Within the block, an ordinary refusal of the system becomes a FileSystemError (refuse_ordinary)."""
+    try:
+        yield
+    except Exception as err:
+        refuse_ordinary(err, path)
+        raise
 
 
 def umask() -> int:
@@ -37,18 +81,42 @@ def temp_name(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
+def remove_stale_temps(path: str | os.PathLike) -> None:
+    """Remove the temp_name siblings of `path` whose process no longer runs: what a killed run left
+    behind. A live process's temporary file is its work in progress and stays."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}"):
+        pid = stale.name[len(path.stem) + 2:-len(f".tmp{path.suffix}")]
+        if pid.isdigit() and not _running(int(pid)):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's process
+        pass
+    return True
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        ordinary_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with refusals_named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            ordinary_mode(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

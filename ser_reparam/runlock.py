@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ser_reparam.errors import RunLockedError
+from ser_reparam.files import refusals_named
 
 _held: dict[Path, list] = {}   # folder -> [open file, depth] of the locks this process holds
 
@@ -41,14 +42,25 @@ def run_lock(folder: str | os.PathLike, name: str = ".lock"):
         handle.close()
         raise RunLockedError(f"{folder} is in use by {holder}; wait for that run to finish (or stop it), "
                              "or give this run another name / runs_dir") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200]}, "
-                 f"since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
-    handle.flush()
+    _claim(handle, path)
     _held[path] = [handle, 1]
     try:
         yield
     finally:
         del _held[path]
         handle.close()  # releases the flock; the file stays (a later run simply takes it)
+
+
+def _claim(handle, path: Path) -> None:
+    """Write who holds the lock into it; a full disk refuses here (and the lock is let go)."""
+    try:
+        with refusals_named(path):
+            handle.seek(0)
+            handle.truncate()
+            command = " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200]
+            handle.write(f"process {os.getpid()} ({command}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            handle.flush()
+    except BaseException:
+        with contextlib.suppress(OSError):  # closing flushes the same unwritten bytes again
+            handle.close()
+        raise

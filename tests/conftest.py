@@ -65,3 +65,20 @@ def deployed_run(tmp_path_factory):
     fold_run(config)
     quantize_run(config)
     return config
+
+
+def full_disk(monkeypatch, folder) -> None:
+    """Temporary files made in `folder` (atomic writes) go to /dev/full: writing them fails with the
+    system's own ENOSPC, as on a full disk."""
+    import tempfile
+    from pathlib import Path
+
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full (Linux) to fill a disk")
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if Path(kwargs.get("dir") or ".").resolve() != Path(folder).resolve():
+            return real(*args, **kwargs)
+        return os.open("/dev/full", os.O_WRONLY), str(Path(folder) / ".full.tmp")
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)

@@ -148,3 +148,97 @@ def test_counts_out_of_range_are_refused_before_anything_runs(tmp_path, monkeypa
     message = f"argument {option}: must be a whole number >= {minimum}, got '{argv[-1]}'"
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_firmware_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """No bundle, a target the board cannot run, no TFLM tree: each a refusal (exit 2), as the README says."""
+    from conftest import write_tiny_config
+
+    config = str(write_tiny_config(tmp_path, "split", 2, 0.0))
+    monkeypatch.delenv("TFLM_DIR", raising=False)
+    assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
+    assert "no firmware bundle for stm32f4" in capsys.readouterr().err
+    assert main(["verify-firmware", "--config", config, "--board", "rp2040", "--target", "cortex-m4"]) == 2
+    assert "verify it with --target host" in capsys.readouterr().err
+    from ser_reparam.config import load_config
+    from ser_reparam.layout import RunLayout
+
+    bundle = RunLayout(load_config(config)).firmware_dir("stm32f4")
+    bundle.mkdir(parents=True)
+    (bundle / "manifest.json").write_text("{}")
+    assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ser-reparam verify-firmware: error: no TFLM tree")
+
+
+@pytest.fixture
+def read_only(tmp_path, monkeypatch):
+    """A folder that refuses every write with EROFS, as a read-only disk does (root writes into a chmod-ed
+    folder, so the refusal is injected where files and folders are made)."""
+    import builtins
+    import errno
+    import io
+    import os
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+
+    def refuse(path):
+        if Path(path).resolve().is_relative_to(folder):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def mkdir(path, *args, real=os.mkdir, **kwargs):
+        if not Path(path).exists():
+            refuse(path)
+        return real(path, *args, **kwargs)
+
+    def os_open(path, flags, *args, real=os.open, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            refuse(path)
+        return real(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, real=builtins.open, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and set(mode) & set("wax+"):
+            refuse(file)
+        return real(file, mode, *args, **kwargs)
+
+    for module, name, fake in ((os, "mkdir", mkdir), (os, "open", os_open), (builtins, "open", open_),
+                               (io, "open", open_)):
+        monkeypatch.setattr(module, name, fake)
+    return folder
+
+
+def test_a_read_only_folder_is_one_line_and_exit_2(tmp_path, read_only, capsys):
+    """run, evaluate, export (the run folder's lock), report and demo (their outputs): each names the file
+    and the fix, and nothing is left half-written."""
+    from conftest import write_tiny_config
+    from test_report import fake_run
+
+    config = write_tiny_config(tmp_path, "split", 2, 0.0)
+    config.write_text(config.read_text().replace(str(tmp_path / "runs"), str(read_only / "runs")))
+    fake_run(tmp_path / "trained", "convtransformer-lightweight-none", 0, 0.5)
+    for argv, named in ((["run", "--config", str(config)], read_only / "runs"),
+                        (["evaluate", "--config", str(config)], read_only / "runs"),
+                        (["export", "--config", str(config)], read_only / "runs"),
+                        (["report", str(tmp_path / "trained"), "--out", str(read_only / "out")], read_only),
+                        (["demo", "--out", str(read_only / "demo")], read_only / "demo")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f": error: {named}" in err, err
+        assert "Read-only file system; choose a folder on a writable disk" in err
+    assert list(read_only.iterdir()) == []
+
+
+def test_a_name_too_long_is_one_line_and_exit_2(tmp_path, capsys):
+    from conftest import write_tiny_config
+
+    config = str(write_tiny_config(tmp_path, "split", 2, 0.0))
+    from corpus_files import tone
+
+    tone(tmp_path / "data" / "calm" / "c.wav")
+    for argv in (["run", "--config", config, "--set", f"name={'x' * 300}"],
+                 ["prepare", "--dataset", "folder", "--root", str(tmp_path / "data"), "--out",
+                  str(tmp_path / f"{'m' * 300}.csv")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "File name too long; shorten the name (at most 255 bytes" in err, err

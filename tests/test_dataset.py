@@ -1,5 +1,7 @@
 """From manifest to batches: cached features, train-only statistics, windows and errors."""
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +129,41 @@ def test_wrong_sample_rate_and_missing_file_are_named(tmp_path):
         store_for(tmp_path, tmp_path / "m3.csv", tmp_path / "c").extract("train")
     with pytest.raises(DataError, match="no rows in split 'test'"):
         store_for(tmp_path, tmp_path / "m2.csv", tmp_path / "c").extract("test")
+
+
+def test_a_killed_extraction_leaves_no_temporary_folder(corpus, tmp_path):
+    """The temporary cache of a killed stage 02 (its process gone) is removed by the next run; that of a
+    running process stays."""
+    import subprocess
+    import sys
+
+    from ser_reparam.files import temp_name
+
+    root, manifest = corpus
+    store = store_for(root, manifest, tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    own = temp_name(store.records("train"))
+    killed, running = (own.with_name(own.name.replace(f".{os.getpid()}.", f".{pid}.")) for pid in (gone, os.getppid()))
+    for leftover in (killed, running):
+        (leftover / "snapshot").mkdir(parents=True)
+    store.extract("train", LABELS)
+    assert not killed.exists() and running.exists()
+
+
+def test_a_full_disk_in_stage_02_names_the_cache_folder(corpus, tmp_path, monkeypatch):
+    """TensorFlow's own error (no errno, the system's text in its message) becomes a one-line refusal;
+    the half-written cache is removed."""
+    from ser_reparam.errors import FileSystemError
+
+    def full(dataset, path, **kwargs):
+        (Path(path) / "00000000.shard").mkdir(parents=True)
+        message = f"{path}/00000000.snapshot; No space left on device"
+        raise tf.errors.ResourceExhaustedError(None, None, message)
+
+    root, manifest = corpus
+    store = store_for(root, manifest, tmp_path)
+    monkeypatch.setattr(tf.data.Dataset, "save", full)
+    with pytest.raises(FileSystemError, match=f"^{store.folder}: No space left on device; free some space"):
+        store.extract("train", LABELS)
+    assert list(store.folder.iterdir()) == []

@@ -344,3 +344,20 @@ def test_a_forged_bundle_listing_removes_nothing_outside(deployed_run, tmp_path)
     (target / "manifest.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
     export_model(model, target, "stm32f4")
     assert victim.read_text() == "keep me" and json.loads((target / "manifest.json").read_text())["fits"]
+
+
+def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from ser_reparam.cli import main
+
+    def full(*args, **kwargs):  # a write on a full disk: the system's ENOSPC, no file named
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {tmp_path / 'out' / 'stm32f4'}: No space left on device; free" in err
+    assert list((tmp_path / "out").iterdir()) == []

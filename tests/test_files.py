@@ -1,6 +1,8 @@
 """Atomic writes: files get ordinary modes (umask), temporary names are unique per process."""
 import os
 
+import pytest
+
 from ser_reparam.files import atomic_write_text, temp_name
 
 
@@ -24,3 +26,26 @@ def test_temporary_names_are_per_process_and_keep_the_suffix(tmp_path):
     tmp = temp_name(tmp_path / "best.keras")
     assert tmp.parent == tmp_path and tmp.suffix == ".keras" and str(os.getpid()) in tmp.name
     assert tmp.name.startswith(".")
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    from conftest import full_disk
+
+    from ser_reparam.errors import FileSystemError
+
+    (tmp_path / "a.json").write_text("old")
+    full_disk(monkeypatch, tmp_path)
+    with pytest.raises(FileSystemError, match=f"^{tmp_path / 'a.json'}: No space left on device; free some"):
+        atomic_write_text(tmp_path / "a.json", "{}")
+    assert (tmp_path / "a.json").read_text() == "old"
+
+
+def test_a_name_too_long_and_a_symlink_loop_name_the_fix(tmp_path):
+    from ser_reparam.errors import FileSystemError
+
+    with pytest.raises(FileSystemError, match=r"File name too long; shorten the name \(at most 255 bytes"):
+        atomic_write_text(tmp_path / ("x" * 300) / "a.json", "{}")
+    (tmp_path / "loop").symlink_to("loop")
+    looped = tmp_path / "loop" / "sub" / "a.json"
+    with pytest.raises(FileSystemError, match=f"^{looped}: Too many levels of symbolic links; a symlink"):
+        atomic_write_text(looped, "{}")

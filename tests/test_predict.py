@@ -149,3 +149,17 @@ def test_a_run_folder_is_used_from_any_directory(clip, deployed_run, tmp_path, m
     assert main(["predict", str(variant), path, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split(",")[1] == "clip"
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_predict_out_on_a_full_disk_is_one_line_and_keeps_the_old_file(clip, deployed_run, tmp_path, capsys,
+                                                                     monkeypatch):
+    from conftest import full_disk
+
+    out = tmp_path / "results.csv"
+    out.write_text("yesterday's results\n")
+    full_disk(monkeypatch, tmp_path)
+    model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
+    assert main(["predict", str(model), clip[0], "--format", "csv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {out}: No space left on device; free some space" in err
+    assert out.read_text() == "yesterday's results\n"

@@ -106,3 +106,13 @@ def test_excerpt_concatenates_the_segments_sample_exactly(tmp_path, cache):
 def test_the_cache_must_live_inside_the_manifest_folder(tmp_path):
     with pytest.raises(ValueError, match="must be inside the manifest's folder"):
         AudioCache(tmp_path / "elsewhere", tmp_path / "out", None)
+
+
+def test_mpg123_notes_stay_off_the_terminal(tmp_path, cache, capfd):
+    """An MP3 with junk in the middle decodes (libmpg123 resyncs) without its notes on stderr."""
+    mp3 = tone(tmp_path / "clip.mp3", seconds=1.0, subtype="MPEG_LAYER_III").read_bytes()
+    (tmp_path / "junk.mp3").write_bytes(mp3[:len(mp3) // 2] + b"\0garbage" * 50 + mp3[len(mp3) // 2:])
+    capfd.readouterr()
+    rel = cache.pipeline_audio(tmp_path / "junk.mp3")
+    assert sf.info(tmp_path / "out" / rel).frames > 0
+    assert capfd.readouterr().err == ""

@@ -193,3 +193,24 @@ def test_prepare_never_writes_over_the_input_csv(tmp_path, csv_root, csv_name):
     with pytest.raises(ValueError, match=r"--out .*list.csv would write over the CSV it reads .*list"):
         prepare_manifest("csv", csv_root, tmp_path / "list.csv", csv_file=listing)
     assert listing.read_text().startswith("path,label\na.wav,happy")
+
+
+def test_fifos_and_symlink_loops_are_excluded_by_their_reason(tmp_path):
+    """A FIFO is not a missing file (and is never opened: that would block); a symlink loop is reported,
+    not a crash."""
+    import os
+
+    root = tmp_path / "data"
+    for label in ("calm", "tense"):
+        tone(root / label / f"{label}.wav")
+    os.mkfifo(root / "calm" / "pipe.wav")
+    (root / "calm" / "self.wav").symlink_to("self.wav")
+    (root / "tense" / "a.wav").symlink_to("b.wav")
+    (root / "tense" / "b.wav").symlink_to("a.wav")
+    report = prepare_manifest("folder", root, tmp_path / "out" / "m.csv")
+    assert [u.path for u in read_manifest(tmp_path / "out" / "m.csv")] == ["calm/calm.wav", "tense/tense.wav"]
+    excluded = report.to_dict()["excluded"]
+    assert excluded["not a regular file (a FIFO, socket or device; copy the audio into a file)"]["items"] == \
+        ["calm/pipe.wav"]
+    assert excluded["symlink loop (the link leads back to itself; point it at the audio file)"]["items"] == \
+        ["calm/self.wav", "tense/a.wav", "tense/b.wav"]

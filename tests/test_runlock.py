@@ -61,3 +61,30 @@ def test_a_dead_holders_lock_is_taken_over_and_the_lock_is_reentrant(holder):
         with run_lock(folder):  # the pipeline holds it while its stages take it again
             pass
         assert f"process {process.pid}" not in (folder / ".lock").read_text()
+
+
+def test_a_full_disk_names_the_lock_file_and_lets_it_go(tmp_path, monkeypatch):
+    """Writing the holder into the lock fails as on a full disk (ENOSPC when the write reaches the disk):
+    one refusal naming the file, and the lock is not left held."""
+    import builtins
+    import errno
+    import os
+
+    from ser_reparam import runlock
+    from ser_reparam.errors import FileSystemError
+
+    def full():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def open_full(path, mode):
+        handle = builtins.open(path, mode)
+        handle.flush = full
+        return handle
+
+    monkeypatch.setattr(runlock, "open", open_full, raising=False)
+    with pytest.raises(FileSystemError, match=f"^{tmp_path.resolve() / '.lock'}: No space left on device"):
+        with run_lock(tmp_path):
+            pass
+    monkeypatch.undo()
+    with run_lock(tmp_path):
+        assert (tmp_path / ".lock").read_text().startswith("process ")

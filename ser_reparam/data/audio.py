@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ser_reparam.console import held_stderr
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.errors import InputError
 
@@ -115,7 +116,8 @@ def _probe(source: Path):
     if source.stat().st_size == 0:
         raise EmptyAudio(f"{source} is a zero-byte file")
     try:
-        info = sf.info(source)
+        with held_stderr(show_on_error=False):  # libmpg123's resync notes: the report says what matters
+            info = sf.info(source)
     except sf.SoundFileError:
         return None
     if info.frames == 0:
@@ -144,7 +146,10 @@ def decode_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> np.nda
 
 def _decode(source: Path, info, ffmpeg: str | None) -> np.ndarray:
     """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
-    return read_mono_16k(source) if info is not None else _decode_with_ffmpeg(source, ffmpeg)
+    if info is None:
+        return _decode_with_ffmpeg(source, ffmpeg)
+    with held_stderr(show_on_error=False):
+        return read_mono_16k(source)
 
 
 def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:

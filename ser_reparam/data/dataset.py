@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.console import Progress
-from ser_reparam.files import atomic_write_text, file_sha256, temp_name
+from ser_reparam.files import (atomic_write_text, file_sha256, refusals_named, remove_stale_temps,
+                               temp_name)
 from ser_reparam.features import FrontendConfig, compute_features
 from ser_reparam.errors import DataError, MissingInputError  # noqa: F401  (DataError re-exported: its old home)
 
@@ -134,9 +135,11 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
                                               "examples", every=10.0)))
     out_path = Path(out_path)
     tmp = temp_name(out_path)
+    remove_stale_temps(out_path)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
+        with refusals_named(out_path.parent):  # a full or read-only disk: named, not a TensorFlow trace
+            examples.save(str(tmp), shard_func=lambda _: tf.constant(0, tf.int64))
         _require_all(tmp, jobs)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,6 +17,8 @@ from ..protocol import Protocol
 
 MISSING = "missing file"
 ESCAPES = "path escapes the data root (absolute, '..' or a symlink out)"
+LOOP = "symlink loop (the link leads back to itself; point it at the audio file)"
+NOT_A_FILE = "not a regular file (a FIFO, socket or device; copy the audio into a file)"
 
 
 def utt_id_for(rel: str) -> str:
@@ -84,19 +86,33 @@ class Collector:
         return None
 
     def source(self, rel: str) -> Path | None:
-        """The file `rel` inside the root, or None (reported) when it escapes the root or is missing."""
+        """The file `rel` inside the root, or None (reported) when it escapes the root, is missing
+        or is no file to read."""
         rel = rel.strip().replace("\\", "/")
         if not rel:
             self.report.exclude("empty path", "(a row without a path)")
             return None
         path = self.root / rel
-        if not safe_relative(rel) or not path.resolve().is_relative_to(self._real_root):
-            self.report.exclude(ESCAPES, rel)
-            return None
-        if not path.is_file():
-            self.report.exclude(MISSING, rel)
+        reason = self._refusal(rel, path)
+        if reason is not None:
+            self.report.exclude(reason, rel)
             return None
         return path
+
+    def _refusal(self, rel: str, path: Path) -> str | None:
+        """Why `path` cannot be read as a corpus file, or None. A FIFO is never opened (it would
+        block the run)."""
+        if not safe_relative(rel):
+            return ESCAPES
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+            return LOOP
+        if not real.is_relative_to(self._real_root):
+            return ESCAPES
+        if path.is_file():
+            return None
+        return NOT_A_FILE if path.exists() else MISSING
 
     def usable(self, rel: str) -> tuple[str, str] | None:
         """(root-relative path, `audio` cell: '' = read directly) of a safe, present, decodable file.
