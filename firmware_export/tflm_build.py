@@ -157,6 +157,17 @@ def _compile_object(target: Target, tree: Path, source: Path, obj: Path, nice: i
     os.replace(partial, obj)
 
 
+def _compile_all(target: Target, tree: Path, todo: list, jobs: int, nice: int) -> None:
+    """Compile (source, object) pairs on `jobs` threads; on the first failure or a Ctrl-C the
+    queued files are dropped, so the command stops once the files in hand are done."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        for future in [pool.submit(_compile_object, target, tree, s, o, nice) for s, o in todo]:
+            future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def library(target: Target, tree: Path, jobs: int = 2, nice: int = 10, log=None) -> Path:
     """The cached static library of every source in `tree` for `target`, built if missing."""
     key = hashlib.sha256("\n".join([
@@ -179,9 +190,7 @@ def library(target: Target, tree: Path, jobs: int = 2, nice: int = 10, log=None)
         if log:
             log(f"compiling TFLM for {target.name}: {len(todo)} of {len(sources)} files from {tree} -> {lib} "
                 f"(once; {jobs} jobs)")
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(_compile_object, target, tree, s, o, nice) for s, o in todo]:
-                future.result()
+        _compile_all(target, tree, todo, jobs, nice)
         partial = folder / "libtflm.a.partial"
         partial.unlink(missing_ok=True)
         _run([target.ar, "rcs", partial, *objs], "archiving TFLM")

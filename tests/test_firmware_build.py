@@ -3,7 +3,10 @@
 QEMU, compared with the Python path (`ser-reparam verify-firmware`), and the CMake template as
 exported."""
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,6 +54,26 @@ def test_library_is_built_once_per_tree_content_and_flags(tmp_path, cache):
     assert tflm_build.library(target, tree, log=builds.append) == libs[0] and len(builds) == 1
     (tree / "tensorflow/lite/micro/half.c").write_text("int half(int x) { return x >> 1; }\n")
     assert tflm_build.library(target, tree, nice=0, log=builds.append) != libs[0] and len(builds) == 2
+
+
+def test_ctrl_c_during_the_library_build_stops_compiling(tmp_path, cache, monkeypatch):
+    """One Ctrl-C drops the files still queued: the command stops without a second one."""
+    tree = fake_tree(tmp_path)
+    for k in range(20):
+        (tree / f"tensorflow/lite/micro/extra{k}.c").write_text(f"int extra{k}(void) {{ return {k}; }}\n")
+    compiled = []
+
+    def compile_object(target, tree, source, obj, nice):
+        compiled.append(source)
+        if len(compiled) == 1:  # the terminal's SIGINT, once every file is queued
+            time.sleep(0.2)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(tflm_build, "_compile_object", compile_object)
+    with pytest.raises(KeyboardInterrupt):
+        tflm_build.library(tflm_build.TARGETS["host"], tree, jobs=1, nice=0)
+    assert len(compiled) <= 2  # of 23 sources
 
 
 def test_tree_is_found_or_named(tmp_path, monkeypatch):
