@@ -339,7 +339,7 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
 
 
 def _check(config: ExperimentConfig, where: str) -> None:
-    from ser_reparam.models import BUILDERS, resolve_preset
+    from ser_reparam.models import ARCHITECTURES, resolve_preset
     from ser_reparam.models.activations import get_activation
 
     training, model = config.training, config.model
@@ -358,8 +358,8 @@ def _check(config: ExperimentConfig, where: str) -> None:
                           f"'{_preset_key(model.preset)}'; give one per preset (original, lightweight, custom)")
     if not all(_number(above=0, high=10).problem(r) is None for r in rates.values()):
         raise ConfigError(f"{where}: training.learning_rate must be positive, got {training.learning_rate}")
-    if model.arch not in BUILDERS:
-        raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(BUILDERS)}")
+    if model.arch not in ARCHITECTURES:
+        raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(ARCHITECTURES)}")
     try:
         _blocks, dim, _ffn = resolve_preset(model.arch, model.preset)
         if dim % model.heads:

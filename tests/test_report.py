@@ -1,5 +1,7 @@
 """Seed aggregation, paper-style row names, markdown, JSON and plots."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,3 +72,13 @@ def test_aggregate_and_write(tmp_path):
 def test_empty_run_folder_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `ser-reparam train` or `sweep` first"):
         collect([tmp_path])
+
+
+def test_report_runs_without_tensorflow(tmp_path):
+    """`report` is TensorFlow-free: no import (seconds, not ~9 s) and not one start-up line."""
+    fake_run(tmp_path / "demo", "convtransformer-lightweight-ffn2@8x1", 0, 0.5)
+    code = ("import sys; from ser_reparam.cli import main; status = main(['report', sys.argv[1]]); "
+            "sys.exit(3 if 'tensorflow' in sys.modules or 'tf_keras' in sys.modules else status)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "| FFN2 |" in done.stdout
