@@ -76,6 +76,25 @@ def test_ctrl_c_during_the_library_build_stops_compiling(tmp_path, cache, monkey
     assert len(compiled) <= 2  # of 23 sources
 
 
+def test_verify_firmware_checks_every_tool_before_building(tmp_path, monkeypatch, capsys):
+    """Without qemu-system-arm, --target cortex-m4 is refused at once (one line naming it and its
+    package, exit 2), before anything compiles."""
+    from conftest import write_tiny_config
+    from ser_reparam.cli import main
+
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-ar", "arm-none-eabi-size"):
+        (stand_ins / tool).symlink_to("/bin/true")
+    monkeypatch.setenv("PATH", str(stand_ins))
+    monkeypatch.setattr(tflm_build, "library", lambda *args, **kwargs: pytest.fail("compiled before the tool check"))
+    config = write_tiny_config(tmp_path, "split", 2, 0.1)
+    assert main(["verify-firmware", "--config", str(config), "--board", "stm32f4", "--target", "cortex-m4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs qemu-system-arm, not found" in err
+    assert "apt-get install qemu-system-arm" in err
+
+
 def test_tree_is_found_or_named(tmp_path, monkeypatch):
     fake_tree(tmp_path)
     monkeypatch.setenv("TFLM_DIR", str(tmp_path))
