@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from firmware_export.linker_script import QEMU_RAM, QEMU_RAM_BYTES, linker_script
-from ser_reparam.errors import ProjectError
+from ser_reparam.errors import MissingToolError, ProjectError
 
 RUNTIME_DIR = Path(__file__).parent / "mps2_an386"
 
@@ -48,6 +48,15 @@ class Target:
     word_bytes: int = 8
     env: str = "TFLM_DIR"          # the environment variable naming the tree (or the folder holding it)
     source_dirs: tuple = ()        # compile only these folders of the tree (empty: all of it)
+
+    @property
+    def size(self) -> str:
+        """The binutils `size` matching `ar` (arm-none-eabi-size for arm-none-eabi-ar)."""
+        return self.ar.replace("-ar", "-size") if self.ar.endswith("-ar") else "size"
+
+    def tools(self) -> list[str]:
+        """Every program building and running for this target takes."""
+        return [self.cc, self.cxx, self.ar, self.size, *(["qemu-system-arm"] if self.runner != "host" else [])]
 
     def compile_flags(self, tree: Path) -> list[str]:
         """Flags for compiling both the library and a program against it."""
@@ -96,6 +105,22 @@ TARGETS.update({
 
 class BuildError(ProjectError, RuntimeError):
     """A compile, link or run step failed; the message names the step and shows its output."""
+
+
+INSTALL = {"gcc": "gcc", "g++": "g++", "ar": "binutils", "size": "binutils", "qemu-system-arm": "qemu-system-arm",
+           "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
+           "arm-none-eabi-g++": "gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib",
+           "arm-none-eabi-ar": "binutils-arm-none-eabi", "arm-none-eabi-size": "binutils-arm-none-eabi"}
+
+
+def check_tools(target: Target) -> None:
+    """Refuse at once, naming every missing program and its apt package, before any build (a
+    TFLM build takes minutes; the emulator is only needed after it)."""
+    missing = [tool for tool in target.tools() if shutil.which(tool) is None]
+    if missing:
+        packages = " ".join(dict.fromkeys(INSTALL.get(tool, tool) for tool in missing))
+        raise MissingToolError(f"target {target.name} needs {', '.join(missing)}, not found on PATH; install: "
+                               f"apt-get install {packages}")
 
 
 def find_tree(target: Target, tflm_dir: str | os.PathLike | None = None) -> Path:
@@ -158,6 +183,17 @@ def _compile_object(target: Target, tree: Path, source: Path, obj: Path, nice: i
     os.replace(partial, obj)
 
 
+def _compile_all(target: Target, tree: Path, todo: list, jobs: int, nice: int) -> None:
+    """Compile (source, object) pairs on `jobs` threads; on the first failure or a Ctrl-C the
+    queued files are dropped, so the command stops once the files in hand are done."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        for future in [pool.submit(_compile_object, target, tree, s, o, nice) for s, o in todo]:
+            future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def library(target: Target, tree: Path, jobs: int = 2, nice: int = 10, log=None) -> Path:
     """The cached static library of every source in `tree` for `target`, built if missing."""
     key = hashlib.sha256("\n".join([
@@ -180,9 +216,7 @@ def library(target: Target, tree: Path, jobs: int = 2, nice: int = 10, log=None)
         if log:
             log(f"compiling TFLM for {target.name}: {len(todo)} of {len(sources)} files from {tree} -> {lib} "
                 f"(once; {jobs} jobs)")
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(_compile_object, target, tree, s, o, nice) for s, o in todo]:
-                future.result()
+        _compile_all(target, tree, todo, jobs, nice)
         partial = folder / "libtflm.a.partial"
         partial.unlink(missing_ok=True)
         _run([target.ar, "rcs", partial, *objs], "archiving TFLM")
@@ -230,9 +264,8 @@ def run_program(target: Target, program: Path, args=(), timeout: float = 120, cw
     if target.runner == "host":
         cmd = [str(program), *map(str, args)]
     elif target.runner == "qemu-mps2-an386":
+        check_tools(target)
         qemu = shutil.which("qemu-system-arm")
-        if qemu is None:
-            raise BuildError("qemu-system-arm not found; install it: apt-get install qemu-system-arm")
         cmdline = ",".join(f"arg={a}" for a in [program.name, *map(str, args)])
         cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
                "-semihosting-config", f"enable=on,target=native,{cmdline}", "-kernel", str(program)]
@@ -249,7 +282,6 @@ def run_program(target: Target, program: Path, args=(), timeout: float = 120, cw
 
 def program_size(target: Target, program: Path) -> dict:
     """Flash (text + initialised data) and static RAM (data + bss) of a linked program, in bytes."""
-    size_tool = target.ar.replace("-ar", "-size") if target.ar.endswith("-ar") else "size"
-    out = subprocess.run([size_tool, "-B", str(program)], capture_output=True, text=True, check=True)
+    out = subprocess.run([target.size, "-B", str(program)], capture_output=True, text=True, check=True)
     text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
     return {"flash": text + data, "ram": data + bss, "text": text, "data": data, "bss": bss}

@@ -159,7 +159,7 @@ def with_arena(parts: dict, bundle: Path, work: Path, arena_bytes: int) -> dict:
 def section_usage(target: tflm_build.Target, program: Path, regions: list[tuple[str, int, int]]) -> dict:
     """Bytes of each RAM region the linked program uses (placed buffers + static data), the free
     rest (heap and stack), and its flash (code, constants, initialised data)."""
-    out = subprocess.run([target.ar.replace("-ar", "-size"), "-A", str(program)], capture_output=True, text=True,
+    out = subprocess.run([target.size, "-A", str(program)], capture_output=True, text=True,
                          check=True).stdout
     usage = {name: {"bytes": size, "sections": {}} for name, _, size in regions}
     flash = 0
@@ -206,6 +206,7 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
     if target_name not in tflm_build.TARGETS:
         raise InputError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
     target = tflm_build.TARGETS[target_name]
+    tflm_build.check_tools(target)
     board = get_board(board_key)
     if target.runner == "qemu-mps2-an386" and board.core != "cortex-m4":
         raise InputError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "

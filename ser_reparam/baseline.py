@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ser_reparam.config import ExperimentConfig
 from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.metrics import classification_metrics
+
+if TYPE_CHECKING:  # the report imports BASELINES without TensorFlow
+    from ser_reparam.config import ExperimentConfig
 
 STATISTICS = ("mean", "std", "min", "max")
 BASELINES = {"logreg": "Logistic regression (78-feature utterance stats)",

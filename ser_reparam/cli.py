@@ -499,10 +499,6 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "--verbose" in argv
     args = parser.parse_args([arg for arg in argv if arg not in ("--debug", "--verbose")])
     args.debug, args.verbose = debug, verbose
-    if args.command not in WITHOUT_TENSORFLOW:
-        from ser_reparam.console import quiet_tensorflow
-
-        quiet_tensorflow(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -513,12 +509,12 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     """Run the command; the project's errors become one line and exit 2 (unless --debug)."""
     if args.debug:
-        return args.func(args)
+        return _run_command(args)
     from ser_reparam.files import refusals_named
 
     try:
         with refusals_named():  # a full disk, a read-only folder, …: the user's to fix, not a bug
-            return args.func(args)
+            return _run_command(args)
     except ProjectError as err:  # a refusal the user can act on: one line, exit 2
         print(f"ser-reparam {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -531,6 +527,17 @@ def _dispatch(args) -> int:
         print(f"ser-reparam {args.command}: unexpected {type(err).__name__} in {where}: {_one_line(err)} — "
               f"traceback in {log}; re-run with --debug to see it here, and please report it", file=sys.stderr)
         return 1
+
+
+def _run_command(args) -> int:
+    """The command; one that uses TensorFlow runs with its start-up and C++ log lines held back
+    (console.quiet_command), the import included, so a Ctrl-C there is an ordinary interruption."""
+    if args.command in WITHOUT_TENSORFLOW:
+        return args.func(args)
+    from ser_reparam.console import quiet_command
+
+    with quiet_command(args.verbose):
+        return args.func(args)
 
 
 def _one_line(err: BaseException) -> str:

@@ -420,15 +420,15 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
 
 
 def _check(config: ExperimentConfig, where: str) -> None:
-    from ser_reparam.models import BUILDERS, resolve_preset
+    from ser_reparam.models import ARCHITECTURES, resolve_preset
     from ser_reparam.models.activations import get_activation
 
     training, model = config.training, config.model
     if training.schedule not in SCHEDULES:
         raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of {', '.join(SCHEDULES)}")
     _check_folds(config.data, where)
-    if model.arch not in BUILDERS:
-        raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(BUILDERS)}")
+    if model.arch not in ARCHITECTURES:
+        raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(ARCHITECTURES)}")
     try:
         _blocks, dim, _ffn = resolve_preset(model.arch, model.preset)
         if dim % model.heads:

@@ -28,6 +28,10 @@ class MissingInputError(ProjectError, FileNotFoundError):
     """A file or folder the user named (or a stage needs) is not there; names it and what makes it."""
 
 
+class MissingToolError(ProjectError, FileNotFoundError):
+    """A program a command runs (compiler, emulator) is not installed; the message names its package."""
+
+
 class DataError(ProjectError, ValueError):
     """Audio or cached features that the pipeline cannot use; the message names the file."""
 

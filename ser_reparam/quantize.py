@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import warnings
 from typing import Callable, Iterable
 
 import flatbuffers
@@ -21,6 +22,7 @@ import tensorflow as tf
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ser_reparam.config import ExperimentConfig
+from ser_reparam.console import held_native_stderr
 from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
@@ -70,7 +72,16 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = converter.inference_output_type = tf.int16
-    return depth_first(share_constants(fully_connected_2d(converter.convert())))
+    return depth_first(share_constants(fully_connected_2d(converted(converter))))
+
+
+def converted(converter) -> bytes:
+    """converter.convert() without its chatter: the calibrator's `fully_quantize: …` lines on
+    descriptor 2 (shown only when it fails) and TensorFlow's own tf.lite.Interpreter deprecation
+    warning (the project runs models on ai_edge_litert)."""
+    with held_native_stderr(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+        return converter.convert()
 
 
 def fully_connected_2d(model_bytes: bytes) -> bytes:
@@ -179,7 +190,7 @@ def convert_piece(model, mode: str, representative=None, per_channel_dense: bool
                                                     for example in representative())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8
-    blob = converter.convert()
+    blob = converted(converter)
     blob = _in_keras_order(blob, [spec.name for spec in specs])
     return depth_first(share_constants(fully_connected_2d(blob)))
 

@@ -1,4 +1,6 @@
 """The console script answers --version / --help and runs the fold demonstration."""
+import builtins
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,22 @@ def test_fold_demo_prints_equal_params(capsys):
     lines = {line.split(":")[0].strip(): line.split(":")[1].split()[0] for line in out.splitlines()}
     assert lines["folded model params"] == lines["same model built without HRF"]
     assert float(lines["max |HRF − folded| on 256 inputs"]) < 1e-4
+
+
+def test_ctrl_c_during_tensorflow_start_up_is_one_line(monkeypatch, capfd):
+    """A Ctrl-C while TensorFlow imports: 'interrupted', exit 130 — no traceback, no start-up lines."""
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "tensorflow":
+            os.write(2, b"I0000 00:00:1796624055.348040   11662 port.cc:153] oneDNN custom operations are on.\n")
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    assert main(["fold-demo", "--epochs", "1"]) == 130
+    assert capfd.readouterr().err == "ser-reparam fold-demo: interrupted\n"
 
 
 def test_unknown_command_exits_with_usage():

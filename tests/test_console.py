@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ser_reparam.console import Progress, duration
+from ser_reparam.console import Progress, duration, quiet_command
 
 
 def test_progress_counts_and_estimates():
@@ -25,6 +25,23 @@ def test_progress_counts_and_estimates():
     progress.advance()
     assert stream.getvalue().splitlines()[-1] == "sweep: 4/4 runs done, 2h02m elapsed"
     assert duration(59.6) == "1m00s"
+
+
+def test_a_command_shows_its_lines_but_not_tensorflows_log_records(capfd):
+    """Python's lines and a C library's own lines are shown; TensorFlow's C++ log records (which
+    TF_CPP_MIN_LOG_LEVEL does not reach) are not — also when the command fails."""
+    record = (b"E0000 00:00:1796624168.102254   12751 node_def_util.cc:682] NodeDef mentions attribute "
+              b"use_unbounded_threadpool which is not in the op definition\n")
+    with quiet_command():
+        os.write(2, record)
+        os.write(2, b"a C library's own line\n")
+        print("stage 03 progress", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert sorted(err.splitlines()) == ["a C library's own line", "stage 03 progress"]
+    with pytest.raises(ValueError), quiet_command():
+        os.write(2, record)
+        raise ValueError("the command's own error")
+    assert capfd.readouterr().err == ""
 
 
 def _predict_command(deployed_run) -> tuple[list[str], dict]:

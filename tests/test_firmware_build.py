@@ -3,7 +3,10 @@
 QEMU, compared with the Python path (`ser-reparam verify-firmware`), and the CMake template as
 exported."""
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,6 +54,45 @@ def test_library_is_built_once_per_tree_content_and_flags(tmp_path, cache):
     assert tflm_build.library(target, tree, log=builds.append) == libs[0] and len(builds) == 1
     (tree / "tensorflow/lite/micro/half.c").write_text("int half(int x) { return x >> 1; }\n")
     assert tflm_build.library(target, tree, nice=0, log=builds.append) != libs[0] and len(builds) == 2
+
+
+def test_ctrl_c_during_the_library_build_stops_compiling(tmp_path, cache, monkeypatch):
+    """One Ctrl-C drops the files still queued: the command stops without a second one."""
+    tree = fake_tree(tmp_path)
+    for k in range(20):
+        (tree / f"tensorflow/lite/micro/extra{k}.c").write_text(f"int extra{k}(void) {{ return {k}; }}\n")
+    compiled = []
+
+    def compile_object(target, tree, source, obj, nice):
+        compiled.append(source)
+        if len(compiled) == 1:  # the terminal's SIGINT, once every file is queued
+            time.sleep(0.2)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(tflm_build, "_compile_object", compile_object)
+    with pytest.raises(KeyboardInterrupt):
+        tflm_build.library(tflm_build.TARGETS["host"], tree, jobs=1, nice=0)
+    assert len(compiled) <= 2  # of 23 sources
+
+
+def test_verify_firmware_checks_every_tool_before_building(tmp_path, monkeypatch, capsys):
+    """Without qemu-system-arm, --target cortex-m4 is refused at once (one line naming it and its
+    package, exit 2), before anything compiles."""
+    from conftest import write_tiny_config
+    from ser_reparam.cli import main
+
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-ar", "arm-none-eabi-size"):
+        (stand_ins / tool).symlink_to("/bin/true")
+    monkeypatch.setenv("PATH", str(stand_ins))
+    monkeypatch.setattr(tflm_build, "library", lambda *args, **kwargs: pytest.fail("compiled before the tool check"))
+    config = write_tiny_config(tmp_path, "split", 2, 0.1)
+    assert main(["verify-firmware", "--config", str(config), "--board", "stm32f4", "--target", "cortex-m4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs qemu-system-arm, not found" in err
+    assert "apt-get install qemu-system-arm" in err
 
 
 def test_tree_is_found_or_named(tmp_path, monkeypatch):

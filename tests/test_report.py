@@ -1,5 +1,7 @@
 """Seed aggregation, paper-style row names, markdown, JSON and plots."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -110,3 +112,13 @@ def test_two_run_folders_are_compared_pair_by_pair(tmp_path):
     assert rows[1]["paired"]["mean"] == pytest.approx(0.05) and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9)
     with pytest.raises(FileNotFoundError, match="report --against 'nope': no such variant"):
         aggregate(collect([tmp_path / "recipe-a"]), against="nope")
+
+
+def test_report_runs_without_tensorflow(tmp_path):
+    """`report` is TensorFlow-free: no import (seconds, not ~9 s) and not one start-up line."""
+    fake_run(tmp_path / "demo", "convtransformer-lightweight-ffn2@8x1", 0, 0.5)
+    code = ("import sys; from ser_reparam.cli import main; status = main(['report', sys.argv[1]]); "
+            "sys.exit(3 if 'tensorflow' in sys.modules or 'tf_keras' in sys.modules else status)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "| FFN2 |" in done.stdout

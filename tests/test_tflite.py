@@ -1,5 +1,6 @@
 """Every lightweight model converts at batch 1 to float and int8 TFLite and runs on real TFLM kernels."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -138,3 +139,15 @@ def test_lightweight_models_keep_to_the_kernel_limits(rng):
         blob = to_tflite(model, "int8", representative=lambda: iter(x))
         audit_ops(blob, where=arch)
         assert not any(u.op == "TRANSPOSE" and len(u.input_shapes[0]) > 4 for u in model_ops(blob))
+
+
+def test_int8_conversion_is_quiet(rng, capfd):
+    """No converter lines (`fully_quantize: …`) and no tf.lite.Interpreter deprecation warning."""
+    model = build_model("convtransformer", "lightweight", 4, 20)
+    examples = rng.standard_normal((4, 20, 78)).astype(np.float32)
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        blob = to_tflite(model, "int8", lambda: examples)
+    assert blob and capfd.readouterr().err == ""
+    assert [str(w.message) for w in caught if "Interpreter" in str(w.message)] == []

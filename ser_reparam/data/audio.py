@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ser_reparam.console import held_stderr
+from ser_reparam.console import held_native_stderr
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.errors import InputError
 
@@ -116,7 +116,7 @@ def _probe(source: Path):
     if source.stat().st_size == 0:
         raise EmptyAudio(f"{source} is a zero-byte file")
     try:
-        with held_stderr(show_on_error=False):  # libmpg123's resync notes: the report says what matters
+        with held_native_stderr(keep_on_failure=lambda line: False):  # libmpg123's resync notes: the report says what matters
             info = sf.info(source)
     except sf.SoundFileError:
         return None
@@ -148,7 +148,7 @@ def _decode(source: Path, info, ffmpeg: str | None) -> np.ndarray:
     """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
     if info is None:
         return _decode_with_ffmpeg(source, ffmpeg)
-    with held_stderr(show_on_error=False):
+    with held_native_stderr(keep_on_failure=lambda line: False):
         return read_mono_16k(source)
 
 

@@ -1,18 +1,15 @@
 """The paper's three Transformers behind one builder, `build_model`."""
 from __future__ import annotations
 
-import tf_keras as keras
+import importlib
+from typing import TYPE_CHECKING
 
-from ser_reparam.models.conformer import build_conformer
-from ser_reparam.models.convtransformer import build_convtransformer
 from ser_reparam.models.placement import Placement, format_hrf, parse_hrf
-from ser_reparam.models.speechformer import build_speechformer
 
-BUILDERS = {
-    "convtransformer": build_convtransformer,
-    "conformer": build_conformer,
-    "speechformer": build_speechformer,
-}
+if TYPE_CHECKING:
+    import tf_keras as keras
+
+ARCHITECTURES = ("convtransformer", "conformer", "speechformer")  # models/<arch>.py builds it: build_<arch>
 # [blocks L, model dim d, FFN inner dim] from the paper, per architecture
 PRESETS = {
     "convtransformer": {"original": (8, 80, 320), "lightweight": (1, 16, 4)},
@@ -37,6 +34,12 @@ def resolve_preset(arch: str, preset) -> tuple[int, int, int]:
     return values
 
 
+def _builder(arch: str):
+    """models/<arch>.py's build_<arch>, imported when a model is built: the package itself stays
+    TensorFlow-free for the commands that only read configs and results (report)."""
+    return getattr(importlib.import_module(f"{__name__}.{arch}"), f"build_{arch}")
+
+
 def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
@@ -51,8 +54,8 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
     hrf_init, hrf_step: how every HRF chain starts and moves in training (ser_reparam.hrf.HRFDense).
     pooling, cls_units: the classifier head's pooling over time and hidden widths (layers.classifier_head).
     """
-    if arch not in BUILDERS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     blocks, dim, ffn_dim = resolve_preset(arch, preset)
     if deploy:
         placement = {}
@@ -61,12 +64,14 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
         chain = {key: value for key, value in (("init", hrf_init), ("step", hrf_step))
                  if value != {"init": "factors", "step": 1.0}[key]}
         placement = {place: {**spec, **chain} for place, spec in placement.items()}
+    import tf_keras as keras
+
     inputs = keras.Input((num_frames, num_features), name="features")
-    outputs = BUILDERS[arch](inputs, blocks, dim, ffn_dim, num_classes, placement,
+    outputs = _builder(arch)(inputs, blocks, dim, ffn_dim, num_classes, placement,
                              activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias,
                              pool_norm and not deploy, {"pooling": pooling, "units": cls_units})
     name = f"{arch}_{preset if isinstance(preset, str) else 'x'.join(map(str, preset))}"
     return keras.Model(inputs, outputs, name=name)
 
 
-__all__ = ["build_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "BUILDERS"]
+__all__ = ["build_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "ARCHITECTURES"]
