@@ -476,8 +476,10 @@ TRAINING_SECTIONS = ("data", "frontend", "model", "training")
 
 
 def config_hash(config: ExperimentConfig, *sections: str) -> str:
-    """Short hash of the whole config, or of the named sections only (what a stage depends on)."""
+    """Short hash of the whole config, or of the named sections only (what a stage depends on).
+    data.root counts as the folder it names (a run loaded from its folder elsewhere holds it absolute)."""
     data = config.to_dict()
+    data["data"]["root"] = os.path.abspath(os.path.expanduser(data["data"]["root"]))
     if sections:
         data = {name: data[name] for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -111,12 +111,22 @@ def _saved_config(path: Path) -> dict:
                           "it; restore it, or re-run stage 03 (ser-reparam train --config <your config>)") from None
 
 
+def _root_from(config: ExperimentConfig, runs_dir: Path) -> str:
+    """data.root as seen from anywhere: a relative root and a relative runs_dir were both relative to
+    the folder the run was made in, which is `runs_dir` less the saved runs_dir's parts."""
+    root, saved = Path(config.data.root), Path(config.runs_dir)
+    if root.is_absolute() or saved.is_absolute() or runs_dir.parts[-len(saved.parts):] != saved.parts:
+        return config.data.root
+    return str(Path(*runs_dir.parts[:-len(saved.parts)]) / root)
+
+
 def _placed_at(config: ExperimentConfig, variant_dir: Path) -> ExperimentConfig:
     """`config` with the runs_dir and name that make `variant_dir` its variant folder: the folder a
     user names is the run (its saved runs_dir was relative to wherever the run was made)."""
     variant_dir = variant_dir.resolve()
     base = variant_dir.parent if config.data.fold is None else variant_dir.parent.parent
-    placed = dataclasses.replace(config, runs_dir=str(base.parent), name=base.name)
+    placed = dataclasses.replace(config, runs_dir=str(base.parent), name=base.name,
+                                 data=dataclasses.replace(config.data, root=_root_from(config, base.parent)))
     expected = RunLayout(placed).variant_dir
     if expected != variant_dir:
         raise InputError(f"{variant_dir} is not where its config.json (with the --set overrides) puts the "

@@ -58,3 +58,19 @@ def test_a_stage_command_locks_the_named_run_not_one_under_the_current_directory
     assert main(["fold", str(variant)]) == 2  # nothing trained: refused, naming stage 03
     assert list((tmp_path / "elsewhere").iterdir()) == []
     assert (tmp_path / "a" / "runs" / "demo" / ".lock").is_file()
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_a_relative_corpus_is_found_from_any_directory_with_the_same_hashes(tmp_path, monkeypatch, fold):
+    """The demo saves `runs_dir: runs` and `data.root: runs/demo-corpus`, both relative to the folder
+    it ran in: loaded from elsewhere, the run reads that corpus, and its stages are not stale."""
+    from ser_reparam.config import config_hash
+
+    variant = saved_run(tmp_path / "a", fold=fold)
+    monkeypatch.chdir(tmp_path / "a")
+    here = load_run(variant)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    there = load_run(variant)
+    assert Path(there.data.root) == tmp_path / "a" / "runs" / "demo-corpus"
+    assert config_hash(there, "data") == config_hash(here, "data")
