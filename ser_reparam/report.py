@@ -172,7 +172,8 @@ def markdown(rows: list[dict], title: str, metric: str = "ua") -> str:
     against = next((row["against"] for row in rows if row.get("against")), None)
     lines = [f"### {title}", "",
              f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
-             "Baselines: utterance mean / std / min / max of the 78 features, fitted on each training split; "
+             "Baselines: utterance mean / std / min / max of the 78 features, or eGeMAPS v02's 88 functionals "
+             "(openSMILE), fitted on each training split; "
              "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
              f"row (a baseline: one per fold). Δ{metric.upper()}: the row minus {against or 'the reference'} "
              "on the same fold and seed (a baseline: per fold, against the seeds' mean), mean ± 95 % CI "
