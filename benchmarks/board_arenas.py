@@ -1,8 +1,8 @@
 """Tensor arena per board, measured with the board's own kernels, beside the reference kernels.
 
-To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite] [--without-padding] [--readme]
+To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite] [--without-padding] [--docs]
 
-Prints the README's board-arena table (--readme: rewrites its `board-arenas` block). The model is the demo config's int8 ConvTransformer
+Prints the board-arena table (--docs: rewrites its `board-arenas` block in docs/firmware-and-boards.md). The model is the demo config's int8 ConvTransformer
 (3 s window, 299 × 78 features), calibrated on random features: the arena depends on the graph's
 shapes, not its weights' values (or --model: any int8 .tflite, e.g. a run's
 quantized/int8.tflite). --without-padding builds the graph without the subsampling padding
@@ -26,7 +26,7 @@ from firmware_export.arena import arena_with_margin  # noqa: E402
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.kernels import KERNELS, measure_with  # noqa: E402
 from firmware_export.tflm_build import BuildError  # noqa: E402
-from readme import publish, shown_path  # noqa: E402
+from readme import docs_option, publish, shown_path, without_docs  # noqa: E402
 from ser_reparam.interpreters import tflm_arena_bytes  # noqa: E402
 
 FRAMES, FEATURES, CLASSES = 299, 78, 4
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an int8 .tflite (default: the demo's graph)")
     parser.add_argument("--without-padding", action="store_true", help="the demo graph without the subsampling padding")
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's board-arenas block")
+    docs_option(parser)
     parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's; "
                         "add `reference` for TFLM's reference kernels in a 32-bit host build)")
     args = parser.parse_args()
@@ -81,7 +81,7 @@ def main() -> None:
             continue
         out.append(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | {python:,} B "
                    f"| {arena - python:+,} B | {arena_with_margin(arena):,} B |")
-    flags = " ".join(a for a in sys.argv[1:] if a != "--readme")
+    flags = " ".join(without_docs(sys.argv[1:]))
     publish("board-arenas", "\n".join(out), sys.argv[1:],
             f"TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py {flags}".rstrip())
 

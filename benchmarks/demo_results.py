@@ -1,10 +1,10 @@
-"""The README's demo table, from a finished `ser-reparam demo` run.
+"""The demo table (docs/results-demo.md), from a finished `ser-reparam demo` run.
 
-To run:  ser-reparam demo --out OUT  &&  python benchmarks/demo_results.py OUT [--readme]
+To run:  ser-reparam demo --out OUT  &&  python benchmarks/demo_results.py OUT [--docs]
 
 Reads the run's own records (evaluation, fold, firmware manifests, stage records): the same
 table as OUT/demo/reports/demo-summary.md, plus the stage time it took and the machine.
---readme rewrites the README's `demo` block.
+--docs rewrites its `demo` block.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
             f"{100 / rows[0]['test_examples']:.2f} pp), stages {seconds / 60:.1f} min in total "
             f"(sum of the stage records):\n\n"
             f"{summary_markdown(rows, ensure_baselines(config), reports='OUT/demo/reports')}")
-    publish("demo", text, argv, "python benchmarks/demo_results.py OUT --readme (from the run)")
+    publish("demo", text, argv, "python benchmarks/demo_results.py OUT --docs (from the run)")
 
 
 if __name__ == "__main__":

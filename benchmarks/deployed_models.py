@@ -1,14 +1,14 @@
-"""The README's "deployed models" table: fold, quantize and evaluate records of finished runs.
+"""The "deployed models" table (docs/results-demo.md): fold, quantize and evaluate records of finished runs.
 
 To run (each architecture with ffn2@8x1, int16x8 and 3 QAT epochs, on the demo corpus):
   for arch in convtransformer conformer speechformer; do
     ser-reparam run --config configs/demo.yaml --set runs_dir=OUT --set model.arch=$arch \
         --set quantize.int16x8=true --set quantize.qat_epochs=3; done
-  python benchmarks/deployed_models.py OUT/demo [--readme]
+  python benchmarks/deployed_models.py OUT/demo [--docs]
 
 One column per variant of the run folder that stage 07 evaluated (paths from each variant's
 saved config through RunLayout), then the classic baselines and chance on the same test split (UA);
---readme rewrites the block.
+--docs rewrites the block.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> None:
     lines += [f"| UA {BASELINES[name]}, same split | " + " | ".join([f"{metrics['ua']:.3f}"] * len(variants)) + " |"
               for name, metrics in baselines.items()]
     publish("deployed-models", "\n".join(lines), argv,
-            "python benchmarks/deployed_models.py OUT/demo --readme (from the runs' records)")
+            "python benchmarks/deployed_models.py OUT/demo --docs (from the runs' records)")
 
 
 if __name__ == "__main__":

@@ -2,53 +2,27 @@
 
 To run:  SER_EMODB_DIR=/path/to/emodb-8spk python benchmarks/emodb_loso.py \
              [--config configs/emodb-convtransformer.yaml] [--placements none,ffn2@8x1,all@8x1]
-             [--seeds 3] [--workers 2] [--runs runs/bench] [--set KEY=VALUE] [--readme README.md]
+             [--seeds 3] [--workers 2] [--runs runs/bench] [--set KEY=VALUE] [--docs [PAGE]]
 
 Trains every placement × fold × seed with `ser-reparam sweep` (finished runs are skipped, so
 it resumes), fits the classic baselines on the same folds, and writes the report table with
 the machine, the versions, the oneDNN setting and the wall time to
-benchmarks/results/emodb-loso-<arch>.md (and, with --readme, into the README between the
-markers `<!-- emodb-loso-<arch> begin -->` and `<!-- emodb-loso-<arch> end -->`).
+benchmarks/results/emodb-loso-<arch>.md (and, with --docs, into the block emodb-loso-<arch>
+of its docs page: benchmarks/readme.py).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-
-def machine() -> str:
-    """CPU model and cores, Python / TensorFlow / tf_keras / scikit-learn versions, oneDNN."""
-    from importlib import metadata
-
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
-        cpu = names[0] if names else cpu
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("tensorflow", "tf-keras", "scikit-learn"))
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (TensorFlow's default: on)")
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, {versions}; "
-            f"TF_ENABLE_ONEDNN_OPTS {onednn}")
-
-
-def replace_block(path: Path, key: str, text: str) -> None:
-    """Put `text` between the README markers of `key` (they must exist)."""
-    begin, end = f"<!-- {key} begin -->", f"<!-- {key} end -->"
-    content = path.read_text(encoding="utf-8")
-    if begin not in content or end not in content:
-        raise SystemExit(f"{path}: markers {begin} … {end} not found; add them where the table belongs")
-    head, rest = content.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{text}{end}{tail}", encoding="utf-8")
+from readme import TRAINING_PACKAGES, docs_option, machine, write_block  # noqa: E402
 
 
 def main() -> int:
@@ -59,8 +33,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--readme", help="also write the table into this README between its markers")
-    parser.add_argument("--block", help="README block and results file name (default emodb-loso-<arch>)")
+    docs_option(parser)
+    parser.add_argument("--block", help="docs block and results file name (default emodb-loso-<arch>)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: the table of the runs already finished under --runs")
     args = parser.parse_args()
@@ -95,15 +69,16 @@ def main() -> int:
               + ("Table of the runs finished under the runs folder (the runs column says how many per row); "
                  if args.report_only else f"{len(runs)} training runs (finished ones reused), {minutes:.0f} min wall "
                  f"with {args.workers} workers × 1 thread; ")
-              + f"trained on: {machine()}.\n")
+              + f"trained on: {machine(TRAINING_PACKAGES)}.\n")
     key = args.block or f"emodb-loso-{config.model.arch}"
     out = HERE / "results" / f"{key}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    if args.readme:
-        replace_block(Path(args.readme), key, text)
     print(text)
     print(f"written: {out}")
+    page = write_block(key, text, sys.argv[1:])
+    if page:
+        print(f"written: {page} (block {key})")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 To run:  SER_EMODB_DIR=/path/to/emodb-8spk python benchmarks/emodb_recipe.py [--seeds 1] [--workers 2]
              [--runs runs/bench] [--folds K,K] [--block emodb-recipe|emodb-init|emodb-norm|emodb-augment] [--only NAME,NAME]
-             [--readme README.md]
+             [--docs [PAGE]]
 
 The ConvTransformer, leave-one-speaker-out on emodb-8spk, once per recipe below (each a set of
 overrides of configs/emodb-convtransformer.yaml and an HRF placement; the config as it is runs
@@ -11,8 +11,8 @@ emodb-recipe (the training recipe), emodb-init (the classifier's initial bias, w
 (the pooled-vector norm and the learning rate, on all@8x1) or emodb-augment (class weights,
 mixup, SpecAugment + gain, label smoothing on the shipped config). Table: UA / WA mean ± std over folds × seeds,
 how many runs collapsed, the mean final training loss; the baselines and chance of the same
-folds. Written to benchmarks/results/<block>.md (and with --readme between the README
-markers `<!-- <block> begin -->` … `<!-- <block> end -->`).
+folds. Written to benchmarks/results/<block>.md (and with --docs into the block of that name in
+its docs page: benchmarks/readme.py).
 """
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from emodb_loso import HERE, machine, replace_block  # noqa: E402
+from readme import TRAINING_PACKAGES, docs_option, machine, write_block  # noqa: E402
 
 CONFIG = HERE.parent / "configs" / "emodb-convtransformer.yaml"
 # name → (what it is, overrides of the shipped config[, HRF placement: default none])
@@ -62,7 +63,7 @@ RECIPES = {  # the training recipe, measured with the classifier's ReLU biases a
     "all-pool-norm": ("ALL @8x1, pooled-vector norm, cosine from 3e-3", ["training.learning_rate=0.003"], "all@8x1"),
     "all-pool-norm-lr1e-3": ("ALL @8x1, **shipped**: pooled-vector norm, cosine from 1e-3", [], "all@8x1"),
 }
-# README block → the recipes of its table (the default of --only)
+# block → the recipes of its table (the default of --only)
 TABLES = {"emodb-recipe": ["before", "dropout0-batch32", "batch8-plateau", "shipped"],
           "emodb-init": ["zero-bias", "bias-0.1", "bias", "ffn2-zero-bias", "ffn2-bias", "all-zero-bias", "all-bias",
                          "all-bias-lr1e-3"],
@@ -87,9 +88,9 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench")
     parser.add_argument("--only", help="comma-separated recipe names (default: all)")
     parser.add_argument("--folds", help="comma-separated fold numbers (default: all 8)")
-    parser.add_argument("--readme")
+    docs_option(parser)
     parser.add_argument("--block", default="emodb-recipe", choices=sorted(TABLES),
-                        help="the table: README block and benchmarks/results/<block>.md (default emodb-recipe)")
+                        help="the table: docs block and benchmarks/results/<block>.md (default emodb-recipe)")
     args = parser.parse_args()
     root = os.environ.get("SER_EMODB_DIR", "")
     if not root or not Path(root, "wav").is_dir():
@@ -139,14 +140,15 @@ def main() -> int:
                         (("folds", args.folds), ("only", args.only), ("block", args.block)) if value and value != "emodb-recipe"])
     text = ("\n".join(lines) + f"\n\n`python benchmarks/emodb_recipe.py {command}` — emodb-8spk, leave one "
             f"speaker out ({f'folds {args.folds}' if folds else '8 folds'}) × {args.seeds} seed(s), {config.training.epochs} epochs, mean ± std over the runs; "
-            f"{minutes:.0f} min wall (finished runs are reused) with {args.workers} workers × 1 thread on: {machine()}.\n")
+            f"{minutes:.0f} min wall (finished runs are reused) with {args.workers} workers × 1 thread on: {machine(TRAINING_PACKAGES)}.\n")
     out = HERE / "results" / f"{args.block}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    if args.readme:
-        replace_block(Path(args.readme), args.block, text)
     print(text)
     print(f"written: {out}")
+    page = write_block(args.block, text, sys.argv[1:])
+    if page:
+        print(f"written: {page} (block {args.block})")
     return 0
 
 

@@ -1,12 +1,12 @@
 """Seconds per training epoch, lightweight vs HRF (ffn2, r=8, depth 1), IEMOCAP-sized.
 
-To run:  python benchmarks/epoch_time.py [--clips 4290] [--arch convtransformer] [--epochs 2] [--readme]
+To run:  python benchmarks/epoch_time.py [--clips 4290] [--arch convtransformer] [--epochs 2] [--docs]
 
 The set has IEMOCAP's training size (4,290 clips × 5 s = 499 frames × 78) and is read from a
 feature cache on disk, as training reads it (random features: the time does not depend on
 their values). Each model trains for one warm-up epoch, then the two take turns for
-`--epochs` timed epochs in the same process; the best epoch of each counts. --readme writes the
-result into the README's `epoch-time` block.
+`--epochs` timed epochs in the same process; the best epoch of each counts. --docs writes the
+result into its `epoch-time` block (docs/results-performance.md).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from readme import publish  # noqa: E402
+from readme import docs_option, publish  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 
 FRAMES, FEATURES = 499, 78
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per model (default 2)")
     parser.add_argument("--arch", default="convtransformer")
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = cached_set(os.path.join(tmp, "features"), args.clips, args.batch)
@@ -70,7 +70,7 @@ def main() -> None:
             f"epoch each, best of {args.epochs}: lightweight {light:.1f} s (epochs: {every['lightweight']} s), HRF "
             f"{hrf:.1f} s ({every['HRF ffn2@8x1']} s) — **{hrf / light:.2f}×** (target ≤ 1.5×).")
     command = "python benchmarks/epoch_time.py" + (f" --clips {args.clips}" if args.clips != 4290 else "") + \
-        (f" --epochs {args.epochs}" if args.epochs != 2 else "") + " --readme"
+        (f" --epochs {args.epochs}" if args.epochs != 2 else "") + " --docs"
     publish("epoch-time", text, sys.argv, command)
 
 

@@ -1,12 +1,12 @@
 """Feature extraction throughput: the tf.data pipeline vs a per-clip python_speech_features loop.
 
-To run:  python benchmarks/feature_throughput.py [--clips 480] [--readme]
+To run:  python benchmarks/feature_throughput.py [--clips 480] [--docs]
 
 Both extract the same 78-dim features (26 log-Mel + deltas) from the same clips of the
 built-in demo corpus (generated first into a temporary folder); the pipeline also writes its
 feature cache to disk, the loop only computes. Both run once on 8 clips first (warm-up: the
 pipeline traces its graph once per process). Prints seconds of audio per second for each and the
-ratio (target: pipeline >= 3x the loop) as Markdown; --readme also writes it into the README's
+ratio (target: pipeline >= 3x the loop) as Markdown; --docs also writes it into the
 `feature-throughput` block.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import python_speech_features as psf  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from readme import publish  # noqa: E402
+from readme import docs_option, publish  # noqa: E402
 from ser_reparam.data.dataset import Window, extract_features  # noqa: E402
 from ser_reparam.data.manifest import read_manifest  # noqa: E402
 from ser_reparam.data.synthetic import make_demo_corpus  # noqa: E402
@@ -42,7 +42,7 @@ def psf_features(signal: np.ndarray, config: FrontendConfig) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=480, help="clips to extract (default 480)")
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
     config = FrontendConfig()
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +79,7 @@ def main() -> None:
              f"| **ratio** | | **{loop / pipeline:.2f}×** |", "",
              f"The demo corpus (480 clips) was generated in {corpus_seconds:.1f} s."]
     command = "python benchmarks/feature_throughput.py" + (f" --clips {args.clips}" if args.clips != 480 else "")
-    publish("feature-throughput", "\n".join(lines), sys.argv, command + " --readme")
+    publish("feature-throughput", "\n".join(lines), sys.argv, command + " --docs")
 
 
 if __name__ == "__main__":

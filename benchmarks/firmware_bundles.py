@@ -1,13 +1,13 @@
-"""The README's firmware-bundle table: a run's deployed model exported for every board.
+"""The firmware-bundle table (docs/results-demo.md): a run's deployed model exported for every board.
 
-To run:  python benchmarks/firmware_bundles.py RUN [--model int8] [--readme]
+To run:  python benchmarks/firmware_bundles.py RUN [--model int8] [--docs]
 
 RUN is a variant folder of a finished run (runs/<name>/<variant>, through stage 05). Exports
 the whole-window bundle for every board of firmware_export/boards.yaml, exactly as
 `ser-reparam export RUN --board <board> --deployment whole-window` does (the bundles land in RUN/firmware/<board>), and
 tabulates each manifest: model bytes, arena, front end, RAM and flash against the board's
-budget. A board the model does not fit gets its BudgetError as the verdict. --readme rewrites
-the README's `firmware-bundles` block.
+budget. A board the model does not fit gets its BudgetError as the verdict. --docs rewrites
+its `firmware-bundles` block.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.export import export_run  # noqa: E402
-from readme import publish, shown_path  # noqa: E402
+from readme import docs_option, publish, shown_path  # noqa: E402
 from ser_reparam.errors import BudgetError  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 
@@ -41,10 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="variant folder of a finished run (runs/<name>/<variant>)")
     parser.add_argument("--model", default="int8", choices=["int8", "qat_int8"])
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
     config = load_run(args.run)
-    run = shown_path(args.run)  # as the README prints it
+    run = shown_path(args.run)  # as the block prints it
     rows, models = [], set()
     for key, board in load_boards().items():
         try:
@@ -63,7 +63,7 @@ def main() -> None:
         "for the rest of the firmware (`firmware_export/boards.yaml`); all in bytes:", "",
         "| board | arena | front end | RAM used / budget | flash (model) used / budget | verdict |",
         "|---|---|---|---|---|---|", *rows])
-    publish("firmware-bundles", text, sys.argv, f"python benchmarks/firmware_bundles.py {run} --readme")
+    publish("firmware-bundles", text, sys.argv, f"python benchmarks/firmware_bundles.py {run} --docs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cost per inference of a bundle's firmware on a Cortex-M4F, counted under QEMU; flash and RAM.
 
-To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/firmware_cost.py RUN [--board stm32f4] [--clips 4]
+To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/firmware_cost.py RUN [--board stm32f4] [--clips 4] [--docs]
 
 Builds the bundle's real firmware (ser-reparam verify-firmware --target cortex-m4: the CMake
 template's main.cc, the C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN kernels, -Os) and
@@ -10,7 +10,7 @@ firmware's SysTick (25 MHz CPU clock) ticks once per 40 instructions, so the num
 instructions executed (±40 per reading) — NOT cycles: a real Cortex-M4 takes more than one cycle
 for loads, multiplies by wait states, branches and flash wait states. Front end = its pushes per
 10 ms hop (framing, FFT, Mel, log) plus the per-window finish step (deltas, normalization, int8);
-model = one Invoke. Prints a Markdown table (and the machine and versions) for the README.
+model = one Invoke. Prints a Markdown table (and the machine and versions) for docs/results-performance.md.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from firmware_export.boards import get_board  # noqa: E402
 from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, run, section_usage, split_clips  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
-from readme import publish, shown_path  # noqa: E402
+from readme import docs_option, publish, shown_path  # noqa: E402
 
 MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
 
@@ -44,10 +44,10 @@ def main(argv=None) -> None:
     parser.add_argument("--board", default="stm32f4")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--tflm-dir", default=None)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's firmware-cost block")
+    docs_option(parser)
     args = parser.parse_args(argv)
     config = load_run(args.run)
-    run = shown_path(args.run)  # as the README prints it
+    run = shown_path(args.run)  # as the block prints it
     board = get_board(args.board)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     invoke = np.array([r["invoke_ticks"] for r in rows]) * TICK_INSTRUCTIONS
     hops = rows[0]["hops"]
     manifest, tree = built["manifest"], shown_path(built["tree"], "$TFLM_DIR")
-    out = []  # the README block's lines
+    out = []  # the block's lines
     out.append(f"Bundle: {run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
           f"int8, input {manifest['input']['shape']}); {len(rows)} test clips, firmware output verified "
           "against the Python path.\n")

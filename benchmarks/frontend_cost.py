@@ -1,6 +1,6 @@
 """The device front end of a bundle, whole-window and streaming: code, state and host instructions.
 
-To run:  python benchmarks/frontend_cost.py RUN/firmware/BOARD [--readme]
+To run:  python benchmarks/frontend_cost.py RUN/firmware/BOARD [--docs]
 
 Takes a firmware bundle's generated front end (ser_frontend*.c and its config for the bundle's
 window), cross-compiles it with arm-none-eabi-gcc -Os for each CPU and FFT backend (portable, or
@@ -9,8 +9,8 @@ the host (gcc -O2) instructions per 10 ms frame while pushing the run's first te
 same for the streaming front end (ser_frontend_stream.c: code of a program using its API only,
 sizeof(ser_stream_t) on the MCU, instructions per pushed hop with its int8 frame). These are the
 measurements of firmware_export/frontend_cost.py, which tests/test_frontend_c.py and
-tests/test_frontend_stream_c.py pin. Needs gcc, arm-none-eabi-gcc and valgrind. --readme
-rewrites the README's `frontend-cost` block.
+tests/test_frontend_stream_c.py pin. Needs gcc, arm-none-eabi-gcc and valgrind. --docs
+rewrites its `frontend-cost` block (docs/results-performance.md).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from firmware_export.frontend_cost import (CORTEX_M_FLOATS, cmsis_build_args, co
                                            instructions_per_frame, stream_instructions_per_hop)
 from firmware_export.frontend_tables import C_SOURCES  # noqa: E402
 from firmware_export.verify import split_clips  # noqa: E402
-from readme import publish, shown_path  # noqa: E402
+from readme import docs_option, publish, shown_path  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 
 HARNESS = Path(__file__).parents[1] / "tests" / "frontend_harness.c"
@@ -43,10 +43,10 @@ def version(tool: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", help="a board's firmware bundle (runs/<name>/<variant>/firmware/<board>)")
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
     bundle = Path(args.bundle)
-    shown = shown_path(bundle, f"RUN/firmware/{bundle.name}")  # as the README prints it
+    shown = shown_path(bundle, f"RUN/firmware/{bundle.name}")  # as the block prints it
     manifest = json.loads((bundle / "manifest.json").read_text())
     config = load_run(bundle.parents[1])
     frames = manifest.get("window_frames") or manifest["input"]["shape"][1]  # streaming: A reads 7 frames
@@ -79,7 +79,7 @@ def main() -> None:
             lines.append(f"| {name} | {backend} | {m4['text']:,} B | {m0['text']:,} B | {m4['linked'][0]:,} B | "
                          f"{m4['data']} / {m4['bss']} B | {m4['state']:,} B | {cost[backend]:,.0f} |")
     lines += ["", f"Tools: {version('arm-none-eabi-gcc')}; {version('gcc')}; {version('valgrind')}."]
-    publish("frontend-cost", "\n".join(lines), sys.argv, "python benchmarks/frontend_cost.py RUN/firmware/stm32f4 --readme")
+    publish("frontend-cost", "\n".join(lines), sys.argv, "python benchmarks/frontend_cost.py RUN/firmware/stm32f4 --docs")
 
 
 if __name__ == "__main__":

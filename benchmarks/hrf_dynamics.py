@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from emodb_loso import machine  # noqa: E402
+from readme import TRAINING_PACKAGES, machine  # noqa: E402
 
 DEFAULT_ARMS = ["hrf|ffn2@8x1|", "matched|ffn2@8x1|model.hrf_init=matched",
                 "matched-step0.5|ffn2@8x1|model.hrf_init=matched,model.hrf_step=0.5"]
@@ -140,7 +140,7 @@ def main() -> int:
             + summarize(results, names)
             + f"\nArms — {'; '.join(f'{n}: hrf {s}' + (', ' + ', '.join(o) if o else '') for n, s, o in arms)}. "
             f"`python benchmarks/hrf_dynamics.py --layer {args.layer} --folds {args.folds} --seeds {args.seeds}`; "
-            f"{len(results)} runs, {minutes:.0f} min on: {machine()}.\n")
+            f"{len(results)} runs, {minutes:.0f} min on: {machine(TRAINING_PACKAGES)}.\n")
     (HERE / "results" / "hrf-dynamics.md").write_text(text, encoding="utf-8")
     print(text)
     print("written:", out, *plots)

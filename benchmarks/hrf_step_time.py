@@ -1,14 +1,14 @@
 """Training step time of one HRF layer: plain Dense vs HRFDense vs the naive factor chain.
 
-To run:  python benchmarks/hrf_step_time.py [--rows 16000] [--steps 50] [--depth 1 3] [--readme]
+To run:  python benchmarks/hrf_step_time.py [--rows 16000] [--steps 50] [--depth 1 3] [--docs]
 
 HRFDense multiplies its factors first and applies one matmul; the naive alternative applies
 the factors to the activations one after another, as a stack of Dense layers would. Both
 compute the same function with the same gradients; this script times a training step of each
 against a plain Dense layer of the folded size, side by side in one process, and prints the
 ratios. Default sizes are the lightweight FFN2 of the paper (16 → 4, ratio 8, depth 1) on a
-batch of 32 clips × 500 frames, at depths 1 and 3. Prints a Markdown table; --readme also
-writes it into the README's `hrf-step-time` block.
+batch of 32 clips × 500 frames, at depths 1 and 3. Prints a Markdown table; --docs also
+writes it into its `hrf-step-time` block (docs/results-performance.md).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from ser_reparam.hrf import HRFDense  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import docs_option, publish  # noqa: E402
 from timing import seconds_per_call  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the best counts (default 5)")
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
 
     x = tf.constant(np.random.default_rng(0).standard_normal((args.rows, args.in_dim)), tf.float32)
@@ -87,7 +87,7 @@ def main() -> None:
             cells.append(f"{ratio:.2f}× ({seconds[name] * 1e3:.2f} ms)")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     command = "python benchmarks/hrf_step_time.py" + (f" --steps {args.steps}" if args.steps != 50 else "") + \
-        (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --readme"
+        (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --docs"
     publish("hrf-step-time", "\n".join(lines), sys.argv, command)
 
 

@@ -1,8 +1,8 @@
 """The six IEMOCAP presets against the paper: parameters, MACs, and int8 TFLite bytes.
 
-To run:  python benchmarks/model_sizes.py [--readme]   (--readme: rewrite the README's block)
+To run:  python benchmarks/model_sizes.py [--docs]   (--docs: rewrite its block in docs/results-performance.md)
 
-Prints the README's model table. MACs are counted with and without the attention
+Prints the model table. MACs are counted with and without the attention
 score/context products (the paper's counts look like a layer-level counter that misses
 them). The int8 size is that of a file made the way stage 05 makes it (the deploy graph,
 quantize defaults — per-tensor dense —, ser_reparam.quantize.slim_tflite), calibrated on
@@ -57,7 +57,7 @@ def table() -> str:
 
 
 def main(argv: list[str]) -> None:
-    publish("model-sizes", table(), argv, "python benchmarks/model_sizes.py --readme")
+    publish("model-sizes", table(), argv, "python benchmarks/model_sizes.py --docs")
 
 
 if __name__ == "__main__":

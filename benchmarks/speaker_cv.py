@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from emodb_loso import machine  # noqa: E402
+from readme import TRAINING_PACKAGES, machine  # noqa: E402
 
 CORPORA = {"emodb": ("SER_EMODB_DIR", "wav"), "ravdess": ("SER_RAVDESS_DIR", "Actor_01")}
 
@@ -92,7 +92,7 @@ def main() -> int:
             + ("table of the finished runs; " if args.report_only else
                f"{trained} training runs (finished ones reused), {minutes:.0f} min wall with {args.workers} "
                "workers × 1 thread; ")
-            + f"trained on: {machine()}.\n")
+            + f"trained on: {machine(TRAINING_PACKAGES)}.\n")
     out = HERE / "results" / f"{args.block or f'{args.corpus}-cv-{args.arch}'}.md"
     out.write_text(text, encoding="utf-8")
     print(text)

@@ -3,7 +3,7 @@ the labels, over every clip of emodb-8spk (leave-one-speaker-out: each clip is a
 
 To run:  SER_EMODB_DIR=/path/to/emodb-8spk python benchmarks/streaming_agreement.py \
              [--config configs/emodb-convtransformer.yaml] [--placements none,ffn2@8x1] \
-             [--runs runs/bench-stream] [--readme]
+             [--runs runs/bench-stream] [--docs]
 
 Every fold of every placement runs stages 01–05 and 07 with one seed (stages 01–04 are skipped
 when their inputs are unchanged; 05 and 07 always rerun, some seconds a fold, so that the files
@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from readme import publish  # noqa: E402
+from readme import docs_option, publish  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PAIR = "tflm_int8 vs tflm_int8_streaming"
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", default=str(HERE.parent / "configs" / "emodb-convtransformer.yaml"))
     parser.add_argument("--placements", default="none,ffn2@8x1")
     parser.add_argument("--runs", default="runs/bench-stream", help="runs folder (default runs/bench-stream)")
-    parser.add_argument("--readme", action="store_true", help="also write the README block streaming-agreement")
+    docs_option(parser)
     args = parser.parse_args(argv)
     root = os.environ.get("SER_EMODB_DIR", "")
     if not root or not Path(root, "wav").is_dir():
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
     minutes = (time.perf_counter() - start) / 60
     text = (table(results) + f"\n\n{Path(args.config).name}, one seed per fold, {config.data.window_s:g} s windows, "
             f"UA as the mean over folds; {minutes:.0f} min wall (stages 01–04 of finished folds reused).")
-    publish("streaming-agreement", text, ["--readme"] if args.readme else [],
+    publish("streaming-agreement", text, argv,
             f"python benchmarks/streaming_agreement.py --placements {args.placements}")
     out = HERE / "results" / "streaming-agreement.md"
     out.parent.mkdir(exist_ok=True)

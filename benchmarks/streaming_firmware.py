@@ -1,7 +1,7 @@
 """The streaming firmware on a Cortex-M4F: RAM (shared arena + state + front end), flash, and
 instructions per hop, per encoder step and per label, counted under QEMU; its output verified.
 
-To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/streaming_firmware.py RUN [--board stm32f4] [--clips 4]
+To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/streaming_firmware.py RUN [--board stm32f4] [--clips 4] [--docs]
 
 Exports RUN's streaming bundle for the board (`ser-reparam export RUN --board B --deployment
 streaming`: it replaces a whole-window bundle there; the three pieces' arena measured with
@@ -33,7 +33,7 @@ from firmware_export.export import export_run  # noqa: E402
 from firmware_export.verify import (TICK_INSTRUCTIONS, build, compare_stream, run_stream, section_usage,  # noqa: E402
                                     stream_audio)
 from ser_reparam.experiment import load_run  # noqa: E402
-from readme import publish, shown_path  # noqa: E402
+from readme import docs_option, publish, shown_path  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -42,10 +42,10 @@ def main(argv=None) -> None:
     parser.add_argument("--board", default="stm32f4")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--tflm-dir", default=None)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's streaming-firmware block")
+    docs_option(parser)
     args = parser.parse_args(argv)
     config = load_run(args.run)
-    run = shown_path(args.run)  # as the README prints it
+    run = shown_path(args.run)  # as the block prints it
     board = get_board(args.board)
     if args.tflm_dir:
         os.environ["TFLM_DIR"] = args.tflm_dir

@@ -1,7 +1,7 @@
 """Whole-window vs streaming deployment, 3 s and 5 s windows, the three lightweight models:
 arena, total device RAM, flash and MACs per second of audio, measured on the int8 files.
 
-To run:  python benchmarks/streaming_memory.py [--readme]   (--readme: rewrite the README block)
+To run:  python benchmarks/streaming_memory.py [--docs]   (--docs: rewrite its block in docs/streaming.md)
 
 Each model is built at the window's length with randomized weights (distinct values, as after
 training: the converter shares identical constants) and converted the way stage 05 converts
@@ -92,7 +92,7 @@ def rows() -> tuple[list[str], set[str]]:
             try:
                 pieces = split_model(model)
             except NotStreamable:
-                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (README) | | | | | |")
+                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (docs/streaming.md) | | | | | |")
                 continue
             blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
             shared, own = shared_arena(blobs)
@@ -117,7 +117,7 @@ def table() -> str:
 
 
 def main(argv: list[str]) -> None:
-    publish("streaming-memory", table(), argv, "python benchmarks/streaming_memory.py --readme")
+    publish("streaming-memory", table(), argv, "python benchmarks/streaming_memory.py --docs")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
-"""The README's sweep table: test metrics per HRF placement, from a finished sweep's run folder.
+"""The sweep table (docs/results-demo.md): test metrics per HRF placement, from a finished sweep's run folder.
 
 To run:  ser-reparam sweep --config configs/demo.yaml --set runs_dir=OUT --set data.root=OUT/demo-corpus \\
              --grid placements=original,none,ffn2@8x1,all@8x1
-         python benchmarks/sweep_results.py OUT/demo [--readme]
+         python benchmarks/sweep_results.py OUT/demo [--docs]
 
 Aggregates every trained seed under the run folder with the same code as `ser-reparam report`
 (mean ± std over seeds, deployed Params and MACs), with the classic baselines and chance fitted and scored on the
 same split (baselines.json, computed if the run has none). A `ser-reparam demo --out OUT` run folder holds two of these placements (none, ffn2@8x1)
-already: the sweep above skips them. --readme rewrites the README's `sweep` block.
+already: the sweep above skips them. --docs rewrites its `sweep` block.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
             f"{'/'.join(map(str, seeds))} seeds, {config.training.epochs} epochs, {config.data.window_s:g} s windows.\n\n"
             f"{table}\nChance level on this test set: WA {truth.max() / truth.sum():.3f} (always the largest class), "
             f"UA {1 / len(truth):.3f} ({len(truth)} classes).")
-    publish("sweep", text, argv, "python benchmarks/sweep_results.py OUT/demo --readme (from the run)")
+    publish("sweep", text, argv, "python benchmarks/sweep_results.py OUT/demo --docs (from the run)")
 
 
 if __name__ == "__main__":

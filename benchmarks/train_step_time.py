@@ -1,10 +1,10 @@
 """Training step time of each lightweight architecture with and without HRF (ffn2 / all, r=8, depth 1).
 
-To run:  python benchmarks/train_step_time.py [--batch 32] [--steps 10] [--hrf ffn2@8x1 all@8x1] [--readme]
+To run:  python benchmarks/train_step_time.py [--batch 32] [--steps 10] [--hrf ffn2@8x1 all@8x1] [--docs]
 
 The models of an architecture are timed side by side in one process on the same random
 batch of 5 s clips (499 frames × 78 features); the ratios HRF / lightweight are what matter.
-Prints a Markdown table; --readme also writes it into the README's `train-step-time` block.
+Prints a Markdown table; --docs also writes it into its `train-step-time` block (docs/results-performance.md).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from ser_reparam.models import build_model  # noqa: E402
-from readme import publish  # noqa: E402
+from readme import docs_option, publish  # noqa: E402
 from timing import seconds_per_call  # noqa: E402
 
 FRAMES, FEATURES = 499, 78
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--hrf", nargs="+", default=["ffn2@8x1", "all@8x1"],
                         help="placements of the HRF models (default ffn2@8x1 all@8x1)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the best counts (default 5)")
-    parser.add_argument("--readme", action="store_true", help="also write the README block")
+    docs_option(parser)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -65,7 +65,7 @@ def main() -> None:
         lines.append(f"| {arch} | {light * 1e3:.1f} ms | " +
                      " | ".join(f"{seconds[spec] / light:.2f}×" for spec in args.hrf) + " |")
     command = "python benchmarks/train_step_time.py" + (f" --steps {args.steps}" if args.steps != 10 else "") + \
-        (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --readme"
+        (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --docs"
     publish("train-step-time", "\n".join(lines), sys.argv, command)
 
 
