@@ -1,7 +1,7 @@
 """What the device front end costs: code bytes on a Cortex-M and host instructions per frame.
 
 One place for these measurements: tests/test_frontend_c.py pins them, benchmarks/frontend_cost.py
-puts them in the README. Everything is compiled for real (host gcc, arm-none-eabi-gcc) and
+puts them in docs/results-performance.md. Everything is compiled for real (host gcc, arm-none-eabi-gcc) and
 counted with valgrind; the callers check that the tools exist.
 """
 from __future__ import annotations

@@ -55,7 +55,7 @@ class ModelConfig:
     cls_dropout: float = 0.0           # dropout after the classifier's dim/2 and dim/4 layers: 0.5 on the
                                        # lightweight models' 8 and 4 units made every real-speech run collapse
     cls_bias: float = 0.5              # initial bias of those two ReLU layers: at 0, all their units went dead
-                                       # early in some seeds on real speech (README, "Real speech")
+                                       # early in some seeds on real speech (docs/notes/real-speech-recipe.md)
     pool_norm: bool = False            # batch-normalize the time average before the classifier (folded into
                                        # cls1 at deHRF: the deployed graph is the same)
     hrf_init: str = "factors"          # HRF factors' start: "factors" (each its own Glorot) or "matched"
@@ -104,7 +104,7 @@ class TrainConfig:
 class QuantizeConfig:
     representative: int = 200          # training examples (class-balanced) that calibrate int8
     per_channel_dense: bool = False    # conv weights are always per channel; dense per tensor by default
-                                       # (README: 2.6 KB smaller for the lightweight ConvTransformer)
+                                       # (docs/streaming.md: 2.6 KB smaller for the lightweight ConvTransformer)
     int16x8: bool = False
     qat_epochs: int = 0
 

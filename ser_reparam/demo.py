@@ -57,7 +57,7 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: s
     """The demo table; `baselines` (baselines.json of the run) adds the classic baselines and
     chance, scored on the same test split, in the first metric column. Model cards and confusion
     matrices are linked beside the summary (reports/), or named as paths under `reports` for a
-    table that lives elsewhere (the README)."""
+    table that lives elsewhere (docs/results-demo.md)."""
     boards = list(rows[0]["boards"])
     header = ["variant", "params (trained → deployed)", *(f"UA / WF1 {label}" for _, label in RUNNERS),
               "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]

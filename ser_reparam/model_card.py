@@ -25,7 +25,7 @@ LIMITS = """\
   mixed, noisier and recorded with other microphones; expect clearly lower accuracy there, and measure
   on recordings of the intended use before relying on the labels.
 - Few speakers. A test split of a few held-out speakers measures one draw; results vary by speaker
-  (see the leave-one-speaker-out cross-validation in the README), and the training speakers' language,
+  (see the leave-one-speaker-out cross-validation in docs/results-real-speech.md), and the training speakers' language,
   age and culture limit what the model has seen.
 - Windows. The model sees fixed windows (length above); longer audio is classified per window and the
   logits averaged; a window without speech still gets a label.

@@ -84,7 +84,7 @@ def check_shared_files(workdir: str, paths: list[str]) -> None:
     if missing:
         raise InputError(f"Ray node {socket.gethostname()} does not see {', '.join(missing)}: every node needs "
                          f"the driver's files at the same paths (a shared file system mounted alike, and the "
-                         f"working directory {workdir}); see README, 'Ray on a cluster'")
+                         f"working directory {workdir}); see docs/training.md, 'Ray on a cluster'")
 
 
 def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:

@@ -337,7 +337,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
     }
     if reasons:
         LOG.warning("%s collapsed: %s. It has not learned beyond the class prior; do not deploy it "
-                    "(README: training recipe)", folder, "; ".join(reasons))
+                    "(docs/training.md: training recipe)", folder, "; ".join(reasons))
     atomic_write_text(metrics_path, json.dumps(metrics, indent=1) + "\n")
     return metrics
 

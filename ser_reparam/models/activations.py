@@ -2,7 +2,7 @@
 
 TFLM has no GELU kernel, so GELU is the tanh approximation (MUL / ADD / TANH) in training and
 deployment alike: the model that is trained is the model that runs on the board. Its largest
-deviation from the exact erf GELU is measured by `gelu_deviation()` (README: Models). Swish is
+deviation from the exact erf GELU is measured by `gelu_deviation()` (docs/models-and-hrf.md). Swish is
 x·sigmoid(x) (LOGISTIC, MUL); squared ReLU is relu(x)·relu(x) (RELU, MUL), not SQUARE, which
 TFLM quantizes through float.
 """

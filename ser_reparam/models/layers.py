@@ -289,7 +289,7 @@ def classifier_head(x, dim: int, num_classes: int, hrf: dict, dropout: float, bi
     The two ReLU layers start with bias `bias` (> 0): the time-averaged sequence varies little
     between utterances beside its common offset, so with zero biases all 8 (4) units of the
     lightweight head went dead for every input in the first epochs of some seeds on real speech,
-    and the run predicted one class for good (README, "Real speech"). `pool_norm` batch-normalizes
+    and the run predicted one class for good (docs/notes/real-speech-recipe.md). `pool_norm` batch-normalizes
     the time average inside cls1 (NormedHRFDense): it removes that offset and scales up the
     differences between utterances in training, and folds into cls1's kernel and bias at deHRF.
     `pooling="mean_sq"` concatenates the time average of the squared sequence (second-order
