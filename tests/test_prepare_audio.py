@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from corpus_files import corrupt, cut_short, dominant_frequency, tone, video, zero_bytes
+from corpus_files import corrupt, cut_short, dominant_frequency, forged_rate, tone, video, zero_bytes
 
-from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TruncatedAudio,
-                                    UnreadableAudio, find_ffmpeg)
+from ser_reparam.data import audio
+from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TooLongAudio, TruncatedAudio,
+                                    UnreadableAudio, UnsupportedRate, decode_audio, find_ffmpeg)
 
 
 @pytest.fixture
@@ -106,3 +107,23 @@ def test_excerpt_concatenates_the_segments_sample_exactly(tmp_path, cache):
 def test_the_cache_must_live_inside_the_manifest_folder(tmp_path):
     with pytest.raises(ValueError, match="must be inside the manifest's folder"):
         AudioCache(tmp_path / "elsewhere", tmp_path / "out", None)
+
+
+@pytest.mark.parametrize("rate", [1, 3999, 384001, 1_000_000_000])
+def test_a_header_with_an_absurd_rate_is_refused_before_resampling(tmp_path, cache, rate):
+    path = forged_rate(tmp_path / "forged.wav", rate)
+    assert sf.info(path).samplerate == rate
+    for decode in (cache.pipeline_audio, decode_audio, lambda p: cache.excerpt(p, [(0.0, 1.0)])):
+        with pytest.raises(UnsupportedRate, match=rf"forged.wav: sample rate {rate} Hz is outside 4000–384000 Hz"):
+            decode(path)
+    assert not cache.folder.exists()
+    assert UnsupportedRate.reason not in (EmptyAudio.reason, UnreadableAudio.reason)
+
+
+def test_a_whole_decode_stops_at_its_bound(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(audio, "MAX_DECODE_SECONDS", 1)
+    monkeypatch.setattr(audio, "BLOCK_FRAMES", 4000)
+    long = tone(tmp_path / "long.wav", seconds=1.5, rate=22050)
+    with pytest.raises(TooLongAudio, match="long.wav is longer than"):
+        cache.pipeline_audio(long)
+    assert len(decode_audio(tone(tmp_path / "short.wav", seconds=0.9, rate=22050))) == 14400

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ from ser_reparam.files import atomic_write_bytes
 from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
+RATES = (4000, 384000)  # Hz a recording may have; a header outside them is broken or forged
+BLOCK_FRAMES = 1 << 16  # source frames decoded at a time
+MAX_DECODE_SECONDS = 4 * 3600  # a whole decode (prepare) stops here, before memory runs out
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
 SOUNDFILE_SUFFIXES = frozenset({f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga"})
 FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or put ffmpeg on PATH"
@@ -54,6 +58,22 @@ class NoAudioDecoder(AudioError):
     reason = f"no decoder for this format: {FFMPEG_HINT}"
 
 
+class UnsupportedRate(AudioError):
+    reason = f"sample rate outside {RATES[0]}–{RATES[1]} Hz (broken or forged header)"
+
+
+class TooLongAudio(AudioError):
+    reason = f"longer than {MAX_DECODE_SECONDS // 3600} h (cut it into parts)"
+
+
+def check_rate(rate: float, what: str) -> None:
+    """UnsupportedRate unless `rate` is one audio is recorded at: resampling from an absurd rate
+    (a 1 Hz header) would make billions of samples out of a small file."""
+    if not RATES[0] <= rate <= RATES[1]:
+        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {RATES[0]}–{RATES[1]} Hz (a broken "
+                              f"or forged header?); re-export the audio at its real rate")
+
+
 def find_ffmpeg() -> str | None:
     """ffmpeg from PATH, else the static binary that the imageio-ffmpeg package ships, else None."""
     found = shutil.which("ffmpeg")
@@ -72,18 +92,43 @@ def is_pipeline_ready(info) -> bool:
             and info.channels == 1 and info.frames > 0)
 
 
-def read_mono_16k(path: str | os.PathLike) -> np.ndarray:
-    """Decode with soundfile, mix channels down to mono, resample with soxr to 16 kHz (float32)."""
+def read_mono_16k(path: str | os.PathLike, source: str | os.PathLike | None = None) -> np.ndarray:
+    """The whole file as read_blocks gives it, refused (TooLongAudio) once it passes MAX_DECODE_SECONDS."""
+    blocks, total = [], 0
+    for block in read_blocks(path, source):
+        total += block.size
+        if total > MAX_DECODE_SECONDS * SAMPLE_RATE:
+            raise TooLongAudio(f"{source or path} is longer than {MAX_DECODE_SECONDS // 3600} h; "
+                               f"cut it into parts (e.g. ffmpeg -f segment) and give those")
+        blocks.append(block)
+    return np.concatenate(blocks)
+
+
+def read_blocks(path: str | os.PathLike, source: str | os.PathLike | None = None) -> Iterator[np.ndarray]:
+    """16 kHz mono float32 blocks of what soundfile reads at `path` (channels mixed down, soxr
+    resampling), so memory stays one block whatever the length; errors name `source` (default `path`)."""
+    source = source or path
     try:
-        signal, rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as sound:
+            check_rate(sound.samplerate, str(source))
+            resampler = (None if sound.samplerate == SAMPLE_RATE
+                         else soxr.ResampleStream(sound.samplerate, SAMPLE_RATE, 1, dtype="float32"))
+            empty = True
+            while True:
+                block = sound.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                last = len(block) < BLOCK_FRAMES
+                mono = block.mean(axis=1)
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=last)
+                if mono.size:
+                    empty = False
+                    yield mono.astype(np.float32, copy=False)
+                if last:
+                    break
     except sf.SoundFileError as err:
-        raise UnreadableAudio(f"{path}: soundfile cannot read it ({err})") from None
-    if signal.shape[0] == 0:
-        raise EmptyAudio(f"{path} has no samples")
-    mono = signal.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        mono = soxr.resample(mono, rate, SAMPLE_RATE)
-    return mono.astype(np.float32)
+        raise UnreadableAudio(f"{source}: soundfile cannot read it ({err})") from None
+    if empty:
+        raise EmptyAudio(f"{source} has no samples")
 
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
@@ -161,7 +206,7 @@ def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
         if done.returncode != 0 or not track.exists():
             last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
             raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
-        return read_mono_16k(track)
+        return read_mono_16k(track, source)
 
 
 def as_stored(signal: np.ndarray) -> np.ndarray:
