@@ -10,6 +10,8 @@ reuses it; every file is written to a temporary name and renamed.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -30,6 +32,7 @@ from ser_reparam.errors import InputError
 SAMPLE_RATE = 16000
 RATES = (4000, 384000)  # Hz a recording may have; a header outside them is broken or forged
 BLOCK_FRAMES = 1 << 16  # source frames decoded at a time
+MAX_CHANNELS = 32  # an array axis this short is channels, a longer one samples
 MAX_DECODE_SECONDS = 4 * 3600  # a whole decode (prepare) stops here, before memory runs out
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
 SOUNDFILE_SUFFIXES = frozenset({f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga"})
@@ -58,8 +61,14 @@ class NoAudioDecoder(AudioError):
     reason = f"no decoder for this format: {FFMPEG_HINT}"
 
 
-class UnsupportedRate(AudioError):
+class UnsupportedRate(AudioError, InputError):
+    """Also an InputError: a caller's sample_rate= can be as absurd as a header."""
+
     reason = f"sample rate outside {RATES[0]}–{RATES[1]} Hz (broken or forged header)"
+
+
+class NonFiniteAudio(AudioError):
+    reason = "NaN or infinite samples (damaged float audio)"
 
 
 class TooLongAudio(AudioError):
@@ -117,6 +126,9 @@ def read_blocks(path: str | os.PathLike, source: str | os.PathLike | None = None
             while True:
                 block = sound.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
                 last = len(block) < BLOCK_FRAMES
+                if not np.isfinite(block).all():
+                    raise NonFiniteAudio(f"{source} holds NaN or infinite samples (before "
+                                         f"{sound.tell() / sound.samplerate:.2f} s); re-export it")
                 mono = block.mean(axis=1)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=last)
@@ -129,6 +141,46 @@ def read_blocks(path: str | os.PathLike, source: str | os.PathLike | None = None
         raise UnreadableAudio(f"{source}: soundfile cannot read it ({err})") from None
     if empty:
         raise EmptyAudio(f"{source} has no samples")
+
+
+def array_mono_16k(samples, sample_rate: float) -> np.ndarray:
+    """A caller's samples as 16 kHz mono float32. Layouts (N,), (N, C) and (C, N) are told apart
+    by the channel axis being the one with at most MAX_CHANNELS entries; integer PCM is scaled to
+    ±1. InputError for an ambiguous shape, a dtype that is not audio, or NaN / infinite samples."""
+    array = np.asarray(samples)
+    check_rate(sample_rate, "predict(array) sample_rate")
+    signal = _mono(_full_scale(array))
+    bad = np.flatnonzero(~np.isfinite(signal))
+    if bad.size:
+        raise InputError(f"predict(array): {bad.size} NaN or infinite sample(s), the first at sample "
+                         f"{bad[0]}; give finite samples")
+    if sample_rate != SAMPLE_RATE:
+        signal = soxr.resample(signal, sample_rate, SAMPLE_RATE)
+    return signal.astype(np.float32, copy=False)
+
+
+def _full_scale(array: np.ndarray) -> np.ndarray:
+    """Float samples as they are (float32); integer PCM of any width mapped onto [-1, 1)."""
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        half = (int(info.max) - int(info.min) + 1) / 2
+        return ((array.astype(np.float64) - (info.min + half)) / half).astype(np.float32)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32, copy=False)
+    raise InputError(f"predict(array): dtype {array.dtype} is not audio; give float samples in [-1, 1] "
+                     f"or integer PCM")
+
+
+def _mono(array: np.ndarray) -> np.ndarray:
+    """(N,) as it is; (N, C) or (C, N) mixed down over the axis with at most MAX_CHANNELS entries."""
+    if array.ndim == 1 and array.size:
+        return array
+    channel_axes = [axis for axis, size in enumerate(array.shape) if size <= MAX_CHANNELS]
+    if array.ndim != 2 or len(channel_axes) != 1 or 0 in array.shape:
+        raise InputError(f"predict(array): shape {array.shape} is not (samples,), (samples, channels) or "
+                         f"(channels, samples) with 1–{MAX_CHANNELS} channels and more samples than that; "
+                         f"reshape it")
+    return array.mean(axis=channel_axes[0])
 
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
@@ -183,16 +235,48 @@ def _declared_wav_frames(source: Path) -> int | None:
 def decode_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> np.ndarray:
     """Any audio file as 16 kHz mono float32 samples, as prepare converts it (soundfile + soxr,
     else ffmpeg from `ffmpeg` or find_ffmpeg()), without writing anything. Raises AudioError."""
+    with open_audio(source, ffmpeg) as audio:
+        return read_mono_16k(audio.path, audio.source)
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioStream:
+    """One file's audio as 16 kHz mono blocks, decoded while it is iterated (read_blocks)."""
+
+    source: Path  # the file as given
+    path: Path    # what soundfile reads: the source, or ffmpeg's track of it
+
+    @property
+    def seconds(self) -> float:
+        """The length the header declares."""
+        info = sf.info(self.path)
+        return info.frames / info.samplerate
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return read_blocks(self.path, self.source)
+
+
+@contextlib.contextmanager
+def open_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> Iterator[AudioStream]:
+    """Any audio file, to be read block by block while the context is open (an ffmpeg track lives
+    that long). Raises AudioError."""
     source = Path(source)
-    return _decode(source, _probe(source), ffmpeg or find_ffmpeg())
+    with _readable(source, _probe(source), ffmpeg or find_ffmpeg()) as path:
+        yield AudioStream(source, path)
 
 
 def _decode(source: Path, info, ffmpeg: str | None) -> np.ndarray:
-    """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
-    return read_mono_16k(source) if info is not None else _decode_with_ffmpeg(source, ffmpeg)
+    with _readable(source, info, ffmpeg) as path:
+        return read_mono_16k(path, source)
 
 
-def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
+@contextlib.contextmanager
+def _readable(source: Path, info, ffmpeg: str | None) -> Iterator[Path]:
+    """A file soundfile reads with `source`'s audio: the source itself when it can (`info` from
+    _probe), else ffmpeg's audio track in a temporary folder."""
+    if info is not None:
+        yield source
+        return
     if ffmpeg is None:
         if source.suffix.lower() in SOUNDFILE_SUFFIXES:
             raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
@@ -206,7 +290,7 @@ def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
         if done.returncode != 0 or not track.exists():
             last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
             raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
-        return read_mono_16k(track, source)
+        yield track
 
 
 def as_stored(signal: np.ndarray) -> np.ndarray:
