@@ -4,7 +4,9 @@ Training decodes WAV with `tf.audio.decode_wav` (tensorflow-io is not usable, se
 prepare hands it either the source itself (PCM 16-bit WAV, 16 kHz, mono, not empty) or a
 converted copy in an audio cache folder beside the manifest. soundfile + soxr convert what
 libsndfile reads (stereo is mixed down to mono); anything else (video, AAC, ...) goes through
-ffmpeg, from PATH or from the `imageio-ffmpeg` package. A cached file is named by the sha256 of
+ffmpeg, from PATH or from the `imageio-ffmpeg` package. Files are decoded in blocks (read_blocks,
+open_audio), so `predict` holds one block whatever the length; a header rate outside RATES or NaN / inf
+samples are refused before anything is resampled. A cached file is named by the sha256 of
 its source bytes and of the target format, so a re-run, or the same file under another name,
 reuses it; every file is written to a temporary name and renamed.
 """
@@ -79,8 +81,8 @@ def check_rate(rate: float, what: str) -> None:
     """UnsupportedRate unless `rate` is one audio is recorded at: resampling from an absurd rate
     (a 1 Hz header) would make billions of samples out of a small file."""
     if not RATES[0] <= rate <= RATES[1]:
-        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {RATES[0]}–{RATES[1]} Hz (a broken "
-                              f"or forged header?); re-export the audio at its real rate")
+        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {RATES[0]}–{RATES[1]} Hz, not a "
+                              f"rate audio is recorded at; give the audio at its real rate")
 
 
 def find_ffmpeg() -> str | None:
@@ -235,8 +237,8 @@ def _declared_wav_frames(source: Path) -> int | None:
 def decode_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> np.ndarray:
     """Any audio file as 16 kHz mono float32 samples, as prepare converts it (soundfile + soxr,
     else ffmpeg from `ffmpeg` or find_ffmpeg()), without writing anything. Raises AudioError."""
-    with open_audio(source, ffmpeg) as audio:
-        return read_mono_16k(audio.path, audio.source)
+    source = Path(source)
+    return _decode(source, _probe(source), ffmpeg or find_ffmpeg())
 
 
 @dataclasses.dataclass(frozen=True)
