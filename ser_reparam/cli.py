@@ -455,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", dest="variant_model", metavar="NAME",
                          help="run folder: which quantized/NAME.tflite (default: the one stage 06 exports)")
     predict.add_argument("--hop", type=float, metavar="SECONDS",
-                         help="step between windows of long audio (default: the window length)")
+                         help="step between windows of long audio, from one feature frame (0.01 s) up to "
+                              "the window length (the default)")
     predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
     predict.add_argument("--out", help="write the results to this file instead of stdout")
     predict.set_defaults(func=cmd_predict)

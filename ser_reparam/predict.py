@@ -8,9 +8,10 @@
 Everything the model needs beside its weights — labels, front end, normalization statistics,
 window — comes from the .tflite's metadata (tflite_metadata), so a deployed file alone is
 enough. Audio goes the way training saw it: decoded and converted to 16 kHz mono 16-bit as
-prepare converts it, cut into windows of the training length (hop = window by default, as
-stage 07 splits long utterances; the last window is shorter and zero-filled after
-normalization, as in training), features normalized with the training statistics.
+prepare converts it (a file block by block, so any length fits in memory), cut into windows of
+the training length (hop = window by default, as stage 07 splits long utterances; the last
+window is shorter and zero-filled after normalization, as in training), features normalized
+with the training statistics. Audio of LONG_INPUT_S or more shows progress on stderr.
 
 Backends: `tflm` runs the deployed int8 file on the TFLite Micro interpreter with the input
 quantized by the model's own scale and zero point — the firmware's arithmetic; `litert` runs
@@ -21,7 +22,10 @@ probabilities are the softmax of that mean.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +33,8 @@ import numpy as np
 from ser_reparam.errors import InputError, MissingInputError
 
 BACKENDS = ("tflm", "litert", "keras")
+LONG_INPUT_S = 300.0  # audio this long shows progress (a few seconds of work per minute of audio)
+PROGRESS_EVERY_S = 10.0
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".au",
                             ".caf", ".w64", ".m4a", ".aac", ".mp4", ".webm", ".wma"})
 
@@ -84,9 +90,10 @@ class Predictor:
         self.window_s = float(metadata["window"]["seconds"])
         self.frames = int(metadata["window"]["frames"])
         self.hop_s = self.window_s if hop_s is None else float(hop_s)
-        if not 0 < self.hop_s:
-            raise InputError(f"hop {hop_s} s: give a positive number of seconds (default: the window, "
-                             f"{self.window_s:g} s)")
+        shortest = self.frontend.frame_step_ms / 1000
+        if not shortest <= self.hop_s <= self.window_s:
+            raise InputError(f"hop {hop_s} s: give {shortest:g} s (one feature frame) up to the window, "
+                             f"{self.window_s:g} s (the default); a longer hop would skip audio")
         self.mean = np.asarray(metadata["normalization"]["mean"], np.float32)
         self.std = np.asarray(metadata["normalization"]["std"], np.float32)
 
@@ -145,56 +152,89 @@ class Predictor:
 
     # ---- audio → windows → features ----
 
-    def features(self, signal: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
-        """(start s, end s, normalized zero-filled (frames, features)) per window of a 16 kHz signal."""
+    def window_spans(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """(start sample, samples as stored by prepare) per window of a stream of 16 kHz blocks: a
+        window every hop while whole ones fit, then the shorter rest unless the last whole window
+        reached the end. Memory holds one window and one block, whatever the length."""
+        from ser_reparam.data.audio import as_stored
+
+        size, hop = self._window_samples()
+        pending, start, whole = np.zeros(0, np.float32), 0, False
+        for block in blocks:
+            pending = np.concatenate([pending, as_stored(block)])
+            while len(pending) >= size:
+                yield start, pending[:size]
+                pending, start, whole = pending[hop:], start + hop, True
+        if not whole or len(pending) > size - hop:
+            yield start, pending
+
+    def window_count(self, samples: int) -> int:
+        """How many windows window_spans gives for `samples` samples."""
+        size, hop = self._window_samples()
+        return 1 if samples <= size else 1 + math.ceil((samples - size) / hop)
+
+    def _window_samples(self) -> tuple[int, int]:
+        rate = self.frontend.sample_rate
+        return int(round(self.window_s * rate)), int(round(self.hop_s * rate))
+
+    def window_features(self, piece: np.ndarray) -> np.ndarray:
+        """Normalized (frames, features) of one window, zero-filled after a short one, as in training."""
+        x = self._front_end(np.asarray(piece, np.float32)).numpy()[:self.frames]
+        x = np.pad((x - self.mean) / self.std, [(0, self.frames - len(x)), (0, 0)])
+        return x.astype(np.float32)
+
+    @functools.cached_property
+    def _front_end(self):
+        """compute_features traced once for windows of any length: a graph call per window is
+        about 100 times faster than running the ops eagerly."""
         import tensorflow as tf
 
         from ser_reparam.features import compute_features
 
-        rate = self.frontend.sample_rate
-        size, hop = int(round(self.window_s * rate)), max(1, int(round(self.hop_s * rate)))
-        starts = list(range(0, max(len(signal) - size, 0) + 1, hop))
-        if starts[-1] + size < len(signal):
-            starts.append(starts[-1] + hop)
-        windows = []
-        for start in starts:
-            piece = signal[start:start + size]
-            x = compute_features(tf.constant(piece, tf.float32), self.frontend).numpy()[:self.frames]
-            x = np.pad((x - self.mean) / self.std, [(0, self.frames - len(x)), (0, 0)])
-            windows.append((start / rate, (start + len(piece)) / rate, x.astype(np.float32)))
-        return windows
+        return tf.function(functools.partial(compute_features, config=self.frontend), autograph=False,
+                           input_signature=[tf.TensorSpec([None], tf.float32)])
 
-    def predict(self, audio, sample_rate: int | None = None) -> Clip:
-        """Label and probabilities of one clip: an audio file path, or a 1-D (or (samples,
-        channels)) float array at `sample_rate` (required for arrays)."""
-        from ser_reparam.data.audio import SAMPLE_RATE, as_stored, decode_audio
+    def predict(self, audio, sample_rate: float | None = None) -> Clip:
+        """Label and probabilities of one clip: an audio file path (read block by block), or an
+        array at `sample_rate` (required): (samples,), (samples, channels) or (channels, samples),
+        float in [-1, 1] or integer PCM."""
+        from ser_reparam.data.audio import SAMPLE_RATE, array_mono_16k, open_audio
 
-        if isinstance(audio, (str, os.PathLike)):
-            source, signal = str(audio), decode_audio(audio)
-        else:
-            if sample_rate is None:
-                raise InputError("predict(array): give sample_rate= (the array's samples per second)")
-            signal = np.asarray(audio, np.float32)
-            signal = signal.mean(axis=1) if signal.ndim == 2 else signal
-            if signal.ndim != 1 or signal.size == 0:
-                raise InputError(f"predict(array): need a non-empty 1-D or (samples, channels) array, got shape "
-                                 f"{np.shape(audio)}")
-            if sample_rate != SAMPLE_RATE:
-                import soxr
-
-                signal = soxr.resample(signal, sample_rate, SAMPLE_RATE).astype(np.float32)
-            source = "<array>"
         if self.frontend.sample_rate != SAMPLE_RATE:
             raise InputError(f"the model's front end runs at {self.frontend.sample_rate} Hz; prepare and "
                              f"predict convert audio to {SAMPLE_RATE} Hz")
-        signal = as_stored(signal)
+        if isinstance(audio, (str, os.PathLike)):
+            with open_audio(audio) as stream:
+                return self._clip(str(audio), stream, stream.seconds)
+        if sample_rate is None:
+            raise InputError("predict(array): give sample_rate= (the array's samples per second)")
+        signal = array_mono_16k(audio, sample_rate)
+        return self._clip("<array>", [signal], len(signal) / SAMPLE_RATE)
+
+    def _clip(self, source: str, blocks: Iterable[np.ndarray], seconds: float) -> Clip:
+        """Each window classified as it arrives; the clip's vote is the softmax of their mean logits."""
+        rate = self.frontend.sample_rate
+        progress = self._progress(source, seconds)
         windows = []
-        for start, end, x in self.features(signal):
-            logits = np.asarray(self.runner.predict_one(x), np.float64)
+        for start, piece in self.window_spans(blocks):
+            logits = np.asarray(self.runner.predict_one(self.window_features(piece)), np.float64)
             p = softmax(logits)
-            windows.append(WindowPrediction(start, end, logits, p, self.labels[int(p.argmax())]))
+            windows.append(WindowPrediction(start / rate, (start + len(piece)) / rate, logits, p,
+                                            self.labels[int(p.argmax())]))
+            if progress is not None:
+                progress.advance()
         mean = softmax(np.mean([w.logits for w in windows], axis=0))
-        return Clip(source, len(signal) / SAMPLE_RATE, self.labels[int(mean.argmax())], mean, windows)
+        end = windows[-1].end_s  # the last window ends where the audio does
+        return Clip(source, end, self.labels[int(mean.argmax())], mean, windows)
+
+    def _progress(self, source: str, seconds: float):
+        """Progress lines on stderr for audio of LONG_INPUT_S or more (minutes of work); None below."""
+        from ser_reparam.console import Progress
+
+        if seconds < LONG_INPUT_S:
+            return None
+        total = self.window_count(round(seconds * self.frontend.sample_rate))
+        return Progress(total, f"predict {source}", "windows", every=PROGRESS_EVERY_S)
 
 
 def audio_files(items: list[str]) -> tuple[list[Path], list[Path]]:

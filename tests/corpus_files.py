@@ -55,3 +55,13 @@ def video(path: Path, seconds: float = 1.2, freq: int = 440) -> Path:
 def dominant_frequency(signal: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
     return float(np.argmax(spectrum) * rate / len(signal))
+
+
+def forged_rate(path: Path, rate: int, seconds: float = 0.1) -> Path:
+    """A 16-bit mono WAV whose header claims `rate` Hz for samples recorded at 16 kHz."""
+    tone(path, seconds=seconds)
+    data = bytearray(path.read_bytes())
+    assert data[24:28] == (16000).to_bytes(4, "little"), "expected a plain 44-byte WAV header"
+    data[24:28], data[28:32] = rate.to_bytes(4, "little"), (2 * rate).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from corpus_files import corrupt, cut_short, dominant_frequency, tone, video, zero_bytes
+from corpus_files import corrupt, cut_short, dominant_frequency, forged_rate, tone, video, zero_bytes
 
-from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TruncatedAudio,
-                                    UnreadableAudio, find_ffmpeg)
+from ser_reparam.data import audio
+from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TooLongAudio,
+                                    TruncatedAudio, UnreadableAudio, UnsupportedRate, decode_audio,
+                                    find_ffmpeg)
 
 
 @pytest.fixture
@@ -116,3 +118,23 @@ def test_mpg123_notes_stay_off_the_terminal(tmp_path, cache, capfd):
     rel = cache.pipeline_audio(tmp_path / "junk.mp3")
     assert sf.info(tmp_path / "out" / rel).frames > 0
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("rate", [1, 3999, 384001, 1_000_000_000])
+def test_a_header_with_an_absurd_rate_is_refused_before_resampling(tmp_path, cache, rate):
+    path = forged_rate(tmp_path / "forged.wav", rate)
+    assert sf.info(path).samplerate == rate
+    for decode in (cache.pipeline_audio, decode_audio, lambda p: cache.excerpt(p, [(0.0, 1.0)])):
+        with pytest.raises(UnsupportedRate, match=rf"forged.wav: sample rate {rate} Hz is outside 4000–"):
+            decode(path)
+    assert not cache.folder.exists()
+    assert UnsupportedRate.reason not in (EmptyAudio.reason, UnreadableAudio.reason)
+
+
+def test_a_whole_decode_stops_at_its_bound(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(audio, "MAX_DECODE_SECONDS", 1)
+    monkeypatch.setattr(audio, "BLOCK_FRAMES", 4000)
+    long = tone(tmp_path / "long.wav", seconds=1.5, rate=22050)
+    with pytest.raises(TooLongAudio, match="long.wav is longer than"):
+        cache.pipeline_audio(long)
+    assert len(decode_audio(tone(tmp_path / "short.wav", seconds=0.9, rate=22050))) == 14400

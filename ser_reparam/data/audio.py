@@ -4,12 +4,16 @@ Training decodes WAV with `tf.audio.decode_wav` (tensorflow-io is not usable, se
 prepare hands it either the source itself (PCM 16-bit WAV, 16 kHz, mono, not empty) or a
 converted copy in an audio cache folder beside the manifest. soundfile + soxr convert what
 libsndfile reads (stereo is mixed down to mono); anything else (video, AAC, ...) goes through
-ffmpeg, from PATH or from the `imageio-ffmpeg` package. A cached file is named by the sha256 of
+ffmpeg, from PATH or from the `imageio-ffmpeg` package. Files are decoded in blocks (read_blocks,
+open_audio), so `predict` holds one block whatever the length; a header rate outside RATES or NaN / inf
+samples are refused before anything is resampled. A cached file is named by the sha256 of
 its source bytes and of the target format, so a re-run, or the same file under another name,
 reuses it; every file is written to a temporary name and renamed.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,10 @@ from ser_reparam.files import atomic_write_bytes
 from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
+RATES = (4000, 384000)  # Hz a recording may have; a header outside them is broken or forged
+BLOCK_FRAMES = 1 << 16  # source frames decoded at a time
+MAX_CHANNELS = 32  # an array axis this short is channels, a longer one samples
+MAX_DECODE_SECONDS = 4 * 3600  # a whole decode (prepare) stops here, before memory runs out
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
 SOUNDFILE_SUFFIXES = frozenset({f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga"})
 FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or put ffmpeg on PATH"
@@ -55,6 +64,28 @@ class NoAudioDecoder(AudioError):
     reason = f"no decoder for this format: {FFMPEG_HINT}"
 
 
+class UnsupportedRate(AudioError, InputError):
+    """Also an InputError: a caller's sample_rate= can be as absurd as a header."""
+
+    reason = f"sample rate outside {RATES[0]}–{RATES[1]} Hz (broken or forged header)"
+
+
+class NonFiniteAudio(AudioError):
+    reason = "NaN or infinite samples (damaged float audio)"
+
+
+class TooLongAudio(AudioError):
+    reason = f"longer than {MAX_DECODE_SECONDS // 3600} h (cut it into parts)"
+
+
+def check_rate(rate: float, what: str) -> None:
+    """UnsupportedRate unless `rate` is one audio is recorded at: resampling from an absurd rate
+    (a 1 Hz header) would make billions of samples out of a small file."""
+    if not RATES[0] <= rate <= RATES[1]:
+        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {RATES[0]}–{RATES[1]} Hz, not a "
+                              f"rate audio is recorded at; give the audio at its real rate")
+
+
 def find_ffmpeg() -> str | None:
     """ffmpeg from PATH, else the static binary that the imageio-ffmpeg package ships, else None."""
     found = shutil.which("ffmpeg")
@@ -73,18 +104,86 @@ def is_pipeline_ready(info) -> bool:
             and info.channels == 1 and info.frames > 0)
 
 
-def read_mono_16k(path: str | os.PathLike) -> np.ndarray:
-    """Decode with soundfile, mix channels down to mono, resample with soxr to 16 kHz (float32)."""
+def read_mono_16k(path: str | os.PathLike, source: str | os.PathLike | None = None) -> np.ndarray:
+    """The whole file as read_blocks gives it, refused (TooLongAudio) once it passes MAX_DECODE_SECONDS."""
+    blocks, total = [], 0
+    for block in read_blocks(path, source):
+        total += block.size
+        if total > MAX_DECODE_SECONDS * SAMPLE_RATE:
+            raise TooLongAudio(f"{source or path} is longer than {MAX_DECODE_SECONDS // 3600} h; "
+                               f"cut it into parts (e.g. ffmpeg -f segment) and give those")
+        blocks.append(block)
+    return np.concatenate(blocks)
+
+
+def read_blocks(path: str | os.PathLike, source: str | os.PathLike | None = None) -> Iterator[np.ndarray]:
+    """16 kHz mono float32 blocks of what soundfile reads at `path` (channels mixed down, soxr
+    resampling), so memory stays one block whatever the length; errors name `source` (default `path`)."""
+    source = source or path
     try:
-        signal, rate = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as sound:
+            check_rate(sound.samplerate, str(source))
+            resampler = (None if sound.samplerate == SAMPLE_RATE
+                         else soxr.ResampleStream(sound.samplerate, SAMPLE_RATE, 1, dtype="float32"))
+            empty = True
+            while True:
+                block = sound.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                last = len(block) < BLOCK_FRAMES
+                if not np.isfinite(block).all():
+                    raise NonFiniteAudio(f"{source} holds NaN or infinite samples (before "
+                                         f"{sound.tell() / sound.samplerate:.2f} s); re-export it")
+                mono = block.mean(axis=1)
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=last)
+                if mono.size:
+                    empty = False
+                    yield mono.astype(np.float32, copy=False)
+                if last:
+                    break
     except sf.SoundFileError as err:
-        raise UnreadableAudio(f"{path}: soundfile cannot read it ({err})") from None
-    if signal.shape[0] == 0:
-        raise EmptyAudio(f"{path} has no samples")
-    mono = signal.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        mono = soxr.resample(mono, rate, SAMPLE_RATE)
-    return mono.astype(np.float32)
+        raise UnreadableAudio(f"{source}: soundfile cannot read it ({err})") from None
+    if empty:
+        raise EmptyAudio(f"{source} has no samples")
+
+
+def array_mono_16k(samples, sample_rate: float) -> np.ndarray:
+    """A caller's samples as 16 kHz mono float32. Layouts (N,), (N, C) and (C, N) are told apart
+    by the channel axis being the one with at most MAX_CHANNELS entries; integer PCM is scaled to
+    ±1. InputError for an ambiguous shape, a dtype that is not audio, or NaN / infinite samples."""
+    array = np.asarray(samples)
+    check_rate(sample_rate, "predict(array) sample_rate")
+    signal = _mono(_full_scale(array))
+    bad = np.flatnonzero(~np.isfinite(signal))
+    if bad.size:
+        raise InputError(f"predict(array): {bad.size} NaN or infinite sample(s), the first at sample "
+                         f"{bad[0]}; give finite samples")
+    if sample_rate != SAMPLE_RATE:
+        signal = soxr.resample(signal, sample_rate, SAMPLE_RATE)
+    return signal.astype(np.float32, copy=False)
+
+
+def _full_scale(array: np.ndarray) -> np.ndarray:
+    """Float samples as they are (float32); integer PCM of any width mapped onto [-1, 1)."""
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        half = (int(info.max) - int(info.min) + 1) / 2
+        return ((array.astype(np.float64) - (info.min + half)) / half).astype(np.float32)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32, copy=False)
+    raise InputError(f"predict(array): dtype {array.dtype} is not audio; give float samples in [-1, 1] "
+                     f"or integer PCM")
+
+
+def _mono(array: np.ndarray) -> np.ndarray:
+    """(N,) as it is; (N, C) or (C, N) mixed down over the axis with at most MAX_CHANNELS entries."""
+    if array.ndim == 1 and array.size:
+        return array
+    channel_axes = [axis for axis, size in enumerate(array.shape) if size <= MAX_CHANNELS]
+    if array.ndim != 2 or len(channel_axes) != 1 or 0 in array.shape:
+        raise InputError(f"predict(array): shape {array.shape} is not (samples,), (samples, channels) or "
+                         f"(channels, samples) with 1–{MAX_CHANNELS} channels and more samples than that; "
+                         f"reshape it")
+    return array.mean(axis=channel_axes[0])
 
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray) -> None:
@@ -144,15 +243,44 @@ def decode_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> np.nda
     return _decode(source, _probe(source), ffmpeg or find_ffmpeg())
 
 
+@dataclasses.dataclass(frozen=True)
+class AudioStream:
+    """One file's audio as 16 kHz mono blocks, decoded while it is iterated (read_blocks)."""
+
+    source: Path  # the file as given
+    path: Path    # what soundfile reads: the source, or ffmpeg's track of it
+
+    @property
+    def seconds(self) -> float:
+        """The length the header declares."""
+        info = sf.info(self.path)
+        return info.frames / info.samplerate
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return read_blocks(self.path, self.source)
+
+
+@contextlib.contextmanager
+def open_audio(source: str | os.PathLike, ffmpeg: str | None = None) -> Iterator[AudioStream]:
+    """Any audio file, to be read block by block while the context is open (an ffmpeg track lives
+    that long). Raises AudioError."""
+    source = Path(source)
+    with _readable(source, _probe(source), ffmpeg or find_ffmpeg()) as path:
+        yield AudioStream(source, path)
+
+
 def _decode(source: Path, info, ffmpeg: str | None) -> np.ndarray:
-    """Any source as 16 kHz mono: soundfile when it reads it (`info`), else ffmpeg's audio track."""
-    if info is None:
-        return _decode_with_ffmpeg(source, ffmpeg)
-    with held_native_stderr(keep_on_failure=lambda line: False):
-        return read_mono_16k(source)
+    with _readable(source, info, ffmpeg) as path, held_native_stderr(keep_on_failure=lambda line: False):
+        return read_mono_16k(path, source)  # libmpg123's resync notes held back: the report says what matters
 
 
-def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
+@contextlib.contextmanager
+def _readable(source: Path, info, ffmpeg: str | None) -> Iterator[Path]:
+    """A file soundfile reads with `source`'s audio: the source itself when it can (`info` from
+    _probe), else ffmpeg's audio track in a temporary folder."""
+    if info is not None:
+        yield source
+        return
     if ffmpeg is None:
         if source.suffix.lower() in SOUNDFILE_SUFFIXES:
             raise UnreadableAudio(f"{source}: soundfile cannot read it and no ffmpeg was found to try")
@@ -166,7 +294,7 @@ def _decode_with_ffmpeg(source: Path, ffmpeg: str | None) -> np.ndarray:
         if done.returncode != 0 or not track.exists():
             last = (done.stderr.strip().splitlines() or ["no audio stream"])[-1]
             raise UnreadableAudio(f"{source}: ffmpeg could not extract audio ({last})")
-        return read_mono_16k(track)
+        yield track
 
 
 def as_stored(signal: np.ndarray) -> np.ndarray:
