@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from readme import TRAINING_PACKAGES, machine  # noqa: E402
+from readme import TRAINING_PACKAGES, docs_option, machine, write_block  # noqa: E402
 
 DEFAULT_ARMS = ["hrf|ffn2@8x1|", "matched|ffn2@8x1|model.hrf_init=matched",
                 "matched-step0.5|ffn2@8x1|model.hrf_init=matched,model.hrf_step=0.5"]
@@ -110,6 +110,7 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--arm", action="append", help="NAME|HRF-SPEC|KEY=VALUE,… (default: three ffn2 arms)")
     parser.add_argument("--runs", default="runs/dynamics")
+    docs_option(parser)
     args = parser.parse_args()
     root = os.environ.get("SER_EMODB_DIR", "")
     if not root or not Path(root, "wav").is_dir():
@@ -142,6 +143,7 @@ def main() -> int:
             f"`python benchmarks/hrf_dynamics.py --layer {args.layer} --folds {args.folds} --seeds {args.seeds}`; "
             f"{len(results)} runs, {minutes:.0f} min on: {machine(TRAINING_PACKAGES)}.\n")
     (HERE / "results" / "hrf-dynamics.md").write_text(text, encoding="utf-8")
+    write_block("hrf-dynamics", text, sys.argv[1:])
     print(text)
     print("written:", out, *plots)
     return 0

@@ -30,6 +30,10 @@ BLOCKS = {
     "emodb-loso-convtransformer": "docs/results-real-speech.md",
     "emodb-augment": "docs/results-real-speech.md",
     "emodb-loso-conformer": "docs/results-real-speech.md",
+    # real speech: paired recipe and HRF comparisons (benchmarks/speaker_cv.py, hrf_dynamics.py)
+    "emodb-hrf-init": "docs/results-real-speech.md",
+    "emodb-recipe-1": "docs/results-real-speech.md",
+    "hrf-dynamics": "docs/results-real-speech.md",
     # real speech, how the recipe was found
     "emodb-recipe": "docs/notes/real-speech-recipe.md",
     "emodb-loso-convtransformer-bias0": "docs/notes/real-speech-recipe.md",

@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from readme import TRAINING_PACKAGES, machine  # noqa: E402
+from readme import TRAINING_PACKAGES, docs_option, machine, write_block  # noqa: E402
 
 CORPORA = {"emodb": ("SER_EMODB_DIR", "wav"), "ravdess": ("SER_RAVDESS_DIR", "Actor_01")}
 
@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--block", help="results file name (default <corpus>-cv-<arch>)")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the finished runs")
+    docs_option(parser)
     args = parser.parse_args()
     variable, marker = CORPORA[args.corpus]
     root = os.environ.get(variable, "")
@@ -95,6 +96,7 @@ def main() -> int:
             + f"trained on: {machine(TRAINING_PACKAGES)}.\n")
     out = HERE / "results" / f"{args.block or f'{args.corpus}-cv-{args.arch}'}.md"
     out.write_text(text, encoding="utf-8")
+    write_block(args.block or f"{args.corpus}-cv-{args.arch}", text, sys.argv[1:])
     print(text)
     print(f"written: {out}")
     return 0
