@@ -30,3 +30,14 @@ def test_outputs_come_from_the_run_layout(tmp_path):
                                          layout.confusion_png]
     assert layout.evaluation("md") == tmp_path / "demo" / "reports" / f"{layout.variant}-evaluation.md"
     assert layout.checkpoint(2) == tmp_path / "demo" / layout.variant / "train" / "seed-2" / "best.keras"
+
+
+def test_stage_05_refuses_an_input_normalization_the_device_does_not_compute(tmp_path):
+    import pytest
+
+    from ser_reparam.errors import StageError
+    from ser_reparam.stages import s05_quantize
+
+    config = load_config(ROOT / "ser_reparam" / "configs" / "demo.yaml", [f"runs_dir={tmp_path}", "data.norm=window"])
+    with pytest.raises(StageError, match="data.norm is 'window'.*train with data.norm: global to deploy"):
+        s05_quantize.run(config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ser_reparam.config import ExperimentConfig
+from ser_reparam.errors import StageError
 from ser_reparam.layout import RunLayout
 
 NUMBER = 5
@@ -18,6 +19,9 @@ SHARED = False  # one run per experiment (True) or one per variant
 def run(config: ExperimentConfig) -> str:
     from ser_reparam.quantize import quantize_run
 
+    if config.data.norm != "global":  # the device front ends, predict and stage 07 normalize globally
+        raise StageError(f"stage 05 (quantize): data.norm is {config.data.norm!r}, which only training and test "
+                         "scoring compute so far; train with data.norm: global to deploy a model")
     record = quantize_run(config)
     line = ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
     streaming = record["streaming"]
