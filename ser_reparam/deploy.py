@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
-import tf_keras as keras
 
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.files import atomic_write_text, temp_name
@@ -25,6 +23,7 @@ from ser_reparam.errors import StageError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.fold import fold_model
 from ser_reparam.layout import RunLayout
+from ser_reparam.models import load_model
 from ser_reparam.profile import count_flops, count_params
 
 LOG = logging.getLogger("ser_reparam.deploy")
@@ -61,7 +60,7 @@ def fold_run(config: ExperimentConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     record = {"seeds": {}, "tolerance": FOLD_TOLERANCE}
     for seed in seeds:
-        hrf = keras.models.load_model(layout.checkpoint(seed))
+        hrf = load_model(layout.checkpoint(seed))
         folded = fold_model(hrf, inputs=x[:8])
         diff = float(np.max(np.abs(hrf.predict(x, batch_size=64, verbose=0) -
                                    folded.predict(x, batch_size=64, verbose=0))))

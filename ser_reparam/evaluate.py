@@ -16,6 +16,7 @@ from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout
+from ser_reparam.models import load_model
 from ser_reparam.tflite_metadata import strip_metadata
 
 # (name, kind, file): the Keras models of stages 03 / 04 and the TFLite files of stage 05
@@ -48,8 +49,6 @@ def evaluate_run(config: ExperimentConfig) -> dict:
     pairwise argmax agreement and max |logit difference|, bytes, measured TFLM arena and host
     latency; the whole-window and streaming deployments side by side (compare_deployments).
     Writes reports/<variant>-evaluation.{md,json}."""
-    import tf_keras as keras
-
     from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     layout = RunLayout(config)
@@ -60,7 +59,7 @@ def evaluate_run(config: ExperimentConfig) -> dict:
         entry = {}
         if kind == "keras":
             path = layout.checkpoint(seed) if source == "train" else layout.folded_model(seed)
-            logits[name] = keras.models.load_model(path).predict(x, batch_size=64, verbose=0)
+            logits[name] = load_model(path).predict(x, batch_size=64, verbose=0)
         else:
             path = layout.quantized_dir / source
             if not path.exists():
@@ -76,7 +75,7 @@ def evaluate_run(config: ExperimentConfig) -> dict:
         results[name] = {**entry, **{k: v for k, v in score(logits[name], y, ids, len(labels)).items()}}
     deployments = None
     if "tflm_int8" in results:
-        deployments, runs = compare_deployments(layout, keras.models.load_model(layout.folded_model(seed)), x, results)
+        deployments, runs = compare_deployments(layout, load_model(layout.folded_model(seed)), x, results)
         for name, (streamed, entry) in runs.items():
             logits[name] = streamed
             results[name] = {**entry, **score(streamed, y, ids, len(labels))}

@@ -138,9 +138,9 @@ class Predictor:
         if not folded.is_file():
             raise MissingInputError(f"{folded} does not exist: the keras backend runs the folded model; run "
                                     f"stage 04 (ser-reparam fold {path}) or use --backend tflm")
-        import tf_keras as keras
+        from ser_reparam.models import load_model
 
-        return cls(_KerasRunner(keras.models.load_model(folded)), metadata, backend, hop_s)
+        return cls(_KerasRunner(load_model(folded)), metadata, backend, hop_s)
 
     @classmethod
     def load(cls, model: str | os.PathLike, backend: str = "tflm", variant_model: str | None = None,

@@ -27,6 +27,7 @@ from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
+from ser_reparam.models import load_model
 from ser_reparam.models.lean import lean_forward
 from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, NotStreamable, calibration_examples,
                                    split_model, pieces_state_bytes, stream_window)
@@ -294,11 +295,9 @@ def quantize_run(config: ExperimentConfig) -> dict:
     deployed seed's folded model, each audited against TFLite Micro's kernels, slimmed and
     written to quantized/<name>.tflite, and the int8 streaming pieces when the model streams
     (quantize_pieces, write_pieces); quantized/quantize.json records bytes and ops."""
-    import tf_keras as keras
-
     layout = RunLayout(config)
     store, labels = feature_store(config), labels_for(config)
-    folded = keras.models.load_model(layout.folded_model())
+    folded = load_model(layout.folded_model())
     x, y, _ = split_arrays(store, "train", labels)
     calibration = representative_examples(x, y, config.quantize.representative, len(labels))
     plan = [("float", folded, "float"), ("int8", folded, "int8")]

@@ -46,7 +46,7 @@ from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, save_run_config
 from ser_reparam.layout import RunLayout, variant_name
-from ser_reparam.models import build_model
+from ser_reparam.models import build_model, load_model
 from ser_reparam.profile import count_flops, count_params
 from ser_reparam.runlock import run_lock
 
@@ -315,7 +315,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
     shutil.rmtree(folder / "backup", ignore_errors=True)  # Keras empties it on completion
 
     state = json.loads(state_path.read_text())
-    best = keras.models.load_model(folder / "best.keras")
+    best = load_model(folder / "best.keras")
     x, y, ids = split_arrays(store, "test", labels)
     deploy = build_for(config, deploy=True)
     reasons = collapse_verdict(state["history"], state["best_epoch"], label_prior_entropy(counts),
@@ -358,7 +358,7 @@ def checkpoint_problem(folder: Path, metrics: dict) -> str | None:
     if not path.is_file():
         return f"{path} is missing"
     try:
-        model = keras.models.load_model(path)
+        model = load_model(path)
     except Exception as err:  # a truncated or overwritten file fails in h5py / zipfile / Keras
         return f"{path} cannot be loaded ({type(err).__name__})"
     if metrics.get("checkpoint_weights") != weights_digest(model):

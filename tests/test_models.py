@@ -215,3 +215,19 @@ def test_subsampling_padding_keeps_the_function(frames, features, rng):
         return (n - 3) // 2 + 1
     assert got.shape == want.shape == (2, valid(valid(frames)), valid(valid(features)), 16)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_saved_model_loads_in_a_process_that_built_none(arch, tmp_path):
+    """A resumed run or a later stage loads `best.keras` before building any model."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.keras"
+    model = build_model(arch, "lightweight", num_frames=99, hrf="ffn2@2x1" if arch != "speechformer" else None)
+    model.save(path)
+    code = ("import sys, numpy as np; from ser_reparam.models import load_model; "
+            "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.get_weights()[0])")
+    subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "w.npy")], check=True,
+                   capture_output=True, timeout=300)
+    np.testing.assert_array_equal(np.load(tmp_path / "w.npy"), model.get_weights()[0])

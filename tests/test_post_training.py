@@ -1,7 +1,6 @@
 """Stages 04–07 on a tiny trained run: fold, quantize (int8 / int16x8 / QAT), evaluate."""
 import json
 
-import numpy as np
 import pytest
 
 from ser_reparam.config import parse_config

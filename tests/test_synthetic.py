@@ -1,5 +1,4 @@
 """The demo corpus: deterministic, speaker-independent, and its classes differ as designed."""
-import csv
 import hashlib
 import json
 

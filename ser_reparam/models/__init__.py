@@ -74,4 +74,14 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
     return keras.Model(inputs, outputs, name=name)
 
 
-__all__ = ["build_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "ARCHITECTURES"]
+def load_model(path) -> keras.Model:
+    """A saved `.keras` model of this package: its custom layers are registered on import, which
+    `build_model` would otherwise do (a resumed run or a later stage may load before it builds)."""
+    import tf_keras as keras
+
+    from ser_reparam.models import layers  # noqa: F401  (registers the layers, HRFDense and activations)
+
+    return keras.models.load_model(path)
+
+
+__all__ = ["build_model", "load_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "ARCHITECTURES"]
