@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -226,7 +227,7 @@ def _plot_confusions(rows: list[dict], folder: Path) -> list[Path]:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{row['name']}\n(sum over {row['runs']} runs)", fontsize=9)
-        name = row["variant"].replace("@", "_").replace("+", "_").replace(",", "_")
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", row["variant"])  # "experiment/variant" rows included
         paths.append(_save(fig, folder / f"confusion-{name}.png"))
     return paths
 

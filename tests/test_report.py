@@ -112,6 +112,9 @@ def test_two_run_folders_are_compared_pair_by_pair(tmp_path):
     assert rows[1]["paired"]["mean"] == pytest.approx(0.05) and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9)
     with pytest.raises(FileNotFoundError, match="report --against 'nope': no such variant"):
         aggregate(collect([tmp_path / "recipe-a"]), against="nope")
+    write_report([tmp_path / "recipe-a", tmp_path / "recipe-b"], tmp_path / "out")  # plots too
+    assert sorted(p.name for p in (tmp_path / "out").glob("confusion-*.png")) == [
+        f"confusion-recipe-a_{light}.png", f"confusion-recipe-b_{light}.png"]
 
 
 def test_report_runs_without_tensorflow(tmp_path):
