@@ -224,10 +224,11 @@ def default_linker_script() -> str:
 
 
 def run_program(target: Target, program: Path, args=(), timeout: float = 120, cwd: Path | None = None,
-                icount: bool = False) -> subprocess.CompletedProcess:
-    """Run `program` on the host or under QEMU (semihosting: stdio and files are the host's)."""
+                icount: bool = False, wrapper=()) -> subprocess.CompletedProcess:
+    """Run `program` on the host (under `wrapper`, e.g. valgrind, when given) or under QEMU
+    (semihosting: stdio and files are the host's)."""
     if target.runner == "host":
-        cmd = [str(program), *map(str, args)]
+        cmd = [*map(str, wrapper), str(program), *map(str, args)]
     elif target.runner == "qemu-mps2-an386":
         qemu = shutil.which("qemu-system-arm")
         if qemu is None:
