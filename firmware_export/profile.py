@@ -31,6 +31,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from firmware_export import tflm_build, verify
+from firmware_export.op_resolver import ser_kernel_ops
 from ser_reparam.errors import ProjectError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
@@ -122,8 +123,11 @@ def kernel_files(target: tflm_build.Target, library: Path, ops: set[str]) -> dic
 BROADCAST_TO_REFERENCE = {"ADD", "MUL"}
 
 
-def kernel_of(use, files: dict[str, str]) -> tuple[str, str]:
-    """("CMSIS-NN" | "reference" | "?", the kernel's library member) of one node (a tflite_ops.OpUse)."""
+def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
+    """("CMSIS-NN" | "reference" | "ser-reparam" | "?", the kernel's source) of one node (a
+    tflite_ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
+    if use.op in replaced:
+        return "ser-reparam", "ser_kernels.cc"
     path = files.get(use.op, "")
     if "/cmsis_nn/" not in path:
         return ("reference" if path else "?"), path
@@ -276,6 +280,9 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
         ops = {use.op for blob in blobs.values() for use in model_ops(blob)}
         files = kernel_files(target, library, ops)
         layers = layer_names(config, blobs)
+        uses = [use for blob in blobs.values() for use in model_ops(blob)]
+        resolver = (built["bundle"] / "op_resolver.h").read_text()
+        replaced = ser_kernel_ops(uses) if "ser_kernels.h" in resolver else []
         pieces = []
         for number, (name, blob) in enumerate(blobs.items()):
             entry = counted.get(number, {"invokes": 0, "ticks": [], "tags": []})
@@ -286,7 +293,7 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
                     total = entry["ticks"][index] * verify.TICK_INSTRUCTIONS if index < len(entry["ticks"]) else 0
                 else:
                     total = host_counts.get((number, index), 0)
-                kernel, path = kernel_of(use, files)
+                kernel, path = kernel_of(use, files, replaced)
                 if target.runner == "host" and kernel == "?":
                     kernel = "reference"
                 piece.nodes.append(Node(index, use.op, layers[name][index] or "?", kernel, path, macs, total / invokes))
