@@ -29,7 +29,8 @@ def resolver_method(op: str) -> str:
 
 
 # op -> (ser_kernels.h registration, which nodes it runs: a test of a tflite_ops.OpUse)
-SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", lambda use: use.output_type == "INT8")}
+SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", lambda use: use.output_type == "INT8"),
+               "MEAN": ("SerRegisterMean", lambda use: True)}  # its own fallback: TFLM's kernel
 
 
 def ser_kernel_ops(uses) -> list[str]:

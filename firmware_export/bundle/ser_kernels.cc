@@ -6,18 +6,26 @@
 // x - max is an int8 difference, one of 256 values, and the rescaling before exp() is the node's
 // constant: so exp() is a function of the difference alone. It is computed the first time a
 // difference appears in an Invoke and looked up after; every other step is the reference code.
+//
+// MEAN, int8. TFLM's integer mean walks the input with a generic multi-axis index (over 150
+// instructions per element on a Cortex-M4). Integer sums do not depend on the order they are
+// taken in, so a loop over [outer, reduced, inner] gives the same sums; the rescaling to the
+// output is copied from the reference.
 #include "ser_kernels.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/types.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
+#include "tensorflow/lite/micro/kernels/reduce.h"
 #include "tensorflow/lite/micro/kernels/softmax.h"
 #include "tensorflow/lite/micro/micro_log.h"
+#include "tensorflow/lite/micro/micro_utils.h"
 
 namespace {
 
@@ -97,7 +105,77 @@ TfLiteStatus EvalInt8(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+void* InitMean(TfLiteContext* context, const char* buffer, size_t length) {
+  return new (context->AllocatePersistentBuffer(context, sizeof(tflite::OpDataReduce))) tflite::OpDataReduce();
+}
+
+TfLiteStatus PrepareMean(TfLiteContext* context, TfLiteNode* node) {
+  return tflite::PrepareMeanOrSumHelper(context, node, static_cast<tflite::OpDataReduce*>(node->user_data));
+}
+
+// The input as [outer, reduced, inner] when the reduced axes are adjacent; false otherwise.
+bool AdjacentAxes(const TfLiteEvalTensor* input, const TfLiteEvalTensor* axis, int* outer, int* reduced,
+                  int* inner) {
+  const int dims = input->dims->size;
+  const int count = tflite::ElementCount(*axis->dims);
+  const int32_t* axes = tflite::micro::GetTensorData<int32_t>(axis);
+  bool reduce[8] = {};
+  if (dims > 8 || count < 1) return false;
+  for (int i = 0; i < count; ++i) {
+    const int a = axes[i] < 0 ? axes[i] + dims : axes[i];
+    if (a < 0 || a >= dims) return false;
+    reduce[a] = true;
+  }
+  int first = 0;
+  while (!reduce[first]) ++first;
+  int last = first;
+  while (last + 1 < dims && reduce[last + 1]) ++last;
+  for (int d = last + 1; d < dims; ++d) {
+    if (reduce[d]) return false;
+  }
+  *outer = *reduced = *inner = 1;
+  for (int d = 0; d < dims; ++d) {
+    (d < first ? *outer : d <= last ? *reduced : *inner) *= input->dims->data[d];
+  }
+  return true;
+}
+
+TfLiteStatus EvalMean(TfLiteContext* context, TfLiteNode* node) {
+  auto* op_data = static_cast<tflite::OpDataReduce*>(node->user_data);
+  const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* axis = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  int outer, reduced, inner;
+  if (input->type != kTfLiteInt8 || !AdjacentAxes(input, axis, &outer, &reduced, &inner) || reduced == 0) {
+    return tflite::EvalMeanHelper(context, node, op_data);
+  }
+  // the reference's rescaling by 1 / reduced, as QuantizedMeanOrSum computes it
+  int32_t multiplier = op_data->multiplier;
+  int shift = op_data->shift;
+  int sum_shift = 63 - tflite::CountLeadingZeros(static_cast<uint64_t>(reduced));
+  sum_shift = std::min(sum_shift, 32);
+  sum_shift = std::min(sum_shift, 31 + shift);
+  multiplier = static_cast<int32_t>((static_cast<int64_t>(multiplier) << sum_shift) / reduced);
+  shift -= sum_shift;
+  const int32_t offset = op_data->input_zp * reduced;
+  const int8_t* in = tflite::micro::GetTensorData<int8_t>(input);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  for (int o = 0; o < outer; ++o) {
+    for (int i = 0; i < inner; ++i) {
+      const int8_t* x = in + o * reduced * inner + i;
+      int32_t sum = 0;
+      for (int r = 0; r < reduced; ++r) sum += x[r * inner];
+      const int32_t value =
+          tflite::MultiplyByQuantizedMultiplier(sum - offset, multiplier, shift) + op_data->output_zp;
+      out[o * inner + i] = static_cast<int8_t>(std::min(std::max(value, int32_t{-128}), int32_t{127}));
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
+
+TFLMRegistration SerRegisterMean() { return tflite::micro::RegisterOp(InitMean, PrepareMean, EvalMean); }
 
 TFLMRegistration SerRegisterSoftmaxInt8() {
   return tflite::micro::RegisterOp(tflite::SoftmaxInit, tflite::SoftmaxPrepare, EvalInt8);

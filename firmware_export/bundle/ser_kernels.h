@@ -12,4 +12,8 @@
 // softmax.h), with exp() of each input difference computed once per Invoke and looked up after.
 TFLMRegistration SerRegisterSoftmaxInt8();
 
+// MEAN: int8 over one block of adjacent axes summed in a plain loop, then TFLM's reference
+// rescaling (kernels/internal/reference/reduce.h QuantizedMeanOrSum); other cases run TFLM's kernel.
+TFLMRegistration SerRegisterMean();
+
 #endif  // SER_KERNELS_H_
