@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import c_float
-from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
+from firmware_export.op_resolver import op_resolver_header
 from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.interpreters import TFLMModel, _scale_zero
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
-from ser_reparam.tflite_ops import model_ops, op_set
+from ser_reparam.tflite_ops import op_set
 
 APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernels.h", "ser_kernels.cc")
 
@@ -86,7 +86,7 @@ def settings(blobs: dict[str, bytes], record: dict, frontend: FrontendConfig, nu
 
 
 def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], frames: int, features: int,
-                 window_s: float, arena_size: int, provenance: str) -> dict:
+                 window_s: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
     """File name → text of the streaming part of a bundle (the app's own files are copied);
     `streaming` is settings()."""
     step, attend, classify = ({side: streaming["pieces"][name][side] for side in ("inputs", "outputs")}
@@ -113,7 +113,6 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         classify_input_zero_point=classify["inputs"][0]["zero_point"],
         output_scale=c_float(classify["outputs"][0]["scale"]), output_zero_point=classify["outputs"][0]["zero_point"],
         num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)
-    uses = [use for blob in blobs.values() for use in model_ops(blob)]
-    files["op_resolver.h"] = op_resolver_header(sorted({use.op for use in uses}),
-                                                f"{provenance}, pieces {', '.join(PIECES)}", ser_kernel_ops(uses))
+    files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values() for op in op_set(blob)}),
+                                                f"{provenance}, pieces {', '.join(PIECES)}", replaced)
     return files

@@ -115,3 +115,43 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
     chunks = stream["steps"] // stream["chunk"]
     label = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
     assert 0.8 * report["totals"]["label"] < label < report["totals"]["label"]
+
+
+# --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
+
+def use(op, output_type="INT8"):
+    from ser_reparam.tflite_ops import OpUse
+    return OpUse(op, "", output_type)
+
+
+def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
+    from firmware_export.op_resolver import ser_kernel_ops
+
+    assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
+    assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
+    assert ser_kernel_ops([use("ADD")]) == []
+
+
+def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
+    """The header compiles against TFLM's resolver, and RegisterSerOps still registers every op."""
+    from firmware_export.op_resolver import op_resolver_header
+
+    plain = op_resolver_header(["MEAN", "SOFTMAX"], "test")
+    assert "using SerOpResolver = tflite::MicroMutableOpResolver<kSerOpCount>;" in plain
+    routed = op_resolver_header(["MEAN", "SOFTMAX"], "test", ["SOFTMAX"])
+    assert "TfLiteStatus AddSoftmax() { return Base::AddSoftmax(SerRegisterSoftmaxInt8()); }" in routed
+    assert "AddMean() {" not in routed and routed.count("resolver.Add") == 2
+    tree = tflm_dir() / "host"
+    need_tool("g++", "apt-get install g++")
+    from firmware_export.render import BUNDLE_DIR
+    (tmp_path / "op_resolver.h").write_text(routed)
+    includes = [f"-I{tree / sub}" for sub in ("", "third_party/flatbuffers/include", "third_party/gemmlowp",
+                                              "third_party/ruy")]
+    (tmp_path / "use.cc").write_text('#include "op_resolver.h"\nbool f() { static SerOpResolver r; '
+                                     "return RegisterSerOps(r); }\n")
+    import subprocess
+    for source in (tmp_path / "use.cc", BUNDLE_DIR / "ser_kernels.cc"):
+        done = subprocess.run(["g++", "-std=c++17", "-DTF_LITE_STATIC_MEMORY", "-fsyntax-only", "-Wall", "-Werror",
+                               f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
