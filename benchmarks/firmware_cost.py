@@ -3,7 +3,7 @@
 To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/firmware_cost.py RUN [--board stm32f4] [--clips 4] [--docs]
 
 Builds the bundle's real firmware (ser-reparam verify-firmware --target cortex-m4: the CMake
-template's main.cc, the C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN kernels, -Os) and
+template's main.cc, the C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN kernels, -O2) and
 runs it under `qemu-system-arm -M mps2-an386 -icount shift=0` on test clips of the run. With
 -icount shift=0 QEMU advances its virtual clock by 1 ns per executed instruction, and the
 firmware's SysTick (25 MHz CPU clock) ticks once per 40 instructions, so the numbers are

@@ -7,7 +7,7 @@ Exports RUN's streaming bundle for the board (`ser-reparam export RUN --board B 
 streaming`: it replaces a whole-window bundle there; the three pieces' arena measured with
 CMSIS-NN, each alone and in the one arena they share), builds its real firmware as
 `ser-reparam verify-firmware --target cortex-m4` does (the CMake template's main.cc,
-ser_stream_app.cc, the streaming C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN, -Os, the
+ser_stream_app.cc, the streaming C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN, -O2, the
 board's RAM regions) and plays the first --clips test clips as one stream under
 `qemu-system-arm -M mps2-an386 -icount shift=0`: 40 instructions per SysTick tick, instructions
 NOT cycles (see benchmarks/firmware_cost.py). Every label is checked against the Python path

@@ -40,7 +40,7 @@ from firmware_export.frontend_tables import frontend_state_bytes, write_frontend
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
-from firmware_export.op_resolver import op_resolver_header
+from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
 from firmware_export.settings import model_settings_header, quantization
 from ser_reparam import __version__
@@ -51,13 +51,13 @@ from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unliste
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import deployed_model_name
 from ser_reparam.tflite_metadata import read_metadata
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.tflite_ops import model_ops, op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
 # Arduino compiles a sketch's .c, .cpp and .S files only (arduino-cli's sketch specification)
 SOURCE_SUFFIXES = {"arduino": {".cc": ".cpp"}}
-APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc")  # the application loop every template's main file calls
+APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc", "ser_kernels.h", "ser_kernels.cc")  # the application loop every template's main file calls
 DEPLOYMENTS = ("auto", "streaming", "whole-window")
 
 
@@ -78,12 +78,18 @@ def _microphone_values(board: Board) -> dict:
     return {**pins, "mic_api": mic["api"].upper(), "mic_api_macro": mic["api"].upper(), "mic_readme": readme[mic["api"]]}
 
 
+def board_ser_kernels(board: Board, uses) -> list[str]:
+    """The operators the bundle runs with bundle/ser_kernels.cc: on CMSIS-NN boards, where they were
+    measured faster (benchmarks/firmware_profile.py); elsewhere the board's own kernels."""
+    return ser_kernel_ops(uses) if board.kernels == "cmsis-nn" else []
+
+
 def app_values(streaming: bool) -> dict:
     """The template fields that differ between the deployments: the app's header, the sources
     to compile besides main.cc, what the loop does."""
     app = "ser_stream_app" if streaming else "ser_app"
     models = [f"model_data_{name}.cc" for name in stream_export.PIECES] if streaming else ["model_data.cc"]
-    sources = [f"{app}.cc", *models, "ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c"]
+    sources = [f"{app}.cc", *models, "ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c", "ser_kernels.cc"]
     return {"app_header": f"{app}.h", "app_sources": " ".join(sources),
             "app_sources_quoted": " ".join(f'"{name}"' for name in ["main.cc", *sources]),
             "loop": ("front end per hop → encoder step every 4 frames → a label per label hop over the last window"
@@ -241,7 +247,7 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
         "model_data.cc": model_data_source("ser", blob),
         "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                   arena["kTensorArenaSize"], provenance),
-        "op_resolver.h": op_resolver_header(op_set(blob), provenance),
+        "op_resolver.h": op_resolver_header(op_set(blob), provenance, board_ser_kernels(board, model_ops(blob))),
     }
     model = {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
              "source": provenance}
@@ -277,7 +283,8 @@ def export_streaming(model_path: Path, layout: RunLayout, board_key: str, label_
                    state_bytes=streaming["state_bytes"])
     provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} (streaming pieces of {model_path.name})"
     files = stream_export.stream_files(blobs, streaming, labels, frames, frontend.num_features,
-                                       meta["window"]["seconds"], arena["kTensorArenaSize"], provenance)
+                                       meta["window"]["seconds"], arena["kTensorArenaSize"], provenance,
+                                       board_ser_kernels(board, [u for b in blobs.values() for u in model_ops(b)]))
     model = {"file": ", ".join(p.name for p in paths.values()), "bytes": flash, "source": provenance,
              "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}}
     manifest = {"deployment": "streaming", "model": model, "streaming": streaming, "labels": labels,

@@ -17,7 +17,7 @@ from ser_reparam.interpreters import TFLMModel, _scale_zero
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
 from ser_reparam.tflite_ops import op_set
 
-APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc")
+APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernels.h", "ser_kernels.cc")
 
 
 def piece_tensors(blob: bytes) -> dict:
@@ -86,7 +86,7 @@ def settings(blobs: dict[str, bytes], record: dict, frontend: FrontendConfig, nu
 
 
 def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], frames: int, features: int,
-                 window_s: float, arena_size: int, provenance: str) -> dict:
+                 window_s: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
     """File name → text of the streaming part of a bundle (the app's own files are copied);
     `streaming` is settings()."""
     step, attend, classify = ({side: streaming["pieces"][name][side] for side in ("inputs", "outputs")}
@@ -114,5 +114,5 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         output_scale=c_float(classify["outputs"][0]["scale"]), output_zero_point=classify["outputs"][0]["zero_point"],
         num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)
     files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values() for op in op_set(blob)}),
-                                                f"{provenance}, pieces {', '.join(PIECES)}")
+                                                f"{provenance}, pieces {', '.join(PIECES)}", replaced)
     return files

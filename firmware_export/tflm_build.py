@@ -71,7 +71,10 @@ TARGETS: dict[str, Target] = {
     "cortex-m4": Target(
         name="cortex-m4", tree="cortex-m4-cmsis-nn", marker="third_party/cmsis_nn/Include",
         cc="arm-none-eabi-gcc", cxx="arm-none-eabi-g++", ar="arm-none-eabi-ar",
-        cpu_flags=_CM4_CPU, opt_flags=("-Os",),
+        # -O2, not -Os: at -Os gemmlowp's and CMSIS-NN's 64-bit fixed-point steps become library calls;
+        # -O2 runs the whole-window demo model in 24 % fewer instructions, bit for bit the same output
+        # (benchmarks/results/firmware-profile-*.md)
+        cpu_flags=_CM4_CPU, opt_flags=("-O2",),
         # PROJECT_GENERATION: the generated tree has no CMSIS device header for micro_time.cc
         defines=(*_COMMON_DEFINES, "CMSIS_NN", "PROJECT_GENERATION"),
         includes=(*_TREE_INCLUDES, "third_party/cmsis/CMSIS/Core/Include", "third_party/cmsis_nn",
@@ -259,10 +262,11 @@ def default_linker_script() -> str:
 
 
 def run_program(target: Target, program: Path, args=(), timeout: float = 120, cwd: Path | None = None,
-                icount: bool = False) -> subprocess.CompletedProcess:
-    """Run `program` on the host or under QEMU (semihosting: stdio and files are the host's)."""
+                icount: bool = False, wrapper=()) -> subprocess.CompletedProcess:
+    """Run `program` on the host (under `wrapper`, e.g. valgrind, when given) or under QEMU
+    (semihosting: stdio and files are the host's)."""
     if target.runner == "host":
-        cmd = [str(program), *map(str, args)]
+        cmd = [*map(str, wrapper), str(program), *map(str, args)]
     elif target.runner == "qemu-mps2-an386":
         check_tools(target)
         qemu = shutil.which("qemu-system-arm")

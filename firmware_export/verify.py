@@ -201,8 +201,9 @@ def parse_output(text: str) -> dict:
     return {"windows": windows, "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
 
 
-def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, log=print) -> dict:
-    """Build the bundle's firmware for `target_name` in `work`; the program and what it was built from."""
+def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, log=print, extra=None) -> dict:
+    """Build the bundle's firmware for `target_name` in `work`; the program and what it was built from.
+    `extra(built)` may add sources, include folders and defines (a profile build) before the compile."""
     if target_name not in tflm_build.TARGETS:
         raise InputError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
     target = tflm_build.TARGETS[target_name]
@@ -221,6 +222,9 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
     arena = target_arena(config, manifest, target, tree, log)
     if arena["bytes"] != manifest["arena"]["kTensorArenaSize"]:
         parts = with_arena(parts, bundle, work, arena["bytes"])
+    if extra is not None:
+        added = extra({"manifest": manifest, "bundle": bundle, "target": target, "work": work})
+        parts = {key: [*parts[key], *added.get(key, ())] for key in parts}
     regions = None
     script = None
     if target.runner == "qemu-mps2-an386":
@@ -234,13 +238,15 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
             "program": program, "regions": regions, "arena": arena}
 
 
-def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeout: float | None = None) -> dict:
+def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeout: float | None = None,
+        wrapper=()) -> dict:
     """Play `clips` into the firmware; what it printed, parsed."""
     (work / "ser_clips.pcm").write_bytes(b"".join(c["pcm"].astype("<i2").tobytes() for c in clips))
     target = built["target"]
     timeout = timeout or (60 + (60 if target.runner != "host" else 5) * len(clips))
-    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount)
-    result = parse_output(done.stdout)
+    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount,
+                                  wrapper=wrapper)
+    result = {**parse_output(done.stdout), "stdout": done.stdout}
     if any("features" not in w or "logits" not in w for w in result["windows"]):
         raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's features and "
                           "logits (board_features / board_result): re-export the bundle with this ser-reparam")
@@ -337,14 +343,16 @@ def parse_stream_output(text: str) -> dict:
             "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
 
 
-def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeout: float | None = None) -> dict:
+def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeout: float | None = None,
+               wrapper=()) -> dict:
     """Play the stream into the firmware; what it printed, parsed."""
     (work / "ser_clips.pcm").write_bytes(audio["pcm"].astype("<i2").tobytes())
     target = built["target"]
     seconds = len(audio["pcm"]) / 16000
     timeout = timeout or (60 + (40 if target.runner != "host" else 2) * seconds)
-    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount)
-    result = parse_stream_output(done.stdout)
+    done = tflm_build.run_program(target, built["program"], cwd=work, timeout=timeout, icount=icount,
+                                  wrapper=wrapper)
+    result = {**parse_stream_output(done.stdout), "stdout": done.stdout}
     if done.returncode or not result["ended"] or not result["labels"]:
         raise VerifyError(f"the streaming firmware on {target.name} stopped after {len(result['frames'])} frames and "
                           f"{len(result['labels'])} labels (exit {done.returncode}):\n"

@@ -12,6 +12,9 @@
 #include <cstdlib>
 
 #include "model_settings.h"
+#ifdef SER_PROFILE
+#include "ser_profile.h"
+#endif
 
 #ifdef SER_VERIFY_MPS2
 extern "C" void mps2_counter_start(void);
@@ -68,6 +71,9 @@ extern "C" void board_microphone_read(int16_t* samples, int count) {
   const bool at_end = got == 0 && g_hops == 0;
 #endif
   if (at_end) {
+#ifdef SER_PROFILE
+    SerProfileReport();
+#endif
     printf("VERIFY-END\n");
     fflush(stdout);
     exit(0);

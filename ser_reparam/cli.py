@@ -286,6 +286,24 @@ def cmd_verify_firmware(args) -> int:
     return 0
 
 
+def cmd_profile_firmware(args) -> int:
+    """Run a bundle's firmware (Cortex-M4 under QEMU, or the host under callgrind) with a per-operator
+    profiler: instructions, share, MACs and kernel per operator and per layer (per piece when streaming)."""
+    _quiet_tensorflow()
+    from firmware_export.profile import profile_firmware, summary
+    from firmware_export.tflm_build import BuildError
+    from firmware_export.verify import VerifyError
+
+    config = _run_config(args)
+    try:
+        report = profile_firmware(config, args.board, args.target, args.tflm_dir, args.clips,
+                                  Path(args.work) if args.work else None, log=print)
+    except (BuildError, VerifyError, ValueError) as error:
+        raise SystemExit(f"profile-firmware: {error}") from None
+    print(summary(report, nodes=args.nodes))
+    return 0
+
+
 def cmd_run(args) -> int:
     """Stages 01–07 of a config in order (pipelines/run_all.py), skipping those whose inputs are unchanged."""
     _quiet_tensorflow()
@@ -445,6 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--clips", type=int, default=8, help="test clips to play (default 8)")
     verify.add_argument("--work", help="keep the build here (default: a temporary folder)")
     verify.set_defaults(func=cmd_verify_firmware)
+
+    profile = sub.add_parser("profile-firmware", help=cmd_profile_firmware.__doc__)
+    _run_arguments(profile)
+    profile.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
+    profile.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "host"],
+                         help="cortex-m4: CMSIS-NN under QEMU, instructions by -icount + SysTick (default); "
+                              "host: reference kernels, instructions by Valgrind callgrind")
+    profile.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
+    profile.add_argument("--clips", type=int, default=4, help="test clips to play (default 4)")
+    profile.add_argument("--nodes", action="store_true", help="also one row per operator node")
+    profile.add_argument("--work", help="keep the build here (default: a temporary folder)")
+    profile.set_defaults(func=cmd_profile_firmware)
 
     predict = sub.add_parser("predict", help=cmd_predict.__doc__)
     predict.add_argument("model", help="run folder (runs/<name>/<variant>) or a deployed .tflite")

@@ -19,7 +19,7 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
   static SerOpResolver resolver;
   if (!RegisterSerOps(resolver)) return "could not register the model's operators";
   static tflite::MicroInterpreter interpreter(tflite::GetModel(g_ser_model_data), resolver, arena,
-                                              kTensorArenaSize);
+                                              kTensorArenaSize, nullptr, SER_PROFILER(0));
   if (interpreter.AllocateTensors() != kTfLiteOk) return "AllocateTensors failed: raise kTensorArenaSize";
   g_interpreter = &interpreter;
   g_frontend = frontend;

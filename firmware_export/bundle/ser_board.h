@@ -8,6 +8,14 @@
 #include <cstdint>
 #include <cstdio>
 
+// A profile build (ser-reparam profile-firmware, -DSER_PROFILE) gives each interpreter a
+// per-operator profiler; a bundle's own build gives none.
+#ifdef SER_PROFILE
+#include "ser_profile.h"
+#else
+#define SER_PROFILER(piece) nullptr
+#endif
+
 // What the board provides besides the microphone.
 struct SerBoard {
   uint32_t (*micros)();  // a microsecond clock (wrapping is fine: only differences are used)

@@ -67,8 +67,10 @@ bool Bytes(const TfLiteTensor* t, int count) {
 }
 
 // A piece's interpreter on the shared allocator, its tensors allocated; nullptr when they do not fit.
-tflite::MicroInterpreter* Build(const unsigned char* model, const tflite::MicroOpResolver& resolver, void* storage) {
-  auto* interpreter = new (storage) tflite::MicroInterpreter(tflite::GetModel(model), resolver, g_allocator);
+tflite::MicroInterpreter* Build(const unsigned char* model, const tflite::MicroOpResolver& resolver, void* storage,
+                                int piece) {
+  auto* interpreter = new (storage) tflite::MicroInterpreter(tflite::GetModel(model), resolver, g_allocator, nullptr,
+                                                             SER_PROFILER(piece));
   return interpreter->AllocateTensors() == kTfLiteOk ? interpreter : nullptr;
 }
 
@@ -99,13 +101,13 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
   alignas(tflite::MicroInterpreter) static uint8_t storage[3][sizeof(tflite::MicroInterpreter)];
   g_allocator = tflite::MicroAllocator::Create(arena, kTensorArenaSize);
   if (g_allocator == nullptr) return "MicroAllocator::Create failed: raise kTensorArenaSize";
-  if ((g_step = Build(g_ser_step_model_data, resolver, storage[0])) == nullptr) {
+  if ((g_step = Build(g_ser_step_model_data, resolver, storage[0], 0)) == nullptr) {
     return "AllocateTensors failed for A (step): raise kTensorArenaSize";
   }
-  if ((g_attend = Build(g_ser_attend_model_data, resolver, storage[1])) == nullptr) {
+  if ((g_attend = Build(g_ser_attend_model_data, resolver, storage[1], 1)) == nullptr) {
     return "AllocateTensors failed for B (attend): raise kTensorArenaSize";
   }
-  if ((g_classify = Build(g_ser_classify_model_data, resolver, storage[2])) == nullptr) {
+  if ((g_classify = Build(g_ser_classify_model_data, resolver, storage[2], 2)) == nullptr) {
     return "AllocateTensors failed for C (classify): raise kTensorArenaSize";
   }
   const bool shapes =

@@ -1,0 +1,19 @@
+// Operator kernels of ser-reparam that replace a TFLM kernel with the same arithmetic, faster
+// (registered by op_resolver.h where the model's tensors allow it). Each gives output bit-identical
+// to TFLM's reference kernel: `ser-reparam verify-firmware` checks the firmware's logits against
+// the Python TFLM interpreter.
+// Copied into every bundle by ser-reparam (firmware_export/bundle/ser_kernels.h). Do not edit.
+#ifndef SER_KERNELS_H_
+#define SER_KERNELS_H_
+
+#include "tensorflow/lite/micro/micro_common.h"
+
+// SOFTMAX with int8 input and int8 output: TFLM's reference arithmetic (kernels/internal/reference/
+// softmax.h), with exp() of each input difference computed once per Invoke and looked up after.
+TFLMRegistration SerRegisterSoftmaxInt8();
+
+// MEAN: int8 over one block of adjacent axes summed in a plain loop, then TFLM's reference
+// rescaling (kernels/internal/reference/reduce.h QuantizedMeanOrSum); other cases run TFLM's kernel.
+TFLMRegistration SerRegisterMean();
+
+#endif  // SER_KERNELS_H_

@@ -1,0 +1,157 @@
+"""`ser-reparam profile-firmware` (firmware_export/profile.py): the per-operator profile of a bundle's
+firmware. Quick: reading the profiler's lines and callgrind's dumps, the tables. Slow (TFLM_DIR, QEMU):
+the tiny test run's whole-window and streaming bundles profiled on the Cortex-M4 under QEMU."""
+import dataclasses
+import json
+import shutil
+
+import pytest
+
+from firmware_export.export import export_run
+from firmware_export.profile import (Node, PieceProfile, ProfileError, node_macs, parse_callgrind, parse_profile,
+                                     piece_table, profile_firmware)
+from ser_reparam.errors import ProjectError
+from ser_reparam.layout import RunLayout
+from ser_reparam.tflite_ops import model_ops
+from needs import need_dir, need_tool
+
+
+def test_profile_lines_give_each_piece_its_invokes_and_node_counts():
+    text = ("tensor arena: 10 of 20 bytes used\nVERIFY-PROFILE 0 3 0 120 FULLY_CONNECTED\n"
+            "VERIFY-PROFILE 0 3 1 30 MEAN\nVERIFY-PROFILE 2 1 0 7 SOFTMAX\nVERIFY-END\n")
+    assert parse_profile(text) == {0: {"invokes": 3, "ticks": [120, 30], "tags": ["FULLY_CONNECTED", "MEAN"]},
+                                   2: {"invokes": 1, "ticks": [7], "tags": ["SOFTMAX"]}}
+
+
+def test_callgrind_dumps_are_summed_per_piece_and_node(tmp_path):
+    dumps = tmp_path / "callgrind.out"
+    dumps.write_text("version: 1\ncmd: firmware\n"
+                     "desc: Trigger: Client Request: SERPROF 0 1\nfn=x\n0 5\ntotals: 100\n"
+                     "desc: Trigger: Client Request: SERPROF 0 1\nfn=x\n0 5\ntotals: 50\n"
+                     "desc: Trigger: Client Request: SERPROF 1 0\nsummary: 7\n"
+                     "desc: Trigger: Program termination\ntotals: 999\n")
+    assert parse_callgrind(dumps) == {(0, 1): 150, (1, 0): 7}
+
+
+def test_tables_rank_groups_and_divide_by_macs():
+    piece = PieceProfile("model", 2, [Node(0, "FULLY_CONNECTED", "enc/ffn", "CMSIS-NN", "", 1000, 3000.0),
+                                      Node(1, "MEAN", "enc/norm", "reference", "", 0, 6000.0),
+                                      Node(2, "FULLY_CONNECTED", "enc/out", "CMSIS-NN", "", 1000, 1000.0)])
+    by_op = piece_table(piece, "op").splitlines()
+    assert by_op[2].startswith("| MEAN | 1 | reference | 6,000 | 60.0% | 0 | — |")
+    assert by_op[3].startswith("| FULLY_CONNECTED | 2 | CMSIS-NN | 4,000 | 40.0% | 2,000 | 2.0 |")
+    assert by_op[-1].endswith("| **10,000** | 100% | 2,000 | **5.0** |")
+    assert len(piece_table(piece, "layer").splitlines()) == 2 + 3 + 1
+    assert len(piece_table(piece, "node").splitlines()) == 2 + 3
+
+
+def test_profile_error_is_a_project_error():
+    assert issubclass(ProfileError, ProjectError)
+
+
+# --- the real firmware (slow) ------------------------------------------------------------------------
+
+def tflm_dir():
+    return need_dir("TFLM_DIR", "TFLite Micro trees made by create_tflm_tree.py (../shared/third_party/tflm)")
+
+
+def qemu_tools():
+    need_tool("qemu-system-arm", "apt-get install qemu-system-arm")
+    need_tool("arm-none-eabi-g++", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+
+
+@pytest.fixture(scope="module")
+def profiled_runs(deployed_run, tmp_path_factory):
+    """The tiny run in a copy of its own, with a whole-window and a streaming STM32F4 bundle (two
+    copies: one bundle folder per board)."""
+    tflm_dir()
+    runs = {}
+    for deployment in ("whole-window", "streaming"):
+        folder = tmp_path_factory.mktemp(deployment)
+        shutil.copytree(deployed_run.run_dir, folder / "copy")
+        run = dataclasses.replace(deployed_run, runs_dir=str(folder), name="copy")
+        export_run(run, "stm32f4", deployment=deployment)
+        runs[deployment] = run
+    return runs
+
+
+@pytest.mark.slow
+def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
+    """Every node counted, the operators' sum nearly the whole Invoke, CMSIS-NN where TFLM has it,
+    MACs those of the deployed model."""
+    qemu_tools()
+    run = profiled_runs["whole-window"]
+    report = profile_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=2, work=tmp_path)
+    (piece,) = report["pieces"]
+    blob = (RunLayout(run).quantized_dir / report["manifest"]["model"]["file"]).read_bytes()
+    assert piece.invokes == 2 and [n.op for n in piece.nodes] == [u.op for u in model_ops(blob)]
+    assert all(n.instructions > 0 for n in piece.nodes)
+    # the interpreter's own work between operators (and the profiler's readings) is a few percent
+    assert 0.9 * piece.invoke_instructions < piece.op_instructions < piece.invoke_instructions
+    kernels = {n.op: n.kernel for n in piece.nodes}
+    assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"
+    assert kernels["MEAN"] == kernels["RSQRT"] == "reference"
+    folded = json.loads(RunLayout(run).fold_record.read_text())
+    macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
+    assert piece.macs == sum(node_macs(blob)) and abs(piece.macs - macs) <= 0.01 * macs
+
+
+@pytest.mark.slow
+def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
+    """A per step, B per chunk, C per label, each piece's invokes as the stream made them."""
+    qemu_tools()
+    run = profiled_runs["streaming"]
+    report = profile_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    stream = report["manifest"]["streaming"]
+    pieces = {p.name: p for p in report["pieces"]}
+    labels = len(report["checked"]["labels"])
+    assert [p.name for p in report["pieces"]] == ["step", "attend", "classify"]
+    assert pieces["classify"].invokes == labels >= 2
+    assert pieces["attend"].invokes == labels * stream["steps"] // stream["chunk"]
+    assert pieces["step"].invokes >= stream["steps"]
+    for piece in report["pieces"]:
+        assert all(n.instructions > 0 for n in piece.nodes)
+    # B over the chunks + C: the operators' sum is nearly what the app timed per label
+    chunks = stream["steps"] // stream["chunk"]
+    label = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
+    assert 0.8 * report["totals"]["label"] < label < report["totals"]["label"]
+
+
+# --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
+
+def use(op, output_type="INT8"):
+    from ser_reparam.tflite_ops import OpUse
+    return OpUse(op, "", output_type)
+
+
+def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
+    from firmware_export.op_resolver import ser_kernel_ops
+
+    assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
+    assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
+    assert ser_kernel_ops([use("ADD")]) == []
+
+
+def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
+    """The header compiles against TFLM's resolver, and RegisterSerOps still registers every op."""
+    from firmware_export.op_resolver import op_resolver_header
+
+    plain = op_resolver_header(["MEAN", "SOFTMAX"], "test")
+    assert "using SerOpResolver = tflite::MicroMutableOpResolver<kSerOpCount>;" in plain
+    routed = op_resolver_header(["MEAN", "SOFTMAX"], "test", ["SOFTMAX"])
+    assert "TfLiteStatus AddSoftmax() { return Base::AddSoftmax(SerRegisterSoftmaxInt8()); }" in routed
+    assert "AddMean() {" not in routed and routed.count("resolver.Add") == 2
+    tree = tflm_dir() / "host"
+    need_tool("g++", "apt-get install g++")
+    from firmware_export.render import BUNDLE_DIR
+    (tmp_path / "op_resolver.h").write_text(routed)
+    includes = [f"-I{tree / sub}" for sub in ("", "third_party/flatbuffers/include", "third_party/gemmlowp",
+                                              "third_party/ruy")]
+    (tmp_path / "use.cc").write_text('#include "op_resolver.h"\nbool f() { static SerOpResolver r; '
+                                     "return RegisterSerOps(r); }\n")
+    import subprocess
+    for source in (tmp_path / "use.cc", BUNDLE_DIR / "ser_kernels.cc"):
+        done = subprocess.run(["g++", "-std=c++17", "-DTF_LITE_STATIC_MEMORY", "-fsyntax-only", "-Wall", "-Werror",
+                               f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
