@@ -54,6 +54,8 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--block", help="results file name (default <corpus>-cv-<arch>)")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the finished runs")
+    parser.add_argument("--against", default="shipped", metavar="ARM",
+                        help="the arm whose Lightweight row the paired column compares with (default shipped)")
     docs_option(parser)
     args = parser.parse_args()
     variable, marker = CORPORA[args.corpus]
@@ -80,13 +82,15 @@ def main() -> int:
                                      parse_grid([f"placements={placements}"]),
                                      list(range(args.seeds)), workers=args.workers, threads=1))
     minutes = (time.perf_counter() - start) / 60
-    against = f"{args.corpus}-{args.arch}-shipped/{args.arch}-lightweight-none" if len(arms) > 1 else None
+    against = f"{args.corpus}-{args.arch}-{args.against}/{args.arch}-lightweight-none" if len(arms) > 1 else None
     report = write_report(run_dirs, HERE / "results" / "reports" / (args.block or f"{args.corpus}-cv-{args.arch}"),
                           against=against)
     command = (f"python benchmarks/speaker_cv.py --corpus {args.corpus} --arch {args.arch} "
                f"--placements {args.placements}{''.join(f' --arm {chr(34)}{a}{chr(34)}' for a in args.arm)} "
                f"--seeds {args.seeds}"
-               + (f" --folds {args.folds}" if args.folds else "") + (" --report-only" if args.report_only else ""))
+               + (f" --folds {args.folds}" if args.folds else "")
+               + (f" --against {args.against}" if args.against != "shipped" else "")
+               + (" --report-only" if args.report_only else ""))
     arms_text = "; ".join(f"{name} ({placements}): {', '.join(o) or 'configs/' + config_path.name + ' as shipped'}"
                           for name, placements, o in arms)
     text = (report["markdown"].split("\n", 2)[2] + f"\nArms — {arms_text}.\n\n`{command}` — "
