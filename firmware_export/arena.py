@@ -12,7 +12,8 @@ import math
 import sys
 
 from firmware_export import kernels as kernel_libs
-from firmware_export.tflm_build import BuildError, TARGETS, find_tree
+from firmware_export.tflm_build import TARGETS, find_tree
+from ser_reparam.errors import BuildError
 from ser_reparam.interpreters import tflm_arena_bytes
 
 MARGIN_FRACTION = 0.02

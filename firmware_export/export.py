@@ -32,7 +32,7 @@ from string import Template
 
 from firmware_export import stream_export
 from firmware_export.arena import measure_arena, measure_stream_arena
-from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
+from firmware_export.boards import KB, Board, budget, get_board, require_fit
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.cmsis_dsp import RFFT_SOURCES
 from firmware_export import frontend_tables
@@ -42,10 +42,12 @@ from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
-from firmware_export.settings import model_settings_header, quantization
+from firmware_export.bundle_record import NAME as RECORD_NAME, read_record, write_record
+from firmware_export.settings import model_settings_header
+from ser_reparam.interpreters import quantization
 from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.errors import InputError, StageError
+from ser_reparam.errors import BudgetError, InputError, StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unlisted_files
 from ser_reparam.layout import RunLayout
@@ -141,14 +143,14 @@ def verdict(board: Board, check: dict, arena: dict) -> str:
 
 
 def _listed(folder: Path) -> set[str]:
-    """The files a previous export wrote into `folder`: its manifest.json and the files it lists."""
+    """The files a previous export wrote into `folder`: its record and the files it lists."""
     try:
-        files = json.loads((folder / "manifest.json").read_text())["files"]
+        files = read_record(folder)["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
     if not isinstance(files, list):
         return set()
-    return {"manifest.json", *(name for name in files if isinstance(name, str))}
+    return {RECORD_NAME, *(name for name in files if isinstance(name, str))}
 
 
 def refuse_foreign(folder: Path) -> None:
@@ -201,7 +203,7 @@ def export_run(config: ExperimentConfig, board_key: str, model_name: str | None 
 
     BudgetError (naming the numbers) when the model and arena do not fit the board."""
     layout = RunLayout(config)
-    model_path = layout.quantized_dir / f"{model_name or deployed_model_name(config)}.tflite"
+    model_path = layout.tflite(model_name or deployed_model_name(config))
     if not model_path.exists():
         raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
                          "(ser-reparam quantize …)")
@@ -330,7 +332,7 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
             "verdict": verdict(board, check, arena), "projects": projects,
             "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_record(staging, manifest)
         discard_bundle(target)
         os.replace(staging, target)
     except BaseException as err:

@@ -19,7 +19,6 @@ code.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -31,8 +30,9 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from firmware_export import tflm_build, verify
+from firmware_export.bundle_record import has_record, read_record
 from firmware_export.op_resolver import ser_kernel_ops
-from ser_reparam.errors import ProjectError
+from ser_reparam.errors import ProfileError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
 from ser_reparam.tflite_ops import model_ops
@@ -41,10 +41,6 @@ PROFILE_DIR = Path(__file__).parent / "profile"
 MAX_OPS = 256  # ser_profile.cc's kMaxOps
 PIECE_TITLES = {"model": "the whole-window model", "step": "A, encoder step", "attend": "B, attention over a chunk",
                 "classify": "C, pooling + classifier"}
-
-
-class ProfileError(ProjectError, RuntimeError):
-    """A profile cannot be made or read; the message says what is missing."""
 
 
 @dataclass
@@ -262,11 +258,10 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
         folder = Path(work or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         bundle = RunLayout(config).firmware_dir(board_key)
-        manifest_path = bundle / "manifest.json"
-        if not manifest_path.exists():
+        if not has_record(bundle):
             raise ProfileError(f"no firmware bundle for {board_key} in {bundle.parent}: run "
                                f"ser-reparam export RUN --board {board_key}")
-        blobs = piece_blobs(config, json.loads(manifest_path.read_text()))
+        blobs = piece_blobs(config, read_record(bundle))
         built = verify.build(config, board_key, target_name, folder, tflm_dir, log, extra=profile_sources(blobs))
         result, checked = _run(built, config, clips, folder)
         counted = parse_profile(result["stdout"])

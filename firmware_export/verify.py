@@ -14,7 +14,6 @@ what the firmware computed; the Python path computes the same clips:
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -28,13 +27,14 @@ import numpy as np
 from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
 from firmware_export.boards import get_board
+from firmware_export.bundle_record import has_record, read_record
 from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
 from firmware_export.export import app_values, board_linker_script
 from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
-from ser_reparam.errors import InputError, ProjectError, StageError
+from ser_reparam.errors import InputError, StageError, VerifyError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
 from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize
@@ -45,10 +45,6 @@ HERE = Path(__file__).parent
 TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)
 FEATURE_MAX_LSB = 1
 FEATURE_EQUAL_SHARE = 0.999
-
-
-class VerifyError(ProjectError, RuntimeError):
-    """The firmware disagrees with the Python path; the message names the clip and the numbers."""
 
 
 def split_clips(config, count: int) -> list[dict]:
@@ -213,10 +209,10 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
         raise InputError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
                          "verify it with --target host")
     bundle = RunLayout(config).firmware_dir(board_key)
-    if not (bundle / "manifest.json").exists():
+    if not has_record(bundle):
         raise StageError(f"no firmware bundle for {board_key} in {bundle.parent}: run stage 06 "
                          f"(ser-reparam export RUN --board {board_key})")
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_record(bundle)
     tree = tflm_build.find_tree(target, tflm_dir)
     parts = firmware_sources(bundle, board, work, target, tree, streams(manifest))
     arena = target_arena(config, manifest, target, tree, log)

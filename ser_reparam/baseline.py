@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ser_reparam.files import atomic_write_text, temp_name
+from ser_reparam.layout import RunLayout
 from ser_reparam.metrics import classification_metrics
 
 if TYPE_CHECKING:  # the report imports BASELINES without TensorFlow
@@ -118,7 +119,7 @@ def run_baselines(config: ExperimentConfig) -> dict:
 
 
 def baselines_path(config: ExperimentConfig) -> Path:
-    return config.run_dir / "baselines.json"
+    return RunLayout(config).baselines
 
 
 def _inputs_key(config: ExperimentConfig) -> str:

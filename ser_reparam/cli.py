@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from ser_reparam import __version__
-from ser_reparam.errors import InputError, ProjectError
+from ser_reparam.errors import BuildError, InputError, ProjectError, VerifyError
 
 
 WITHOUT_TENSORFLOW = {"report", "make-demo-data"}  # commands that never import it: answer at once
@@ -211,7 +211,7 @@ def cmd_quantize(args) -> int:
     _quiet_tensorflow()
     from ser_reparam.layout import RunLayout
 
-    record = json.loads((RunLayout(_run_stage(args, 5)).quantized_dir / "quantize.json").read_text())
+    record = json.loads((RunLayout(_run_stage(args, 5)).quantize_record).read_text())
     for name, entry in record["models"].items():
         fallback = f"; float fallback: {', '.join(entry['float_ops'])}" if entry["float_ops"] else ""
         print(f"{name:<9} {entry['bytes']:>8,} bytes  ops: {', '.join(entry['ops'])}{fallback}")
@@ -251,12 +251,13 @@ def cmd_export(args) -> int:
         print(f"(exported {args.model}, not the deployed {deployed_model_name(config)}: outside stage 06's "
               "record, so the next `run` exports the deployed file again)")
         return 0
+    from firmware_export.bundle_record import read_record
     from ser_reparam.pipeline import run_pipeline
 
     run_pipeline(config, 6, 6, args.force)
     for board in config.export.boards:
         folder = RunLayout(config).firmware_dir(board)
-        _print_bundle(board, json.loads((folder / "manifest.json").read_text()), folder)
+        _print_bundle(board, read_record(folder), folder)
     return 0
 
 
@@ -291,8 +292,6 @@ def cmd_profile_firmware(args) -> int:
     profiler: instructions, share, MACs and kernel per operator and per layer (per piece when streaming)."""
     _quiet_tensorflow()
     from firmware_export.profile import profile_firmware, summary
-    from firmware_export.tflm_build import BuildError
-    from firmware_export.verify import VerifyError
 
     config = _run_config(args)
     try:

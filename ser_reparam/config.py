@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import yaml
 from yaml.constructor import ConstructorError
 
-from ser_reparam.errors import ConfigError  # noqa: F401  (re-exported: its old home)
+from ser_reparam.errors import ConfigError
 from ser_reparam.features import FrontendConfig
 
 if TYPE_CHECKING:

@@ -32,10 +32,10 @@ FOLD_TOLERANCE = 1e-4  # max |logit difference| accepted on real test features
 
 def trained_seeds(config: ExperimentConfig) -> list[int]:
     """Seeds whose training finished (metrics.json written)."""
-    train_dir = RunLayout(config).train_dir
-    seeds = sorted(int(p.parent.name.split("-")[1]) for p in train_dir.glob("seed-*/metrics.json"))
+    layout = RunLayout(config)
+    seeds = layout.finished_seeds()
     if not seeds:
-        raise StageError(f"stage 04 (fold): no trained model in {train_dir} — run stage 03 "
+        raise StageError(f"stage 04 (fold): no trained model in {layout.train_dir} — run stage 03 "
                          f"(ser-reparam train --config …)")
     return seeds
 

@@ -16,7 +16,7 @@ from ser_reparam.data.splits import assign_fold, assign_validation, speaker_fold
 from ser_reparam.data.synthetic import LABELS, make_demo_corpus
 from ser_reparam.errors import ConfigError, InputError, MissingInputError
 from ser_reparam.files import atomic_write_text
-from ser_reparam.layout import RunLayout, variant_configs
+from ser_reparam.layout import RunLayout, corpus_manifest, saved_config_in, variant_configs
 
 DEMO_DATASET = "demo"
 
@@ -35,7 +35,7 @@ def _prepared(config: ExperimentConfig) -> Path:
     """runs/<name>/prepared.csv (or the demo corpus manifest), made when missing; shared by the folds."""
     data = config.data
     if data.dataset == DEMO_DATASET:
-        source = Path(data.root) / "manifest.csv"
+        source = corpus_manifest(data.root)
         if not source.exists():
             make_demo_corpus(Path(data.root), **data.prepare)
         return source
@@ -138,8 +138,8 @@ def _placed_at(config: ExperimentConfig, variant_dir: Path) -> ExperimentConfig:
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
     path = Path(path)
-    if (path / "config.json").is_file():
-        saved = path / "config.json"
+    saved = saved_config_in(path)
+    if saved.is_file():
         return _placed_at(parse_config(_saved_config(saved), str(saved), overrides), path)
     variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_export.bundle_record import record_path
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 from ser_reparam.layout import RunLayout
 
@@ -129,7 +130,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               "delta-deltas), normalized with training-split statistics",
               f"- Output: {len(labels)} classes: {', '.join(labels)}", ""]
     deployed_entry = quant["models"][deployed]
-    q = _quantization(layout.quantized_dir / f"{deployed}.tflite")
+    q = _quantization(layout.tflite(deployed))
     lines += ["## Quantization and size", "",
               f"- {deployed}: full-integer int8 ({'quantization-aware fine-tuning' if deployed == 'qat_int8' else 'post-training'}), "
               f"per-channel convolution weights, dense weights per {'channel' if quant['per_channel_dense'] else 'tensor'}, "
@@ -169,7 +170,7 @@ def _board_lines(config) -> list[str]:
     """Stage 06's verdict per board (stage 07 may run before it: then it says so)."""
     lines = []
     for board in config.export.boards:
-        manifest = _json(RunLayout(config).firmware_dir(board) / "manifest.json")
+        manifest = _json(record_path(RunLayout(config).firmware_dir(board)))
         lines.append(f"- {board}: " + (f"{manifest['board_name']}: {manifest['verdict']}" if manifest
                                        else "not exported yet (stage 06: ser-reparam export)"))
     return lines or ["- no boards configured (export.boards)"]

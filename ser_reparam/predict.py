@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_reparam.errors import InputError, MissingInputError
+from ser_reparam.errors import AudioError, InputError, MissingInputError
 
 BACKENDS = ("tflm", "litert", "keras")
 LONG_INPUT_S = 300.0  # audio this long shows progress (a few seconds of work per minute of audio)
@@ -126,7 +126,7 @@ class Predictor:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         config = load_run(path)
-        tflite = RunLayout(config).quantized_dir / f"{model or deployed_model_name(config)}.tflite"
+        tflite = RunLayout(config).tflite(model or deployed_model_name(config))
         if not tflite.is_file():
             raise InputError(f"{tflite} does not exist: run stage 05 (ser-reparam quantize {path})")
         if backend != "keras":
@@ -264,7 +264,6 @@ def refuse_overwriting(out: str | os.PathLike, inputs: list[str | os.PathLike]) 
 def predict_files(predictor: Predictor, paths: list[Path]):
     """(path, Clip or None, error message or None) per file; a file that cannot be read or decoded
     is reported and the others go on."""
-    from ser_reparam.data.audio import AudioError
 
     for path in paths:
         try:

@@ -24,12 +24,13 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.console import held_native_stderr
 from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.errors import NotStreamable
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
 from ser_reparam.models.lean import lean_forward
-from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, NotStreamable, calibration_examples,
+from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, calibration_examples,
                                    split_model, pieces_state_bytes, stream_window)
 from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
 from ser_reparam.tflite_ops import audit_ops, float_ops
@@ -323,8 +324,8 @@ def quantize_run(config: ExperimentConfig) -> dict:
         ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
         slim = embed_metadata(slim, run_metadata(config, slim, name))
-        atomic_write_bytes(out / f"{name}.tflite", slim)
-        record["models"][name] = {"file": f"{name}.tflite", "bytes": len(slim), "mode": mode, "ops": ops,
+        atomic_write_bytes(layout.tflite(name), slim)
+        record["models"][name] = {"file": layout.tflite(name).name, "bytes": len(slim), "mode": mode, "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}
         if name == "qat_int8":
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",

@@ -24,6 +24,7 @@ import numpy as np
 
 from ser_reparam import paired
 from ser_reparam.files import atomic_write_text
+from ser_reparam.layout import SEED_METRICS, baselines_files, saved_config_in, seed_metrics_files, variant_dir_of_seed_metrics
 from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
 
@@ -62,14 +63,13 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
     found = defaultdict(list)
     for run_dir in run_dirs:
         prefix = f"{Path(run_dir).name}/" if len(run_dirs) > 1 else ""
-        paths = sorted([*Path(run_dir).glob("*/train/seed-*/metrics.json"),
-                        *Path(run_dir).glob("fold-*/*/train/seed-*/metrics.json")])
+        paths = seed_metrics_files(run_dir)
         if not paths:
-            raise MissingInputError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
+            raise MissingInputError(f"no trained seeds (*/train/seed-*/{SEED_METRICS}) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
             metrics = json.loads(path.read_text())
-            config = path.parents[2] / "config.json"
+            config = saved_config_in(variant_dir_of_seed_metrics(path))
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
                                         f"train the variant again (ser-reparam train) to write it")
@@ -90,7 +90,7 @@ def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]
     """baseline name → its metrics on every split (fold) found (baselines.json files)."""
     found = defaultdict(list)
     for run_dir in run_dirs:
-        for path in sorted([*Path(run_dir).glob("baselines.json"), *Path(run_dir).glob("fold-*/baselines.json")]):
+        for path in baselines_files(run_dir):
             record = json.loads(path.read_text())
             for name, metrics in record["models"].items():
                 found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from ser_reparam.errors import NotStreamable
 from ser_reparam.interpreters import TFLMModel
 from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.layers import subsampling_length
@@ -38,10 +39,6 @@ from ser_reparam.profile import _op_macs
 
 STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
 MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head
-
-
-class NotStreamable(ValueError):
-    """The model's function cannot be computed exactly by the A / B / C split."""
 
 
 def steps_for(frames: int) -> int:

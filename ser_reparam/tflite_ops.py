@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-from ser_reparam.errors import UnsupportedOpError  # noqa: F401  (re-exported: its old home)
+from ser_reparam.errors import UnsupportedOpError
 
 BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 

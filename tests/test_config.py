@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ser_reparam.config import ConfigError, config_hash, load_config, parse_config
+from ser_reparam.errors import ConfigError
+from ser_reparam.config import config_hash, load_config, parse_config
 
 CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
 MINIMAL = {"name": "x", "data": {"dataset": "demo", "root": "corpus"}}

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ser_reparam.data.dataset import (DataError, FeatureStore, Window, batches, build_dataset,
+from ser_reparam.errors import DataError
+from ser_reparam.data.dataset import (FeatureStore, Window, batches, build_dataset,
                                       read_features)
 from ser_reparam.errors import MissingInputError
 from ser_reparam.data.manifest import Utterance, read_manifest, write_manifest

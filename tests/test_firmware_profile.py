@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from firmware_export.export import export_run
-from firmware_export.profile import (Node, PieceProfile, ProfileError, node_macs, parse_callgrind, parse_profile,
+from ser_reparam.errors import ProfileError
+from firmware_export.profile import (Node, PieceProfile, node_macs, parse_callgrind, parse_profile,
                                      piece_table, profile_firmware)
 from ser_reparam.errors import ProjectError
 from ser_reparam.layout import RunLayout

@@ -13,7 +13,8 @@ from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, t
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
 from ser_reparam.quantize import convert_piece
-from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, InterpreterPieces, split_model, steps_for,
+from ser_reparam.errors import NotStreamable
+from ser_reparam.streaming import (PIECES, KerasPieces, InterpreterPieces, split_model, steps_for,
                                    stream_window)
 
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries

@@ -27,7 +27,7 @@ from ser_reparam.console import Progress
 from ser_reparam.files import (atomic_write_text, file_sha256, refusals_named, remove_stale_temps,
                                temp_name)
 from ser_reparam.features import FrontendConfig, compute_features
-from ser_reparam.errors import DataError, MissingInputError  # noqa: F401  (DataError re-exported: its old home)
+from ser_reparam.errors import DataError, MissingInputError
 
 
 @dataclass(frozen=True)
