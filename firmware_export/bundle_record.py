@@ -23,3 +23,8 @@ def read_record(folder: Path) -> dict:
 
 def write_record(folder: Path, record: dict) -> None:
     record_path(folder).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def summary_line(board: str, record: dict) -> str:
+    """One line of a bundle: its board, deployment and budget verdict (stage 06's summary)."""
+    return f"{board} ({record['deployment']}): {record['verdict']}"

@@ -34,6 +34,7 @@ from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, 
 from firmware_export.linker_script import qemu_regions
 from ser_reparam.data.dataset import Window, _segments, audio_file
 from ser_reparam.data.manifest import read_manifest
+from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import InputError, StageError, VerifyError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
@@ -74,7 +75,7 @@ def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarr
     """The int8 model input the training pipeline makes of `pcm` (TensorFlow front end, stored
     normalization, the model's input quantization)."""
     features = compute_features(pcm.astype(np.float32) / 32768.0, frontend).numpy()
-    normalized = (features - np.asarray(stats["mean"], np.float32)) / np.asarray(stats["std"], np.float32)
+    normalized = normalize(features, np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
     return _quantize(normalized, np.int8, quant["scale"], quant["zero_point"])
 
 

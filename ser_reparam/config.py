@@ -40,7 +40,7 @@ class DataConfig:
     folds: str | int | None = None     # speaker cross-validation: "loso" or K speaker folds; None = the
                                        # protocol's own split (see data.splits.assign_fold)
     fold: int | None = None            # the fold this config runs (0 … folds-1); None = every fold
-    norm: str = "global"               # model input normalization (data.dataset.normalize): "global",
+    norm: str = "global"               # model input normalization (data.normalization.normalize): "global",
                                        # "window" or "causal" (training and test scoring only so far)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import AudioError, InputError, MissingInputError
 
 BACKENDS = ("tflm", "litert", "keras")
@@ -180,7 +181,7 @@ class Predictor:
     def window_features(self, piece: np.ndarray) -> np.ndarray:
         """Normalized (frames, features) of one window, zero-filled after a short one, as in training."""
         x = self._front_end(np.asarray(piece, np.float32)).numpy()[:self.frames]
-        x = np.pad((x - self.mean) / self.std, [(0, self.frames - len(x)), (0, 0)])
+        x = np.pad(normalize(x, self.mean, self.std), [(0, self.frames - len(x)), (0, 0)])
         return x.astype(np.float32)
 
     @functools.cached_property

@@ -139,7 +139,7 @@ def test_train_then_fold_are_recorded_and_skipped(tmp_path, capsys):
     variant = tmp_path / "runs" / "tiny" / "convtransformer-lightweight-none"
     assert main(["fold", str(variant)]) == 0
     out = capsys.readouterr().out
-    assert "stage 04 (fold): done" in out and "deployed seed: 0" in out
+    assert "stage 04 (fold): done" in out and "deployed seed 0" in out
     record = tmp_path / "runs" / "tiny" / "stages" / "04-convtransformer-lightweight-none.json"
     stamp = record.stat().st_mtime_ns
     assert main(["fold", str(variant)]) == 0

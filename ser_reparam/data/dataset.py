@@ -27,6 +27,7 @@ from ser_reparam.console import Progress
 from ser_reparam.files import (atomic_write_text, file_sha256, refusals_named, remove_stale_temps,
                                temp_name)
 from ser_reparam.features import FrontendConfig, compute_features
+from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import DataError, MissingInputError
 
 
@@ -259,27 +260,6 @@ class FeatureStore:
             raise MissingInputError(f"no {what} for {self.manifest} ({path} is missing): run stage 02 "
                                     "(ser-reparam run --config … --to 2)")
         return path
-
-
-NORMS = ("global", "window", "causal")
-PRIOR_FRAMES = 50.0  # causal: the running statistics start as this many frames at the training statistics
-
-
-def normalize(features, mean, std, norm: str):
-    """Model input of a window's frames (frames, features): the training split's statistics,
-    then for "window" each feature's mean and variance over the window's frames (utterance CMVN),
-    for "causal" its running mean and variance over the frames so far (frame t sees 1 … t, with
-    PRIOR_FRAMES frames at the training statistics before the first)."""
-    x = (features - mean) / std
-    if norm == "window":
-        centred = x - tf.reduce_mean(x, axis=0, keepdims=True)
-        return centred * tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=0, keepdims=True) + 1e-2)
-    if norm == "causal":
-        count = PRIOR_FRAMES + tf.range(1, tf.shape(x)[0] + 1, dtype=x.dtype)[:, None]
-        running = tf.cumsum(x, axis=0) / count
-        second = (PRIOR_FRAMES + tf.cumsum(tf.square(x), axis=0)) / count
-        return (x - running) * tf.math.rsqrt(tf.maximum(second - tf.square(running), 0.0) + 1e-2)
-    return x
 
 
 def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,
