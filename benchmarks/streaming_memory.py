@@ -46,7 +46,7 @@ STEPS_PER_S = 100 // STEP_FRAMES
 def arena(blob: bytes) -> tuple[int, str]:
     from firmware_export.kernels import measure_with
     from ser_reparam.errors import BuildError
-    from ser_reparam.interpreters import tflm_arena_bytes
+    from ser_reparam.tflite.interpreters import tflm_arena_bytes
 
     try:
         return measure_with("cmsis-nn", blob)["arena_min_bytes"], "TFLM + CMSIS-NN, Cortex-M4F (QEMU)"

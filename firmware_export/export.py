@@ -44,7 +44,7 @@ from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
 from firmware_export.bundle_record import NAME as RECORD_NAME, read_record, write_record
 from firmware_export.settings import model_settings_header
-from ser_reparam.interpreters import quantization
+from ser_reparam.tflite.interpreters import quantization
 from ser_reparam import __version__
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import BudgetError, InputError, StageError
@@ -52,8 +52,8 @@ from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unlisted_files
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import deployed_model_name
-from ser_reparam.tflite_metadata import read_metadata
-from ser_reparam.tflite_ops import model_ops, op_set
+from ser_reparam.tflite.metadata import read_metadata
+from ser_reparam.tflite.ops import model_ops, op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go

@@ -32,8 +32,8 @@ import numpy as np
 from firmware_export import esp_nn_rules, tflm_build
 from firmware_export.op_resolver import op_resolver_header
 from ser_reparam.errors import BuildError
-from ser_reparam.interpreters import tflm_arena_bytes
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.tflite.interpreters import tflm_arena_bytes
+from ser_reparam.tflite.ops import op_set
 
 PROBE = Path(__file__).parent / "arena_probe.cc"
 # what the ESP-IDF template pins when the ESP tree's versions are unknown: the versions measured

@@ -35,7 +35,8 @@ from firmware_export.op_resolver import ser_kernel_ops
 from ser_reparam.errors import ProfileError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
-from ser_reparam.tflite_ops import model_ops
+from ser_reparam.tflite.flatbuffer import read
+from ser_reparam.tflite.ops import model_ops
 
 PROFILE_DIR = Path(__file__).parent / "profile"
 MAX_OPS = 256  # ser_profile.cc's kMaxOps
@@ -72,7 +73,7 @@ class PieceProfile:
 
 def node_macs(model_bytes: bytes) -> list[int]:
     """Multiply-accumulates of each operator of the first subgraph (0 for ops without a product)."""
-    model = schema.Model.GetRootAsModel(model_bytes, 0)
+    model = read(model_bytes)
     graph = model.Subgraphs(0)
     macs = []
     for i in range(graph.OperatorsLength()):
@@ -121,7 +122,7 @@ BROADCAST_TO_REFERENCE = {"ADD", "MUL"}
 
 def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
     """("CMSIS-NN" | "reference" | "ser-reparam" | "?", the kernel's source) of one node (a
-    tflite_ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
+    tflite.ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
     if use.op in replaced:
         return "ser-reparam", "ser_kernels.cc"
     path = files.get(use.op, "")

@@ -38,7 +38,7 @@ from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import InputError, StageError, VerifyError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
-from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize
+from ser_reparam.tflite.interpreters import TFLMModel, _dequantize, _quantize
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES, InterpreterPieces, StreamShape, stream_window
 

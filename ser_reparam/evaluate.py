@@ -17,7 +17,7 @@ from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
-from ser_reparam.tflite_metadata import strip_metadata
+from ser_reparam.tflite.metadata import strip_metadata
 
 # (name, kind, source): the Keras models of stages 03 / 04 and the TFLite files of stage 05 (by mode)
 RUNNERS = (
@@ -49,7 +49,7 @@ def evaluate_run(config: ExperimentConfig) -> dict:
     pairwise argmax agreement and max |logit difference|, bytes, measured TFLM arena and host
     latency; the whole-window and streaming deployments side by side (compare_deployments).
     Writes reports/<variant>-evaluation.{md,json}."""
-    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
+    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     layout = RunLayout(config)
     seed, labels = layout.deployed_seed(), labels_for(config)
@@ -112,7 +112,7 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
-    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
+    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
     from ser_reparam.streaming import PIECES, InterpreterPieces, model_ram_bytes, split_model, stream_window
 
     whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()

@@ -161,7 +161,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
 
 
 def _quantization(path: Path) -> dict:
-    from ser_reparam.tflite_metadata import read_metadata
+    from ser_reparam.tflite.metadata import read_metadata
 
     return read_metadata(path.read_bytes(), str(path))["quantization"]
 

@@ -101,8 +101,8 @@ class Predictor:
     @classmethod
     def from_tflite(cls, path: str | os.PathLike, backend: str = "tflm", hop_s: float | None = None) -> "Predictor":
         """A deployed .tflite on `tflm` or `litert`; its metadata supplies everything else."""
-        from ser_reparam.interpreters import DEFAULT_TFLM_ARENA, LiteRTModel, TFLMModel
-        from ser_reparam.tflite_metadata import read_metadata
+        from ser_reparam.tflite.interpreters import DEFAULT_TFLM_ARENA, LiteRTModel, TFLMModel
+        from ser_reparam.tflite.metadata import read_metadata
 
         if backend not in ("tflm", "litert"):
             raise InputError(f"backend {backend!r} runs a .tflite as 'tflm' or 'litert'; the keras backend "
@@ -132,7 +132,7 @@ class Predictor:
             raise InputError(f"{tflite} does not exist: run stage 05 (ser-reparam quantize {path})")
         if backend != "keras":
             return cls.from_tflite(tflite, backend, hop_s)
-        from ser_reparam.tflite_metadata import read_metadata
+        from ser_reparam.tflite.metadata import read_metadata
 
         metadata = read_metadata(tflite.read_bytes(), str(tflite))
         folded = RunLayout(config).folded_model()

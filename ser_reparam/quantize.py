@@ -6,7 +6,7 @@ goes through `inference_function`, which fixes the batch at 1 and the length at 
 
 int8: full-integer post-training quantization, int8 input and output, per-channel weights.
 int16x8: int16 activations, int8 weights, int16 input and output; an op without an int16
-kernel falls back to float (reported by `tflite_ops.float_ops`).
+kernel falls back to float (reported by `tflite.ops.float_ops`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import json
 import warnings
 from typing import Callable, Iterable
 
-import flatbuffers
 import numpy as np
 import tensorflow as tf
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
@@ -32,10 +31,11 @@ from ser_reparam.models import load_model
 from ser_reparam.models.lean import lean_forward
 from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, calibration_examples,
                                    split_model, pieces_state_bytes, stream_window)
-from ser_reparam.tflite_metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
-from ser_reparam.tflite_ops import audit_ops, float_ops
-from ser_reparam.tflite_scales import quantized_like_twins, read_in_scales_of
-from ser_reparam.tflite_schedule import depth_first, pack, pack_shared, share_constants, unpack
+from ser_reparam.tflite.metadata import NAME as METADATA_NAME, embed_metadata, run_metadata
+from ser_reparam.tflite.ops import audit_ops, float_ops
+from ser_reparam.tflite.scales import quantized_like_twins, read_in_scales_of
+from ser_reparam.tflite.flatbuffer import pack, pack_shared, unpack
+from ser_reparam.tflite.schedule import depth_first, share_constants
 
 MODES = ("float", "int8", "int16x8")
 
@@ -92,10 +92,10 @@ def fully_connected_2d(model_bytes: bytes) -> bytes:
 
     The models apply their Dense layers to 2-D rows (models.layers.dense_rows), but the converter
     fuses such reshapes back into a FULLY_CONNECTED with keep_num_dims and a 3-D output, which
-    CMSIS-NN runs as a 1×1 convolution that halts on the board (tflite_ops.KERNEL_LIMITS). The
+    CMSIS-NN runs as a 1×1 convolution that halts on the board (tflite.ops.KERNEL_LIMITS). The
     arithmetic is unchanged: the reshape only renames the same bytes.
     """
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    model = unpack(model_bytes)
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
     fully_connected = {i for i, c in enumerate(codes) if c == schema.BuiltinOperator.FULLY_CONNECTED}
     reshape_index = None
@@ -124,9 +124,7 @@ def fully_connected_2d(model_bytes: bytes) -> bytes:
         graph.operators = operators
     if reshape_index is None:
         return model_bytes
-    builder = flatbuffers.Builder(len(model_bytes) + 4096)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model)
 
 
 def _opcode_index(model, builtin: int) -> int:
@@ -144,12 +142,12 @@ def slim_tflite(model_bytes: bytes) -> bytes:
     """The same model without what TFLite Micro never reads: tensor names, signature defs,
     the converter's metadata, the description, shape signatures, and the empty buffers of
     non-constant tensors (they point at the empty buffer 0 instead); equal shapes and
-    quantization tables stored once (tflite_schedule.pack_shared). The project's own metadata entry
-    (tflite_metadata.NAME: labels, front end, statistics) is kept.
+    quantization tables stored once (tflite.schedule.pack_shared). The project's own metadata entry
+    (tflite.metadata.NAME: labels, front end, statistics) is kept.
 
-    Run the op audit (tflite_ops.audit_ops) before this: it names layers from tensor names.
+    Run the op audit (tflite.ops.audit_ops) before this: it names layers from tensor names.
     """
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    model = unpack(model_bytes)
     ours = [entry for entry in model.metadata or [] if (entry.name or b"").decode() == METADATA_NAME]
     metadata_buffers = {entry.buffer for entry in model.metadata or []} - {entry.buffer for entry in ours}
     keep = [0] + [i for i, b in enumerate(model.buffers)

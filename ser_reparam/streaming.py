@@ -32,7 +32,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ser_reparam.errors import NotStreamable
-from ser_reparam.interpreters import TFLMModel
+from ser_reparam.tflite.interpreters import TFLMModel
 from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.layers import subsampling_length
 from ser_reparam.profile import _op_macs

@@ -13,7 +13,7 @@ from firmware_export.kernels import KERNELS, PROBE, measure_with, run_probe
 from needs import need_dir
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import TFLMModel, _quantize, _scale_zero
+from ser_reparam.tflite.interpreters import TFLMModel, _quantize, _scale_zero
 from ser_reparam.layout import RunLayout
 
 pytestmark = pytest.mark.slow

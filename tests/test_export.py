@@ -17,7 +17,7 @@ from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, str
 from firmware_export.op_resolver import resolver_method
 from ser_reparam.errors import InputError, StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
+from ser_reparam.tflite.ops import op_set, tflm_builtin_ops
 from ser_reparam.layout import RunLayout
 
 
@@ -92,7 +92,7 @@ def test_every_template_compiles_the_front_ends_sources(template):
 
 def test_the_measured_arena_is_minimal(bundle):
     """kTensorArenaSize rests on the measurement: the model runs in it and not in 16 B less."""
-    from ser_reparam.interpreters import tflm_runs
+    from ser_reparam.tflite.interpreters import tflm_runs
 
     config, _, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
@@ -169,7 +169,7 @@ def test_strings_from_the_metadata_cannot_inject_c(deployed_run, tmp_path):
     """Labels, experiment and variant of a forged .tflite reach the C files as data: the bundle
     compiles with -Werror and prints back exactly the labels it was given."""
     from firmware_export.export import export_model
-    from ser_reparam.tflite_metadata import embed_metadata, read_metadata
+    from ser_reparam.tflite.metadata import embed_metadata, read_metadata
 
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     forged = {**read_metadata(blob), "labels": HOSTILE_LABELS, "experiment": "x\n#error INJECTED\n",

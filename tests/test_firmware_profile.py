@@ -13,7 +13,7 @@ from firmware_export.profile import (Node, PieceProfile, node_macs, parse_callgr
                                      piece_table, profile_firmware)
 from ser_reparam.errors import ProjectError
 from ser_reparam.layout import RunLayout
-from ser_reparam.tflite_ops import model_ops
+from ser_reparam.tflite.ops import model_ops
 from needs import need_dir, need_tool
 
 
@@ -121,7 +121,7 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
 # --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
 
 def use(op, output_type="INT8"):
-    from ser_reparam.tflite_ops import OpUse
+    from ser_reparam.tflite.ops import OpUse
     return OpUse(op, "", output_type)
 
 

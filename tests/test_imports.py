@@ -82,3 +82,20 @@ def test_graph_sees_function_local_imports():
 def test_no_import_cycles():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_help_and_the_light_modules_start_no_tensorflow():
+    """`--help`, `placement` (the report's and the sweep's parser of HRF specs), the layout and the
+    .tflite reader answer without TensorFlow (`report` itself: tests/test_report.py)."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys\n"
+            "from ser_reparam.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "import ser_reparam.models.placement, ser_reparam.layout, ser_reparam.report\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

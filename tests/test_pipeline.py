@@ -175,7 +175,7 @@ def test_a_killed_run_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end_from_a_clean_folder(tmp_path):
-    from ser_reparam.tflite_metadata import strip_metadata
+    from ser_reparam.tflite.metadata import strip_metadata
 
     out = tmp_path / "demo"
     printed = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "demo", "--out", str(out),

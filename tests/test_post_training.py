@@ -10,7 +10,7 @@ from ser_reparam.experiment import load_run, prepare_run_manifest
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import quantize_run
 from ser_reparam.stages import s02_features
-from ser_reparam.tflite_ops import tflm_builtin_ops
+from ser_reparam.tflite.ops import tflm_builtin_ops
 from ser_reparam.train import train_seed
 
 

@@ -18,7 +18,7 @@ from ser_reparam.errors import InputError
 from ser_reparam.evaluate import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import FrontendConfig
-from ser_reparam.interpreters import TFLMModel
+from ser_reparam.tflite.interpreters import TFLMModel
 from ser_reparam.predict import Predictor, softmax
 from ser_reparam.layout import RunLayout
 

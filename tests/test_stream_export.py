@@ -17,7 +17,7 @@ from ser_reparam.config import parse_config
 from ser_reparam.errors import StageError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, state_bytes
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.tflite.ops import op_set
 
 
 def copy_run(config, folder):

@@ -7,11 +7,11 @@ import pytest
 from firmware_export.export import export_model, export_run
 from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import TFLMModel, quantization, tflm_arena_bytes
+from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import slim_tflite
-from ser_reparam.tflite_metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
-from ser_reparam.tflite_schedule import pack, unpack
+from ser_reparam.tflite.metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
+from ser_reparam.tflite.flatbuffer import pack, unpack
 from test_export import digest
 
 
@@ -86,9 +86,9 @@ def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
 
 
 def test_slim_files_store_equal_shapes_and_quantization_once(deployed_run):
-    """tflite_schedule.pack_shared: the same model as a plain pack, smaller (measured on this
+    """tflite.schedule.pack_shared: the same model as a plain pack, smaller (measured on this
     1 s model: 12 % smaller), and TFLM computes the same logits from it."""
-    from ser_reparam.tflite_schedule import pack, unpack
+    from ser_reparam.tflite.flatbuffer import pack, unpack
 
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     plain = pack(unpack(blob))

@@ -119,9 +119,9 @@ class TFLMModel(_TFLiteRunner):
 
     def __init__(self, model_bytes: bytes, arena_size: int = DEFAULT_TFLM_ARENA):
         from tflite_micro.python.tflite_micro import runtime
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+        from ser_reparam.tflite.flatbuffer import read
 
-        graph = schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0)
+        graph = read(model_bytes).Subgraphs(0)
         self.interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
         self.inputs = [self.interpreter.get_input_details(i) for i in range(graph.InputsLength())]
         self.outputs = [self.interpreter.get_output_details(i) for i in range(graph.OutputsLength())]
@@ -153,14 +153,14 @@ def quantization(model_bytes: bytes) -> dict:
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
     from tflite_micro.python.tflite_micro import runtime
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    from ser_reparam.tflite.flatbuffer import read
 
     try:
         with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
             interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
     except RuntimeError:
         return False
-    for i in range(schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0).InputsLength()):
+    for i in range(read(model_bytes).Subgraphs(0).InputsLength()):
         details = interpreter.get_input_details(i)  # every input set: multi-input models (streaming B)
         interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
     return interpreter.invoke() == 0
@@ -183,7 +183,7 @@ def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20, timeout: float =
         path.write_bytes(bytes(model_bytes))
         low, high = 0, upper
         for _ in range(MAX_CRASHES + 1):
-            command = [sys.executable, "-m", "ser_reparam.interpreters", str(path), str(low), str(high)]
+            command = [sys.executable, "-m", "ser_reparam.tflite.interpreters", str(path), str(low), str(high)]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
             except subprocess.TimeoutExpired:
@@ -220,5 +220,5 @@ def _bisect_arena(model_bytes: bytes, low: int, high: int) -> int:
     return high
 
 
-if __name__ == "__main__":  # python -m ser_reparam.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
+if __name__ == "__main__":  # python -m ser_reparam.tflite.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
     print("arena", _bisect_arena(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])), flush=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 from ser_reparam.errors import UnsupportedOpError
+from ser_reparam.tflite.flatbuffer import read
 
 BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
@@ -68,7 +69,7 @@ KERNEL_LIMITS = {"FULLY_CONNECTED": _fully_connected_limit, "TRANSPOSE": _transp
 
 def model_ops(model_bytes: bytes) -> list[OpUse]:
     """Every operator of every subgraph, in execution order."""
-    model = schema.Model.GetRootAsModel(model_bytes, 0)
+    model = read(model_bytes)
     uses = []
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
@@ -128,7 +129,7 @@ def audit_ops(model_bytes: bytes, where: str = "model") -> list[str]:
     missing, limits = [], []
     for use in model_ops(model_bytes):
         if use.op not in supported:
-            fix = FIXES.get(use.op, "replace the layer with ops TFLM has (see tflite_ops.tflm_builtin_ops())")
+            fix = FIXES.get(use.op, "replace the layer with ops TFLM has (see tflite.ops.tflm_builtin_ops())")
             missing.append(f"{use.op} (from layer '{layer_of(use.output)}'): {fix}")
         problem = KERNEL_LIMITS[use.op](use) if use.op in KERNEL_LIMITS else None
         if problem:
