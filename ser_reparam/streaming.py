@@ -144,9 +144,19 @@ def split_model(model) -> StreamingPieces:
     # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
     # whole-window graph, not a mean of chunk means rounded twice
     encoded = keras.Input((steps, dim), name="encoded")
-    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(model.get_layer("pool")(encoded))))
+    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
     classify = keras.Model(encoded, logits, name="stream_classify")
     return StreamingPieces(step, attend, classify, steps, chunk)
+
+
+def _pooled(model, encoded):
+    """The classifier head's pooling (layers.classifier_head) applied to `encoded`: the mean over
+    time, and with `pooling: mean_sq` the mean of the squares beside it."""
+    pooled = model.get_layer("pool")(encoded)
+    if "pool_stats" not in {layer.name for layer in model.layers}:
+        return pooled
+    squares = model.get_layer("pool_sq")(model.get_layer("pool_square")([encoded, encoded]))
+    return model.get_layer("pool_stats")([pooled, squares])
 
 
 class KerasPieces:

@@ -41,9 +41,8 @@ training: {{epochs: 1, batch_size: 8, seeds: 1}}
     return path
 
 
-@pytest.fixture(scope="session")
-def deployed_run(tmp_path_factory):
-    """A tiny demo-corpus run taken through stages 01–05 (one seed): the input of export tests."""
+def deploy_tiny_run(root, **model):
+    """A tiny demo-corpus run taken through stages 01–05 (one seed), `model` keys over the defaults."""
     from ser_reparam.config import parse_config
     from ser_reparam.deploy import fold_run
     from ser_reparam.experiment import prepare_run_manifest
@@ -51,12 +50,11 @@ def deployed_run(tmp_path_factory):
     from ser_reparam.stages import s02_features
     from ser_reparam.train import train_seed
 
-    root = tmp_path_factory.mktemp("deployed")
     config = parse_config({
         "name": "tiny", "runs_dir": str(root / "runs"),
         "data": {"dataset": "demo", "root": str(root / "corpus"), "window_s": 1.0, "val": "split",
                  "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
-        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
+        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1, **model},
         "training": {"epochs": 2, "batch_size": 8, "seeds": 1},
         "quantize": {"representative": 16}})
     prepare_run_manifest(config)
@@ -65,6 +63,18 @@ def deployed_run(tmp_path_factory):
     fold_run(config)
     quantize_run(config)
     return config
+
+
+@pytest.fixture(scope="session")
+def deployed_run(tmp_path_factory):
+    """The input of export tests."""
+    return deploy_tiny_run(tmp_path_factory.mktemp("deployed"))
+
+
+@pytest.fixture(scope="session")
+def stats_pool_run(tmp_path_factory):
+    """The same with the classifier head of the real-speech recipe: mean and mean-square pooling."""
+    return deploy_tiny_run(tmp_path_factory.mktemp("stats_pool"), pooling="mean_sq", cls_units=[16, 16])
 
 
 def full_disk(monkeypatch, folder) -> None:

@@ -273,19 +273,22 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
 
 # --- the streaming deployment (ser_stream_app: A per step, B + C per label hop) ---------------------
 
-@pytest.fixture(scope="module")
-def stm32_stream(deployed_run, tmp_path_factory):
-    """The run copied (its whole-window bundle stays) and exported streaming for the STM32F4, the
-    shared arena measured with CMSIS-NN under QEMU."""
+def exported_streaming(run, folder):
+    """`run` copied into `folder` (its whole-window bundle stays) and exported streaming for the
+    STM32F4, the shared arena measured with CMSIS-NN under QEMU."""
     import dataclasses
 
     tflm_dir()
-    folder = tmp_path_factory.mktemp("stream")
-    shutil.copytree(deployed_run.run_dir, folder / "copy")
-    run = dataclasses.replace(deployed_run, runs_dir=str(folder), name="copy")
+    shutil.copytree(run.run_dir, folder / "copy")
+    run = dataclasses.replace(run, runs_dir=str(folder), name="copy")
     manifest = export_run(run, "stm32f4", deployment="streaming")
     assert manifest["arena"]["fidelity"] == "measured"
     return run, manifest
+
+
+@pytest.fixture(scope="module")
+def stm32_stream(deployed_run, tmp_path_factory):
+    return exported_streaming(deployed_run, tmp_path_factory.mktemp("stream"))
 
 
 def check_streamed(report: dict, manifest: dict) -> None:
@@ -333,6 +336,19 @@ def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
     assert regions["CCM"]["sections"][".ser_frontend"] == ram["frontend_bytes"]
     # the pieces in one arena need less than each in its own
     assert manifest["arena"]["measured_bytes"] < sum(manifest["arena"]["pieces_bytes"].values())
+
+
+@pytest.mark.slow
+def test_stats_pooling_streams_on_cortex_m4_under_qemu(stats_pool_run, tmp_path_factory, tmp_path):
+    """The recipe's head (mean and mean-square pooling: MUL, MEAN, CONCATENATION in piece C) on the
+    device: every label's logits bit-identical to the Python TFLM pieces."""
+    need_tool("qemu-system-arm", QEMU_INSTALL)
+    need_tool("arm-none-eabi-g++", ARM_INSTALL)
+    from firmware_export.verify import verify_firmware
+
+    run, manifest = exported_streaming(stats_pool_run, tmp_path_factory.mktemp("stream_stats"))
+    assert {"MUL", "MEAN", "CONCATENATION"} <= set(manifest["streaming"]["pieces"]["classify"]["ops"])
+    check_streamed(verify_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path), manifest)
 
 
 @pytest.mark.slow

@@ -20,10 +20,10 @@ from ser_reparam.streaming import (PIECES, KerasPieces, InterpreterPieces, split
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
 
 
-@pytest.fixture(scope="module")
-def tiny():
+@pytest.fixture(scope="module", params=[{}, {"pooling": "mean_sq", "cls_units": (16, 16)}], ids=["mean", "mean_sq"])
+def tiny(request):
     rng = np.random.default_rng(3)
-    model = build_model("convtransformer", "lightweight", 4, FRAMES, 78, deploy=True)
+    model = build_model("convtransformer", "lightweight", 4, FRAMES, 78, deploy=True, **request.param)
     randomize_weights(model, rng)
     return model, split_model(model), rng.standard_normal((4, FRAMES, 78)).astype(np.float32)
 
@@ -53,12 +53,18 @@ def test_models_that_cannot_stream_exactly_are_refused(arch, preset, why):
         split_model(build_model(arch, preset, 4, FRAMES, 78, deploy=True))
 
 
-def test_trained_run_streams_exactly_in_float_and_in_int8(deployed_run):
+@pytest.fixture(params=["deployed_run", "stats_pool_run"])
+def trained_run(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_trained_run_streams_exactly_in_float_and_in_int8(trained_run):
     """On a trained run's test windows: float pieces equal the whole-window model to rounding;
     the int8 pieces stage 05 wrote give the whole-window int8 file's logits bit for bit on TFLM
     (quantize.quantize_pieces)."""
     import tf_keras as keras
 
+    deployed_run = trained_run
     labels, store, layout = labels_for(deployed_run), feature_store(deployed_run), RunLayout(deployed_run)
     model = keras.models.load_model(layout.folded_model())
     x = split_arrays(store, "test", labels)[0][:16]
@@ -104,5 +110,5 @@ def test_an_input_scale_changes_only_where_no_constant_was_quantized_with_it(tin
 
     _, pieces, _ = tiny
     blob = convert_piece(pieces.step, "int8", lambda: iter([(np.ones(pieces.step.inputs[0].shape[1:]),)] * 4))
-    with pytest.raises(ValueError, match="not only BATCH_MATMUL / MEAN: its scale cannot change"):
+    with pytest.raises(ValueError, match="not only BATCH_MATMUL / MEAN / MUL: its scale cannot change"):
         read_in_scales_of(blob, {0: (blob, 0)})

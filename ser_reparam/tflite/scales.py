@@ -20,7 +20,7 @@ from ser_reparam.tflite.flatbuffer import pack, unpack
 def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> bytes:
     """The model with graph input i quantized like output j of another model ({i: (other, j)}):
     the application then hands the int8 values over as they are, without a second rounding.
-    Only for inputs that reach nothing but BATCH_MATMUL or MEAN, through slices, splits and reshapes
+    Only for inputs that reach nothing but BATCH_MATMUL, MEAN or MUL, through slices, splits and reshapes
     (which keep the scale; they get the new one too): those kernels take their scales from the
     tensors when the interpreter prepares them, so no constant was quantized with the old scale."""
     model = unpack(blob)
@@ -38,8 +38,9 @@ def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> byte
                 passed = _passes_scale_on(model, op, tensor)
                 if passed:
                     pending += passed
-                elif code not in (ops.BATCH_MATMUL, ops.MEAN):
-                    raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL / MEAN: its scale cannot change")
+                elif code not in (ops.BATCH_MATMUL, ops.MEAN, ops.MUL):
+                    raise ValueError(f"input {i} reaches op {code}, not only BATCH_MATMUL / MEAN / MUL: "
+                                     "its scale cannot change")
     return pack(model)
 
 
