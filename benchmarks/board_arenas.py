@@ -34,7 +34,7 @@ FRAMES, FEATURES, CLASSES = 299, 78, 4
 
 def demo_model(padding: bool) -> bytes:
     from ser_reparam.models import build_model, layers
-    from ser_reparam.quantize import slim_tflite, to_tflite
+    from ser_reparam.tflite.convert import slim_tflite, to_tflite
     if not padding:
         layers.subsampling_length = lambda n: n
     model = build_model("convtransformer", "lightweight", CLASSES, FRAMES, FEATURES, deploy=True)

@@ -34,7 +34,8 @@ from ser_reparam.errors import NotStreamable  # noqa: E402
 from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
-from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
+from ser_reparam.quantize import quantize_pieces  # noqa: E402
+from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 from ser_reparam.streaming import PIECES, STEP_FRAMES, piece_macs, pieces_state_bytes, split_model  # noqa: E402
 
 ARCHS = ("convtransformer", "conformer", "speechformer")

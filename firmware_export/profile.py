@@ -151,12 +151,12 @@ def keras_layer(tensor_name: str) -> str:
 
 
 def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
-    """Each node's Keras layer. The deployed int8 files carry no tensor names (quantize.slim_tflite),
+    """Each node's Keras layer. The deployed int8 files carry no tensor names (tflite.convert.slim_tflite),
     so the folded model (or its streaming pieces) is converted once more to float with names; a
     piece whose float graph has another op sequence than its int8 file gets "" for every node."""
     import tf_keras as keras
 
-    from ser_reparam.quantize import convert_piece, to_tflite
+    from ser_reparam.tflite.convert import convert_piece, to_tflite
     from ser_reparam.streaming import split_model
 
     folded = keras.models.load_model(RunLayout(config).folded_model())

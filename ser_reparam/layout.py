@@ -144,7 +144,7 @@ class RunLayout:
         return self.quantized_dir / QUANTIZE_RECORD
 
     def tflite(self, name: str) -> Path:
-        """Stage 05's file of one mode (quantize.MODES: float, int8, int16x8, qat_int8)."""
+        """Stage 05's file of one mode (tflite.convert.MODES: float, int8, int16x8, qat_int8)."""
         return self.quantized_dir / f"{name}.tflite"
 
     def stream_piece(self, piece: str) -> Path:

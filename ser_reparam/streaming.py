@@ -21,7 +21,7 @@ model does not stream this way (block 2 needs every step's block-1 output, which
 every key), nor do the Conformer (positions added after subsampling, a k=31 depthwise
 convolution over time between attention and pooling) and the SpeechFormer (no subsampling;
 see docs/streaming.md): they keep the whole-window export (models.lean). Converting and quantizing the
-pieces: quantize.convert_piece / quantize_pieces / write_pieces (stage 05).
+pieces: tflite.convert.convert_piece, quantize.quantize_pieces / write_pieces (stage 05).
 """
 from __future__ import annotations
 

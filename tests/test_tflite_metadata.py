@@ -9,7 +9,7 @@ from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes
 from ser_reparam.layout import RunLayout
-from ser_reparam.quantize import slim_tflite
+from ser_reparam.tflite.convert import slim_tflite
 from ser_reparam.tflite.metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
 from ser_reparam.tflite.flatbuffer import pack, unpack
 from test_export import digest

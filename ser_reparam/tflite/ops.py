@@ -24,9 +24,9 @@ BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items
 FIXES = {
     "GELU": "build the model with the TFLM-ready GELU (ser_reparam.models.activations.gelu, "
             "tanh approximation from MUL/ADD/TANH) instead of tf.nn.gelu / keras 'gelu'",
-    "REDUCE_PROD": "convert from a batch-1, fixed-length graph (quantize.inference_function): a "
+    "REDUCE_PROD": "convert from a batch-1, fixed-length graph (tflite.convert.inference_function): a "
                    "dynamic shape turns into SHAPE/REDUCE_PROD/GATHER",
-    "SHAPE": "convert from a batch-1, fixed-length graph (quantize.inference_function)",
+    "SHAPE": "convert from a batch-1, fixed-length graph (tflite.convert.inference_function)",
     "GATHER": "convert from a batch-1, fixed-length graph, and index with static slices",
     "SQUARE": "write x·x (MUL); TFLM quantizes SQUARE through float",
 }
@@ -50,7 +50,7 @@ def _fully_connected_limit(use: OpUse) -> str | None:
         return (f"FULLY_CONNECTED with a {rank}-D output {list(use.output_shapes[0])}: CMSIS-NN runs it as a "
                 "1x1 convolution that halts (TFLITE_DCHECK buffer_conv_1x1_idx >= 4) when its scratch buffer is "
                 "one of the first four the model requests; fix: convert with "
-                "ser_reparam.quantize.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
+                "ser_reparam.tflite.convert.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
     return None
 
 
