@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from firmware_cost import version  # noqa: E402
 from firmware_export import tflm_build  # noqa: E402
-from firmware_export.export import export_run  # noqa: E402
+from ser_reparam.bundles import export_run  # noqa: E402
 from firmware_export.kernels import tree_versions  # noqa: E402
 from firmware_export.profile import summary  # noqa: E402
 from firmware_export.profile import profile_firmware  # noqa: E402

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from firmware_cost import version  # noqa: E402
 from firmware_export.boards import get_board  # noqa: E402
-from firmware_export.export import export_run  # noqa: E402
+from ser_reparam.bundles import export_run  # noqa: E402
 from firmware_export.verify import (TICK_INSTRUCTIONS, build, compare_stream, run_stream, section_usage,  # noqa: E402
                                     stream_audio)
 from ser_reparam.experiment import load_run  # noqa: E402

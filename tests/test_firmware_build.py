@@ -14,7 +14,8 @@ import pytest
 
 from firmware_export import tflm_build
 from firmware_export.boards import get_board
-from firmware_export.export import board_linker_script, export_run
+from firmware_export.export import board_linker_script
+from ser_reparam.bundles import export_run
 from ser_reparam.errors import BuildError
 from ser_reparam.layout import RunLayout
 from needs import need_dir, need_tool

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from firmware_export.export import export_run
+from ser_reparam.bundles import export_run
 from ser_reparam.errors import ProfileError
 from firmware_export.profile import (Node, PieceProfile, node_macs, parse_callgrind, parse_profile,
                                      piece_table, profile_firmware)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from firmware_export.export import choose_deployment, export_run
+from ser_reparam.bundles import choose_deployment, export_run
 from firmware_export.frontend_tables import stream_state_bytes
 from firmware_export.stream_export import label_hop_frames, piece_tensors
 from ser_reparam.errors import ConfigError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from firmware_export.boards import load_boards
-from firmware_export.export import export_run
+from ser_reparam.bundles import export_run
 from ser_reparam.layout import RunLayout
 from needs import need, need_dir
 

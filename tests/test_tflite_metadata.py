@@ -4,7 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from firmware_export.export import export_model, export_run
+from firmware_export.export import export_model
+from ser_reparam.bundles import export_run
 from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes

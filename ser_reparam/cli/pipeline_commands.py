@@ -107,7 +107,8 @@ def cmd_export(args) -> int:
     """Stage 06: firmware bundles (C arrays, settings, op resolver, front end, projects) per board."""
     quiet_tensorflow()
     from firmware_export.bundle_record import summary_line
-    from firmware_export.export import export_model, export_run
+    from firmware_export.export import export_model
+    from ser_reparam.bundles import export_run
     from ser_reparam.quantize import deployed_model_name
 
     if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest

@@ -54,7 +54,7 @@ def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.P
     return str(Path(manifest_dir) / utt.audio) if utt.audio else str(Path(root) / utt.path)
 
 
-def _segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
+def utterance_segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
     """(first, last) sample of each example of one utterance."""
     first = int(round((utt.start or 0.0) * frontend.sample_rate))
     last = total if utt.end is None else min(total, int(round(utt.end * frontend.sample_rate)))
@@ -103,7 +103,7 @@ def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, w
     lengths = check_audio(paths, frontend)
     jobs = []
     for utt, path in zip(rows, paths):
-        for index, (first, last) in enumerate(_segments(utt, window, frontend, lengths[path])):
+        for index, (first, last) in enumerate(utterance_segments(utt, window, frontend, lengths[path])):
             if last <= first:
                 raise DataError(f"{path}: utterance {utt.utt_id} has no samples between {utt.start} s and "
                                 f"{utt.end} s (file length {lengths[path] / frontend.sample_rate:.2f} s); "

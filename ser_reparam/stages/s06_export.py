@@ -17,7 +17,7 @@ SHARED = False  # one run per experiment (True) or one per variant
 
 def run(config: ExperimentConfig) -> str:
     from firmware_export.bundle_record import summary_line
-    from firmware_export.export import export_run
+    from ser_reparam.bundles import export_run
 
     return "\n".join(summary_line(board, export_run(config, board)) for board in config.export.boards)
 

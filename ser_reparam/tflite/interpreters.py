@@ -32,20 +32,23 @@ def _native_stderr_silenced():
             os.close(saved)
 
 
-def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+def quantize_values(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+    """Float values as a tensor of `dtype` stores them (unchanged for a float dtype)."""
     if np.issubdtype(dtype, np.floating):
         return x.astype(dtype)
     info = np.iinfo(dtype)
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
-def _dequantize(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+def dequantize_values(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """A quantized tensor's values as float32."""
     if np.issubdtype(y.dtype, np.floating):
         return y.astype(np.float32)
     return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def _scale_zero(details: dict) -> tuple[float, int]:
+def scale_zero(details: dict) -> tuple[float, int]:
+    """(scale, zero point) of an interpreter's tensor details, per-tensor."""
     params = details.get("quantization_parameters", {})
     scales, zeros = params.get("scales", []), params.get("zero_points", [])
     if len(scales):
@@ -72,9 +75,9 @@ class _TFLiteRunner:
         """Float outputs of one batch-1 invocation of a model with several inputs and outputs
         (the streaming pieces), each input given without the batch axis and quantized with its
         own scale, each output dequantized with its own."""
-        raw = self._invoke_all([_quantize(value[None], d["dtype"], *_scale_zero(d))
+        raw = self._invoke_all([quantize_values(value[None], d["dtype"], *scale_zero(d))
                                 for value, d in zip(inputs, self.inputs, strict=True)])
-        return [_dequantize(y[0], *_scale_zero(d)) for y, d in zip(raw, self.outputs)]
+        return [dequantize_values(y[0], *scale_zero(d)) for y, d in zip(raw, self.outputs)]
 
     def invoke_quantized(self, model_input: np.ndarray) -> np.ndarray:
         """The raw (e.g. int8) output for a batch-1 input already in the model's input type."""
@@ -82,8 +85,8 @@ class _TFLiteRunner:
 
     def predict_one(self, features: np.ndarray) -> np.ndarray:
         """Float logits of one example (frames, features)."""
-        model_input = _quantize(features[None], self.input["dtype"], *_scale_zero(self.input))
-        return _dequantize(self._invoke(model_input)[0], *_scale_zero(self.output))
+        model_input = quantize_values(features[None], self.input["dtype"], *scale_zero(self.input))
+        return dequantize_values(self._invoke(model_input)[0], *scale_zero(self.output))
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return np.stack([self.predict_one(x) for x in features])
