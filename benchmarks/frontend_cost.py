@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     bundle = Path(args.bundle)
     shown = shown_path(bundle, f"RUN/firmware/{bundle.name}")  # as the block prints it
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = json.loads((bundle / "bundle.json").read_text())
     config = load_run(bundle.parents[1])
     frames = manifest.get("window_frames") or manifest["input"]["shape"][1]  # streaming: A reads 7 frames
     pcm = split_clips(config, 1)[0]["pcm"]

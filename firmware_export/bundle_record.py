@@ -1,16 +1,21 @@
 """The record a firmware bundle carries about itself (board, budget, arena, deployment, its files):
 the one place that names its file, written by the export and read by verify, profile and the
-stage summaries."""
+stage summaries. Bundles exported before the record was named bundle.json hold manifest.json
+(the word the data CSV uses): they are still read, with a one-line note to re-export."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-NAME = "manifest.json"
+NAME = "bundle.json"
+OLD_NAME = "manifest.json"
 
 
 def record_path(folder: Path) -> Path:
-    return Path(folder) / NAME
+    """The folder's record: bundle.json, or manifest.json in a bundle exported under that name."""
+    path, old = Path(folder) / NAME, Path(folder) / OLD_NAME
+    return old if not path.exists() and old.exists() else path
 
 
 def has_record(folder: Path) -> bool:
@@ -18,11 +23,15 @@ def has_record(folder: Path) -> bool:
 
 
 def read_record(folder: Path) -> dict:
-    return json.loads(record_path(folder).read_text())
+    path = record_path(folder)
+    if path.name == OLD_NAME:
+        print(f"note: {path} is the record of an older export (now {NAME}); re-export the bundle "
+              "(ser-reparam export) to rename it", file=sys.stderr)
+    return json.loads(path.read_text())
 
 
 def write_record(folder: Path, record: dict) -> None:
-    record_path(folder).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    (Path(folder) / NAME).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def summary_line(board: str, record: dict) -> str:

@@ -15,7 +15,7 @@ pieces, i.e. the model streams exactly), firmware_export/stream_export.py's file
   ser_board.h, ser_stream_app.h / .cc   the streaming loop (A per step, a label per label_hop_s)
   <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
                                  CMake for Cortex-M), holding copies of the files above
-  manifest.json                  sizes, ops, arena, front-end RAM and the budget check
+  bundle.json                    sizes, ops, arena, front-end RAM and the budget check
 
 The bundle is built in a temporary folder and renamed into place; it is a pure function of
 the run's artifacts and the board, so exporting twice gives byte-identical files.
@@ -41,7 +41,7 @@ from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
-from firmware_export.bundle_record import NAME as RECORD_NAME, read_record, write_record
+from firmware_export.bundle_record import read_record, record_path, write_record
 from firmware_export.settings import model_settings_header
 from ser_reparam.tflite.interpreters import quantization
 from ser_reparam import __version__
@@ -145,7 +145,7 @@ def _listed(folder: Path) -> set[str]:
         return set()
     if not isinstance(files, list):
         return set()
-    return {RECORD_NAME, *(name for name in files if isinstance(name, str))}
+    return {record_path(folder).name, *(name for name in files if isinstance(name, str))}
 
 
 def refuse_foreign(folder: Path) -> None:
@@ -258,7 +258,7 @@ def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, tar
 def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, frames: int, arena: dict,
                   check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
     """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
-    the projects, manifest.json) in a staging folder renamed into place."""
+    the projects, bundle.json) in a staging folder renamed into place."""
     refuse_foreign(target)
     try:
         require_fit(board, check)

@@ -44,7 +44,7 @@ training: {{epochs: 1, batch_size: 8, seeds: 1}}
 def deploy_tiny_run(root, **model):
     """A tiny demo-corpus run taken through stages 01–05 (one seed), `model` keys over the defaults."""
     from ser_reparam.config import parse_config
-    from ser_reparam.deploy import fold_run
+    from ser_reparam.dehrf import fold_run
     from ser_reparam.experiment import prepare_run_manifest
     from ser_reparam.quantize import quantize_run
     from ser_reparam.stages import s02_features

@@ -183,7 +183,7 @@ def test_verify_firmware_errors_are_one_line_and_exit_2(tmp_path, capsys, monkey
 
     bundle = RunLayout(load_config(config)).firmware_dir("stm32f4")
     bundle.mkdir(parents=True)
-    (bundle / "manifest.json").write_text("{}")
+    (bundle / "bundle.json").write_text("{}")
     assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("ser-reparam verify-firmware: error: no TFLM tree")

@@ -55,7 +55,7 @@ def test_collapsed_runs_are_marked(tmp_path):
 
 def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
     from ser_reparam.config import parse_config
-    from ser_reparam.deploy import choose_seed
+    from ser_reparam.dehrf import choose_seed
     from ser_reparam.layout import RunLayout
 
     config = parse_config({"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "demo", "root": "c"}})

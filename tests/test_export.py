@@ -54,10 +54,10 @@ def test_bundle_files_and_manifest(bundle):
     config, folder, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", *C_SOURCES,
-                 "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json", "cmake-cortex-m/CMakeLists.txt",
+                 "ser_frontend_config.h", "ser_frontend_tables.c", "bundle.json", "cmake-cortex-m/CMakeLists.txt",
                  "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc", "cmake-cortex-m/ser_frontend_stream.c"):
         assert (folder / name).is_file(), name
-    assert manifest == json.loads((folder / "manifest.json").read_text())
+    assert manifest == json.loads((folder / "bundle.json").read_text())
     assert manifest["model"]["bytes"] == len(blob) and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest()
     assert manifest["ops"] == op_set(blob)
     arena = manifest["arena"]
@@ -71,7 +71,7 @@ def test_bundle_files_and_manifest(bundle):
     # modes follow the umask like ordinary files (mkdtemp alone would leave the bundle 0700)
     from ser_reparam.files import umask
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask()
-    assert (folder / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask()
+    assert (folder / "bundle.json").stat().st_mode & 0o777 == 0o666 & ~umask()
 
 
 @pytest.mark.parametrize("template", sorted(SOURCE_DIRS))
@@ -114,7 +114,7 @@ def test_every_board_gets_a_verdict(deployed_run):
         manifest = export_run(deployed_run, key, deployment="whole-window")
         assert manifest["fits"], manifest["verdict"]
         assert set(manifest["projects"]) == set(boards[key].templates)
-    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
+    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "bundle.json").read_text())["verdict"]
 
 
 def test_a_missing_kernel_tree_is_named_once_with_its_variable(deployed_run):
@@ -272,7 +272,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     moved = dataclasses.replace(deployed_run, runs_dir=str(tmp_path), name="copy")
     export_run(moved, "stm32f4", deployment="whole-window")
     folder = RunLayout(moved).firmware_dir("stm32f4")
-    assert json.loads((folder / "manifest.json").read_text())["fits"]
+    assert json.loads((folder / "bundle.json").read_text())["fits"]
     monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
     with pytest.raises(BudgetError, match="does not fit"):
         export_run(moved, "stm32f4", deployment="whole-window")
@@ -342,9 +342,9 @@ def test_a_forged_bundle_listing_removes_nothing_outside(deployed_run, tmp_path)
     victim.write_text("keep me")
     target = tmp_path / "out" / "stm32f4"
     target.mkdir(parents=True)
-    (target / "manifest.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
+    (target / "bundle.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
     export_model(model, target, "stm32f4")
-    assert victim.read_text() == "keep me" and json.loads((target / "manifest.json").read_text())["fits"]
+    assert victim.read_text() == "keep me" and json.loads((target / "bundle.json").read_text())["fits"]
 
 
 def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys, monkeypatch):

@@ -198,7 +198,7 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
         assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())
         variant = run / row["variant"]
         for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json", "folded/fold.json",
-                     "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/manifest.json",
+                     "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/bundle.json",
                      "firmware/stm32h7/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
             assert (variant / path).is_file(), path
         assert (run / "reports" / f"{row['variant']}-evaluation.md").is_file()

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from ser_reparam.config import parse_config
-from ser_reparam.deploy import StageError, fold_run
+from ser_reparam.dehrf import fold_run
+from ser_reparam.errors import StageError
 from ser_reparam.evaluate import evaluate_run
 from ser_reparam.experiment import load_run, prepare_run_manifest
 from ser_reparam.layout import RunLayout

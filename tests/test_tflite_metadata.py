@@ -69,7 +69,7 @@ def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
 
     model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
     assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "stm32f4" / "manifest.json").is_file() and "stm32f4" in capsys.readouterr().out
+    assert (tmp_path / "stm32f4" / "bundle.json").is_file() and "stm32f4" in capsys.readouterr().out
     assert main(["export", str(model), "--board", "stm32f4"]) == 2
     assert "--out FOLDER" in capsys.readouterr().err
 
@@ -77,7 +77,7 @@ def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
 def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
     import dataclasses
 
-    from ser_reparam.deploy import StageError
+    from ser_reparam.errors import StageError
     from ser_reparam.quantize import deployed_model_name
 
     qat = dataclasses.replace(deployed_run, quantize=dataclasses.replace(deployed_run.quantize, qat_epochs=2))

@@ -26,7 +26,7 @@ from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
 from ser_reparam.profile import count_flops, count_params
 
-LOG = logging.getLogger("ser_reparam.deploy")
+LOG = logging.getLogger("ser_reparam.dehrf")
 FOLD_TOLERANCE = 1e-4  # max |logit difference| accepted on real test features
 
 
