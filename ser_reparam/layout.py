@@ -2,8 +2,9 @@
 
 runs/<name>/
   manifest.csv            the run's manifest: the prepared (or demo) rows + the validation rule
-  manifest-fold-<k>.csv   with speaker cross-validation (data.folds): fold k's manifest, beside
-                          the shared prepared.csv and audio cache; fold-<k>/ holds the rest below
+  manifest-cv-<k>.csv     with speaker cross-validation (data.cv_folds): fold k's manifest, beside
+                          the shared prepared.csv and audio cache; cv-<k>/ holds the rest below
+                          (runs made before: manifest-fold-<k>.csv and fold-<k>/, still read)
   features/<hash>/        cached features and normalization statistics (shared by all variants)
   <variant>/config.json   the resolved config the variant was trained with
   <variant>/train/seed-<k>/{best.keras,metrics.json,…}   stage 03
@@ -41,6 +42,7 @@ SEED_METRICS = "metrics.json"
 TRAIN_STATE = "state.json"
 FOLD_RECORD = "fold.json"
 QUANTIZE_RECORD = "quantize.json"
+CV_GLOBS = ("cv-*", "fold-*")  # speaker cross-validation folds' run folders (fold-<k>: runs made before)
 
 
 def variant_name(config: ExperimentConfig) -> str:
@@ -75,9 +77,11 @@ class RunLayout:
     @property
     def manifest(self) -> Path:
         """The manifest of this run (of this fold): in runs/<name>/, where the audio cache is."""
-        if self.config.data.fold is None:
+        if self.config.data.cv_fold is None:
             return self.run_dir / MANIFEST_CSV
-        return self.config.base_dir / f"manifest-fold-{self.config.data.fold}.csv"
+        k, base = self.config.data.cv_fold, self.config.base_dir
+        new, old = base / f"manifest-cv-{k}.csv", base / f"manifest-fold-{k}.csv"
+        return old if old.exists() and not new.exists() else new
 
     @property
     def prepared(self) -> Path:
@@ -182,7 +186,7 @@ class RunLayout:
 
 
 def variant_configs(run_dir: str | Path) -> list[Path]:
-    """The saved config.json of every variant trained in a run folder (runs/<name>[/fold-<k>])."""
+    """The saved config.json of every variant trained in a run folder (runs/<name>[/cv-<k>])."""
     return sorted(Path(run_dir).glob(f"*/{VARIANT_CONFIG}"))
 
 
@@ -213,7 +217,7 @@ def seed_metrics_files(run_dir: str | Path) -> list[Path]:
     """Every trained seed's metrics under an experiment folder, of every speaker fold."""
     run_dir = Path(run_dir)
     pattern = f"*/train/seed-*/{SEED_METRICS}"
-    return sorted([*run_dir.glob(pattern), *run_dir.glob(f"fold-*/{pattern}")])
+    return sorted([*run_dir.glob(pattern), *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{pattern}"))])
 
 
 def variant_dir_of_seed_metrics(path: Path) -> Path:
@@ -224,4 +228,4 @@ def variant_dir_of_seed_metrics(path: Path) -> Path:
 def baselines_files(run_dir: str | Path) -> list[Path]:
     """The baselines' records under an experiment folder, of every speaker fold."""
     run_dir = Path(run_dir)
-    return sorted([*run_dir.glob(BASELINES), *run_dir.glob(f"fold-*/{BASELINES}")])
+    return sorted([*run_dir.glob(BASELINES), *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{BASELINES}"))])

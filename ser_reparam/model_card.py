@@ -141,7 +141,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               f"{tflm['arena_bytes']:,} bytes (measured)", f"- Operators: {', '.join(deployed_entry['ops'])}", ""]
     lines += ["## Data and split", "",
               f"- Dataset: {config.data.dataset}; validation: {config.data.val}; "
-              f"{'speaker fold ' + str(config.data.fold) + ' of ' + str(config.data.folds) if config.data.fold is not None else 'the protocol split'}",
+              f"{'speaker fold ' + str(config.data.cv_fold) + ' of ' + str(config.data.cv_folds) if config.data.cv_fold is not None else 'the protocol split'}",
               "", "| split | speakers | " + " | ".join(labels) + " | total |", "|---|---|" + "---|" * (len(labels) + 1)]
     for split, n in speakers.items():
         per = [counts[(split, label)] for label in labels]

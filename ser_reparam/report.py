@@ -4,7 +4,7 @@ Rows: Original, Lightweight, then each HRF placement (named as in the paper: FFN
 FFN1 & FFN2, QKV, Project, CLS, ALL, …, with ratio r and HRF depth N when not the default
 r=8, N=1, and the activation when not the architecture's own), then the classic baselines and
 chance (ser_reparam.baseline) fitted on the same splits. Columns: WA, UA, WF1, MF1 as mean ±
-std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/fold-<k>/) —,
+std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/cv-<k>/) —,
 Params and MACs of the deployed (folded) model, and each row's paired difference from a
 reference row (ser_reparam.paired: same fold, same seed). A row with collapsed runs (metrics.json
 `collapsed`) is marked and counted. Several run folders (one per config) give one row per

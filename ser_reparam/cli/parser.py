@@ -180,5 +180,5 @@ def _config_arguments(parser) -> None:
                         help="override a config value, e.g. --set model.hrf=ffn2@8x1 (repeatable)")
     parser.add_argument("--folds", metavar="loso|K",
                         help="speaker cross-validation: leave one speaker out, or K speaker folds "
-                             "(= --set data.folds=…); every fold runs, then the report over folds × seeds")
-    parser.add_argument("--fold", type=int, metavar="K", help="run only fold K (0-based) of data.folds")
+                             "(= --set data.cv_folds=…); every fold runs, then the report over folds × seeds")
+    parser.add_argument("--fold", type=int, metavar="K", help="run only fold K (0-based) of data.cv_folds")

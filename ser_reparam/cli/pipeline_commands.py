@@ -19,8 +19,8 @@ def cmd_run(args) -> int:
 
     config = experiment_config(args)
     for run in fold_configs(config):
-        if run.data.fold is not None:
-            print(f"== fold {run.data.fold} ==")
+        if run.data.cv_fold is not None:
+            print(f"== fold {run.data.cv_fold} ==")
         run_pipeline(run, args.first, args.last, args.force)
     if args.first <= 3 <= args.last:
         cross_validation_report(config)
@@ -51,7 +51,7 @@ def cmd_train(args) -> int:
     config = experiment_config(args)
     configure_threads(config.training.threads)
     for run in fold_configs(config):
-        prefix = "" if run.data.fold is None else f"fold {run.data.fold}: "
+        prefix = "" if run.data.cv_fold is None else f"fold {run.data.cv_fold}: "
         if args.seed is None:
             run_pipeline(run, 1, 3, echo=prefixed(prefix))
             continue

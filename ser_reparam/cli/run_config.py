@@ -27,12 +27,12 @@ def locked(config):
 
 
 def overrides(args) -> list[str]:
-    """--set values, then --folds / --fold as data.folds / data.fold."""
+    """--set values, then --folds / --fold as data.cv_folds / data.cv_fold."""
     extra = []
     if getattr(args, "folds", None) is not None:
-        extra.append(f"data.folds={args.folds}")
+        extra.append(f"data.cv_folds={args.folds}")
     if getattr(args, "fold", None) is not None:
-        extra.append(f"data.fold={args.fold}")
+        extra.append(f"data.cv_fold={args.fold}")
     return [*(args.set or []), *extra]
 
 
@@ -73,7 +73,7 @@ def prefixed(prefix: str):
 
 def cross_validation_report(config) -> None:
     """After every fold of a speaker cross-validation: the report over folds × seeds."""
-    if config.data.folds is not None and config.data.fold is None:
+    if config.data.cv_folds is not None and config.data.cv_fold is None:
         from ser_reparam.report import write_report
 
         print(write_report([config.base_dir])["markdown"])
