@@ -115,26 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify-firmware", help=cmd_verify_firmware.__doc__)
-    _run_arguments(verify)
-    verify.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
-    verify.add_argument("--target", default="host", choices=["host", "cortex-m4"],
-                        help="host: g++ and TFLM reference kernels; cortex-m4: arm-none-eabi-gcc, CMSIS-NN, "
-                             "the board's RAM regions, run under qemu-system-arm -M mps2-an386")
-    verify.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
-    verify.add_argument("--clips", type=int, default=8, help="test clips to play (default 8)")
-    verify.add_argument("--work", help="keep the build here (default: a temporary folder)")
+    _firmware_arguments(verify, ["host", "cortex-m4"], 8,
+                        "host: g++ and TFLM reference kernels; cortex-m4: arm-none-eabi-gcc, CMSIS-NN, "
+                        "the board's RAM regions, run under qemu-system-arm -M mps2-an386")
     verify.set_defaults(func=cmd_verify_firmware)
 
     profile = sub.add_parser("profile-firmware", help=cmd_profile_firmware.__doc__)
-    _run_arguments(profile)
-    profile.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
-    profile.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "host"],
-                         help="cortex-m4: CMSIS-NN under QEMU, instructions by -icount + SysTick (default); "
-                              "host: reference kernels, instructions by Valgrind callgrind")
-    profile.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
-    profile.add_argument("--clips", type=int, default=4, help="test clips to play (default 4)")
+    _firmware_arguments(profile, ["cortex-m4", "host"], 4,
+                        "cortex-m4: CMSIS-NN under QEMU, instructions by -icount + SysTick (default); "
+                        "host: reference kernels, instructions by Valgrind callgrind")
     profile.add_argument("--nodes", action="store_true", help="also one row per operator node")
-    profile.add_argument("--work", help="keep the build here (default: a temporary folder)")
     profile.set_defaults(func=cmd_profile_firmware)
 
     predict = sub.add_parser("predict", help=cmd_predict.__doc__)
@@ -172,6 +162,16 @@ def _run_arguments(parser, stage: bool = False) -> None:
     if stage:
         parser.add_argument("--force", action="store_true",
                             help="redo the stage even when its record says its inputs are unchanged")
+
+
+def _firmware_arguments(parser, targets: list[str], clips: int, target_help: str) -> None:
+    """The options of the commands that run a bundle's firmware (the first target is the default)."""
+    _run_arguments(parser)
+    parser.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
+    parser.add_argument("--target", default=targets[0], choices=targets, help=target_help)
+    parser.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
+    parser.add_argument("--clips", type=int, default=clips, help=f"test clips to play (default {clips})")
+    parser.add_argument("--work", help="keep the build here (default: a temporary folder)")
 
 
 def _config_arguments(parser) -> None:
