@@ -21,12 +21,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from readme import docs_option, publish, shown_path, without_docs  # noqa: E402
 
 from firmware_export.arena import arena_with_margin  # noqa: E402
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.kernels import KERNELS, measure_with  # noqa: E402
 from ser_reparam.errors import BuildError  # noqa: E402
-from readme import docs_option, publish, shown_path, without_docs  # noqa: E402
 from ser_reparam.tflite.interpreters import tflm_arena_bytes  # noqa: E402
 
 FRAMES, FEATURES, CLASSES = 299, 78, 4

@@ -18,8 +18,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from readme import publish  # noqa: E402
+
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops, count_params  # noqa: E402

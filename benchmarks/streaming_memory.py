@@ -26,8 +26,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from readme import publish  # noqa: E402
+
 from firmware_export.frontend_tables import frontend_state_bytes, stream_state_bytes  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.errors import NotStreamable  # noqa: E402
@@ -35,8 +35,8 @@ from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces  # noqa: E402
-from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 from ser_reparam.streaming import PIECES, STEP_FRAMES, piece_macs, pieces_state_bytes, split_model  # noqa: E402
+from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 ARCHS = ("convtransformer", "conformer", "speechformer")
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop

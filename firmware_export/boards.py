@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import yaml
+
 from ser_reparam.errors import BudgetError, InputError
 
 KB = 1024

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
 from ser_reparam.errors import CmsisDspError
 
 CMSIS_DSP_VERSION = "1.10.3"  # the cmsisdsp Python package the tests cross-check against

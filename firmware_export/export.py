@@ -29,25 +29,24 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from firmware_export import stream_export
+from firmware_export import frontend_tables, stream_export
 from firmware_export.arena import measure_arena, measure_stream_arena
 from firmware_export.boards import KB, Board, budget, get_board, require_fit
+from firmware_export.bundle_record import read_record, record_path, write_record
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.cmsis_dsp import RFFT_SOURCES
-from firmware_export import frontend_tables
-from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
+from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
-from firmware_export.bundle_record import read_record, record_path, write_record
 from firmware_export.settings import model_settings_header
-from ser_reparam.tflite.interpreters import quantization
 from ser_reparam import __version__
 from ser_reparam.errors import BudgetError, InputError, StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unlisted_files
+from ser_reparam.tflite.interpreters import quantization
 from ser_reparam.tflite.metadata import read_metadata
 from ser_reparam.tflite.ops import model_ops, op_set
 

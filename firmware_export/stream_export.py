@@ -13,8 +13,8 @@ from firmware_export.op_resolver import op_resolver_header
 from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.tflite.interpreters import TFLMModel, scale_zero
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
+from ser_reparam.tflite.interpreters import TFLMModel, scale_zero
 from ser_reparam.tflite.ops import op_set
 
 APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernels.h", "ser_kernels.cc")

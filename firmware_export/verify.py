@@ -32,15 +32,15 @@ from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
 from firmware_export.export import app_values, board_linker_script
 from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
-from ser_reparam.data.dataset import Window, utterance_segments, audio_file
+from ser_reparam.data.dataset import Window, audio_file, utterance_segments
 from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import InputError, StageError, VerifyError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
-from ser_reparam.tflite.interpreters import TFLMModel, dequantize_values, quantize_values
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES, InterpreterPieces, StreamShape, stream_window
+from ser_reparam.tflite.interpreters import TFLMModel, dequantize_values, quantize_values
 
 HERE = Path(__file__).parent
 TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)

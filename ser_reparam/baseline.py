@@ -125,8 +125,8 @@ def baselines_path(config: ExperimentConfig) -> Path:
 def _inputs_key(config: ExperimentConfig) -> str:
     """What the numbers depend on: the run manifest, the front end and the window."""
     from ser_reparam.experiment import feature_store
-    from ser_reparam.layout import RunLayout
     from ser_reparam.files import file_sha256
+    from ser_reparam.layout import RunLayout
 
     store = feature_store(config)
     return (f"{file_sha256(RunLayout(config).manifest)[:12]}-{store.frontend.hash()}-{store.window.tag()}-"

@@ -17,10 +17,10 @@ import os
 import numpy as np
 
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.errors import StageError
 from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.fold import fold_model
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model

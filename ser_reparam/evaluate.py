@@ -112,8 +112,8 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
-    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
     from ser_reparam.streaming import PIECES, InterpreterPieces, model_ram_bytes, split_model, stream_window
+    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()
     out = {"whole_window": {"arena_bytes": whole["arena_bytes"], "state_bytes": 0, "ram_bytes": whole["arena_bytes"],

@@ -16,8 +16,16 @@ from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
-from ser_reparam.streaming import (PIECES, STEP_CONTEXT, STEP_FRAMES, KerasPieces, calibration_examples,
-                                   split_model, pieces_state_bytes, stream_window)
+from ser_reparam.streaming import (
+    PIECES,
+    STEP_CONTEXT,
+    STEP_FRAMES,
+    KerasPieces,
+    calibration_examples,
+    pieces_state_bytes,
+    split_model,
+    stream_window,
+)
 from ser_reparam.tflite.convert import convert_piece, slim_tflite, to_tflite
 from ser_reparam.tflite.metadata import embed_metadata, run_metadata
 from ser_reparam.tflite.ops import audit_ops, float_ops

@@ -23,10 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from ser_reparam import paired
-from ser_reparam.files import atomic_write_text
-from ser_reparam.layout import SEED_METRICS, baselines_files, saved_config_in, seed_metrics_files, variant_dir_of_seed_metrics
-from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
+from ser_reparam.files import atomic_write_text
+from ser_reparam.layout import (
+    SEED_METRICS,
+    baselines_files,
+    saved_config_in,
+    seed_metrics_files,
+    variant_dir_of_seed_metrics,
+)
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
 PAPER_NAMES = {"qkv": "QKV", "proj": "Project", "ffn1": "FFN1", "ffn2": "FFN2", "ffn_m1": "FFN_M1",

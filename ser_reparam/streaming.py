@@ -32,10 +32,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ser_reparam.errors import NotStreamable
-from ser_reparam.tflite.interpreters import TFLMModel
-from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.layers import subsampling_length
+from ser_reparam.models.lean import has_subsampling
 from ser_reparam.profile import _op_macs
+from ser_reparam.tflite.interpreters import TFLMModel
 
 STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
 MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head

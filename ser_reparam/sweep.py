@@ -23,8 +23,8 @@ from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.console import Progress, quiet_tensorflow
-from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, Placement, gives_setting
 from ser_reparam.errors import InputError
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, Placement, gives_setting
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
 PRESET_POINTS = {"original": ["model.preset=original", "model.hrf=none"],  # grid placements that are

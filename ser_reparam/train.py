@@ -41,10 +41,10 @@ import tf_keras as keras
 
 from ser_reparam.config import TRAINING_SECTIONS, ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
-from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, save_run_config
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.layout import RunLayout, checkpoint_in, seed_metrics_in, train_state_in, variant_name
 from ser_reparam.models import build_model, load_model
 from ser_reparam.profile import count_flops, count_params

@@ -5,16 +5,16 @@ interpreter, kTensorArenaSize covering the arena the kernels need, and ESP-NN's 
 only inside the scratch it asked for."""
 import numpy as np
 import pytest
+from needs import need_dir
 
 from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
-from ser_reparam.bundles import export_run
 from firmware_export.kernels import KERNELS, PROBE, measure_with, run_probe
-from needs import need_dir
+from ser_reparam.bundles import export_run
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.tflite.interpreters import TFLMModel, quantize_values, scale_zero
 from ser_reparam.layout import RunLayout
+from ser_reparam.tflite.interpreters import TFLMModel, quantize_values, scale_zero
 
 pytestmark = pytest.mark.slow
 

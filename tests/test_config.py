@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ser_reparam.errors import ConfigError
 from ser_reparam.config import config_hash, load_config, parse_config
+from ser_reparam.errors import ConfigError
 
 CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
 MINIMAL = {"name": "x", "data": {"dataset": "demo", "root": "corpus"}}
@@ -91,8 +91,9 @@ def test_a_recursive_yaml_anchor_is_named(tmp_path):
 
 
 def test_every_rule_names_an_existing_key():
-    from ser_reparam.config import RULES, SECTIONS
     from dataclasses import fields
+
+    from ser_reparam.config import RULES, SECTIONS
 
     keys = {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls)}
     assert set(RULES) <= keys

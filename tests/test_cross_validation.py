@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from conftest import write_tiny_config
 
 from ser_reparam.cli import main

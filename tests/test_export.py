@@ -9,16 +9,15 @@ from string import Template
 import pytest
 from needs import ARM_GCC, need_tool
 
-from ser_reparam.errors import BudgetError
 from firmware_export.boards import Board, budget, get_board, load_boards, require_fit
 from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model
-from ser_reparam.bundles import export_run
 from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
-from ser_reparam.errors import InputError, StageError
+from ser_reparam.bundles import export_run
+from ser_reparam.errors import BudgetError, InputError, StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.tflite.ops import op_set, tflm_builtin_ops
 from ser_reparam.layout import RunLayout
+from ser_reparam.tflite.ops import op_set, tflm_builtin_ops
 
 
 def digest(folder: Path) -> dict:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from needs import need_dir, need_tool
 
 from firmware_export import tflm_build
 from firmware_export.boards import get_board
@@ -18,7 +19,6 @@ from firmware_export.export import board_linker_script
 from ser_reparam.bundles import export_run
 from ser_reparam.errors import BuildError
 from ser_reparam.layout import RunLayout
-from needs import need_dir, need_tool
 
 QEMU_INSTALL = "apt-get install qemu-system-arm"
 ARM_INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
@@ -82,6 +82,7 @@ def test_verify_firmware_checks_every_tool_before_building(tmp_path, monkeypatch
     """Without qemu-system-arm, --target cortex-m4 is refused at once (one line naming it and its
     package, exit 2), before anything compiles."""
     from conftest import write_tiny_config
+
     from ser_reparam.cli import main
 
     stand_ins = tmp_path / "bin"

@@ -6,15 +6,21 @@ import json
 import shutil
 
 import pytest
+from needs import need_dir, need_tool
 
+from firmware_export.profile import (
+    Node,
+    PieceProfile,
+    node_macs,
+    parse_callgrind,
+    parse_profile,
+    piece_table,
+    profile_firmware,
+)
 from ser_reparam.bundles import export_run
-from ser_reparam.errors import ProfileError
-from firmware_export.profile import (Node, PieceProfile, node_macs, parse_callgrind, parse_profile,
-                                     piece_table, profile_firmware)
-from ser_reparam.errors import ProjectError
+from ser_reparam.errors import ProfileError, ProjectError
 from ser_reparam.layout import RunLayout
 from ser_reparam.tflite.ops import model_ops
-from needs import need_dir, need_tool
 
 
 def test_profile_lines_give_each_piece_its_invokes_and_node_counts():

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from needs import need_dir
 
 CONFIGS = Path(__file__).parents[1] / "configs"

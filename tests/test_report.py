@@ -6,7 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from ser_reparam.report import aggregate, collect, collect_baselines, markdown, row_name, variant_info, write_report
+from ser_reparam.report import (
+    aggregate,
+    collect,
+    collect_baselines,
+    markdown,
+    row_name,
+    variant_info,
+    write_report,
+)
 
 
 def model_section(variant):

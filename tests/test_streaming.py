@@ -5,17 +5,23 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import randomize_weights
+
 from ser_reparam.data.scoring import split_arrays
+from ser_reparam.errors import NotStreamable
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
+from ser_reparam.streaming import (
+    PIECES,
+    InterpreterPieces,
+    KerasPieces,
+    split_model,
+    steps_for,
+    stream_window,
+)
 from ser_reparam.tflite.convert import convert_piece
-from ser_reparam.errors import NotStreamable
-from ser_reparam.streaming import (PIECES, KerasPieces, InterpreterPieces, split_model, steps_for,
-                                   stream_window)
+from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
 

@@ -6,11 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from needs import need, need_dir
 
 from firmware_export.boards import load_boards
 from ser_reparam.bundles import export_run
 from ser_reparam.layout import RunLayout
-from needs import need, need_dir
 
 STANDINS = Path(__file__).parent / "sdk_standins"
 # GPIOs a default microphone wiring must avoid (datasheets): SPI flash / PSRAM, USB, UART0, and

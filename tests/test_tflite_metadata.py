@@ -3,17 +3,17 @@ import shutil
 
 import numpy as np
 import pytest
+from test_export import digest
 
 from firmware_export.export import export_model
 from ser_reparam.bundles import export_run
 from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.tflite.convert import slim_tflite
-from ser_reparam.tflite.metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
 from ser_reparam.tflite.flatbuffer import pack, unpack
-from test_export import digest
+from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes
+from ser_reparam.tflite.metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,10 +5,23 @@ import argparse
 
 from ser_reparam import __version__
 from ser_reparam.cli.firmware_commands import cmd_profile_firmware, cmd_verify_firmware
-from ser_reparam.cli.pipeline_commands import (cmd_demo, cmd_evaluate, cmd_export, cmd_fold, cmd_quantize, cmd_run,
-                                               cmd_sweep, cmd_train)
-from ser_reparam.cli.tool_commands import (cmd_fold_demo, cmd_make_demo_data, cmd_predict, cmd_prepare,
-                                           cmd_report)
+from ser_reparam.cli.pipeline_commands import (
+    cmd_demo,
+    cmd_evaluate,
+    cmd_export,
+    cmd_fold,
+    cmd_quantize,
+    cmd_run,
+    cmd_sweep,
+    cmd_train,
+)
+from ser_reparam.cli.tool_commands import (
+    cmd_fold_demo,
+    cmd_make_demo_data,
+    cmd_predict,
+    cmd_prepare,
+    cmd_report,
+)
 
 
 def _whole(minimum: int):

@@ -6,8 +6,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ser_reparam.cli.run_config import (cross_validation_report, experiment_config, overrides, prefixed,
-                                        quiet_tensorflow, run_config, run_stage)
+from ser_reparam.cli.run_config import (
+    cross_validation_report,
+    experiment_config,
+    overrides,
+    prefixed,
+    quiet_tensorflow,
+    run_config,
+    run_stage,
+)
 from ser_reparam.errors import InputError
 
 

@@ -29,9 +29,20 @@ import soundfile as sf
 import soxr
 
 from ser_reparam.console import held_native_stderr
+from ser_reparam.errors import (
+    AUDIO_RATES,
+    FFMPEG_HINT,
+    MAX_DECODE_SECONDS,
+    EmptyAudio,
+    InputError,
+    NoAudioDecoder,
+    NonFiniteAudio,
+    TooLongAudio,
+    TruncatedAudio,
+    UnreadableAudio,
+    UnsupportedRate,
+)
 from ser_reparam.files import atomic_write_bytes
-from ser_reparam.errors import (AUDIO_RATES, FFMPEG_HINT, MAX_DECODE_SECONDS, EmptyAudio, InputError,
-                                NoAudioDecoder, NonFiniteAudio, TooLongAudio, TruncatedAudio, UnreadableAudio, UnsupportedRate)
 
 SAMPLE_RATE = 16000
 BLOCK_FRAMES = 1 << 16  # source frames decoded at a time

@@ -22,13 +22,12 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.console import Progress
-from ser_reparam.files import (atomic_write_text, file_sha256, refusals_named, remove_stale_temps,
-                               temp_name)
-from ser_reparam.features import FrontendConfig, compute_features
+from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import DataError, MissingInputError
+from ser_reparam.features import FrontendConfig, compute_features
+from ser_reparam.files import atomic_write_text, file_sha256, refusals_named, remove_stale_temps, temp_name
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ import numpy as np
 from scipy.signal import lfilter
 
 from ser_reparam.data.manifest import Utterance, write_manifest
-from ser_reparam.files import atomic_write_text, unlisted_files
 from ser_reparam.errors import InputError
+from ser_reparam.files import atomic_write_text, unlisted_files
 from ser_reparam.layout import corpus_manifest
 
 SAMPLE_RATE = 16000

@@ -122,6 +122,7 @@ class TFLMModel(_TFLiteRunner):
 
     def __init__(self, model_bytes: bytes, arena_size: int = DEFAULT_TFLM_ARENA):
         from tflite_micro.python.tflite_micro import runtime
+
         from ser_reparam.tflite.flatbuffer import read
 
         graph = read(model_bytes).Subgraphs(0)
@@ -156,6 +157,7 @@ def quantization(model_bytes: bytes) -> dict:
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
     from tflite_micro.python.tflite_micro import runtime
+
     from ser_reparam.tflite.flatbuffer import read
 
     try:

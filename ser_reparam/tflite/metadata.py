@@ -228,8 +228,8 @@ def run_metadata(config, model_bytes: bytes, model_name: str) -> dict:
     from ser_reparam import __version__
     from ser_reparam.config import config_hash
     from ser_reparam.experiment import feature_store, labels_for
-    from ser_reparam.tflite.interpreters import quantization
     from ser_reparam.layout import RunLayout
+    from ser_reparam.tflite.interpreters import quantization
 
     store, layout = feature_store(config), RunLayout(config)
     stats = store.norm_stats()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
 from ser_reparam.errors import UnsupportedOpError
 from ser_reparam.tflite.flatbuffer import read
 

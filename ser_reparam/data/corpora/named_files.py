@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from ser_reparam.errors import MissingInputError, NameRejected
+
 from ..manifest import Utterance
 from .collect import Collector
 from .groups import BY_SPEAKER, split_groups, split_note
-from ser_reparam.errors import MissingInputError, NameRejected
 
 NOT_CONVENTION = "file name does not follow the corpus convention"
 
