@@ -27,12 +27,14 @@ BLOCKS = {
     "streaming-agreement": "docs/streaming.md",
     "streaming-firmware": "docs/streaming.md",
     # real speech, the shipped recipe
-    "emodb-loso-convtransformer": "docs/results-real-speech.md",
-    "emodb-augment": "docs/results-real-speech.md",
-    "emodb-loso-conformer": "docs/results-real-speech.md",
+    "emodb-loso-convtransformer": "docs/notes/real-speech-recipe.md",
+    "emodb-augment": "docs/notes/real-speech-recipe.md",
+    "emodb-loso-conformer": "docs/notes/real-speech-recipe.md",
     # real speech: paired recipe and HRF comparisons (benchmarks/speaker_cv.py, hrf_dynamics.py)
     "emodb-hrf-init": "docs/results-real-speech.md",
     "emodb-recipe-1": "docs/results-real-speech.md",
+    "ravdess-recipe-1": "docs/results-real-speech.md",
+    "emodb-hrf-step": "docs/results-real-speech.md",
     "hrf-dynamics": "docs/results-real-speech.md",
     # real speech, how the recipe was found
     "emodb-recipe": "docs/notes/real-speech-recipe.md",

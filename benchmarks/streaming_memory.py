@@ -38,7 +38,11 @@ from ser_reparam.quantize import quantize_pieces  # noqa: E402
 from ser_reparam.streaming import PIECES, STEP_FRAMES, piece_macs, pieces_state_bytes, split_model  # noqa: E402
 from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
-ARCHS = ("convtransformer", "conformer", "speechformer")
+# (row name, architecture, classifier head): the paper's head, and the real-speech configs' head
+# (configs/emodb- and ravdess-convtransformer.yaml: mean and mean-square pooling, 16 → 16 units)
+MODELS = (("convtransformer", "convtransformer", {}),
+          ("convtransformer, recipe head", "convtransformer", {"pooling": "mean_sq", "cls_units": (16, 16)}),
+          ("conformer", "conformer", {}), ("speechformer", "speechformer", {}))
 WINDOWS = {3: 299, 5: 499}  # seconds → feature frames at a 10 ms hop
 LABEL_HOP_S = 1.0
 STEPS_PER_S = 100 // STEP_FRAMES
@@ -68,8 +72,8 @@ def shared_arena(blobs: dict[str, bytes]) -> tuple[int, dict[str, int]]:
         return sum(own.values()), own
 
 
-def randomized(arch: str, frames: int, rng) -> object:
-    model = build_model(arch, "lightweight", 4, frames, 78, deploy=True)
+def randomized(arch: str, frames: int, rng, **head) -> object:
+    model = build_model(arch, "lightweight", 4, frames, 78, deploy=True, **head)
     for weight in model.weights:
         weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32) + 0.5 * (len(weight.shape) < 2))
     return model
@@ -80,21 +84,21 @@ def rows() -> tuple[list[str], set[str]]:
     per_channel = QuantizeConfig().per_channel_dense
     frontend = FrontendConfig()
     lines, methods = [], set()
-    for arch in ARCHS:
+    for row, arch, head in MODELS:
         for seconds, frames in WINDOWS.items():
-            model = randomized(arch, frames, rng)
+            model = randomized(arch, frames, rng, **head)
             calibration = rng.standard_normal((8, frames, 78)).astype(np.float32)
             blob = slim_tflite(to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel))
             size, method = arena(blob)
             methods.add(method)
             macs = count_flops(model, (frames, 78)) / LABEL_HOP_S
             front = frontend_state_bytes(frontend, frames, cmsis=True)
-            lines.append(f"| {arch} | {seconds} s | whole window | {size:,} | — | {front:,} | {size + front:,} "
+            lines.append(f"| {row} | {seconds} s | whole window | {size:,} | — | {front:,} | {size + front:,} "
                          f"| {len(blob):,} | {macs / 1e6:.2f}M |")
             try:
                 pieces = split_model(model)
             except NotStreamable:
-                lines.append(f"| {arch} | {seconds} s | streaming | does not stream exactly (docs/streaming.md) | | | | | |")
+                lines.append(f"| {row} | {seconds} s | streaming | does not stream exactly (docs/streaming.md) | | | | | |")
                 continue
             blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
             shared, own = shared_arena(blobs)
@@ -103,7 +107,7 @@ def rows() -> tuple[list[str], set[str]]:
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
             state = pieces_state_bytes(pieces)
             front = stream_state_bytes(frontend, cmsis=True)
-            lines.append(f"| {arch} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
+            lines.append(f"| {row} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
                          f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "
                          f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")
     return lines, methods

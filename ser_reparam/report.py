@@ -93,13 +93,16 @@ def _order(info: dict) -> tuple:
 
 
 def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
-    """baseline name → its metrics on every split (fold) found (baselines.json files)."""
-    found = defaultdict(list)
+    """baseline name → its metrics on every split (fold) found (baselines.json files); several run
+    folders over the same corpus hold the same fold's baselines: the first folder's count once."""
+    found, seen = defaultdict(list), set()
     for run_dir in run_dirs:
         for path in baselines_files(run_dir):
             record = json.loads(path.read_text())
             for name, metrics in record["models"].items():
-                found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})
+                if (name, record.get("fold")) not in seen:
+                    seen.add((name, record.get("fold")))
+                    found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})
     return dict(found)
 
 

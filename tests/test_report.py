@@ -120,8 +120,13 @@ def test_two_run_folders_are_compared_pair_by_pair(tmp_path):
     assert rows[1]["paired"]["mean"] == pytest.approx(0.05) and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9)
     with pytest.raises(FileNotFoundError, match="report --against 'nope': no such variant"):
         aggregate(collect([tmp_path / "recipe-a"]), against="nope")
+    for name in ("recipe-a", "recipe-b"):  # each experiment holds the fold's baselines
+        (tmp_path / name / "fold-0" / "baselines.json").write_text(json.dumps(
+            {"fold": 0, "labels": ["a", "b"], "models": {"chance": {**{k: 0.5 for k in ("wa", "ua", "wf1", "mf1")},
+                                                                 "confusion": [[1, 0], [1, 0]], "params": 0, "macs": 0}}}))
+    assert len(collect_baselines([tmp_path / "recipe-a", tmp_path / "recipe-b"])["chance"]) == 1  # the fold once
     write_report([tmp_path / "recipe-a", tmp_path / "recipe-b"], tmp_path / "out")  # plots too
-    assert sorted(p.name for p in (tmp_path / "out").glob("confusion-*.png")) == [
+    assert sorted(p.name for p in (tmp_path / "out").glob("confusion-*.png")) == ["confusion-chance.png",
         f"confusion-recipe-a_{light}.png", f"confusion-recipe-b_{light}.png"]
 
 
