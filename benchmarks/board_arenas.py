@@ -21,20 +21,20 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from readme import docs_option, publish, shown_path, without_docs  # noqa: E402
 
 from firmware_export.arena import arena_with_margin  # noqa: E402
 from firmware_export.boards import load_boards  # noqa: E402
 from firmware_export.kernels import KERNELS, measure_with  # noqa: E402
-from firmware_export.tflm_build import BuildError  # noqa: E402
-from readme import docs_option, publish, shown_path, without_docs  # noqa: E402
-from ser_reparam.interpreters import tflm_arena_bytes  # noqa: E402
+from ser_reparam.errors import BuildError  # noqa: E402
+from ser_reparam.tflite.interpreters import tflm_arena_bytes  # noqa: E402
 
 FRAMES, FEATURES, CLASSES = 299, 78, 4
 
 
 def demo_model(padding: bool) -> bytes:
     from ser_reparam.models import build_model, layers
-    from ser_reparam.quantize import slim_tflite, to_tflite
+    from ser_reparam.tflite.convert import slim_tflite, to_tflite
     if not padding:
         layers.subsampling_length = lambda n: n
     model = build_model("convtransformer", "lightweight", CLASSES, FRAMES, FEATURES, deploy=True)

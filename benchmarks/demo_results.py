@@ -16,6 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from readme import publish  # noqa: E402
+
 from ser_reparam.baseline import ensure_baselines  # noqa: E402
 from ser_reparam.demo import demo_configs, summary_markdown, variant_summary  # noqa: E402
 from ser_reparam.layout import RunLayout  # noqa: E402

@@ -16,6 +16,7 @@ import json
 import sys
 
 from readme import publish
+
 from ser_reparam.baseline import BASELINES, ensure_baselines
 from ser_reparam.experiment import load_run
 from ser_reparam.layout import RunLayout, variant_configs

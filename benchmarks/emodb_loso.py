@@ -46,7 +46,7 @@ def main() -> int:
     from ser_reparam.report import write_report
     from ser_reparam.sweep import parse_grid, run_sweep
 
-    overrides = [f"data.root={root}", f"runs_dir={args.runs}", "data.folds=loso", *args.set]
+    overrides = [f"data.root={root}", f"runs_dir={args.runs}", "data.cv_folds=loso", *args.set]
     config = load_config(args.config, overrides)
     start = time.perf_counter()
     runs = [] if args.report_only else run_sweep(args.config, overrides, parse_grid([f"placements={args.placements}"]),

@@ -117,7 +117,7 @@ def main() -> int:
         experiment = "emodb-convtransformer" if not extra else f"emodb-recipe-{name}"
         overrides = [f"data.root={root}", f"runs_dir={args.runs}", f"name={experiment}", *extra]
         for fold in folds or [None]:
-            run_sweep(str(CONFIG), overrides + ([] if fold is None else [f"data.fold={fold}"]),
+            run_sweep(str(CONFIG), overrides + ([] if fold is None else [f"data.cv_fold={fold}"]),
                       parse_grid([f"placements={placement}"]), list(range(args.seeds)), workers=args.workers, threads=1)
         base = load_config(CONFIG, overrides).base_dir
         variant = variant_name(load_config(CONFIG, overrides + ([] if placement == "none" else [f"model.hrf={placement}"])))

@@ -20,8 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
-
 from readme import docs_option, publish  # noqa: E402
+
 from ser_reparam.models import build_model  # noqa: E402
 
 FRAMES, FEATURES = 499, 78

@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import python_speech_features as psf  # noqa: E402
 import soundfile as sf  # noqa: E402
-
 from readme import docs_option, publish  # noqa: E402
+
 from ser_reparam.data.dataset import Window, extract_features  # noqa: E402
 from ser_reparam.data.manifest import read_manifest  # noqa: E402
 from ser_reparam.data.synthetic import make_demo_corpus  # noqa: E402

@@ -17,9 +17,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from firmware_export.boards import load_boards  # noqa: E402
-from firmware_export.export import export_run  # noqa: E402
 from readme import docs_option, publish, shown_path  # noqa: E402
+
+from firmware_export.boards import load_boards  # noqa: E402
+from ser_reparam.bundles import export_run  # noqa: E402
 from ser_reparam.errors import BudgetError  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 

@@ -25,11 +25,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from readme import docs_option, publish, shown_path  # noqa: E402
 
 from firmware_export.boards import get_board  # noqa: E402
 from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, section_usage, split_clips  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
-from readme import docs_option, publish, shown_path  # noqa: E402
 
 MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
 

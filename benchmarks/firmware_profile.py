@@ -21,13 +21,16 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from firmware_cost import version  # noqa: E402
-from firmware_export import tflm_build  # noqa: E402
-from firmware_export.export import export_run  # noqa: E402
-from firmware_export.kernels import tree_versions  # noqa: E402
-from firmware_export.profile import summary  # noqa: E402
-from firmware_export.profile import profile_firmware  # noqa: E402
-from ser_reparam.experiment import load_run  # noqa: E402
 from readme import machine_line, shown_path  # noqa: E402
+
+from firmware_export import tflm_build  # noqa: E402
+from firmware_export.kernels import tree_versions  # noqa: E402
+from firmware_export.profile import (
+    profile_firmware,  # noqa: E402
+    summary,  # noqa: E402
+)
+from ser_reparam.bundles import export_run  # noqa: E402
+from ser_reparam.experiment import load_run  # noqa: E402
 
 HERE = Path(__file__).parent
 

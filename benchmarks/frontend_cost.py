@@ -25,12 +25,19 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from readme import docs_option, publish, shown_path  # noqa: E402
+
 from firmware_export.cmsis_dsp import cmsis_dsp_sources  # noqa: E402
-from firmware_export.frontend_cost import (CORTEX_M_FLOATS, cmsis_build_args, cortex_m_sizes, host_build,  # noqa: E402
-                                           instructions_per_frame, stream_instructions_per_hop)
+from firmware_export.frontend_cost import (  # noqa: E402
+    CORTEX_M_FLOATS,
+    cmsis_build_args,
+    cortex_m_sizes,
+    host_build,
+    instructions_per_frame,
+    stream_instructions_per_hop,
+)
 from firmware_export.frontend_tables import C_SOURCES  # noqa: E402
 from firmware_export.verify import split_clips  # noqa: E402
-from readme import docs_option, publish, shown_path  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 
 HARNESS = Path(__file__).parents[1] / "tests" / "frontend_harness.c"
@@ -47,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     bundle = Path(args.bundle)
     shown = shown_path(bundle, f"RUN/firmware/{bundle.name}")  # as the block prints it
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = json.loads((bundle / "bundle.json").read_text())
     config = load_run(bundle.parents[1])
     frames = manifest.get("window_frames") or manifest["input"]["shape"][1]  # streaming: A reads 7 frames
     pcm = split_clips(config, 1)[0]["pcm"]

@@ -128,7 +128,7 @@ def main() -> int:
         for seed in map(int, args.seeds.split(",")):
             for name, spec, overrides in arms:
                 config = load_config(str(config_path), [f"data.root={root}", f"runs_dir={args.runs}",
-                                                        f"name=dynamics-{name}", f"data.fold={fold}",
+                                                        f"name=dynamics-{name}", f"data.cv_fold={fold}",
                                                         f"model.hrf={spec}", *overrides])
                 results.append({"arm": name, "fold": fold, "seed": seed, **train_arm(config, seed, args.layer)})
                 print(f"fold {fold} seed {seed} {name}: test UA {results[-1]['final_ua']:.3f}", flush=True)

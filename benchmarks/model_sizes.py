@@ -5,7 +5,7 @@ To run:  python benchmarks/model_sizes.py [--docs]   (--docs: rewrite its block 
 Prints the model table. MACs are counted with and without the attention
 score/context products (the paper's counts look like a layer-level counter that misses
 them). The int8 size is that of a file made the way stage 05 makes it (the deploy graph,
-quantize defaults — per-tensor dense —, ser_reparam.quantize.slim_tflite), calibrated on
+quantize defaults — per-tensor dense —, ser_reparam.tflite.convert.slim_tflite), calibrated on
 random features, with every weight randomized first: the converter shares identical constant
 buffers, so an untrained model (zero biases, unit norm scales) gives a smaller file than a
 trained one.
@@ -18,12 +18,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from readme import publish  # noqa: E402
+
 from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops, count_params  # noqa: E402
-from ser_reparam.quantize import slim_tflite, to_tflite  # noqa: E402
+from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 FRAMES, FEATURES = 499, 78
 PAPER = {  # IEMOCAP, 4 classes, 5 s: (params, FLOPs)

@@ -77,7 +77,7 @@ def main() -> int:
         config = load_config(str(config_path), overrides)
         run_dirs.append(config.base_dir)
         for fold in folds if not args.report_only else []:
-            fold_overrides = overrides + ([f"data.fold={fold}"] if fold is not None else [])
+            fold_overrides = overrides + ([f"data.cv_fold={fold}"] if fold is not None else [])
             trained += len(run_sweep(str(config_path), fold_overrides,
                                      parse_grid([f"placements={placements}"]),
                                      list(range(args.seeds)), workers=args.workers, threads=1))

@@ -46,12 +46,12 @@ def fold_rows(config) -> list[dict]:
         report = json.loads(RunLayout(run).evaluation("json").read_text())
         pair, models = report["pairs"][PAIR], report["models"]
         baselines = ensure_baselines(run)["models"]
-        rows.append({"fold": run.data.fold, "clips": report["test_examples"], "identical": pair["identical"],
+        rows.append({"fold": run.data.cv_fold, "clips": report["test_examples"], "identical": pair["identical"],
                      "differ": pair["disagreements"], "ties": pair["disagreements_at_ties"],
                      "ua_float": models["keras_folded"]["ua"], "ua_whole": models["tflm_int8"]["ua"],
                      "ua_stream": models["tflm_int8_streaming"]["ua"], "ua_logreg": baselines["logreg"]["ua"],
                      "ua_chance": baselines["chance"]["ua"]})
-        print(f"{report['variant']} fold {run.data.fold}: {rows[-1]}", flush=True)
+        print(f"{report['variant']} fold {run.data.cv_fold}: {rows[-1]}", flush=True)
     return rows
 
 
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
 
     start, results = time.perf_counter(), {}
     for placement in args.placements.split(","):
-        config = load_config(args.config, [f"data.root={root}", f"runs_dir={args.runs}", "data.folds=loso",
+        config = load_config(args.config, [f"data.root={root}", f"runs_dir={args.runs}", "data.cv_folds=loso",
                                            "training.seeds=1", f"model.hrf={placement}"])
         results[placement] = fold_rows(config)
     minutes = (time.perf_counter() - start) / 60

@@ -26,14 +26,20 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from firmware_cost import version  # noqa: E402
-from firmware_export.boards import get_board  # noqa: E402
-from firmware_export.export import export_run  # noqa: E402
-from firmware_export.verify import (TICK_INSTRUCTIONS, build, compare_stream, run_stream, section_usage,  # noqa: E402
-                                    stream_audio)
-from ser_reparam.experiment import load_run  # noqa: E402
 from readme import docs_option, publish, shown_path  # noqa: E402
+
+from firmware_export.boards import get_board  # noqa: E402
+from firmware_export.verify import (  # noqa: E402
+    TICK_INSTRUCTIONS,
+    build,
+    compare_stream,
+    run_stream,
+    section_usage,
+    stream_audio,
+)
+from ser_reparam.bundles import export_run  # noqa: E402
+from ser_reparam.experiment import load_run  # noqa: E402
 
 
 def main(argv=None) -> None:

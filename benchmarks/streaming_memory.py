@@ -26,15 +26,17 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from readme import publish  # noqa: E402
+
 from firmware_export.frontend_tables import frontend_state_bytes, stream_state_bytes  # noqa: E402
 from ser_reparam.config import QuantizeConfig  # noqa: E402
+from ser_reparam.errors import NotStreamable  # noqa: E402
 from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
-from ser_reparam.quantize import quantize_pieces, slim_tflite, to_tflite  # noqa: E402
-from ser_reparam.streaming import PIECES, STEP_FRAMES, NotStreamable, piece_macs, pieces_state_bytes, split_model  # noqa: E402
+from ser_reparam.quantize import quantize_pieces  # noqa: E402
+from ser_reparam.streaming import PIECES, STEP_FRAMES, piece_macs, pieces_state_bytes, split_model  # noqa: E402
+from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 # (row name, architecture, classifier head): the paper's head, and the real-speech configs' head
 # (configs/emodb- and ravdess-convtransformer.yaml: mean and mean-square pooling, 16 → 16 units)
@@ -48,8 +50,8 @@ STEPS_PER_S = 100 // STEP_FRAMES
 
 def arena(blob: bytes) -> tuple[int, str]:
     from firmware_export.kernels import measure_with
-    from firmware_export.tflm_build import BuildError
-    from ser_reparam.interpreters import tflm_arena_bytes
+    from ser_reparam.errors import BuildError
+    from ser_reparam.tflite.interpreters import tflm_arena_bytes
 
     try:
         return measure_with("cmsis-nn", blob)["arena_min_bytes"], "TFLM + CMSIS-NN, Cortex-M4F (QEMU)"
@@ -60,7 +62,7 @@ def arena(blob: bytes) -> tuple[int, str]:
 def shared_arena(blobs: dict[str, bytes]) -> tuple[int, dict[str, int]]:
     """The one arena the pieces share and each piece's own (the sum when only Python can measure)."""
     from firmware_export.kernels import measure_pieces_with
-    from firmware_export.tflm_build import BuildError
+    from ser_reparam.errors import BuildError
 
     try:
         measured = measure_pieces_with("cmsis-nn", blobs)

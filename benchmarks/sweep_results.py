@@ -18,8 +18,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from readme import publish  # noqa: E402
+
 from ser_reparam.baseline import ensure_baselines  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 from ser_reparam.layout import variant_configs  # noqa: E402

@@ -12,8 +12,9 @@ import math
 import sys
 
 from firmware_export import kernels as kernel_libs
-from firmware_export.tflm_build import BuildError, TARGETS, find_tree
-from ser_reparam.interpreters import tflm_arena_bytes
+from firmware_export.tflm_build import TARGETS, find_tree
+from ser_reparam.errors import BuildError
+from ser_reparam.tflite.interpreters import tflm_arena_bytes
 
 MARGIN_FRACTION = 0.02
 MARGIN_BYTES = 4096

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import yaml
-from ser_reparam.errors import BudgetError, InputError  # noqa: F401  (BudgetError re-exported: its old home)
+
+from ser_reparam.errors import BudgetError, InputError
 
 KB = 1024
 FIELDS = ("name", "core", "fpu", "clock_mhz", "flash_kb", "ram_regions", "placement", "reserve_ram_kb",

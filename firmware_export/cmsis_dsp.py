@@ -13,7 +13,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from ser_reparam.errors import CmsisDspError  # noqa: F401  (re-exported: its old home)
+
+from ser_reparam.errors import CmsisDspError
 
 CMSIS_DSP_VERSION = "1.10.3"  # the cmsisdsp Python package the tests cross-check against
 # The files arm_rfft_fast_f32 needs (the real FFT of the front end's SER_FFT_CMSIS backend).

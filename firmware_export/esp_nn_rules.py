@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from ser_reparam.tflite.flatbuffer import unpack
+
 
 def _model(model_bytes: bytes):
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model_bytes), 0))
+    return unpack(model_bytes)
 
 
 def _is(model, op, builtin) -> bool:

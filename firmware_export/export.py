@@ -15,7 +15,7 @@ pieces, i.e. the model streams exactly), firmware_export/stream_export.py's file
   ser_board.h, ser_stream_app.h / .cc   the streaming loop (A per step, a label per label_hop_s)
   <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
                                  CMake for Cortex-M), holding copies of the files above
-  manifest.json                  sizes, ops, arena, front-end RAM and the budget check
+  bundle.json                    sizes, ops, arena, front-end RAM and the budget check
 
 The bundle is built in a temporary folder and renamed into place; it is a pure function of
 the run's artifacts and the board, so exporting twice gives byte-identical files.
@@ -23,42 +23,38 @@ the run's artifacts and the board, so exporting twice gives byte-identical files
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from string import Template
 
-from firmware_export import stream_export
+from firmware_export import frontend_tables, stream_export
 from firmware_export.arena import measure_arena, measure_stream_arena
-from firmware_export.boards import KB, Board, BudgetError, budget, get_board, require_fit
+from firmware_export.boards import KB, Board, budget, get_board, require_fit
+from firmware_export.bundle_record import read_record, record_path, write_record
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.cmsis_dsp import RFFT_SOURCES
-from firmware_export import frontend_tables
-from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems
+from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
 from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
 from firmware_export.render import BUNDLE_DIR
-from firmware_export.settings import model_settings_header, quantization
+from firmware_export.settings import model_settings_header
 from ser_reparam import __version__
-from ser_reparam.config import ExperimentConfig
-from ser_reparam.errors import InputError, StageError
+from ser_reparam.errors import BudgetError, InputError, StageError
 from ser_reparam.features import FrontendConfig
 from ser_reparam.files import ordinary_mode, refuse_ordinary, temp_name, unlisted_files
-from ser_reparam.layout import RunLayout
-from ser_reparam.quantize import deployed_model_name
-from ser_reparam.tflite_metadata import read_metadata
-from ser_reparam.tflite_ops import model_ops, op_set
+from ser_reparam.tflite.interpreters import quantization
+from ser_reparam.tflite.metadata import read_metadata
+from ser_reparam.tflite.ops import model_ops, op_set
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
 # Arduino compiles a sketch's .c, .cpp and .S files only (arduino-cli's sketch specification)
 SOURCE_SUFFIXES = {"arduino": {".cc": ".cpp"}}
 APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc", "ser_kernels.h", "ser_kernels.cc")  # the application loop every template's main file calls
-DEPLOYMENTS = ("auto", "streaming", "whole-window")
 
 
 def board_linker_script(board: Board, qemu: bool = False) -> str:
@@ -141,14 +137,14 @@ def verdict(board: Board, check: dict, arena: dict) -> str:
 
 
 def _listed(folder: Path) -> set[str]:
-    """The files a previous export wrote into `folder`: its manifest.json and the files it lists."""
+    """The files a previous export wrote into `folder`: its record and the files it lists."""
     try:
-        files = json.loads((folder / "manifest.json").read_text())["files"]
+        files = read_record(folder)["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
     if not isinstance(files, list):
         return set()
-    return {"manifest.json", *(name for name in files if isinstance(name, str))}
+    return {record_path(folder).name, *(name for name in files if isinstance(name, str))}
 
 
 def refuse_foreign(folder: Path) -> None:
@@ -172,42 +168,6 @@ def discard_bundle(folder: Path) -> None:
     doomed = temp_name(folder)
     os.replace(folder, doomed)
     shutil.rmtree(doomed)
-
-
-def choose_deployment(config: ExperimentConfig, model_name: str | None = None, deployment: str | None = None) -> str:
-    """The deployment to export for this run, "streaming" or "whole-window": `deployment` (default
-    export.deployment); "auto" streams when stage 05 wrote the streaming pieces, unless another
-    file than the deployed one is asked for (`model_name`: the pieces are quantized from the
-    folded model, not from that file)."""
-    wanted = deployment or config.export.deployment
-    if wanted not in DEPLOYMENTS:
-        raise StageError(f"export deployment {wanted!r}: choose one of {', '.join(DEPLOYMENTS)}")
-    record = RunLayout(config).quantize_record
-    streaming = json.loads(record.read_text()).get("streaming", {}) if record.exists() else {}
-    if wanted == "auto":
-        chosen = model_name in (None, deployed_model_name(config)) and streaming.get("streams", False)
-        return "streaming" if chosen else "whole-window"
-    if wanted == "streaming" and not streaming.get("streams", False):
-        why = streaming.get("why", f"{record} records no streaming pieces: rerun stage 05 (ser-reparam quantize … --force)")
-        raise StageError(f"stage 06 (export): export.deployment is streaming, but {why}")
-    return wanted
-
-
-def export_run(config: ExperimentConfig, board_key: str, model_name: str | None = None,
-               deployment: str | None = None) -> dict:
-    """Write the firmware bundle for `board_key` into the run's firmware/<board> folder: the
-    deployed `model_name` file (stage 05; default deployed_model_name) once per window, or the
-    streaming pieces (choose_deployment).
-
-    BudgetError (naming the numbers) when the model and arena do not fit the board."""
-    layout = RunLayout(config)
-    model_path = layout.quantized_dir / f"{model_name or deployed_model_name(config)}.tflite"
-    if not model_path.exists():
-        raise StageError(f"stage 06 (export): no {model_path.name} in {model_path.parent} — run stage 05 "
-                         "(ser-reparam quantize …)")
-    if choose_deployment(config, model_name, deployment) == "streaming":
-        return export_streaming(model_path, layout, board_key, config.export.label_hop_s)
-    return export_model(model_path, layout.firmware_dir(board_key), board_key)
 
 
 def _deployed(model_path: Path, board: Board) -> tuple[bytes, dict, dict]:
@@ -256,18 +216,18 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     return _write_bundle(target, board, files, APP_FILES, meta, frames, arena, check, manifest, model_name, False)
 
 
-def export_streaming(model_path: Path, layout: RunLayout, board_key: str, label_hop_s: float) -> dict:
-    """The streaming firmware bundle of a run for `board_key`: stage 05's int8 pieces (A, B, C), the
-    labels, front end, statistics and window of the deployed .tflite beside them. Every piece's
-    arena and the one arena they share are measured; the budget counts that arena + the
-    application's state (placed with it) + the streaming front end's state."""
+def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, target: Path, board_key: str,
+                     label_hop_s: float) -> dict:
+    """The streaming firmware bundle for `board_key`, written to `target`: the int8 pieces at
+    `paths` (step, attend, classify; `record`: stage 05's streaming record of them), the labels,
+    front end, statistics and window of the deployed .tflite beside them. Every piece's arena and
+    the one arena they share are measured; the budget counts that arena + the application's
+    state (placed with it) + the streaming front end's state."""
     board = get_board(board_key)
     _, meta, quant = _deployed(model_path, board)
-    record = json.loads(layout.quantize_record.read_text())["streaming"]
-    paths = {name: layout.stream_piece(name) for name in stream_export.PIECES}
     missing = [p.name for p in paths.values() if not p.exists()]
     if missing:
-        raise StageError(f"stage 06 (export): no {', '.join(missing)} in {layout.quantized_dir} — rerun stage 05 "
+        raise StageError(f"stage 06 (export): no {', '.join(missing)} in {Path(model_path).parent} — rerun stage 05 "
                          "(ser-reparam quantize … --force)")
     blobs = {name: path.read_bytes() for name, path in paths.items()}
     for name, blob in blobs.items():
@@ -290,14 +250,14 @@ def export_streaming(model_path: Path, layout: RunLayout, board_key: str, label_
     manifest = {"deployment": "streaming", "model": model, "streaming": streaming, "labels": labels,
                 "input": streaming["pieces"]["step"]["inputs"][0], "window_seconds": meta["window"]["seconds"],
                 "window_frames": frames, "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
-    return _write_bundle(layout.firmware_dir(board_key), board, files, stream_export.APP_FILES, meta, frames, arena,
+    return _write_bundle(target, board, files, stream_export.APP_FILES, meta, frames, arena,
                          check, manifest, model_path.stem, True)
 
 
 def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, frames: int, arena: dict,
                   check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
     """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
-    the projects, manifest.json) in a staging folder renamed into place."""
+    the projects, bundle.json) in a staging folder renamed into place."""
     refuse_foreign(target)
     try:
         require_fit(board, check)
@@ -330,7 +290,7 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
             "verdict": verdict(board, check, arena), "projects": projects,
             "files": sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()),
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_record(staging, manifest)
         discard_bundle(target)
         os.replace(staging, target)
     except BaseException as err:

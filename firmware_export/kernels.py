@@ -31,8 +31,9 @@ import numpy as np
 
 from firmware_export import esp_nn_rules, tflm_build
 from firmware_export.op_resolver import op_resolver_header
-from ser_reparam.interpreters import tflm_arena_bytes
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.errors import BuildError
+from ser_reparam.tflite.interpreters import tflm_arena_bytes
+from ser_reparam.tflite.ops import op_set
 
 PROBE = Path(__file__).parent / "arena_probe.cc"
 # what the ESP-IDF template pins when the ESP tree's versions are unknown: the versions measured
@@ -100,7 +101,7 @@ def parse_probe(stdout: str) -> dict:
         if line.startswith("logits "):
             logits.append([int(v) for v in line.split(":", 1)[1].split()])
         elif line.startswith("error:"):
-            raise tflm_build.BuildError(f"arena_probe: {line}")
+            raise BuildError(f"arena_probe: {line}")
         elif re.fullmatch(r"\w+ -?\d+", line.strip()):
             key, value = line.split()
             values[key] = int(value)
@@ -133,7 +134,7 @@ def run_probe(kernels: Kernels, program: Path, model_bytes: bytes | None, inputs
             args.append(Path(tmp) / "inputs.bin")
         done = tflm_build.run_program(target, program, args, timeout=timeout, cwd=Path(tmp))
     if done.returncode:
-        raise tflm_build.BuildError(f"arena_probe ({kernels.key}) exited {done.returncode}: "
+        raise BuildError(f"arena_probe ({kernels.key}) exited {done.returncode}: "
                                     f"{(done.stdout + done.stderr)[-2000:]}")
     return parse_probe(done.stdout)
 
@@ -178,7 +179,7 @@ def bisect_arena(target, program: Path, models: list, cwd: Path, most: int = 102
     and several), one process per trial, and the bytes used with the largest arena."""
     full = _trial(target, program, ["--arena", most, *models], cwd)
     if not full["runs"]:
-        raise tflm_build.BuildError(f"arena_probe: {' '.join(map(str, models))} does not run in {most:,} bytes")
+        raise BuildError(f"arena_probe: {' '.join(map(str, models))} does not run in {most:,} bytes")
     low, high = 0, (full["arena_used_bytes"] + 15) // 16 * 16 + 4096
     while not _trial(target, program, ["--arena", min(high, most), *models], cwd)["runs"]:
         low, high = high, min(2 * high, most)

@@ -28,13 +28,13 @@ def resolver_method(op: str) -> str:
     return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in op.split("_"))
 
 
-# op -> (ser_kernels.h registration, which nodes it runs: a test of a tflite_ops.OpUse)
+# op -> (ser_kernels.h registration, which nodes it runs: a test of a tflite.ops.OpUse)
 SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", lambda use: use.output_type == "INT8"),
                "MEAN": ("SerRegisterMean", lambda use: True)}  # its own fallback: TFLM's kernel
 
 
 def ser_kernel_ops(uses) -> list[str]:
-    """The operators of a model (its tflite_ops.model_ops) whose every node a SER_KERNELS kernel runs."""
+    """The operators of a model (its tflite.ops.model_ops) whose every node a SER_KERNELS kernel runs."""
     return sorted(op for op, (_, runs) in SER_KERNELS.items()
                   if any(u.op == op for u in uses) and all(runs(u) for u in uses if u.op == op))
 

@@ -19,7 +19,6 @@ code.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -31,20 +30,18 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from firmware_export import tflm_build, verify
+from firmware_export.bundle_record import has_record, read_record
 from firmware_export.op_resolver import ser_kernel_ops
-from ser_reparam.errors import ProjectError
+from ser_reparam.errors import ProfileError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
-from ser_reparam.tflite_ops import model_ops
+from ser_reparam.tflite.flatbuffer import read
+from ser_reparam.tflite.ops import model_ops
 
 PROFILE_DIR = Path(__file__).parent / "profile"
 MAX_OPS = 256  # ser_profile.cc's kMaxOps
 PIECE_TITLES = {"model": "the whole-window model", "step": "A, encoder step", "attend": "B, attention over a chunk",
                 "classify": "C, pooling + classifier"}
-
-
-class ProfileError(ProjectError, RuntimeError):
-    """A profile cannot be made or read; the message says what is missing."""
 
 
 @dataclass
@@ -76,7 +73,7 @@ class PieceProfile:
 
 def node_macs(model_bytes: bytes) -> list[int]:
     """Multiply-accumulates of each operator of the first subgraph (0 for ops without a product)."""
-    model = schema.Model.GetRootAsModel(model_bytes, 0)
+    model = read(model_bytes)
     graph = model.Subgraphs(0)
     macs = []
     for i in range(graph.OperatorsLength()):
@@ -125,7 +122,7 @@ BROADCAST_TO_REFERENCE = {"ADD", "MUL"}
 
 def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
     """("CMSIS-NN" | "reference" | "ser-reparam" | "?", the kernel's source) of one node (a
-    tflite_ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
+    tflite.ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
     if use.op in replaced:
         return "ser-reparam", "ser_kernels.cc"
     path = files.get(use.op, "")
@@ -154,13 +151,13 @@ def keras_layer(tensor_name: str) -> str:
 
 
 def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
-    """Each node's Keras layer. The deployed int8 files carry no tensor names (quantize.slim_tflite),
+    """Each node's Keras layer. The deployed int8 files carry no tensor names (tflite.convert.slim_tflite),
     so the folded model (or its streaming pieces) is converted once more to float with names; a
     piece whose float graph has another op sequence than its int8 file gets "" for every node."""
     import tf_keras as keras
 
-    from ser_reparam.quantize import convert_piece, to_tflite
     from ser_reparam.streaming import split_model
+    from ser_reparam.tflite.convert import convert_piece, to_tflite
 
     folded = keras.models.load_model(RunLayout(config).folded_model())
     if list(blobs) == ["model"]:
@@ -262,11 +259,10 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
         folder = Path(work or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         bundle = RunLayout(config).firmware_dir(board_key)
-        manifest_path = bundle / "manifest.json"
-        if not manifest_path.exists():
+        if not has_record(bundle):
             raise ProfileError(f"no firmware bundle for {board_key} in {bundle.parent}: run "
                                f"ser-reparam export RUN --board {board_key}")
-        blobs = piece_blobs(config, json.loads(manifest_path.read_text()))
+        blobs = piece_blobs(config, read_record(bundle))
         built = verify.build(config, board_key, target_name, folder, tflm_dir, log, extra=profile_sources(blobs))
         result, checked = _run(built, config, clips, folder)
         counted = parse_profile(result["stdout"])

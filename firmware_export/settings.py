@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from firmware_export.frontend_tables import c_float
 from firmware_export.render import c_string, c_string_list, render
-from ser_reparam.interpreters import quantization  # noqa: F401  (re-exported: its old home)
 
 
 def model_settings_header(quant: dict, labels: list[str], window_seconds: float, arena_size: int,

@@ -13,9 +13,9 @@ from firmware_export.op_resolver import op_resolver_header
 from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.interpreters import TFLMModel, _scale_zero
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.tflite.interpreters import TFLMModel, scale_zero
+from ser_reparam.tflite.ops import op_set
 
 APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernels.h", "ser_kernels.cc")
 
@@ -23,7 +23,7 @@ APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernel
 def piece_tensors(blob: bytes) -> dict:
     """Every input and output of a piece in graph order: shape, scale, zero point."""
     runner = TFLMModel(blob)
-    return {side: [{"shape": [int(d) for d in t["shape"]], "scale": _scale_zero(t)[0], "zero_point": _scale_zero(t)[1]}
+    return {side: [{"shape": [int(d) for d in t["shape"]], "scale": scale_zero(t)[0], "zero_point": scale_zero(t)[1]}
                    for t in tensors] for side, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs))}
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from firmware_export.linker_script import QEMU_RAM, QEMU_RAM_BYTES, linker_script
-from ser_reparam.errors import MissingToolError, ProjectError
+from ser_reparam.errors import BuildError, MissingToolError
 
 RUNTIME_DIR = Path(__file__).parent / "mps2_an386"
 
@@ -104,10 +104,6 @@ TARGETS.update({
                         defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1"),
                         source_dirs=("tensorflow", "signal", "esp-nn/src", "s3emu/src")),
 })
-
-
-class BuildError(ProjectError, RuntimeError):
-    """A compile, link or run step failed; the message names the step and shows its output."""
 
 
 INSTALL = {"gcc": "gcc", "g++": "g++", "ar": "binutils", "size": "binutils", "qemu-system-arm": "qemu-system-arm",

@@ -14,7 +14,6 @@ what the firmware computed; the Python path computes the same clips:
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -28,27 +27,25 @@ import numpy as np
 from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
 from firmware_export.boards import get_board
+from firmware_export.bundle_record import has_record, read_record
 from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
 from firmware_export.export import app_values, board_linker_script
 from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
-from ser_reparam.data.dataset import Window, _segments, audio_file
+from ser_reparam.data.dataset import Window, audio_file, utterance_segments
 from ser_reparam.data.manifest import read_manifest
-from ser_reparam.errors import InputError, ProjectError, StageError
+from ser_reparam.data.normalization import normalize
+from ser_reparam.errors import InputError, StageError, VerifyError
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import compute_features
-from ser_reparam.interpreters import TFLMModel, _dequantize, _quantize
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES, InterpreterPieces, StreamShape, stream_window
+from ser_reparam.tflite.interpreters import TFLMModel, dequantize_values, quantize_values
 
 HERE = Path(__file__).parent
 TICK_INSTRUCTIONS = 40       # mps2-an386 SysTick (25 MHz) under -icount shift=0 (1 ns per instruction)
 FEATURE_MAX_LSB = 1
 FEATURE_EQUAL_SHARE = 0.999
-
-
-class VerifyError(ProjectError, RuntimeError):
-    """The firmware disagrees with the Python path; the message names the clip and the numbers."""
 
 
 def split_clips(config, count: int) -> list[dict]:
@@ -63,7 +60,7 @@ def split_clips(config, count: int) -> list[dict]:
         path = audio_file(utt, store.root, store.manifest.parent)
         with wave.open(path, "rb") as wav:
             total = wav.getnframes()
-            first, last = _segments(utt, window, frontend, total)[0]
+            first, last = utterance_segments(utt, window, frontend, total)[0]
             if last - first < size:
                 continue
             wav.setpos(first)
@@ -78,8 +75,8 @@ def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarr
     """The int8 model input the training pipeline makes of `pcm` (TensorFlow front end, stored
     normalization, the model's input quantization)."""
     features = compute_features(pcm.astype(np.float32) / 32768.0, frontend).numpy()
-    normalized = (features - np.asarray(stats["mean"], np.float32)) / np.asarray(stats["std"], np.float32)
-    return _quantize(normalized, np.int8, quant["scale"], quant["zero_point"])
+    normalized = normalize(features, np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
+    return quantize_values(normalized, np.int8, quant["scale"], quant["zero_point"])
 
 
 def streams(manifest: dict) -> bool:
@@ -213,10 +210,10 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
         raise InputError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
                          "verify it with --target host")
     bundle = RunLayout(config).firmware_dir(board_key)
-    if not (bundle / "manifest.json").exists():
+    if not has_record(bundle):
         raise StageError(f"no firmware bundle for {board_key} in {bundle.parent}: run stage 06 "
                          f"(ser-reparam export RUN --board {board_key})")
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_record(bundle)
     tree = tflm_build.find_tree(target, tflm_dir)
     parts = firmware_sources(bundle, board, work, target, tree, streams(manifest))
     arena = target_arena(config, manifest, target, tree, log)
@@ -310,7 +307,7 @@ def stream_audio(config, count: int) -> dict:
         if utt.split == "test" and len(clips) < count:
             path = audio_file(utt, store.root, store.manifest.parent)
             with wave.open(path, "rb") as wav:
-                first, last = _segments(utt, Window(10 ** 6), store.frontend, wav.getnframes())[0]
+                first, last = utterance_segments(utt, Window(10 ** 6), store.frontend, wav.getnframes())[0]
                 wav.setpos(first)
                 clips.append({"utt_id": utt.utt_id, "label": utt.label,
                               "pcm": np.frombuffer(wav.readframes(last - first), "<i2")})
@@ -387,14 +384,14 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     window, hop = manifest["window_frames"], stream["label_hop_frames"]
 
     def logits_of(frames_q):
-        return stream_window(runner, shape, _dequantize(frames_q, a_in["scale"], a_in["zero_point"]))
+        return stream_window(runner, shape, dequantize_values(frames_q, a_in["scale"], a_in["zero_point"]))
 
     rows = []
     for i, label in enumerate(result["labels"]):
         end = label["frames"]
         python_same = logits_of(device[end - window:end])
         python_path_logits = logits_of(expected[end - window:end])
-        device_logits = _dequantize(label["logits"], logits_q["scale"], logits_q["zero_point"])
+        device_logits = dequantize_values(label["logits"], logits_q["scale"], logits_q["zero_point"])
         row = {"index": i, "end_frame": end, "device_label": manifest["labels"][label["label"]],
                "python_label": manifest["labels"][int(np.argmax(python_path_logits))],
                "device_logits": label["logits"].tolist(),

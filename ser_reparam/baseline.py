@@ -9,7 +9,7 @@ regression and a linear SVM. The same two models on eGeMAPS v02 (openSMILE's 88 
 each whole utterance: the baseline SER papers report), computed once per utterance and cached in
 runs/<name>/egemaps.npz. Chance: always the training split's most frequent class, i.e.
 what a collapsed model scores (UA = 1 / classes when the test split has every class).
-Written to runs/<name>[/fold-<k>]/baselines.json.
+Written to runs/<name>[/cv-<k>]/baselines.json.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ser_reparam.files import atomic_write_text, temp_name
+from ser_reparam.layout import RunLayout
 from ser_reparam.metrics import classification_metrics
 
 if TYPE_CHECKING:  # the report imports BASELINES without TensorFlow
@@ -110,7 +111,7 @@ def run_baselines(config: ExperimentConfig) -> dict:
     majority = int(np.bincount(y_train, minlength=len(labels)).argmax())
     results["chance"] = {**classification_metrics(y_test, np.full(len(y_test), majority), len(labels)),
                          "params": 0, "macs": 0}
-    record = {"experiment": config.name, "fold": config.data.fold, "inputs": _inputs_key(config), "labels": list(labels),
+    record = {"experiment": config.name, "fold": config.data.cv_fold, "inputs": _inputs_key(config), "labels": list(labels),
               "features": f"{', '.join(STATISTICS)} of the {x_train.shape[1] // len(STATISTICS)} front-end features",
               "train_utterances": int(len(y_train)), "test_utterances": int(len(y_test)), "models": results}
     atomic_write_text(baselines_path(config), json.dumps(record, indent=1) + "\n")
@@ -118,14 +119,14 @@ def run_baselines(config: ExperimentConfig) -> dict:
 
 
 def baselines_path(config: ExperimentConfig) -> Path:
-    return config.run_dir / "baselines.json"
+    return RunLayout(config).baselines
 
 
 def _inputs_key(config: ExperimentConfig) -> str:
     """What the numbers depend on: the run manifest, the front end and the window."""
     from ser_reparam.experiment import feature_store
-    from ser_reparam.layout import RunLayout
     from ser_reparam.files import file_sha256
+    from ser_reparam.layout import RunLayout
 
     store = feature_store(config)
     return (f"{file_sha256(RunLayout(config).manifest)[:12]}-{store.frontend.hash()}-{store.window.tag()}-"

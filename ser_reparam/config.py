@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 from yaml.constructor import ConstructorError
 
-from ser_reparam.errors import ConfigError  # noqa: F401  (re-exported: its old home)
+from ser_reparam.errors import ConfigError
 from ser_reparam.features import FrontendConfig
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ class DataConfig:
     split_long: bool = False           # False = truncate (paper); True = windows, averaged per utterance
     val: str = "auto"                  # "split", "speakers:N", "none" or "auto" (see data.splits)
     prepare: dict = field(default_factory=dict)   # dataset options of `ser-reparam prepare`
-    folds: str | int | None = None     # speaker cross-validation: "loso" or K speaker folds; None = the
+    cv_folds: str | int | None = None  # speaker cross-validation: "loso" or K speaker folds; None = the
                                        # protocol's own split (see data.splits.assign_fold)
-    fold: int | None = None            # the fold this config runs (0 … folds-1); None = every fold
-    norm: str = "global"               # model input normalization (data.dataset.normalize): "global",
+    cv_fold: int | None = None         # the cross-validation fold this config runs (0 … cv_folds-1); None = every
+                                       # fold
+    norm: str = "global"               # model input normalization (data.normalization.normalize): "global",
                                        # "window" or "causal" (training and test scoring only so far)
 
 
@@ -138,8 +140,8 @@ class ExperimentConfig:
 
     @property
     def run_dir(self) -> Path:
-        """runs/<name>, or runs/<name>/fold-<k> for one fold of a speaker cross-validation."""
-        return self.base_dir if self.data.fold is None else self.base_dir / f"fold-{self.data.fold}"
+        """runs/<name>, or runs/<name>/cv-<k> for one fold of a speaker cross-validation."""
+        return self.base_dir if self.data.cv_fold is None else cv_dir(self.base_dir, self.data.cv_fold)
 
     @property
     def learning_rate(self) -> float:
@@ -165,15 +167,40 @@ METRICS = ("wa", "ua", "wf1", "mf1")
 SCHEDULES = ("plateau", "cosine")
 
 
+# Keys renamed so that "fold" means deHRF only: the old spelling still works, with one line saying so.
+RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold"}  # in the data section
+
+
+def _renamed(data, where: str):
+    """The data section with the old key names moved to the new ones, each with a deprecation line."""
+    if not isinstance(data, dict):
+        return data
+    for old, new in RENAMED_KEYS.items():
+        if old in data:
+            if new in data:
+                raise ConfigError(f"{where}: data.{old} and data.{new} are the same key (data.{old} is its old "
+                                  f"name); keep data.{new}")
+            print(f"{where}: data.{old} is deprecated: write data.{new} (\"fold\" now means deHRF only)",
+                  file=sys.stderr)
+            data[new] = data.pop(old)
+    return data
+
+
+def cv_dir(base_dir: Path, k: int) -> Path:
+    """runs/<name>/cv-<k>; a run made when these folders were fold-<k> keeps its folder."""
+    new, old = base_dir / f"cv-{k}", base_dir / f"fold-{k}"
+    return old if old.is_dir() and not new.exists() else new
+
+
 def _check_folds(data: DataConfig, where: str) -> None:
-    folds, fold = data.folds, data.fold
+    folds, fold = data.cv_folds, data.cv_fold
     if folds is not None and folds != "loso" and not (isinstance(folds, int) and not isinstance(folds, bool)
                                                       and folds >= 2):
-        raise ConfigError(f"{where}: data.folds {folds!r} must be 'loso' (leave one speaker out), "
+        raise ConfigError(f"{where}: data.cv_folds {folds!r} must be 'loso' (leave one speaker out), "
                           "a number of speaker folds >= 2, or absent (the protocol's split)")
     if fold is not None and (folds is None or (isinstance(folds, int) and fold >= folds)):
-        raise ConfigError(f"{where}: data.fold {fold!r} needs data.folds and must be 0 … "
-                          f"{'folds-1' if folds is None or folds == 'loso' else folds - 1}")
+        raise ConfigError(f"{where}: data.cv_fold {fold!r} needs data.cv_folds and must be 0 … "
+                          f"{'cv_folds-1' if folds is None or folds == 'loso' else folds - 1}")
 
 
 # ---- value rules: one line per key; a new key joins with one line (keys without a rule are free) ----
@@ -238,7 +265,7 @@ RULES = {
     "data.window_s": _number(above=0, high=600),
     "data.split_long": Rule("bool"),
     "data.val": Rule("str", choices=("auto", "split", "none", r"speakers:[1-9][0-9]*")),
-    "data.prepare": Rule("mapping"), "data.fold": _int(0, optional=True),
+    "data.prepare": Rule("mapping"), "data.cv_fold": _int(0, optional=True),
     "model.arch": Rule("str"),
     "model.activation": Rule("str", optional=True),
     "model.heads": _int(1, 64),
@@ -406,6 +433,7 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
             raise _unknown(key, top, where)
     if "name" not in raw or "data" not in raw:
         raise ConfigError(f"{where}: 'name' and 'data' are required")
+    raw["data"] = _renamed(raw["data"], where)
     sections = {name: _section(cls, raw.get(name), name, where) for name, cls in SECTIONS.items()}
     name, runs_dir = raw["name"], raw.get("runs_dir", "runs")
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
@@ -480,6 +508,8 @@ def config_hash(config: ExperimentConfig, *sections: str) -> str:
     data.root counts as the folder it names (a run loaded from its folder elsewhere holds it absolute)."""
     data = config.to_dict()
     data["data"]["root"] = os.path.abspath(os.path.expanduser(data["data"]["root"]))
+    for old, new in RENAMED_KEYS.items():  # hashed under the old names: runs made before stay up to date
+        data["data"][old] = data["data"].pop(new)
     if sections:
         data = {name: data[name] for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from firmware_export.bundle_record import read_record
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.evaluate import DEPLOYMENT_HEADER, STREAMING_RUNNERS, deployment_rows
 from ser_reparam.files import atomic_write_text
@@ -35,7 +36,7 @@ def variant_summary(config: ExperimentConfig) -> dict:
     fold = json.loads(layout.fold_record.read_text())
     boards = {}
     for board in config.export.boards:
-        manifest = json.loads((layout.firmware_dir(board) / "manifest.json").read_text())
+        manifest = read_record(layout.firmware_dir(board))
         ram = manifest["budget"]["ram"]
         boards[manifest["board"]] = {"fits": manifest["fits"], "ram_used": ram["used_bytes"],
                                           "ram_budget": ram["budget_bytes"]}

@@ -2,8 +2,8 @@
 
 The command line prints any `ProjectError` as one line and exits 2 (tracebacks with --debug);
 anything else is a bug and gets a log file. Each class keeps its built-in base (ValueError,
-RuntimeError, …) so existing `except ValueError` callers still catch it. The modules that raise
-them re-export them under their old names.
+RuntimeError, …) so existing `except ValueError` callers still catch it. Every error class of
+both packages lives here, so an `except` names one module.
 """
 from __future__ import annotations
 
@@ -63,3 +63,66 @@ class BudgetError(ProjectError, ValueError):
 
 class CmsisDspError(ProjectError, RuntimeError):
     """CMSIS-DSP sources that cannot be found or fetched; the message says what to do."""
+
+
+class BuildError(ProjectError, RuntimeError):
+    """A compile, link or run step failed; the message names the step and shows its output."""
+
+
+class VerifyError(ProjectError, RuntimeError):
+    """The firmware disagrees with the Python path; the message names the clip and the numbers."""
+
+
+class ProfileError(ProjectError, RuntimeError):
+    """A profile cannot be made or read; the message says what is missing."""
+
+
+class NotStreamable(ValueError):
+    """The model's function cannot be computed exactly by the step / attend / classify split (stage 05
+    then writes no streaming pieces)."""
+
+
+class NameRejected(ValueError):
+    """A file name that parses but names something the protocol leaves out; the message is the reason."""
+
+
+# The limits the audio refusals state (data/audio.py checks them)
+AUDIO_RATES = (4000, 384000)  # Hz a recording may have; a header outside them is broken or forged
+MAX_DECODE_SECONDS = 4 * 3600  # a whole decode (prepare) stops here, before memory runs out
+FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or put ffmpeg on PATH"
+
+
+class AudioError(Exception):
+    """A source that cannot become pipeline audio; each subclass's `reason` is its report reason."""
+
+    reason: str
+
+
+class UnreadableAudio(AudioError):
+    reason = "unreadable audio (corrupt or not audio)"
+
+
+class EmptyAudio(AudioError):
+    reason = "empty audio (no samples)"
+
+
+class TruncatedAudio(AudioError):
+    reason = "cut short (the WAV header promises more samples than the file holds)"
+
+
+class NoAudioDecoder(AudioError):
+    reason = f"no decoder for this format: {FFMPEG_HINT}"
+
+
+class UnsupportedRate(AudioError, InputError):
+    """Also an InputError: a caller's sample_rate= can be as absurd as a header."""
+
+    reason = f"sample rate outside {AUDIO_RATES[0]}–{AUDIO_RATES[1]} Hz (broken or forged header)"
+
+
+class NonFiniteAudio(AudioError):
+    reason = "NaN or infinite samples (damaged float audio)"
+
+
+class TooLongAudio(AudioError):
+    reason = f"longer than {MAX_DECODE_SECONDS // 3600} h (cut it into parts)"

@@ -17,15 +17,15 @@ from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
-from ser_reparam.tflite_metadata import strip_metadata
+from ser_reparam.tflite.metadata import strip_metadata
 
-# (name, kind, file): the Keras models of stages 03 / 04 and the TFLite files of stage 05
+# (name, kind, source): the Keras models of stages 03 / 04 and the TFLite files of stage 05 (by mode)
 RUNNERS = (
     ("keras_hrf", "keras", "train"), ("keras_folded", "keras", "folded"),
-    ("litert_float", "litert", "float.tflite"), ("litert_int8", "litert", "int8.tflite"),
-    ("tflm_int8", "tflm", "int8.tflite"),
-    ("litert_int16x8", "litert", "int16x8.tflite"), ("tflm_int16x8", "tflm", "int16x8.tflite"),
-    ("litert_qat_int8", "litert", "qat_int8.tflite"), ("tflm_qat_int8", "tflm", "qat_int8.tflite"),
+    ("litert_float", "litert", "float"), ("litert_int8", "litert", "int8"),
+    ("tflm_int8", "tflm", "int8"),
+    ("litert_int16x8", "litert", "int16x8"), ("tflm_int16x8", "tflm", "int16x8"),
+    ("litert_qat_int8", "litert", "qat_int8"), ("tflm_qat_int8", "tflm", "qat_int8"),
 )
 PAIRS = (("keras_hrf", "keras_folded"), ("keras_folded", "litert_float"), ("litert_float", "litert_int8"),
          ("litert_int8", "tflm_int8"), ("litert_float", "tflm_int8"), ("litert_float", "tflm_int16x8"),
@@ -49,7 +49,7 @@ def evaluate_run(config: ExperimentConfig) -> dict:
     pairwise argmax agreement and max |logit difference|, bytes, measured TFLM arena and host
     latency; the whole-window and streaming deployments side by side (compare_deployments).
     Writes reports/<variant>-evaluation.{md,json}."""
-    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
+    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     layout = RunLayout(config)
     seed, labels = layout.deployed_seed(), labels_for(config)
@@ -61,7 +61,7 @@ def evaluate_run(config: ExperimentConfig) -> dict:
             path = layout.checkpoint(seed) if source == "train" else layout.folded_model(seed)
             logits[name] = load_model(path).predict(x, batch_size=64, verbose=0)
         else:
-            path = layout.quantized_dir / source
+            path = layout.tflite(source)
             if not path.exists():
                 continue
             blob = path.read_bytes()
@@ -112,10 +112,10 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
-    from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
     from ser_reparam.streaming import PIECES, InterpreterPieces, model_ram_bytes, split_model, stream_window
+    from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
-    whole, blob = results["tflm_int8"], (layout.quantized_dir / "int8.tflite").read_bytes()
+    whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()
     out = {"whole_window": {"arena_bytes": whole["arena_bytes"], "state_bytes": 0, "ram_bytes": whole["arena_bytes"],
                             "flash_bytes": whole["bytes"], "metadata_bytes": len(blob) - len(strip_metadata(blob)),
                             "ms_per_clip": whole["ms_per_clip"]}}

@@ -16,26 +16,26 @@ from ser_reparam.data.splits import assign_fold, assign_validation, speaker_fold
 from ser_reparam.data.synthetic import LABELS, make_demo_corpus
 from ser_reparam.errors import ConfigError, InputError, MissingInputError
 from ser_reparam.files import atomic_write_text
-from ser_reparam.layout import RunLayout, variant_configs
+from ser_reparam.layout import RunLayout, corpus_manifest, saved_config_in, variant_configs
 
 DEMO_DATASET = "demo"
 
 
 def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
     """The config of every fold to run: [config] without speaker cross-validation or with one
-    fold chosen (data.fold), else one per fold (prepares the shared manifest to count them)."""
-    if config.data.folds is None or config.data.fold is not None:
+    fold chosen (data.cv_fold), else one per fold (prepares the shared manifest to count them)."""
+    if config.data.cv_folds is None or config.data.cv_fold is not None:
         return [config]
     source = _prepared(config)
-    count = len(speaker_folds(read_manifest(source), config.data.folds))
-    return [dataclasses.replace(config, data=dataclasses.replace(config.data, fold=k)) for k in range(count)]
+    count = len(speaker_folds(read_manifest(source), config.data.cv_folds))
+    return [dataclasses.replace(config, data=dataclasses.replace(config.data, cv_fold=k)) for k in range(count)]
 
 
 def _prepared(config: ExperimentConfig) -> Path:
     """runs/<name>/prepared.csv (or the demo corpus manifest), made when missing; shared by the folds."""
     data = config.data
     if data.dataset == DEMO_DATASET:
-        source = Path(data.root) / "manifest.csv"
+        source = corpus_manifest(data.root)
         if not source.exists():
             make_demo_corpus(Path(data.root), **data.prepare)
         return source
@@ -83,8 +83,8 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
         source = RunLayout(config).prepared
         summary = [prepare_manifest(data.dataset, root, source, **data.prepare).table()]
     rows = read_manifest(source)
-    if data.fold is not None:
-        rows, fold_note = assign_fold(rows, data.folds, data.fold)
+    if data.cv_fold is not None:
+        rows, fold_note = assign_fold(rows, data.cv_folds, data.cv_fold)
         summary.append(fold_note)
     rows, note = assign_validation(rows, data.val)
     write_manifest(rows, RunLayout(config).manifest)
@@ -124,22 +124,22 @@ def _placed_at(config: ExperimentConfig, variant_dir: Path) -> ExperimentConfig:
     """`config` with the runs_dir and name that make `variant_dir` its variant folder: the folder a
     user names is the run (its saved runs_dir was relative to wherever the run was made)."""
     variant_dir = variant_dir.resolve()
-    base = variant_dir.parent if config.data.fold is None else variant_dir.parent.parent
+    base = variant_dir.parent if config.data.cv_fold is None else variant_dir.parent.parent
     placed = dataclasses.replace(config, runs_dir=str(base.parent), name=base.name,
                                  data=dataclasses.replace(config.data, root=_root_from(config, base.parent)))
     expected = RunLayout(placed).variant_dir
     if expected != variant_dir:
         raise InputError(f"{variant_dir} is not where its config.json (with the --set overrides) puts the "
                          f"variant ({expected}): keep the folder names the run was given, and do not --set "
-                         "values that change the variant (model.*, data.fold)")
+                         "values that change the variant (model.*, data.cv_fold)")
     return placed
 
 
 def load_run(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> ExperimentConfig:
     """The config of a variant folder, or of the only variant of an experiment folder (+ overrides)."""
     path = Path(path)
-    if (path / "config.json").is_file():
-        saved = path / "config.json"
+    saved = saved_config_in(path)
+    if saved.is_file():
         return _placed_at(parse_config(_saved_config(saved), str(saved), overrides), path)
     variants = [p.parent for p in variant_configs(path)]
     if len(variants) == 1:

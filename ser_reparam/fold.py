@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from ser_reparam.errors import FoldError
 from ser_reparam.hrf import HRF_CONFIG_KEY, HRFDense, dense_config
-from ser_reparam.errors import FoldError  # noqa: F401  (re-exported: its old home)
 
 DEFAULT_RTOL = 1e-5
 

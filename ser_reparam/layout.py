@@ -2,8 +2,9 @@
 
 runs/<name>/
   manifest.csv            the run's manifest: the prepared (or demo) rows + the validation rule
-  manifest-fold-<k>.csv   with speaker cross-validation (data.folds): fold k's manifest, beside
-                          the shared prepared.csv and audio cache; fold-<k>/ holds the rest below
+  manifest-cv-<k>.csv     with speaker cross-validation (data.cv_folds): fold k's manifest, beside
+                          the shared prepared.csv and audio cache; cv-<k>/ holds the rest below
+                          (runs made before: manifest-fold-<k>.csv and fold-<k>/, still read)
   features/<hash>/        cached features and normalization statistics (shared by all variants)
   <variant>/config.json   the resolved config the variant was trained with
   <variant>/train/seed-<k>/{best.keras,metrics.json,…}   stage 03
@@ -15,16 +16,33 @@ runs/<name>/
   stages/NN[-<variant>].json                             the stage records
 
 A variant is one model setting (architecture, preset, HRF placement, activation), so a sweep
-over placements trains many variants on one manifest and one feature cache.
+over placements trains many variants on one manifest and one feature cache. The file names below
+are spelled nowhere else in the package (tests/test_one_place.py); a firmware bundle's own record
+is named by firmware_export/bundle_record.py.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import StageError
+
+if TYPE_CHECKING:  # the report reads run folders through the layout without starting TensorFlow
+    from ser_reparam.config import ExperimentConfig
+
+MANIFEST_CSV = "manifest.csv"
+PREPARED = "prepared.csv"
+EGEMAPS = "egemaps.npz"
+BASELINES = "baselines.json"
+VARIANT_CONFIG = "config.json"
+CHECKPOINT = "best.keras"
+SEED_METRICS = "metrics.json"
+TRAIN_STATE = "state.json"
+FOLD_RECORD = "fold.json"
+QUANTIZE_RECORD = "quantize.json"
+CV_GLOBS = ("cv-*", "fold-*")  # speaker cross-validation folds' run folders (fold-<k>: runs made before)
 
 
 def variant_name(config: ExperimentConfig) -> str:
@@ -54,24 +72,31 @@ class RunLayout:
 
     @property
     def config_json(self) -> Path:
-        return self.variant_dir / "config.json"
+        return self.variant_dir / VARIANT_CONFIG
 
     @property
     def manifest(self) -> Path:
         """The manifest of this run (of this fold): in runs/<name>/, where the audio cache is."""
-        if self.config.data.fold is None:
-            return self.run_dir / "manifest.csv"
-        return self.config.base_dir / f"manifest-fold-{self.config.data.fold}.csv"
+        if self.config.data.cv_fold is None:
+            return self.run_dir / MANIFEST_CSV
+        k, base = self.config.data.cv_fold, self.config.base_dir
+        new, old = base / f"manifest-cv-{k}.csv", base / f"manifest-fold-{k}.csv"
+        return old if old.exists() and not new.exists() else new
 
     @property
     def prepared(self) -> Path:
         """The prepared manifest every fold shares (not used by the demo corpus)."""
-        return self.config.base_dir / "prepared.csv"
+        return self.config.base_dir / PREPARED
 
     @property
     def egemaps(self) -> Path:
         """eGeMAPS functionals of every utterance the folds have used (baseline.py), shared by the folds."""
-        return self.config.base_dir / "egemaps.npz"
+        return self.config.base_dir / EGEMAPS
+
+    @property
+    def baselines(self) -> Path:
+        """The classic baselines' record of this run (of this fold), baseline.py."""
+        return self.run_dir / BASELINES
 
     @property
     def features(self) -> Path:
@@ -86,10 +111,14 @@ class RunLayout:
 
     def checkpoint(self, seed: int) -> Path:
         """The kept HRF model of a seed (stage 03)."""
-        return self.seed_dir(seed) / "best.keras"
+        return checkpoint_in(self.seed_dir(seed))
 
     def seed_metrics(self, seed: int) -> Path:
-        return self.seed_dir(seed) / "metrics.json"
+        return self.seed_dir(seed) / SEED_METRICS
+
+    def finished_seeds(self) -> list[int]:
+        """Seeds whose training finished (their metrics written), in order."""
+        return sorted(int(p.parent.name.split("-")[1]) for p in self.train_dir.glob(f"seed-*/{SEED_METRICS}"))
 
     @property
     def folded_dir(self) -> Path:
@@ -97,7 +126,7 @@ class RunLayout:
 
     @property
     def fold_record(self) -> Path:
-        return self.folded_dir / "fold.json"
+        return self.folded_dir / FOLD_RECORD
 
     def deployed_seed(self) -> int:
         """The seed stage 04 chose to deploy."""
@@ -116,7 +145,11 @@ class RunLayout:
     @property
     def quantize_record(self) -> Path:
         """Stage 05's record: bytes, ops and the streaming pieces of every file it wrote."""
-        return self.quantized_dir / "quantize.json"
+        return self.quantized_dir / QUANTIZE_RECORD
+
+    def tflite(self, name: str) -> Path:
+        """Stage 05's file of one mode (tflite.convert.MODES: float, int8, int16x8, qat_int8)."""
+        return self.quantized_dir / f"{name}.tflite"
 
     def stream_piece(self, piece: str) -> Path:
         """Stage 05's int8 streaming piece (streaming.PIECES: step, attend, classify)."""
@@ -153,5 +186,46 @@ class RunLayout:
 
 
 def variant_configs(run_dir: str | Path) -> list[Path]:
-    """The saved config.json of every variant trained in a run folder (runs/<name>[/fold-<k>])."""
-    return sorted(Path(run_dir).glob("*/config.json"))
+    """The saved config.json of every variant trained in a run folder (runs/<name>[/cv-<k>])."""
+    return sorted(Path(run_dir).glob(f"*/{VARIANT_CONFIG}"))
+
+
+def corpus_manifest(root: str | Path) -> Path:
+    """The manifest CSV at the top of a corpus folder the pipeline made (the demo corpus)."""
+    return Path(root) / MANIFEST_CSV
+
+
+def checkpoint_in(seed_dir: Path) -> Path:
+    """The kept model in a seed folder (train.py writes it while the seed trains)."""
+    return Path(seed_dir) / CHECKPOINT
+
+
+def train_state_in(seed_dir: Path) -> Path:
+    """The resumable training state in a seed folder (epochs done, best so far)."""
+    return Path(seed_dir) / TRAIN_STATE
+
+
+def seed_metrics_in(seed_dir: Path) -> Path:
+    return Path(seed_dir) / SEED_METRICS
+
+
+def saved_config_in(variant_dir: Path) -> Path:
+    return Path(variant_dir) / VARIANT_CONFIG
+
+
+def seed_metrics_files(run_dir: str | Path) -> list[Path]:
+    """Every trained seed's metrics under an experiment folder, of every speaker fold."""
+    run_dir = Path(run_dir)
+    pattern = f"*/train/seed-*/{SEED_METRICS}"
+    return sorted([*run_dir.glob(pattern), *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{pattern}"))])
+
+
+def variant_dir_of_seed_metrics(path: Path) -> Path:
+    """The variant folder a seed's metrics.json lies in (<variant>/train/seed-<k>/metrics.json)."""
+    return Path(path).parents[2]
+
+
+def baselines_files(run_dir: str | Path) -> list[Path]:
+    """The baselines' records under an experiment folder, of every speaker fold."""
+    run_dir = Path(run_dir)
+    return sorted([*run_dir.glob(BASELINES), *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{BASELINES}"))])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_export.bundle_record import record_path
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 from ser_reparam.layout import RunLayout
 
@@ -129,7 +130,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               "delta-deltas), normalized with training-split statistics",
               f"- Output: {len(labels)} classes: {', '.join(labels)}", ""]
     deployed_entry = quant["models"][deployed]
-    q = _quantization(layout.quantized_dir / f"{deployed}.tflite")
+    q = _quantization(layout.tflite(deployed))
     lines += ["## Quantization and size", "",
               f"- {deployed}: full-integer int8 ({'quantization-aware fine-tuning' if deployed == 'qat_int8' else 'post-training'}), "
               f"per-channel convolution weights, dense weights per {'channel' if quant['per_channel_dense'] else 'tensor'}, "
@@ -140,7 +141,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               f"{tflm['arena_bytes']:,} bytes (measured)", f"- Operators: {', '.join(deployed_entry['ops'])}", ""]
     lines += ["## Data and split", "",
               f"- Dataset: {config.data.dataset}; validation: {config.data.val}; "
-              f"{'speaker fold ' + str(config.data.fold) + ' of ' + str(config.data.folds) if config.data.fold is not None else 'the protocol split'}",
+              f"{'speaker fold ' + str(config.data.cv_fold) + ' of ' + str(config.data.cv_folds) if config.data.cv_fold is not None else 'the protocol split'}",
               "", "| split | speakers | " + " | ".join(labels) + " | total |", "|---|---|" + "---|" * (len(labels) + 1)]
     for split, n in speakers.items():
         per = [counts[(split, label)] for label in labels]
@@ -160,7 +161,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
 
 
 def _quantization(path: Path) -> dict:
-    from ser_reparam.tflite_metadata import read_metadata
+    from ser_reparam.tflite.metadata import read_metadata
 
     return read_metadata(path.read_bytes(), str(path))["quantization"]
 
@@ -169,7 +170,7 @@ def _board_lines(config) -> list[str]:
     """Stage 06's verdict per board (stage 07 may run before it: then it says so)."""
     lines = []
     for board in config.export.boards:
-        manifest = _json(RunLayout(config).firmware_dir(board) / "manifest.json")
+        manifest = _json(record_path(RunLayout(config).firmware_dir(board)))
         lines.append(f"- {board}: " + (f"{manifest['board_name']}: {manifest['verdict']}" if manifest
                                        else "not exported yet (stage 06: ser-reparam export)"))
     return lines or ["- no boards configured (export.boards)"]

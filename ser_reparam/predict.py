@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_reparam.errors import InputError, MissingInputError
+from ser_reparam.data.normalization import normalize
+from ser_reparam.errors import AudioError, InputError, MissingInputError
 
 BACKENDS = ("tflm", "litert", "keras")
 LONG_INPUT_S = 300.0  # audio this long shows progress (a few seconds of work per minute of audio)
@@ -100,8 +101,8 @@ class Predictor:
     @classmethod
     def from_tflite(cls, path: str | os.PathLike, backend: str = "tflm", hop_s: float | None = None) -> "Predictor":
         """A deployed .tflite on `tflm` or `litert`; its metadata supplies everything else."""
-        from ser_reparam.interpreters import DEFAULT_TFLM_ARENA, LiteRTModel, TFLMModel
-        from ser_reparam.tflite_metadata import read_metadata
+        from ser_reparam.tflite.interpreters import DEFAULT_TFLM_ARENA, LiteRTModel, TFLMModel
+        from ser_reparam.tflite.metadata import read_metadata
 
         if backend not in ("tflm", "litert"):
             raise InputError(f"backend {backend!r} runs a .tflite as 'tflm' or 'litert'; the keras backend "
@@ -126,12 +127,12 @@ class Predictor:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         config = load_run(path)
-        tflite = RunLayout(config).quantized_dir / f"{model or deployed_model_name(config)}.tflite"
+        tflite = RunLayout(config).tflite(model or deployed_model_name(config))
         if not tflite.is_file():
             raise InputError(f"{tflite} does not exist: run stage 05 (ser-reparam quantize {path})")
         if backend != "keras":
             return cls.from_tflite(tflite, backend, hop_s)
-        from ser_reparam.tflite_metadata import read_metadata
+        from ser_reparam.tflite.metadata import read_metadata
 
         metadata = read_metadata(tflite.read_bytes(), str(tflite))
         folded = RunLayout(config).folded_model()
@@ -180,7 +181,7 @@ class Predictor:
     def window_features(self, piece: np.ndarray) -> np.ndarray:
         """Normalized (frames, features) of one window, zero-filled after a short one, as in training."""
         x = self._front_end(np.asarray(piece, np.float32)).numpy()[:self.frames]
-        x = np.pad((x - self.mean) / self.std, [(0, self.frames - len(x)), (0, 0)])
+        x = np.pad(normalize(x, self.mean, self.std), [(0, self.frames - len(x)), (0, 0)])
         return x.astype(np.float32)
 
     @functools.cached_property
@@ -264,7 +265,6 @@ def refuse_overwriting(out: str | os.PathLike, inputs: list[str | os.PathLike]) 
 def predict_files(predictor: Predictor, paths: list[Path]):
     """(path, Clip or None, error message or None) per file; a file that cannot be read or decoded
     is reported and the others go on."""
-    from ser_reparam.data.audio import AudioError
 
     for path in paths:
         try:

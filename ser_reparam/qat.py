@@ -12,8 +12,14 @@ from __future__ import annotations
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from ser_reparam.models.layers import (ConvModule, FeedForward, LayerNorm, MergeBlock, MultiHeadSelfAttention,
-                                       PositionalEncoding)
+from ser_reparam.models.layers import (
+    ConvModule,
+    FeedForward,
+    LayerNorm,
+    MergeBlock,
+    MultiHeadSelfAttention,
+    PositionalEncoding,
+)
 
 quantizers = tfmot.quantization.keras.quantizers
 

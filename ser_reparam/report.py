@@ -4,7 +4,7 @@ Rows: Original, Lightweight, then each HRF placement (named as in the paper: FFN
 FFN1 & FFN2, QKV, Project, CLS, ALL, …, with ratio r and HRF depth N when not the default
 r=8, N=1, and the activation when not the architecture's own), then the classic baselines and
 chance (ser_reparam.baseline) fitted on the same splits. Columns: WA, UA, WF1, MF1 as mean ±
-std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/fold-<k>/) —,
+std over seeds — over folds × seeds for a speaker cross-validation (runs/<name>/cv-<k>/) —,
 Params and MACs of the deployed (folded) model, and each row's paired difference from a
 reference row (ser_reparam.paired: same fold, same seed). A row with collapsed runs (metrics.json
 `collapsed`) is marked and counted. Several run folders (one per config) give one row per
@@ -23,9 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from ser_reparam import paired
-from ser_reparam.files import atomic_write_text
-from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 from ser_reparam.errors import MissingInputError
+from ser_reparam.files import atomic_write_text
+from ser_reparam.layout import (
+    SEED_METRICS,
+    baselines_files,
+    saved_config_in,
+    seed_metrics_files,
+    variant_dir_of_seed_metrics,
+)
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, PLACES, Placement
 
 METRIC_KEYS = ("wa", "ua", "wf1", "mf1")
 PAPER_NAMES = {"qkv": "QKV", "proj": "Project", "ffn1": "FFN1", "ffn2": "FFN2", "ffn_m1": "FFN_M1",
@@ -62,14 +69,13 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
     found = defaultdict(list)
     for run_dir in run_dirs:
         prefix = f"{Path(run_dir).name}/" if len(run_dirs) > 1 else ""
-        paths = sorted([*Path(run_dir).glob("*/train/seed-*/metrics.json"),
-                        *Path(run_dir).glob("fold-*/*/train/seed-*/metrics.json")])
+        paths = seed_metrics_files(run_dir)
         if not paths:
-            raise MissingInputError(f"no trained seeds (*/train/seed-*/metrics.json) under {run_dir}; "
+            raise MissingInputError(f"no trained seeds (*/train/seed-*/{SEED_METRICS}) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
             metrics = json.loads(path.read_text())
-            config = path.parents[2] / "config.json"
+            config = saved_config_in(variant_dir_of_seed_metrics(path))
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
                                         f"train the variant again (ser-reparam train) to write it")
@@ -91,7 +97,7 @@ def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]
     folders over the same corpus hold the same fold's baselines: the first folder's count once."""
     found, seen = defaultdict(list), set()
     for run_dir in run_dirs:
-        for path in sorted([*Path(run_dir).glob("baselines.json"), *Path(run_dir).glob("fold-*/baselines.json")]):
+        for path in baselines_files(run_dir):
             record = json.loads(path.read_text())
             for name, metrics in record["models"].items():
                 if (name, record.get("fold")) not in seen:

@@ -21,7 +21,7 @@ model does not stream this way (block 2 needs every step's block-1 output, which
 every key), nor do the Conformer (positions added after subsampling, a k=31 depthwise
 convolution over time between attention and pooling) and the SpeechFormer (no subsampling;
 see docs/streaming.md): they keep the whole-window export (models.lean). Converting and quantizing the
-pieces: quantize.convert_piece / quantize_pieces / write_pieces (stage 05).
+pieces: tflite.convert.convert_piece, quantize.quantize_pieces / write_pieces (stage 05).
 """
 from __future__ import annotations
 
@@ -31,17 +31,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from ser_reparam.interpreters import TFLMModel
-from ser_reparam.models.lean import has_subsampling
+from ser_reparam.errors import NotStreamable
 from ser_reparam.models.layers import subsampling_length
+from ser_reparam.models.lean import has_subsampling
 from ser_reparam.profile import _op_macs
+from ser_reparam.tflite.interpreters import TFLMModel
 
 STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
 MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head
-
-
-class NotStreamable(ValueError):
-    """The model's function cannot be computed exactly by the A / B / C split."""
 
 
 def steps_for(frames: int) -> int:

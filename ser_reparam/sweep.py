@@ -23,8 +23,8 @@ from multiprocessing import get_context
 
 from ser_reparam.config import ExperimentConfig, load_config
 from ser_reparam.console import Progress, quiet_tensorflow
-from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, Placement, gives_setting
 from ser_reparam.errors import InputError
+from ser_reparam.models.placement import DEFAULT_DEPTH, DEFAULT_RATIO, Placement, gives_setting
 
 GRID_KEYS = ("placements", "ratios", "depths", "activations")
 PRESET_POINTS = {"original": ["model.preset=original", "model.hrf=none"],  # grid placements that are
@@ -126,7 +126,7 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: SweepGrid, seed
     for run in folds:
         run_pipeline(run, 1, 2)
         ensure_baselines(run)
-    fold_overrides = [[] if run.data.fold is None or config.data.fold is not None else [f"data.fold={run.data.fold}"]
+    fold_overrides = [[] if run.data.cv_fold is None or config.data.cv_fold is not None else [f"data.cv_fold={run.data.cv_fold}"]
                       for run in folds]
     variants = [[*base_overrides, *fold, *point] for fold in fold_overrides for point in variant_overrides(grid, config)]
     tasks = [(config_path, overrides, seed, threads) for overrides in variants for seed in seeds]

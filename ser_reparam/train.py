@@ -41,11 +41,11 @@ import tf_keras as keras
 
 from ser_reparam.config import TRAINING_SECTIONS, ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
-from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.scoring import score, split_arrays
 from ser_reparam.experiment import feature_store, labels_for, save_run_config
-from ser_reparam.layout import RunLayout, variant_name
+from ser_reparam.files import atomic_write_text, temp_name
+from ser_reparam.layout import RunLayout, checkpoint_in, seed_metrics_in, train_state_in, variant_name
 from ser_reparam.models import build_model, load_model
 from ser_reparam.profile import count_flops, count_params
 from ser_reparam.runlock import run_lock
@@ -84,7 +84,7 @@ class SelectBest(keras.callbacks.Callback):
         super().__init__()
         self.folder, self.val, self.num_classes, self.select, self.run_hash = folder, val, num_classes, select, run_hash
         self.training, self.monitor = training, monitor  # monitor: examples watched when val is None
-        self.state_path = folder / "state.json"
+        self.state_path = train_state_in(folder)
         self.state = {"config_hash": run_hash, "history": [], "best_epoch": 0, "best": None}
         if self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
@@ -116,7 +116,7 @@ class SelectBest(keras.callbacks.Callback):
         value = record.get(self.select, float(epoch))  # without validation: the latest epoch wins
         if self.state["best"] is None or value > self.state["best"]:
             self.state["best"], self.state["best_epoch"] = value, epoch + 1
-            _save_model(self.model, self.folder / "best.keras")
+            _save_model(self.model, checkpoint_in(self.folder))
         self.state["history"].append(record)
         atomic_write_text(self.state_path, json.dumps(self.state, indent=1) + "\n")
 
@@ -266,7 +266,7 @@ def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None, 
 def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra: list) -> dict:
     folder = RunLayout(config).seed_dir(seed)
     run_hash = training_hash(config)
-    metrics_path = folder / "metrics.json"
+    metrics_path = seed_metrics_in(folder)
     if metrics_path.exists():
         finished = _read_json(metrics_path)
         if finished.get("config_hash") == run_hash:
@@ -275,7 +275,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
                 return finished
             print(f"seed {seed}: {problem}; training this seed again", file=sys.stderr)
             shutil.rmtree(folder)
-    state_path = folder / "state.json"
+    state_path = train_state_in(folder)
     if folder.exists() and (metrics_path.exists() or (state_path.exists() and
                             _read_json(state_path).get("config_hash") != run_hash)):
         shutil.rmtree(folder)  # results of other settings: start this seed afresh
@@ -315,7 +315,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
     shutil.rmtree(folder / "backup", ignore_errors=True)  # Keras empties it on completion
 
     state = json.loads(state_path.read_text())
-    best = load_model(folder / "best.keras")
+    best = load_model(checkpoint_in(folder))
     x, y, ids = split_arrays(store, "test", labels)
     deploy = build_for(config, deploy=True)
     reasons = collapse_verdict(state["history"], state["best_epoch"], label_prior_entropy(counts),
@@ -329,8 +329,8 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
         "params": count_params(deploy), "macs": count_flops(deploy, tuple(deploy.inputs[0].shape[1:])),
         "train_params": count_params(best),
         "checkpoint_weights": weights_digest(best),
-        "fold": config.data.fold, "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
-                                                           if u.split == "test"}) if config.data.fold is not None else None,
+        "fold": config.data.cv_fold, "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
+                                                           if u.split == "test"}) if config.data.cv_fold is not None else None,
         "collapsed": bool(reasons), "collapse_reasons": reasons,
         "schedule_restarts": schedule_state(state["history"], training)[2],
         "history": state["history"],
@@ -354,7 +354,7 @@ def weights_digest(model: keras.Model) -> str:
 
 def checkpoint_problem(folder: Path, metrics: dict) -> str | None:
     """Why `folder/best.keras` cannot be trusted as the model `metrics` describes (None: it can)."""
-    path = folder / "best.keras"
+    path = checkpoint_in(folder)
     if not path.is_file():
         return f"{path} is missing"
     try:

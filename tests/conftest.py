@@ -28,35 +28,45 @@ def randomize_weights(model, rng, scale: float = 1.0) -> None:
         weight.assign(values.astype(np.float32))
 
 
+def tiny_raw(root, **changes) -> dict:
+    """The tests' one tiny demo-corpus config (5 speakers, 1 s windows, 2 epochs, one seed) as a raw
+    mapping under `root`; `changes` set dotted keys over it, e.g. tiny_raw(tmp, **{"data.val": "none"})."""
+    raw = {"name": "tiny", "runs_dir": str(root / "runs"),
+           "data": {"dataset": "demo", "root": str(root / "corpus"), "window_s": 1.0, "val": "split",
+                    "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
+           "model": {"arch": "convtransformer", "cls_dropout": 0.1},
+           "training": {"epochs": 2, "batch_size": 8, "seeds": 1}}
+    for key, value in changes.items():
+        *sections, name = key.split(".")
+        node = raw
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return raw
+
+
 def write_tiny_config(tmp_path, val: str, per_class: int, cls_dropout: float):
-    """A one-epoch demo-corpus config file for CLI tests (5 speakers, 1 s windows)."""
+    """A one-epoch tiny config file for CLI tests (tiny_raw, clips of 1.0–1.2 s)."""
+    import yaml
+
     path = tmp_path / "tiny.yaml"
-    path.write_text(f"""name: tiny
-runs_dir: {tmp_path / 'runs'}
-data: {{dataset: demo, root: {tmp_path / 'corpus'}, window_s: 1.0, val: {val},
-       prepare: {{speakers: 5, per_class: {per_class}, min_seconds: 1.0, max_seconds: 1.2}}}}
-model: {{arch: convtransformer, cls_dropout: {cls_dropout}}}
-training: {{epochs: 1, batch_size: 8, seeds: 1}}
-""")
+    path.write_text(yaml.safe_dump(tiny_raw(tmp_path, **{
+        "data.val": val, "data.prepare.per_class": per_class, "data.prepare.max_seconds": 1.2,
+        "model.cls_dropout": cls_dropout, "training.epochs": 1})))
     return path
 
 
 def deploy_tiny_run(root, **model):
     """A tiny demo-corpus run taken through stages 01–05 (one seed), `model` keys over the defaults."""
     from ser_reparam.config import parse_config
-    from ser_reparam.deploy import fold_run
+    from ser_reparam.dehrf import fold_run
     from ser_reparam.experiment import prepare_run_manifest
     from ser_reparam.quantize import quantize_run
     from ser_reparam.stages import s02_features
     from ser_reparam.train import train_seed
 
-    config = parse_config({
-        "name": "tiny", "runs_dir": str(root / "runs"),
-        "data": {"dataset": "demo", "root": str(root / "corpus"), "window_s": 1.0, "val": "split",
-                 "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
-        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1, **model},
-        "training": {"epochs": 2, "batch_size": 8, "seeds": 1},
-        "quantize": {"representative": 16}})
+    config = parse_config(tiny_raw(root, **{"model.hrf": "ffn2@8x1", "quantize.representative": 16,
+                                            **{f"model.{key}": value for key, value in model.items()}}))
     prepare_run_manifest(config)
     s02_features.run(config)  # stage 02: features and statistics
     train_seed(config, 0, verbose=0)

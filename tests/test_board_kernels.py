@@ -5,16 +5,16 @@ interpreter, kTensorArenaSize covering the arena the kernels need, and ESP-NN's 
 only inside the scratch it asked for."""
 import numpy as np
 import pytest
+from needs import need_dir
 
 from firmware_export import tflm_build
 from firmware_export.arena import arena_with_margin
-from firmware_export.export import export_run
 from firmware_export.kernels import KERNELS, PROBE, measure_with, run_probe
-from needs import need_dir
+from ser_reparam.bundles import export_run
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import TFLMModel, _quantize, _scale_zero
 from ser_reparam.layout import RunLayout
+from ser_reparam.tflite.interpreters import TFLMModel, quantize_values, scale_zero
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def device_inputs(config, count: int = 24) -> np.ndarray:
     """The run's real test features quantized with the model's input scale, plus random int8 rows."""
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     x, _, _ = split_arrays(feature_store(config), "test", labels_for(config))
-    real = _quantize(x[:count], np.int8, *_scale_zero(TFLMModel(blob).input))
+    real = quantize_values(x[:count], np.int8, *scale_zero(TFLMModel(blob).input))
     noise = np.random.default_rng(3).integers(-128, 128, (4, *real.shape[1:]), dtype=np.int8)
     return np.concatenate([real, noise])
 

@@ -139,7 +139,7 @@ def test_train_then_fold_are_recorded_and_skipped(tmp_path, capsys):
     variant = tmp_path / "runs" / "tiny" / "convtransformer-lightweight-none"
     assert main(["fold", str(variant)]) == 0
     out = capsys.readouterr().out
-    assert "stage 04 (fold): done" in out and "deployed seed: 0" in out
+    assert "stage 04 (fold): done" in out and "deployed seed 0" in out
     record = tmp_path / "runs" / "tiny" / "stages" / "04-convtransformer-lightweight-none.json"
     stamp = record.stat().st_mtime_ns
     assert main(["fold", str(variant)]) == 0
@@ -183,7 +183,7 @@ def test_verify_firmware_errors_are_one_line_and_exit_2(tmp_path, capsys, monkey
 
     bundle = RunLayout(load_config(config)).firmware_dir("stm32f4")
     bundle.mkdir(parents=True)
-    (bundle / "manifest.json").write_text("{}")
+    (bundle / "bundle.json").write_text("{}")
     assert main(["verify-firmware", "--config", config, "--board", "stm32f4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("ser-reparam verify-firmware: error: no TFLM tree")

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ser_reparam.config import ConfigError, config_hash, load_config, parse_config
+from ser_reparam.config import config_hash, load_config, parse_config
+from ser_reparam.errors import ConfigError
 
 CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
 MINIMAL = {"name": "x", "data": {"dataset": "demo", "root": "corpus"}}
@@ -54,14 +55,14 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "training": {"label_smoothing": 5}}, r"training.label_smoothing must be .* < 1, got 5"),
     ({**MINIMAL, "runs_dir": None}, r"runs_dir must be a folder path, got None"),
     ({**MINIMAL, "runs_dir": ""}, r"runs_dir must be a folder path, got ''"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 4, "fold": True}}, r"data.fold must be an int.*True"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": True}}, r"data.cv_fold must be an int.*True"),
     ({**MINIMAL, "model": {"preset": 5}}, r"model: preset 5: give a preset name .* or three positive"),
     ({**MINIMAL, "model": {"preset": [1, True, 8]}}, r"model: preset \(1, True, 8\): give"),
     ({**MINIMAL, "data": {**MINIMAL["data"], "prepare": "x"}}, r"data.prepare must be a mapping .*got 'x'"),
     ({**MINIMAL, "training": {"time_masks": 1.5}}, "training.time_masks must be an integer >= 0"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 1}}, "data.folds 1 must be 'loso'"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "fold": 0}}, "data.fold 0 needs data.folds"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "folds": 4, "fold": 4}}, r"must be 0 … 3"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 1}}, "data.cv_folds 1 must be 'loso'"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_fold": 0}}, "data.cv_fold 0 needs data.cv_folds"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": 4}}, r"must be 0 … 3"),
 ])
 def test_bad_configs_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -90,16 +91,17 @@ def test_a_recursive_yaml_anchor_is_named(tmp_path):
 
 
 def test_every_rule_names_an_existing_key():
-    from ser_reparam.config import RULES, SECTIONS
     from dataclasses import fields
+
+    from ser_reparam.config import RULES, SECTIONS
 
     keys = {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls)}
     assert set(RULES) <= keys
 
 
 def test_a_fold_has_its_own_run_folder():
-    config = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}})
-    assert config.run_dir == config.base_dir / "fold-3" and config.base_dir.name == "x"
+    config = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": "loso", "cv_fold": 3}})
+    assert config.run_dir == config.base_dir / "cv-3" and config.base_dir.name == "x"
     assert parse_config(MINIMAL).run_dir == parse_config(MINIMAL).base_dir
 
 
@@ -195,3 +197,23 @@ def test_a_bad_override_is_one_line_and_exit_2_on_the_command_line(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "data.root=!!python/name:os.system" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_old_fold_keys_still_work_with_one_deprecation_line_each(capsys):
+    old = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}}, "old.yaml")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("old.yaml: data.fold") and "deprecated" in line for line in lines)
+    new = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": "loso", "cv_fold": 3}})
+    assert old == new and config_hash(old) == config_hash(new) and capsys.readouterr().err == ""
+    assert parse_config(MINIMAL, overrides=["data.folds=5", "data.fold=1"]).data.cv_fold == 1
+    assert new.run_dir.name == "cv-3"
+    with pytest.raises(ConfigError, match="data.fold and data.cv_fold are the same key"):
+        parse_config({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": 1, "fold": 1}})
+
+
+def test_a_run_made_in_fold_k_keeps_its_folder(tmp_path):
+    config = parse_config({**MINIMAL, "runs_dir": str(tmp_path),
+                           "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": 2}})
+    assert config.run_dir == tmp_path / MINIMAL["name"] / "cv-2"
+    (tmp_path / MINIMAL["name"] / "fold-2").mkdir(parents=True)
+    assert config.run_dir == tmp_path / MINIMAL["name"] / "fold-2"

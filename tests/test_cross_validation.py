@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from conftest import write_tiny_config
 
 from ser_reparam.cli import main
@@ -23,18 +22,18 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
                 "| Linear SVM (78-feature utterance stats) |", "| Chance (majority class) |"):
         assert row in out
     base = tmp_path / "runs" / "tiny"
-    folds = [json.loads((base / f"fold-{k}" / "baselines.json").read_text()) for k in (0, 1)]
+    folds = [json.loads((base / f"cv-{k}" / "baselines.json").read_text()) for k in (0, 1)]
     assert [f["fold"] for f in folds] == [0, 1]
     # the two folds test disjoint speakers and together cover every speaker once
-    metrics = [json.loads(p.read_text()) for p in sorted(base.glob("fold-*/*/train/seed-0/metrics.json"))]
+    metrics = [json.loads(p.read_text()) for p in sorted(base.glob("cv-*/*/train/seed-0/metrics.json"))]
     speakers = [m["test_speakers"] for m in metrics]
     assert len(speakers) == 2 and not set(speakers[0]) & set(speakers[1]) and len(speakers[0] + speakers[1]) == 5
     # the chance row is what predicting the majority class scores: UA = 1 / classes
     assert all(f["models"]["chance"]["ua"] == pytest.approx(1 / len(f["labels"])) for f in folds)
     # baselines are reused while their inputs hold
-    stamp = (base / "fold-0" / "baselines.json").stat().st_mtime_ns
+    stamp = (base / "cv-0" / "baselines.json").stat().st_mtime_ns
     assert main(["train", "--config", str(write_config(tmp_path)), "--folds", "2", "--fold", "0"]) == 0
-    assert (base / "fold-0" / "baselines.json").stat().st_mtime_ns == stamp
+    assert (base / "cv-0" / "baselines.json").stat().st_mtime_ns == stamp
 
 
 def test_collapsed_runs_are_marked(tmp_path):
@@ -55,7 +54,7 @@ def test_collapsed_runs_are_marked(tmp_path):
 
 def test_deployed_seed_is_never_a_collapsed_one_unless_all_are(tmp_path):
     from ser_reparam.config import parse_config
-    from ser_reparam.deploy import choose_seed
+    from ser_reparam.dehrf import choose_seed
     from ser_reparam.layout import RunLayout
 
     config = parse_config({"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "demo", "root": "c"}})

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ser_reparam.data.dataset import (DataError, FeatureStore, Window, batches, build_dataset,
-                                      read_features)
-from ser_reparam.errors import MissingInputError
+from ser_reparam.data.dataset import FeatureStore, Window, batches, build_dataset, read_features
 from ser_reparam.data.manifest import Utterance, read_manifest, write_manifest
-from ser_reparam.data.synthetic import LABELS, make_demo_corpus, synthesize, make_speakers, wav_bytes
+from ser_reparam.data.synthetic import LABELS, make_demo_corpus, make_speakers, synthesize, wav_bytes
+from ser_reparam.errors import DataError, MissingInputError
 from ser_reparam.features import FrontendConfig, compute_features
 
 FRONTEND = FrontendConfig()

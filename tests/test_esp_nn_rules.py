@@ -6,7 +6,7 @@ import tf_keras as keras
 
 from firmware_export.esp_nn_rules import esp_nn_softmax_problems, s3_conv_scratch
 from ser_reparam.models.layers import MultiHeadSelfAttention
-from ser_reparam.quantize import to_tflite
+from ser_reparam.tflite.convert import to_tflite
 
 
 def test_s3_conv_scratch_matches_the_measured_requests():

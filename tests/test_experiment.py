@@ -14,7 +14,7 @@ from ser_reparam.layout import RunLayout
 def saved_run(home: Path, name: str = "demo", fold: int | None = None) -> Path:
     """A variant folder under home/runs/<name> whose config.json says `runs_dir: runs` (relative, as
     the demo writes it); returns the variant folder."""
-    folds = {} if fold is None else {"folds": 3, "fold": fold}
+    folds = {} if fold is None else {"cv_folds": 3, "cv_fold": fold}
     data = {"dataset": "demo", "root": "runs/demo-corpus", **folds}
     config = parse_config({"name": name, "runs_dir": str(home / "runs"), "data": data})
     save_run_config(config)

@@ -9,15 +9,15 @@ from string import Template
 import pytest
 from needs import ARM_GCC, need_tool
 
-from firmware_export.boards import Board, BudgetError, budget, get_board, load_boards, require_fit
-from firmware_export.export import (SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model,
-                                    export_run)
+from firmware_export.boards import Board, budget, get_board, load_boards, require_fit
+from firmware_export.export import SOURCE_DIRS, SOURCE_SUFFIXES, TEMPLATE_DIR, app_values, export_model
 from firmware_export.frontend_tables import C_SOURCES, frontend_state_bytes, stream_state_bytes
 from firmware_export.op_resolver import resolver_method
-from ser_reparam.errors import InputError, StageError
+from ser_reparam.bundles import export_run
+from ser_reparam.errors import BudgetError, InputError, StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.tflite_ops import op_set, tflm_builtin_ops
 from ser_reparam.layout import RunLayout
+from ser_reparam.tflite.ops import op_set, tflm_builtin_ops
 
 
 def digest(folder: Path) -> dict:
@@ -53,10 +53,10 @@ def test_bundle_files_and_manifest(bundle):
     config, folder, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", *C_SOURCES,
-                 "ser_frontend_config.h", "ser_frontend_tables.c", "manifest.json", "cmake-cortex-m/CMakeLists.txt",
+                 "ser_frontend_config.h", "ser_frontend_tables.c", "bundle.json", "cmake-cortex-m/CMakeLists.txt",
                  "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc", "cmake-cortex-m/ser_frontend_stream.c"):
         assert (folder / name).is_file(), name
-    assert manifest == json.loads((folder / "manifest.json").read_text())
+    assert manifest == json.loads((folder / "bundle.json").read_text())
     assert manifest["model"]["bytes"] == len(blob) and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest()
     assert manifest["ops"] == op_set(blob)
     arena = manifest["arena"]
@@ -70,7 +70,7 @@ def test_bundle_files_and_manifest(bundle):
     # modes follow the umask like ordinary files (mkdtemp alone would leave the bundle 0700)
     from ser_reparam.files import umask
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask()
-    assert (folder / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask()
+    assert (folder / "bundle.json").stat().st_mode & 0o777 == 0o666 & ~umask()
 
 
 @pytest.mark.parametrize("template", sorted(SOURCE_DIRS))
@@ -91,7 +91,7 @@ def test_every_template_compiles_the_front_ends_sources(template):
 
 def test_the_measured_arena_is_minimal(bundle):
     """kTensorArenaSize rests on the measurement: the model runs in it and not in 16 B less."""
-    from ser_reparam.interpreters import tflm_runs
+    from ser_reparam.tflite.interpreters import tflm_runs
 
     config, _, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
@@ -113,7 +113,7 @@ def test_every_board_gets_a_verdict(deployed_run):
         manifest = export_run(deployed_run, key, deployment="whole-window")
         assert manifest["fits"], manifest["verdict"]
         assert set(manifest["projects"]) == set(boards[key].templates)
-    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "manifest.json").read_text())["verdict"]
+    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "bundle.json").read_text())["verdict"]
 
 
 def test_a_missing_kernel_tree_is_named_once_with_its_variable(deployed_run):
@@ -168,7 +168,7 @@ def test_strings_from_the_metadata_cannot_inject_c(deployed_run, tmp_path):
     """Labels, experiment and variant of a forged .tflite reach the C files as data: the bundle
     compiles with -Werror and prints back exactly the labels it was given."""
     from firmware_export.export import export_model
-    from ser_reparam.tflite_metadata import embed_metadata, read_metadata
+    from ser_reparam.tflite.metadata import embed_metadata, read_metadata
 
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     forged = {**read_metadata(blob), "labels": HOSTILE_LABELS, "experiment": "x\n#error INJECTED\n",
@@ -271,7 +271,7 @@ def test_a_failed_export_takes_the_previous_bundle_away(deployed_run, tmp_path, 
     moved = dataclasses.replace(deployed_run, runs_dir=str(tmp_path), name="copy")
     export_run(moved, "stm32f4", deployment="whole-window")
     folder = RunLayout(moved).firmware_dir("stm32f4")
-    assert json.loads((folder / "manifest.json").read_text())["fits"]
+    assert json.loads((folder / "bundle.json").read_text())["fits"]
     monkeypatch.setattr(export, "get_board", lambda key: without_ram(get_board(key)))
     with pytest.raises(BudgetError, match="does not fit"):
         export_run(moved, "stm32f4", deployment="whole-window")
@@ -341,9 +341,9 @@ def test_a_forged_bundle_listing_removes_nothing_outside(deployed_run, tmp_path)
     victim.write_text("keep me")
     target = tmp_path / "out" / "stm32f4"
     target.mkdir(parents=True)
-    (target / "manifest.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
+    (target / "bundle.json").write_text(json.dumps({"files": ["../../victim.txt", str(victim)]}))
     export_model(model, target, "stm32f4")
-    assert victim.read_text() == "keep me" and json.loads((target / "manifest.json").read_text())["fits"]
+    assert victim.read_text() == "keep me" and json.loads((target / "bundle.json").read_text())["fits"]
 
 
 def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys, monkeypatch):

@@ -11,12 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from needs import need_dir, need_tool
 
 from firmware_export import tflm_build
 from firmware_export.boards import get_board
-from firmware_export.export import board_linker_script, export_run
+from firmware_export.export import board_linker_script
+from ser_reparam.bundles import export_run
+from ser_reparam.errors import BuildError
 from ser_reparam.layout import RunLayout
-from needs import need_dir, need_tool
 
 QEMU_INSTALL = "apt-get install qemu-system-arm"
 ARM_INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
@@ -80,6 +82,7 @@ def test_verify_firmware_checks_every_tool_before_building(tmp_path, monkeypatch
     """Without qemu-system-arm, --target cortex-m4 is refused at once (one line naming it and its
     package, exit 2), before anything compiles."""
     from conftest import write_tiny_config
+
     from ser_reparam.cli import main
 
     stand_ins = tmp_path / "bin"
@@ -99,10 +102,10 @@ def test_tree_is_found_or_named(tmp_path, monkeypatch):
     fake_tree(tmp_path)
     monkeypatch.setenv("TFLM_DIR", str(tmp_path))
     assert tflm_build.find_tree(tflm_build.TARGETS["host"]) == (tmp_path / "host").resolve()
-    with pytest.raises(tflm_build.BuildError, match=r"no TFLM tree for target cortex-m4 .*create_tflm_tree.py"):
+    with pytest.raises(BuildError, match=r"no TFLM tree for target cortex-m4 .*create_tflm_tree.py"):
         tflm_build.find_tree(tflm_build.TARGETS["cortex-m4"])
     monkeypatch.delenv("TFLM_DIR")
-    with pytest.raises(tflm_build.BuildError, match="pass --tflm-dir or set TFLM_DIR"):
+    with pytest.raises(BuildError, match="pass --tflm-dir or set TFLM_DIR"):
         tflm_build.find_tree(tflm_build.TARGETS["host"])
 
 
@@ -115,7 +118,7 @@ def test_host_program_links_the_library_and_never_hangs(tmp_path, cache):
     assert tflm_build.run_program(target, program).stdout == "21\n"
     (tmp_path / "hang.cc").write_text("int main() { for (;;) {} }\n")
     program = tflm_build.build_program(target, tree, [tmp_path / "hang.cc"], tmp_path / "out" / "hang")
-    with pytest.raises(tflm_build.BuildError, match=r"hang on host did not finish within 1 s \(killed\)"):
+    with pytest.raises(BuildError, match=r"hang on host did not finish within 1 s \(killed\)"):
         tflm_build.run_program(target, program, timeout=1)
 
 
@@ -173,9 +176,9 @@ def test_board_linker_script_fails_naming_the_region(tmp_path, cache):
     program = link(120, 36)
     sections = subprocess.run(["arm-none-eabi-size", "-A", str(program)], capture_output=True, text=True).stdout
     assert ".ser_arena" in sections and ".ser_frontend" in sections
-    with pytest.raises(tflm_build.BuildError, match=r"region `SRAM' overflowed"):
+    with pytest.raises(BuildError, match=r"region `SRAM' overflowed"):
         link(140, 36)
-    with pytest.raises(tflm_build.BuildError, match=r"region CCM overflowed: less than the reserve of 24576 bytes"):
+    with pytest.raises(BuildError, match=r"region CCM overflowed: less than the reserve of 24576 bytes"):
         link(120, 60)
 
 

@@ -6,14 +6,21 @@ import json
 import shutil
 
 import pytest
-
-from firmware_export.export import export_run
-from firmware_export.profile import (Node, PieceProfile, ProfileError, node_macs, parse_callgrind, parse_profile,
-                                     piece_table, profile_firmware)
-from ser_reparam.errors import ProjectError
-from ser_reparam.layout import RunLayout
-from ser_reparam.tflite_ops import model_ops
 from needs import need_dir, need_tool
+
+from firmware_export.profile import (
+    Node,
+    PieceProfile,
+    node_macs,
+    parse_callgrind,
+    parse_profile,
+    piece_table,
+    profile_firmware,
+)
+from ser_reparam.bundles import export_run
+from ser_reparam.errors import ProfileError, ProjectError
+from ser_reparam.layout import RunLayout
+from ser_reparam.tflite.ops import model_ops
 
 
 def test_profile_lines_give_each_piece_its_invokes_and_node_counts():
@@ -120,7 +127,7 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
 # --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
 
 def use(op, output_type="INT8"):
-    from ser_reparam.tflite_ops import OpUse
+    from ser_reparam.tflite.ops import OpUse
     return OpUse(op, "", output_type)
 
 

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 import tf_keras as keras
-
 from conftest import randomize_weights
-from ser_reparam.fold import FoldError, fold_model, has_hrf, output_difference
+
+from ser_reparam.errors import FoldError
+from ser_reparam.fold import fold_model, has_hrf, output_difference
 from ser_reparam.hrf import HRF_CONFIG_KEY, HRFDense, make_dense
 from ser_reparam.profile import count_params
 

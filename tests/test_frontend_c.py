@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from needs import ARM_GCC, HOST_GCC, VALGRIND, need, need_cmsis_dsp, need_tool
+
 from firmware_export.frontend_cost import cmsis_build_args, cortex_m_sizes, host_build, instructions_per_frame
 from firmware_export.frontend_tables import window_hops, write_frontend_files
 from ser_reparam.data.synthetic import make_speakers, synthesize

@@ -12,10 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from needs import ARM_GCC, VALGRIND, need_cmsis_dsp, need_dir, need_tool
-from test_frontend_c import (FRONTEND, INPUT_SCALE, INPUT_ZERO_POINT, PARITY, clip, generated, harnesses,  # noqa: F401
-                             python_features, run_c)
+from test_frontend_c import (  # noqa: F401
+    FRONTEND,
+    INPUT_SCALE,
+    INPUT_ZERO_POINT,
+    PARITY,
+    clip,
+    generated,
+    harnesses,
+    python_features,
+    run_c,
+)
+
 from firmware_export.frontend_cost import cmsis_build_args, cortex_m_sizes, stream_instructions_per_hop
 from firmware_export.frontend_tables import stream_state_bytes
 from ser_reparam.data.audio import read_mono_16k

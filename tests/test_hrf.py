@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-
 from conftest import randomize_weights
+
 from ser_reparam.hrf import HRFDense, make_dense
 
 RTOL = 1e-5  # folded vs unfolded, relative to max |output| (float32)

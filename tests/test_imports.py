@@ -75,10 +75,63 @@ def test_the_checker_finds_a_cycle_through_a_function_local_import(tmp_path):
 
 def test_graph_sees_function_local_imports():
     graph = import_graph()
-    assert "ser_reparam.config" in graph["ser_reparam.cli"]      # only imported inside functions there
+    assert "ser_reparam.config" in graph["ser_reparam.cli.run_config"]  # only imported inside functions there
     assert "ser_reparam.models" in graph["ser_reparam.config"]
 
 
 def test_no_import_cycles():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_help_and_the_light_modules_start_no_tensorflow():
+    """`--help`, `placement` (the report's and the sweep's parser of HRF specs), the layout and the
+    .tflite reader answer without TensorFlow (`report` itself: tests/test_report.py)."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys\n"
+            "from ser_reparam.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "import ser_reparam.models.placement, ser_reparam.layout, ser_reparam.report\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+# What firmware_export may use of ser_reparam: the errors, file helpers, the front end's definition,
+# the streaming split's geometry and the .tflite toolkit, never a run, a config or a private name.
+FIRMWARE_MAY_IMPORT = ("ser_reparam", "ser_reparam.errors", "ser_reparam.files", "ser_reparam.features",
+                       "ser_reparam.streaming", "ser_reparam.tflite")
+RUN_READERS = {"firmware_export.verify", "firmware_export.profile"}  # still given a run's config (verify, profile)
+
+
+def firmware_imports() -> list[tuple[str, str, list[str]]]:
+    """(firmware_export module, ser_reparam module, names) of every import, in functions too."""
+    found = []
+    for path in sorted((ROOT / "firmware_export").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ser_reparam":
+                found.append((_module_name(path), node.module, [alias.name for alias in node.names]))
+            elif isinstance(node, ast.Import):
+                found += [(_module_name(path), alias.name, []) for alias in node.names
+                          if alias.name.split(".")[0] == "ser_reparam"]
+    return found
+
+
+def test_firmware_export_imports_no_private_name_of_ser_reparam():
+    private = [f"{where}: from {module} import {name}" for where, module, names in firmware_imports()
+               for name in names if name.startswith("_") and name != "__version__"]
+    assert private == [], "firmware_export imports private names: " + "; ".join(private)
+
+
+def test_firmware_export_takes_plain_inputs_not_a_run():
+    def allowed(module):
+        return any(module == ok or module.startswith(ok + ".") and ok != "ser_reparam" for ok in FIRMWARE_MAY_IMPORT)
+
+    outside = sorted({f"{where} imports {module}" for where, module, _ in firmware_imports()
+                      if where not in RUN_READERS and not allowed(module)})
+    assert outside == [], ("firmware_export reads a run through ser_reparam (translate it in ser_reparam, "
+                           "e.g. bundles.py, and pass plain inputs): " + "; ".join(outside))

@@ -1,12 +1,12 @@
 """The memory-lean whole-window export (models.lean, tflite_schedule): same function, lower arena."""
 import numpy as np
 import pytest
-
 from conftest import randomize_weights
-from ser_reparam.interpreters import TFLMModel, tflm_arena_bytes
+
 from ser_reparam.models import build_model
-from ser_reparam.quantize import to_tflite
-from ser_reparam.tflite_schedule import depth_first_order
+from ser_reparam.tflite.convert import to_tflite
+from ser_reparam.tflite.interpreters import TFLMModel, tflm_arena_bytes
+from ser_reparam.tflite.schedule import depth_first_order
 
 
 class Op:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-
 from conftest import randomize_weights
+
 from ser_reparam.fold import fold_model, has_hrf, output_difference
 from ser_reparam.hrf import HRFDense
 from ser_reparam.models import build_model, format_hrf, parse_hrf

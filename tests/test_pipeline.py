@@ -10,21 +10,21 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import tiny_raw as shared_tiny_raw
 
 from ser_reparam.config import parse_config
 from ser_reparam.errors import InputError, StageError
 from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
 
 ROOT = Path(__file__).parents[1]
+# the tiny run as overrides: the demo config made tiny, and the same values over tiny_raw
 TINY = ["data.prepare.speakers=5", "data.prepare.per_class=2", "data.prepare.min_seconds=1.0",
         "data.prepare.max_seconds=1.5", "data.window_s=1.0", "training.epochs=2", "training.seeds=1",
         "training.batch_size=8", "quantize.representative=16"]
 
 
 def tiny_raw(root: Path) -> dict:
-    return {"name": "tiny", "runs_dir": str(root / "runs"),
-            "data": {"dataset": "demo", "root": str(root / "corpus"), "val": "split"},
-            "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1}}
+    return shared_tiny_raw(root, **{"model.hrf": "ffn2@8x1", "quantize.representative": 16})
 
 
 def tiny_config(root: Path, *overrides: str):
@@ -175,7 +175,7 @@ def test_a_killed_run_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end_from_a_clean_folder(tmp_path):
-    from ser_reparam.tflite_metadata import strip_metadata
+    from ser_reparam.tflite.metadata import strip_metadata
 
     out = tmp_path / "demo"
     printed = subprocess.run([sys.executable, "-m", "ser_reparam.cli", "demo", "--out", str(out),
@@ -198,7 +198,7 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
         assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())
         variant = run / row["variant"]
         for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json", "folded/fold.json",
-                     "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/manifest.json",
+                     "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/bundle.json",
                      "firmware/stm32h7/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
             assert (variant / path).is_file(), path
         assert (run / "reports" / f"{row['variant']}-evaluation.md").is_file()

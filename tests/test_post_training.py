@@ -2,26 +2,25 @@
 import json
 
 import pytest
+from conftest import tiny_raw
 
 from ser_reparam.config import parse_config
-from ser_reparam.deploy import StageError, fold_run
+from ser_reparam.dehrf import fold_run
+from ser_reparam.errors import StageError
 from ser_reparam.evaluate import evaluate_run
 from ser_reparam.experiment import load_run, prepare_run_manifest
 from ser_reparam.layout import RunLayout
 from ser_reparam.quantize import quantize_run
 from ser_reparam.stages import s02_features
-from ser_reparam.tflite_ops import tflm_builtin_ops
+from ser_reparam.tflite.ops import tflm_builtin_ops
 from ser_reparam.train import train_seed
 
 
 def tiny(tmp_path, **quantize):
-    return parse_config({
-        "name": "post", "runs_dir": str(tmp_path / "runs"),
-        "data": {"dataset": "demo", "root": str(tmp_path / "corpus"), "window_s": 1.0, "val": "split",
-                 "prepare": {"speakers": 5, "per_class": 3, "min_seconds": 1.0, "max_seconds": 1.5}},
-        "model": {"arch": "convtransformer", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
-        "training": {"epochs": 3, "batch_size": 8, "learning_rate": 0.003, "seeds": 2},
-        "quantize": {"representative": 16, **quantize}})
+    return parse_config(tiny_raw(tmp_path, **{
+        "name": "post", "data.prepare.per_class": 3, "model.hrf": "ffn2@8x1", "training.epochs": 3,
+        "training.learning_rate": 0.003, "training.seeds": 2, "quantize.representative": 16,
+        **{f"quantize.{key}": value for key, value in quantize.items()}}))
 
 
 @pytest.fixture(scope="module")

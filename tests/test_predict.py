@@ -18,9 +18,9 @@ from ser_reparam.errors import InputError
 from ser_reparam.evaluate import split_arrays
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.features import FrontendConfig
-from ser_reparam.interpreters import TFLMModel
-from ser_reparam.predict import Predictor, softmax
 from ser_reparam.layout import RunLayout
+from ser_reparam.predict import Predictor, softmax
+from ser_reparam.tflite.interpreters import TFLMModel
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +133,8 @@ def test_out_never_replaces_an_input(clip, deployed_run, tmp_path, capsys):
     model = tmp_path / "int8.tflite"
     shutil.copyfile(RunLayout(deployed_run).quantized_dir / "int8.tflite", model)
     before = {p: p.read_bytes() for p in (wav, folder / "notes.txt", model)}
-    for audio, out in ((wav, wav), (folder, folder / "notes.txt"), (wav, model)):
-        assert main(["predict", str(model), str(audio), "--out", str(out)]) == 2
+    for given, out in ((wav, wav), (folder, folder / "notes.txt"), (wav, model)):
+        assert main(["predict", str(model), str(given), "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and f"--out {out}" in err and "another file" in err
     assert {p: p.read_bytes() for p in before} == before

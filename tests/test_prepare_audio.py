@@ -9,9 +9,15 @@ import soxr
 from corpus_files import corrupt, cut_short, dominant_frequency, forged_rate, tone, video, zero_bytes
 
 from ser_reparam.data import audio
-from ser_reparam.data.audio import (TARGET, AudioCache, EmptyAudio, NoAudioDecoder, TooLongAudio,
-                                    TruncatedAudio, UnreadableAudio, UnsupportedRate, decode_audio,
-                                    find_ffmpeg)
+from ser_reparam.data.audio import TARGET, AudioCache, decode_audio, find_ffmpeg
+from ser_reparam.errors import (
+    EmptyAudio,
+    NoAudioDecoder,
+    TooLongAudio,
+    TruncatedAudio,
+    UnreadableAudio,
+    UnsupportedRate,
+)
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import pytest
 from corpus_files import corrupt, tone
 
 from ser_reparam.data.corpora import CORPORA
-from ser_reparam.data.manifest import ManifestError, read_manifest
+from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.prepare import dataset_options, prepare_manifest
 from ser_reparam.data.protocol import load_protocol, protocol_names
+from ser_reparam.errors import ManifestError
 
 REPO = Path(__file__).resolve().parents[1]
 

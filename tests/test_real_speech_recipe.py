@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from needs import need_dir
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -53,7 +52,7 @@ def test_lightweight_convtransformer_learns_held_out_speakers(tmp_path, corpus):
     root = need_dir(variable, what)
     # a fresh process: TensorFlow's thread count is fixed once anything in this one has run
     out = subprocess.run([sys.executable, "-c", _TRAIN, str(CONFIGS / f"{corpus}-convtransformer.yaml"),
-                          f"data.root={root}", f"runs_dir={tmp_path}", f"data.fold={fold}"],
+                          f"data.root={root}", f"runs_dir={tmp_path}", f"data.cv_fold={fold}"],
                          capture_output=True, text=True, timeout=1500)
     assert out.returncode == 0, out.stderr[-3000:]
     metrics = json.loads(out.stdout.strip().splitlines()[-1])

@@ -6,7 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from ser_reparam.report import aggregate, collect, collect_baselines, markdown, row_name, variant_info, write_report
+from ser_reparam.report import (
+    aggregate,
+    collect,
+    collect_baselines,
+    markdown,
+    row_name,
+    variant_info,
+    write_report,
+)
 
 
 def model_section(variant):
@@ -75,7 +83,7 @@ def test_empty_run_folder_names_the_fix(tmp_path):
 
 
 def fake_fold_run(root, variant, fold, seed, ua):
-    """A cross-validation run (runs/<name>/fold-<k>/<variant>/train/seed-<s>/metrics.json)."""
+    """A cross-validation run as made before the folders were cv-<k> (runs/<name>/fold-<k>/<variant>/…): still read."""
     fake_run(root / f"fold-{fold}", variant, seed, ua)
     path = root / f"fold-{fold}" / variant / "train" / f"seed-{seed}" / "metrics.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "fold": fold}))

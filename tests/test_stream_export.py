@@ -9,14 +9,14 @@ import subprocess
 
 import pytest
 
-from firmware_export.export import choose_deployment, export_run
 from firmware_export.frontend_tables import stream_state_bytes
 from firmware_export.stream_export import label_hop_frames, piece_tensors
-from ser_reparam.config import ConfigError, parse_config
-from ser_reparam.errors import StageError
+from ser_reparam.bundles import choose_deployment, export_run
+from ser_reparam.config import parse_config
+from ser_reparam.errors import ConfigError, StageError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES, STEP_CONTEXT, state_bytes
-from ser_reparam.tflite_ops import op_set
+from ser_reparam.tflite.ops import op_set
 
 
 def copy_run(config, folder):

@@ -5,16 +5,23 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import randomize_weights
+
 from ser_reparam.data.scoring import split_arrays
+from ser_reparam.errors import NotStreamable
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
-from ser_reparam.quantize import convert_piece
-from ser_reparam.streaming import (PIECES, KerasPieces, NotStreamable, InterpreterPieces, split_model, steps_for,
-                                   stream_window)
+from ser_reparam.streaming import (
+    PIECES,
+    InterpreterPieces,
+    KerasPieces,
+    split_model,
+    steps_for,
+    stream_window,
+)
+from ser_reparam.tflite.convert import convert_piece
+from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
 
@@ -91,7 +98,7 @@ def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed
     tflm_arena_bytes goes on past such a crash and finds the smallest arena that runs."""
     path = RunLayout(deployed_run).stream_piece("attend")
     blob = path.read_bytes()
-    runs = "import sys; from ser_reparam.interpreters import tflm_runs; print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))"
+    runs = "import sys; from ser_reparam.tflite.interpreters import tflm_runs; print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))"
 
     def run(size):
         return subprocess.run([sys.executable, "-c", runs.format(size), str(path)], capture_output=True, text=True)
@@ -103,9 +110,9 @@ def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed
 
 
 def test_an_input_scale_changes_only_where_no_constant_was_quantized_with_it(tiny):
-    """tflite_scales.read_in_scales_of: A's input feeds a convolution whose bias was quantized with
+    """tflite.scales.read_in_scales_of: A's input feeds a convolution whose bias was quantized with
     the input's scale: refused, naming why."""
-    from ser_reparam.tflite_scales import read_in_scales_of
+    from ser_reparam.tflite.scales import read_in_scales_of
 
     _, pieces, _ = tiny
     blob = convert_piece(pieces.step, "int8", lambda: iter([(np.ones(pieces.step.inputs[0].shape[1:]),)] * 4))

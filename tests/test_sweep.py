@@ -1,6 +1,5 @@
 """Sweep grids, the local process pool and the Ray executor."""
 import pytest
-
 from conftest import write_tiny_config
 
 from ser_reparam.config import parse_config

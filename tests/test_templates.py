@@ -6,11 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from needs import need, need_dir
 
 from firmware_export.boards import load_boards
-from firmware_export.export import export_run
+from ser_reparam.bundles import export_run
 from ser_reparam.layout import RunLayout
-from needs import need, need_dir
 
 STANDINS = Path(__file__).parent / "sdk_standins"
 # GPIOs a default microphone wiring must avoid (datasheets): SPI flash / PSRAM, USB, UART0, and
@@ -135,7 +135,7 @@ def test_default_microphone_pins_are_free_on_the_chip():
 def test_idf_component_pins_the_measured_kernel_versions(bundles):
     import json
     for board in ("esp32", "esp32s3"):
-        manifest = json.loads((bundles[board] / "manifest.json").read_text())
+        manifest = json.loads((bundles[board] / "bundle.json").read_text())
         yml = (bundles[board] / "esp-idf" / "main" / "idf_component.yml").read_text()
         assert 'espressif/esp-tflite-micro: "==1.4.0"' in yml and 'espressif/esp-nn: "==1.2.3"' in yml
         assert manifest["arena"]["kernels"] == load_boards()[board].kernels

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from ser_reparam.interpreters import LiteRTModel, TFLMModel
+from ser_reparam.errors import UnsupportedOpError
 from ser_reparam.models import build_model
 from ser_reparam.models.activations import gelu_deviation
-from ser_reparam.quantize import fully_connected_2d, inference_function, slim_tflite, to_tflite
-from ser_reparam.tflite_ops import UnsupportedOpError, audit_ops, model_ops, tflm_builtin_ops
+from ser_reparam.tflite.convert import fully_connected_2d, inference_function, slim_tflite, to_tflite
+from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel
+from ser_reparam.tflite.ops import audit_ops, model_ops, tflm_builtin_ops
 
 FRAMES = 499
 DEFAULT_ACTIVATION = {"convtransformer": "relu", "conformer": "swish", "speechformer": "relu"}

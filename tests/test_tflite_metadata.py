@@ -3,16 +3,17 @@ import shutil
 
 import numpy as np
 import pytest
+from test_export import digest
 
-from firmware_export.export import export_model, export_run
+from firmware_export.export import export_model
+from ser_reparam.bundles import export_run
 from ser_reparam.errors import InputError
 from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.interpreters import TFLMModel, quantization, tflm_arena_bytes
 from ser_reparam.layout import RunLayout
-from ser_reparam.quantize import slim_tflite
-from ser_reparam.tflite_metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
-from ser_reparam.tflite_schedule import pack, unpack
-from test_export import digest
+from ser_reparam.tflite.convert import slim_tflite
+from ser_reparam.tflite.flatbuffer import pack, unpack
+from ser_reparam.tflite.interpreters import TFLMModel, quantization, tflm_arena_bytes
+from ser_reparam.tflite.metadata import embed_metadata, has_metadata, read_metadata, strip_metadata
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,7 +69,7 @@ def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
 
     model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
     assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "stm32f4" / "manifest.json").is_file() and "stm32f4" in capsys.readouterr().out
+    assert (tmp_path / "stm32f4" / "bundle.json").is_file() and "stm32f4" in capsys.readouterr().out
     assert main(["export", str(model), "--board", "stm32f4"]) == 2
     assert "--out FOLDER" in capsys.readouterr().err
 
@@ -76,7 +77,7 @@ def test_cli_exports_from_a_tflite(deployed_run, tmp_path, capsys):
 def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
     import dataclasses
 
-    from ser_reparam.deploy import StageError
+    from ser_reparam.errors import StageError
     from ser_reparam.quantize import deployed_model_name
 
     qat = dataclasses.replace(deployed_run, quantize=dataclasses.replace(deployed_run.quantize, qat_epochs=2))
@@ -86,9 +87,9 @@ def test_export_takes_the_qat_model_when_the_config_runs_qat(deployed_run):
 
 
 def test_slim_files_store_equal_shapes_and_quantization_once(deployed_run):
-    """tflite_schedule.pack_shared: the same model as a plain pack, smaller (measured on this
+    """tflite.schedule.pack_shared: the same model as a plain pack, smaller (measured on this
     1 s model: 12 % smaller), and TFLM computes the same logits from it."""
-    from ser_reparam.tflite_schedule import pack, unpack
+    from ser_reparam.tflite.flatbuffer import pack, unpack
 
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     plain = pack(unpack(blob))

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import tiny_raw
 
 from ser_reparam.config import parse_config
 from ser_reparam.experiment import prepare_run_manifest
@@ -18,11 +19,8 @@ from ser_reparam.train import train_seed
 
 
 def tiny_config(tmp_path, **training):
-    raw = {"name": "tiny", "runs_dir": str(tmp_path / "runs"),
-           "data": {"dataset": "demo", "root": str(tmp_path / "corpus"), "window_s": 1.0, "val": "split",
-                    "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
-           "model": {"arch": "convtransformer", "preset": "lightweight", "hrf": "ffn2@8x1", "cls_dropout": 0.1},
-           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 0.003, "seeds": 1, **training}}
+    raw = tiny_raw(tmp_path, **{"model.preset": "lightweight", "model.hrf": "ffn2@8x1", "training.learning_rate": 0.003,
+                                **{f"training.{key}": value for key, value in training.items()}})
     return parse_config(raw), raw
 
 

@@ -5,7 +5,7 @@ prepare hands it either the source itself (PCM 16-bit WAV, 16 kHz, mono, not emp
 converted copy in an audio cache folder beside the manifest. soundfile + soxr convert what
 libsndfile reads (stereo is mixed down to mono); anything else (video, AAC, ...) goes through
 ffmpeg, from PATH or from the `imageio-ffmpeg` package. Files are decoded in blocks (read_blocks,
-open_audio), so `predict` holds one block whatever the length; a header rate outside RATES or NaN / inf
+open_audio), so `predict` holds one block whatever the length; a header rate outside AUDIO_RATES or NaN / inf
 samples are refused before anything is resampled. A cached file is named by the sha256 of
 its source bytes and of the target format, so a re-run, or the same file under another name,
 reuses it; every file is written to a temporary name and renamed.
@@ -29,60 +29,33 @@ import soundfile as sf
 import soxr
 
 from ser_reparam.console import held_native_stderr
+from ser_reparam.errors import (
+    AUDIO_RATES,
+    FFMPEG_HINT,
+    MAX_DECODE_SECONDS,
+    EmptyAudio,
+    InputError,
+    NoAudioDecoder,
+    NonFiniteAudio,
+    TooLongAudio,
+    TruncatedAudio,
+    UnreadableAudio,
+    UnsupportedRate,
+)
 from ser_reparam.files import atomic_write_bytes
-from ser_reparam.errors import InputError
 
 SAMPLE_RATE = 16000
-RATES = (4000, 384000)  # Hz a recording may have; a header outside them is broken or forged
 BLOCK_FRAMES = 1 << 16  # source frames decoded at a time
 MAX_CHANNELS = 32  # an array axis this short is channels, a longer one samples
-MAX_DECODE_SECONDS = 4 * 3600  # a whole decode (prepare) stops here, before memory runs out
 TARGET = f"WAV PCM_16 {SAMPLE_RATE} Hz mono"  # part of every cache key: a new target means new files
 SOUNDFILE_SUFFIXES = frozenset({f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga"})
-FFMPEG_HINT = "pip install imageio-ffmpeg (or the project's `video` extra), or put ffmpeg on PATH"
-
-
-class AudioError(Exception):
-    """A source that cannot become pipeline audio; each subclass's `reason` is its report reason."""
-
-    reason: str
-
-
-class UnreadableAudio(AudioError):
-    reason = "unreadable audio (corrupt or not audio)"
-
-
-class EmptyAudio(AudioError):
-    reason = "empty audio (no samples)"
-
-
-class TruncatedAudio(AudioError):
-    reason = "cut short (the WAV header promises more samples than the file holds)"
-
-
-class NoAudioDecoder(AudioError):
-    reason = f"no decoder for this format: {FFMPEG_HINT}"
-
-
-class UnsupportedRate(AudioError, InputError):
-    """Also an InputError: a caller's sample_rate= can be as absurd as a header."""
-
-    reason = f"sample rate outside {RATES[0]}–{RATES[1]} Hz (broken or forged header)"
-
-
-class NonFiniteAudio(AudioError):
-    reason = "NaN or infinite samples (damaged float audio)"
-
-
-class TooLongAudio(AudioError):
-    reason = f"longer than {MAX_DECODE_SECONDS // 3600} h (cut it into parts)"
 
 
 def check_rate(rate: float, what: str) -> None:
     """UnsupportedRate unless `rate` is one audio is recorded at: resampling from an absurd rate
     (a 1 Hz header) would make billions of samples out of a small file."""
-    if not RATES[0] <= rate <= RATES[1]:
-        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {RATES[0]}–{RATES[1]} Hz, not a "
+    if not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
+        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {AUDIO_RATES[0]}–{AUDIO_RATES[1]} Hz, not a "
                               f"rate audio is recorded at; give the audio at its real rate")
 
 

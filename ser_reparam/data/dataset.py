@@ -22,12 +22,12 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.console import Progress
-from ser_reparam.files import (atomic_write_text, file_sha256, refusals_named, remove_stale_temps,
-                               temp_name)
+from ser_reparam.data.manifest import Utterance, read_manifest
+from ser_reparam.data.normalization import normalize
+from ser_reparam.errors import DataError, MissingInputError
 from ser_reparam.features import FrontendConfig, compute_features
-from ser_reparam.errors import DataError, MissingInputError  # noqa: F401  (DataError re-exported: its old home)
+from ser_reparam.files import atomic_write_text, file_sha256, refusals_named, remove_stale_temps, temp_name
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.P
     return str(Path(manifest_dir) / utt.audio) if utt.audio else str(Path(root) / utt.path)
 
 
-def _segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
+def utterance_segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
     """(first, last) sample of each example of one utterance."""
     first = int(round((utt.start or 0.0) * frontend.sample_rate))
     last = total if utt.end is None else min(total, int(round(utt.end * frontend.sample_rate)))
@@ -102,7 +102,7 @@ def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, w
     lengths = check_audio(paths, frontend)
     jobs = []
     for utt, path in zip(rows, paths):
-        for index, (first, last) in enumerate(_segments(utt, window, frontend, lengths[path])):
+        for index, (first, last) in enumerate(utterance_segments(utt, window, frontend, lengths[path])):
             if last <= first:
                 raise DataError(f"{path}: utterance {utt.utt_id} has no samples between {utt.start} s and "
                                 f"{utt.end} s (file length {lengths[path] / frontend.sample_rate:.2f} s); "
@@ -259,27 +259,6 @@ class FeatureStore:
             raise MissingInputError(f"no {what} for {self.manifest} ({path} is missing): run stage 02 "
                                     "(ser-reparam run --config … --to 2)")
         return path
-
-
-NORMS = ("global", "window", "causal")
-PRIOR_FRAMES = 50.0  # causal: the running statistics start as this many frames at the training statistics
-
-
-def normalize(features, mean, std, norm: str):
-    """Model input of a window's frames (frames, features): the training split's statistics,
-    then for "window" each feature's mean and variance over the window's frames (utterance CMVN),
-    for "causal" its running mean and variance over the frames so far (frame t sees 1 … t, with
-    PRIOR_FRAMES frames at the training statistics before the first)."""
-    x = (features - mean) / std
-    if norm == "window":
-        centred = x - tf.reduce_mean(x, axis=0, keepdims=True)
-        return centred * tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=0, keepdims=True) + 1e-2)
-    if norm == "causal":
-        count = PRIOR_FRAMES + tf.range(1, tf.shape(x)[0] + 1, dtype=x.dtype)[:, None]
-        running = tf.cumsum(x, axis=0) / count
-        second = (PRIOR_FRAMES + tf.cumsum(tf.square(x), axis=0)) / count
-        return (x - running) * tf.math.rsqrt(tf.maximum(second - tf.square(running), 0.0) + 1e-2)
-    return x
 
 
 def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,

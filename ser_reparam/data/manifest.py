@@ -25,8 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ser_reparam.errors import ManifestError
 from ser_reparam.files import atomic_write_text
-from ser_reparam.errors import ManifestError  # noqa: F401  (re-exported: its old home)
 
 COLUMNS = ("utt_id", "path", "label", "split", "speaker", "start", "end", "audio")
 REQUIRED = ("utt_id", "path", "label", "split", "speaker")

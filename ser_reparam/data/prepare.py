@@ -10,12 +10,13 @@ import inspect
 import os
 from pathlib import Path
 
+from ser_reparam.errors import InputError, MissingInputError
+
 from .audio import AudioCache, find_ffmpeg
 from .corpora import CORPORA
 from .corpora.collect import Collector
 from .manifest import PrepareReport, write_manifest
 from .protocol import load_protocol
-from ser_reparam.errors import MissingInputError, InputError
 
 
 def dataset_options(dataset: str) -> dict[str, object]:

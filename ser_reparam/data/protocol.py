@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
+
 from ser_reparam.errors import InputError
 
 PROTOCOL_DIR = resources.files("ser_reparam") / "data_manifests"

@@ -56,7 +56,7 @@ def speaker_folds(rows: list[Utterance], folds: str | int) -> list[list[str]]:
     speakers = sorted({u.speaker for u in rows if u.speaker})
     count = len(speakers) if folds == "loso" else int(folds)
     if len(speakers) < 2 or count > len(speakers):
-        raise InputError(f"data.folds {folds!r}: the manifest has {len(speakers)} speaker(s) "
+        raise InputError(f"data.cv_folds {folds!r}: the manifest has {len(speakers)} speaker(s) "
                          f"({', '.join(speakers) or 'the speaker column is empty'}); speaker folds need "
                          f"at least 2 speakers and no more folds than speakers")
     return [speakers[k::count] for k in range(count)]
@@ -67,7 +67,7 @@ def assign_fold(rows: list[Utterance], folds: str | int, fold: int) -> tuple[lis
     (the protocol's own train / val / test split is replaced); then the validation rule applies."""
     groups = speaker_folds(rows, folds)
     if not 0 <= fold < len(groups):
-        raise InputError(f"data.fold {fold}: this manifest has folds 0 … {len(groups) - 1} ({folds})")
+        raise InputError(f"data.cv_fold {fold}: this manifest has folds 0 … {len(groups) - 1} ({folds})")
     test = set(groups[fold])
     rows = [dataclasses.replace(u, split="test" if u.speaker in test else "train") for u in rows]
     kind = "leave one speaker out" if folds == "loso" else f"{folds} speaker folds"

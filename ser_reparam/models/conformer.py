@@ -8,8 +8,15 @@ lightweight [1, 16, 2] has 10.1K (paper: 10K).
 """
 from __future__ import annotations
 
-from ser_reparam.models.layers import (ConvModule, FeedForward, MultiHeadSelfAttention,
-                                       classifier_head, conv_subsampling, layer_norm, residual)
+from ser_reparam.models.layers import (
+    ConvModule,
+    FeedForward,
+    MultiHeadSelfAttention,
+    classifier_head,
+    conv_subsampling,
+    layer_norm,
+    residual,
+)
 
 CONV_KERNEL = 31
 

@@ -7,8 +7,14 @@ has 800.6K parameters (paper: 801K); lightweight [1, 16, 4] has 8.6K (paper: 9K)
 """
 from __future__ import annotations
 
-from ser_reparam.models.layers import (FeedForward, MultiHeadSelfAttention, classifier_head,
-                                       conv_subsampling, layer_norm, residual)
+from ser_reparam.models.layers import (
+    FeedForward,
+    MultiHeadSelfAttention,
+    classifier_head,
+    conv_subsampling,
+    layer_norm,
+    residual,
+)
 
 
 def build_convtransformer(inputs, blocks: int, dim: int, ffn_dim: int, num_classes: int, hrf: dict,

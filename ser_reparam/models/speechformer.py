@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from ser_reparam.models.layers import (FeedForward, MergeBlock, MultiHeadSelfAttention,
-                                       PositionalEncoding, classifier_head, layer_norm, residual)
+from ser_reparam.models.layers import (
+    FeedForward,
+    MergeBlock,
+    MultiHeadSelfAttention,
+    PositionalEncoding,
+    classifier_head,
+    layer_norm,
+    residual,
+)
 
 WINDOW_MS = (50, 400, 2000, None)   # local attention span per stage, None = global
 MERGE_MS = (50, 250, 1000, None)    # merge span after each stage, None = no merge

@@ -15,8 +15,15 @@ from types import ModuleType
 from typing import Callable
 
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.stages import (s01_prepare, s02_features, s03_train, s04_fold, s05_quantize, s06_export,
-                                s07_evaluate)
+from ser_reparam.stages import (
+    s01_prepare,
+    s02_features,
+    s03_train,
+    s04_fold,
+    s05_quantize,
+    s06_export,
+    s07_evaluate,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Stage 04 (fold, deHRF): every trained seed folded into its plain twin, checked on the test
-features, and the seed to deploy chosen; <variant>/folded/ (library: deploy.py, fold.py)."""
+features, and the seed to deploy chosen; <variant>/folded/ (library: dehrf.py, fold.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +15,7 @@ SHARED = False  # one run per experiment (True) or one per variant
 
 
 def run(config: ExperimentConfig) -> str:
-    from ser_reparam.deploy import fold_run
+    from ser_reparam.dehrf import fold_run
 
     record = fold_run(config)
     worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())

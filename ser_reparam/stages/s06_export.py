@@ -16,13 +16,10 @@ SHARED = False  # one run per experiment (True) or one per variant
 
 
 def run(config: ExperimentConfig) -> str:
-    from firmware_export.export import export_run
+    from firmware_export.bundle_record import summary_line
+    from ser_reparam.bundles import export_run
 
-    lines = []
-    for board in config.export.boards:
-        manifest = export_run(config, board)
-        lines.append(f"{board} ({manifest['deployment']}): {manifest['verdict']}")
-    return "\n".join(lines)
+    return "\n".join(summary_line(board, export_run(config, board)) for board in config.export.boards)
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:

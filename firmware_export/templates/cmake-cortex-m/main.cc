@@ -27,7 +27,7 @@ extern "C" __attribute__((weak)) void board_debug_log(const char* text) { printf
 
 namespace {
 // Named sections: the board's linker script places each buffer in its RAM region (the budget's
-// placement in manifest.json, e.g. the front end in CCM on an STM32F4); elsewhere they are .bss.
+// placement in bundle.json, e.g. the front end in CCM on an STM32F4); elsewhere they are .bss.
 __attribute__((section(".bss.ser_arena"))) alignas(16) uint8_t g_arena[kTensorArenaSize];
 __attribute__((section(".bss.ser_frontend"))) SerFrontendState g_frontend;
 }  // namespace

@@ -9,9 +9,9 @@ import difflib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from ser_reparam.errors import InputError
+from ser_reparam.errors import AudioError, InputError
 
-from ..audio import AudioCache, AudioError
+from ..audio import AudioCache
 from ..manifest import PrepareReport, Utterance, safe_relative
 from ..protocol import Protocol
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..audio import AudioError
+from ser_reparam.errors import AudioError, InputError, MissingInputError
+
 from ..manifest import Utterance
 from .collect import Collector
 from .tables import read_table
-from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("DAIC-WOZ (AVEC 2017): train_split_Depression_AVEC2017.csv, dev_split_Depression_AVEC2017.csv "
           "and <id>_P/<id>_AUDIO.wav with <id>_P/<id>_TRANSCRIPT.csv per participant")

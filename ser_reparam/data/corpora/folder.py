@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ser_reparam.errors import MissingInputError
+
 from ..manifest import Utterance
 from .collect import Collector, check_label_names, utt_ids_for
 from .groups import NO_SPEAKERS, split_utterances, utterance_note
-from ser_reparam.errors import MissingInputError
 
 LAYOUT = "one folder per label: <root>/<label>/<audio file>"
 

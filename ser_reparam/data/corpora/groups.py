@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+
 from ser_reparam.errors import InputError
 
 BY_SPEAKER = "split by speaker"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
+from ser_reparam.errors import InputError, MissingInputError
+
 from .collect import Collector
-from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("IEMOCAP_full_release: SessionN/dialog/EmoEvaluation/<dialog>.txt and "
           "SessionN/sentences/wav/<dialog>/<utterance>.wav")

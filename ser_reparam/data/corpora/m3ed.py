@@ -32,8 +32,9 @@ from __future__ import annotations
 import json
 import re
 
+from ser_reparam.errors import InputError, MissingInputError
+
 from .collect import MISSING, Collector
-from ser_reparam.errors import MissingInputError, InputError
 
 LAYOUT = ("M3ED: annotation.json, splitInfo/movie_list_{train,val,test}.txt and, per utterance, "
           "modality_speech/<Speaker>_<utterance id>.wav or, per dialog, <movie>/<dialog id>.mp4")

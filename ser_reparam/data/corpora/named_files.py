@@ -9,16 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from ser_reparam.errors import MissingInputError, NameRejected
+
 from ..manifest import Utterance
 from .collect import Collector
 from .groups import BY_SPEAKER, split_groups, split_note
-from ser_reparam.errors import MissingInputError
 
 NOT_CONVENTION = "file name does not follow the corpus convention"
-
-
-class NameRejected(ValueError):
-    """A file name that parses but names something the protocol leaves out; the message is the reason."""
 
 
 def build_from_names(col: Collector, pattern: str, layout: str,

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
+from ser_reparam.errors import NameRejected
+
 from .collect import Collector
-from .named_files import NameRejected, build_from_names
+from .named_files import build_from_names
 
 LAYOUT = "RAVDESS: Actor_XX/03-01-EE-II-SS-RR-AA.wav (e.g. Actor_01/03-01-05-01-02-01-01.wav)"
 NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-\d{2}-(\d{2})\.(?:wav|mp4)$", re.IGNORECASE)

@@ -10,11 +10,12 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from ..manifest import SPLITS, ManifestError, Utterance, parse_seconds
+from ser_reparam.errors import InputError, ManifestError, MissingInputError
+
+from ..manifest import SPLITS, Utterance, parse_seconds
 from .collect import Collector, check_label_names, utt_id_for, utt_ids_for
 from .groups import BY_SPEAKER, NO_SPEAKERS, split_groups, split_note, split_utterances, utterance_note
 from .tables import read_table
-from ser_reparam.errors import InputError, MissingInputError
 
 LAYOUT = "a CSV with header path,label[,split,speaker,start,end,utt_id]; paths relative to the data root"
 REQUIRED = ("path", "label")

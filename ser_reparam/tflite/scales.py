@@ -14,7 +14,7 @@ import copy
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from ser_reparam.tflite_schedule import pack, unpack
+from ser_reparam.tflite.flatbuffer import pack, unpack
 
 
 def read_in_scales_of(blob: bytes, inputs: dict[int, tuple[bytes, int]]) -> bytes:

@@ -32,20 +32,23 @@ def _native_stderr_silenced():
             os.close(saved)
 
 
-def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+def quantize_values(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+    """Float values as a tensor of `dtype` stores them (unchanged for a float dtype)."""
     if np.issubdtype(dtype, np.floating):
         return x.astype(dtype)
     info = np.iinfo(dtype)
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
-def _dequantize(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+def dequantize_values(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """A quantized tensor's values as float32."""
     if np.issubdtype(y.dtype, np.floating):
         return y.astype(np.float32)
     return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def _scale_zero(details: dict) -> tuple[float, int]:
+def scale_zero(details: dict) -> tuple[float, int]:
+    """(scale, zero point) of an interpreter's tensor details, per-tensor."""
     params = details.get("quantization_parameters", {})
     scales, zeros = params.get("scales", []), params.get("zero_points", [])
     if len(scales):
@@ -72,9 +75,9 @@ class _TFLiteRunner:
         """Float outputs of one batch-1 invocation of a model with several inputs and outputs
         (the streaming pieces), each input given without the batch axis and quantized with its
         own scale, each output dequantized with its own."""
-        raw = self._invoke_all([_quantize(value[None], d["dtype"], *_scale_zero(d))
+        raw = self._invoke_all([quantize_values(value[None], d["dtype"], *scale_zero(d))
                                 for value, d in zip(inputs, self.inputs, strict=True)])
-        return [_dequantize(y[0], *_scale_zero(d)) for y, d in zip(raw, self.outputs)]
+        return [dequantize_values(y[0], *scale_zero(d)) for y, d in zip(raw, self.outputs)]
 
     def invoke_quantized(self, model_input: np.ndarray) -> np.ndarray:
         """The raw (e.g. int8) output for a batch-1 input already in the model's input type."""
@@ -82,8 +85,8 @@ class _TFLiteRunner:
 
     def predict_one(self, features: np.ndarray) -> np.ndarray:
         """Float logits of one example (frames, features)."""
-        model_input = _quantize(features[None], self.input["dtype"], *_scale_zero(self.input))
-        return _dequantize(self._invoke(model_input)[0], *_scale_zero(self.output))
+        model_input = quantize_values(features[None], self.input["dtype"], *scale_zero(self.input))
+        return dequantize_values(self._invoke(model_input)[0], *scale_zero(self.output))
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return np.stack([self.predict_one(x) for x in features])
@@ -119,9 +122,10 @@ class TFLMModel(_TFLiteRunner):
 
     def __init__(self, model_bytes: bytes, arena_size: int = DEFAULT_TFLM_ARENA):
         from tflite_micro.python.tflite_micro import runtime
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-        graph = schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0)
+        from ser_reparam.tflite.flatbuffer import read
+
+        graph = read(model_bytes).Subgraphs(0)
         self.interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
         self.inputs = [self.interpreter.get_input_details(i) for i in range(graph.InputsLength())]
         self.outputs = [self.interpreter.get_output_details(i) for i in range(graph.OutputsLength())]
@@ -153,14 +157,15 @@ def quantization(model_bytes: bytes) -> dict:
 def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     """True when the TFLite Micro interpreter allocates and invokes the model in `arena_size` bytes."""
     from tflite_micro.python.tflite_micro import runtime
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    from ser_reparam.tflite.flatbuffer import read
 
     try:
         with _native_stderr_silenced():  # TFLM reports each too-small arena on stderr
             interpreter = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
     except RuntimeError:
         return False
-    for i in range(schema.Model.GetRootAsModel(bytes(model_bytes), 0).Subgraphs(0).InputsLength()):
+    for i in range(read(model_bytes).Subgraphs(0).InputsLength()):
         details = interpreter.get_input_details(i)  # every input set: multi-input models (streaming B)
         interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
     return interpreter.invoke() == 0
@@ -183,7 +188,7 @@ def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20, timeout: float =
         path.write_bytes(bytes(model_bytes))
         low, high = 0, upper
         for _ in range(MAX_CRASHES + 1):
-            command = [sys.executable, "-m", "ser_reparam.interpreters", str(path), str(low), str(high)]
+            command = [sys.executable, "-m", "ser_reparam.tflite.interpreters", str(path), str(low), str(high)]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
             except subprocess.TimeoutExpired:
@@ -220,5 +225,5 @@ def _bisect_arena(model_bytes: bytes, low: int, high: int) -> int:
     return high
 
 
-if __name__ == "__main__":  # python -m ser_reparam.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
+if __name__ == "__main__":  # python -m ser_reparam.tflite.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
     print("arena", _bisect_arena(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])), flush=True)

@@ -17,7 +17,7 @@ import unicodedata
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ser_reparam.errors import InputError
-from ser_reparam.tflite_schedule import pack_shared, unpack
+from ser_reparam.tflite.flatbuffer import pack_shared, read, unpack
 
 NAME = "ser_reparam"
 FORMAT = 1  # bump when a key changes meaning
@@ -219,7 +219,7 @@ def strip_metadata(model_bytes: bytes) -> bytes:
 
 
 def has_metadata(model_bytes: bytes) -> bool:
-    model = schema.Model.GetRootAsModel(model_bytes, 0)
+    model = read(model_bytes)
     return any((model.Metadata(i).Name() or b"").decode() == NAME for i in range(model.MetadataLength()))
 
 
@@ -228,8 +228,8 @@ def run_metadata(config, model_bytes: bytes, model_name: str) -> dict:
     from ser_reparam import __version__
     from ser_reparam.config import config_hash
     from ser_reparam.experiment import feature_store, labels_for
-    from ser_reparam.interpreters import quantization
     from ser_reparam.layout import RunLayout
+    from ser_reparam.tflite.interpreters import quantization
 
     store, layout = feature_store(config), RunLayout(config)
     stats = store.norm_stats()

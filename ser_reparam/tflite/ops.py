@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-from ser_reparam.errors import UnsupportedOpError  # noqa: F401  (re-exported: its old home)
+
+from ser_reparam.errors import UnsupportedOpError
+from ser_reparam.tflite.flatbuffer import read
 
 BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
@@ -23,9 +25,9 @@ BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items
 FIXES = {
     "GELU": "build the model with the TFLM-ready GELU (ser_reparam.models.activations.gelu, "
             "tanh approximation from MUL/ADD/TANH) instead of tf.nn.gelu / keras 'gelu'",
-    "REDUCE_PROD": "convert from a batch-1, fixed-length graph (quantize.inference_function): a "
+    "REDUCE_PROD": "convert from a batch-1, fixed-length graph (tflite.convert.inference_function): a "
                    "dynamic shape turns into SHAPE/REDUCE_PROD/GATHER",
-    "SHAPE": "convert from a batch-1, fixed-length graph (quantize.inference_function)",
+    "SHAPE": "convert from a batch-1, fixed-length graph (tflite.convert.inference_function)",
     "GATHER": "convert from a batch-1, fixed-length graph, and index with static slices",
     "SQUARE": "write x·x (MUL); TFLM quantizes SQUARE through float",
 }
@@ -49,7 +51,7 @@ def _fully_connected_limit(use: OpUse) -> str | None:
         return (f"FULLY_CONNECTED with a {rank}-D output {list(use.output_shapes[0])}: CMSIS-NN runs it as a "
                 "1x1 convolution that halts (TFLITE_DCHECK buffer_conv_1x1_idx >= 4) when its scratch buffer is "
                 "one of the first four the model requests; fix: convert with "
-                "ser_reparam.quantize.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
+                "ser_reparam.tflite.convert.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
     return None
 
 
@@ -68,7 +70,7 @@ KERNEL_LIMITS = {"FULLY_CONNECTED": _fully_connected_limit, "TRANSPOSE": _transp
 
 def model_ops(model_bytes: bytes) -> list[OpUse]:
     """Every operator of every subgraph, in execution order."""
-    model = schema.Model.GetRootAsModel(model_bytes, 0)
+    model = read(model_bytes)
     uses = []
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
@@ -128,7 +130,7 @@ def audit_ops(model_bytes: bytes, where: str = "model") -> list[str]:
     missing, limits = [], []
     for use in model_ops(model_bytes):
         if use.op not in supported:
-            fix = FIXES.get(use.op, "replace the layer with ops TFLM has (see tflite_ops.tflm_builtin_ops())")
+            fix = FIXES.get(use.op, "replace the layer with ops TFLM has (see tflite.ops.tflm_builtin_ops())")
             missing.append(f"{use.op} (from layer '{layer_of(use.output)}'): {fix}")
         problem = KERNEL_LIMITS[use.op](use) if use.op in KERNEL_LIMITS else None
         if problem:

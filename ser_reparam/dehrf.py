@@ -17,25 +17,25 @@ import os
 import numpy as np
 
 from ser_reparam.config import ExperimentConfig
-from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.data.scoring import split_arrays
 from ser_reparam.errors import StageError
 from ser_reparam.experiment import feature_store, labels_for
+from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.fold import fold_model
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
 from ser_reparam.profile import count_flops, count_params
 
-LOG = logging.getLogger("ser_reparam.deploy")
+LOG = logging.getLogger("ser_reparam.dehrf")
 FOLD_TOLERANCE = 1e-4  # max |logit difference| accepted on real test features
 
 
 def trained_seeds(config: ExperimentConfig) -> list[int]:
     """Seeds whose training finished (metrics.json written)."""
-    train_dir = RunLayout(config).train_dir
-    seeds = sorted(int(p.parent.name.split("-")[1]) for p in train_dir.glob("seed-*/metrics.json"))
+    layout = RunLayout(config)
+    seeds = layout.finished_seeds()
     if not seeds:
-        raise StageError(f"stage 04 (fold): no trained model in {train_dir} — run stage 03 "
+        raise StageError(f"stage 04 (fold): no trained model in {layout.train_dir} — run stage 03 "
                          f"(ser-reparam train --config …)")
     return seeds
 

@@ -1,0 +1,37 @@
+"""The commands that build and run a bundle's real firmware: verify-firmware and profile-firmware."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ser_reparam.cli.run_config import quiet_tensorflow, run_config
+from ser_reparam.errors import BuildError, VerifyError
+
+
+def cmd_verify_firmware(args) -> int:
+    """Build a bundle's firmware against the real TFLite Micro (host or Cortex-M4 under QEMU), play
+    test clips into it and check features, int8 logits and labels against the Python path."""
+    quiet_tensorflow()
+    from firmware_export.verify import summary, verify_firmware
+
+    report = verify_firmware(run_config(args), args.board, args.target, args.tflm_dir, args.clips,
+                             Path(args.work) if args.work else None, log=print)
+    print(summary(report, args.board))
+    print(f"verified: {args.board} firmware on {args.target} agrees with the Python path on "
+          f"{len(report['clips'])} clips")
+    return 0
+
+
+def cmd_profile_firmware(args) -> int:
+    """Run a bundle's firmware (Cortex-M4 under QEMU, or the host under callgrind) with a per-operator
+    profiler: instructions, share, MACs and kernel per operator and per layer (per piece when streaming)."""
+    quiet_tensorflow()
+    from firmware_export.profile import profile_firmware, summary
+
+    config = run_config(args)
+    try:
+        report = profile_firmware(config, args.board, args.target, args.tflm_dir, args.clips,
+                                  Path(args.work) if args.work else None, log=print)
+    except (BuildError, VerifyError, ValueError) as error:
+        raise SystemExit(f"profile-firmware: {error}") from None
+    print(summary(report, nodes=args.nodes))
+    return 0
