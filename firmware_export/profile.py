@@ -31,7 +31,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from firmware_export import tflm_build, verify
-from firmware_export.op_resolver import ser_kernel_ops
+from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 from ser_reparam.errors import ProjectError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
@@ -126,7 +126,7 @@ BROADCAST_TO_REFERENCE = {"ADD", "MUL"}
 def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
     """("CMSIS-NN" | "reference" | "ser-reparam" | "?", the kernel's source) of one node (a
     tflite_ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
-    if use.op in replaced:
+    if use.op in replaced and ser_kernel_runs(use):
         return "ser-reparam", "ser_kernels.cc"
     path = files.get(use.op, "")
     if "/cmsis_nn/" not in path:

@@ -89,7 +89,8 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     # the interpreter's own work between operators (and the profiler's readings) is a few percent
     assert 0.9 * piece.invoke_instructions < piece.op_instructions < piece.invoke_instructions
     kernels = {n.op: n.kernel for n in piece.nodes}
-    assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"
+    assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"  # the last CONV_2D: 16 channels in
+    assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"  # the first: one channel in
     assert kernels["MEAN"] == kernels["RSQRT"] == "reference"
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
@@ -119,9 +120,9 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
 
 # --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
 
-def use(op, output_type="INT8"):
+def use(op, output_type="INT8", input_shapes=()):
     from ser_reparam.tflite_ops import OpUse
-    return OpUse(op, "", output_type)
+    return OpUse(op, "", output_type, input_shapes)
 
 
 def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
@@ -130,6 +131,19 @@ def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
     assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
     assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
     assert ser_kernel_ops([use("ADD")]) == []
+
+
+def test_conv_2d_goes_to_ser_kernels_when_one_node_is_a_3x3_filter_on_one_channel():
+    """EvalConv runs those nodes and hands every other CONV_2D to the tree's kernel (CMSIS-NN)."""
+    from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
+
+    first = use("CONV_2D", input_shapes=((1, 82, 78, 1), (16, 3, 3, 1), (16,)))
+    second = use("CONV_2D", input_shapes=((1, 40, 38, 16), (16, 3, 3, 16), (16,)))
+    assert ser_kernel_ops([first, second]) == ["CONV_2D"] and ser_kernel_runs(first) and not ser_kernel_runs(second)
+    assert ser_kernel_ops([second]) == []
+    for other in (((1, 82, 78, 1), (16, 5, 5, 1), (16,)), ((1, 82, 78, 1), (64, 3, 3, 1), (64,))):
+        assert not ser_kernel_runs(use("CONV_2D", input_shapes=other))  # 5 x 5; more channels than EvalConv holds
+    assert not ser_kernel_runs(use("CONV_2D", "INT16", first.input_shapes))
 
 
 def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):

@@ -11,6 +11,16 @@
 // instructions per element on a Cortex-M4). Integer sums do not depend on the order they are
 // taken in, so a loop over [outer, reduced, inner] gives the same sums; the rescaling to the
 // output is copied from the reference.
+//
+// CONV_2D, int8, one input channel, 3 x 3 filter (a spectrogram's first layer). CMSIS-NN's
+// arm_convolve_s8 builds an im2col column of 9 values per pixel and runs its matrix product over
+// it: about 10 instructions per MAC. Here a pixel's 9 taps are packed once into five int16 pairs
+// and every output channel takes them with five SMLADs; inside the image the input offset's share
+// (offset * the sum of the channel's taps) is in the bias, at the border the taps outside the image
+// are 0 (the reference adds nothing for them). Integer sums do not depend on their order, so the
+// accumulators equal the reference's; the rescaling is the reference's, written as CMSIS-NN's
+// arm_nn_requantize. The node's data is the tree's own (its Init / Prepare): OpDataConv is the
+// first member of the node data in TFLM's reference and CMSIS-NN kernels.
 #include "ser_kernels.h"
 
 #include <algorithm>
@@ -21,6 +31,7 @@
 
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/types.h"
+#include "tensorflow/lite/micro/kernels/conv.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/kernels/reduce.h"
 #include "tensorflow/lite/micro/kernels/softmax.h"
@@ -173,7 +184,155 @@ TfLiteStatus EvalMean(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+TFLMRegistration g_tree_conv;  // the tree's CONV_2D (init, prepare, and the invoke of other shapes)
+#if TFLITE_SINGLE_ROUNDING
+constexpr bool kSingleRounding = true;
+#else
+constexpr bool kSingleRounding = false;
+#endif
+constexpr int kMaxDepth = 32;  // output channels of the fast path (its per-channel words on the stack)
+
+// Two int16 in one word (low half first), as SMLAD reads them.
+inline uint32_t Pack(int32_t low, int32_t high) {
+  return (static_cast<uint32_t>(low) & 0xFFFFu) | (static_cast<uint32_t>(high) << 16);
+}
+
+// acc + low(a) * low(b) + high(a) * high(b): one SMLAD on a core with the DSP extension.
+inline int32_t DualMac(uint32_t a, uint32_t b, int32_t acc) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t result;
+  __asm__("smlad %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+  return result;
+#else
+  return acc + static_cast<int16_t>(a & 0xFFFFu) * static_cast<int16_t>(b & 0xFFFFu) +
+         static_cast<int16_t>(a >> 16) * static_cast<int16_t>(b >> 16);
+#endif
+}
+
+// One output channel of a 3 x 3 filter: its taps as int16 pairs (the ninth with a 0), its bias,
+// its rescaling's constants.
+struct Channel3x3 {
+  uint32_t weights[5];
+  int32_t bias[2];  // [0] at the border (taps plus the offset, 0 outside), [1] inside: the offset's share added
+  int32_t multiplier, left, right, half, negative;
+};
+
+// tflite::MultiplyByQuantizedMultiplier with the tree's double rounding (TFLITE_SINGLE_ROUNDING
+// off; EvalConv leaves a single-rounding tree to the tree's kernel), as CMSIS-NN's
+// arm_nn_requantize writes it: the doubling high product of x * 2^left rounded by adding 2^30
+// (equal to gemmlowp's nudge for either sign; its saturation needs a multiplier of INT32_MIN,
+// which TFLM never makes), then RoundingDivideByPOT's nearest-with-ties-away-from-zero division
+// by 2^right as one add and shift: + 2^(right-1), - 1 more for a negative value when right > 0.
+inline int32_t Requantize(int32_t x, const Channel3x3& ch) {
+  const int64_t product = static_cast<int64_t>(x * (1 << ch.left)) * ch.multiplier + (int64_t{1} << 30);
+  const int32_t high = static_cast<int32_t>(product >> 31);
+  return (high + ch.half - (high < 0 ? ch.negative : 0)) >> ch.right;
+}
+
+// The 9 taps of a 3 x 3 patch as SMLAD pairs: the input values (inside the image) or the input
+// values plus the offset, 0 outside the image (where the reference adds nothing).
+inline void PackPatch(const int32_t tap[9], uint32_t patch[5]) {
+  for (int p = 0; p < 4; ++p) patch[p] = Pack(tap[2 * p], tap[2 * p + 1]);
+  patch[4] = Pack(tap[8], 0);
+}
+
+struct Clamp {
+  int32_t zero_point, low, high;
+};
+
+// Every output channel of one pixel: the products first, then the rescaling, each loop with few
+// enough values for the core's registers (a function of its own, so the caller's loop variables
+// do not push them to the stack).
+__attribute__((noinline)) void OutputPixel(const uint32_t patch[5], int inside, const Channel3x3* channels,
+                                           int depth, Clamp clamp, int8_t* out) {
+  const uint32_t p0 = patch[0], p1 = patch[1], p2 = patch[2], p3 = patch[3], p4 = patch[4];
+  int32_t acc[kMaxDepth];
+  for (int c = 0; c < depth; ++c) {
+    const Channel3x3& ch = channels[c];
+    int32_t sum = ch.bias[inside];
+    sum = DualMac(p0, ch.weights[0], sum);
+    sum = DualMac(p1, ch.weights[1], sum);
+    sum = DualMac(p2, ch.weights[2], sum);
+    sum = DualMac(p3, ch.weights[3], sum);
+    acc[c] = DualMac(p4, ch.weights[4], sum);
+  }
+  for (int c = 0; c < depth; ++c) {
+    const int32_t value = Requantize(acc[c], channels[c]) + clamp.zero_point;
+    out[c] = static_cast<int8_t>(std::min(std::max(value, clamp.low), clamp.high));
+  }
+}
+
+TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* filter = tflite::micro::GetEvalInput(context, node, 1);
+  const TfLiteEvalTensor* bias = node->inputs->size == 3 ? tflite::micro::GetEvalInput(context, node, 2) : nullptr;
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const auto& params = *static_cast<const TfLiteConvParams*>(node->builtin_data);
+  const int* in_dims = input->dims->data;
+  const int* f_dims = filter->dims->data;
+  if (input->type != kTfLiteInt8 || filter->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
+      input->dims->size != 4 || filter->dims->size != 4 || in_dims[0] != 1 || in_dims[3] != 1 || f_dims[1] != 3 ||
+      f_dims[2] != 3 || f_dims[3] != 1 || f_dims[0] > kMaxDepth || kSingleRounding || params.dilation_width_factor != 1 ||
+      params.dilation_height_factor != 1 || (bias != nullptr && bias->type != kTfLiteInt32)) {
+    return g_tree_conv.invoke(context, node);
+  }
+  const auto& data = *static_cast<const tflite::OpDataConv*>(node->user_data);
+  const int in_h = in_dims[1], in_w = in_dims[2], depth = f_dims[0];
+  const int out_h = output->dims->data[1], out_w = output->dims->data[2];
+  const int32_t offset = -data.input_zero_point;
+  const int8_t* x = tflite::micro::GetTensorData<int8_t>(input);
+  const int8_t* w = tflite::micro::GetTensorData<int8_t>(filter);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  Channel3x3 channels[kMaxDepth];
+  for (int c = 0; c < depth; ++c) {
+    const int8_t* wc = w + c * 9;
+    Channel3x3& ch = channels[c];
+    int32_t taps_sum = 0;
+    for (int t = 0; t < 9; ++t) taps_sum += wc[t];
+    for (int p = 0; p < 4; ++p) ch.weights[p] = Pack(wc[2 * p], wc[2 * p + 1]);
+    ch.weights[4] = Pack(wc[8], 0);
+    ch.bias[0] = bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias)[c] : 0;
+    ch.bias[1] = ch.bias[0] + offset * taps_sum;  // sum w * (x + offset) = sum w * x + offset * sum w
+    const int shift = data.per_channel_output_shift[c];
+    ch.multiplier = data.per_channel_output_multiplier[c];
+    ch.left = shift > 0 ? shift : 0;
+    ch.right = shift > 0 ? 0 : -shift;
+    ch.half = (1 << ch.right) >> 1;
+    ch.negative = ch.right > 0 ? 1 : 0;
+  }
+  const Clamp clamp{data.output_zero_point, data.output_activation_min, data.output_activation_max};
+  for (int oy = 0; oy < out_h; ++oy) {
+    const int y0 = oy * params.stride_height - data.padding.height;
+    for (int ox = 0; ox < out_w; ++ox, out += depth) {
+      const int x0 = ox * params.stride_width - data.padding.width;
+      const bool inside = y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w;
+      int32_t tap[9];
+      for (int ky = 0, t = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx, ++t) {
+          const int y = y0 + ky, xx = x0 + kx;
+          if (inside) {
+            tap[t] = x[y * in_w + xx];
+          } else {
+            tap[t] = y >= 0 && y < in_h && xx >= 0 && xx < in_w ? x[y * in_w + xx] + offset : 0;
+          }
+        }
+      }
+      uint32_t patch[5];
+      PackPatch(tap, patch);
+      OutputPixel(patch, inside, channels, depth, clamp, out);
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
+
+TFLMRegistration SerRegisterConv2D() {
+  g_tree_conv = tflite::Register_CONV_2D();
+  TFLMRegistration registration = g_tree_conv;
+  registration.invoke = EvalConv;
+  return registration;
+}
 
 TFLMRegistration SerRegisterMean() { return tflite::micro::RegisterOp(InitMean, PrepareMean, EvalMean); }
 

@@ -16,4 +16,9 @@ TFLMRegistration SerRegisterSoftmaxInt8();
 // rescaling (kernels/internal/reference/reduce.h QuantizedMeanOrSum); other cases run TFLM's kernel.
 TFLMRegistration SerRegisterMean();
 
+// CONV_2D: int8 with one input channel and a 3 x 3 filter (a spectrogram's first layer), with
+// the taps of each output pixel packed once for SMLAD, TFLM's reference arithmetic (kernels/
+// internal/reference/integer_ops/conv.h); every other convolution runs the tree's kernel (CMSIS-NN).
+TFLMRegistration SerRegisterConv2D();
+
 #endif  // SER_KERNELS_H_
