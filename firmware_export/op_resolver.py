@@ -36,9 +36,15 @@ def conv_3x3_one_channel(use) -> bool:
             and filter_shape[1:] == (3, 3, 1) and filter_shape[0] <= 32)
 
 
+def softmax_int8_rows(use) -> bool:
+    """The SOFTMAX nodes ser_kernels.cc runs: int8 out, rows of at most kMaxSoftmaxRow (512) values."""
+    rows = [shape[-1] for shape in use.output_shapes if len(shape)]
+    return use.output_type == "INT8" and all(n <= 512 for n in rows)
+
+
 # op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite_ops.OpUse,
 # whether it hands the other nodes to the tree's kernel)
-SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", lambda use: use.output_type == "INT8", False),
+SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", softmax_int8_rows, False),
                "MEAN": ("SerRegisterMean", lambda use: use.output_type == "INT8", True),
                "CONV_2D": ("SerRegisterConv2D", conv_3x3_one_channel, True)}
 

@@ -5,7 +5,8 @@
 // fixed-point exp(x - max) twice per element, 200+ instructions each on a Cortex-M4. Its input
 // x - max is an int8 difference, one of 256 values, and the rescaling before exp() is the node's
 // constant: so exp() is a function of the difference alone. It is computed the first time a
-// difference appears in an Invoke and looked up after; every other step is the reference code.
+// difference appears in an Invoke and looked up after, once per element (kept for the row's
+// output pass); the fixed-point steps are the reference's, written as CMSIS-NN writes them.
 //
 // MEAN, int8. TFLM's integer mean walks the input with a generic multi-axis index (over 150
 // instructions per element on a Cortex-M4). Integer sums do not depend on the order they are
@@ -43,8 +44,24 @@ namespace {
 constexpr int kScaledDiffIntegerBits = 5;     // as reference_ops::Softmax
 constexpr int kAccumulationIntegerBits = 12;
 using FixedPointScaledDiff = gemmlowp::FixedPoint<int32_t, kScaledDiffIntegerBits>;
-using FixedPointAccum = gemmlowp::FixedPoint<int32_t, kAccumulationIntegerBits>;
 using FixedPoint0 = gemmlowp::FixedPoint<int32_t, 0>;
+
+constexpr int kMaxSoftmaxRow = 512;  // a row's exps on the stack (op_resolver.py routes only such rows here)
+
+// gemmlowp::SaturatingRoundingDoublingHighMul without its saturation, which needs both operands
+// INT32_MIN: (a * b + 2^30) >> 31 equals its nudged truncating division for either sign (as
+// CMSIS-NN's arm_nn_doubling_high_mult_no_sat computes it). SOFTMAX's operands are >= 0.
+inline int32_t DoublingHighMul(int32_t a, int32_t b) {
+  return static_cast<int32_t>((static_cast<int64_t>(a) * b + (int64_t{1} << 30)) >> 31);
+}
+
+// gemmlowp::RoundingDivideByPOT (to nearest, ties away from zero; exponent 0..31) with the
+// remainder compared, not added: x + 2^(exponent-1) would overflow near INT32_MAX.
+inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((uint32_t{1} << exponent) - 1u);
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
+}
 
 // exp() of each difference -255..0 (index 255 + diff), filled as the differences appear.
 class ExpTable {
@@ -85,32 +102,33 @@ TfLiteStatus EvalInt8(TfLiteContext* context, TfLiteNode* node) {
   const int outer_size = tflite::MatchingFlatSizeSkipDim(input_shape, trailing_dim, output_shape);
   const int depth = tflite::MatchingDim(input_shape, trailing_dim, output_shape, trailing_dim);
   const int diff_min = params.diff_min;
+  if (depth > kMaxSoftmaxRow) {
+    MicroPrintf("SerRegisterSoftmaxInt8: rows of at most %d values (got %d)", kMaxSoftmaxRow, depth);
+    return kTfLiteError;
+  }
   ExpTable table(params);
+  int32_t exps[kMaxSoftmaxRow];  // the row's exp(x - max), 0 where the reference writes -128 directly
 
   for (int i = 0; i < outer_size; ++i, in += depth, out += depth) {
     int8_t max_in_row = std::numeric_limits<int8_t>::min();
     for (int c = 0; c < depth; ++c) max_in_row = std::max(max_in_row, in[c]);
 
-    FixedPointAccum sum_of_exps = FixedPointAccum::Zero();
+    int32_t sum_of_exps = 0;  // FixedPointAccum's raw value: exp() rescaled to 12 integer bits
     for (int c = 0; c < depth; ++c) {
       const int32_t diff = static_cast<int32_t>(in[c]) - max_in_row;
-      if (diff >= diff_min) sum_of_exps = sum_of_exps + gemmlowp::Rescale<kAccumulationIntegerBits>(table.At(diff));
+      exps[c] = diff >= diff_min ? table.At(diff).raw() : 0;
+      sum_of_exps += RoundingDivideByPOT(exps[c], kAccumulationIntegerBits);
     }
     int num_bits_over_unit;
-    const FixedPoint0 shifted_scale = FixedPoint0::FromRaw(
-        tflite::GetReciprocal(sum_of_exps.raw(), kAccumulationIntegerBits, &num_bits_over_unit));
+    const int32_t shifted_scale = tflite::GetReciprocal(sum_of_exps, kAccumulationIntegerBits, &num_bits_over_unit);
     const int exponent = num_bits_over_unit + 31 - 8;
     TFLITE_CHECK(0 <= exponent && exponent <= 31);
 
+    // an exp of 0 gives 0 + -128: the reference's output below diff_min
     for (int c = 0; c < depth; ++c) {
-      const int32_t diff = static_cast<int32_t>(in[c]) - max_in_row;
-      if (diff >= diff_min) {
-        const int32_t unsat = gemmlowp::RoundingDivideByPOT((shifted_scale * table.At(diff)).raw(), exponent);
-        const int32_t shifted = unsat + std::numeric_limits<int8_t>::min();
-        out[c] = static_cast<int8_t>(std::max(std::min(shifted, int32_t{127}), int32_t{-128}));
-      } else {
-        out[c] = std::numeric_limits<int8_t>::min();
-      }
+      const int32_t unsat = RoundingDivideByPOT(DoublingHighMul(shifted_scale, exps[c]), exponent);
+      const int32_t shifted = unsat + std::numeric_limits<int8_t>::min();
+      out[c] = static_cast<int8_t>(std::max(std::min(shifted, int32_t{127}), int32_t{-128}));
     }
   }
   return kTfLiteOk;
@@ -214,19 +232,14 @@ inline int32_t DualMac(uint32_t a, uint32_t b, int32_t acc) {
 struct Channel3x3 {
   uint32_t weights[5];
   int32_t bias[2];  // [0] at the border (taps plus the offset, 0 outside), [1] inside: the offset's share added
-  int32_t multiplier, left, right, half, negative;
+  int32_t multiplier, left, right;
 };
 
 // tflite::MultiplyByQuantizedMultiplier with the tree's double rounding (TFLITE_SINGLE_ROUNDING
 // off; EvalConv leaves a single-rounding tree to the tree's kernel), as CMSIS-NN's
-// arm_nn_requantize writes it: the doubling high product of x * 2^left rounded by adding 2^30
-// (equal to gemmlowp's nudge for either sign; its saturation needs a multiplier of INT32_MIN,
-// which TFLM never makes), then RoundingDivideByPOT's nearest-with-ties-away-from-zero division
-// by 2^right as one add and shift: + 2^(right-1), - 1 more for a negative value when right > 0.
+// arm_nn_requantize writes it (TFLM never makes a multiplier of INT32_MIN).
 inline int32_t Requantize(int32_t x, const Channel3x3& ch) {
-  const int64_t product = static_cast<int64_t>(x * (1 << ch.left)) * ch.multiplier + (int64_t{1} << 30);
-  const int32_t high = static_cast<int32_t>(product >> 31);
-  return (high + ch.half - (high < 0 ? ch.negative : 0)) >> ch.right;
+  return RoundingDivideByPOT(DoublingHighMul(x * (1 << ch.left), ch.multiplier), ch.right);
 }
 
 // The 9 taps of a 3 x 3 patch as SMLAD pairs: the input values (inside the image) or the input
@@ -297,8 +310,6 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
     ch.multiplier = data.per_channel_output_multiplier[c];
     ch.left = shift > 0 ? shift : 0;
     ch.right = shift > 0 ? 0 : -shift;
-    ch.half = (1 << ch.right) >> 1;
-    ch.negative = ch.right > 0 ? 1 : 0;
   }
   const Clamp clamp{data.output_zero_point, data.output_activation_min, data.output_activation_max};
   for (int oy = 0; oy < out_h; ++oy) {
@@ -307,12 +318,17 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
       const int x0 = ox * params.stride_width - data.padding.width;
       const bool inside = y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w;
       int32_t tap[9];
-      for (int ky = 0, t = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx, ++t) {
-          const int y = y0 + ky, xx = x0 + kx;
-          if (inside) {
-            tap[t] = x[y * in_w + xx];
-          } else {
+      if (inside) {
+        const int8_t* row = x + y0 * in_w + x0;
+        for (int ky = 0; ky < 3; ++ky, row += in_w) {
+          tap[3 * ky] = row[0];
+          tap[3 * ky + 1] = row[1];
+          tap[3 * ky + 2] = row[2];
+        }
+      } else {
+        for (int ky = 0, t = 0; ky < 3; ++ky) {
+          for (int kx = 0; kx < 3; ++kx, ++t) {
+            const int y = y0 + ky, xx = x0 + kx;
             tap[t] = y >= 0 && y < in_h && xx >= 0 && xx < in_w ? x[y * in_w + xx] + offset : 0;
           }
         }
