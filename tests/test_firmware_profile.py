@@ -169,3 +169,23 @@ def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
                                f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audio():
+    """benchmarks/firmware_profile.py's block: ms at the clock (one cycle per instruction), and when
+    streaming A per step x 25 steps per second + B + C per label as the app timed it."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from firmware_profile import latency
+
+    pieces = [PieceProfile("step", 10, [Node(0, "CONV_2D", "s", "ser-reparam", "", 1000, 200_000.0)], 210_000.0),
+              PieceProfile("attend", 31, [Node(0, "SOFTMAX", "a", "ser-reparam", "", 500, 400_000.0)]),
+              PieceProfile("classify", 1, [Node(0, "MEAN", "c", "ser-reparam", "", 0, 20_000.0)])]
+    report = {"pieces": pieces, "totals": {"label": 13_000_000.0},
+              "manifest": {"streaming": {"steps": 124, "chunk": 4, "step_frames": 4, "label_hop_s": 1.0}}}
+    text = latency(report, 168)
+    assert "| step, one Invoke | 210,000 | 1,000 | 1.25 ms |" in text
+    assert "| B × 31 chunks + C, one label | 13,000,000 | 15,500 |" in text
+    assert "| 18,250,000 | | 10.86% of the core |" in text  # 25 x 210,000 + 13,000,000 of 168 M
+    assert "not cycles" in text
