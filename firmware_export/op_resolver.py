@@ -42,11 +42,24 @@ def softmax_int8_rows(use) -> bool:
     return use.output_type == "INT8" and all(n <= 512 for n in rows)
 
 
+def batch_matmul_small(use) -> bool:
+    """The BATCH_MATMUL nodes ser_kernels.cc's EvalBatchMatmul runs: int8, depth <= 16 and the right
+    operand's columns x depth / 2 <= 512 (its stack buffers). adj_x is not in an OpUse: the kernel
+    hands such a node (the converter does not make them) to the tree's kernel itself."""
+    if use.output_type != "INT8" or len(use.input_shapes) < 2 or min(map(len, use.input_shapes[:2])) < 2:
+        return False
+    lhs, rhs = use.input_shapes[:2]
+    depth = lhs[-1]
+    cols = rhs[-1] if rhs[-2] == depth else rhs[-2]
+    return depth <= 16 and cols * ((depth + 1) // 2) <= 512
+
+
 # op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite_ops.OpUse,
 # whether it hands the other nodes to the tree's kernel)
 SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", softmax_int8_rows, False),
                "MEAN": ("SerRegisterMean", lambda use: use.output_type == "INT8", True),
-               "CONV_2D": ("SerRegisterConv2D", conv_3x3_one_channel, True)}
+               "CONV_2D": ("SerRegisterConv2D", conv_3x3_one_channel, True),
+               "BATCH_MATMUL": ("SerRegisterBatchMatmul", batch_matmul_small, True)}
 
 
 def ser_kernel_ops(uses) -> list[str]:

@@ -189,3 +189,18 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
     assert "| B × 31 chunks + C, one label | 13,000,000 | 15,500 |" in text
     assert "| 18,250,000 | | 10.86% of the core |" in text  # 25 x 210,000 + 13,000,000 of 168 M
     assert "not cycles" in text
+
+
+def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
+    """Attention's scores (a head's depth) run in ser_kernels.cc; a depth over 16 (the weighted values:
+    CMSIS-NN does those well) or a right operand over 512 int16 pairs (2 KB of stack) stays with the
+    tree's kernel."""
+    from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
+
+    scores = use("BATCH_MATMUL", input_shapes=((1, 4, 4), (1, 4, 124)))
+    weighted = use("BATCH_MATMUL", input_shapes=((1, 4, 124), (1, 124, 4)))
+    assert ser_kernel_runs(scores) and not ser_kernel_runs(weighted)
+    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] and ser_kernel_ops([weighted]) == []
+    assert ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 74, 4), (1, 74, 4))))         # adj_y
+    assert not ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 64, 16), (1, 16, 128))))  # 128 x 8 pairs
+    assert not ser_kernel_runs(use("BATCH_MATMUL", "INT16", scores.input_shapes))

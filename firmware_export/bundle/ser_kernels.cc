@@ -8,6 +8,12 @@
 // difference appears in an Invoke and looked up after, once per element (kept for the row's
 // output pass); the fixed-point steps are the reference's, written as CMSIS-NN writes them.
 //
+// BATCH_MATMUL, int8, depth <= 16 (attention's scores: a head's width). TFLM's CMSIS-NN kernel
+// transposes the right operand at every Invoke and runs arm_nn_vec_mat_mult_t_s8 per left row,
+// whose fixed costs dominate at a depth of 4: over 50 instructions per output. Here the right
+// operand's columns and each left row, minus their zero points, are packed once as int16 pairs,
+// each output is a few SMLADs, and a row's sums are rescaled together as the reference does.
+//
 // MEAN, int8. TFLM's integer mean walks the input with a generic multi-axis index (over 150
 // instructions per element on a Cortex-M4). Integer sums do not depend on the order they are
 // taken in, so a loop over [outer, reduced, inner] gives the same sums; the rescaling to the
@@ -32,6 +38,7 @@
 
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/types.h"
+#include "tensorflow/lite/micro/kernels/batch_matmul.h"
 #include "tensorflow/lite/micro/kernels/conv.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/kernels/reduce.h"
@@ -238,8 +245,8 @@ struct Channel3x3 {
 // tflite::MultiplyByQuantizedMultiplier with the tree's double rounding (TFLITE_SINGLE_ROUNDING
 // off; EvalConv leaves a single-rounding tree to the tree's kernel), as CMSIS-NN's
 // arm_nn_requantize writes it (TFLM never makes a multiplier of INT32_MIN).
-inline int32_t Requantize(int32_t x, const Channel3x3& ch) {
-  return RoundingDivideByPOT(DoublingHighMul(x * (1 << ch.left), ch.multiplier), ch.right);
+inline int32_t Requantize(int32_t x, int32_t multiplier, int left, int right) {
+  return RoundingDivideByPOT(DoublingHighMul(x * (1 << left), multiplier), right);
 }
 
 // The 9 taps of a 3 x 3 patch as SMLAD pairs: the input values (inside the image) or the input
@@ -270,7 +277,7 @@ __attribute__((noinline)) void OutputPixel(const uint32_t patch[5], int inside, 
     acc[c] = DualMac(p4, ch.weights[4], sum);
   }
   for (int c = 0; c < depth; ++c) {
-    const int32_t value = Requantize(acc[c], channels[c]) + clamp.zero_point;
+    const int32_t value = Requantize(acc[c], channels[c].multiplier, channels[c].left, channels[c].right) + clamp.zero_point;
     out[c] = static_cast<int8_t>(std::min(std::max(value, clamp.low), clamp.high));
   }
 }
@@ -341,12 +348,107 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+TFLMRegistration g_tree_batch_matmul;  // the tree's BATCH_MATMUL (init, prepare, other shapes)
+constexpr int kMaxMatmulDepth = 16;          // short products only: longer ones run well in CMSIS-NN
+constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as int16 pairs (2 KB of stack)
+constexpr int kMatmulBlock = 64;             // outputs summed before they are rescaled together
+
+// A per-tensor rescaling to int8 (tflite::MultiplyByQuantizedMultiplier + zero point + clamp) of
+// `count` sums already multiplied by 2^left: a function of its own, so its constants stay in
+// registers.
+__attribute__((noinline)) void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right,
+                                          int32_t zero_point, int32_t low, int32_t high, int8_t* out) {
+  for (int j = 0; j < count; ++j) {
+    const int32_t value = RoundingDivideByPOT(DoublingHighMul(sums[j], multiplier), right) + zero_point;
+    out[j] = static_cast<int8_t>(std::min(std::max(value, low), high));
+  }
+}
+
+// sums[j] = 2^left * the products of a left row's `kPairs` int16 pairs with column j's, unrolled
+// for the depth (the row's pairs in registers).
+template <int kPairs>
+void SumColumns(const uint32_t* row, const uint32_t* columns, int count, int left, int32_t* sums) {
+  uint32_t words[kPairs];
+  for (int p = 0; p < kPairs; ++p) words[p] = row[p];
+  for (int j = 0; j < count; ++j, columns += kPairs) {
+    int32_t acc = 0;
+#pragma GCC unroll 8
+    for (int p = 0; p < kPairs; ++p) acc = DualMac(words[p], columns[p], acc);
+    sums[j] = acc * (1 << left);
+  }
+}
+using SumColumnsFunction = void (*)(const uint32_t*, const uint32_t*, int, int, int32_t*);
+constexpr SumColumnsFunction kSumColumns[] = {SumColumns<1>, SumColumns<2>, SumColumns<3>, SumColumns<4>,
+                                              SumColumns<5>, SumColumns<6>, SumColumns<7>, SumColumns<8>};
+
+// int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
+// of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
+TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* lhs = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* rhs = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const auto& params = *static_cast<const TfLiteBatchMatMulParams*>(node->builtin_data);
+  const int l_rank = lhs->dims->size, r_rank = rhs->dims->size;
+  if (lhs->type != kTfLiteInt8 || rhs->type != kTfLiteInt8 || output->type != kTfLiteInt8 || params.adj_x ||
+      l_rank < 2 || r_rank < 2 || kSingleRounding) {
+    return g_tree_batch_matmul.invoke(context, node);
+  }
+  const int rows = lhs->dims->data[l_rank - 2], depth = lhs->dims->data[l_rank - 1];
+  const int cols = rhs->dims->data[params.adj_y ? r_rank - 2 : r_rank - 1];
+  const int right_depth = rhs->dims->data[params.adj_y ? r_rank - 1 : r_rank - 2];
+  const int pairs = (depth + 1) / 2;  // 1..8 with kMaxMatmulDepth 16: kSumColumns
+  const int batches = rows * depth > 0 ? tflite::ElementCount(*lhs->dims) / (rows * depth) : 0;
+  if (right_depth != depth || depth > kMaxMatmulDepth || cols * pairs > kMaxMatmulRightWords || batches == 0 ||
+      tflite::ElementCount(*rhs->dims) != batches * cols * depth ||
+      tflite::ElementCount(*output->dims) != batches * rows * cols) {
+    return g_tree_batch_matmul.invoke(context, node);
+  }
+  const auto& q = *static_cast<const tflite::OpDataBatchMatmul*>(node->user_data)->quantization;
+  const int left = q.output_shift > 0 ? q.output_shift : 0, right = q.output_shift > 0 ? 0 : -q.output_shift;
+  const int8_t* l = tflite::micro::GetTensorData<int8_t>(lhs);
+  const int8_t* r = tflite::micro::GetTensorData<int8_t>(rhs);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  uint32_t right_words[kMaxMatmulRightWords];  // column j's pairs at [j * pairs]
+  uint32_t row[kMaxMatmulDepth / 2];
+  int32_t sums[kMatmulBlock];
+  for (int b = 0; b < batches; ++b, l += rows * depth, r += cols * depth) {
+    for (int j = 0; j < cols; ++j) {
+      for (int k = 0; k < depth; k += 2) {
+        const int32_t v0 = (params.adj_y ? r[j * depth + k] : r[k * cols + j]) - q.rhs_zero_point;
+        const int32_t v1 = k + 1 < depth ? (params.adj_y ? r[j * depth + k + 1] : r[(k + 1) * cols + j]) -
+                                               q.rhs_zero_point : 0;
+        right_words[j * pairs + k / 2] = Pack(v0, v1);
+      }
+    }
+    for (int i = 0; i < rows; ++i, out += cols) {
+      const int8_t* li = l + i * depth;
+      for (int k = 0; k < depth; k += 2) {
+        row[k / 2] = Pack(li[k] - q.lhs_zero_point, k + 1 < depth ? li[k + 1] - q.lhs_zero_point : 0);
+      }
+      for (int j0 = 0; j0 < cols; j0 += kMatmulBlock) {
+        const int count = std::min(kMatmulBlock, cols - j0);
+        kSumColumns[pairs - 1](row, right_words + j0 * pairs, count, left, sums);
+        RescaleRow(sums, count, q.output_multiplier, right, q.output_zero_point, q.output_activation_min,
+                   q.output_activation_max, out + j0);
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
 
 TFLMRegistration SerRegisterConv2D() {
   g_tree_conv = tflite::Register_CONV_2D();
   TFLMRegistration registration = g_tree_conv;
   registration.invoke = EvalConv;
+  return registration;
+}
+
+TFLMRegistration SerRegisterBatchMatmul() {
+  g_tree_batch_matmul = tflite::Register_BATCH_MATMUL();
+  TFLMRegistration registration = g_tree_batch_matmul;
+  registration.invoke = EvalBatchMatmul;
   return registration;
 }
 
