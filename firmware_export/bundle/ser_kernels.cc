@@ -21,12 +21,11 @@
 //
 // CONV_2D, int8, one input channel, 3 x 3 filter (a spectrogram's first layer). CMSIS-NN's
 // arm_convolve_s8 builds an im2col column of 9 values per pixel and runs its matrix product over
-// it: about 10 instructions per MAC. Here a pixel's 9 taps are packed once into five int16 pairs
-// and every output channel takes them with five SMLADs; inside the image the input offset's share
-// (offset * the sum of the channel's taps) is in the bias, at the border the taps outside the image
-// are 0 (the reference adds nothing for them). Integer sums do not depend on their order, so the
-// accumulators equal the reference's; the rescaling is the reference's, written as CMSIS-NN's
-// arm_nn_requantize. The node's data is the tree's own (its Init / Prepare): OpDataConv is the
+// it: about 10 instructions per MAC. Here the 9 taps (plus the input offset; 0 outside the image,
+// where the reference adds nothing) of up to 64 pixels of an output row are packed once into five
+// int16 pairs each, and each output channel runs over them with five SMLADs per pixel, then
+// rescales them in one loop. Integer sums do not depend on their order, so the accumulators equal
+// the reference's; the rescaling is the reference's, written as CMSIS-NN's arm_nn_requantize. The node's data is the tree's own (its Init / Prepare): OpDataConv is the
 // first member of the node data in TFLM's reference and CMSIS-NN kernels.
 #include "ser_kernels.h"
 
@@ -209,13 +208,12 @@ TfLiteStatus EvalMean(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
-TFLMRegistration g_tree_conv;  // the tree's CONV_2D (init, prepare, and the invoke of other shapes)
 #if TFLITE_SINGLE_ROUNDING
-constexpr bool kSingleRounding = true;
+constexpr bool kSingleRounding = true;  // the kernels below rescale with double rounding only
 #else
 constexpr bool kSingleRounding = false;
 #endif
-constexpr int kMaxDepth = 32;  // output channels of the fast path (its per-channel words on the stack)
+constexpr int kBlock = 64;  // outputs summed before they are rescaled together
 
 // Two int16 in one word (low half first), as SMLAD reads them.
 inline uint32_t Pack(int32_t low, int32_t high) {
@@ -234,52 +232,67 @@ inline int32_t DualMac(uint32_t a, uint32_t b, int32_t acc) {
 #endif
 }
 
+// sums[j] = 2^left * (bias + the products of `row`'s kPairs int16 pairs with column j's), unrolled
+// for the depth with the row's pairs in registers. 2^left before the rescaling:
+// tflite::MultiplyByQuantizedMultiplier's x * (1 << left_shift).
+template <int kPairs>
+void SumColumns(const uint32_t* row, const uint32_t* columns, int count, int32_t bias, int left, int32_t* sums) {
+  uint32_t words[kPairs];
+  for (int p = 0; p < kPairs; ++p) words[p] = row[p];
+  for (int j = 0; j < count; ++j, columns += kPairs) {
+    int32_t acc = bias;
+#pragma GCC unroll 8
+    for (int p = 0; p < kPairs; ++p) acc = DualMac(words[p], columns[p], acc);
+    sums[j] = acc * (1 << left);
+  }
+}
+using SumColumnsFunction = void (*)(const uint32_t*, const uint32_t*, int, int32_t, int, int32_t*);
+constexpr SumColumnsFunction kSumColumns[] = {SumColumns<1>, SumColumns<2>, SumColumns<3>, SumColumns<4>,
+                                              SumColumns<5>, SumColumns<6>, SumColumns<7>, SumColumns<8>};
+
+// The rest of tflite::MultiplyByQuantizedMultiplier (double rounding, as CMSIS-NN's
+// arm_nn_requantize writes it; TFLM never makes a multiplier of INT32_MIN), the zero point and the
+// clamp, for `count` sums to out[0], out[stride], ...: a function of its own, so its constants stay
+// in registers.
+__attribute__((noinline)) void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right,
+                                          int32_t zero_point, int32_t low, int32_t high, int8_t* out, int stride) {
+  for (int j = 0; j < count; ++j, out += stride) {
+    const int32_t value = RoundingDivideByPOT(DoublingHighMul(sums[j], multiplier), right) + zero_point;
+    *out = static_cast<int8_t>(std::min(std::max(value, low), high));
+  }
+}
+
+TFLMRegistration g_tree_conv;  // the tree's CONV_2D (init, prepare, and the invoke of other shapes)
+constexpr int kMaxDepth = 32;  // output channels of the fast path (their words on the stack)
+
 // One output channel of a 3 x 3 filter: its taps as int16 pairs (the ninth with a 0), its bias,
 // its rescaling's constants.
 struct Channel3x3 {
   uint32_t weights[5];
-  int32_t bias[2];  // [0] at the border (taps plus the offset, 0 outside), [1] inside: the offset's share added
-  int32_t multiplier, left, right;
+  int32_t bias, multiplier, left, right;
 };
 
-// tflite::MultiplyByQuantizedMultiplier with the tree's double rounding (TFLITE_SINGLE_ROUNDING
-// off; EvalConv leaves a single-rounding tree to the tree's kernel), as CMSIS-NN's
-// arm_nn_requantize writes it (TFLM never makes a multiplier of INT32_MIN).
-inline int32_t Requantize(int32_t x, int32_t multiplier, int left, int right) {
-  return RoundingDivideByPOT(DoublingHighMul(x * (1 << left), multiplier), right);
-}
-
-// The 9 taps of a 3 x 3 patch as SMLAD pairs: the input values (inside the image) or the input
-// values plus the offset, 0 outside the image (where the reference adds nothing).
-inline void PackPatch(const int32_t tap[9], uint32_t patch[5]) {
-  for (int p = 0; p < 4; ++p) patch[p] = Pack(tap[2 * p], tap[2 * p + 1]);
-  patch[4] = Pack(tap[8], 0);
-}
-
-struct Clamp {
-  int32_t zero_point, low, high;
-};
-
-// Every output channel of one pixel: the products first, then the rescaling, each loop with few
-// enough values for the core's registers (a function of its own, so the caller's loop variables
-// do not push them to the stack).
-__attribute__((noinline)) void OutputPixel(const uint32_t patch[5], int inside, const Channel3x3* channels,
-                                           int depth, Clamp clamp, int8_t* out) {
-  const uint32_t p0 = patch[0], p1 = patch[1], p2 = patch[2], p3 = patch[3], p4 = patch[4];
-  int32_t acc[kMaxDepth];
-  for (int c = 0; c < depth; ++c) {
-    const Channel3x3& ch = channels[c];
-    int32_t sum = ch.bias[inside];
-    sum = DualMac(p0, ch.weights[0], sum);
-    sum = DualMac(p1, ch.weights[1], sum);
-    sum = DualMac(p2, ch.weights[2], sum);
-    sum = DualMac(p3, ch.weights[3], sum);
-    acc[c] = DualMac(p4, ch.weights[4], sum);
+// The 9 taps of the 3 x 3 patch at (y0, x0) plus the input offset, as 5 SMLAD pairs; 0 outside the
+// image, where the reference adds nothing.
+inline void PackPatch(const int8_t* x, int in_h, int in_w, int y0, int x0, int32_t offset, uint32_t patch[5]) {
+  int32_t tap[10];
+  if (y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w) {
+    const int8_t* row = x + y0 * in_w + x0;
+    for (int ky = 0; ky < 3; ++ky, row += in_w) {
+      tap[3 * ky] = row[0] + offset;
+      tap[3 * ky + 1] = row[1] + offset;
+      tap[3 * ky + 2] = row[2] + offset;
+    }
+  } else {
+    for (int ky = 0, t = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx, ++t) {
+        const int y = y0 + ky, xx = x0 + kx;
+        tap[t] = y >= 0 && y < in_h && xx >= 0 && xx < in_w ? x[y * in_w + xx] + offset : 0;
+      }
+    }
   }
-  for (int c = 0; c < depth; ++c) {
-    const int32_t value = Requantize(acc[c], channels[c].multiplier, channels[c].left, channels[c].right) + clamp.zero_point;
-    out[c] = static_cast<int8_t>(std::min(std::max(value, clamp.low), clamp.high));
-  }
+  tap[9] = 0;
+  for (int p = 0; p < 5; ++p) patch[p] = Pack(tap[2 * p], tap[2 * p + 1]);
 }
 
 TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
@@ -292,8 +305,9 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   const int* f_dims = filter->dims->data;
   if (input->type != kTfLiteInt8 || filter->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
       input->dims->size != 4 || filter->dims->size != 4 || in_dims[0] != 1 || in_dims[3] != 1 || f_dims[1] != 3 ||
-      f_dims[2] != 3 || f_dims[3] != 1 || f_dims[0] > kMaxDepth || kSingleRounding || params.dilation_width_factor != 1 ||
-      params.dilation_height_factor != 1 || (bias != nullptr && bias->type != kTfLiteInt32)) {
+      f_dims[2] != 3 || f_dims[3] != 1 || f_dims[0] > kMaxDepth || kSingleRounding ||
+      params.dilation_width_factor != 1 || params.dilation_height_factor != 1 ||
+      (bias != nullptr && bias->type != kTfLiteInt32)) {
     return g_tree_conv.invoke(context, node);
   }
   const auto& data = *static_cast<const tflite::OpDataConv*>(node->user_data);
@@ -307,42 +321,30 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   for (int c = 0; c < depth; ++c) {
     const int8_t* wc = w + c * 9;
     Channel3x3& ch = channels[c];
-    int32_t taps_sum = 0;
-    for (int t = 0; t < 9; ++t) taps_sum += wc[t];
     for (int p = 0; p < 4; ++p) ch.weights[p] = Pack(wc[2 * p], wc[2 * p + 1]);
     ch.weights[4] = Pack(wc[8], 0);
-    ch.bias[0] = bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias)[c] : 0;
-    ch.bias[1] = ch.bias[0] + offset * taps_sum;  // sum w * (x + offset) = sum w * x + offset * sum w
+    ch.bias = bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias)[c] : 0;
     const int shift = data.per_channel_output_shift[c];
     ch.multiplier = data.per_channel_output_multiplier[c];
     ch.left = shift > 0 ? shift : 0;
     ch.right = shift > 0 ? 0 : -shift;
   }
-  const Clamp clamp{data.output_zero_point, data.output_activation_min, data.output_activation_max};
+  uint32_t patches[kBlock * 5];  // up to kBlock pixels of one output row
+  int32_t sums[kBlock];
   for (int oy = 0; oy < out_h; ++oy) {
     const int y0 = oy * params.stride_height - data.padding.height;
-    for (int ox = 0; ox < out_w; ++ox, out += depth) {
-      const int x0 = ox * params.stride_width - data.padding.width;
-      const bool inside = y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w;
-      int32_t tap[9];
-      if (inside) {
-        const int8_t* row = x + y0 * in_w + x0;
-        for (int ky = 0; ky < 3; ++ky, row += in_w) {
-          tap[3 * ky] = row[0];
-          tap[3 * ky + 1] = row[1];
-          tap[3 * ky + 2] = row[2];
-        }
-      } else {
-        for (int ky = 0, t = 0; ky < 3; ++ky) {
-          for (int kx = 0; kx < 3; ++kx, ++t) {
-            const int y = y0 + ky, xx = x0 + kx;
-            tap[t] = y >= 0 && y < in_h && xx >= 0 && xx < in_w ? x[y * in_w + xx] + offset : 0;
-          }
-        }
+    for (int ox0 = 0; ox0 < out_w; ox0 += kBlock) {
+      const int count = std::min(kBlock, out_w - ox0);
+      for (int i = 0; i < count; ++i) {
+        PackPatch(x, in_h, in_w, y0, (ox0 + i) * params.stride_width - data.padding.width, offset, patches + 5 * i);
       }
-      uint32_t patch[5];
-      PackPatch(tap, patch);
-      OutputPixel(patch, inside, channels, depth, clamp, out);
+      int8_t* block_out = out + (oy * out_w + ox0) * depth;
+      for (int c = 0; c < depth; ++c) {  // a channel over the block's pixels: its constants stay in registers
+        const Channel3x3& ch = channels[c];
+        SumColumns<5>(ch.weights, patches, count, ch.bias, ch.left, sums);
+        RescaleRow(sums, count, ch.multiplier, ch.right, data.output_zero_point, data.output_activation_min,
+                   data.output_activation_max, block_out + c, depth);
+      }
     }
   }
   return kTfLiteOk;
@@ -351,35 +353,6 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
 TFLMRegistration g_tree_batch_matmul;  // the tree's BATCH_MATMUL (init, prepare, other shapes)
 constexpr int kMaxMatmulDepth = 16;          // short products only: longer ones run well in CMSIS-NN
 constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as int16 pairs (2 KB of stack)
-constexpr int kMatmulBlock = 64;             // outputs summed before they are rescaled together
-
-// A per-tensor rescaling to int8 (tflite::MultiplyByQuantizedMultiplier + zero point + clamp) of
-// `count` sums already multiplied by 2^left: a function of its own, so its constants stay in
-// registers.
-__attribute__((noinline)) void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right,
-                                          int32_t zero_point, int32_t low, int32_t high, int8_t* out) {
-  for (int j = 0; j < count; ++j) {
-    const int32_t value = RoundingDivideByPOT(DoublingHighMul(sums[j], multiplier), right) + zero_point;
-    out[j] = static_cast<int8_t>(std::min(std::max(value, low), high));
-  }
-}
-
-// sums[j] = 2^left * the products of a left row's `kPairs` int16 pairs with column j's, unrolled
-// for the depth (the row's pairs in registers).
-template <int kPairs>
-void SumColumns(const uint32_t* row, const uint32_t* columns, int count, int left, int32_t* sums) {
-  uint32_t words[kPairs];
-  for (int p = 0; p < kPairs; ++p) words[p] = row[p];
-  for (int j = 0; j < count; ++j, columns += kPairs) {
-    int32_t acc = 0;
-#pragma GCC unroll 8
-    for (int p = 0; p < kPairs; ++p) acc = DualMac(words[p], columns[p], acc);
-    sums[j] = acc * (1 << left);
-  }
-}
-using SumColumnsFunction = void (*)(const uint32_t*, const uint32_t*, int, int, int32_t*);
-constexpr SumColumnsFunction kSumColumns[] = {SumColumns<1>, SumColumns<2>, SumColumns<3>, SumColumns<4>,
-                                              SumColumns<5>, SumColumns<6>, SumColumns<7>, SumColumns<8>};
 
 // int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
 // of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
@@ -410,7 +383,7 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
   int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
   uint32_t right_words[kMaxMatmulRightWords];  // column j's pairs at [j * pairs]
   uint32_t row[kMaxMatmulDepth / 2];
-  int32_t sums[kMatmulBlock];
+  int32_t sums[kBlock];
   for (int b = 0; b < batches; ++b, l += rows * depth, r += cols * depth) {
     for (int j = 0; j < cols; ++j) {
       for (int k = 0; k < depth; k += 2) {
@@ -425,11 +398,11 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
       for (int k = 0; k < depth; k += 2) {
         row[k / 2] = Pack(li[k] - q.lhs_zero_point, k + 1 < depth ? li[k + 1] - q.lhs_zero_point : 0);
       }
-      for (int j0 = 0; j0 < cols; j0 += kMatmulBlock) {
-        const int count = std::min(kMatmulBlock, cols - j0);
-        kSumColumns[pairs - 1](row, right_words + j0 * pairs, count, left, sums);
+      for (int j0 = 0; j0 < cols; j0 += kBlock) {
+        const int count = std::min(kBlock, cols - j0);
+        kSumColumns[pairs - 1](row, right_words + j0 * pairs, count, 0, left, sums);
         RescaleRow(sums, count, q.output_multiplier, right, q.output_zero_point, q.output_activation_min,
-                   q.output_activation_max, out + j0);
+                   q.output_activation_max, out + j0, 1);
       }
     }
   }
