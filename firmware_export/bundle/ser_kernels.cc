@@ -49,7 +49,6 @@ namespace {
 
 constexpr int kScaledDiffIntegerBits = 5;     // as reference_ops::Softmax
 constexpr int kAccumulationIntegerBits = 12;
-using FixedPointScaledDiff = gemmlowp::FixedPoint<int32_t, kScaledDiffIntegerBits>;
 using FixedPoint0 = gemmlowp::FixedPoint<int32_t, 0>;
 
 constexpr int kMaxSoftmaxRow = 512;  // a row's exps on the stack (op_resolver.py routes only such rows here)
@@ -69,6 +68,31 @@ inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
   return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
 }
 
+// gemmlowp::exp_on_negative_values for an input with 5 integer bits (kScaledDiffIntegerBits), step
+// by step, with the fast DoublingHighMul: every product here has an operand in [-2^28, 2^28] or a
+// positive constant, never the INT32_MIN x INT32_MIN gemmlowp saturates; its selects as branches.
+int32_t ExpOnNegativeValues(int32_t a) {
+  if (a == 0) return std::numeric_limits<int32_t>::max();            // ResultF::One()
+  constexpr int kFractionalBits = 31 - kScaledDiffIntegerBits;        // 26
+  constexpr int32_t kOneQuarter = int32_t{1} << (kFractionalBits - 2);
+  const int32_t a_mod_quarter_minus_one_quarter = (a & (kOneQuarter - 1)) - kOneQuarter;
+  // exp_on_interval_between_negative_one_quarter_and_0_excl(Rescale<0>(...)), a Taylor expansion at -1/8
+  const int32_t x = a_mod_quarter_minus_one_quarter * (1 << kScaledDiffIntegerBits) + (int32_t{1} << 28);
+  const int32_t x2 = DoublingHighMul(x, x), x3 = DoublingHighMul(x2, x), x4 = DoublingHighMul(x2, x2);
+  const int32_t x4_over_4 = RoundingDivideByPOT(x4, 2);
+  const int32_t poly = RoundingDivideByPOT(DoublingHighMul(x4_over_4 + x3, 715827883) + x2, 1);
+  constexpr int32_t kExpMinusOneEighth = 1895147668;
+  int32_t result = kExpMinusOneEighth + DoublingHighMul(kExpMinusOneEighth, x + poly);
+  // the barrel shifter: exp(-2^e) for each bit e = -2..4 of the remainder
+  constexpr int32_t kMultipliers[] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+  const int32_t remainder = a_mod_quarter_minus_one_quarter - a;
+#pragma GCC unroll 7
+  for (int e = -2; e <= 4; ++e) {
+    if (remainder & (int32_t{1} << (kFractionalBits + e))) result = DoublingHighMul(result, kMultipliers[e + 2]);
+  }
+  return result;
+}
+
 // exp() of each difference -255..0 (index 255 + diff), filled as the differences appear.
 class ExpTable {
  public:
@@ -79,7 +103,7 @@ class ExpTable {
     if (!known_[index]) {
       const int32_t rescaled = tflite::MultiplyByQuantizedMultiplierGreaterThanOne(
           diff, params_.input_multiplier, params_.input_left_shift);
-      exp_[index] = gemmlowp::exp_on_negative_values(FixedPointScaledDiff::FromRaw(rescaled)).raw();
+      exp_[index] = ExpOnNegativeValues(rescaled);
       known_[index] = 1;
     }
     return FixedPoint0::FromRaw(exp_[index]);
