@@ -37,9 +37,9 @@ def conv_3x3_one_channel(use) -> bool:
 
 
 def softmax_int8_rows(use) -> bool:
-    """The SOFTMAX nodes ser_kernels.cc runs: int8 out, rows of at most kMaxSoftmaxRow (512) values."""
+    """The SOFTMAX nodes ser_kernels.cc runs: int8 out, rows of at most kMaxSoftmaxRow (256) values."""
     rows = [shape[-1] for shape in use.output_shapes if len(shape)]
-    return use.output_type == "INT8" and all(n <= 512 for n in rows)
+    return use.output_type == "INT8" and all(n <= 256 for n in rows)
 
 
 def batch_matmul_small(use) -> bool:

@@ -130,6 +130,9 @@ def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
 
     assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
     assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
+    from ser_reparam.tflite_ops import OpUse
+    long_rows = OpUse("SOFTMAX", "", "INT8", ((1, 4, 300),), ((1, 4, 300),))  # over the kernel's 256-value row
+    assert ser_kernel_ops([use("SOFTMAX"), long_rows]) == []
     assert ser_kernel_ops([use("ADD")]) == []
 
 

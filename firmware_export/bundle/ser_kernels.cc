@@ -51,7 +51,7 @@ constexpr int kScaledDiffIntegerBits = 5;     // as reference_ops::Softmax
 constexpr int kAccumulationIntegerBits = 12;
 using FixedPoint0 = gemmlowp::FixedPoint<int32_t, 0>;
 
-constexpr int kMaxSoftmaxRow = 512;  // a row's exps on the stack (op_resolver.py routes only such rows here)
+constexpr int kMaxSoftmaxRow = 256;  // a row's exps on the stack, 1 KB (op_resolver.py routes only such rows here)
 
 // gemmlowp::SaturatingRoundingDoublingHighMul without its saturation, which needs both operands
 // INT32_MIN: (a * b + 2^30) >> 31 equals its nudged truncating division for either sign (as
@@ -408,13 +408,14 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
   uint32_t right_words[kMaxMatmulRightWords];  // column j's pairs at [j * pairs]
   uint32_t row[kMaxMatmulDepth / 2];
   int32_t sums[kBlock];
+  const int column_step = params.adj_y ? depth : 1, depth_step = params.adj_y ? 1 : cols;  // rhs[j, k]
   for (int b = 0; b < batches; ++b, l += rows * depth, r += cols * depth) {
+    uint32_t* word = right_words;
     for (int j = 0; j < cols; ++j) {
-      for (int k = 0; k < depth; k += 2) {
-        const int32_t v0 = (params.adj_y ? r[j * depth + k] : r[k * cols + j]) - q.rhs_zero_point;
-        const int32_t v1 = k + 1 < depth ? (params.adj_y ? r[j * depth + k + 1] : r[(k + 1) * cols + j]) -
-                                               q.rhs_zero_point : 0;
-        right_words[j * pairs + k / 2] = Pack(v0, v1);
+      const int8_t* column = r + j * column_step;
+      for (int k = 0; k < depth; k += 2, column += 2 * depth_step) {
+        const int32_t v1 = k + 1 < depth ? column[depth_step] - q.rhs_zero_point : 0;
+        *word++ = Pack(column[0] - q.rhs_zero_point, v1);
       }
     }
     for (int i = 0; i < rows; ++i, out += cols) {

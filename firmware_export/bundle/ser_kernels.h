@@ -10,7 +10,7 @@
 
 // SOFTMAX with int8 input and int8 output: TFLM's reference arithmetic (kernels/internal/reference/
 // softmax.h), with exp() of each input difference computed once per Invoke and looked up after;
-// rows of at most 512 values.
+// rows of at most 256 values.
 TFLMRegistration SerRegisterSoftmaxInt8();
 
 // MEAN: int8 over one block of adjacent axes summed in a plain loop, then TFLM's reference
