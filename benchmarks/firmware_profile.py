@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     head = (f"Bundle: {run} → {args.board}, {deployment} ({manifest['model']['source']}, "
             f"{manifest['model']['bytes']:,} B int8, window {manifest['window_seconds']:g} s); {args.clips} test clips.")
     command = (f"python benchmarks/firmware_profile.py {run} --board {args.board} --target {args.target} "
-               f"--clips {args.clips}")
+               f"--clips {args.clips}" + (f" --deployment {args.deployment}" if args.deployment else "")
+               + (f" --block {args.block}" if args.block != "firmware-profile" else ""))
     mhz = get_board(args.board).clock_mhz
     block = "\n".join([head, "", summary(report), "", latency(report, mhz), "", provenance(report)])
     publish(args.block, block, sys.argv[1:] if argv is None else argv, command)
