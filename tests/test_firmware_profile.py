@@ -91,10 +91,13 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     kernels = {n.op: n.kernel for n in piece.nodes}
     assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"  # the last CONV_2D: 16 channels in
     assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"  # the first: one channel in
-    assert kernels["MEAN"] == kernels["RSQRT"] == "reference"
+    assert kernels["MEAN"] == kernels["SOFTMAX"] == "ser-reparam" and kernels["RSQRT"] == "reference"
+    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]  # QK, AV
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
-    assert piece.macs == sum(node_macs(blob)) and abs(piece.macs - macs) <= 0.01 * macs
+    # the int8 graph subsamples in chunks whose inputs overlap (STRIDED_SLICE per chunk): a few
+    # percent more MACs than the folded model's count (2.3 % measured on the tiny run)
+    assert piece.macs == sum(node_macs(blob)) and macs <= piece.macs <= 1.04 * macs
 
 
 @pytest.mark.slow
