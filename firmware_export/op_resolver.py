@@ -43,15 +43,15 @@ def softmax_int8_rows(use) -> bool:
 
 
 def batch_matmul_small(use) -> bool:
-    """The BATCH_MATMUL nodes ser_kernels.cc's EvalBatchMatmul runs: int8, depth <= 16 and the right
-    operand's columns x depth / 2 <= 512 (its stack buffers). adj_x is not in an OpUse: the kernel
+    """The BATCH_MATMUL nodes ser_kernels.cc's EvalBatchMatmul runs: int8, depth <= 16, at least 16
+    columns, and columns x depth / 2 <= 512 (its stack buffers). adj_x is not in an OpUse: the kernel
     hands such a node (the converter does not make them) to the tree's kernel itself."""
     if use.output_type != "INT8" or len(use.input_shapes) < 2 or min(map(len, use.input_shapes[:2])) < 2:
         return False
     lhs, rhs = use.input_shapes[:2]
     depth = lhs[-1]
     cols = rhs[-1] if rhs[-2] == depth else rhs[-2]
-    return depth <= 16 and cols * ((depth + 1) // 2) <= 512
+    return depth <= 16 and 16 <= cols and cols * ((depth + 1) // 2) <= 512
 
 
 # op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite_ops.OpUse,

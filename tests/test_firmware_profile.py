@@ -199,8 +199,8 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
 
 def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
     """Attention's scores (a head's depth) run in ser_kernels.cc; a depth over 16 (the weighted values:
-    CMSIS-NN does those well) or a right operand over 512 int16 pairs (2 KB of stack) stays with the
-    tree's kernel."""
+    CMSIS-NN does those well), fewer than 16 columns (measured slower than CMSIS-NN on SpeechFormer's
+    windows) or a right operand over 512 int16 pairs (2 KB of stack) stays with the tree's kernel."""
     from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 
     scores = use("BATCH_MATMUL", input_shapes=((1, 4, 4), (1, 4, 124)))
@@ -209,4 +209,6 @@ def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
     assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] and ser_kernel_ops([weighted]) == []
     assert ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 74, 4), (1, 74, 4))))         # adj_y
     assert not ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 64, 16), (1, 16, 128))))  # 128 x 8 pairs
+    windowed = use("BATCH_MATMUL", input_shapes=((4, 299, 1, 4), (4, 299, 5, 4)))  # SpeechFormer: 5 columns
+    assert not ser_kernel_runs(windowed)
     assert not ser_kernel_runs(use("BATCH_MATMUL", "INT16", scores.input_shapes))

@@ -377,6 +377,8 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
 TFLMRegistration g_tree_batch_matmul;  // the tree's BATCH_MATMUL (init, prepare, other shapes)
 constexpr int kMaxMatmulDepth = 16;          // short products only: longer ones run well in CMSIS-NN
 constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as int16 pairs (2 KB of stack)
+constexpr int kMinMatmulColumns = 16;        // fewer outputs per packed row (windowed attention's 1 x 5
+                                             // products): the packing costs more than CMSIS-NN's loop
 
 // int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
 // of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
@@ -395,7 +397,8 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
   const int right_depth = rhs->dims->data[params.adj_y ? r_rank - 1 : r_rank - 2];
   const int pairs = (depth + 1) / 2;  // 1..8 with kMaxMatmulDepth 16: kSumColumns
   const int batches = rows * depth > 0 ? tflite::ElementCount(*lhs->dims) / (rows * depth) : 0;
-  if (right_depth != depth || depth > kMaxMatmulDepth || cols * pairs > kMaxMatmulRightWords || batches == 0 ||
+  if (right_depth != depth || depth > kMaxMatmulDepth || cols < kMinMatmulColumns ||
+      cols * pairs > kMaxMatmulRightWords || batches == 0 ||
       tflite::ElementCount(*rhs->dims) != batches * cols * depth ||
       tflite::ElementCount(*output->dims) != batches * rows * cols) {
     return g_tree_batch_matmul.invoke(context, node);

@@ -22,7 +22,7 @@ TFLMRegistration SerRegisterMean();
 // internal/reference/integer_ops/conv.h); every other convolution runs the tree's kernel (CMSIS-NN).
 TFLMRegistration SerRegisterConv2D();
 
-// BATCH_MATMUL: int8, no adj_x, no broadcasting, depth <= 16 and columns x depth / 2 <= 512, as
+// BATCH_MATMUL: int8, no adj_x, no broadcasting, depth <= 16, 16 to 512 / (depth / 2) columns, as
 // int16 pairs for SMLAD, TFLM's reference arithmetic (kernels/internal/reference/batch_matmul.h);
 // other nodes run the tree's kernel.
 TFLMRegistration SerRegisterBatchMatmul();
