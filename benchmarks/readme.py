@@ -49,6 +49,10 @@ BLOCKS = {
     "epoch-time": "docs/results-performance.md",
     "feature-throughput": "docs/results-performance.md",
     "firmware-cost": "docs/results-performance.md",
+    "firmware-profile": "docs/results-performance.md",  # benchmarks/firmware_profile.py --block KEY
+    "firmware-profile-streaming": "docs/results-performance.md",
+    "firmware-profile-conformer": "docs/results-performance.md",
+    "firmware-profile-speechformer": "docs/results-performance.md",
     "frontend-cost": "docs/results-performance.md",
     # the demo run
     "demo": "docs/results-demo.md",

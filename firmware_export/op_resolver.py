@@ -28,15 +28,54 @@ def resolver_method(op: str) -> str:
     return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in op.split("_"))
 
 
-# op -> (ser_kernels.h registration, which nodes it runs: a test of a tflite.ops.OpUse)
-SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", lambda use: use.output_type == "INT8"),
-               "MEAN": ("SerRegisterMean", lambda use: True)}  # its own fallback: TFLM's kernel
+def conv_3x3_one_channel(use) -> bool:
+    """The CONV_2D nodes ser_kernels.cc's EvalConv runs (its test in C, on the tensors): int8, one
+    input channel, a 3 x 3 filter, at most 32 output channels."""
+    filter_shape = tuple(use.input_shapes[1]) if len(use.input_shapes) > 1 else ()
+    return (use.output_type == "INT8" and tuple(use.input_shapes[0][-1:]) == (1,) and len(filter_shape) == 4
+            and filter_shape[1:] == (3, 3, 1) and filter_shape[0] <= 32)
+
+
+def softmax_int8_rows(use) -> bool:
+    """The SOFTMAX nodes ser_kernels.cc runs: int8 out, rows of at most kMaxSoftmaxRow (256) values."""
+    rows = [shape[-1] for shape in use.output_shapes if len(shape)]
+    return use.output_type == "INT8" and all(n <= 256 for n in rows)
+
+
+def batch_matmul_small(use) -> bool:
+    """The BATCH_MATMUL nodes ser_kernels.cc's EvalBatchMatmul runs: int8, depth <= 16, at least 16
+    columns, and columns x depth / 2 <= 512 (its stack buffers). adj_x is not in an OpUse: the kernel
+    hands such a node (the converter does not make them) to the tree's kernel itself."""
+    if use.output_type != "INT8" or len(use.input_shapes) < 2 or min(map(len, use.input_shapes[:2])) < 2:
+        return False
+    lhs, rhs = use.input_shapes[:2]
+    depth = lhs[-1]
+    cols = rhs[-1] if rhs[-2] == depth else rhs[-2]
+    return depth <= 16 and 16 <= cols and cols * ((depth + 1) // 2) <= 512
+
+
+# op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite.ops.OpUse,
+# whether it hands the other nodes to the tree's kernel)
+SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", softmax_int8_rows, False),
+               "MEAN": ("SerRegisterMean", lambda use: use.output_type == "INT8", True),
+               "CONV_2D": ("SerRegisterConv2D", conv_3x3_one_channel, True),
+               "BATCH_MATMUL": ("SerRegisterBatchMatmul", batch_matmul_small, True)}
 
 
 def ser_kernel_ops(uses) -> list[str]:
-    """The operators of a model (its tflite.ops.model_ops) whose every node a SER_KERNELS kernel runs."""
-    return sorted(op for op, (_, runs) in SER_KERNELS.items()
-                  if any(u.op == op for u in uses) and all(runs(u) for u in uses if u.op == op))
+    """The operators of a model (its tflite.ops.model_ops) to route to ser_kernels.cc: those whose
+    kernel runs some node and hands the rest to TFLM's, or runs every node."""
+    chosen = []
+    for op, (_, runs, falls_back) in SER_KERNELS.items():
+        nodes = [u for u in uses if u.op == op]
+        if nodes and (any(map(runs, nodes)) if falls_back else all(map(runs, nodes))):
+            chosen.append(op)
+    return sorted(chosen)
+
+
+def ser_kernel_runs(use) -> bool:
+    """Whether ser_kernels.cc's own code runs this node (once its op is routed there)."""
+    return use.op in SER_KERNELS and SER_KERNELS[use.op][1](use)
 
 
 def op_resolver_header(ops: list[str], provenance: str, replaced: list[str] = ()) -> str:

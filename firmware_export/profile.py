@@ -31,7 +31,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from firmware_export import tflm_build, verify
 from firmware_export.bundle_record import has_record, read_record
-from firmware_export.op_resolver import ser_kernel_ops
+from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 from ser_reparam.errors import ProfileError
 from ser_reparam.layout import RunLayout
 from ser_reparam.streaming import PIECES
@@ -123,7 +123,7 @@ BROADCAST_TO_REFERENCE = {"ADD", "MUL"}
 def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
     """("CMSIS-NN" | "reference" | "ser-reparam" | "?", the kernel's source) of one node (a
     tflite.ops.OpUse); `replaced`: the ops the bundle's op_resolver.h gives ser_kernels.cc."""
-    if use.op in replaced:
+    if use.op in replaced and ser_kernel_runs(use):
         return "ser-reparam", "ser_kernels.cc"
     path = files.get(use.op, "")
     if "/cmsis_nn/" not in path:

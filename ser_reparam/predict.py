@@ -6,7 +6,7 @@
     clip.label, clip.probabilities, clip.windows
 
 Everything the model needs beside its weights — labels, front end, normalization statistics,
-window — comes from the .tflite's metadata (tflite_metadata), so a deployed file alone is
+window — comes from the .tflite's metadata (tflite.metadata), so a deployed file alone is
 enough. Audio goes the way training saw it: decoded and converted to 16 kHz mono 16-bit as
 prepare converts it (a file block by block, so any length fits in memory), cut into windows of
 the training length (hop = window by default, as stage 07 splits long utterances; the last

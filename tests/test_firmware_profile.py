@@ -96,11 +96,15 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     # the interpreter's own work between operators (and the profiler's readings) is a few percent
     assert 0.9 * piece.invoke_instructions < piece.op_instructions < piece.invoke_instructions
     kernels = {n.op: n.kernel for n in piece.nodes}
-    assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"
-    assert kernels["MEAN"] == kernels["RSQRT"] == "reference"
+    assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"  # the last CONV_2D: 16 channels in
+    assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"  # the first: one channel in
+    assert kernels["MEAN"] == kernels["SOFTMAX"] == "ser-reparam" and kernels["RSQRT"] == "reference"
+    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]  # QK, AV
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
-    assert piece.macs == sum(node_macs(blob)) and abs(piece.macs - macs) <= 0.01 * macs
+    # the int8 graph subsamples in chunks whose inputs overlap (STRIDED_SLICE per chunk): a few
+    # percent more MACs than the folded model's count (2.3 % measured on the tiny run)
+    assert piece.macs == sum(node_macs(blob)) and macs <= piece.macs <= 1.04 * macs
 
 
 @pytest.mark.slow
@@ -126,9 +130,9 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
 
 # --- ser_kernels.cc: which operators the bundle routes to it ----------------------------------------
 
-def use(op, output_type="INT8"):
+def use(op, output_type="INT8", input_shapes=()):
     from ser_reparam.tflite.ops import OpUse
-    return OpUse(op, "", output_type)
+    return OpUse(op, "", output_type, input_shapes)
 
 
 def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
@@ -136,7 +140,23 @@ def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
 
     assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
     assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
+    from ser_reparam.tflite.ops import OpUse
+    long_rows = OpUse("SOFTMAX", "", "INT8", ((1, 4, 300),), ((1, 4, 300),))  # over the kernel's 256-value row
+    assert ser_kernel_ops([use("SOFTMAX"), long_rows]) == []
     assert ser_kernel_ops([use("ADD")]) == []
+
+
+def test_conv_2d_goes_to_ser_kernels_when_one_node_is_a_3x3_filter_on_one_channel():
+    """EvalConv runs those nodes and hands every other CONV_2D to the tree's kernel (CMSIS-NN)."""
+    from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
+
+    first = use("CONV_2D", input_shapes=((1, 82, 78, 1), (16, 3, 3, 1), (16,)))
+    second = use("CONV_2D", input_shapes=((1, 40, 38, 16), (16, 3, 3, 16), (16,)))
+    assert ser_kernel_ops([first, second]) == ["CONV_2D"] and ser_kernel_runs(first) and not ser_kernel_runs(second)
+    assert ser_kernel_ops([second]) == []
+    for other in (((1, 82, 78, 1), (16, 5, 5, 1), (16,)), ((1, 82, 78, 1), (64, 3, 3, 1), (64,))):
+        assert not ser_kernel_runs(use("CONV_2D", input_shapes=other))  # 5 x 5; more channels than EvalConv holds
+    assert not ser_kernel_runs(use("CONV_2D", "INT16", first.input_shapes))
 
 
 def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
@@ -162,3 +182,40 @@ def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
                                f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audio():
+    """benchmarks/firmware_profile.py's block: ms at the clock (one cycle per instruction), and when
+    streaming A per step x 25 steps per second + B + C per label as the app timed it."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from firmware_profile import latency
+
+    pieces = [PieceProfile("step", 10, [Node(0, "CONV_2D", "s", "ser-reparam", "", 1000, 200_000.0)], 210_000.0),
+              PieceProfile("attend", 31, [Node(0, "SOFTMAX", "a", "ser-reparam", "", 500, 400_000.0)]),
+              PieceProfile("classify", 1, [Node(0, "MEAN", "c", "ser-reparam", "", 0, 20_000.0)])]
+    report = {"pieces": pieces, "totals": {"label": 13_000_000.0},
+              "manifest": {"streaming": {"steps": 124, "chunk": 4, "step_frames": 4, "label_hop_s": 1.0}}}
+    text = latency(report, 168)
+    assert "| step, one Invoke | 210,000 | 1,000 | 1.25 ms |" in text
+    assert "| B × 31 chunks + C, one label | 13,000,000 | 15,500 |" in text
+    assert "| 18,250,000 | | 10.86% of the core |" in text  # 25 x 210,000 + 13,000,000 of 168 M
+    assert "not cycles" in text
+
+
+def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
+    """Attention's scores (a head's depth) run in ser_kernels.cc; a depth over 16 (the weighted values:
+    CMSIS-NN does those well), fewer than 16 columns (measured slower than CMSIS-NN on SpeechFormer's
+    windows) or a right operand over 512 int16 pairs (2 KB of stack) stays with the tree's kernel."""
+    from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
+
+    scores = use("BATCH_MATMUL", input_shapes=((1, 4, 4), (1, 4, 124)))
+    weighted = use("BATCH_MATMUL", input_shapes=((1, 4, 124), (1, 124, 4)))
+    assert ser_kernel_runs(scores) and not ser_kernel_runs(weighted)
+    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] and ser_kernel_ops([weighted]) == []
+    assert ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 74, 4), (1, 74, 4))))         # adj_y
+    assert not ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 64, 16), (1, 16, 128))))  # 128 x 8 pairs
+    windowed = use("BATCH_MATMUL", input_shapes=((4, 299, 1, 4), (4, 299, 5, 4)))  # SpeechFormer: 5 columns
+    assert not ser_kernel_runs(windowed)
+    assert not ser_kernel_runs(use("BATCH_MATMUL", "INT16", scores.input_shapes))

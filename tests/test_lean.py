@@ -1,4 +1,4 @@
-"""The memory-lean whole-window export (models.lean, tflite_schedule): same function, lower arena."""
+"""The memory-lean whole-window export (models.lean, tflite.schedule): same function, lower arena."""
 import numpy as np
 import pytest
 from conftest import randomize_weights

@@ -1,4 +1,4 @@
-"""The deployed .tflite carries its own labels, front end and statistics (tflite_metadata)."""
+"""The deployed .tflite carries its own labels, front end and statistics (tflite.metadata)."""
 import shutil
 
 import numpy as np

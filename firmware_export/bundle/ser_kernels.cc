@@ -5,12 +5,28 @@
 // fixed-point exp(x - max) twice per element, 200+ instructions each on a Cortex-M4. Its input
 // x - max is an int8 difference, one of 256 values, and the rescaling before exp() is the node's
 // constant: so exp() is a function of the difference alone. It is computed the first time a
-// difference appears in an Invoke and looked up after; every other step is the reference code.
+// difference appears in an Invoke and looked up after, once per element (kept for the row's
+// output pass); the fixed-point steps are the reference's, written as CMSIS-NN writes them.
+//
+// BATCH_MATMUL, int8, depth <= 16 (attention's scores: a head's width). TFLM's CMSIS-NN kernel
+// transposes the right operand at every Invoke and runs arm_nn_vec_mat_mult_t_s8 per left row,
+// whose fixed costs dominate at a depth of 4: over 50 instructions per output. Here the right
+// operand's columns and each left row, minus their zero points, are packed once as int16 pairs,
+// each output is a few SMLADs, and a row's sums are rescaled together as the reference does.
 //
 // MEAN, int8. TFLM's integer mean walks the input with a generic multi-axis index (over 150
 // instructions per element on a Cortex-M4). Integer sums do not depend on the order they are
 // taken in, so a loop over [outer, reduced, inner] gives the same sums; the rescaling to the
 // output is copied from the reference.
+//
+// CONV_2D, int8, one input channel, 3 x 3 filter (a spectrogram's first layer). CMSIS-NN's
+// arm_convolve_s8 builds an im2col column of 9 values per pixel and runs its matrix product over
+// it: about 10 instructions per MAC. Here the 9 taps (plus the input offset; 0 outside the image,
+// where the reference adds nothing) of up to 64 pixels of an output row are packed once into five
+// int16 pairs each, and each output channel runs over them with five SMLADs per pixel, then
+// rescales them in one loop. Integer sums do not depend on their order, so the accumulators equal
+// the reference's; the rescaling is the reference's, written as CMSIS-NN's arm_nn_requantize. The node's data is the tree's own (its Init / Prepare): OpDataConv is the
+// first member of the node data in TFLM's reference and CMSIS-NN kernels.
 #include "ser_kernels.h"
 
 #include <algorithm>
@@ -21,6 +37,8 @@
 
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/types.h"
+#include "tensorflow/lite/micro/kernels/batch_matmul.h"
+#include "tensorflow/lite/micro/kernels/conv.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/kernels/reduce.h"
 #include "tensorflow/lite/micro/kernels/softmax.h"
@@ -31,9 +49,49 @@ namespace {
 
 constexpr int kScaledDiffIntegerBits = 5;     // as reference_ops::Softmax
 constexpr int kAccumulationIntegerBits = 12;
-using FixedPointScaledDiff = gemmlowp::FixedPoint<int32_t, kScaledDiffIntegerBits>;
-using FixedPointAccum = gemmlowp::FixedPoint<int32_t, kAccumulationIntegerBits>;
 using FixedPoint0 = gemmlowp::FixedPoint<int32_t, 0>;
+
+constexpr int kMaxSoftmaxRow = 256;  // a row's exps on the stack, 1 KB (op_resolver.py routes only such rows here)
+
+// gemmlowp::SaturatingRoundingDoublingHighMul without its saturation, which needs both operands
+// INT32_MIN: (a * b + 2^30) >> 31 equals its nudged truncating division for either sign (as
+// CMSIS-NN's arm_nn_doubling_high_mult_no_sat computes it). SOFTMAX's operands are >= 0.
+inline int32_t DoublingHighMul(int32_t a, int32_t b) {
+  return static_cast<int32_t>((static_cast<int64_t>(a) * b + (int64_t{1} << 30)) >> 31);
+}
+
+// gemmlowp::RoundingDivideByPOT (to nearest, ties away from zero; exponent 0..31) with the
+// remainder compared, not added: x + 2^(exponent-1) would overflow near INT32_MAX.
+inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((uint32_t{1} << exponent) - 1u);
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
+}
+
+// gemmlowp::exp_on_negative_values for an input with 5 integer bits (kScaledDiffIntegerBits), step
+// by step, with the fast DoublingHighMul: every product here has an operand in [-2^28, 2^28] or a
+// positive constant, never the INT32_MIN x INT32_MIN gemmlowp saturates; its selects as branches.
+int32_t ExpOnNegativeValues(int32_t a) {
+  if (a == 0) return std::numeric_limits<int32_t>::max();            // ResultF::One()
+  constexpr int kFractionalBits = 31 - kScaledDiffIntegerBits;        // 26
+  constexpr int32_t kOneQuarter = int32_t{1} << (kFractionalBits - 2);
+  const int32_t a_mod_quarter_minus_one_quarter = (a & (kOneQuarter - 1)) - kOneQuarter;
+  // exp_on_interval_between_negative_one_quarter_and_0_excl(Rescale<0>(...)), a Taylor expansion at -1/8
+  const int32_t x = a_mod_quarter_minus_one_quarter * (1 << kScaledDiffIntegerBits) + (int32_t{1} << 28);
+  const int32_t x2 = DoublingHighMul(x, x), x3 = DoublingHighMul(x2, x), x4 = DoublingHighMul(x2, x2);
+  const int32_t x4_over_4 = RoundingDivideByPOT(x4, 2);
+  const int32_t poly = RoundingDivideByPOT(DoublingHighMul(x4_over_4 + x3, 715827883) + x2, 1);
+  constexpr int32_t kExpMinusOneEighth = 1895147668;
+  int32_t result = kExpMinusOneEighth + DoublingHighMul(kExpMinusOneEighth, x + poly);
+  // the barrel shifter: exp(-2^e) for each bit e = -2..4 of the remainder
+  constexpr int32_t kMultipliers[] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+  const int32_t remainder = a_mod_quarter_minus_one_quarter - a;
+#pragma GCC unroll 7
+  for (int e = -2; e <= 4; ++e) {
+    if (remainder & (int32_t{1} << (kFractionalBits + e))) result = DoublingHighMul(result, kMultipliers[e + 2]);
+  }
+  return result;
+}
 
 // exp() of each difference -255..0 (index 255 + diff), filled as the differences appear.
 class ExpTable {
@@ -45,7 +103,7 @@ class ExpTable {
     if (!known_[index]) {
       const int32_t rescaled = tflite::MultiplyByQuantizedMultiplierGreaterThanOne(
           diff, params_.input_multiplier, params_.input_left_shift);
-      exp_[index] = gemmlowp::exp_on_negative_values(FixedPointScaledDiff::FromRaw(rescaled)).raw();
+      exp_[index] = ExpOnNegativeValues(rescaled);
       known_[index] = 1;
     }
     return FixedPoint0::FromRaw(exp_[index]);
@@ -74,32 +132,33 @@ TfLiteStatus EvalInt8(TfLiteContext* context, TfLiteNode* node) {
   const int outer_size = tflite::MatchingFlatSizeSkipDim(input_shape, trailing_dim, output_shape);
   const int depth = tflite::MatchingDim(input_shape, trailing_dim, output_shape, trailing_dim);
   const int diff_min = params.diff_min;
+  if (depth > kMaxSoftmaxRow) {
+    MicroPrintf("SerRegisterSoftmaxInt8: rows of at most %d values (got %d)", kMaxSoftmaxRow, depth);
+    return kTfLiteError;
+  }
   ExpTable table(params);
+  int32_t exps[kMaxSoftmaxRow];  // the row's exp(x - max), 0 where the reference writes -128 directly
 
   for (int i = 0; i < outer_size; ++i, in += depth, out += depth) {
     int8_t max_in_row = std::numeric_limits<int8_t>::min();
     for (int c = 0; c < depth; ++c) max_in_row = std::max(max_in_row, in[c]);
 
-    FixedPointAccum sum_of_exps = FixedPointAccum::Zero();
+    int32_t sum_of_exps = 0;  // FixedPointAccum's raw value: exp() rescaled to 12 integer bits
     for (int c = 0; c < depth; ++c) {
       const int32_t diff = static_cast<int32_t>(in[c]) - max_in_row;
-      if (diff >= diff_min) sum_of_exps = sum_of_exps + gemmlowp::Rescale<kAccumulationIntegerBits>(table.At(diff));
+      exps[c] = diff >= diff_min ? table.At(diff).raw() : 0;
+      sum_of_exps += RoundingDivideByPOT(exps[c], kAccumulationIntegerBits);
     }
     int num_bits_over_unit;
-    const FixedPoint0 shifted_scale = FixedPoint0::FromRaw(
-        tflite::GetReciprocal(sum_of_exps.raw(), kAccumulationIntegerBits, &num_bits_over_unit));
+    const int32_t shifted_scale = tflite::GetReciprocal(sum_of_exps, kAccumulationIntegerBits, &num_bits_over_unit);
     const int exponent = num_bits_over_unit + 31 - 8;
     TFLITE_CHECK(0 <= exponent && exponent <= 31);
 
+    // an exp of 0 gives 0 + -128: the reference's output below diff_min
     for (int c = 0; c < depth; ++c) {
-      const int32_t diff = static_cast<int32_t>(in[c]) - max_in_row;
-      if (diff >= diff_min) {
-        const int32_t unsat = gemmlowp::RoundingDivideByPOT((shifted_scale * table.At(diff)).raw(), exponent);
-        const int32_t shifted = unsat + std::numeric_limits<int8_t>::min();
-        out[c] = static_cast<int8_t>(std::max(std::min(shifted, int32_t{127}), int32_t{-128}));
-      } else {
-        out[c] = std::numeric_limits<int8_t>::min();
-      }
+      const int32_t unsat = RoundingDivideByPOT(DoublingHighMul(shifted_scale, exps[c]), exponent);
+      const int32_t shifted = unsat + std::numeric_limits<int8_t>::min();
+      out[c] = static_cast<int8_t>(std::max(std::min(shifted, int32_t{127}), int32_t{-128}));
     }
   }
   return kTfLiteOk;
@@ -173,7 +232,226 @@ TfLiteStatus EvalMean(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+#if TFLITE_SINGLE_ROUNDING
+constexpr bool kSingleRounding = true;  // the kernels below rescale with double rounding only
+#else
+constexpr bool kSingleRounding = false;
+#endif
+constexpr int kBlock = 64;  // outputs summed before they are rescaled together
+
+// Two int16 in one word (low half first), as SMLAD reads them.
+inline uint32_t Pack(int32_t low, int32_t high) {
+  return (static_cast<uint32_t>(low) & 0xFFFFu) | (static_cast<uint32_t>(high) << 16);
+}
+
+// acc + low(a) * low(b) + high(a) * high(b): one SMLAD on a core with the DSP extension.
+inline int32_t DualMac(uint32_t a, uint32_t b, int32_t acc) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t result;
+  __asm__("smlad %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+  return result;
+#else
+  return acc + static_cast<int16_t>(a & 0xFFFFu) * static_cast<int16_t>(b & 0xFFFFu) +
+         static_cast<int16_t>(a >> 16) * static_cast<int16_t>(b >> 16);
+#endif
+}
+
+// sums[j] = 2^left * (bias + the products of `row`'s kPairs int16 pairs with column j's), unrolled
+// for the depth with the row's pairs in registers. 2^left before the rescaling:
+// tflite::MultiplyByQuantizedMultiplier's x * (1 << left_shift).
+template <int kPairs>
+void SumColumns(const uint32_t* row, const uint32_t* columns, int count, int32_t bias, int left, int32_t* sums) {
+  uint32_t words[kPairs];
+  for (int p = 0; p < kPairs; ++p) words[p] = row[p];
+  for (int j = 0; j < count; ++j, columns += kPairs) {
+    int32_t acc = bias;
+#pragma GCC unroll 8
+    for (int p = 0; p < kPairs; ++p) acc = DualMac(words[p], columns[p], acc);
+    sums[j] = acc * (1 << left);
+  }
+}
+using SumColumnsFunction = void (*)(const uint32_t*, const uint32_t*, int, int32_t, int, int32_t*);
+constexpr SumColumnsFunction kSumColumns[] = {SumColumns<1>, SumColumns<2>, SumColumns<3>, SumColumns<4>,
+                                              SumColumns<5>, SumColumns<6>, SumColumns<7>, SumColumns<8>};
+
+// The rest of tflite::MultiplyByQuantizedMultiplier (double rounding, as CMSIS-NN's
+// arm_nn_requantize writes it; TFLM never makes a multiplier of INT32_MIN), the zero point and the
+// clamp, for `count` sums to out[0], out[stride], ...: a function of its own, so its constants stay
+// in registers.
+__attribute__((noinline)) void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right,
+                                          int32_t zero_point, int32_t low, int32_t high, int8_t* out, int stride) {
+  for (int j = 0; j < count; ++j, out += stride) {
+    const int32_t value = RoundingDivideByPOT(DoublingHighMul(sums[j], multiplier), right) + zero_point;
+    *out = static_cast<int8_t>(std::min(std::max(value, low), high));
+  }
+}
+
+TFLMRegistration g_tree_conv;  // the tree's CONV_2D (init, prepare, and the invoke of other shapes)
+constexpr int kMaxDepth = 32;  // output channels of the fast path (their words on the stack)
+
+// One output channel of a 3 x 3 filter: its taps as int16 pairs (the ninth with a 0), its bias,
+// its rescaling's constants.
+struct Channel3x3 {
+  uint32_t weights[5];
+  int32_t bias, multiplier, left, right;
+};
+
+// The 9 taps of the 3 x 3 patch at (y0, x0) plus the input offset, as 5 SMLAD pairs; 0 outside the
+// image, where the reference adds nothing.
+inline void PackPatch(const int8_t* x, int in_h, int in_w, int y0, int x0, int32_t offset, uint32_t patch[5]) {
+  int32_t tap[10];
+  if (y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w) {
+    const int8_t* row = x + y0 * in_w + x0;
+    for (int ky = 0; ky < 3; ++ky, row += in_w) {
+      tap[3 * ky] = row[0] + offset;
+      tap[3 * ky + 1] = row[1] + offset;
+      tap[3 * ky + 2] = row[2] + offset;
+    }
+  } else {
+    for (int ky = 0, t = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx, ++t) {
+        const int y = y0 + ky, xx = x0 + kx;
+        tap[t] = y >= 0 && y < in_h && xx >= 0 && xx < in_w ? x[y * in_w + xx] + offset : 0;
+      }
+    }
+  }
+  tap[9] = 0;
+  for (int p = 0; p < 5; ++p) patch[p] = Pack(tap[2 * p], tap[2 * p + 1]);
+}
+
+TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* filter = tflite::micro::GetEvalInput(context, node, 1);
+  const TfLiteEvalTensor* bias = node->inputs->size == 3 ? tflite::micro::GetEvalInput(context, node, 2) : nullptr;
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const auto& params = *static_cast<const TfLiteConvParams*>(node->builtin_data);
+  const int* in_dims = input->dims->data;
+  const int* f_dims = filter->dims->data;
+  if (input->type != kTfLiteInt8 || filter->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
+      input->dims->size != 4 || filter->dims->size != 4 || in_dims[0] != 1 || in_dims[3] != 1 || f_dims[1] != 3 ||
+      f_dims[2] != 3 || f_dims[3] != 1 || f_dims[0] > kMaxDepth || kSingleRounding ||
+      params.dilation_width_factor != 1 || params.dilation_height_factor != 1 ||
+      (bias != nullptr && bias->type != kTfLiteInt32)) {
+    return g_tree_conv.invoke(context, node);
+  }
+  const auto& data = *static_cast<const tflite::OpDataConv*>(node->user_data);
+  const int in_h = in_dims[1], in_w = in_dims[2], depth = f_dims[0];
+  const int out_h = output->dims->data[1], out_w = output->dims->data[2];
+  const int32_t offset = -data.input_zero_point;
+  const int8_t* x = tflite::micro::GetTensorData<int8_t>(input);
+  const int8_t* w = tflite::micro::GetTensorData<int8_t>(filter);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  Channel3x3 channels[kMaxDepth];
+  for (int c = 0; c < depth; ++c) {
+    const int8_t* wc = w + c * 9;
+    Channel3x3& ch = channels[c];
+    for (int p = 0; p < 4; ++p) ch.weights[p] = Pack(wc[2 * p], wc[2 * p + 1]);
+    ch.weights[4] = Pack(wc[8], 0);
+    ch.bias = bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias)[c] : 0;
+    const int shift = data.per_channel_output_shift[c];
+    ch.multiplier = data.per_channel_output_multiplier[c];
+    ch.left = shift > 0 ? shift : 0;
+    ch.right = shift > 0 ? 0 : -shift;
+  }
+  uint32_t patches[kBlock * 5];  // up to kBlock pixels of one output row
+  int32_t sums[kBlock];
+  for (int oy = 0; oy < out_h; ++oy) {
+    const int y0 = oy * params.stride_height - data.padding.height;
+    for (int ox0 = 0; ox0 < out_w; ox0 += kBlock) {
+      const int count = std::min(kBlock, out_w - ox0);
+      for (int i = 0; i < count; ++i) {
+        PackPatch(x, in_h, in_w, y0, (ox0 + i) * params.stride_width - data.padding.width, offset, patches + 5 * i);
+      }
+      int8_t* block_out = out + (oy * out_w + ox0) * depth;
+      for (int c = 0; c < depth; ++c) {  // a channel over the block's pixels: its constants stay in registers
+        const Channel3x3& ch = channels[c];
+        SumColumns<5>(ch.weights, patches, count, ch.bias, ch.left, sums);
+        RescaleRow(sums, count, ch.multiplier, ch.right, data.output_zero_point, data.output_activation_min,
+                   data.output_activation_max, block_out + c, depth);
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
+TFLMRegistration g_tree_batch_matmul;  // the tree's BATCH_MATMUL (init, prepare, other shapes)
+constexpr int kMaxMatmulDepth = 16;          // short products only: longer ones run well in CMSIS-NN
+constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as int16 pairs (2 KB of stack)
+constexpr int kMinMatmulColumns = 16;        // fewer outputs per packed row (windowed attention's 1 x 5
+                                             // products): the packing costs more than CMSIS-NN's loop
+
+// int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
+// of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
+TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* lhs = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* rhs = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const auto& params = *static_cast<const TfLiteBatchMatMulParams*>(node->builtin_data);
+  const int l_rank = lhs->dims->size, r_rank = rhs->dims->size;
+  if (lhs->type != kTfLiteInt8 || rhs->type != kTfLiteInt8 || output->type != kTfLiteInt8 || params.adj_x ||
+      l_rank < 2 || r_rank < 2 || kSingleRounding) {
+    return g_tree_batch_matmul.invoke(context, node);
+  }
+  const int rows = lhs->dims->data[l_rank - 2], depth = lhs->dims->data[l_rank - 1];
+  const int cols = rhs->dims->data[params.adj_y ? r_rank - 2 : r_rank - 1];
+  const int right_depth = rhs->dims->data[params.adj_y ? r_rank - 1 : r_rank - 2];
+  const int pairs = (depth + 1) / 2;  // 1..8 with kMaxMatmulDepth 16: kSumColumns
+  const int batches = rows * depth > 0 ? tflite::ElementCount(*lhs->dims) / (rows * depth) : 0;
+  if (right_depth != depth || depth > kMaxMatmulDepth || cols < kMinMatmulColumns ||
+      cols * pairs > kMaxMatmulRightWords || batches == 0 ||
+      tflite::ElementCount(*rhs->dims) != batches * cols * depth ||
+      tflite::ElementCount(*output->dims) != batches * rows * cols) {
+    return g_tree_batch_matmul.invoke(context, node);
+  }
+  const auto& q = *static_cast<const tflite::OpDataBatchMatmul*>(node->user_data)->quantization;
+  const int left = q.output_shift > 0 ? q.output_shift : 0, right = q.output_shift > 0 ? 0 : -q.output_shift;
+  const int8_t* l = tflite::micro::GetTensorData<int8_t>(lhs);
+  const int8_t* r = tflite::micro::GetTensorData<int8_t>(rhs);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  uint32_t right_words[kMaxMatmulRightWords];  // column j's pairs at [j * pairs]
+  uint32_t row[kMaxMatmulDepth / 2];
+  int32_t sums[kBlock];
+  const int column_step = params.adj_y ? depth : 1, depth_step = params.adj_y ? 1 : cols;  // rhs[j, k]
+  for (int b = 0; b < batches; ++b, l += rows * depth, r += cols * depth) {
+    uint32_t* word = right_words;
+    for (int j = 0; j < cols; ++j) {
+      const int8_t* column = r + j * column_step;
+      for (int k = 0; k < depth; k += 2, column += 2 * depth_step) {
+        const int32_t v1 = k + 1 < depth ? column[depth_step] - q.rhs_zero_point : 0;
+        *word++ = Pack(column[0] - q.rhs_zero_point, v1);
+      }
+    }
+    for (int i = 0; i < rows; ++i, out += cols) {
+      const int8_t* li = l + i * depth;
+      for (int k = 0; k < depth; k += 2) {
+        row[k / 2] = Pack(li[k] - q.lhs_zero_point, k + 1 < depth ? li[k + 1] - q.lhs_zero_point : 0);
+      }
+      for (int j0 = 0; j0 < cols; j0 += kBlock) {
+        const int count = std::min(kBlock, cols - j0);
+        kSumColumns[pairs - 1](row, right_words + j0 * pairs, count, 0, left, sums);
+        RescaleRow(sums, count, q.output_multiplier, right, q.output_zero_point, q.output_activation_min,
+                   q.output_activation_max, out + j0, 1);
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
+
+TFLMRegistration SerRegisterConv2D() {
+  g_tree_conv = tflite::Register_CONV_2D();
+  TFLMRegistration registration = g_tree_conv;
+  registration.invoke = EvalConv;
+  return registration;
+}
+
+TFLMRegistration SerRegisterBatchMatmul() {
+  g_tree_batch_matmul = tflite::Register_BATCH_MATMUL();
+  TFLMRegistration registration = g_tree_batch_matmul;
+  registration.invoke = EvalBatchMatmul;
+  return registration;
+}
 
 TFLMRegistration SerRegisterMean() { return tflite::micro::RegisterOp(InitMean, PrepareMean, EvalMean); }
 

@@ -9,11 +9,22 @@
 #include "tensorflow/lite/micro/micro_common.h"
 
 // SOFTMAX with int8 input and int8 output: TFLM's reference arithmetic (kernels/internal/reference/
-// softmax.h), with exp() of each input difference computed once per Invoke and looked up after.
+// softmax.h), with exp() of each input difference computed once per Invoke and looked up after;
+// rows of at most 256 values.
 TFLMRegistration SerRegisterSoftmaxInt8();
 
 // MEAN: int8 over one block of adjacent axes summed in a plain loop, then TFLM's reference
 // rescaling (kernels/internal/reference/reduce.h QuantizedMeanOrSum); other cases run TFLM's kernel.
 TFLMRegistration SerRegisterMean();
+
+// CONV_2D: int8 with one input channel and a 3 x 3 filter (a spectrogram's first layer), with
+// the taps of each output pixel packed once for SMLAD, TFLM's reference arithmetic (kernels/
+// internal/reference/integer_ops/conv.h); every other convolution runs the tree's kernel (CMSIS-NN).
+TFLMRegistration SerRegisterConv2D();
+
+// BATCH_MATMUL: int8, no adj_x, no broadcasting, depth <= 16, 16 to 512 / (depth / 2) columns, as
+// int16 pairs for SMLAD, TFLM's reference arithmetic (kernels/internal/reference/batch_matmul.h);
+// other nodes run the tree's kernel.
+TFLMRegistration SerRegisterBatchMatmul();
 
 #endif  // SER_KERNELS_H_
