@@ -28,8 +28,9 @@ import numpy as np  # noqa: E402
 from readme import docs_option, publish, shown_path  # noqa: E402
 
 from firmware_export.boards import get_board  # noqa: E402
-from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, section_usage, split_clips  # noqa: E402
+from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, section_usage  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from ser_reparam.firmware_inputs import firmware_inputs  # noqa: E402
 
 MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
 
@@ -51,13 +52,15 @@ def main(argv=None) -> None:
     board = get_board(args.board)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        built = build(config, args.board, "cortex-m4", work, args.tflm_dir, log=lambda m: print(m, file=sys.stderr))
-        if built["manifest"].get("deployment") == "streaming":
+        bundle, inputs = firmware_inputs(config, args.board, args.clips)
+        if inputs.stream is not None:
             raise SystemExit(f"{args.run}: the {args.board} bundle streams: export the whole-window one (ser-reparam "
                              f"export … --deployment whole-window) or run benchmarks/streaming_firmware.py")
-        clips = split_clips(config, args.clips)
+        built = build(bundle, args.board, "cortex-m4", inputs.blobs, work, args.tflm_dir,
+                      log=lambda m: print(m, file=sys.stderr))
+        clips = inputs.clips
         result = run(built, clips, work, icount=True)
-        rows = compare(built, clips, result, config)  # the counted runs are also verified
+        rows = compare(built, clips, result)  # the counted runs are also verified
         memory = section_usage(built["target"], built["program"], built["regions"])
     hop = np.array([r["push_ticks"] / r["hops"] for r in rows]) * TICK_INSTRUCTIONS
     finish = np.array([r["finish_ticks"] for r in rows]) * TICK_INSTRUCTIONS

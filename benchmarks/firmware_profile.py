@@ -35,6 +35,7 @@ from firmware_export.profile import (
 )
 from ser_reparam.bundles import export_run  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from ser_reparam.firmware_inputs import firmware_inputs, layer_names  # noqa: E402
 
 HERE = Path(__file__).parent
 # the published anchor (issue 28): MLPerf Tiny v1.3 keyword spotting, STMicroelectronics' entry
@@ -104,8 +105,9 @@ def main(argv=None) -> int:
     if args.deployment:
         export_run(config, args.board, deployment=args.deployment)
     with tempfile.TemporaryDirectory() as tmp:
-        report = profile_firmware(config, args.board, args.target, args.tflm_dir, args.clips, Path(tmp),
-                                  log=lambda m: print(m, file=sys.stderr))
+        bundle, inputs = firmware_inputs(config, args.board, args.clips)
+        report = profile_firmware(bundle, args.board, args.target, inputs, layer_names(config, inputs.blobs),
+                                  args.tflm_dir, Path(tmp), log=lambda m: print(m, file=sys.stderr))
     manifest = report["manifest"]
     deployment = manifest.get("deployment", "whole-window")
     name = args.name or f"firmware-profile-{config.name}-{deployment}-{args.target}"

@@ -37,8 +37,8 @@ from firmware_export.frontend_cost import (  # noqa: E402
     stream_instructions_per_hop,
 )
 from firmware_export.frontend_tables import C_SOURCES  # noqa: E402
-from firmware_export.verify import split_clips  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from ser_reparam.firmware_inputs import split_clips  # noqa: E402
 
 HARNESS = Path(__file__).parents[1] / "tests" / "frontend_harness.c"
 

@@ -36,10 +36,10 @@ from firmware_export.verify import (  # noqa: E402
     compare_stream,
     run_stream,
     section_usage,
-    stream_audio,
 )
 from ser_reparam.bundles import export_run  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
+from ser_reparam.firmware_inputs import firmware_inputs  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -58,10 +58,12 @@ def main(argv=None) -> None:
     manifest = export_run(config, args.board, deployment="streaming")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        built = build(config, args.board, "cortex-m4", work, args.tflm_dir, log=lambda m: print(m, file=sys.stderr))
-        audio = stream_audio(config, args.clips)
+        bundle, inputs = firmware_inputs(config, args.board, args.clips)
+        built = build(bundle, args.board, "cortex-m4", inputs.blobs, work, args.tflm_dir,
+                      log=lambda m: print(m, file=sys.stderr))
+        audio = inputs.stream
         result = run_stream(built, audio, work, icount=True)
-        checked = compare_stream(built, audio, result, config)  # the counted run is also verified
+        checked = compare_stream(built, audio, result)  # the counted run is also verified
         memory = section_usage(built["target"], built["program"], built["regions"])
     stream, labels = manifest["streaming"], checked["labels"]
     hop_frames = stream["label_hop_frames"]

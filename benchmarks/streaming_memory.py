@@ -33,9 +33,10 @@ from ser_reparam.config import QuantizeConfig  # noqa: E402
 from ser_reparam.errors import NotStreamable  # noqa: E402
 from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
+from ser_reparam.models.stream_geometry import PIECES, STEP_FRAMES  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces  # noqa: E402
-from ser_reparam.streaming import PIECES, STEP_FRAMES, piece_macs, pieces_state_bytes, split_model  # noqa: E402
+from ser_reparam.streaming import piece_macs, split_model  # noqa: E402
 from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 # (row name, architecture, classifier head): the paper's head, and the real-speech configs' head
@@ -102,10 +103,10 @@ def rows() -> tuple[list[str], set[str]]:
                 continue
             blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
             shared, own = shared_arena(blobs)
-            chunks = pieces.steps // pieces.chunk
+            chunks = pieces.geometry.chunks
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
-            state = pieces_state_bytes(pieces)
+            state = pieces.geometry.state_bytes
             front = stream_state_bytes(frontend, cmsis=True)
             lines.append(f"| {row} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
                          f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "

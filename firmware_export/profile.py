@@ -12,7 +12,8 @@ The counter:
 
 The run plays test clips like verify-firmware and is checked the same way (logits bit-identical
 to the Python TFLM interpreter), so a profile is always of firmware that computes the right thing.
-Each node gets its layer (from its output tensor's name), its MACs (from the shapes) and the
+Each node gets its layer (ser_reparam.firmware_inputs.layer_names names them from the run's
+folded model), its MACs (from the shapes) and the
 kernel that ran: the library member that defines the operator's `tflite::Register_<OP>()` — a
 `kernels/cmsis_nn/` file runs CMSIS-NN's arm_* functions for int8, any other is TFLM's reference
 code.
@@ -30,11 +31,8 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from firmware_export import tflm_build, verify
-from firmware_export.bundle_record import has_record, read_record
 from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 from ser_reparam.errors import ProfileError
-from ser_reparam.layout import RunLayout
-from ser_reparam.streaming import PIECES
 from ser_reparam.tflite.flatbuffer import read
 from ser_reparam.tflite.ops import model_ops
 
@@ -57,7 +55,7 @@ class Node:
 
 @dataclass
 class PieceProfile:
-    name: str                      # "model" or a streaming piece (streaming.PIECES)
+    name: str                      # "model" or a streaming piece (stream_geometry.PIECES)
     invokes: int
     nodes: list[Node] = field(default_factory=list)
     invoke_instructions: float | None = None   # the whole Invoke as the app timed it (QEMU only)
@@ -133,45 +131,6 @@ def kernel_of(use, files: dict[str, str], replaced=()) -> tuple[str, str]:
     return "CMSIS-NN", path
 
 
-def piece_blobs(config, manifest: dict) -> dict[str, bytes]:
-    """The .tflite of each interpreter the firmware runs, in the order the app numbers them."""
-    layout = RunLayout(config)
-    if verify.streams(manifest):
-        return {name: layout.stream_piece(name).read_bytes() for name in PIECES}
-    return {"model": (layout.quantized_dir / manifest["model"]["file"]).read_bytes()}
-
-
-def keras_layer(tensor_name: str) -> str:
-    """The top-level Keras layer of a converted tensor name ('block1_ffn/ffn2;…' → 'block1_ffn');
-    ops the converter made between layers (a bare 'strided_slice') → '(between layers)'."""
-    parts = [p for p in tensor_name.split(";")[0].split("/") if p]
-    if parts and parts[0] == "model":
-        parts = parts[1:]
-    return parts[0] if len(parts) > 1 else "(between layers)"
-
-
-def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
-    """Each node's Keras layer. The deployed int8 files carry no tensor names (tflite.convert.slim_tflite),
-    so the folded model (or its streaming pieces) is converted once more to float with names; a
-    piece whose float graph has another op sequence than its int8 file gets "" for every node."""
-    import tf_keras as keras
-
-    from ser_reparam.streaming import split_model
-    from ser_reparam.tflite.convert import convert_piece, to_tflite
-
-    folded = keras.models.load_model(RunLayout(config).folded_model())
-    if list(blobs) == ["model"]:
-        floats = {"model": to_tflite(folded, "float")}
-    else:
-        pieces = split_model(folded)
-        floats = {name: convert_piece(getattr(pieces, name), "float") for name in blobs}
-    names = {}
-    for name, blob in blobs.items():
-        ops, named = [u.op for u in model_ops(blob)], model_ops(floats[name])
-        names[name] = [keras_layer(u.output) for u in named] if [u.op for u in named] == ops else [""] * len(ops)
-    return names
-
-
 def profile_sources(blobs: dict[str, bytes]):
     """The `extra` of verify.build for a profile build: the profiler, its node counts, -DSER_PROFILE."""
     counts = [len(model_ops(blob)) for blob in blobs.values()]
@@ -225,20 +184,19 @@ def callgrind_wrapper(work: Path) -> list[str]:
             f"--callgrind-out-file={work / 'callgrind.out'}"]
 
 
-def _run(built: dict, config, clips: int, work: Path) -> tuple[dict, dict]:
+def _run(built: dict, inputs: verify.FirmwareInputs, work: Path) -> tuple[dict, dict]:
     """Play the clips (or the stream) with the counter on and check the output as verify-firmware
     does; the parsed output and the check."""
     manifest, target = built["manifest"], built["target"]
     qemu = target.runner == "qemu-mps2-an386"
     wrapper = () if qemu else callgrind_wrapper(work)
+    clips = len(inputs.stream["clips"] if inputs.stream else inputs.clips)
     timeout = None if qemu else 600 + 60 * clips  # callgrind is ~50x slower than the program
     if verify.streams(manifest):
-        audio = verify.stream_audio(config, clips)
-        result = verify.run_stream(built, audio, work, icount=qemu, wrapper=wrapper, timeout=timeout)
-        return result, verify.compare_stream(built, audio, result, config)
-    chosen = verify.split_clips(config, clips)
-    result = verify.run(built, chosen, work, icount=qemu, wrapper=wrapper, timeout=timeout)
-    return result, {"clips": verify.compare(built, chosen, result, config)}
+        result = verify.run_stream(built, inputs.stream, work, icount=qemu, wrapper=wrapper, timeout=timeout)
+        return result, verify.compare_stream(built, inputs.stream, result)
+    result = verify.run(built, inputs.clips, work, icount=qemu, wrapper=wrapper, timeout=timeout)
+    return result, {"clips": verify.compare(built, inputs.clips, result)}
 
 
 def piece_totals(manifest: dict, result: dict, checked: dict) -> dict[str, float]:
@@ -251,20 +209,18 @@ def piece_totals(manifest: dict, result: dict, checked: dict) -> dict[str, float
             "label": float(np.mean([r["model_us"] for r in labels])) * tick}
 
 
-def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, clips: int = 4,
-                     work: Path | None = None, log=print) -> dict:
-    """Build the profile firmware, run it on `clips` test clips (checked as verify-firmware checks
-    them), and return per piece its nodes with instructions per Invoke, MACs and kernel."""
+def profile_firmware(bundle: Path, board_key: str, target_name: str, inputs: verify.FirmwareInputs,
+                     layers: dict[str, list[str]], tflm_dir=None, work: Path | None = None, log=print) -> dict:
+    """Build the profile firmware of `bundle`, run it on the test clips of `inputs` (checked as
+    verify-firmware checks them), and return per piece its nodes with instructions per Invoke,
+    MACs, kernel and Keras layer (`layers`: piece → each node's layer, "" when unknown)."""
     with tempfile.TemporaryDirectory(prefix="ser-profile-") as tmp:
         folder = Path(work or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        bundle = RunLayout(config).firmware_dir(board_key)
-        if not has_record(bundle):
-            raise ProfileError(f"no firmware bundle for {board_key} in {bundle.parent}: run "
-                               f"ser-reparam export RUN --board {board_key}")
-        blobs = piece_blobs(config, read_record(bundle))
-        built = verify.build(config, board_key, target_name, folder, tflm_dir, log, extra=profile_sources(blobs))
-        result, checked = _run(built, config, clips, folder)
+        blobs = inputs.blobs
+        built = verify.build(bundle, board_key, target_name, blobs, folder, tflm_dir, log,
+                             extra=profile_sources(blobs))
+        result, checked = _run(built, inputs, folder)
         counted = parse_profile(result["stdout"])
         if not counted:
             raise ProfileError(f"{built['bundle']}: the firmware printed no profile; its ser_app / ser_stream_app "
@@ -275,7 +231,6 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
         library = tflm_build.library(target, built["tree"])
         ops = {use.op for blob in blobs.values() for use in model_ops(blob)}
         files = kernel_files(target, library, ops)
-        layers = layer_names(config, blobs)
         uses = [use for blob in blobs.values() for use in model_ops(blob)]
         resolver = (built["bundle"] / "op_resolver.h").read_text()
         replaced = ser_kernel_ops(uses) if "ser_kernels.h" in resolver else []

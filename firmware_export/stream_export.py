@@ -13,7 +13,7 @@ from firmware_export.op_resolver import op_resolver_header
 from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.streaming import PIECES, STEP_CONTEXT, STEP_FRAMES, heads_of_attend, state_bytes
+from ser_reparam.models.stream_geometry import PIECES, STEP_FRAMES, StreamGeometry, heads_of_attend
 from ser_reparam.tflite.interpreters import TFLMModel, scale_zero
 from ser_reparam.tflite.ops import op_set
 
@@ -39,15 +39,17 @@ def label_hop_frames(frontend: FrontendConfig, label_hop_s: float) -> int:
     return int(round(frames))
 
 
-def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -> dict:
-    """The loop's shape numbers, checked against what the pieces' tensors say."""
+def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -> StreamGeometry:
+    """The loop's geometry: stage 05's steps and chunk (`record`), checked against what the pieces'
+    tensors say, and their heads and width."""
     steps, chunk = record["steps"], record["chunk"]
     step_in = tensors["step"]["inputs"][0]["shape"]
     dim = tensors["step"]["outputs"][0]["shape"][-1]
     attend_in = tensors["attend"]["inputs"]  # queries, each head's keys, each head's values
     heads = heads_of_attend(len(attend_in))
     head_dim = dim // heads
-    expected = {"A's input": (step_in, [1, STEP_CONTEXT, features]),
+    geometry = StreamGeometry.of(steps, chunk, heads, dim, features)
+    expected = {"A's input": (step_in, [1, geometry.step_context_frames, features]),
                 "B's queries": (attend_in[0]["shape"], [1, chunk, dim]),
                 **{f"B's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps]) for h in range(heads)},
                 **{f"B's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim]) for h in range(heads)},
@@ -61,7 +63,7 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     if wrong:
         raise StageError("stage 06 (export): the streaming pieces disagree with quantize.json and the deployed "
                          f"model: {'; '.join(wrong)}; rerun stage 05 (ser-reparam quantize … --force)")
-    return {"steps": steps, "chunk": chunk, "dim": dim, "heads": heads}
+    return geometry
 
 
 def _floats(values) -> str:
@@ -77,10 +79,9 @@ def settings(blobs: dict[str, bytes], record: dict, frontend: FrontendConfig, nu
     """The manifest's `streaming` block: what the loop does, the state's bytes and every piece's
     tensors (checked against quantize.json's record); a one-line error for a bad label hop."""
     tensors = {name: piece_tensors(blobs[name]) for name in PIECES}
-    shape = check_pieces(tensors, record, frontend.num_features, num_classes)
-    return {**shape, "step_frames": STEP_FRAMES, "step_context_frames": STEP_CONTEXT, "label_hop_s": label_hop_s,
+    geometry = check_pieces(tensors, record, frontend.num_features, num_classes)
+    return {**geometry.to_dict(), "label_hop_s": label_hop_s,
             "label_hop_frames": label_hop_frames(frontend, label_hop_s),
-            "state_bytes": state_bytes(shape["steps"], shape["dim"], frontend.num_features),
             "pieces": {name: {"bytes": len(blobs[name]), "ops": op_set(blobs[name]), **tensors[name]}
                        for name in PIECES}}
 
@@ -89,6 +90,7 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
                  window_s: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
     """File name → text of the streaming part of a bundle (the app's own files are copied);
     `streaming` is settings()."""
+    geometry = StreamGeometry.from_dict(streaming)
     step, attend, classify = ({side: streaming["pieces"][name][side] for side in ("inputs", "outputs")}
                               for name in PIECES)
     files = {}
@@ -99,14 +101,13 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         "bundle/model_settings_stream.h.in", provenance=c_string(provenance), frames=frames,
         features=features,
         window_seconds=c_float(window_s), label_hop_seconds=c_float(streaming["label_hop_s"]),
-        label_hop_frames=streaming["label_hop_frames"], step_frames=STEP_FRAMES, step_context=STEP_CONTEXT,
-        **{key: streaming[key] for key in ("steps", "chunk", "dim", "heads", "state_bytes")},
+        label_hop_frames=streaming["label_hop_frames"], **geometry.to_dict(),
         step_input_scale=_floats([step["inputs"][0]["scale"]]),
         step_input_zero_point=_ints([step["inputs"][0]["zero_point"]]),
         step_output_scales=_floats(t["scale"] for t in step["outputs"]),
         step_output_zero_points=_ints(t["zero_point"] for t in step["outputs"]),
-        attend_input_scales=_floats(attend["inputs"][i]["scale"] for i in (0, 1, 1 + streaming["heads"])),
-        attend_input_zero_points=_ints(attend["inputs"][i]["zero_point"] for i in (0, 1, 1 + streaming["heads"])),
+        attend_input_scales=_floats(attend["inputs"][i]["scale"] for i in (0, 1, 1 + geometry.heads)),
+        attend_input_zero_points=_ints(attend["inputs"][i]["zero_point"] for i in (0, 1, 1 + geometry.heads)),
         attend_output_scale=c_float(attend["outputs"][0]["scale"]),
         attend_output_zero_point=attend["outputs"][0]["zero_point"],
         classify_input_scale=c_float(classify["inputs"][0]["scale"]),

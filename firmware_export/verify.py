@@ -5,7 +5,8 @@ The program is the CMake template's main.cc around the application loop every te
 model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
 kernels, CMSIS-DSP FFT, the board's RAM regions, run under qemu-system-arm -M mps2-an386). Its
 board (verify_board.cc) plays real clips of the run's test split into the microphone and prints
-what the firmware computed; the Python path computes the same clips:
+what the firmware computed; the Python path computes the same clips. The run itself is read by
+ser_reparam.firmware_inputs, which hands over plain inputs (FirmwareInputs):
 
 - features: the device's int8 model input against the training front end's, quantized (float32
   C vs TensorFlow: within 1 LSB, ≥ 99.9 % identical — float arithmetic in another order);
@@ -18,7 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-import wave
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -32,14 +33,8 @@ from firmware_export.cmsis_dsp import RFFT_SOURCES, cmsis_dsp_sources
 from firmware_export.export import app_values, board_linker_script
 from firmware_export.kernels import KERNELS, measure_pieces_with, measure_with, target_kernels
 from firmware_export.linker_script import qemu_regions
-from ser_reparam.data.dataset import Window, audio_file, utterance_segments
-from ser_reparam.data.manifest import read_manifest
-from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import InputError, StageError, VerifyError
-from ser_reparam.experiment import feature_store, labels_for
-from ser_reparam.features import compute_features
-from ser_reparam.layout import RunLayout
-from ser_reparam.streaming import PIECES, InterpreterPieces, StreamShape, stream_window
+from ser_reparam.models.stream_geometry import InterpreterPieces, StreamGeometry, stream_window
 from ser_reparam.tflite.interpreters import TFLMModel, dequantize_values, quantize_values
 
 HERE = Path(__file__).parent
@@ -48,35 +43,19 @@ FEATURE_MAX_LSB = 1
 FEATURE_EQUAL_SHARE = 0.999
 
 
-def split_clips(config, count: int) -> list[dict]:
-    """The first `count` clips of the test split at least one window long, as int16 PCM windows."""
-    store = feature_store(config)
-    frontend, window = store.frontend, Window(config.data.window_s)
-    size = window.num_samples(frontend)
-    clips = []
-    for utt in read_manifest(store.manifest, labels_for(config)):
-        if utt.split != "test" or len(clips) >= count:
-            continue
-        path = audio_file(utt, store.root, store.manifest.parent)
-        with wave.open(path, "rb") as wav:
-            total = wav.getnframes()
-            first, last = utterance_segments(utt, window, frontend, total)[0]
-            if last - first < size:
-                continue
-            wav.setpos(first)
-            pcm = np.frombuffer(wav.readframes(size), "<i2")
-        clips.append({"utt_id": utt.utt_id, "label": utt.label, "file": path, "pcm": pcm})
-    if not clips:
-        raise StageError(f"{store.manifest}: no test-split clip is at least one window ({window.seconds:g} s) long")
-    return clips
+@dataclass(frozen=True)
+class FirmwareInputs:
+    """What a bundle's firmware is checked against, translated from a run by
+    ser_reparam.firmware_inputs: plain bytes and arrays."""
+    blobs: dict[str, bytes]       # each interpreter's .tflite, in the app's order: "model", or the pieces
+    clips: list[dict] = ()        # whole window: utt_id, label, file, pcm (one window, int16), features
+    stream: dict | None = None    # streaming: clips, pcm (the clips one after another), features of it
+    # features: the float model input the training pipeline makes of the pcm (front end, normalization)
 
 
-def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarray:
-    """The int8 model input the training pipeline makes of `pcm` (TensorFlow front end, stored
-    normalization, the model's input quantization)."""
-    features = compute_features(pcm.astype(np.float32) / 32768.0, frontend).numpy()
-    normalized = normalize(features, np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
-    return quantize_values(normalized, np.int8, quant["scale"], quant["zero_point"])
+def device_input(quant: dict, features: np.ndarray) -> np.ndarray:
+    """The int8 model input of the training pipeline's features: the model's input quantization."""
+    return quantize_values(features, np.int8, quant["scale"], quant["zero_point"])
 
 
 def streams(manifest: dict) -> bool:
@@ -107,7 +86,7 @@ def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target,
     return {"sources": sources, "include_dirs": includes, "defines": defines}
 
 
-def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, log=print) -> dict:
+def target_arena(blobs: dict[str, bytes], manifest: dict, target: tflm_build.Target, tree: Path, log=print) -> dict:
     """The tensor arena a verify build for `target` gets. The bundle's kTensorArenaSize was measured
     with the board's kernels at the board's word size; that is exact for the board (and for the
     Cortex-M4F build of a CMSIS-NN board), but another target links other kernels at another word
@@ -117,14 +96,11 @@ def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, 
     if arena.get("fidelity") == "measured" and KERNELS[arena["kernels"]].target == target.name:
         return {"bytes": arena["kTensorArenaSize"], "measured_with": arena["kernels_label"]}
     kernels = target_kernels(target.name)
-    layout = RunLayout(config)
     if streams(manifest):  # the pieces in one arena, as ser_stream_app.cc runs them
-        blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
         measured = measure_pieces_with(kernels, blobs, log=log, tree=tree)
         least = measured["shared_arena_min_bytes"]
     else:
-        measured = measure_with(kernels, (layout.quantized_dir / manifest["model"]["file"]).read_bytes(), log=log,
-                                tree=tree)
+        measured = measure_with(kernels, blobs["model"], log=log, tree=tree)
         least = measured["arena_min_bytes"]
     return {"bytes": arena_with_margin(least), "measured_bytes": least,
             "measured_with": f"{kernels.label}, {measured['word_bytes'] * 8}-bit"}
@@ -198,9 +174,9 @@ def parse_output(text: str) -> dict:
     return {"windows": windows, "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
 
 
-def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, log=print, extra=None) -> dict:
-    """Build the bundle's firmware for `target_name` in `work`; the program and what it was built from.
-    `extra(built)` may add sources, include folders and defines (a profile build) before the compile."""
+def check_target(board_key: str, target_name: str) -> tuple[tflm_build.Target, object]:
+    """The target and board of a verify or profile build, its tools found: checked before a run is
+    read or anything compiles (a one-line error naming what is missing)."""
     if target_name not in tflm_build.TARGETS:
         raise InputError(f"unknown target {target_name!r}; choose one of {', '.join(tflm_build.TARGETS)}")
     target = tflm_build.TARGETS[target_name]
@@ -209,14 +185,21 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
     if target.runner == "qemu-mps2-an386" and board.core != "cortex-m4":
         raise InputError(f"target {target_name} emulates a Cortex-M4F; board {board_key} has a {board.core}: "
                          "verify it with --target host")
-    bundle = RunLayout(config).firmware_dir(board_key)
+    return target, board
+
+
+def build(bundle: Path, board_key: str, target_name: str, blobs: dict[str, bytes], work: Path, tflm_dir=None,
+          log=print, extra=None) -> dict:
+    """Build the firmware of `bundle` (for `board_key`; `blobs`: FirmwareInputs.blobs) for `target_name`
+    in `work`; the program and what it was built from. `extra(built)` may add sources, include
+    folders and defines (a profile build) before the compile."""
+    target, board = check_target(board_key, target_name)
     if not has_record(bundle):
-        raise StageError(f"no firmware bundle for {board_key} in {bundle.parent}: run stage 06 "
-                         f"(ser-reparam export RUN --board {board_key})")
+        raise StageError(f"no firmware bundle in {bundle}: export one (ser-reparam export RUN --board {board_key})")
     manifest = read_record(bundle)
     tree = tflm_build.find_tree(target, tflm_dir)
     parts = firmware_sources(bundle, board, work, target, tree, streams(manifest))
-    arena = target_arena(config, manifest, target, tree, log)
+    arena = target_arena(blobs, manifest, target, tree, log)
     if arena["bytes"] != manifest["arena"]["kTensorArenaSize"]:
         parts = with_arena(parts, bundle, work, arena["bytes"])
     if extra is not None:
@@ -232,7 +215,7 @@ def build(config, board_key: str, target_name: str, work: Path, tflm_dir=None, l
                                        include_dirs=parts["include_dirs"], defines=parts["defines"],
                                        linker_script=script, log=log)
     return {"target": target, "board": board, "bundle": bundle, "manifest": manifest, "tree": tree,
-            "program": program, "regions": regions, "arena": arena}
+            "program": program, "regions": regions, "arena": arena, "blobs": blobs}
 
 
 def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeout: float | None = None,
@@ -262,17 +245,15 @@ def features_problem(what: str, row: dict) -> list[str]:
             f"{row['features_equal_share']:.4%} identical"]
 
 
-def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
-    """Each window of the firmware against the Python path; VerifyError on any disagreement."""
+def compare(built: dict, clips: list[dict], result: dict) -> list[dict]:
+    """Each window of the firmware against the Python path (`clips`: FirmwareInputs.clips);
+    VerifyError on any disagreement."""
     manifest = built["manifest"]
-    blob = (RunLayout(config).quantized_dir / manifest["model"]["file"]).read_bytes()
-    model = TFLMModel(blob)
-    stats = feature_store(config).norm_stats()
-    frontend = config.frontend
+    model = TFLMModel(built["blobs"]["model"])
     rows, problems = [], []
     for clip, window in zip(clips, result["windows"]):
         shape = manifest["input"]["shape"][1:]
-        expected = python_path(manifest["input"], stats, frontend, clip["pcm"]).reshape(-1)
+        expected = device_input(manifest["input"], clip["features"]).reshape(-1)
         device = window["features"]
         same_input = model.invoke_quantized(device.reshape(1, *shape))[0]
         python_logits = model.invoke_quantized(expected.reshape(1, *shape))[0]
@@ -297,26 +278,6 @@ def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
 
 
 # --- the streaming deployment: the clips are one stream, a label per label hop ---------------------
-
-def stream_audio(config, count: int) -> dict:
-    """The first `count` test clips, whole, one after another as int16 PCM cut to whole hops (the
-    microphone of a streaming firmware never stops between them)."""
-    store = feature_store(config)
-    clips = []
-    for utt in read_manifest(store.manifest, labels_for(config)):
-        if utt.split == "test" and len(clips) < count:
-            path = audio_file(utt, store.root, store.manifest.parent)
-            with wave.open(path, "rb") as wav:
-                first, last = utterance_segments(utt, Window(10 ** 6), store.frontend, wav.getnframes())[0]
-                wav.setpos(first)
-                clips.append({"utt_id": utt.utt_id, "label": utt.label,
-                              "pcm": np.frombuffer(wav.readframes(last - first), "<i2")})
-    if not clips:
-        raise StageError(f"{store.manifest}: no test-split clip")
-    pcm = np.concatenate([c["pcm"] for c in clips])
-    pcm = pcm[:len(pcm) // store.frontend.frame_step * store.frontend.frame_step]
-    return {"clips": [{k: c[k] for k in ("utt_id", "label")} | {"samples": len(c["pcm"])} for c in clips], "pcm": pcm}
-
 
 def parse_stream_output(text: str) -> dict:
     """Frames and labels a streaming firmware printed: each label with the frames before it and
@@ -357,8 +318,9 @@ def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeo
     return result
 
 
-def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
-    """The streaming firmware against the Python path; VerifyError on any disagreement:
+def compare_stream(built: dict, audio: dict, result: dict) -> dict:
+    """The streaming firmware against the Python path (`audio`: FirmwareInputs.stream); VerifyError
+    on any disagreement:
     - frames: the device's int8 feature frames against the training front end run on the whole
       stream (FEATURE_MAX_LSB, FEATURE_EQUAL_SHARE), frame for frame;
     - labels fall every label hop once a window has arrived (frames F, F + H, F + 2H, …);
@@ -367,11 +329,9 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     - labels: equal to the Python path's (its own frames, the same pieces)."""
     manifest = built["manifest"]
     stream = manifest["streaming"]
-    layout = RunLayout(config)
-    blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
-    runner, shape = InterpreterPieces(blobs), StreamShape(stream["steps"], stream["chunk"], stream["heads"])
+    runner, geometry = InterpreterPieces(built["blobs"]), StreamGeometry.from_dict(stream)
     a_in, logits_q = stream["pieces"]["step"]["inputs"][0], stream["pieces"]["classify"]["outputs"][0]
-    expected = python_path(a_in, feature_store(config).norm_stats(), config.frontend, audio["pcm"])
+    expected = device_input(a_in, audio["features"])
     device = result["frames"]
     problems = []
     if len(device) > len(expected) or device.shape[1:] != expected.shape[1:]:
@@ -384,7 +344,7 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     window, hop = manifest["window_frames"], stream["label_hop_frames"]
 
     def logits_of(frames_q):
-        return stream_window(runner, shape, dequantize_values(frames_q, a_in["scale"], a_in["zero_point"]))
+        return stream_window(runner, geometry, dequantize_values(frames_q, a_in["scale"], a_in["zero_point"]))
 
     rows = []
     for i, label in enumerate(result["labels"]):
@@ -411,23 +371,21 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     return {"frames": frames_row, "labels": rows}
 
 
-def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, clips: int = 8,
+def verify_firmware(bundle: Path, board_key: str, target_name: str, inputs: FirmwareInputs, tflm_dir=None,
                     work: Path | None = None, log=print) -> dict:
-    """Build, run on `clips` test clips, compare; the report (sizes, arena, per-clip or, streaming,
-    per-label rows)."""
+    """Build, run on the test clips of `inputs`, compare; the report (sizes, arena, per-clip or,
+    streaming, per-label rows)."""
     with tempfile.TemporaryDirectory(prefix="ser-verify-") as tmp:
         folder = Path(work or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        built = build(config, board_key, target_name, folder, tflm_dir, log)
+        built = build(bundle, board_key, target_name, inputs.blobs, folder, tflm_dir, log)
         if streams(built["manifest"]):
-            audio = stream_audio(config, clips)
-            result = run_stream(built, audio, folder)
-            compared = compare_stream(built, audio, result, config)
-            rows = audio["clips"]
+            result = run_stream(built, inputs.stream, folder)
+            compared = compare_stream(built, inputs.stream, result)
+            rows = inputs.stream["clips"]
         else:
-            chosen = split_clips(config, clips)
-            result = run(built, chosen, folder)
-            rows, compared = compare(built, chosen, result, config), None
+            result = run(built, inputs.clips, folder)
+            rows, compared = compare(built, inputs.clips, result), None
         report = {"board": board_key, "target": target_name, "tree": str(built["tree"]), "clips": rows,
                   "deployment": built["manifest"].get("deployment", "whole-window"),
                   "arena_used_bytes": result["arena_used_bytes"],

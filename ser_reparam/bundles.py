@@ -9,8 +9,8 @@ from firmware_export.export import export_model, export_streaming
 from ser_reparam.config import ExperimentConfig
 from ser_reparam.errors import StageError
 from ser_reparam.layout import RunLayout
+from ser_reparam.models.stream_geometry import PIECES
 from ser_reparam.quantize import deployed_model_name
-from ser_reparam.streaming import PIECES
 
 DEPLOYMENTS = ("auto", "streaming", "whole-window")
 

@@ -112,7 +112,8 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
-    from ser_reparam.streaming import PIECES, InterpreterPieces, model_ram_bytes, split_model, stream_window
+    from ser_reparam.models.stream_geometry import PIECES, InterpreterPieces, model_ram_bytes, stream_window
+    from ser_reparam.streaming import split_model
     from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()
@@ -130,7 +131,7 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     flash, runs = sum(map(len, blobs.values())), {}
     for name, interpreter in (("litert_int8_streaming", LiteRTModel), ("tflm_int8_streaming", TFLMModel)):
         runner = InterpreterPieces(blobs, interpreter)
-        window = SimpleNamespace(predict_one=lambda features, runner=runner: stream_window(runner, pieces, features))
+        window = SimpleNamespace(predict_one=lambda features, runner=runner: stream_window(runner, pieces.geometry, features))
         streamed, ms = _timed_predict(window, x)
         runs[name] = (streamed, {"bytes": flash, "ms_per_clip": ms})
     out["streaming"] = {"streams": True, "arena_bytes": arenas, "state_bytes": record["state_bytes"],

@@ -16,16 +16,8 @@ from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
-from ser_reparam.streaming import (
-    PIECES,
-    STEP_CONTEXT,
-    STEP_FRAMES,
-    KerasPieces,
-    calibration_examples,
-    pieces_state_bytes,
-    split_model,
-    stream_window,
-)
+from ser_reparam.models.stream_geometry import PIECES, calibration_examples, stream_window
+from ser_reparam.streaming import KerasPieces, split_model
 from ser_reparam.tflite.convert import convert_piece, slim_tflite, to_tflite
 from ser_reparam.tflite.metadata import embed_metadata, run_metadata
 from ser_reparam.tflite.ops import audit_ops, float_ops
@@ -54,7 +46,7 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
-        stream_window(runner, pieces, features, trace)
+        stream_window(runner, pieces.geometry, features, trace)
     data = calibration_examples(trace)
     blobs = {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
              for name in PIECES}
@@ -62,7 +54,7 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
         whole = quantized_like_twins(whole, blobs["step"])
         for name in ("attend", "classify"):
             blobs[name] = quantized_like_twins(blobs[name], whole, inputs=True)
-    heads = pieces.heads  # B's inputs: queries, each head's keys, each head's values
+    heads = pieces.geometry.heads  # B's inputs: queries, each head's keys, each head's values
     blobs["attend"] = read_in_scales_of(blobs["attend"], {1 + i: (blobs["step"], 1 + i // heads) for i in range(2 * heads)})
     blobs["classify"] = read_in_scales_of(blobs["classify"], {0: (blobs["attend"], 0)})
     return blobs, whole
@@ -72,8 +64,7 @@ def write_pieces(pieces, blobs: dict[str, bytes], layout: RunLayout) -> dict:
     """Stage 05's streaming artifacts: quantized/stream_{step,attend,classify}.tflite (int8,
     slimmed) with their sizes. Stage 07 measures their arenas (evaluate.compare_deployments),
     benchmarks/streaming_memory.py with the board's kernels."""
-    record = {"streams": True, "steps": pieces.steps, "chunk": pieces.chunk, "step_frames": STEP_FRAMES,
-              "step_context_frames": STEP_CONTEXT, "state_bytes": pieces_state_bytes(pieces), "pieces": {}}
+    record = {"streams": True, **pieces.geometry.to_dict(), "pieces": {}}
     for name, blob in blobs.items():
         slim = slim_tflite(blob)
         path = layout.stream_piece(name)

@@ -34,11 +34,8 @@ import tf_keras as keras
 from ser_reparam.errors import NotStreamable
 from ser_reparam.models.layers import subsampling_length
 from ser_reparam.models.lean import has_subsampling
+from ser_reparam.models.stream_geometry import MAX_CHUNK, STEP_CONTEXT, StreamGeometry
 from ser_reparam.profile import _op_macs
-from ser_reparam.tflite.interpreters import TFLMModel
-
-STEP_FRAMES, STEP_CONTEXT = 4, 7  # feature frames per subsampled step, frames one step reads
-MAX_CHUNK = 4  # query steps per B invocation: B's scores are chunk × steps per head
 
 
 def steps_for(frames: int) -> int:
@@ -65,33 +62,13 @@ def check_streamable(model) -> None:
                             "deploy the whole-window export instead")
 
 
-@dataclasses.dataclass(frozen=True)
-class StreamShape:
-    """What stream_window needs to know of the pieces (StreamingPieces has the same attributes):
-    the firmware checks build it from the exported pieces' tensors alone."""
-    steps: int
-    chunk: int
-    heads: int
-
-
 @dataclasses.dataclass
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
     attend: keras.Model   # B: x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
     classify: keras.Model  # C: the window's encoded steps (T, dim) → logits
-    steps: int
-    chunk: int
-
-    @property
-    def heads(self) -> int:
-        return heads_of_attend(len(self.attend.inputs))
-
-
-def heads_of_attend(inputs: int) -> int:
-    """Attention heads of a B with `inputs` graph inputs: the queries, then each head's keys,
-    then each head's values (split_model; the firmware fills them in that order)."""
-    return (inputs - 1) // 2
+    geometry: StreamGeometry
 
 
 def split_model(model) -> StreamingPieces:
@@ -146,7 +123,7 @@ def split_model(model) -> StreamingPieces:
     encoded = keras.Input((steps, dim), name="encoded")
     logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
     classify = keras.Model(encoded, logits, name="stream_classify")
-    return StreamingPieces(step, attend, classify, steps, chunk)
+    return StreamingPieces(step, attend, classify, StreamGeometry.of(steps, chunk, heads, dim, features))
 
 
 def _pooled(model, encoded):
@@ -179,92 +156,8 @@ class KerasPieces:
         return np.asarray(self.pieces.classify(encoded, training=False))
 
 
-def step_windows(features: np.ndarray, steps: int) -> np.ndarray:
-    """The (steps, STEP_CONTEXT, features) frame windows A reads, one per subsampled step."""
-    return np.stack([features[STEP_FRAMES * j:STEP_FRAMES * j + STEP_CONTEXT] for j in range(steps)])
-
-
-def stream_window(runner, pieces: StreamingPieces | StreamShape, features: np.ndarray,
-                  trace: dict | None = None) -> np.ndarray:
-    """Logits of one window (frames, features) the way the device computes them: A per step
-    (a step is computed as soon as its frames arrived), then B per query chunk, then C.
-    `trace` collects each piece's inputs (calibration data)."""
-    windows = step_windows(features, pieces.steps)
-    X, K, V = runner.step(windows)
-    chunks = X.reshape(-1, pieces.chunk, X.shape[-1])
-    heads = pieces.heads
-    # the application files step j's k and v head by head: head h's keys [:, j] = k_j[h·hd : (h+1)·hd]
-    # (transposed, so that B's matmul needs no adjoint) and its values [j, :] = v_j[h·hd : (h+1)·hd]
-    keys = [np.repeat(k.T[None], len(chunks), axis=0) for k in np.split(K, heads, axis=1)]
-    values = [np.repeat(v[None], len(chunks), axis=0) for v in np.split(V, heads, axis=1)]
-    encoded = runner.attend(chunks, *keys, *values).reshape(1, -1, X.shape[-1])
-    if trace is not None:
-        trace.setdefault("step", []).append(windows)
-        trace.setdefault("attend", []).append((chunks, *keys, *values))
-        trace.setdefault("classify", []).append(encoded)
-    return runner.classify(encoded)[0]
-
-
-PIECES = ("step", "attend", "classify")
-
-
-def calibration_examples(trace: dict) -> dict[str, list[tuple]]:
-    """Each piece's calibration inputs from a stream_window trace, all of them (a window has one
-    A input per step and one B input per chunk): the values the whole-window model is
-    calibrated on, so that shared tensors get the same ranges."""
-    return {"step": [(w,) for batch in trace["step"] for w in batch],
-            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
-            "classify": [(p,) for batch in trace["classify"] for p in batch]}
-
-
-class InterpreterPieces:
-    """The int8 pieces on a TFLite interpreter (interpreters.TFLMModel: TFLite Micro's kernels, or
-    LiteRTModel). Between pieces the application holds int8 values in one piece's output scale
-    and requantizes them to the next one's input scale (a per-tensor multiply); here that is a
-    dequantize and quantize through float."""
-
-    def __init__(self, blobs: dict[str, bytes], runner=TFLMModel):
-        self.models = {name: runner(blobs[name]) for name in PIECES}
-
-    def _run(self, name: str, *inputs):
-        outputs = [self.models[name].run_float(*example) for example in zip(*inputs)]
-        return [np.stack(column) for column in zip(*outputs)]
-
-    def step(self, windows):
-        return self._run("step", windows)
-
-    def attend(self, queries, *heads):
-        return self._run("attend", queries, *heads)[0]
-
-    def classify(self, encoded):
-        return self._run("classify", encoded)[0]
-
-
 def piece_macs(model: keras.Model) -> int:
     """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
     forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
     return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))
-
-
-def model_ram_bytes(arenas: dict[str, int], state: int) -> int:
-    """The streaming deployment's model RAM on the host: the pieces' arenas, each measured with
-    its own Python interpreter (an upper bound of the one arena the firmware shares between them,
-    which the export measures with the board's kernels), + the application state (state_bytes).
-    The front end's RAM is not included (the same for both deployments' Python front end)."""
-    return sum(arenas[name] for name in PIECES) + state
-
-
-def state_bytes(steps: int, dim: int, features: int) -> int:
-    """The application state between the pieces, as the firmware holds it: sizeof(SerStreamState)
-    of ser_stream_app.cc — the frame ring (STEP_CONTEXT frames, int8), x / k / v and the encoded
-    output of every step of the window (int8) and 8 int32 counters. The one count of it: stage
-    05, stage 07, the export's budget and the benchmarks read it here."""
-    rings = STEP_CONTEXT * features + 4 * steps * dim
-    return (rings + 3) // 4 * 4 + 8 * 4
-
-
-def pieces_state_bytes(pieces: StreamingPieces) -> int:
-    """state_bytes of a split model."""
-    features = int(pieces.step.inputs[0].shape[-1])
-    return state_bytes(pieces.steps, int(pieces.step.outputs[0].shape[-1]), features)

@@ -200,11 +200,20 @@ def tflm_dir() -> Path:
     return need_dir("TFLM_DIR", "TFLite Micro trees made by create_tflm_tree.py (../shared/third_party/tflm)")
 
 
+def verified(run, target: str, work: Path) -> dict:
+    """verify-firmware of the run's STM32F4 bundle on `target`, three test clips."""
+    from firmware_export.verify import verify_firmware
+    from ser_reparam.firmware_inputs import firmware_inputs
+
+    bundle, inputs = firmware_inputs(run, "stm32f4", 3)
+    return verify_firmware(bundle, "stm32f4", target, inputs, tflm_dir(), work=work)
+
+
 @pytest.mark.slow
 def test_verify_firmware_on_the_host(stm32_bundle, tmp_path):
-    from firmware_export.verify import summary, verify_firmware
+    from firmware_export.verify import summary
 
-    report = verify_firmware(stm32_bundle, "stm32f4", "host", tflm_dir(), clips=3, work=tmp_path)
+    report = verified(stm32_bundle, "host", tmp_path)
     print(summary(report, "stm32f4"))
     assert len(report["clips"]) == 3
     for row in report["clips"]:
@@ -220,9 +229,9 @@ def test_verify_firmware_on_cortex_m4_under_qemu(stm32_bundle, tmp_path):
     """CMSIS-NN kernels, CMSIS-DSP FFT, the STM32F407 memory map (arena in SRAM, front end in CCM)."""
     need_tool("qemu-system-arm", QEMU_INSTALL)
     need_tool("arm-none-eabi-g++", ARM_INSTALL)
-    from firmware_export.verify import summary, verify_firmware
+    from firmware_export.verify import summary
 
-    report = verify_firmware(stm32_bundle, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    report = verified(stm32_bundle, "cortex-m4", tmp_path)
     print(summary(report, "stm32f4"))
     for row in report["clips"]:
         assert row["device_logits"] == row["python_logits_same_input"]
@@ -267,7 +276,8 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     """Run under QEMU, the exported project prints the arena and a label per window."""
     import numpy as np
 
-    from firmware_export.verify import parse_output, split_clips
+    from firmware_export.verify import parse_output
+    from ser_reparam.firmware_inputs import split_clips
 
     clips = split_clips(stm32_bundle, 2)
     done = run_cmake_project(RunLayout(stm32_bundle).firmware_dir("stm32f4"), tmp_path,
@@ -314,10 +324,10 @@ def check_streamed(report: dict, manifest: dict) -> None:
 
 @pytest.mark.slow
 def test_streaming_firmware_on_the_host(stm32_stream, tmp_path):
-    from firmware_export.verify import summary, verify_firmware
+    from firmware_export.verify import summary
 
     run, manifest = stm32_stream
-    report = verify_firmware(run, "stm32f4", "host", tflm_dir(), clips=3, work=tmp_path)
+    report = verified(run, "host", tmp_path)
     print(summary(report, "stm32f4"))
     check_streamed(report, manifest)
     # the 64-bit reference-kernel build gets the shared arena measured for it, the three pieces in it
@@ -330,10 +340,10 @@ def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
     state in SRAM (.ser_arena = kTensorArenaSize + kSerStateBytes), the front end in CCM."""
     need_tool("qemu-system-arm", QEMU_INSTALL)
     need_tool("arm-none-eabi-g++", ARM_INSTALL)
-    from firmware_export.verify import summary, verify_firmware
+    from firmware_export.verify import summary
 
     run, manifest = stm32_stream
-    report = verify_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    report = verified(run, "cortex-m4", tmp_path)
     print(summary(report, "stm32f4"))
     check_streamed(report, manifest)
     assert report["arena_built_bytes"] == report["arena_exported_bytes"] == manifest["arena"]["kTensorArenaSize"]
@@ -352,11 +362,9 @@ def test_stats_pooling_streams_on_cortex_m4_under_qemu(stats_pool_run, tmp_path_
     device: every label's logits bit-identical to the Python TFLM pieces."""
     need_tool("qemu-system-arm", QEMU_INSTALL)
     need_tool("arm-none-eabi-g++", ARM_INSTALL)
-    from firmware_export.verify import verify_firmware
-
     run, manifest = exported_streaming(stats_pool_run, tmp_path_factory.mktemp("stream_stats"))
     assert {"MUL", "MEAN", "CONCATENATION"} <= set(manifest["streaming"]["pieces"]["classify"]["ops"])
-    check_streamed(verify_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path), manifest)
+    check_streamed(verified(run, "cortex-m4", tmp_path), manifest)
 
 
 @pytest.mark.slow
@@ -364,7 +372,8 @@ def test_streaming_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_s
     """The streaming bundle's CMake project as exported (ser_stream_app, the streaming front end,
     the three pieces) under QEMU: a label per label hop with its latency line (front end, A per
     step, B + C)."""
-    from firmware_export.verify import parse_stream_output, stream_audio
+    from firmware_export.verify import parse_stream_output
+    from ser_reparam.firmware_inputs import stream_audio
 
     run, manifest = stm32_stream
     audio = stream_audio(run, 3)

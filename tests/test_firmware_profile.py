@@ -19,6 +19,7 @@ from firmware_export.profile import (
 )
 from ser_reparam.bundles import export_run
 from ser_reparam.errors import ProfileError, ProjectError
+from ser_reparam.firmware_inputs import firmware_inputs, layer_names
 from ser_reparam.layout import RunLayout
 from ser_reparam.tflite.ops import model_ops
 
@@ -62,6 +63,13 @@ def tflm_dir():
     return need_dir("TFLM_DIR", "TFLite Micro trees made by create_tflm_tree.py (../shared/third_party/tflm)")
 
 
+def profiled(run, clips: int, work) -> dict:
+    """profile-firmware of the run's STM32F4 bundle on the Cortex-M4 under QEMU."""
+    bundle, inputs = firmware_inputs(run, "stm32f4", clips)
+    return profile_firmware(bundle, "stm32f4", "cortex-m4", inputs, layer_names(run, inputs.blobs), tflm_dir(),
+                            work=work)
+
+
 def qemu_tools():
     need_tool("qemu-system-arm", "apt-get install qemu-system-arm")
     need_tool("arm-none-eabi-g++", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
@@ -88,7 +96,7 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     MACs those of the deployed model."""
     qemu_tools()
     run = profiled_runs["whole-window"]
-    report = profile_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=2, work=tmp_path)
+    report = profiled(run, 2, tmp_path)
     (piece,) = report["pieces"]
     blob = (RunLayout(run).quantized_dir / report["manifest"]["model"]["file"]).read_bytes()
     assert piece.invokes == 2 and [n.op for n in piece.nodes] == [u.op for u in model_ops(blob)]
@@ -112,7 +120,7 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
     """A per step, B per chunk, C per label, each piece's invokes as the stream made them."""
     qemu_tools()
     run = profiled_runs["streaming"]
-    report = profile_firmware(run, "stm32f4", "cortex-m4", tflm_dir(), clips=3, work=tmp_path)
+    report = profiled(run, 3, tmp_path)
     stream = report["manifest"]["streaming"]
     pieces = {p.name: p for p in report["pieces"]}
     labels = len(report["checked"]["labels"])

@@ -85,8 +85,9 @@ def test_no_import_cycles():
 
 
 def test_help_and_the_light_modules_start_no_tensorflow():
-    """`--help`, `placement` (the report's and the sweep's parser of HRF specs), the layout and the
-    .tflite reader answer without TensorFlow (`report` itself: tests/test_report.py)."""
+    """`--help`, `placement` (the report's and the sweep's parser of HRF specs), the layout, the
+    streaming geometry (firmware_export's) and the .tflite reader answer without TensorFlow
+    (`report` itself: tests/test_report.py)."""
     import subprocess
     import sys
 
@@ -95,6 +96,7 @@ def test_help_and_the_light_modules_start_no_tensorflow():
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
             "import ser_reparam.models.placement, ser_reparam.layout, ser_reparam.report\n"
+            "import ser_reparam.models.stream_geometry\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
@@ -102,10 +104,10 @@ def test_help_and_the_light_modules_start_no_tensorflow():
 
 
 # What firmware_export may use of ser_reparam: the errors, file helpers, the front end's definition,
-# the streaming split's geometry and the .tflite toolkit, never a run, a config or a private name.
+# the streaming split's TensorFlow-free geometry and the .tflite toolkit, never a run, a config or a
+# private name (bundles.py and firmware_inputs.py translate a run into plain inputs).
 FIRMWARE_MAY_IMPORT = ("ser_reparam", "ser_reparam.errors", "ser_reparam.files", "ser_reparam.features",
-                       "ser_reparam.streaming", "ser_reparam.tflite")
-RUN_READERS = {"firmware_export.verify", "firmware_export.profile"}  # still given a run's config (verify, profile)
+                       "ser_reparam.models.stream_geometry", "ser_reparam.tflite")
 
 
 def firmware_imports() -> list[tuple[str, str, list[str]]]:
@@ -132,6 +134,6 @@ def test_firmware_export_takes_plain_inputs_not_a_run():
         return any(module == ok or module.startswith(ok + ".") and ok != "ser_reparam" for ok in FIRMWARE_MAY_IMPORT)
 
     outside = sorted({f"{where} imports {module}" for where, module, _ in firmware_imports()
-                      if where not in RUN_READERS and not allowed(module)})
+                      if not allowed(module)})
     assert outside == [], ("firmware_export reads a run through ser_reparam (translate it in ser_reparam, "
                            "e.g. bundles.py, and pass plain inputs): " + "; ".join(outside))

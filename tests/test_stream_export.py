@@ -15,7 +15,7 @@ from ser_reparam.bundles import choose_deployment, export_run
 from ser_reparam.config import parse_config
 from ser_reparam.errors import ConfigError, StageError
 from ser_reparam.layout import RunLayout
-from ser_reparam.streaming import PIECES, STEP_CONTEXT, state_bytes
+from ser_reparam.models.stream_geometry import PIECES, STEP_CONTEXT, state_bytes
 from ser_reparam.tflite.ops import op_set
 
 

@@ -12,14 +12,14 @@ from ser_reparam.errors import NotStreamable
 from ser_reparam.experiment import feature_store, labels_for
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import build_model
-from ser_reparam.streaming import (
+from ser_reparam.models.stream_geometry import (
     PIECES,
     InterpreterPieces,
-    KerasPieces,
-    split_model,
-    steps_for,
+    StreamGeometry,
+    state_bytes,
     stream_window,
 )
+from ser_reparam.streaming import KerasPieces, split_model, steps_for
 from ser_reparam.tflite.convert import convert_piece
 from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 
@@ -36,16 +36,27 @@ def tiny(request):
 
 def test_pieces_stream_the_whole_window_logits(tiny):
     model, pieces, x = tiny
-    assert (pieces.steps, pieces.chunk) == (steps_for(FRAMES), 4) == (8, 4)
-    streamed = np.stack([stream_window(KerasPieces(pieces), pieces, w) for w in x])
+    assert (pieces.geometry.steps, pieces.geometry.chunk) == (steps_for(FRAMES), 4) == (8, 4)
+    streamed = np.stack([stream_window(KerasPieces(pieces), pieces.geometry, w) for w in x])
     assert np.abs(streamed - model.predict(x, verbose=0)).max() < 1e-5
+
+
+def test_geometry_is_one_value_stage_05_and_the_export_write_alike(tiny):
+    """split_model's geometry: the record's keys (quantize.json, the bundle's streaming block) and back."""
+    _, pieces, _ = tiny
+    geometry = pieces.geometry
+    assert (geometry.heads, geometry.dim, geometry.chunks) == (4, 16, 2)
+    assert geometry.state_bytes == state_bytes(geometry.steps, geometry.dim, 78)
+    assert list(geometry.to_dict()) == ["steps", "chunk", "step_frames", "step_context_frames", "state_bytes",
+                                        "heads", "dim"]
+    assert StreamGeometry.from_dict({**geometry.to_dict(), "label_hop_s": 1.0}) == geometry
 
 
 @pytest.mark.parametrize("interpreter", [TFLMModel, LiteRTModel])
 def test_float_pieces_on_tflite_keep_their_inputs_and_outputs_in_order(tiny, interpreter):
     model, pieces, x = tiny
     runner = InterpreterPieces({name: convert_piece(getattr(pieces, name), "float") for name in PIECES}, interpreter)
-    streamed = np.stack([stream_window(runner, pieces, w) for w in x])
+    streamed = np.stack([stream_window(runner, pieces.geometry, w) for w in x])
     assert np.abs(streamed - model.predict(x, verbose=0)).max() < 1e-5
 
 
@@ -75,10 +86,10 @@ def test_trained_run_streams_exactly_in_float_and_in_int8(trained_run):
     model = keras.models.load_model(layout.folded_model())
     x = split_arrays(store, "test", labels)[0][:16]
     pieces = split_model(model)
-    float_logits = np.stack([stream_window(KerasPieces(pieces), pieces, w) for w in x])
+    float_logits = np.stack([stream_window(KerasPieces(pieces), pieces.geometry, w) for w in x])
     assert np.abs(float_logits - model.predict(x, verbose=0)).max() < 1e-5
     blobs = {name: layout.stream_piece(name).read_bytes() for name in PIECES}
-    streamed = np.stack([stream_window(InterpreterPieces(blobs), pieces, w) for w in x])
+    streamed = np.stack([stream_window(InterpreterPieces(blobs), pieces.geometry, w) for w in x])
     whole = TFLMModel((layout.quantized_dir / "int8.tflite").read_bytes()).predict(x)
     assert np.array_equal(streamed, whole)
 
