@@ -6,14 +6,14 @@ To run:  python benchmarks/streaming_memory.py [--docs]   (--docs: rewrite its b
 Each model is built at the window's length with randomized weights (distinct values, as after
 training: the converter shares identical constants) and converted the way stage 05 converts
 (ser_reparam.quantize: the lean whole-window graph) or split into the streaming pieces A / B /
-C (ser_reparam.streaming), int8 calibrated on random features. Arenas are measured with
+C (ser_reparam.models.streaming), int8 calibrated on random features. Arenas are measured with
 TFLite Micro + CMSIS-NN for the Cortex-M4F under QEMU (firmware_export.kernels, `TFLM_DIR`);
 without that tree, with the Python TFLM interpreter (64-bit host, reference kernels), and the
 table says which. The streaming arena is the ONE arena the three pieces share in the firmware
 (ser_stream_app.cc: one MicroAllocator), each piece's own in parentheses; without the tree, the
 sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
 +2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, B's outputs,
-ser_reparam.streaming.state_bytes) + the C front end with the CMSIS-DSP FFT
+ser_reparam.models.stream_geometry.state_bytes) + the C front end with the CMSIS-DSP FFT
 (frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
 every query chunk and C once.
@@ -36,7 +36,7 @@ from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.models.stream_geometry import PIECES, STEP_FRAMES  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces  # noqa: E402
-from ser_reparam.streaming import piece_macs, split_model  # noqa: E402
+from ser_reparam.models.streaming import piece_macs, split_model  # noqa: E402
 from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 # (row name, architecture, classifier head): the paper's head, and the real-speech configs' head

@@ -1,5 +1,5 @@
 """The streaming deployment's files of a bundle (issue 16): the three int8 pieces stage 05 wrote
-(ser_reparam.streaming: A step, B attend, C classify) as C arrays, one op resolver covering all
+(ser_reparam.models.streaming: A step, B attend, C classify) as C arrays, one op resolver covering all
 of them, and model_settings.h with the loop's numbers — steps, chunk, step frames and context,
 the label hop, each piece's input and output scales and zero points (read from the pieces
 themselves, never retyped) for the requantization between pieces — and the application state's

@@ -109,11 +109,11 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict:
 def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict) -> tuple[dict, dict]:
     """The whole-window int8 file and, when stage 05 wrote them, the int8 streaming pieces side by
     side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model RAM (arena, or the pieces' arenas + the application
-    state: streaming.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
+    state: stream_geometry.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
     from ser_reparam.models.stream_geometry import PIECES, InterpreterPieces, model_ram_bytes, stream_window
-    from ser_reparam.streaming import split_model
+    from ser_reparam.models.streaming import split_model
     from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()

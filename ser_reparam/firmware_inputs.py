@@ -119,7 +119,7 @@ def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
     piece whose float graph has another op sequence than its int8 file gets "" for every node."""
     import tf_keras as keras
 
-    from ser_reparam.streaming import split_model
+    from ser_reparam.models.streaming import split_model
     from ser_reparam.tflite.convert import convert_piece, to_tflite
     from ser_reparam.tflite.ops import model_ops
 

@@ -152,7 +152,7 @@ class RunLayout:
         return self.quantized_dir / f"{name}.tflite"
 
     def stream_piece(self, piece: str) -> Path:
-        """Stage 05's int8 streaming piece (streaming.PIECES: step, attend, classify)."""
+        """Stage 05's int8 streaming piece (stream_geometry.PIECES: step, attend, classify)."""
         return self.quantized_dir / f"stream_{piece}.tflite"
 
     def firmware_dir(self, board_key: str) -> Path:

@@ -17,7 +17,7 @@ from ser_reparam.files import atomic_write_bytes
 from ser_reparam.layout import RunLayout
 from ser_reparam.models import load_model
 from ser_reparam.models.stream_geometry import PIECES, calibration_examples, stream_window
-from ser_reparam.streaming import KerasPieces, split_model
+from ser_reparam.models.streaming import KerasPieces, split_model
 from ser_reparam.tflite.convert import convert_piece, slim_tflite, to_tflite
 from ser_reparam.tflite.metadata import embed_metadata, run_metadata
 from ser_reparam.tflite.ops import audit_ops, float_ops

@@ -1,4 +1,4 @@
-"""Streaming ConvTransformer (ser_reparam.streaming): A / B / C pieces from the same weights."""
+"""Streaming ConvTransformer (ser_reparam.models.streaming): A / B / C pieces from the same weights."""
 import signal
 import subprocess
 import sys
@@ -19,7 +19,7 @@ from ser_reparam.models.stream_geometry import (
     state_bytes,
     stream_window,
 )
-from ser_reparam.streaming import KerasPieces, split_model, steps_for
+from ser_reparam.models.streaming import KerasPieces, split_model, steps_for
 from ser_reparam.tflite.convert import convert_piece
 from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes, tflm_runs
 

@@ -2,7 +2,7 @@
 // ser-reparam (firmware_export/bundle/ser_stream_app.cc). Do not edit.
 //
 // Between pieces the application requantizes int8 values exactly as the Python reference does
-// (ser_reparam.streaming.InterpreterPieces: dequantize to float32, quantize with the next
+// (ser_reparam.models.stream_geometry.InterpreterPieces: dequantize to float32, quantize with the next
 // piece's input scale, round half to even), so the firmware's logits are bit-identical to it.
 #include "ser_stream_app.h"
 

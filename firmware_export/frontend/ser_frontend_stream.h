@@ -1,5 +1,5 @@
 /* Streaming mode of the device front end: one normalized feature frame per 10 ms hop, for
- * models that consume frames as they come (ser_reparam/streaming.py), with no whole-window
+ * models that consume frames as they come (ser_reparam/models/streaming.py), with no whole-window
  * buffer. The frames are exactly those of ser_frontend.h / ser_reparam/features.py for the
  * audio pushed since ser_stream_reset: the same framing, FFT, Mel, deltas, normalization and
  * int8 rounding (the code is shared with ser_frontend.c, which must be compiled too).
