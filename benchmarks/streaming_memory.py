@@ -34,9 +34,9 @@ from ser_reparam.errors import NotStreamable  # noqa: E402
 from ser_reparam.features import FrontendConfig  # noqa: E402
 from ser_reparam.models import build_model  # noqa: E402
 from ser_reparam.models.stream_geometry import PIECES, STEP_FRAMES  # noqa: E402
+from ser_reparam.models.streaming import piece_macs, split_model  # noqa: E402
 from ser_reparam.profile import count_flops  # noqa: E402
 from ser_reparam.quantize import quantize_pieces  # noqa: E402
-from ser_reparam.models.streaming import piece_macs, split_model  # noqa: E402
 from ser_reparam.tflite.convert import slim_tflite, to_tflite  # noqa: E402
 
 # (row name, architecture, classifier head): the paper's head, and the real-speech configs' head
