@@ -66,7 +66,7 @@ def latency(report: dict, mhz: int) -> str:
         chunks = stream["steps"] // stream["chunk"]
         label = report["totals"].get("label") or (chunks * pieces["attend"].op_instructions
                                                   + pieces["classify"].op_instructions)
-        rows.append((f"B × {chunks} chunks + C, one label", label, chunks * pieces["attend"].macs
+        rows.append((f"attend × {chunks} chunks + classify, one label", label, chunks * pieces["attend"].macs
                      + pieces["classify"].macs))
         steps_per_second = 1.0 / (stream["step_frames"] * 0.01)
         step = pieces["step"].invoke_instructions or pieces["step"].op_instructions
@@ -77,7 +77,7 @@ def latency(report: dict, mhz: int) -> str:
         lines.append(f"| {name} | {instructions:,.0f} | {macs:,} | {instructions / mhz / 1e3:.2f} ms | "
                      f"{macs * MLPERF_CYCLES_PER_MAC / mhz / 1e3:.2f} ms |")
     if per_second is not None:
-        lines.append(f"| A per step + B + C per label, one second of audio (front end not included) | "
+        lines.append(f"| step per step + attend + classify per label, one second of audio (front end not included) | "
                      f"{per_second:,.0f} | | {per_second / (mhz * 1e6):.2%} of the core | |")
     lines.append(f"\nAnchor: MLPerf Tiny v1.3 keyword spotting (DS-CNN, ≈ {MLPERF_KWS_MACS / 1e6:.2f} M MACs), "
                  f"STMicroelectronics on a Cortex-M4 (NUCLEO-L4R5ZI): {MLPERF_KWS_MS} ms at {MLPERF_KWS_MHZ} MHz ≈ "

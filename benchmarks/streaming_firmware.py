@@ -13,7 +13,7 @@ board's RAM regions) and plays the first --clips test clips as one stream under
 NOT cycles (see benchmarks/firmware_cost.py). Every label is checked against the Python path
 (frames vs the training front end, logits bit-identical to the Python TFLM pieces) before
 anything is printed. Per hop = the front end's time over a label hop (labels after the first)
-divided by its hops; per step = A's mean; per label = B over every chunk + C.
+divided by its hops; per step = step's mean; per label = attend over every chunk + classify.
 """
 from __future__ import annotations
 
@@ -89,13 +89,13 @@ def main(argv=None) -> None:
            f"{arena['measured_bytes']:,} B; + {arena['margin']}) | {ram['arena_bytes']:,} |",
            "| (each piece in its own arena: " + ", ".join(f"{name} {n:,}" for name, n in arena["pieces_bytes"].items())
            + f" = {sum(arena['pieces_bytes'].values()):,} B) | |",
-           f"| application state (frame ring, X / K / V and B's outputs of the window) | {ram['state_bytes']:,} |",
+           f"| application state (frame ring, X / K / V and attend's outputs of the window) | {ram['state_bytes']:,} |",
            f"| streaming front end (ser_stream_t, CMSIS-DSP FFT) | {ram['frontend_bytes']:,} |",
            f"| **total** (the board budget's figure; {board.name}: {ram['budget_bytes']:,} B budget) | "
            f"**{ram['used_bytes']:,}** |", "",
            "| work | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |", "|---|---|---|"]
-    for name, values in (("front end, per 10 ms hop", per_hop), (f"A, per encoder step (every {stream['step_frames']} hops)", per_step),
-                         (f"B over {stream['steps'] // stream['chunk']} chunks + C, per label", per_label)):
+    for name, values in (("front end, per 10 ms hop", per_hop), (f"step, per encoder step (every {stream['step_frames']} hops)", per_step),
+                         (f"attend over {stream['steps'] // stream['chunk']} chunks + classify, per label", per_label)):
         out.append(f"| {name} | {values.mean():,.0f} (range {values.min():,.0f}–{values.max():,.0f}) | "
                    f"{values.mean() / mhz / 1e3:.3f} ms at {mhz} MHz |")
     out.append(f"| all of it, per second of audio | {per_second:,.0f} | {per_second / mhz / 1e4:.2f} % of a {mhz} MHz core |")

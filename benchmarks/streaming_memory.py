@@ -12,7 +12,7 @@ without that tree, with the Python TFLM interpreter (64-bit host, reference kern
 table says which. The streaming arena is the ONE arena the three pieces share in the firmware
 (ser_stream_app.cc: one MicroAllocator), each piece's own in parentheses; without the tree, the
 sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
-+2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, B's outputs,
++2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, attend's outputs,
 ser_reparam.models.stream_geometry.state_bytes) + the C front end with the CMSIS-DSP FFT
 (frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
@@ -108,7 +108,7 @@ def rows() -> tuple[list[str], set[str]]:
                                                              + piece_macs(pieces.classify)) / LABEL_HOP_S)
             state = pieces.geometry.state_bytes
             front = stream_state_bytes(frontend, cmsis=True)
-            lines.append(f"| {row} | {seconds} s | streaming | {shared:,} (A / B / C alone: "
+            lines.append(f"| {row} | {seconds} s | streaming | {shared:,} (step / attend / classify alone: "
                          f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "
                          f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")
     return lines, methods

@@ -12,7 +12,7 @@ pieces, i.e. the model streams exactly), firmware_export/stream_export.py's file
   model_data_{step,attend,classify}.h / .cc   the three int8 pieces as C arrays
   model_settings.h               the loop's numbers, every piece's scales, one shared arena
   op_resolver.h                  every piece's operators
-  ser_board.h, ser_stream_app.h / .cc   the streaming loop (A per step, a label per label_hop_s)
+  ser_board.h, ser_stream_app.h / .cc   the streaming loop (step per step, a label per label_hop_s)
   <template>/                    a ready project per template of the board (ESP-IDF, Arduino,
                                  CMake for Cortex-M), holding copies of the files above
   bundle.json                    sizes, ops, arena, front-end RAM and the budget check

@@ -197,7 +197,7 @@ def measure_pieces_with(kernels_key: str | Kernels, blobs: dict[str, bytes], log
     arena_min_bytes) and all of them in ONE arena through one tflite::MicroAllocator, as
     ser_stream_app.cc runs them (`shared_arena_min_bytes`, `shared_arena_used_bytes`). One probe,
     built once with every piece's operators, bisected one process per trial: on too small an
-    arena some kernels crash instead of failing (CMSIS-NN and the reference kernels both did, on B)."""
+    arena some kernels crash instead of failing (CMSIS-NN and the reference kernels both did, on attend)."""
     kernels = kernels_key if isinstance(kernels_key, Kernels) else KERNELS[kernels_key]
     target = tflm_build.TARGETS[kernels.target]
     tree = tree or tflm_build.find_tree(target)

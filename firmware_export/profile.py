@@ -38,8 +38,8 @@ from ser_reparam.tflite.ops import model_ops
 
 PROFILE_DIR = Path(__file__).parent / "profile"
 MAX_OPS = 256  # ser_profile.cc's kMaxOps
-PIECE_TITLES = {"model": "the whole-window model", "step": "A, encoder step", "attend": "B, attention over a chunk",
-                "classify": "C, pooling + classifier"}
+PIECE_TITLES = {"model": "the whole-window model", "step": "step, the encoder step",
+                "attend": "attend, attention over a chunk", "classify": "classify, pooling + classifier"}
 
 
 @dataclass
@@ -312,17 +312,17 @@ def piece_heading(piece: PieceProfile) -> str:
 
 
 def streaming_summary(report: dict) -> str:
-    """Streaming: per label (B over every chunk + C) and A per step, from the pieces' operators."""
+    """Streaming: per label (attend over every chunk + classify) and step per step, from the pieces' operators."""
     stream = report["manifest"]["streaming"]
     pieces = {p.name: p for p in report["pieces"]}
     chunks = stream["steps"] // stream["chunk"]
     label_ops = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
     label_macs = chunks * pieces["attend"].macs + pieces["classify"].macs
-    line = (f"Per label: B × {chunks} chunks + C = {label_ops:,.0f} instructions in operators for {label_macs:,} MACs "
+    line = (f"Per label: attend × {chunks} chunks + classify = {label_ops:,.0f} instructions in operators for {label_macs:,} MACs "
             f"({_ratio(label_ops, label_macs)} per MAC)")
     if report["totals"].get("label"):
         line += f"; as the app timed it {report['totals']['label']:,.0f}"
-    return line + f". A per step: {pieces['step'].op_instructions:,.0f} in operators."
+    return line + f". step per step: {pieces['step'].op_instructions:,.0f} in operators."
 
 
 def summary(report: dict, nodes: bool = False) -> str:

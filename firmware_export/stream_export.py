@@ -1,5 +1,5 @@
 """The streaming deployment's files of a bundle (issue 16): the three int8 pieces stage 05 wrote
-(ser_reparam.models.streaming: A step, B attend, C classify) as C arrays, one op resolver covering all
+(ser_reparam.models.streaming: step, attend, classify) as C arrays, one op resolver covering all
 of them, and model_settings.h with the loop's numbers — steps, chunk, step frames and context,
 the label hop, each piece's input and output scales and zero points (read from the pieces
 themselves, never retyped) for the requantization between pieces — and the application state's
@@ -49,17 +49,17 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     heads = heads_of_attend(len(attend_in))
     head_dim = dim // heads
     geometry = StreamGeometry.of(steps, chunk, heads, dim, features)
-    expected = {"A's input": (step_in, [1, geometry.step_context_frames, features]),
-                "B's queries": (attend_in[0]["shape"], [1, chunk, dim]),
-                **{f"B's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps]) for h in range(heads)},
-                **{f"B's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim]) for h in range(heads)},
-                "B's output": (tensors["attend"]["outputs"][0]["shape"], [1, chunk, dim]),
-                "C's input": (tensors["classify"]["inputs"][0]["shape"], [1, steps, dim]),
-                "C's logits": (tensors["classify"]["outputs"][0]["shape"], [1, num_classes])}
+    expected = {"step's input": (step_in, [1, geometry.step_context_frames, features]),
+                "attend's queries": (attend_in[0]["shape"], [1, chunk, dim]),
+                **{f"attend's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps]) for h in range(heads)},
+                **{f"attend's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim]) for h in range(heads)},
+                "attend's output": (tensors["attend"]["outputs"][0]["shape"], [1, chunk, dim]),
+                "classify's input": (tensors["classify"]["inputs"][0]["shape"], [1, steps, dim]),
+                "classify's logits": (tensors["classify"]["outputs"][0]["shape"], [1, num_classes])}
     wrong = [f"{what} {got} (expected {want})" for what, (got, want) in expected.items() if got != want]
     for part, first in (("keys", 1), ("values", 1 + heads)):  # the app requantizes every head's alike
         if len({(t["scale"], t["zero_point"]) for t in attend_in[first:first + heads]}) > 1:
-            wrong.append(f"B's {part} inputs are quantized differently per head")
+            wrong.append(f"attend's {part} inputs are quantized differently per head")
     if wrong:
         raise StageError("stage 06 (export): the streaming pieces disagree with quantize.json and the deployed "
                          f"model: {'; '.join(wrong)}; rerun stage 05 (ser-reparam quantize … --force)")

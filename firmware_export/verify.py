@@ -281,7 +281,7 @@ def compare(built: dict, clips: list[dict], result: dict) -> list[dict]:
 
 def parse_stream_output(text: str) -> dict:
     """Frames and labels a streaming firmware printed: each label with the frames before it and
-    the app's times (main.cc's label line: front end, A per step, B + C; in board_micros units)."""
+    the app's times (main.cc's label line: front end, step per step, attend + classify; in board_micros units)."""
     frames, labels = [], []
     times = re.compile(r"front end (\d+) us, step (\d+) us x (\d+), label (\d+) us")
     arena = None
@@ -418,8 +418,8 @@ def summary(report: dict, board_key: str) -> str:
                     f"end, max {frames['features_max_lsb']} LSB; {len(streamed['labels'])} labels:")
         for row in streamed["labels"]:
             lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python {row['python_label']}); "
-                         f"logits {row['device_logits']} = Python TFLM pieces; A {row.get('step_us', '?')} x "
-                         f"{row.get('steps', '?')}, B + C {row.get('model_us', '?')} (board_micros units)")
+                         f"logits {row['device_logits']} = Python TFLM pieces; step {row.get('step_us', '?')} x "
+                         f"{row.get('steps', '?')}, attend + classify {row.get('model_us', '?')} (board_micros units)")
     for row in report["clips"] if not streamed else ():
         lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
                      f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "

@@ -114,7 +114,7 @@ class QuantizeConfig:
 @dataclass(frozen=True)
 class ExportConfig:
     boards: tuple[str, ...] = ("esp32s3", "stm32f4")
-    # which deployment the bundles run: "streaming" (the A / B / C pieces, a label every
+    # which deployment the bundles run: "streaming" (the step / attend / classify pieces, a label every
     # label_hop_s over the last data.window_s: sliding windows), "whole-window" (the model once per
     # non-overlapping window) or "auto" = streaming when stage 05 wrote streaming pieces (the model
     # streams exactly: one-block ConvTransformer), else whole-window

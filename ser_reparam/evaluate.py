@@ -175,7 +175,7 @@ def deployment_rows(report: dict) -> list[list[str]]:
     streaming = deployments["streaming"]
     if not streaming["streams"]:
         return rows + [["streaming", f"does not stream: {streaming['why']}", *[""] * (len(DEPLOYMENT_HEADER) - 2)]]
-    rows.append([f"streaming (A / B / C, state {streaming['state_bytes']:,} B)",
+    rows.append([f"streaming (step / attend / classify, state {streaming['state_bytes']:,} B)",
                  " / ".join(f"{v:,}" for v in streaming["arena_bytes"].values()), f"{streaming['ram_bytes']:,}",
                  f"{streaming['flash_bytes']:,}", _ua_wf1(models["litert_int8_streaming"]),
                  _ua_wf1(models["tflm_int8_streaming"]),

@@ -119,7 +119,7 @@ def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
     piece whose float graph has another op sequence than its int8 file gets "" for every node."""
     import tf_keras as keras
 
-    from ser_reparam.models.streaming import split_model
+    from ser_reparam.models.streaming import GRAPH_NAMES, split_model
     from ser_reparam.tflite.convert import convert_piece, to_tflite
     from ser_reparam.tflite.ops import model_ops
 
@@ -129,8 +129,10 @@ def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
     else:
         pieces = split_model(folded)
         floats = {name: convert_piece(getattr(pieces, name), "float") for name in blobs}
+    by_graph = {graph: piece for piece, graph in GRAPH_NAMES.items()}  # a piece's own graph: its name
     names = {}
     for name, blob in blobs.items():
         ops, named = [u.op for u in model_ops(blob)], model_ops(floats[name])
-        names[name] = [keras_layer(u.output) for u in named] if [u.op for u in named] == ops else [""] * len(ops)
+        layers = [by_graph.get(layer, layer) for layer in map(keras_layer, (u.output for u in named))]
+        names[name] = layers if [u.op for u in named] == ops else [""] * len(ops)
     return names

@@ -35,11 +35,11 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
 
 def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True,
                     whole: bytes | None = None) -> tuple[dict[str, bytes], bytes | None]:
-    """int8 A, B, C calibrated on what they see when the float pieces stream `examples`
-    (training windows): A on every step window, B on every chunk, C on every window's encoded
+    """int8 step, attend and classify calibrated on what they see when the float pieces stream
+    `examples` (training windows): step on every step window, attend on every chunk, classify on every window's encoded
     steps — the values the whole-window model is calibrated on. With `whole` (the whole-window
     int8 file, calibrated on the same examples), the pieces and it are made to compute the same
-    int8 values: the whole-window subsampling takes A's scales (quantized_like_twins), B and C
+    int8 values: the whole-window subsampling takes step's scales (quantized_like_twins), attend and classify
     take the whole-window scales of their weighted ops, and each piece reads its inputs in the
     scale the previous one writes them (read_in_scales_of). Returns the pieces and `whole` as
     changed (None without it)."""
@@ -54,7 +54,7 @@ def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True
         whole = quantized_like_twins(whole, blobs["step"])
         for name in ("attend", "classify"):
             blobs[name] = quantized_like_twins(blobs[name], whole, inputs=True)
-    heads = pieces.geometry.heads  # B's inputs: queries, each head's keys, each head's values
+    heads = pieces.geometry.heads  # attend's inputs: queries, each head's keys, each head's values
     blobs["attend"] = read_in_scales_of(blobs["attend"], {1 + i: (blobs["step"], 1 + i // heads) for i in range(2 * heads)})
     blobs["classify"] = read_in_scales_of(blobs["classify"], {0: (blobs["attend"], 0)})
     return blobs, whole

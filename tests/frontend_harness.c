@@ -78,7 +78,7 @@ static ser_stream_t g_stream;
 
 /* One push of `hop` (a flush when NULL) through the float (int8 = 0) or int8 API; the frame it
  * returns, if any, is appended to `out`. What the call returned, or -3 when writing failed. */
-static int stream_step(const int16_t *hop, FILE *out, int int8, float scale, int zero_point) {
+static int stream_hop(const int16_t *hop, FILE *out, int int8, float scale, int zero_point) {
   float features[SER_NUM_FEATURES];
   int8_t quantized[SER_NUM_FEATURES];
   int ready;
@@ -108,16 +108,16 @@ static int stream_file(const char *path, FILE *out, int int8, float scale, int z
   *flushed = 0;
   ser_stream_reset(&g_stream);
   while (ready >= 0 && (got = fread(hop, sizeof(int16_t), SER_HOP_SAMPLES, file)) == SER_HOP_SAMPLES) {
-    ready = stream_step(hop, out, int8, scale, zero_point);
+    ready = stream_hop(hop, out, int8, scale, zero_point);
     pushes++;
     if (ready == 1 && *first_push == 0) *first_push = pushes;
   }
   fclose(file);
   if (ready < 0) return fail("push failed on", path);
   if (got != 0) return fail("need whole hops in", path);
-  while ((ready = stream_step(NULL, out, int8, scale, zero_point)) == 1) (*flushed)++;
+  while ((ready = stream_hop(NULL, out, int8, scale, zero_point)) == 1) (*flushed)++;
   if (ready < 0) return fail("flush failed on", path);
-  if (stream_step(hop, out, int8, scale, zero_point) != SER_STREAM_FLUSHED) {
+  if (stream_hop(hop, out, int8, scale, zero_point) != SER_STREAM_FLUSHED) {
     return fail("push after flush was accepted for", path);
   }
   return 0;

@@ -289,7 +289,7 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     assert len(labels) == 2
 
 
-# --- the streaming deployment (ser_stream_app: A per step, B + C per label hop) ---------------------
+# --- the streaming deployment (ser_stream_app: step per step, attend + classify per label hop) ---------------------
 
 def exported_streaming(run, folder):
     """`run` copied into `folder` (its whole-window bundle stays) and exported streaming for the
@@ -358,7 +358,7 @@ def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
 
 @pytest.mark.slow
 def test_stats_pooling_streams_on_cortex_m4_under_qemu(stats_pool_run, tmp_path_factory, tmp_path):
-    """The recipe's head (mean and mean-square pooling: MUL, MEAN, CONCATENATION in piece C) on the
+    """The recipe's head (mean and mean-square pooling: MUL, MEAN, CONCATENATION in piece classify) on the
     device: every label's logits bit-identical to the Python TFLM pieces."""
     need_tool("qemu-system-arm", QEMU_INSTALL)
     need_tool("arm-none-eabi-g++", ARM_INSTALL)
@@ -370,8 +370,8 @@ def test_stats_pooling_streams_on_cortex_m4_under_qemu(stats_pool_run, tmp_path_
 @pytest.mark.slow
 def test_streaming_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_stream, tmp_path):
     """The streaming bundle's CMake project as exported (ser_stream_app, the streaming front end,
-    the three pieces) under QEMU: a label per label hop with its latency line (front end, A per
-    step, B + C)."""
+    the three pieces) under QEMU: a label per label hop with its latency line (front end, step per
+    step, attend + classify)."""
     from firmware_export.verify import parse_stream_output
     from ser_reparam.firmware_inputs import stream_audio
 

@@ -117,7 +117,7 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
 
 @pytest.mark.slow
 def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
-    """A per step, B per chunk, C per label, each piece's invokes as the stream made them."""
+    """step per step, attend per chunk, classify per label, each piece's invokes as the stream made them."""
     qemu_tools()
     run = profiled_runs["streaming"]
     report = profiled(run, 3, tmp_path)
@@ -130,7 +130,7 @@ def test_streaming_profile_on_cortex_m4_per_piece(profiled_runs, tmp_path):
     assert pieces["step"].invokes >= stream["steps"]
     for piece in report["pieces"]:
         assert all(n.instructions > 0 for n in piece.nodes)
-    # B over the chunks + C: the operators' sum is nearly what the app timed per label
+    # attend over the chunks + classify: the operators' sum is nearly what the app timed per label
     chunks = stream["steps"] // stream["chunk"]
     label = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
     assert 0.8 * report["totals"]["label"] < label < report["totals"]["label"]
@@ -194,7 +194,7 @@ def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
 
 def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audio():
     """benchmarks/firmware_profile.py's block: ms at the clock (one cycle per instruction), and when
-    streaming A per step x 25 steps per second + B + C per label as the app timed it."""
+    streaming step per step x 25 steps per second + attend + classify per label as the app timed it."""
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -207,7 +207,7 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
               "manifest": {"streaming": {"steps": 124, "chunk": 4, "step_frames": 4, "label_hop_s": 1.0}}}
     text = latency(report, 168)
     assert "| step, one Invoke | 210,000 | 1,000 | 1.25 ms |" in text
-    assert "| B × 31 chunks + C, one label | 13,000,000 | 15,500 |" in text
+    assert "| attend × 31 chunks + classify, one label | 13,000,000 | 15,500 |" in text
     assert "| 18,250,000 | | 10.86% of the core |" in text  # 25 x 210,000 + 13,000,000 of 168 M
     assert "not cycles" in text
 

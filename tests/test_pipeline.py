@@ -206,7 +206,7 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
     assert "| convtransformer-lightweight-ffn2@8x1 | 11,220 → 8,596 |" in printed
     table, _, side_by_side = printed.partition("Whole window vs streaming")
     assert table.count("| convtransformer-lightweight") == 2
-    assert side_by_side.count("| whole window |") == side_by_side.count("| streaming (A / B / C, state ") == 2
+    assert side_by_side.count("| whole window |") == side_by_side.count("| streaming (step / attend / classify, state ") == 2
     for row in rows:  # both variants are one-block ConvTransformers: they stream, measured side by side
         streaming = row["side_by_side"]["deployments"]["streaming"]
         assert streaming["streams"] and streaming["ram_bytes"] < row["side_by_side"]["deployments"]["whole_window"]["ram_bytes"]

@@ -109,7 +109,7 @@ def test_fold_quantize_evaluate(trained):
     assert versus["identical"] == report["test_examples"] and versus["max_logit_diff"] == 0
     assert versus["argmax_agreement"] == 1 and versus["disagreements"] == versus["disagreements_at_ties"] == 0
     assert models["tflm_int8_streaming"]["ms_per_clip"] > 0 and models["litert_int8_streaming"]["ua"] >= 0
-    assert "| streaming (A / B / C, state " in written.read_text()
+    assert "| streaming (step / attend / classify, state " in written.read_text()
 
 
 def test_run_folder_resolves_its_config(trained):

@@ -1,4 +1,4 @@
-"""Streaming ConvTransformer (ser_reparam.models.streaming): A / B / C pieces from the same weights."""
+"""Streaming ConvTransformer (ser_reparam.models.streaming): step / attend / classify pieces from the same weights."""
 import signal
 import subprocess
 import sys
@@ -121,7 +121,7 @@ def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed
 
 
 def test_an_input_scale_changes_only_where_no_constant_was_quantized_with_it(tiny):
-    """tflite.scales.read_in_scales_of: A's input feeds a convolution whose bias was quantized with
+    """tflite.scales.read_in_scales_of: step's input feeds a convolution whose bias was quantized with
     the input's scale: refused, naming why."""
     from ser_reparam.tflite.scales import read_in_scales_of
 

@@ -33,9 +33,9 @@ struct SerResult {
   bool streaming;          // which deployment filled it (how to read the times below)
   uint32_t frontend_us;    // whole window: the front end's finish step; streaming: the front end's
                            // time over the hops since the previous label
-  uint32_t step_us;        // streaming: the encoder step A, mean per step since the previous label
-  int steps;               // streaming: steps A ran since the previous label
-  uint32_t model_us;       // whole window: Invoke; streaming: B over every chunk + C (the label)
+  uint32_t step_us;        // streaming: the encoder step piece, mean per step since the previous label
+  int steps;               // streaming: steps the step piece ran since the previous label
+  uint32_t model_us;       // whole window: Invoke; streaming: attend over every chunk + classify (the label)
 };
 
 // The label (argmax) and its dequantized logit of `count` int8 logits.

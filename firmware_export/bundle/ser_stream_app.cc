@@ -26,17 +26,17 @@ constexpr int kChunks = kSerSteps / kSerChunk;
 // The application's state between pieces (kSerStateBytes in model_settings.h: the budget).
 struct SerStreamState {
   int8_t frames[kSerStepContext][kSerNumFeatures];  // ring: the last kSerStepContext frames
-  int8_t x[kSerSteps][kSerDim];  // ring: each step's x in B's query scale, k and v in B's key and
+  int8_t x[kSerSteps][kSerDim];  // ring: each step's x in attend's query scale, k and v in its key and
   int8_t k[kSerSteps][kSerDim];  // value scales, the last kSerSteps steps
   int8_t v[kSerSteps][kSerDim];
-  int8_t encoded[kSerSteps][kSerDim];  // B's output for the window's steps (oldest first), C's input
+  int8_t encoded[kSerSteps][kSerDim];  // attend's outputs of the window's steps (oldest first), classify's input
   int32_t next_frame;            // the frame ring's slot for the next frame (= the oldest when full)
   int32_t next_step;             // the step ring's slot for the next step (= the oldest when full)
-  int32_t until_step;            // frames until A runs next
+  int32_t until_step;            // frames until step runs next
   int32_t until_label;           // frames until the next label
   int32_t steps_since_label;
-  int32_t failed;                // the front end or an Invoke of A failed since the last label
-  uint32_t step_us;              // A's time since the last label
+  int32_t failed;                // the front end or an Invoke of step failed since the last label
+  uint32_t step_us;              // step's time since the last label
   uint32_t frontend_us;          // the front end's time since the last label
 };
 static_assert(sizeof(SerStreamState) == kSerStateBytes, "model_settings.h's kSerStateBytes is stale");
@@ -74,7 +74,7 @@ tflite::MicroInterpreter* Build(const unsigned char* model, const tflite::MicroO
   return interpreter->AllocateTensors() == kTfLiteOk ? interpreter : nullptr;
 }
 
-// A on the ring's frames (oldest first): its x, k, v requantized into the step ring.
+// step on the ring's frames (oldest first): its x, k, v requantized into the step ring.
 bool RunStep() {
   int8_t* input = g_step->input(0)->data.int8;
   for (int r = 0; r < kSerStepContext; ++r) {
@@ -102,13 +102,13 @@ const char* SerAppBegin(uint8_t* arena, SerFrontendState* frontend, const SerBoa
   g_allocator = tflite::MicroAllocator::Create(arena, kTensorArenaSize);
   if (g_allocator == nullptr) return "MicroAllocator::Create failed: raise kTensorArenaSize";
   if ((g_step = Build(g_ser_step_model_data, resolver, storage[0], 0)) == nullptr) {
-    return "AllocateTensors failed for A (step): raise kTensorArenaSize";
+    return "AllocateTensors failed for step: raise kTensorArenaSize";
   }
   if ((g_attend = Build(g_ser_attend_model_data, resolver, storage[1], 1)) == nullptr) {
-    return "AllocateTensors failed for B (attend): raise kTensorArenaSize";
+    return "AllocateTensors failed for attend: raise kTensorArenaSize";
   }
   if ((g_classify = Build(g_ser_classify_model_data, resolver, storage[2], 2)) == nullptr) {
-    return "AllocateTensors failed for C (classify): raise kTensorArenaSize";
+    return "AllocateTensors failed for classify: raise kTensorArenaSize";
   }
   const bool shapes =
       Bytes(g_step->input(0), kSerStepContext * kSerNumFeatures) && Bytes(g_step->output(0), kSerDim) &&
@@ -192,7 +192,7 @@ bool SerAppClassify(SerResult* result) {
                      kSerClassifyInputZeroPoint);
     }
   }
-  memcpy(g_classify->input(0)->data.int8, g_state.encoded, sizeof(g_state.encoded));  // C pools them itself
+  memcpy(g_classify->input(0)->data.int8, g_state.encoded, sizeof(g_state.encoded));  // classify pools them itself
   if (g_classify->Invoke() != kTfLiteOk) return false;
   const uint32_t done = g_board.micros();
   const int8_t* logits = g_classify->output(0)->data.int8;

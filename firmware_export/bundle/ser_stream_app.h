@@ -1,8 +1,8 @@
 // The streaming application loop every template runs when the bundle streams (ESP-IDF, Arduino,
 // CMake for Cortex-M; the same calls as ser_app.h, so the templates' main files serve both):
-// microphone → front end per hop → the encoder step A every SER_STEP_FRAMES feature frames →
+// microphone → front end per hop → the encoder piece step every SER_STEP_FRAMES feature frames →
 // every kSerLabelHopFrames frames, once a window has arrived, a label over the last window
-// (sliding windows): B over the window's query chunks, their mean, C.
+// (sliding windows): attend over the window's query chunks, their mean, classify.
 //
 //   SerAppBegin(arena, &frontend, board);             // once; nullptr when ready
 //   for each hop of SER_HOP_SAMPLES samples read from the microphone:
@@ -14,7 +14,7 @@
 // because the pieces run one after another and the application fills a piece's inputs right
 // before its Invoke and copies its outputs out right after it. Between pieces the application
 // holds int8 values: the last SER_STEP_CONTEXT frames and the window's x / k / v per step
-// (already requantized to B's input scales), placed with the arena (section .bss.ser_arena).
+// (already requantized to attend's input scales), placed with the arena (section .bss.ser_arena).
 //
 // A label equals the whole-window model's on the same int8 feature frames of that window (the
 // test `ser-reparam verify-firmware` runs: logits bit-identical to the Python TFLM pieces). The
@@ -48,11 +48,11 @@ size_t SerAppArenaUsedBytes();
 // it completes to SerAppPushFrame; true when a label is due: call SerAppClassify before the next hop.
 bool SerAppPushHop(const int16_t* hop);
 
-// The model side: one int8 feature frame (kSerNumFeatures values in A's input scale). Runs A when
+// The model side: one int8 feature frame (kSerNumFeatures values in step's input scale). Runs step when
 // a step's frames are complete; true when a label is due.
 bool SerAppPushFrame(const int8_t* frame);
 
-// B over the last window's query chunks (in window order), the mean of their outputs, C: fills
+// attend over the last window's query chunks (in window order), the mean of their outputs, classify: fills
 // `result`; false when an Invoke (or the front end, since the last label) failed. The stream goes on (the next label comes
 // kSerLabelHopFrames frames later).
 bool SerAppClassify(SerResult* result);

@@ -1,6 +1,6 @@
 // Per-operator instruction counts of a profile build (`ser-reparam profile-firmware`): each
 // interpreter of the app gets its own profiler (piece 0: the whole-window model or the streaming
-// step A; 1: attend B; 2: classify C), which TFLM calls around every operator's Invoke.
+// step; 1: attend; 2: classify), which TFLM calls around every operator's Invoke.
 // Not part of a bundle: the app's SER_PROFILER(piece) is nullptr unless built with SER_PROFILE.
 #ifndef SER_PROFILE_H_
 #define SER_PROFILE_H_

@@ -5,15 +5,15 @@ The whole-window model's subsampled step j depends only on feature frames 4·j �
 (two 3×3 stride-2 convolutions; layers.subsampling_length), and attention is the only place
 where steps meet. So, from the SAME trained weights:
 
-  A  every STEP_FRAMES feature frames: the STEP_CONTEXT frames ending there → x_j (the step's
-     subsampled vector) and its attention key k_j and value v_j;
-  B  at the end of the window, for a chunk of Q query steps: attention of their queries
-     (computed from x) over all keys and values, residual, LayerNorm, FFN, residual,
-     LayerNorm: the chunk's encoded steps;
-  C  the window's encoded steps → the classifier's pooling → cls1 → cls2 → logits.
+  step      every STEP_FRAMES feature frames: the STEP_CONTEXT frames ending there → x_j (the
+            step's subsampled vector) and its attention key k_j and value v_j;
+  attend    at the end of the window, for a chunk of Q query steps: attention of their queries
+            (computed from x) over all keys and values, residual, LayerNorm, FFN, residual,
+            LayerNorm: the chunk's encoded steps;
+  classify  the window's encoded steps → the classifier's pooling → cls1 → cls2 → logits.
 
-The application holds X, K, V (steps × dim each) between A and B, and the encoded steps
-between B and C. Every value is the one the whole-window graph computes, in another order:
+The application holds X, K, V (steps × dim each) between step and attend, and the encoded
+steps between attend and classify. Every value is the one the whole-window graph computes, in another order:
 float logits agree to rounding. In int8 too, when the pieces are quantized as the
 whole-window graph (quantize.quantize_pieces): each piece's ops are the whole-window ops
 restricted to some rows, with the same scales. A deeper
@@ -37,6 +37,10 @@ from ser_reparam.models.lean import has_subsampling
 from ser_reparam.models.stream_geometry import MAX_CHUNK, STEP_CONTEXT, StreamGeometry
 from ser_reparam.profile import _op_macs
 
+# The Keras graphs' names: part of the converted bytes (the converter orders attend's operators by
+# tensor name), so they keep the names the deployed pieces were made with; reports show the piece.
+GRAPH_NAMES = {"step": "stream_step", "attend": "stream_attend", "classify": "stream_classify"}
+
 
 def steps_for(frames: int) -> int:
     """Subsampled steps of a `frames`-frame window (as the whole-window convolutions make)."""
@@ -44,7 +48,7 @@ def steps_for(frames: int) -> int:
 
 
 def chunk_for(steps: int) -> int:
-    """The largest divisor of `steps` not above MAX_CHUNK: equal chunks fill B's fixed-size input."""
+    """The largest divisor of `steps` not above MAX_CHUNK: equal chunks fill attend's fixed-size input."""
     return max(q for q in range(1, MAX_CHUNK + 1) if steps % q == 0)
 
 
@@ -65,14 +69,15 @@ def check_streamable(model) -> None:
 @dataclasses.dataclass
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
-    step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
-    attend: keras.Model   # B: x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
-    classify: keras.Model  # C: the window's encoded steps (T, dim) → logits
+    step: keras.Model     # (STEP_CONTEXT, features) → x, k, v  (dim each)
+    # x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
+    attend: keras.Model
+    classify: keras.Model  # the window's encoded steps (T, dim) → logits
     geometry: StreamGeometry
 
 
 def split_model(model) -> StreamingPieces:
-    """A, B and C of a trained (folded) one-block ConvTransformer; raises NotStreamable otherwise."""
+    """step, attend and classify of a trained (folded) one-block ConvTransformer; raises NotStreamable otherwise."""
     check_streamable(model)
     frames, features = (int(d) for d in model.inputs[0].shape[1:])
     steps = steps_for(frames)
@@ -81,7 +86,7 @@ def split_model(model) -> StreamingPieces:
     dim, heads = mhsa.dim, mhsa.heads
     head_dim = dim // heads
     # the whole-window graph's QKV projection, the query scale folded in (layers.MultiHeadSelfAttention):
-    # A and B compute all of it and slice, so that its int8 output gets the whole-window scale
+    # step and attend compute all of it and slice, so that its int8 output gets the whole-window scale
     qkv_scale = tf.constant([head_dim ** -0.5] * dim + [1.0] * (2 * dim))
 
     frames_in = keras.Input((STEP_CONTEXT, features), name="frames")
@@ -95,10 +100,10 @@ def split_model(model) -> StreamingPieces:
     # bands' concatenation: straight after proj's bias add, the converter moves that bias into the
     # next FULLY_CONNECTED's and feeds it x without bias — another arithmetic than the whole window's
     qkv = tf.reshape(mhsa.qkv(tf.reshape(x, [-1, 1, dim])) * qkv_scale, [-1, 3 * dim])
-    step = keras.Model(frames_in, [x, qkv[:, dim:2 * dim], qkv[:, 2 * dim:]], name="stream_step")
+    step = keras.Model(frames_in, [x, qkv[:, dim:2 * dim], qkv[:, 2 * dim:]], name=GRAPH_NAMES["step"])
 
-    # every head's keys and values a graph input of their own, filled by the application: B
-    # copies none of them (a split inside would hold a second copy of K and V in the arena).
+    # every head's keys and values a graph input of their own, filled by the application:
+    # attend copies none of them (a split inside would hold a second copy of K and V in the arena).
     # Keys are stored transposed: the matmul needs no adjoint (with adj_y, the Python TFLM
     # interpreter crashed while bisecting this piece's arena). Batch 1 (the device's), rank 2
     # inside: the softmax sees (chunk, steps), whose dims[1] is the keys axis (the ESP-NN scratch
@@ -116,13 +121,13 @@ def split_model(model) -> StreamingPieces:
     y = model.get_layer("block1_mhsa_norm")(rows + mhsa.proj(context))
     y = model.get_layer("block1_ffn_norm")(y + model.get_layer("block1_ffn")(y))
     y = tf.reshape(y, [1, chunk, dim])
-    attend = keras.Model([xq, *k_heads, *v_heads], y, name="stream_attend")
+    attend = keras.Model([xq, *k_heads, *v_heads], y, name=GRAPH_NAMES["attend"])
 
-    # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
+    # classify pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
     # whole-window graph, not a mean of chunk means rounded twice
     encoded = keras.Input((steps, dim), name="encoded")
     logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
-    classify = keras.Model(encoded, logits, name="stream_classify")
+    classify = keras.Model(encoded, logits, name=GRAPH_NAMES["classify"])
     return StreamingPieces(step, attend, classify, StreamGeometry.of(steps, chunk, heads, dim, features))
 
 
@@ -137,7 +142,7 @@ def _pooled(model, encoded):
 
 
 class KerasPieces:
-    """The pieces in float (Keras), each called on a batch of its inputs (B, built for batch 1 as
+    """The pieces in float (Keras), each called on a batch of its inputs (attend, built for batch 1 as
     the device runs it, one chunk at a time)."""
 
     def __init__(self, pieces: StreamingPieces):

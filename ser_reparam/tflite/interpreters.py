@@ -166,7 +166,7 @@ def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
     except RuntimeError:
         return False
     for i in range(read(model_bytes).Subgraphs(0).InputsLength()):
-        details = interpreter.get_input_details(i)  # every input set: multi-input models (streaming B)
+        details = interpreter.get_input_details(i)  # every input set: multi-input models (streaming attend)
         interpreter.set_input(np.zeros(details["shape"], details["dtype"]), i)
     return interpreter.invoke() == 0
 
@@ -178,7 +178,7 @@ def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20, timeout: float =
     """The smallest tensor arena (bytes, 16-byte steps) with which the TFLite Micro interpreter
     allocates the model's tensors and invokes it: measured, not estimated, by bisection in a
     child Python process. The tflite_micro runtime crashes (SIGSEGV) on some arenas that are too
-    small — the streaming piece B of a 1 s model on 6,000–8,192 B, while 4,096 and 8,320 B fail
+    small — the streaming piece attend of a 1 s model on 6,000–8,192 B, while 4,096 and 8,320 B fail
     cleanly —, so a crash marks the size it was trying as too small and the bisection goes on in
     a new child from what the crashed one had found."""
     package_parent = str(Path(__file__).resolve().parents[1])

@@ -54,8 +54,8 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
 
     The whole-window graph computes the subsampling band by band (models.lean), and the converter
     calibrates each band's convolutions on its own rows: a scale per band, while the streaming
-    step A has one for every step. With A's scales in every band, A computes each step's x, k and
-    v bit for bit as the whole-window model does; B and C, given the whole-window scales of their
+    piece step has one for every step. With step's scales in every band, step computes each step's
+    x, k and v bit for bit as the whole-window model does; attend and classify, given the whole-window scales of their
     layers, compute their rows as it does."""
     model, source = unpack(blob), unpack(other)
     graph, twin_graph, ops = model.subgraphs[0], source.subgraphs[0], schema.BuiltinOperator
@@ -95,8 +95,9 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
 
 def _layer_path(name: bytes) -> str | None:
     """A tensor's name without its model's name: 'block1_ffn_norm/Mean' in both 'ser_model/…'
-    and 'stream_attend/…' (fused names join several with ';'); None for the tensors of
-    functional ops ('tf.concat/…': numbered per graph, the same name for different ops)."""
+    and 'stream_attend/…' (models.streaming.GRAPH_NAMES; fused names join several with ';'); None
+    for the tensors of functional ops ('tf.concat/…': numbered per graph, the same name for
+    different ops)."""
     parts = [part.split("/", 1)[-1] for part in name.decode().split(";")]
     return None if any(part.startswith("tf.") or "/" not in part for part in parts) else ";".join(parts)
 
