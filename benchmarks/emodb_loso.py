@@ -54,7 +54,7 @@ def main() -> int:
     minutes = (time.perf_counter() - start) / 60
     report = write_report([config.base_dir])
     training = config.training
-    recipe = (f"{config.data.window_s:g} s windows, batch {training.batch_size}, lr {config.learning_rate:g} "
+    recipe = (f"{config.data.window_seconds:g} s windows, batch {training.batch_size}, lr {config.learning_rate:g} "
               f"({training.schedule}, warmup {training.warmup_epochs:g} epochs), {training.epochs} epochs, "
               f"classifier dropout {config.model.cls_dropout:g}, classifier ReLU biases start at "
               f"{config.model.cls_bias:g}, pooled-vector norm {'on' if config.model.pool_norm else 'off'}, "

@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
                                            "training.seeds=1", f"model.hrf={placement}"])
         results[placement] = fold_rows(config)
     minutes = (time.perf_counter() - start) / 60
-    text = (table(results) + f"\n\n{Path(args.config).name}, one seed per fold, {config.data.window_s:g} s windows, "
+    text = (table(results) + f"\n\n{Path(args.config).name}, one seed per fold, {config.data.window_seconds:g} s windows, "
             f"UA as the mean over folds; {minutes:.0f} min wall (stages 01–04 of finished folds reused).")
     publish("streaming-agreement", text, argv,
             f"python benchmarks/streaming_agreement.py --placements {args.placements}")

@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     seeds = sorted({len(r["seeds"]) for r in rows})
     truth = np.sum(rows[0]["confusion"], axis=1)  # test examples per class (× seeds)
     text = (f"{config.model.arch}, variants {', '.join(r['variant'] for r in rows)}; "
-            f"{'/'.join(map(str, seeds))} seeds, {config.training.epochs} epochs, {config.data.window_s:g} s windows.\n\n"
+            f"{'/'.join(map(str, seeds))} seeds, {config.training.epochs} epochs, {config.data.window_seconds:g} s windows.\n\n"
             f"{table}\nChance level on this test set: WA {truth.max() / truth.sum():.3f} (always the largest class), "
             f"UA {1 / len(truth):.3f} ({len(truth)} classes).")
     publish("sweep", text, argv, "python benchmarks/sweep_results.py OUT/demo --docs (from the run)")

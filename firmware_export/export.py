@@ -194,12 +194,12 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     board = get_board(board_key)
     blob, meta, quant = _deployed(model_path, board)
     model_name = Path(model_path).stem
-    frames = quant["input"]["shape"][1]
+    window_frames = quant["input"]["shape"][1]
     _esp_nn_check(blob, str(model_path), board)
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = FrontendConfig(**meta["frontend"])
-    check = budget(board, len(blob), arena["kTensorArenaSize"], frontend_state_bytes(frontend, frames, cmsis))
+    check = budget(board, len(blob), arena["kTensorArenaSize"], frontend_state_bytes(frontend, window_frames, cmsis))
     provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
     labels = list(meta["labels"])
     files = {
@@ -213,7 +213,7 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
              "source": provenance}
     manifest = {"deployment": "whole-window", "model": model, "input": quant["input"], "output": quant["output"],
                 "labels": labels, "window_seconds": meta["window"]["seconds"], "ops": op_set(blob)}
-    return _write_bundle(target, board, files, APP_FILES, meta, frames, arena, check, manifest, model_name, False)
+    return _write_bundle(target, board, files, APP_FILES, meta, window_frames, arena, check, manifest, model_name, False)
 
 
 def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, target: Path, board_key: str,
@@ -233,7 +233,7 @@ def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, tar
     for name, blob in blobs.items():
         _esp_nn_check(blob, str(paths[name]), board)
     frontend = FrontendConfig(**meta["frontend"])
-    frames = quant["input"]["shape"][1]
+    window_frames = quant["input"]["shape"][1]
     labels = list(meta["labels"])
     streaming = stream_export.settings(blobs, record, frontend, len(labels), label_hop_s)  # checks first
     arena = measure_stream_arena(blobs, board)
@@ -242,19 +242,19 @@ def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, tar
     check = budget(board, flash, arena["kTensorArenaSize"], frontend_tables.stream_state_bytes(frontend, cmsis),
                    state_bytes=streaming["state_bytes"])
     provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} (streaming pieces of {model_path.name})"
-    files = stream_export.stream_files(blobs, streaming, labels, frames, frontend.num_features,
+    files = stream_export.stream_files(blobs, streaming, labels, window_frames, frontend.num_features,
                                        meta["window"]["seconds"], arena["kTensorArenaSize"], provenance,
                                        board_ser_kernels(board, [u for b in blobs.values() for u in model_ops(b)]))
     model = {"file": ", ".join(p.name for p in paths.values()), "bytes": flash, "source": provenance,
              "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}}
     manifest = {"deployment": "streaming", "model": model, "streaming": streaming, "labels": labels,
                 "input": streaming["pieces"]["step"]["inputs"][0], "window_seconds": meta["window"]["seconds"],
-                "window_frames": frames, "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
-    return _write_bundle(target, board, files, stream_export.APP_FILES, meta, frames, arena,
+                "window_frames": window_frames, "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
+    return _write_bundle(target, board, files, stream_export.APP_FILES, meta, window_frames, arena,
                          check, manifest, model_path.stem, True)
 
 
-def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, frames: int, arena: dict,
+def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, window_frames: int, arena: dict,
                   check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
     """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
     the projects, bundle.json) in a staging folder renamed into place."""
@@ -275,7 +275,7 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
         for name in app_files:
             shutil.copyfile(BUNDLE_DIR / name, staging / name)
         sources = [staging / name for name in (*files, *app_files)]
-        sources += write_frontend_files(frontend, meta["normalization"], frames, staging)
+        sources += write_frontend_files(frontend, meta["normalization"], window_frames, staging)
         projects = []
         for template in board.templates:
             _fill_template(template, staging / template, sources, _template_values(board, model_name, arena, streaming))

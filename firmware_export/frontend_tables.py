@@ -37,12 +37,12 @@ def _rows(items: list[str], per_line: int = 6, indent: str = "  ") -> str:
     return ",\n".join(indent + line for line in lines)
 
 
-def window_hops(frontend: FrontendConfig, num_frames: int) -> int:
-    """Hops of frame_step samples whose psf framing gives exactly `num_frames` frames (the most
+def window_hops(frontend: FrontendConfig, window_frames: int) -> int:
+    """Hops of frame_step samples whose psf framing gives exactly `window_frames` frames (the most
     such hops when several do): the device pushes whole hops."""
-    hops = num_frames - 1 + frontend.frame_length // frontend.frame_step
-    if num_frames < 1 or hops < 1 or frontend.num_frames(hops * frontend.frame_step) != num_frames:
-        raise ValueError(f"num_frames={num_frames}: no whole number of {frontend.frame_step}-sample hops "
+    hops = window_frames - 1 + frontend.frame_length // frontend.frame_step
+    if window_frames < 1 or hops < 1 or frontend.num_frames(hops * frontend.frame_step) != window_frames:
+        raise ValueError(f"window_frames={window_frames}: no whole number of {frontend.frame_step}-sample hops "
                          f"gives that many frames; pass the model's input frames (>= 1)")
     return hops
 
@@ -82,8 +82,9 @@ def _mel_rows(frontend: FrontendConfig) -> tuple[list[tuple[int, int]], list[flo
     return bands, weights
 
 
-def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, num_frames: int) -> str:
-    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(), "num_frames": num_frames}
+def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, window_frames: int) -> str:
+    # "num_frames": the key the digest was first computed with (generated C carries the digest)
+    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(), "num_frames": window_frames}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -95,10 +96,10 @@ def _history_and_fft_bytes(frontend: FrontendConfig, cmsis: bool) -> int:
     return (2 * (history_samples + 1) + 3) // 4 * 4 + 4 * frontend.nfft * (2 if cmsis else 1)
 
 
-def frontend_state_bytes(frontend: FrontendConfig, num_frames: int, cmsis: bool) -> int:
+def frontend_state_bytes(frontend: FrontendConfig, window_frames: int, cmsis: bool) -> int:
     """sizeof(ser_frontend_t) on a 32-bit MCU, the struct of frontend/ser_frontend.h (checked by the
     tests against arm-none-eabi-gcc): history, two ints, the log-Mel frames, the FFT buffer(s)."""
-    return _history_and_fft_bytes(frontend, cmsis) + 8 + 4 * num_frames * frontend.num_filters
+    return _history_and_fft_bytes(frontend, cmsis) + 8 + 4 * window_frames * frontend.num_filters
 
 
 def stream_state_bytes(frontend: FrontendConfig, cmsis: bool) -> int:
@@ -109,13 +110,13 @@ def stream_state_bytes(frontend: FrontendConfig, cmsis: bool) -> int:
     return _history_and_fft_bytes(frontend, cmsis) + 8 * 4 + 2 * 4 * ring * frontend.num_filters
 
 
-def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames: int,
+def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, window_frames: int,
                          out_dir: str | os.PathLike) -> list[Path]:
     """Copy the front end's C sources into `out_dir` and generate its config header and tables
-    for `num_frames` frames per window. Returns the files written (C_SOURCES, config, tables)."""
+    for `window_frames` frames per window. Returns the files written (C_SOURCES, config, tables)."""
     mean, std = _statistics(norm_stats, frontend)
-    hops = window_hops(frontend, num_frames)
-    digest = inputs_hash(frontend, mean, std, num_frames)
+    hops = window_hops(frontend, window_frames)
+    digest = inputs_hash(frontend, mean, std, window_frames)
     bands, weights = _mel_rows(frontend)
     angles = 2 * np.pi * np.arange(frontend.nfft // 2) / frontend.nfft
     window = frontend.delta_window
@@ -128,7 +129,7 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames:
         num_filters=frontend.num_filters, low_hz=f"{frontend.low_hz:g}", high_hz=f"{frontend.top_hz:g}",
         num_features=frontend.num_features, delta_window=window,
         delta_denominator=2 * sum(n * n for n in range(1, window + 1)), log_floor=c_float(frontend.log_floor),
-        num_frames=num_frames, window_hops=hops, window_samples=hops * frontend.frame_step,
+        window_frames=window_frames, window_hops=hops, window_samples=hops * frontend.frame_step,
         mel_weight_count=len(weights))
     tables = render(
         "frontend/ser_frontend_tables.c.in", inputs_hash=digest,

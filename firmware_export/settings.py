@@ -15,8 +15,8 @@ from firmware_export.render import c_string, c_string_list, render
 
 def model_settings_header(quant: dict, labels: list[str], window_seconds: float, arena_size: int,
                           provenance: str) -> str:
-    _, frames, features = quant["input"]["shape"]
-    return render("bundle/model_settings.h.in", provenance=c_string(provenance), frames=frames,
+    _, window_frames, features = quant["input"]["shape"]
+    return render("bundle/model_settings.h.in", provenance=c_string(provenance), window_frames=window_frames,
                   features=features, window_seconds=c_float(window_seconds),
                   input_dtype=quant["input"]["dtype"],
                   input_scale=c_float(quant["input"]["scale"]), input_zero_point=quant["input"]["zero_point"],

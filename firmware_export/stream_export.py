@@ -86,8 +86,8 @@ def settings(blobs: dict[str, bytes], record: dict, frontend: FrontendConfig, nu
                        for name in PIECES}}
 
 
-def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], frames: int, features: int,
-                 window_s: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
+def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], window_frames: int, features: int,
+                 window_seconds: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
     """File name → text of the streaming part of a bundle (the app's own files are copied);
     `streaming` is settings()."""
     geometry = StreamGeometry.from_dict(streaming)
@@ -98,9 +98,9 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], fr
         files[f"model_data_{name}.h"] = model_data_header(f"ser_{name}", blobs[name], f"{provenance}, piece {name}")
         files[f"model_data_{name}.cc"] = model_data_source(f"ser_{name}", blobs[name], f"model_data_{name}.h")
     files["model_settings.h"] = render(
-        "bundle/model_settings_stream.h.in", provenance=c_string(provenance), frames=frames,
+        "bundle/model_settings_stream.h.in", provenance=c_string(provenance), window_frames=window_frames,
         features=features,
-        window_seconds=c_float(window_s), label_hop_seconds=c_float(streaming["label_hop_s"]),
+        window_seconds=c_float(window_seconds), label_hop_seconds=c_float(streaming["label_hop_s"]),
         label_hop_frames=streaming["label_hop_frames"], **geometry.to_dict(),
         step_input_scale=_floats([step["inputs"][0]["scale"]]),
         step_input_zero_point=_ints([step["inputs"][0]["zero_point"]]),

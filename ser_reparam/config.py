@@ -34,7 +34,7 @@ class DataConfig:
     dataset: str                       # a `ser-reparam prepare` dataset, or "demo" (generated corpus)
     root: str                          # your copy of the corpus (for demo: where it is generated)
     labels: tuple[str, ...] | None = None   # None = the dataset protocol's labels
-    window_s: float = 5.0              # seconds per example (paper: 5 IEMOCAP, 4 M3ED, 10 DAIC-WOZ)
+    window_seconds: float = 5.0        # seconds per example (paper: 5 IEMOCAP, 4 M3ED, 10 DAIC-WOZ)
     split_long: bool = False           # False = truncate (paper); True = windows, averaged per utterance
     val: str = "auto"                  # "split", "speakers:N", "none" or "auto" (see data.splits)
     prepare: dict = field(default_factory=dict)   # dataset options of `ser-reparam prepare`
@@ -115,7 +115,7 @@ class QuantizeConfig:
 class ExportConfig:
     boards: tuple[str, ...] = ("esp32s3", "stm32f4")
     # which deployment the bundles run: "streaming" (the step / attend / classify pieces, a label every
-    # label_hop_s over the last data.window_s: sliding windows), "whole-window" (the model once per
+    # label_hop_s over the last data.window_seconds: sliding windows), "whole-window" (the model once per
     # non-overlapping window) or "auto" = streaming when stage 05 wrote streaming pieces (the model
     # streams exactly: one-block ConvTransformer), else whole-window
     deployment: str = "auto"
@@ -167,8 +167,15 @@ METRICS = ("wa", "ua", "wf1", "mf1")
 SCHEDULES = ("plateau", "cosine")
 
 
-# Keys renamed so that "fold" means deHRF only: the old spelling still works, with one line saying so.
-RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold"}  # in the data section
+# Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
+RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
+WHY_RENAMED = {"folds": '"fold" now means deHRF only', "fold": '"fold" now means deHRF only',
+               "window_s": "one name for the window length: window_seconds, window_frames"}
+
+
+def _deprecated(old: str, where: str) -> None:
+    print(f"{where}: data.{old} is deprecated: write data.{RENAMED_KEYS[old]} ({WHY_RENAMED[old]})",
+          file=sys.stderr)
 
 
 def _renamed(data, where: str):
@@ -180,10 +187,20 @@ def _renamed(data, where: str):
             if new in data:
                 raise ConfigError(f"{where}: data.{old} and data.{new} are the same key (data.{old} is its old "
                                   f"name); keep data.{new}")
-            print(f"{where}: data.{old} is deprecated: write data.{new} (\"fold\" now means deHRF only)",
-                  file=sys.stderr)
+            _deprecated(old, where)
             data[new] = data.pop(old)
     return data
+
+
+def _renamed_override(override: str, where: str) -> str:
+    """`data.<old>=value` as `data.<new>=value` (with the deprecation line): an old spelling on the
+    command line sets the key the config file spells the new way."""
+    key, equals, value = override.partition("=")
+    section, _, name = key.strip().partition(".")
+    if not equals or section != "data" or name not in RENAMED_KEYS:
+        return override
+    _deprecated(name, where)
+    return f"data.{RENAMED_KEYS[name]}={value}"
 
 
 def cv_dir(base_dir: Path, k: int) -> Path:
@@ -262,7 +279,7 @@ def _number(**kw):
 RULES = {
     "data.dataset": Rule("str"), "data.root": Rule("str"),
     "data.labels": Rule("str_list", optional=True),
-    "data.window_s": _number(above=0, high=600),
+    "data.window_seconds": _number(above=0, high=600),
     "data.split_long": Rule("bool"),
     "data.val": Rule("str", choices=("auto", "split", "none", r"speakers:[1-9][0-9]*")),
     "data.prepare": Rule("mapping"), "data.cv_fold": _int(0, optional=True),
@@ -426,7 +443,7 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
         raise ConfigError(f"{where}: the config must be a YAML mapping")
     raw = _plain(raw, f"{where}: the config")  # a deep copy that overrides may change
     for override in overrides:
-        _apply_override(raw, override, where)
+        _apply_override(raw, _renamed_override(override, where), where)
     top = ["name", "runs_dir", *SECTIONS]
     for key in raw:
         if key not in top:

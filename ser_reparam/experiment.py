@@ -93,7 +93,7 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
 
 def feature_store(config: ExperimentConfig) -> FeatureStore:
     return FeatureStore(RunLayout(config).manifest, Path(config.data.root), RunLayout(config).features,
-                        config.frontend, Window(config.data.window_s, config.data.split_long, config.data.norm))
+                        config.frontend, Window(config.data.window_seconds, config.data.split_long, config.data.norm))
 
 
 def save_run_config(config: ExperimentConfig) -> None:

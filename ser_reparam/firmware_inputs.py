@@ -32,7 +32,7 @@ def bundle_dir(config, board_key: str) -> Path:
 def split_clips(config, count: int) -> list[dict]:
     """The first `count` clips of the test split at least one window long, as int16 PCM windows."""
     store = feature_store(config)
-    frontend, window = store.frontend, Window(config.data.window_s)
+    frontend, window = store.frontend, Window(config.data.window_seconds)
     size = window.num_samples(frontend)
     clips = []
     for utt in read_manifest(store.manifest, labels_for(config)):

@@ -125,7 +125,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
               "(folded away before deployment: the deployed graph is the plain model)",
               f"- Parameters: {seed_record['params_before']:,} trained → {seed_record['params_after']:,} deployed; "
               f"MACs per window {seed_record['macs_after']:,}",
-              f"- Input: {config.data.window_s:g} s windows, {config.frontend.num_features} features per "
+              f"- Input: {config.data.window_seconds:g} s windows, {config.frontend.num_features} features per "
               f"{config.frontend.frame_step_ms:g} ms frame ({config.frontend.num_filters} log-Mel energies, deltas, "
               "delta-deltas), normalized with training-split statistics",
               f"- Output: {len(labels)} classes: {', '.join(labels)}", ""]

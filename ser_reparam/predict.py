@@ -88,13 +88,13 @@ class Predictor:
         self.runner, self.metadata, self.backend = runner, metadata, backend
         self.labels = list(metadata["labels"])
         self.frontend = FrontendConfig(**metadata["frontend"])
-        self.window_s = float(metadata["window"]["seconds"])
-        self.frames = int(metadata["window"]["frames"])
-        self.hop_s = self.window_s if hop_s is None else float(hop_s)
+        self.window_seconds = float(metadata["window"]["seconds"])
+        self.window_frames = int(metadata["window"]["frames"])
+        self.hop_s = self.window_seconds if hop_s is None else float(hop_s)
         shortest = self.frontend.frame_step_ms / 1000
-        if not shortest <= self.hop_s <= self.window_s:
+        if not shortest <= self.hop_s <= self.window_seconds:
             raise InputError(f"hop {hop_s} s: give {shortest:g} s (one feature frame) up to the window, "
-                             f"{self.window_s:g} s (the default); a longer hop would skip audio")
+                             f"{self.window_seconds:g} s (the default); a longer hop would skip audio")
         self.mean = np.asarray(metadata["normalization"]["mean"], np.float32)
         self.std = np.asarray(metadata["normalization"]["std"], np.float32)
 
@@ -176,12 +176,12 @@ class Predictor:
 
     def _window_samples(self) -> tuple[int, int]:
         rate = self.frontend.sample_rate
-        return int(round(self.window_s * rate)), int(round(self.hop_s * rate))
+        return int(round(self.window_seconds * rate)), int(round(self.hop_s * rate))
 
     def window_features(self, piece: np.ndarray) -> np.ndarray:
         """Normalized (frames, features) of one window, zero-filled after a short one, as in training."""
-        x = self._front_end(np.asarray(piece, np.float32)).numpy()[:self.frames]
-        x = np.pad(normalize(x, self.mean, self.std), [(0, self.frames - len(x)), (0, 0)])
+        x = self._front_end(np.asarray(piece, np.float32)).numpy()[:self.window_frames]
+        x = np.pad(normalize(x, self.mean, self.std), [(0, self.window_frames - len(x)), (0, 0)])
         return x.astype(np.float32)
 
     @functools.cached_property

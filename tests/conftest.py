@@ -32,7 +32,7 @@ def tiny_raw(root, **changes) -> dict:
     """The tests' one tiny demo-corpus config (5 speakers, 1 s windows, 2 epochs, one seed) as a raw
     mapping under `root`; `changes` set dotted keys over it, e.g. tiny_raw(tmp, **{"data.val": "none"})."""
     raw = {"name": "tiny", "runs_dir": str(root / "runs"),
-           "data": {"dataset": "demo", "root": str(root / "corpus"), "window_s": 1.0, "val": "split",
+           "data": {"dataset": "demo", "root": str(root / "corpus"), "window_seconds": 1.0, "val": "split",
                     "prepare": {"speakers": 5, "per_class": 2, "min_seconds": 1.0, "max_seconds": 1.5}},
            "model": {"arch": "convtransformer", "cls_dropout": 0.1},
            "training": {"epochs": 2, "batch_size": 8, "seeds": 1}}

@@ -21,7 +21,7 @@ def test_defaults_are_the_papers():
     training = config.training
     assert (training.epochs, training.learning_rate, training.weight_decay, training.lr_factor, training.seeds) == \
         (120, 1e-3, 1e-6, 0.5, 5)
-    assert config.frontend.num_features == 78 and config.data.window_s == 5.0
+    assert config.frontend.num_features == 78 and config.data.window_seconds == 5.0
 
 
 @pytest.mark.parametrize("raw,message", [
@@ -39,7 +39,7 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "training": {"batch_size": 0}}, r"training.batch_size must be an integer >= 1"),
     ({**MINIMAL, "training": {"learning_rate": float("nan")}}, r"training.learning_rate must be positive"),
     ({**MINIMAL, "training": {"weight_decay": float("inf")}}, r"training.weight_decay must be a finite number"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "window_s": 0}}, r"data.window_s must be a finite number > 0"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "window_seconds": 0}}, r"data.window_seconds must be a finite number > 0"),
     ({**MINIMAL, "data": {**MINIMAL["data"], "val": "bogus"}}, r"data.val must be one of auto, split, none, speakers:N, got 'bogus'"),
     ({**MINIMAL, "model": {"dropout": 2}}, r"model.dropout must be a finite number >= 0 and < 1, got 2"),
     ({**MINIMAL, "model": {"heads": 3}}, r"heads 3 must divide the model width 16"),
@@ -209,6 +209,19 @@ def test_the_old_fold_keys_still_work_with_one_deprecation_line_each(capsys):
     assert new.run_dir.name == "cv-3"
     with pytest.raises(ConfigError, match="data.fold and data.cv_fold are the same key"):
         parse_config({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": 1, "fold": 1}})
+
+
+def test_the_old_window_key_still_works_with_one_deprecation_line(capsys):
+    """data.window_s is data.window_seconds: in a file or a --set, hashed as before (runs stay valid)."""
+    old = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "window_s": 2.5}}, "old.yaml")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("old.yaml: data.window_s is deprecated: write data.window_seconds")
+    new = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "window_seconds": 2.5}})
+    assert old == new and config_hash(old) == config_hash(new) and new.data.window_seconds == 2.5
+    overridden = parse_config(new.to_dict(), overrides=["data.window_s=1.5"])
+    assert overridden.data.window_seconds == 1.5 and "deprecated" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="data.window_s and data.window_seconds are the same key"):
+        parse_config({**MINIMAL, "data": {**MINIMAL["data"], "window_s": 1, "window_seconds": 1}})
 
 
 def test_a_run_made_in_fold_k_keeps_its_folder(tmp_path):

@@ -33,7 +33,7 @@ OURS = {  # exact counts of our builds (deterministic): any change to a model sh
 @pytest.mark.parametrize("arch,preset", sorted(PAPER))
 def test_sizes_match_the_paper(arch, preset):
     params, flops = PAPER[arch, preset]
-    model = build_model(arch, preset, num_classes=4, num_frames=FRAMES)
+    model = build_model(arch, preset, num_classes=4, window_frames=FRAMES)
     ours_params, ours_flops = count_params(model), count_flops(model, (FRAMES, 78))
     print(f"{arch} {preset}: params {ours_params} (paper {params:.0f}), MACs {ours_flops} (paper {flops:.0f})")
     assert (ours_params, ours_flops) == OURS[arch, preset]
@@ -224,7 +224,7 @@ def test_a_saved_model_loads_in_a_process_that_built_none(arch, tmp_path):
     import sys
 
     path = tmp_path / "m.keras"
-    model = build_model(arch, "lightweight", num_frames=99, hrf="ffn2@2x1" if arch != "speechformer" else None)
+    model = build_model(arch, "lightweight", window_frames=99, hrf="ffn2@2x1" if arch != "speechformer" else None)
     model.save(path)
     code = ("import sys, numpy as np; from ser_reparam.models import load_model; "
             "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.get_weights()[0])")

@@ -19,7 +19,7 @@ from ser_reparam.pipeline import BY_NUMBER, record_path, run_pipeline
 ROOT = Path(__file__).parents[1]
 # the tiny run as overrides: the demo config made tiny, and the same values over tiny_raw
 TINY = ["data.prepare.speakers=5", "data.prepare.per_class=2", "data.prepare.min_seconds=1.0",
-        "data.prepare.max_seconds=1.5", "data.window_s=1.0", "training.epochs=2", "training.seeds=1",
+        "data.prepare.max_seconds=1.5", "data.window_seconds=1.0", "training.epochs=2", "training.seeds=1",
         "training.batch_size=8", "quantize.representative=16"]
 
 

@@ -180,10 +180,10 @@ class MeanRunner:
         return np.array([features.mean(), -features.mean()])
 
 
-def handmade(hop_s=None, window_s=1.0):
+def handmade(hop_s=None, window_seconds=1.0):
     frontend = FrontendConfig()
     metadata = {"labels": ["calm", "angry"], "frontend": frontend.to_dict(),
-                "window": {"seconds": window_s, "frames": frontend.num_frames(round(window_s * 16000))},
+                "window": {"seconds": window_seconds, "frames": frontend.num_frames(round(window_seconds * 16000))},
                 "normalization": {"mean": [0.0] * frontend.num_features,
                                   "std": [1.0] * frontend.num_features}}
     return Predictor(MeanRunner(), metadata, "tflm", hop_s)
@@ -312,7 +312,7 @@ def test_a_file_is_classified_block_by_block_as_a_whole_array_would_be(tmp_path,
 
 
 def test_memory_stays_one_block_and_one_window_whatever_the_length(tmp_path):
-    predictor = handmade(window_s=10.0)
+    predictor = handmade(window_seconds=10.0)
     sf.write(tmp_path / "long.wav", np.tile(speech_like(10.0), 18), 16000)  # 3 min: 11.5 MB as float32
     predictor.predict(speech_like(1.0), 16000)  # TensorFlow's first call allocates for itself
     tracemalloc.start()

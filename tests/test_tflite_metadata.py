@@ -32,7 +32,7 @@ def test_every_deployed_file_describes_itself(deployed_run):
         assert meta["labels"] == list(labels_for(deployed_run))
         assert meta["frontend"] == deployed_run.frontend.to_dict()
         assert meta["normalization"]["mean"] == stats["mean"] and meta["normalization"]["std"] == stats["std"]
-        assert meta["window"]["seconds"] == deployed_run.data.window_s == 1.0
+        assert meta["window"]["seconds"] == deployed_run.data.window_seconds == 1.0
         assert meta["window"]["frames"] == 99 == meta["quantization"]["input"]["shape"][1]
         assert meta["variant"] == RunLayout(deployed_run).variant and meta["model"] == name
         assert meta["quantization"] == quantization(blob)

@@ -4,7 +4,7 @@ Features are computed once per (manifest, split, front end, window) and cached o
 tf.data snapshot, written from C++) keyed by the front-end config hash; per-feature mean / std come from the training
 split only and are stored next to the cache (`norm_stats.json`), never recomputed at test time.
 
-Windows: each utterance is cut to `window_s` seconds (the paper's truncation: 5 s IEMOCAP,
+Windows: each utterance is cut to `window_seconds` seconds (the paper's truncation: 5 s IEMOCAP,
 4 s M3ED, 10 s DAIC-WOZ clips) or, with `split_long=True`, split into consecutive windows
 whose predictions are averaged per utterance at evaluation. Shorter audio is zero-filled in
 the normalized feature domain, i.e. padded frames sit at the training mean.
@@ -261,14 +261,14 @@ class FeatureStore:
         return path
 
 
-def build_dataset(manifest, split: str, frontend: FrontendConfig, window_s: float, *, root, cache_dir,
+def build_dataset(manifest, split: str, frontend: FrontendConfig, window_seconds: float, *, root, cache_dir,
                   labels: tuple[str, ...], split_long: bool = False, batch_size: int = 32,
                   shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
     """Batches of (features (frames, 78) normalized and zero-filled to the window, label index).
 
     with_ids=True adds the utterance id as a third element (for per-utterance averaging).
     """
-    store = FeatureStore(Path(manifest), Path(root), Path(cache_dir), frontend, Window(window_s, split_long))
+    store = FeatureStore(Path(manifest), Path(root), Path(cache_dir), frontend, Window(window_seconds, split_long))
     return batches(store, split, labels, batch_size, shuffle, seed, with_ids)
 
 

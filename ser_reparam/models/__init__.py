@@ -40,12 +40,12 @@ def _builder(arch: str):
     return getattr(importlib.import_module(f"{__name__}.{arch}"), f"build_{arch}")
 
 
-def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frames: int = 500,
+def build_model(arch: str, preset="lightweight", num_classes: int = 4, window_frames: int = 500,
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
                 cls_bias: float = 0.5, pool_norm: bool = False, hrf_init: str = "factors",
                 hrf_step: float = 1.0, pooling: str = "mean", cls_units: tuple[int, int] | None = None) -> keras.Model:
-    """Build `arch` at `preset` taking inputs of shape (num_frames, num_features).
+    """Build `arch` at `preset` taking inputs of shape (window_frames, num_features).
 
     hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
     builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
@@ -66,7 +66,7 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, num_frame
         placement = {place: {**spec, **chain} for place, spec in placement.items()}
     import tf_keras as keras
 
-    inputs = keras.Input((num_frames, num_features), name="features")
+    inputs = keras.Input((window_frames, num_features), name="features")
     outputs = _builder(arch)(inputs, blocks, dim, ffn_dim, num_classes, placement,
                              activation or DEFAULT_ACTIVATION[arch], heads, dropout, cls_dropout, cls_bias,
                              pool_norm and not deploy, {"pooling": pooling, "units": cls_units})

@@ -35,7 +35,7 @@ def inference_function(model) -> tf.types.experimental.ConcreteFunction:
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(f"model '{model.name}' has input shape {shape} with an unknown size; "
-                         "TFLite Micro needs fixed-length inputs: build it with num_frames set")
+                         "TFLite Micro needs fixed-length inputs: build it with window_frames set")
     forward = tf.function(lean_forward(model), autograph=False)
     return forward.get_concrete_function(tf.TensorSpec((1, *shape), tf.float32, name="features"))
 

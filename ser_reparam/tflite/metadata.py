@@ -237,7 +237,7 @@ def run_metadata(config, model_bytes: bytes, model_name: str) -> dict:
             "model": model_name, "seed": layout.deployed_seed(), "config_hash": config_hash(config),
             "labels": list(labels_for(config)), "frontend": config.frontend.to_dict(),
             "normalization": {"mean": stats["mean"], "std": stats["std"], "frames": stats["frames"]},
-            "window": {"seconds": config.data.window_s, "hop_seconds": config.data.window_s,
+            "window": {"seconds": config.data.window_seconds, "hop_seconds": config.data.window_seconds,
                        "split_long": config.data.split_long,
                        "frames": store.window.num_frames(config.frontend)},
             "quantization": quantization(model_bytes)}
