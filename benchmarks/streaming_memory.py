@@ -124,9 +124,9 @@ def table() -> str:
     header = ["| model (lightweight, int8) | window | deployment | arena bytes | application state bytes "
               "| C front end bytes | total RAM bytes | flash bytes (.tflite) | MACs per second of audio |",
               "|---|---|---|---|---|---|---|---|---|"]
-    return ("\n".join(header + lines) + "\n\nArenas measured with "
-                                        f"{' and '.join(sorted(methods))}, before the "
-            "export's margin (+2 % + 4 KB in kTensorArenaSize); the C front end with the CMSIS-DSP FFT.")
+    return ("\n".join(header + lines)
+            + f"\n\nArenas measured with {' and '.join(sorted(methods))}, before the export's margin "
+              "(+2 % + 4 KB in kTensorArenaSize); the C front end with the CMSIS-DSP FFT.")
 
 
 def main(argv: list[str]) -> None:

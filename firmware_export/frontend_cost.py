@@ -38,13 +38,14 @@ def host_build(folder: Path, name: str, harness: Path, defines=(), includes=(), 
 
 
 MAINS = {  # a program that uses one API only, so --gc-sections keeps just what that API needs
-    False: ("ser_frontend.h", "static ser_frontend_t state;\nstatic int8_t input[SER_NUM_FRAMES * "
-            "SER_NUM_FEATURES];\nint main(void) { ser_frontend_reset(&state); "
-            "ser_frontend_push(&state, hop);\n"
+    False: ("ser_frontend.h", "static ser_frontend_t state;\n"
+            "static int8_t input[SER_NUM_FRAMES * SER_NUM_FEATURES];\n"
+            "int main(void) { ser_frontend_reset(&state); ser_frontend_push(&state, hop);\n"
             "  return ser_frontend_finish_int8(&state, input, 0.05f, 0); }\n"),
     True: ("ser_frontend_stream.h", "static ser_stream_t state;\nstatic int8_t input[SER_NUM_FEATURES];\n"
-           "int main(void) { ser_stream_reset(&state); int n = ser_stream_push_int8(&state, hop, input, "
-           "0.05f, 0);\n  return n + ser_stream_flush_int8(&state, input, 0.05f, 0); }\n"),
+           "int main(void) { ser_stream_reset(&state); "
+           "int n = ser_stream_push_int8(&state, hop, input, 0.05f, 0);\n"
+           "  return n + ser_stream_flush_int8(&state, input, 0.05f, 0); }\n"),
 }
 
 

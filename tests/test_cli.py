@@ -100,8 +100,8 @@ def test_an_unexpected_error_names_the_stage_and_the_log(tmp_path, capsys, monke
                                              *pipeline.STAGES[1:]))
     monkeypatch.setattr(pipeline, "BY_NUMBER", {s.number: s for s in pipeline.STAGES})
     config = tmp_path / "c.yaml"
-    config.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\ndata: {{dataset: demo, root: "
-                      f"{tmp_path / 'd'}}}\n")
+    config.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\n"
+                      f"data: {{dataset: demo, root: {tmp_path / 'd'}}}\n")
     assert main(["run", "--config", str(config), "--to", "1"]) == 1
     err = capsys.readouterr().err
     assert "unexpected ZeroDivisionError in stage 01 (prepare): boom" in err

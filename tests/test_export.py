@@ -157,9 +157,9 @@ def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
     program = tmp_path / "settings.cc"
     program.write_text('#include <cstdio>\n#include "model_settings.h"\n'
                        'int main() { printf("%d %d %.9g %d %.9g %d %d %d %s\\n", kSerNumFrames, '
-                       'kSerNumFeatures, '
-                       "kSerInputScale, kSerInputZeroPoint, kSerOutputScale, kSerOutputZeroPoint, "
-                       "kSerNumClasses, kTensorArenaSize, kSerLabels[kSerNumClasses - 1]); }\n")
+                       "kSerNumFeatures, kSerInputScale, kSerInputZeroPoint, kSerOutputScale, "
+                       "kSerOutputZeroPoint, kSerNumClasses, kTensorArenaSize, "
+                       "kSerLabels[kSerNumClasses - 1]); }\n")
     values = compile_and_run(tmp_path, [program], [folder], "settings").split()
     assert [int(values[0]), int(values[1])] == manifest["input"]["shape"][1:]
     assert float(values[2]) == pytest.approx(manifest["input"]["scale"], rel=1e-6)

@@ -120,9 +120,9 @@ def test_tree_is_found_or_named(tmp_path, monkeypatch):
 def test_host_program_links_the_library_and_never_hangs(tmp_path, cache):
     target = tflm_build.TARGETS["host"]
     tree = fake_tree(tmp_path)
-    (tmp_path / "main.cc").write_text('#include <cstdio>\nextern "C" int answer();\nextern "C" int '
-                                      'half(int);\nint main() { printf("%d\\n", half(answer())); '
-                                      'return 0; }\n')
+    (tmp_path / "main.cc").write_text('#include <cstdio>\nextern "C" int answer();\n'
+                                      'extern "C" int half(int);\n'
+                                      'int main() { printf("%d\\n", half(answer())); return 0; }\n')
     program = tflm_build.build_program(target, tree, [tmp_path / "main.cc"], tmp_path / "out" / "main")
     assert tflm_build.run_program(target, program).stdout == "21\n"
     (tmp_path / "hang.cc").write_text("int main() { for (;;) {} }\n")

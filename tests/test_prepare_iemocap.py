@@ -12,8 +12,9 @@ HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 
 def evaluation(root, session, dialog, turns):
     """An EmoEvaluation file in the release's format, with the per-annotator lines after each turn."""
-    blocks = [f"[{2.0 * i + 1.5:.4f} - {2.0 * i + 3.1:.4f}]\t{dialog}_{turn}\t{label}\t[2.5000, "
-              "3.0000, 2.5000]\nC-E2:\tNeutral;\t()\nC-E3:\tNeutral;\t()\nA-E3:\tval 3; act 2; dom  2;\t()\n"
+    blocks = [f"[{2.0 * i + 1.5:.4f} - {2.0 * i + 3.1:.4f}]\t{dialog}_{turn}\t{label}\t"
+              "[2.5000, 3.0000, 2.5000]\n"
+              "C-E2:\tNeutral;\t()\nC-E3:\tNeutral;\t()\nA-E3:\tval 3; act 2; dom  2;\t()\n"
               for i, (turn, label) in enumerate(turns)]
     path = root / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
