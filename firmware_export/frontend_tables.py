@@ -57,14 +57,17 @@ def _statistics(norm_stats: dict, frontend: FrontendConfig) -> tuple[np.ndarray,
         values = np.asarray(norm_stats[key], dtype=np.float64)
         if values.shape != (frontend.num_features,):
             raise ValueError(f"norm_stats['{key}'] has shape {values.shape}, the front end makes "
-                             f"{frontend.num_features} features: use the statistics computed with this FrontendConfig")
+                             f"{frontend.num_features} features: use the statistics computed with this "
+                             "FrontendConfig")
         if not np.all(np.isfinite(values)):
-            raise ValueError(f"norm_stats['{key}'] holds non-finite values: recompute the normalization statistics")
+            raise ValueError(f"norm_stats['{key}'] holds non-finite values: recompute the "
+                             "normalization statistics")
         arrays.append(values)
     mean, std = arrays
     if np.any(std <= 0):
         raise ValueError(f"norm_stats['std'] has values <= 0 (dims {np.flatnonzero(std <= 0).tolist()}): "
-                         "recompute the normalization statistics (FeatureStore.norm_stats floors std at 1e-8)")
+                         "recompute the normalization statistics "
+                         "(FeatureStore.norm_stats floors std at 1e-8)")
     return mean, std
 
 
@@ -83,7 +86,8 @@ def _mel_rows(frontend: FrontendConfig) -> tuple[list[tuple[int, int]], list[flo
 
 
 def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, num_frames: int) -> str:
-    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(), "num_frames": num_frames}
+    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(),
+              "num_frames": num_frames}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -124,7 +128,8 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames:
         "frontend/ser_frontend_config.h.in", inputs_hash=digest,
         sample_rate=frontend.sample_rate, frame_length=frontend.frame_length,
         frame_length_ms=f"{frontend.frame_length_ms:g}", frame_step=frontend.frame_step,
-        frame_step_ms=f"{frontend.frame_step_ms:g}", nfft=frontend.nfft, preemphasis=c_float(frontend.preemphasis),
+        frame_step_ms=f"{frontend.frame_step_ms:g}", nfft=frontend.nfft,
+        preemphasis=c_float(frontend.preemphasis),
         num_filters=frontend.num_filters, low_hz=f"{frontend.low_hz:g}", high_hz=f"{frontend.top_hz:g}",
         num_features=frontend.num_features, delta_window=window,
         delta_denominator=2 * sum(n * n for n in range(1, window + 1)), log_floor=c_float(frontend.log_floor),
@@ -132,10 +137,12 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, num_frames:
         mel_weight_count=len(weights))
     tables = render(
         "frontend/ser_frontend_tables.c.in", inputs_hash=digest,
-        mel_bands="\n".join(f"  {{{first}, {count}}},  // band {band}" for band, (first, count) in enumerate(bands)),
+        mel_bands="\n".join(f"  {{{first}, {count}}},  // band {band}"
+                            for band, (first, count) in enumerate(bands)),
         mel_weights=_rows([c_float(w) for w in weights]),
         mean=_rows([c_float(v) for v in mean]), std=_rows([c_float(v) for v in std]),
-        twiddles=_rows([f"{{{c_float(c)}, {c_float(s)}}}" for c, s in zip(np.cos(angles), np.sin(angles))], 3))
+        twiddles=_rows([f"{{{c_float(c)}, {c_float(s)}}}" for c, s in zip(np.cos(angles), np.sin(angles))],
+                       3))
 
     out_dir = Path(out_dir)
     written = []

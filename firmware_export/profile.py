@@ -40,7 +40,8 @@ from ser_reparam.tflite.ops import model_ops
 
 PROFILE_DIR = Path(__file__).parent / "profile"
 MAX_OPS = 256  # ser_profile.cc's kMaxOps
-PIECE_TITLES = {"model": "the whole-window model", "step": "A, encoder step", "attend": "B, attention over a chunk",
+PIECE_TITLES = {"model": "the whole-window model", "step": "A, encoder step",
+                "attend": "B, attention over a chunk",
                 "classify": "C, pooling + classifier"}
 
 
@@ -168,7 +169,8 @@ def layer_names(config, blobs: dict[str, bytes]) -> dict[str, list[str]]:
     names = {}
     for name, blob in blobs.items():
         ops, named = [u.op for u in model_ops(blob)], model_ops(floats[name])
-        names[name] = [keras_layer(u.output) for u in named] if [u.op for u in named] == ops else [""] * len(ops)
+        names[name] = ([keras_layer(u.output) for u in named] if [u.op for u in named] == ops
+                       else [""] * len(ops))
     return names
 
 
@@ -263,12 +265,14 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
             raise ProfileError(f"no firmware bundle for {board_key} in {bundle.parent}: run "
                                f"ser-reparam export RUN --board {board_key}")
         blobs = piece_blobs(config, read_record(bundle))
-        built = verify.build(config, board_key, target_name, folder, tflm_dir, log, extra=profile_sources(blobs))
+        built = verify.build(config, board_key, target_name, folder, tflm_dir, log,
+                             extra=profile_sources(blobs))
         result, checked = _run(built, config, clips, folder)
         counted = parse_profile(result["stdout"])
         if not counted:
-            raise ProfileError(f"{built['bundle']}: the firmware printed no profile; its ser_app / ser_stream_app "
-                               "predate SER_PROFILER: re-export the bundle (ser-reparam export)")
+            raise ProfileError(f"{built['bundle']}: the firmware printed no profile; its ser_app / "
+                               "ser_stream_app predate SER_PROFILER: re-export the bundle "
+                               "(ser-reparam export)")
         target = built["target"]
         qemu = target.runner == "qemu-mps2-an386"
         host_counts = None if qemu else parse_callgrind(folder / "callgrind.out")
@@ -286,13 +290,15 @@ def profile_firmware(config, board_key: str, target_name: str, tflm_dir=None, cl
             piece = PieceProfile(name, entry["invokes"])
             for index, (use, macs) in enumerate(zip(model_ops(blob), node_macs(blob))):
                 if qemu:
-                    total = entry["ticks"][index] * verify.TICK_INSTRUCTIONS if index < len(entry["ticks"]) else 0
+                    total = (entry["ticks"][index] * verify.TICK_INSTRUCTIONS if index < len(entry["ticks"])
+                             else 0)
                 else:
                     total = host_counts.get((number, index), 0)
                 kernel, path = kernel_of(use, files, replaced)
                 if target.runner == "host" and kernel == "?":
                     kernel = "reference"
-                piece.nodes.append(Node(index, use.op, layers[name][index] or "?", kernel, path, macs, total / invokes))
+                piece.nodes.append(Node(index, use.op, layers[name][index] or "?", kernel, path, macs,
+                                        total / invokes))
             pieces.append(piece)
         if qemu:
             totals = piece_totals(built["manifest"], result, checked)
@@ -338,8 +344,9 @@ def piece_table(piece: PieceProfile, by: str = "op") -> str:
     lines = [f"| {head} | nodes | kernel | instructions | share | MACs | instructions / MAC |",
              "|---|---|---|---|---|---|---|"]
     for g in _grouped(piece.nodes, key):
-        lines.append(f"| {g['key']} | {g['nodes']} | {', '.join(sorted(g['kernels']))} | {g['instructions']:,.0f} | "
-                     f"{g['instructions'] / total:.1%} | {g['macs']:,} | {_ratio(g['instructions'], g['macs'])} |")
+        lines.append(f"| {g['key']} | {g['nodes']} | {', '.join(sorted(g['kernels']))} | "
+                     f"{g['instructions']:,.0f} | {g['instructions'] / total:.1%} | {g['macs']:,} | "
+                     f"{_ratio(g['instructions'], g['macs'])} |")
     lines.append(f"| **all operators** | {len(piece.nodes)} | | **{piece.op_instructions:,.0f}** | 100% | "
                  f"{piece.macs:,} | **{_ratio(piece.op_instructions, piece.macs)}** |")
     return "\n".join(lines)
@@ -363,8 +370,8 @@ def streaming_summary(report: dict) -> str:
     chunks = stream["steps"] // stream["chunk"]
     label_ops = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
     label_macs = chunks * pieces["attend"].macs + pieces["classify"].macs
-    line = (f"Per label: B × {chunks} chunks + C = {label_ops:,.0f} instructions in operators for {label_macs:,} MACs "
-            f"({_ratio(label_ops, label_macs)} per MAC)")
+    line = (f"Per label: B × {chunks} chunks + C = {label_ops:,.0f} instructions in operators for "
+            f"{label_macs:,} MACs ({_ratio(label_ops, label_macs)} per MAC)")
     if report["totals"].get("label"):
         line += f"; as the app timed it {report['totals']['label']:,.0f}"
     return line + f". A per step: {pieces['step'].op_instructions:,.0f} in operators."

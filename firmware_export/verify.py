@@ -2,8 +2,9 @@
 
 The program is the CMake template's main.cc around the application loop every template shares
 (ser_app.cc: microphone → front end per 10 ms hop → model per window), the bundle's C front end,
-model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
-kernels, CMSIS-DSP FFT, the board's RAM regions, run under qemu-system-arm -M mps2-an386). Its
+model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++,
+reference kernels) or a Cortex-M4F (CMSIS-NN kernels, CMSIS-DSP FFT, the board's RAM regions, run
+under qemu-system-arm -M mps2-an386). Its
 board (verify_board.cc) plays real clips of the run's test split into the microphone and prints
 what the firmware computed; the Python path computes the same clips:
 
@@ -67,7 +68,8 @@ def split_clips(config, count: int) -> list[dict]:
             pcm = np.frombuffer(wav.readframes(size), "<i2")
         clips.append({"utt_id": utt.utt_id, "label": utt.label, "file": path, "pcm": pcm})
     if not clips:
-        raise StageError(f"{store.manifest}: no test-split clip is at least one window ({window.seconds:g} s) long")
+        raise StageError(f"{store.manifest}: no test-split clip is at least one window "
+                         f"({window.seconds:g} s) long")
     return clips
 
 
@@ -75,7 +77,8 @@ def python_path(quant: dict, stats: dict, frontend, pcm: np.ndarray) -> np.ndarr
     """The int8 model input the training pipeline makes of `pcm` (TensorFlow front end, stored
     normalization, the model's input quantization)."""
     features = compute_features(pcm.astype(np.float32) / 32768.0, frontend).numpy()
-    normalized = normalize(features, np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
+    normalized = normalize(features, np.asarray(stats["mean"], np.float32),
+                           np.asarray(stats["std"], np.float32))
     return quantize_values(normalized, np.int8, quant["scale"], quant["zero_point"])
 
 
@@ -123,8 +126,8 @@ def target_arena(config, manifest: dict, target: tflm_build.Target, tree: Path, 
         measured = measure_pieces_with(kernels, blobs, log=log, tree=tree)
         least = measured["shared_arena_min_bytes"]
     else:
-        measured = measure_with(kernels, (layout.quantized_dir / manifest["model"]["file"]).read_bytes(), log=log,
-                                tree=tree)
+        measured = measure_with(kernels, (layout.quantized_dir / manifest["model"]["file"]).read_bytes(),
+                                log=log, tree=tree)
         least = measured["arena_min_bytes"]
     return {"bytes": arena_with_margin(least), "measured_bytes": least,
             "measured_with": f"{kernels.label}, {measured['word_bytes'] * 8}-bit"}
@@ -245,11 +248,13 @@ def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeou
                                   wrapper=wrapper)
     result = {**parse_output(done.stdout), "stdout": done.stdout}
     if any("features" not in w or "logits" not in w for w in result["windows"]):
-        raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's features and "
-                          "logits (board_features / board_result): re-export the bundle with this ser-reparam")
+        raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's "
+                          "features and logits (board_features / board_result): re-export the bundle with "
+                          "this ser-reparam")
     if done.returncode or not result["ended"] or len(result["windows"]) != len(clips):
-        raise VerifyError(f"the firmware on {target.name} stopped after {len(result['windows'])} of {len(clips)} "
-                          f"windows (exit {done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+        raise VerifyError(f"the firmware on {target.name} stopped after {len(result['windows'])} of "
+                          f"{len(clips)} windows (exit "
+                          f"{done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
     return result
 
 
@@ -280,16 +285,18 @@ def compare(built: dict, clips: list[dict], result: dict, config) -> list[dict]:
         row = {"utt_id": clip["utt_id"], "label": clip["label"],
                "features_max_lsb": int(diff.max()), "features_equal_share": float(np.mean(diff == 0)),
                "device_logits": window["logits"].tolist(), "python_logits_same_input": same_input.tolist(),
-               "python_path_logits": python_logits.tolist(), "device_label": manifest["labels"][window["label"]],
+               "python_path_logits": python_logits.tolist(),
+               "device_label": manifest["labels"][window["label"]],
                "python_label": manifest["labels"][int(np.argmax(python_logits))],
                **{k: window[k] for k in ("hops", "push_ticks", "finish_ticks", "invoke_ticks")}}
         rows.append(row)
         problems += features_problem(clip["utt_id"], row)
         if row["device_logits"] != row["python_logits_same_input"]:
-            problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on the same input "
-                            f"{row['python_logits_same_input']}")
+            problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on "
+                            f"the same input {row['python_logits_same_input']}")
         if row["device_label"] != row["python_label"]:
-            problems.append(f"{clip['utt_id']}: label {row['device_label']} != Python path {row['python_label']}")
+            problems.append(f"{clip['utt_id']}: label {row['device_label']} != Python path "
+                            f"{row['python_label']}")
     if problems:
         raise VerifyError(f"firmware on {built['target'].name} disagrees with the Python path:\n  "
                           + "\n  ".join(problems))
@@ -315,7 +322,8 @@ def stream_audio(config, count: int) -> dict:
         raise StageError(f"{store.manifest}: no test-split clip")
     pcm = np.concatenate([c["pcm"] for c in clips])
     pcm = pcm[:len(pcm) // store.frontend.frame_step * store.frontend.frame_step]
-    return {"clips": [{k: c[k] for k in ("utt_id", "label")} | {"samples": len(c["pcm"])} for c in clips], "pcm": pcm}
+    return {"clips": [{k: c[k] for k in ("utt_id", "label")} | {"samples": len(c["pcm"])} for c in clips],
+            "pcm": pcm}
 
 
 def parse_stream_output(text: str) -> dict:
@@ -335,7 +343,8 @@ def parse_stream_output(text: str) -> dict:
         elif line.startswith("tensor arena: "):
             arena = int(line.split()[2])
         elif times.search(line) and labels:
-            labels[-1].update(zip(("frontend_us", "step_us", "steps", "model_us"), map(int, times.search(line).groups())))
+            labels[-1].update(zip(("frontend_us", "step_us", "steps", "model_us"),
+                                  map(int, times.search(line).groups())))
     return {"frames": np.stack(frames) if frames else np.zeros((0, 0), np.int8), "labels": labels,
             "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
 
@@ -351,9 +360,9 @@ def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeo
                                   wrapper=wrapper)
     result = {**parse_stream_output(done.stdout), "stdout": done.stdout}
     if done.returncode or not result["ended"] or not result["labels"]:
-        raise VerifyError(f"the streaming firmware on {target.name} stopped after {len(result['frames'])} frames and "
-                          f"{len(result['labels'])} labels (exit {done.returncode}):\n"
-                          f"{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+        raise VerifyError(f"the streaming firmware on {target.name} stopped after "
+                          f"{len(result['frames'])} frames and {len(result['labels'])} labels (exit "
+                          f"{done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
     return result
 
 
@@ -375,7 +384,8 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
     device = result["frames"]
     problems = []
     if len(device) > len(expected) or device.shape[1:] != expected.shape[1:]:
-        raise VerifyError(f"the firmware made {device.shape} frames, the Python front end {expected.shape} for the "
+        raise VerifyError(f"the firmware made {device.shape} frames, the Python front end "
+                          f"{expected.shape} for the "
                           "same audio")
     diff = np.abs(device.astype(int) - expected[:len(device)].astype(int))
     frames_row = {"frames": len(device), "features_max_lsb": int(diff.max()),
@@ -401,8 +411,8 @@ def compare_stream(built: dict, audio: dict, result: dict, config) -> dict:
         if end != window + i * hop:
             problems.append(f"label {i} after {end} frames, expected after {window + i * hop}")
         if not row["logits_equal_same_input"]:
-            problems.append(f"label {i}: logits {device_logits.tolist()} != Python TFLM pieces on the same frames "
-                            f"{python_same.tolist()}")
+            problems.append(f"label {i}: logits {device_logits.tolist()} != Python TFLM pieces on the "
+                            f"same frames {python_same.tolist()}")
         if row["device_label"] != row["python_label"]:
             problems.append(f"label {i}: {row['device_label']} != Python path {row['python_label']}")
     if problems:
@@ -432,7 +442,8 @@ def verify_firmware(config, board_key: str, target_name: str, tflm_dir=None, cli
                   "deployment": built["manifest"].get("deployment", "whole-window"),
                   "arena_used_bytes": result["arena_used_bytes"],
                   "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
-                  "arena_built_bytes": built["arena"]["bytes"], "arena_built_with": built["arena"]["measured_with"],
+                  "arena_built_bytes": built["arena"]["bytes"],
+                  "arena_built_with": built["arena"]["measured_with"],
                   "arena_python_bytes": built["manifest"]["arena"]["reference_bytes"]}
         if compared:
             report["streaming"] = compared
@@ -455,20 +466,23 @@ def summary(report: dict, board_key: str) -> str:
     streamed = report.get("streaming")
     if streamed:
         frames = streamed["frames"]
-        lines[0] = (f"{len(report['clips'])} test clips as one stream on {report['target']} ({report['tree']}): "
-                    f"{frames['frames']} frames, {frames['features_equal_share']:.2%} identical to the Python front "
-                    f"end, max {frames['features_max_lsb']} LSB; {len(streamed['labels'])} labels:")
+        lines[0] = (f"{len(report['clips'])} test clips as one stream on {report['target']} "
+                    f"({report['tree']}): {frames['frames']} frames, {frames['features_equal_share']:.2%} "
+                    f"identical to the Python front end, max {frames['features_max_lsb']} LSB; "
+                    f"{len(streamed['labels'])} labels:")
         for row in streamed["labels"]:
-            lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python {row['python_label']}); "
-                         f"logits {row['device_logits']} = Python TFLM pieces; A {row.get('step_us', '?')} x "
-                         f"{row.get('steps', '?')}, B + C {row.get('model_us', '?')} (board_micros units)")
+            lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python "
+                         f"{row['python_label']}); logits {row['device_logits']} = Python TFLM pieces; A "
+                         f"{row.get('step_us', '?')} x {row.get('steps', '?')}, B + C "
+                         f"{row.get('model_us', '?')} (board_micros units)")
     for row in report["clips"] if not streamed else ():
-        lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
-                     f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "
-                     f"identical, max {row['features_max_lsb']} LSB")
+        lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true "
+                     f"{row['label']}); logits {row['device_logits']} = Python TFLM; features "
+                     f"{row['features_equal_share']:.2%} identical, max {row['features_max_lsb']} LSB")
     lines.append(f"tensor arena used {report['arena_used_bytes']:,} B of {report['arena_built_bytes']:,} B "
-                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit {_bytes(report['arena_python_bytes'])}; "
-                 f"the bundle's kTensorArenaSize {report['arena_exported_bytes']:,} B)")
+                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit "
+                 f"{_bytes(report['arena_python_bytes'])}; the bundle's kTensorArenaSize "
+                 f"{report['arena_exported_bytes']:,} B)")
     memory = report.get("memory")
     if memory:
         flash_kb = board.flash_kb

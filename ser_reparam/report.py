@@ -8,9 +8,9 @@ std over seeds — over folds × seeds for a speaker cross-validation (runs/<nam
 Params and MACs of the deployed (folded) model, and each row's paired difference from a
 reference row (ser_reparam.paired: same fold, same seed). A row with collapsed runs (metrics.json
 `collapsed`) is marked and counted. Several run folders (one per config) give one row per
-experiment and variant, so two recipes on the same folds and seeds are compared pair by pair. Plots: the confusion
-matrix per row (summed over seeds, rows normalized) and metric vs expansion ratio, HRF depth
-and activation wherever a sweep varied them (the paper's Figures 4–12).
+experiment and variant, so two recipes on the same folds and seeds are compared pair by pair.
+Plots: the confusion matrix per row (summed over seeds, rows normalized) and metric vs expansion
+ratio, HRF depth and activation wherever a sweep varied them (the paper's Figures 4–12).
 """
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def variant_info(model: dict) -> dict:
 
 def row_name(info: dict) -> str:
     if not info["places"]:
-        name = "Original" if info["preset"] == "original" else ("Lightweight" if info["preset"] == "lightweight"
+        name = "Original" if info["preset"] == "original" else ("Lightweight"
+                                                                if info["preset"] == "lightweight"
                                                                  else f"No HRF [{info['preset']}]")
     else:
         name = "ALL" if info["all"] else " & ".join(PAPER_NAMES[p] for p in info["places"])
@@ -79,7 +80,8 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
                                         f"train the variant again (ser-reparam train) to write it")
-            metrics["info"] = {**variant_info(json.loads(config.read_text())["model"]), "experiment": prefix[:-1]}
+            metrics["info"] = {**variant_info(json.loads(config.read_text())["model"]),
+                               "experiment": prefix[:-1]}
             found[prefix + metrics["variant"]].append(metrics)
     return dict(found)
 
@@ -108,7 +110,8 @@ def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]
 
 def _metric_cells(row: dict, values: dict[str, list[float]]) -> None:
     for key in METRIC_KEYS:
-        row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])), "values": values[key]}
+        row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])),
+                    "values": values[key]}
 
 
 def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | None = None,
@@ -121,7 +124,8 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
 
     rows = []
     for variant in sorted(found, key=lambda v: _order(found[v][0]["info"])):
-        runs = sorted(found[variant], key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
+        runs = sorted(found[variant],
+                      key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
         info = runs[0]["info"]
         name = f"{info['experiment']}: {row_name(info)}" if info.get("experiment") else row_name(info)
         row = {"variant": variant, "name": name, "info": info, "seeds": sorted({m["seed"] for m in runs}),
@@ -136,7 +140,8 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
         runs = baselines[name]
         row = {"variant": name, "name": BASELINES[name], "baseline": True, "seeds": [],
                "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
-               "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
+               "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"],
+               "labels": runs[0]["labels"],
                "confusion": np.sum([m["confusion"] for m in runs], axis=0).tolist()}
         _metric_cells(row, {key: [m[key] for m in runs] for key in METRIC_KEYS})
         row["by_fold"] = {m.get("fold"): m[metric] for m in runs}
@@ -163,7 +168,8 @@ def _pair_with_reference(rows: list[dict], against: str | None, metric: str) -> 
         else:
             row["paired"] = paired.difference(row["by_run"], reference["by_run"])
     for row in models:
-        row["by_run"] = [[fold, seed, value] for (fold, seed), value in sorted(row["by_run"].items(), key=str)]
+        row["by_run"] = [[fold, seed, value]
+                         for (fold, seed), value in sorted(row["by_run"].items(), key=str)]
 
 
 def _size(n: int) -> str:
@@ -182,24 +188,28 @@ def markdown(rows: list[dict], title: str, metric: str = "ua") -> str:
     against = next((row["against"] for row in rows if row.get("against")), None)
     lines = [f"### {title}", "",
              f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
-             "Baselines: utterance mean / std / min / max of the 78 features, or eGeMAPS v02's 88 functionals "
-             "(openSMILE), fitted on each training split; "
-             "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
-             f"row (a baseline: one per fold). Δ{metric.upper()}: the row minus {against or 'the reference'} "
+             "Baselines: utterance mean / std / min / max of the 78 features, or eGeMAPS v02's 88 "
+             "functionals (openSMILE), fitted on each training split; "
+             "chance = always the training split's most frequent class. runs = the (fold, seed) runs "
+             f"behind a row (a baseline: one per fold). Δ{metric.upper()}: the row minus "
+             f"{against or 'the reference'} "
              "on the same fold and seed (a baseline: per fold, against the seeds' mean), mean ± 95 % CI "
              "(pairs); a CI that holds 0 is no difference.", "",
-             f"| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs | Δ{metric.upper()} (95 % CI) |",
+             f"| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs | Δ{metric.upper()} (95 "
+             "% CI) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
-        name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed" if row["collapsed"] else "")
-        size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
+        name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed"
+                              if row["collapsed"] else "")
+        size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]),
+                                                                             _size(row["macs"]))
         delta = "reference" if row.get("against") == row["name"] else paired.cell(row.get("paired"))
         lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} | {delta} |")
     if any(row["collapsed"] for row in rows):
-        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a final "
-                  "training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); its numbers are "
-                  "in the mean."]
+        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a "
+                  "final training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); "
+                  "its numbers are in the mean."]
     return "\n".join(lines) + "\n"
 
 
@@ -250,7 +260,8 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
         lines = defaultdict(list)
         for row, info in parsed:
             if info["places"]:
-                fixed = tuple(v for k, v in info.items() if k in ("ratio", "depth", "activation") and k != axis)
+                fixed = tuple(v for k, v in info.items()
+                              if k in ("ratio", "depth", "activation") and k != axis)
                 lines[(" & ".join(PAPER_NAMES[p] for p in info["places"]), fixed)].append(
                     (info[axis] or "default", row[metric]["mean"], row[metric]["std"]))
         lines = {key: sorted(points, key=lambda p: str(p[0]) if axis == "activation" else p[0])
@@ -260,7 +271,8 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for (name, _), points in lines.items():
             xs = [str(p[0]) for p in points]
-            ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3, label=name)
+            ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
+                        label=name)
         ax.set_xlabel({"ratio": "expansion ratio r", "depth": "HRF depth (extra layers)",
                        "activation": "activation"}[axis])
         ax.set_ylabel(metric.upper())

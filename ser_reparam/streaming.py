@@ -78,7 +78,8 @@ class StreamShape:
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # A: (STEP_CONTEXT, features) → x, k, v  (dim each)
-    attend: keras.Model   # B: x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
+    attend: keras.Model   # B: x chunk (Q, dim), each head's keys (head_dim, T), each head's values
+                          # (T, head_dim) → encoded chunk (Q, dim)
     classify: keras.Model  # C: the window's encoded steps (T, dim) → logits
     steps: int
     chunk: int
@@ -144,7 +145,8 @@ def split_model(model) -> StreamingPieces:
     # C pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
     # whole-window graph, not a mean of chunk means rounded twice
     encoded = keras.Input((steps, dim), name="encoded")
-    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
+    logits = model.get_layer("logits")(
+        model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
     classify = keras.Model(encoded, logits, name="stream_classify")
     return StreamingPieces(step, attend, classify, steps, chunk)
 
@@ -166,7 +168,8 @@ class KerasPieces:
     def __init__(self, pieces: StreamingPieces):
         self.pieces = pieces
         specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in pieces.attend.inputs]
-        self._attend = tf.function(lambda *inputs: pieces.attend(list(inputs), training=False), input_signature=specs)
+        self._attend = tf.function(lambda *inputs: pieces.attend(list(inputs), training=False),
+                                   input_signature=specs)
 
     def step(self, windows):
         return [np.asarray(t) for t in self.pieces.step(windows, training=False)]
@@ -213,7 +216,8 @@ def calibration_examples(trace: dict) -> dict[str, list[tuple]]:
     A input per step and one B input per chunk): the values the whole-window model is
     calibrated on, so that shared tensors get the same ranges."""
     return {"step": [(w,) for batch in trace["step"] for w in batch],
-            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"] for i in range(len(batch[0]))],
+            "attend": [tuple(part[i] for part in batch) for batch in trace["attend"]
+                       for i in range(len(batch[0]))],
             "classify": [(p,) for batch in trace["classify"] for p in batch]}
 
 
@@ -243,7 +247,8 @@ class InterpreterPieces:
 def piece_macs(model: keras.Model) -> int:
     """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
-    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False),
+                          autograph=False)
     return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))
 
 

@@ -18,7 +18,8 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
     assert "fold 0: seed 0:" in out and "fold 1: seed 0:" in out
     assert "mean ± std over 2 speaker folds × 1 seeds" in out
     for row in ("| Lightweight", "| Logistic regression (78-feature utterance stats) |",
-                "| Logistic regression (eGeMAPS v02, 88 functionals) |", "| Linear SVM (eGeMAPS v02, 88 functionals) |",
+                "| Logistic regression (eGeMAPS v02, 88 functionals) |",
+                "| Linear SVM (eGeMAPS v02, 88 functionals) |",
                 "| Linear SVM (78-feature utterance stats) |", "| Chance (majority class) |"):
         assert row in out
     base = tmp_path / "runs" / "tiny"
@@ -27,7 +28,8 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
     # the two folds test disjoint speakers and together cover every speaker once
     metrics = [json.loads(p.read_text()) for p in sorted(base.glob("cv-*/*/train/seed-0/metrics.json"))]
     speakers = [m["test_speakers"] for m in metrics]
-    assert len(speakers) == 2 and not set(speakers[0]) & set(speakers[1]) and len(speakers[0] + speakers[1]) == 5
+    assert (len(speakers) == 2 and not set(speakers[0]) & set(speakers[1])
+            and len(speakers[0] + speakers[1]) == 5)
     # the chance row is what predicting the majority class scores: UA = 1 / classes
     assert all(f["models"]["chance"]["ua"] == pytest.approx(1 / len(f["labels"])) for f in folds)
     # baselines are reused while their inputs hold
@@ -38,7 +40,8 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
 
 def test_collapsed_runs_are_marked(tmp_path):
     for seed, collapsed in ((0, False), (1, True)):
-        path = tmp_path / "fold-0" / "convtransformer-lightweight-none" / "train" / f"seed-{seed}" / "metrics.json"
+        path = (tmp_path / "fold-0" / "convtransformer-lightweight-none" / "train" / f"seed-{seed}"
+                / "metrics.json")
         path.parent.mkdir(parents=True)
         (path.parents[2] / "config.json").write_text(json.dumps(
             {"model": {"arch": "convtransformer", "preset": "lightweight", "hrf": None, "activation": None}}))
@@ -82,7 +85,8 @@ def test_demo_summary_carries_the_baselines_and_chance():
            "boards": {"esp32s3": {"fits": True, "ram_used": 1, "ram_budget": 2}},
            "side_by_side": {"models": {k: {"ua": 0.6, "wf1": 0.55} for k in ("litert_int8", "tflm_int8")},
                             "pairs": {}, "deployments": {
-                                "whole_window": {"arena_bytes": 75000, "ram_bytes": 75000, "flash_bytes": 29000,
+                                "whole_window": {"arena_bytes": 75000, "ram_bytes": 75000,
+                                                 "flash_bytes": 29000,
                                                  "metadata_bytes": 4000, "ms_per_clip": 2.0},
                                 "streaming": {"streams": False, "why": "ConvTransformer only"}}}}
     metrics = {"ua": 0.5, "wf1": 0.45}
@@ -92,13 +96,18 @@ def test_demo_summary_carries_the_baselines_and_chance():
     assert "| Logistic regression (78-feature utterance stats) | 1,252 | 0.500 / 0.450 | — | — |" in text
     assert "| Chance (majority class) | — | 0.250 / 0.100 | — |" in text
     table, _, side_by_side = text.partition("Whole window vs streaming")
-    assert all(line.count("|") == table.splitlines()[2].count("|") for line in table.splitlines()[2:] if line.startswith("|"))
+    assert all(line.count("|") == table.splitlines()[2].count("|") for line in table.splitlines()[2:]
+               if line.startswith("|"))
     rows = [line for line in side_by_side.splitlines() if line.startswith("|")]
-    assert len({row.count("|") for row in rows}) == 1 and len(rows) == 4  # header, rule, whole window, streaming
-    assert "| convtransformer-lightweight-none | whole window | 75,000 | 75,000 | 29,000 (metadata 4,000) |" in text
+    # header, rule, whole window, streaming
+    assert len({row.count("|") for row in rows}) == 1 and len(rows) == 4
+    assert ("| convtransformer-lightweight-none | whole window | 75,000 | 75,000 | 29,000 (metadata 4,000) |"
+            in text)
     assert "| streaming | does not stream: ConvTransformer only |" in text
-    assert ("- convtransformer-lightweight-none: [model card](convtransformer-lightweight-none-model-card.md), "
-            "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)") in text
+    assert ("- convtransformer-lightweight-none: "
+            "[model card](convtransformer-lightweight-none-model-card.md), "
+            "[confusion matrix of int8 on TFLite Micro](convtransformer-lightweight-none-confusion-tflm.png)"
+            in text)
     # the README's copy names the files in the run instead of links that would be broken there
     elsewhere = summary_markdown([row], baselines, reports="OUT/demo/reports")
     assert "model card `OUT/demo/reports/convtransformer-lightweight-none-model-card.md`" in elsewhere

@@ -48,7 +48,8 @@ def run_config(args):
     if args.config:
         return experiment_config(args)
     if not args.run:
-        raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config <experiment YAML>")
+        raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config "
+                         "<experiment YAML>")
     from ser_reparam.experiment import load_run
 
     return locked(load_run(args.run, args.set or []))
