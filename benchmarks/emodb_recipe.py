@@ -85,8 +85,8 @@ PAIRED = {"emodb-augment"}
 def paired(runs: list[dict], reference: list[dict]) -> str:
     """Mean UA difference to the reference row over the (fold, seed) runs both have, and how many
     of them improved: the folds differ far more than the recipes, so a pairwise look is fairer."""
-    ua = {(m["fold"], m["seed"]): m["test"]["ua"] for m in reference}
-    diffs = [m["test"]["ua"] - ua[(m["fold"], m["seed"])] for m in runs if (m["fold"], m["seed"]) in ua]
+    ua = {(m["cv_fold"], m["seed"]): m["test"]["ua"] for m in reference}
+    diffs = [m["test"]["ua"] - ua[(m["cv_fold"], m["seed"])] for m in runs if (m["cv_fold"], m["seed"]) in ua]
     return f"{np.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)} of {len(diffs)} better)"
 
 
@@ -134,7 +134,7 @@ def main() -> int:
         variant = variant_name(load_config(CONFIG, overrides
                                            + ([] if placement == "none" else [f"model.hrf={placement}"])))
         runs = [m for m in collect([base])[variant]
-                if m["seed"] < args.seeds and (not folds or m["fold"] in folds)]
+                if m["seed"] < args.seeds and (not folds or m["cv_fold"] in folds)]
         row = aggregate({variant: runs})[0]
         loss = np.mean([m["history"][-1]["loss"] for m in runs])
         lines.append(f"| {text} | {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f} | "
@@ -142,7 +142,7 @@ def main() -> int:
                      f"{loss:.2f} |"
                      + (f" {paired(runs, reference) if reference else '—'} |" if pairs else ""))
         reference = reference or runs
-        baselines = baselines or {name: [m for m in found if not folds or m["fold"] in folds]
+        baselines = baselines or {name: [m for m in found if not folds or m["cv_fold"] in folds]
                                   for name, found in collect_baselines([base]).items()}
     for row in aggregate({}, baselines):
         lines.append(f"| {row['name']} | {row['ua']['mean']:.3f} ± {row['ua']['std']:.3f} | "

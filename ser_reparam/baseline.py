@@ -113,7 +113,7 @@ def run_baselines(config: ExperimentConfig) -> dict:
     majority = int(np.bincount(y_train, minlength=len(labels)).argmax())
     results["chance"] = {**classification_metrics(y_test, np.full(len(y_test), majority), len(labels)),
                          "params": 0, "macs": 0}
-    record = {"experiment": config.name, "fold": config.data.cv_fold, "inputs": _inputs_key(config),
+    record = {"experiment": config.name, "cv_fold": config.data.cv_fold, "inputs": _inputs_key(config),
               "labels": list(labels),
               "features": f"{', '.join(STATISTICS)} of the {x_train.shape[1] // len(STATISTICS)} front-end "
                           "features",

@@ -63,6 +63,14 @@ def row_name(info: dict) -> str:
     return name + (f" [{info['activation']}]" if info["activation"] else "")
 
 
+def with_cv_fold(record: dict) -> dict:
+    """A metrics.json / baselines.json record with its speaker fold under "cv_fold" (records written
+    before the rename say "fold")."""
+    legacy = record.pop("fold", None)
+    record.setdefault("cv_fold", legacy)
+    return record
+
+
 def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
     """variant → metrics.json contents of its seeds (of every fold), from every run folder given,
     each with "info": variant_info of the variant folder's saved config.json. With several run
@@ -75,7 +83,7 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
             raise MissingInputError(f"no trained seeds (*/train/seed-*/{SEED_METRICS}) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
-            metrics = json.loads(path.read_text())
+            metrics = with_cv_fold(json.loads(path.read_text()))
             config = saved_config_in(variant_dir_of_seed_metrics(path))
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
@@ -100,12 +108,16 @@ def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]
     found, seen = defaultdict(list), set()
     for run_dir in run_dirs:
         for path in baselines_files(run_dir):
-            record = json.loads(path.read_text())
+            record = with_cv_fold(json.loads(path.read_text()))
             for name, metrics in record["models"].items():
-                if (name, record.get("fold")) not in seen:
-                    seen.add((name, record.get("fold")))
-                    found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})
+                if (name, record["cv_fold"]) not in seen:
+                    seen.add((name, record["cv_fold"]))
+                    found[name].append({**metrics, "cv_fold": record["cv_fold"], "labels": record["labels"]})
     return dict(found)
+
+
+def _cv_folds(runs: list[dict]) -> list[int]:
+    return sorted({m["cv_fold"] for m in runs if m["cv_fold"] is not None})
 
 
 def _metric_cells(row: dict, values: dict[str, list[float]]) -> None:
@@ -125,11 +137,11 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
     rows = []
     for variant in sorted(found, key=lambda v: _order(found[v][0]["info"])):
         runs = sorted(found[variant],
-                      key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
+                      key=lambda m: (m["cv_fold"] if m["cv_fold"] is not None else -1, m["seed"]))
         info = runs[0]["info"]
         name = f"{info['experiment']}: {row_name(info)}" if info.get("experiment") else row_name(info)
         row = {"variant": variant, "name": name, "info": info, "seeds": sorted({m["seed"] for m in runs}),
-               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
+               "cv_folds": _cv_folds(runs), "runs": len(runs),
                "collapsed": sum(bool(m.get("collapsed")) for m in runs),
                "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
                "confusion": np.sum([m["test"]["confusion"] for m in runs], axis=0).tolist()}
@@ -139,12 +151,12 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
     for name in [n for n in BASELINES if n in (baselines or {})]:
         runs = baselines[name]
         row = {"variant": name, "name": BASELINES[name], "baseline": True, "seeds": [],
-               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
+               "cv_folds": _cv_folds(runs), "runs": len(runs),
                "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"],
                "labels": runs[0]["labels"],
                "confusion": np.sum([m["confusion"] for m in runs], axis=0).tolist()}
         _metric_cells(row, {key: [m[key] for m in runs] for key in METRIC_KEYS})
-        row["by_fold"] = {m.get("fold"): m[metric] for m in runs}
+        row["by_cv_fold"] = {m["cv_fold"]: m[metric] for m in runs}
         rows.append(row)
     _pair_with_reference(rows, against, metric)
     return rows
@@ -160,7 +172,7 @@ def _pair_with_reference(rows: list[dict], against: str | None, metric: str) -> 
                                   models[0] if models else None)
     for row in rows:
         row["against"] = reference["name"] if reference else None
-        by_fold = row.pop("by_fold", None)
+        by_fold = row.pop("by_cv_fold", None)
         if reference is None or row is reference:
             row["paired"] = None
         elif row.get("baseline"):
@@ -180,7 +192,7 @@ def _over(rows: list[dict]) -> str:
     """'3 seeds' or '8 folds × 3 seeds' (several counts joined by '/')."""
     models = [r for r in rows if not r.get("baseline")] or rows
     seeds = "/".join(map(str, sorted({len(r["seeds"]) for r in models})))
-    folds = "/".join(map(str, sorted({len(r["folds"]) for r in models})))
+    folds = "/".join(map(str, sorted({len(r["cv_folds"]) for r in models})))
     return f"{seeds} seeds" if folds == "0" else f"{folds} speaker folds × {seeds} seeds"
 
 

@@ -103,12 +103,12 @@ def _run_task(config_path: str, overrides: list[str], seed: int, threads: int,
         check_shared_files(workdir, [config.data.root, config.runs_dir])
     configure_threads(threads)
     metrics = train_seed(config, seed, verbose=0)
-    return {"variant": metrics["variant"], "fold": metrics.get("fold"), "seed": seed,
+    return {"variant": metrics["variant"], "cv_fold": metrics.get("cv_fold"), "seed": seed,
             **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
 
 
 def _summary(result: dict) -> str:
-    fold = "" if result.get("fold") is None else f" fold {result['fold']}"
+    fold = "" if result.get("cv_fold") is None else f" fold {result['cv_fold']}"
     return f"{result['variant']}{fold} seed {result['seed']}: test UA {result['ua']:.3f}"
 
 

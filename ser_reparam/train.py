@@ -342,7 +342,7 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
         "params": count_params(deploy), "macs": count_flops(deploy, tuple(deploy.inputs[0].shape[1:])),
         "train_params": count_params(best),
         "checkpoint_weights": weights_digest(best),
-        "fold": config.data.cv_fold,
+        "cv_fold": config.data.cv_fold,
         "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
                               if u.split == "test"}) if config.data.cv_fold is not None else None,
         "collapsed": bool(reasons), "collapse_reasons": reasons,

@@ -13,7 +13,7 @@ def write_config(tmp_path):
 
 
 def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys):
-    assert main(["train", "--config", str(write_config(tmp_path)), "--folds", "2"]) == 0
+    assert main(["train", "--config", str(write_config(tmp_path)), "--cv-folds", "2"]) == 0
     out = capsys.readouterr().out
     assert "fold 0: seed 0:" in out and "fold 1: seed 0:" in out
     assert "mean ± std over 2 speaker folds × 1 seeds" in out
@@ -24,7 +24,7 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
         assert row in out
     base = tmp_path / "runs" / "tiny"
     folds = [json.loads((base / f"cv-{k}" / "baselines.json").read_text()) for k in (0, 1)]
-    assert [f["fold"] for f in folds] == [0, 1]
+    assert [f["cv_fold"] for f in folds] == [0, 1]
     # the two folds test disjoint speakers and together cover every speaker once
     metrics = [json.loads(p.read_text()) for p in sorted(base.glob("cv-*/*/train/seed-0/metrics.json"))]
     speakers = [m["test_speakers"] for m in metrics]
@@ -34,8 +34,12 @@ def test_train_every_fold_then_report_over_folds_with_baselines(tmp_path, capsys
     assert all(f["models"]["chance"]["ua"] == pytest.approx(1 / len(f["labels"])) for f in folds)
     # baselines are reused while their inputs hold
     stamp = (base / "cv-0" / "baselines.json").stat().st_mtime_ns
+    capsys.readouterr()
     assert main(["train", "--config", str(write_config(tmp_path)), "--folds", "2", "--fold", "0"]) == 0
     assert (base / "cv-0" / "baselines.json").stat().st_mtime_ns == stamp
+    # the old option spellings still work, one line each says the new one
+    err = capsys.readouterr().err
+    assert "--folds is deprecated: write --cv-folds" in err and "--fold is deprecated: write --cv-fold" in err
 
 
 def test_collapsed_runs_are_marked(tmp_path):

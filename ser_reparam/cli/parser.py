@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ser_reparam import __version__
 from ser_reparam.cli.firmware_commands import cmd_profile_firmware, cmd_verify_firmware
@@ -22,6 +23,16 @@ from ser_reparam.cli.tool_commands import (
     cmd_prepare,
     cmd_report,
 )
+
+
+class _Renamed(argparse.Action):
+    """An option whose first spelling is its name; a later one is its old spelling, still read
+    with one line saying so ("fold" alone now means deHRF)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string != self.option_strings[0]:
+            print(f"{option_string} is deprecated: write {self.option_strings[0]}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _whole(minimum: int):
@@ -198,7 +209,8 @@ def _config_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set model.hrf=ffn2@8x1 (repeatable)")
-    parser.add_argument("--folds", metavar="loso|K",
+    parser.add_argument("--cv-folds", "--folds", action=_Renamed, metavar="loso|K",
                         help="speaker cross-validation: leave one speaker out, or K speaker folds "
                              "(= --set data.cv_folds=…); every fold runs, then the report over folds × seeds")
-    parser.add_argument("--fold", type=int, metavar="K", help="run only fold K (0-based) of data.cv_folds")
+    parser.add_argument("--cv-fold", "--fold", action=_Renamed, type=int, metavar="K",
+                        help="run only fold K (0-based) of data.cv_folds")
