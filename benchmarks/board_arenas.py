@@ -1,8 +1,10 @@
 """Tensor arena per board, measured with the board's own kernels, beside the reference kernels.
 
-To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite] [--without-padding] [--docs]
+To run:  TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py [--model int8.tflite]
+             [--without-padding] [--docs]
 
-Prints the board-arena table (--docs: rewrites its `board-arenas` block in docs/firmware-and-boards.md). The model is the demo config's int8 ConvTransformer
+Prints the board-arena table (--docs: rewrites its `board-arenas` block in docs/firmware-and-boards.md).
+The model is the demo config's int8 ConvTransformer
 (3 s window, 299 × 78 features), calibrated on random features: the arena depends on the graph's
 shapes, not its weights' values (or --model: any int8 .tflite, e.g. a run's
 quantized/int8.tflite). --without-padding builds the graph without the subsampling padding
@@ -45,7 +47,8 @@ def demo_model(padding: bool) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an int8 .tflite (default: the demo's graph)")
-    parser.add_argument("--without-padding", action="store_true", help="the demo graph without the subsampling padding")
+    parser.add_argument("--without-padding", action="store_true",
+                        help="the demo graph without the subsampling padding")
     docs_option(parser)
     parser.add_argument("--kernels", nargs="*", help="only these kernel libraries (default: every board's; "
                         "add `reference` for TFLM's reference kernels in a 32-bit host build)")
@@ -59,7 +62,8 @@ def main() -> None:
             measured[key] = {"error": str(error).splitlines()[0]}
     python = tflm_arena_bytes(blob)
     gcc = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    out = ["```", f"model: {args.model or 'demo ConvTransformer int8' + (' without padding' if args.without_padding else '')}"
+    out = ["```",
+           f"model: {args.model or 'demo ConvTransformer int8' + (' without padding' if args.without_padding else '')}"  # noqa: E501
            f" ({len(blob):,} B); machine: {platform.machine()}, {platform.python_version()}, {gcc}"]
     for key, result in measured.items():
         if "error" not in result:
@@ -70,17 +74,19 @@ def main() -> None:
         out.append(f"reference kernels, 32-bit host build: {reference:,} B")
     s3 = measured.get("esp-nn-s3", {})
     if "softmax_scratch_overrun_bytes" in s3:
-        out.append(f"ESP32-S3 softmax: {s3['softmax_scratch_overrun_bytes']} B written past the scratch it asked for")
-    out += ["```", "", "| board | kernels | arena with its kernels | arena with the reference kernels (Python TFLM, 64-bit) "
-            "| difference | kTensorArenaSize |", "|---|---|---|---|---|---|"]
+        out.append(f"ESP32-S3 softmax: {s3['softmax_scratch_overrun_bytes']} B written past the scratch "
+                   "it asked for")
+    out += ["```", "", "| board | kernels | arena with its kernels | arena with the reference kernels "
+            "(Python TFLM, 64-bit) | difference | kTensorArenaSize |", "|---|---|---|---|---|---|"]
     for board in load_boards().values():
         result = measured.get(board.kernels, {"error": "not requested (--kernels)"})
         arena = result.get("arena_min_bytes")
         if arena is None:
-            out.append(f"| {board.name} | {board.kernels} | not measured: {result['error']} | {python:,} B | | |")
+            out.append(f"| {board.name} | {board.kernels} | not measured: {result['error']} | "
+                       f"{python:,} B | | |")
             continue
-        out.append(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | {python:,} B "
-                   f"| {arena - python:+,} B | {arena_with_margin(arena):,} B |")
+        out.append(f"| {board.name} | {board.kernels} | {arena:,} B ({result['word_bytes'] * 8}-bit) | "
+                   f"{python:,} B | {arena - python:+,} B | {arena_with_margin(arena):,} B |")
     flags = " ".join(without_docs(sys.argv[1:]))
     publish("board-arenas", "\n".join(out), sys.argv[1:],
             f"TFLM_DIR=… ESP_TFLM_DIR=… python benchmarks/board_arenas.py {flags}".rstrip())

@@ -36,8 +36,8 @@ def main(argv: list[str]) -> None:
     config = configs[0]
     seconds = stage_seconds(RunLayout(config))
     text = (f"`ser-reparam demo` (`configs/demo.yaml`: {config.training.seeds} seeds per variant, "
-            f"{config.training.epochs} epochs, {config.data.window_seconds:g} s windows; the deployed seed is chosen on "
-            f"validation; {rows[0]['test_examples']} test utterances, so one utterance = "
+            f"{config.training.epochs} epochs, {config.data.window_seconds:g} s windows; the deployed seed "
+            f"is chosen on validation; {rows[0]['test_examples']} test utterances, so one utterance = "
             f"{100 / rows[0]['test_examples']:.2f} pp), stages {seconds / 60:.1f} min in total "
             f"(sum of the stage records):\n\n"
             f"{summary_markdown(rows, ensure_baselines(config), reports='OUT/demo/reports')}")

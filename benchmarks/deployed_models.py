@@ -36,16 +36,20 @@ def column(layout: RunLayout) -> dict[str, str]:
     optional = {name: models.get(name) for name in ("tflm_int16x8", "tflm_qat_int8")}
     return {
         "max \\|HRF − folded\\| logit on test": f"{pairs['keras_hrf vs keras_folded']['max_logit_diff']:.1e}",
-        "max \\|folded Keras − float TFLite\\|": f"{pairs['keras_folded vs litert_float']['max_logit_diff']:.1e}",
+        "max \\|folded Keras − float TFLite\\|":
+            f"{pairs['keras_folded vs litert_float']['max_logit_diff']:.1e}",
         "params HRF → deployed": f"{seed['params_before']:,} → {seed['params_after']:,}",
         "UA float (LiteRT)": f"{base:.3f}",
         "UA int8 on TFLM (vs float)": _pp(models["tflm_int8"]["ua"], base),
         "UA int16x8 on TFLM": _pp(optional["tflm_int16x8"]["ua"], base) if optional["tflm_int16x8"] else "—",
-        "UA QAT int8 on TFLM": _pp(optional["tflm_qat_int8"]["ua"], base) if optional["tflm_qat_int8"] else "—",
-        "int8 argmax agreement LiteRT vs TFLM": f"{pairs['litert_int8 vs tflm_int8']['argmax_agreement']:.1%}",
+        "UA QAT int8 on TFLM":
+            _pp(optional["tflm_qat_int8"]["ua"], base) if optional["tflm_qat_int8"] else "—",
+        "int8 argmax agreement LiteRT vs TFLM":
+            f"{pairs['litert_int8 vs tflm_int8']['argmax_agreement']:.1%}",
         "int8 .tflite bytes": f"{models['tflm_int8']['bytes']:,}",
         "int8 TFLM arena bytes (measured)": f"{models['tflm_int8']['arena_bytes']:,}",
-        "int16x8 bytes / arena": (f"{optional['tflm_int16x8']['bytes']:,} / {optional['tflm_int16x8']['arena_bytes']:,}"
+        "int16x8 bytes / arena": (f"{optional['tflm_int16x8']['bytes']:,} / "
+                                  f"{optional['tflm_int16x8']['arena_bytes']:,}"
                                   if optional["tflm_int16x8"] else "—"),
         "host ms / clip: LiteRT int8, TFLM int8": f"{models['litert_int8']['ms_per_clip']:.1f}, "
                                                   f"{models['tflm_int8']['ms_per_clip']:.1f}",
@@ -66,7 +70,8 @@ def main(argv: list[str]) -> None:
     lines = ["| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     lines += [f"| {row} | " + " | ".join(columns[v][row] for v in variants) + " |" for row in rows]
     baselines = ensure_baselines(layouts[0].config)["models"]  # one split, shared by every variant
-    lines += [f"| UA {BASELINES[name]}, same split | " + " | ".join([f"{metrics['ua']:.3f}"] * len(variants)) + " |"
+    lines += [f"| UA {BASELINES[name]}, same split | " + " | ".join([f"{metrics['ua']:.3f}"] * len(variants))
+              + " |"
               for name, metrics in baselines.items()]
     publish("deployed-models", "\n".join(lines), argv,
             "python benchmarks/deployed_models.py OUT/demo --docs (from the runs' records)")

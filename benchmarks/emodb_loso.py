@@ -49,12 +49,14 @@ def main() -> int:
     overrides = [f"data.root={root}", f"runs_dir={args.runs}", "data.cv_folds=loso", *args.set]
     config = load_config(args.config, overrides)
     start = time.perf_counter()
-    runs = [] if args.report_only else run_sweep(args.config, overrides, parse_grid([f"placements={args.placements}"]),
+    runs = [] if args.report_only else run_sweep(args.config, overrides,
+                                                 parse_grid([f"placements={args.placements}"]),
                                                  list(range(args.seeds)), workers=args.workers, threads=1)
     minutes = (time.perf_counter() - start) / 60
     report = write_report([config.base_dir])
     training = config.training
-    recipe = (f"{config.data.window_seconds:g} s windows, batch {training.batch_size}, lr {config.learning_rate:g} "
+    recipe = (f"{config.data.window_seconds:g} s windows, batch {training.batch_size}, "
+              f"lr {config.learning_rate:g} "
               f"({training.schedule}, warmup {training.warmup_epochs:g} epochs), {training.epochs} epochs, "
               f"classifier dropout {config.model.cls_dropout:g}, classifier ReLU biases start at "
               f"{config.model.cls_bias:g}, pooled-vector norm {'on' if config.model.pool_norm else 'off'}, "
@@ -63,12 +65,13 @@ def main() -> int:
               f"SpecAugment {training.time_masks} time / {training.freq_masks} frequency masks, "
               f"gain ±{training.gain_db:g} dB; validation: {config.data.val}")
     text = (report["markdown"].split("\n", 2)[2]  # drop the title line
-            + f"\n`python benchmarks/emodb_loso.py --config {Path(args.config).name} --placements {args.placements} "
-              f"--seeds {args.seeds}{''.join(f' --set {o}' for o in args.set)}{f' --block {args.block}' if args.block else ''}"
+            + f"\n`python benchmarks/emodb_loso.py --config {Path(args.config).name} --placements "
+              f"{args.placements} --seeds {args.seeds}{''.join(f' --set {o}' for o in args.set)}"
+              f"{f' --block {args.block}' if args.block else ''}"
               f"{' --report-only' if args.report_only else ''}` — {config.model.arch}, {recipe}. "
               + ("Table of the runs finished under the runs folder (the runs column says how many per row); "
-                 if args.report_only else f"{len(runs)} training runs (finished ones reused), {minutes:.0f} min wall "
-                 f"with {args.workers} workers × 1 thread; ")
+                 if args.report_only else f"{len(runs)} training runs (finished ones reused), "
+                 f"{minutes:.0f} min wall with {args.workers} workers × 1 thread; ")
               + f"trained on: {machine(TRAINING_PACKAGES)}.\n")
     key = args.block or f"emodb-loso-{config.model.arch}"
     out = HERE / "results" / f"{key}.md"

@@ -65,10 +65,11 @@ def main() -> None:
         best = {name: min(values) for name, values in seconds.items()}
     light, hrf = best["lightweight"], best["HRF ffn2@8x1"]
     every = {name: ", ".join(f"{v:.1f}" for v in values) for name, values in seconds.items()}
-    text = (f"One training epoch of {args.clips:,} clips × {FRAMES} frames × {FEATURES} (cached features, batch "
-            f"{args.batch}), {args.arch} lightweight vs HRF ffn2@8x1, taking turns in one process after a warm-up "
-            f"epoch each, best of {args.epochs}: lightweight {light:.1f} s (epochs: {every['lightweight']} s), HRF "
-            f"{hrf:.1f} s ({every['HRF ffn2@8x1']} s) — **{hrf / light:.2f}×** (target ≤ 1.5×).")
+    text = (f"One training epoch of {args.clips:,} clips × {FRAMES} frames × {FEATURES} (cached "
+            f"features, batch {args.batch}), {args.arch} lightweight vs HRF ffn2@8x1, taking turns in one "
+            f"process after a warm-up epoch each, best of {args.epochs}: lightweight {light:.1f} s (epochs: "
+            f"{every['lightweight']} s), HRF {hrf:.1f} s ({every['HRF ffn2@8x1']} s) — "
+            f"**{hrf / light:.2f}×** (target ≤ 1.5×).")
     command = "python benchmarks/epoch_time.py" + (f" --clips {args.clips}" if args.clips != 4290 else "") + \
         (f" --epochs {args.epochs}" if args.epochs != 2 else "") + " --docs"
     publish("epoch-time", text, sys.argv, command)

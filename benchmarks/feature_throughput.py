@@ -70,15 +70,16 @@ def main() -> None:
         pipeline_over(rows)
         pipeline = time.perf_counter() - start
 
-    lines = [f"The 78-dim features of {len(rows)} demo clips ({audio_seconds:,.0f} s of audio), after a warm-up on "
-             "8 clips: the tf.data pipeline (parallel map, writes the cache) vs a per-clip python_speech_features "
-             "loop, same process:", "",
+    lines = [f"The 78-dim features of {len(rows)} demo clips ({audio_seconds:,.0f} s of audio), after "
+             "a warm-up on 8 clips: the tf.data pipeline (parallel map, writes the cache) vs a per-clip "
+             "python_speech_features loop, same process:", "",
              "| extractor | seconds | audio s / s |", "|---|---|---|",
              f"| python_speech_features, per clip | {loop:.2f} | {audio_seconds / loop:,.0f} |",
              f"| tf.data pipeline (+ disk cache) | {pipeline:.2f} | {audio_seconds / pipeline:,.0f} |",
              f"| **ratio** | | **{loop / pipeline:.2f}×** |", "",
              f"The demo corpus (480 clips) was generated in {corpus_seconds:.1f} s."]
-    command = "python benchmarks/feature_throughput.py" + (f" --clips {args.clips}" if args.clips != 480 else "")
+    command = "python benchmarks/feature_throughput.py" + (f" --clips {args.clips}"
+                                                           if args.clips != 480 else "")
     publish("feature-throughput", "\n".join(lines), sys.argv, command + " --docs")
 
 

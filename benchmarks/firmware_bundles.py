@@ -4,7 +4,8 @@ To run:  python benchmarks/firmware_bundles.py RUN [--model int8] [--docs]
 
 RUN is a variant folder of a finished run (runs/<name>/<variant>, through stage 05). Exports
 the whole-window bundle for every board of firmware_export/boards.yaml, exactly as
-`ser-reparam export RUN --board <board> --deployment whole-window` does (the bundles land in RUN/firmware/<board>), and
+`ser-reparam export RUN --board <board> --deployment whole-window` does (the bundles land in
+RUN/firmware/<board>), and
 tabulates each manifest: model bytes, arena, front end, RAM and flash against the board's
 budget. A board the model does not fit gets its BudgetError as the verdict. --docs rewrites
 its `firmware-bundles` block.
@@ -31,11 +32,12 @@ def row(board, manifest: dict) -> str:
     verdict = (f"fits, {(ram['budget_bytes'] - ram['used_bytes']) / 1024:.1f} KB of RAM budget to spare"
                if manifest["fits"] else "does not fit")
     if not board.has_fpu:
-        verdict += ("; no FPU: the float front end runs in software floating point — measure its time per 10 ms "
-                    "hop on the board before relying on real time (the int8 model needs no FPU)")
+        verdict += ("; no FPU: the float front end runs in software floating point — measure its "
+                    "time per 10 ms hop on the board before relying on real time (the int8 model "
+                    "needs no FPU)")
     return (f"| {board.name} | {arena['measured_bytes']:,} → {arena['kTensorArenaSize']:,} | "
-            f"{frontend['fft']}, {frontend['state_bytes']:,} | {ram['used_bytes']:,} / {ram['budget_bytes']:,} | "
-            f"{flash['model_bytes']:,} / {flash['budget_bytes']:,} | {verdict} |")
+            f"{frontend['fft']}, {frontend['state_bytes']:,} | {ram['used_bytes']:,} / "
+            f"{ram['budget_bytes']:,} | {flash['model_bytes']:,} / {flash['budget_bytes']:,} | {verdict} |")
 
 
 def main() -> None:
@@ -53,15 +55,16 @@ def main() -> None:
         except BudgetError as error:
             rows.append(f"| {board.name} | | | | | {error} |")
             continue
-        models.add((manifest["model"]["source"], manifest["model"]["bytes"], tuple(manifest["input"]["shape"])))
+        models.add((manifest["model"]["source"], manifest["model"]["bytes"],
+                    tuple(manifest["input"]["shape"])))
         rows.append(row(board, manifest))
     described = "; ".join(f"{source}, {size:,} B, input {' × '.join(map(str, shape[1:]))}"
                           for source, size, shape in sorted(models))
     text = "\n".join([
         f"`ser-reparam export {run} --board …` for every board ({described}). Arena = measured with the "
-        "TFLM interpreter → exported `kTensorArenaSize` (+ 2 % + 4 KB); front end = FFT backend and its state "
-        "for one window; RAM = arena + front end; RAM and flash budgets are the board's minus a stated reserve "
-        "for the rest of the firmware (`firmware_export/boards.yaml`); all in bytes:", "",
+        "TFLM interpreter → exported `kTensorArenaSize` (+ 2 % + 4 KB); front end = FFT backend "
+        "and its state for one window; RAM = arena + front end; RAM and flash budgets are the board's minus "
+        "a stated reserve for the rest of the firmware (`firmware_export/boards.yaml`); all in bytes:", "",
         "| board | arena | front end | RAM used / budget | flash (model) used / budget | verdict |",
         "|---|---|---|---|---|---|", *rows])
     publish("firmware-bundles", text, sys.argv, f"python benchmarks/firmware_bundles.py {run} --docs")

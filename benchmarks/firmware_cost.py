@@ -1,6 +1,7 @@
 """Cost per inference of a bundle's firmware on a Cortex-M4F, counted under QEMU; flash and RAM.
 
-To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/firmware_cost.py RUN [--board stm32f4] [--clips 4] [--docs]
+To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/firmware_cost.py RUN [--board stm32f4]
+             [--clips 4] [--docs]
 
 Builds the bundle's real firmware (ser-reparam verify-firmware --target cortex-m4: the CMake
 template's main.cc, the C front end with the CMSIS-DSP FFT, TFLM with CMSIS-NN kernels, -O2) and
@@ -32,7 +33,8 @@ from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, section_us
 from ser_reparam.experiment import load_run  # noqa: E402
 from ser_reparam.firmware_inputs import firmware_inputs  # noqa: E402
 
-MLPERF_KWS = "MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 ms optimized"
+MLPERF_KWS = ("MLPerf Tiny KWS (DS-CNN, 120 MHz Cortex-M4): 182 ms with TFLM reference kernels, ≈ 75 "
+              "ms optimized")
 
 
 def version(tool: str) -> str:
@@ -54,8 +56,9 @@ def main(argv=None) -> None:
         work = Path(tmp)
         bundle, inputs = firmware_inputs(config, args.board, args.clips)
         if inputs.stream is not None:
-            raise SystemExit(f"{args.run}: the {args.board} bundle streams: export the whole-window one (ser-reparam "
-                             f"export … --deployment whole-window) or run benchmarks/streaming_firmware.py")
+            raise SystemExit(f"{args.run}: the {args.board} bundle streams: export the whole-window one "
+                             "(ser-reparam export … --deployment whole-window) or run "
+                             "benchmarks/streaming_firmware.py")
         built = build(bundle, args.board, "cortex-m4", inputs.blobs, work, args.tflm_dir,
                       log=lambda m: print(m, file=sys.stderr))
         clips = inputs.clips
@@ -68,26 +71,29 @@ def main(argv=None) -> None:
     hops = rows[0]["hops"]
     manifest, tree = built["manifest"], shown_path(built["tree"], "$TFLM_DIR")
     out = []  # the block's lines
-    out.append(f"Bundle: {run} → {args.board} ({manifest['model']['source']}, {manifest['model']['bytes']:,} B "
-          f"int8, input {manifest['input']['shape']}); {len(rows)} test clips, firmware output verified "
-          "against the Python path.\n")
-    out.append("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |")
+    out.append(f"Bundle: {run} → {args.board} ({manifest['model']['source']}, "
+          f"{manifest['model']['bytes']:,} B int8, input {manifest['input']['shape']}); {len(rows)} test "
+          "clips, firmware output verified against the Python path.\n")
+    out.append("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per "
+               "instruction |")
     out.append("|---|---|---|")
     mhz = board.clock_mhz
-    for name, values in (("front end, per 10 ms hop", hop), (f"front end, finish step (once per {hops} hops)", finish),
+    for name, values in (("front end, per 10 ms hop", hop),
+                         (f"front end, finish step (once per {hops} hops)", finish),
                          ("front end, whole window", hop * hops + finish), ("model, one Invoke", invoke)):
         out.append(f"| {name} | {values.mean():,.0f} (range {values.min():,.0f}–{values.max():,.0f}) | "
               f"{values.mean() / mhz / 1e3:.2f} ms at {mhz} MHz |")
     out.append(f"\nAnchor: {MLPERF_KWS}.")
-    out.append(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of {board.flash_kb} KB; "
-          f"tensor arena in use {result['arena_used_bytes']:,} B (kTensorArenaSize "
+    out.append(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of "
+          f"{board.flash_kb} KB; tensor arena in use {result['arena_used_bytes']:,} B (kTensorArenaSize "
           f"{manifest['arena']['kTensorArenaSize']:,} B)")
     for name, region in memory["regions"].items():
         sections = ", ".join(f"{s} {n:,} B" for s, n in region["sections"].items())
         rest = "left for heap and stack" if region["heap_and_stack"] else "free"
-        out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
-    out.append(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; {version('qemu-system-arm')}; "
-          f"{version('arm-none-eabi-gcc')}; TFLM tree {tree}")
+        out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; "
+                   f"{region['free_bytes']:,} B {rest}")
+    out.append(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; "
+          f"{version('qemu-system-arm')}; {version('arm-none-eabi-gcc')}; TFLM tree {tree}")
     publish("firmware-cost", "\n".join(out), sys.argv[1:] if argv is None else argv,
             f"TFLM_DIR=… python benchmarks/firmware_cost.py {run} --board {args.board} "
             f"--clips {args.clips}")

@@ -59,7 +59,8 @@ def latency(report: dict, mhz: int) -> str:
     """The work per Invoke (per label and per second of audio when streaming) as milliseconds at the
     board's clock, one cycle per instruction (a lower bound), beside the MLPerf anchor's cycles per MAC."""
     pieces = {p.name: p for p in report["pieces"]}
-    rows = [(f"{p.name}, one Invoke", p.invoke_instructions or p.op_instructions, p.macs) for p in report["pieces"]]
+    rows = [(f"{p.name}, one Invoke", p.invoke_instructions or p.op_instructions, p.macs)
+            for p in report["pieces"]]
     per_second = None
     if "model" not in pieces:
         stream = report["manifest"]["streaming"]
@@ -77,13 +78,15 @@ def latency(report: dict, mhz: int) -> str:
         lines.append(f"| {name} | {instructions:,.0f} | {macs:,} | {instructions / mhz / 1e3:.2f} ms | "
                      f"{macs * MLPERF_CYCLES_PER_MAC / mhz / 1e3:.2f} ms |")
     if per_second is not None:
-        lines.append(f"| step per step + attend + classify per label, one second of audio (front end not included) | "
+        lines.append("| step per step + attend + classify per label, one second of audio "
+                     "(front end not included) | "
                      f"{per_second:,.0f} | | {per_second / (mhz * 1e6):.2%} of the core | |")
-    lines.append(f"\nAnchor: MLPerf Tiny v1.3 keyword spotting (DS-CNN, ≈ {MLPERF_KWS_MACS / 1e6:.2f} M MACs), "
-                 f"STMicroelectronics on a Cortex-M4 (NUCLEO-L4R5ZI): {MLPERF_KWS_MS} ms at {MLPERF_KWS_MHZ} MHz ≈ "
-                 f"{MLPERF_CYCLES_PER_MAC:.2f} cycles per MAC, measured on the board. QEMU counts instructions, "
-                 "not cycles: a real Cortex-M4 takes more cycles than instructions (multi-cycle loads and "
-                 "multiplies, flash wait states), so the clock column is a lower bound.")
+    lines.append("\nAnchor: MLPerf Tiny v1.3 keyword spotting (DS-CNN, ≈ "
+                 f"{MLPERF_KWS_MACS / 1e6:.2f} M MACs), STMicroelectronics on a Cortex-M4 (NUCLEO-L4R5ZI): "
+                 f"{MLPERF_KWS_MS} ms at {MLPERF_KWS_MHZ} MHz ≈ {MLPERF_CYCLES_PER_MAC:.2f} cycles per MAC, "
+                 "measured on the board. QEMU counts instructions, not cycles: a real Cortex-M4 takes more "
+                 "cycles than instructions (multi-cycle loads and multiplies, flash wait states), so the "
+                 "clock column is a lower bound.")
     return "\n".join(lines)
 
 
@@ -92,10 +95,12 @@ def main(argv=None) -> int:
     parser.add_argument("run", help="run folder (runs/<name>/<variant>)")
     parser.add_argument("--board", default="stm32f4")
     parser.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "host"])
-    parser.add_argument("--deployment", choices=["whole-window", "streaming"], help="export this bundle first")
+    parser.add_argument("--deployment", choices=["whole-window", "streaming"],
+                        help="export this bundle first")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--tflm-dir", default=None)
-    parser.add_argument("--name", help="results file name (default: firmware-profile-<run>-<deployment>-<target>)")
+    parser.add_argument("--name", help="results file name (default: "
+                                       "firmware-profile-<run>-<deployment>-<target>)")
     parser.add_argument("--block", default="firmware-profile", help="the docs block --docs writes")
     docs_option(parser)
     args = parser.parse_args(argv)
@@ -113,7 +118,8 @@ def main(argv=None) -> int:
     name = args.name or f"firmware-profile-{config.name}-{deployment}-{args.target}"
     run = shown_path(args.run)
     head = (f"Bundle: {run} → {args.board}, {deployment} ({manifest['model']['source']}, "
-            f"{manifest['model']['bytes']:,} B int8, window {manifest['window_seconds']:g} s); {args.clips} test clips.")
+            f"{manifest['model']['bytes']:,} B int8, window {manifest['window_seconds']:g} s); "
+            f"{args.clips} test clips.")
     command = (f"python benchmarks/firmware_profile.py {run} --board {args.board} --target {args.target} "
                f"--clips {args.clips}" + (f" --deployment {args.deployment}" if args.deployment else "")
                + (f" --block {args.block}" if args.block != "firmware-profile" else ""))

@@ -64,29 +64,35 @@ def main() -> None:
         for name in (*C_SOURCES, "ser_frontend_config.h", "ser_frontend_tables.c"):
             shutil.copy(bundle / name, work / name)
         sizes = {(cpu, backend, stream): cortex_m_sizes(work, cpu, work, stream=stream, **build)
-                 for cpu in CORTEX_M_FLOATS for backend, build in backends.items() for stream in (False, True)}
+                 for cpu in CORTEX_M_FLOATS for backend, build in backends.items()
+                 for stream in (False, True)}
         harnesses = {backend: host_build(work, backend.lower(), HARNESS, **build)
                      for backend, build in backends.items()}
-        per_frame = {backend: instructions_per_frame(harnesses[backend], pcm, config.frontend.frame_step, frames, work)
+        per_frame = {backend: instructions_per_frame(harnesses[backend], pcm, config.frontend.frame_step,
+                                                     frames, work)
                      for backend in backends}
-        per_hop = {backend: stream_instructions_per_hop(harnesses[backend], pcm, config.frontend.frame_step, work)
+        per_hop = {backend: stream_instructions_per_hop(harnesses[backend], pcm,
+                                                        config.frontend.frame_step, work)
                    for backend in backends}
     lines = [f"Front end of `{shown}` ({frames} frames per window); code = text bytes of its own objects "
-             "(arm-none-eabi-gcc -Os; the FFT library's code not included), linked = text of a Cortex-M4F program "
-             "that calls only that API (`--gc-sections`; with the FFT library, newlib's libm and startup), state = "
-             "sizeof of its struct on the MCU; host instructions per 10 ms hop pushing a "
-             f"{len(pcm) / config.frontend.sample_rate:g} s test clip (gcc -O2, valgrind; whole window: the log-Mel "
-             "frame, deltas come at `finish`; streaming: the whole normalized int8 frame):", "",
-             "| front end | FFT backend | code, Cortex-M4F | code, Cortex-M0+ | linked, Cortex-M4F | `.data` / `.bss` "
-             "| state | host instructions per hop |",
+             "(arm-none-eabi-gcc -Os; the FFT library's code not included), linked = text of a "
+             "Cortex-M4F program that calls only that API (`--gc-sections`; with the FFT library, newlib's "
+             "libm and startup), state = sizeof of its struct on the MCU; host instructions per 10 ms "
+             f"hop pushing a {len(pcm) / config.frontend.sample_rate:g} s test clip (gcc -O2, valgrind; "
+             "whole window: the log-Mel frame, deltas come at `finish`; streaming: the whole normalized "
+             "int8 frame):", "",
+             "| front end | FFT backend | code, Cortex-M4F | code, Cortex-M0+ | linked, Cortex-M4F | "
+             "`.data` / `.bss` | state | host instructions per hop |",
              "|---|---|---|---|---|---|---|---|"]
     for stream, (name, cost) in ((False, ("whole window", per_frame)), (True, ("streaming", per_hop))):
         for backend in backends:
             m4, m0 = sizes["cortex-m4", backend, stream], sizes["cortex-m0plus", backend, stream]
-            lines.append(f"| {name} | {backend} | {m4['text']:,} B | {m0['text']:,} B | {m4['linked'][0]:,} B | "
-                         f"{m4['data']} / {m4['bss']} B | {m4['state']:,} B | {cost[backend]:,.0f} |")
+            lines.append(f"| {name} | {backend} | {m4['text']:,} B | {m0['text']:,} B | "
+                         f"{m4['linked'][0]:,} B | {m4['data']} / {m4['bss']} B | {m4['state']:,} B | "
+                         f"{cost[backend]:,.0f} |")
     lines += ["", f"Tools: {version('arm-none-eabi-gcc')}; {version('gcc')}; {version('valgrind')}."]
-    publish("frontend-cost", "\n".join(lines), sys.argv, "python benchmarks/frontend_cost.py RUN/firmware/stm32f4 --docs")
+    publish("frontend-cost", "\n".join(lines), sys.argv, "python benchmarks/frontend_cost.py "
+                                                         "RUN/firmware/stm32f4 --docs")
 
 
 if __name__ == "__main__":

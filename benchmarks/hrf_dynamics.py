@@ -46,7 +46,8 @@ def train_arm(config, seed: int, layer: str):
     store, labels = feature_store(config), labels_for(config)
     x, y, _ = split_arrays(store, "train", labels)
     tx, ty, tids = split_arrays(store, "test", labels)
-    probe = WeightDynamics([layer], (x[:64], y[:64]), (tx, ty), lambda logits: score(logits, ty, tids, len(labels))["ua"])
+    probe = WeightDynamics([layer], (x[:64], y[:64]), (tx, ty),
+                           lambda logits: score(logits, ty, tids, len(labels))["ua"])
     metrics = train_seed(config, seed, verbose=0, callbacks=[probe])
     if not probe.records[layer]:
         raise SystemExit(f"{config.run_dir}: seed {seed} was already trained; give a fresh --runs folder")
@@ -56,12 +57,13 @@ def train_arm(config, seed: int, layer: str):
 def summarize(results: list[dict], arms: list[str]) -> str:
     import numpy as np
 
-    lines = ["| arm | final test UA | ‖W‖ start → end | largest σ end | mean step, epochs 1–5 | mean step, last 5 | "
-             "‖∂L/∂W‖ epoch 1 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| arm | final test UA | ‖W‖ start → end | largest σ end | mean step, epochs 1–5 | mean "
+             "step, last 5 | ‖∂L/∂W‖ epoch 1 |", "|---|---|---|---|---|---|---|"]
     for arm in arms:
         runs = [r for r in results if r["arm"] == arm]
         cell = lambda f: f"{np.mean([f(r) for r in runs]):.3g} ± {np.std([f(r) for r in runs]):.2g}"  # noqa: E731
-        lines.append(f"| {arm} | {cell(lambda r: r['final_ua'])} | {cell(lambda r: r['records'][0]['norm'])} → "
+        lines.append(f"| {arm} | {cell(lambda r: r['final_ua'])} | "
+                     f"{cell(lambda r: r['records'][0]['norm'])} → "
                      f"{cell(lambda r: r['records'][-1]['norm'])} | "
                      f"{cell(lambda r: r['records'][-1]['singular_values'][0])} | "
                      f"{cell(lambda r: np.mean([e['step'] for e in r['records'][:5]]))} | "
@@ -120,7 +122,8 @@ def main() -> int:
     from ser_reparam.train import configure_threads
 
     configure_threads(1)
-    arms = [("lightweight", "none", [])] + [(a.split("|")[0], a.split("|")[1], [o for o in a.split("|")[2].split(",") if o])
+    arms = [("lightweight", "none", [])] + [(a.split("|")[0], a.split("|")[1],
+                                             [o for o in a.split("|")[2].split(",") if o])
                                             for a in (args.arm or DEFAULT_ARMS)]
     config_path = HERE.parent / "configs" / "emodb-convtransformer.yaml"
     start, results = time.perf_counter(), []
@@ -130,18 +133,21 @@ def main() -> int:
                 config = load_config(str(config_path), [f"data.root={root}", f"runs_dir={args.runs}",
                                                         f"name=dynamics-{name}", f"data.cv_fold={fold}",
                                                         f"model.hrf={spec}", *overrides])
-                results.append({"arm": name, "fold": fold, "seed": seed, **train_arm(config, seed, args.layer)})
+                results.append({"arm": name, "fold": fold, "seed": seed,
+                                **train_arm(config, seed, args.layer)})
                 print(f"fold {fold} seed {seed} {name}: test UA {results[-1]['final_ua']:.3f}", flush=True)
     out = HERE / "results" / "hrf-dynamics.json"
     names = [name for name, _, _ in arms]
     out.write_text(json.dumps(results) + "\n")
     plots = plot(results, names, out)
     minutes = (time.perf_counter() - start) / 60
-    text = (f"Layer {args.layer}, emodb-8spk folds {args.folds} × seeds {args.seeds}, mean ± std over those runs.\n\n"
+    text = (f"Layer {args.layer}, emodb-8spk folds {args.folds} × seeds {args.seeds}, mean ± std over "
+            "those runs.\n\n"
             + summarize(results, names)
-            + f"\nArms — {'; '.join(f'{n}: hrf {s}' + (', ' + ', '.join(o) if o else '') for n, s, o in arms)}. "
-            f"`python benchmarks/hrf_dynamics.py --layer {args.layer} --folds {args.folds} --seeds {args.seeds}`; "
-            f"{len(results)} runs, {minutes:.0f} min on: {machine(TRAINING_PACKAGES)}.\n")
+            + f"\nArms — "
+            f"{'; '.join(f'{n}: hrf {s}' + (', ' + ', '.join(o) if o else '') for n, s, o in arms)}. "
+            f"`python benchmarks/hrf_dynamics.py --layer {args.layer} --folds {args.folds} --seeds "
+            f"{args.seeds}`; {len(results)} runs, {minutes:.0f} min on: {machine(TRAINING_PACKAGES)}.\n")
     (HERE / "results" / "hrf-dynamics.md").write_text(text, encoding="utf-8")
     write_block("hrf-dynamics", text, sys.argv[1:])
     print(text)

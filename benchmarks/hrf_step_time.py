@@ -76,8 +76,8 @@ def main() -> None:
         columns[depth] = seconds_per_call({name: train_step(layer, x) for name, layer in layers.items()},
                                           args.steps, args.repeats)
     lines = [f"One SGD training step of a {args.in_dim} → {args.units} layer on {args.rows:,} rows, ratio "
-             f"{args.ratio}; the three implementations take turns in one process, {args.steps} steps per turn, "
-             f"best of {args.repeats} turns:", "",
+             f"{args.ratio}; the three implementations take turns in one process, {args.steps} "
+             f"steps per turn, best of {args.repeats} turns:", "",
              "| implementation | " + " | ".join(f"depth {d}" for d in args.depth) + " |",
              "|---|" + "---|" * len(args.depth)]
     for name, label in NAMES.items():
@@ -86,7 +86,8 @@ def main() -> None:
             ratio = seconds[name] / seconds["Dense (folded size)"]
             cells.append(f"{ratio:.2f}× ({seconds[name] * 1e3:.2f} ms)")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    command = "python benchmarks/hrf_step_time.py" + (f" --steps {args.steps}" if args.steps != 50 else "") + \
+    command = "python benchmarks/hrf_step_time.py" + (f" --steps {args.steps}"
+                                                      if args.steps != 50 else "") + \
         (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --docs"
     publish("hrf-step-time", "\n".join(lines), sys.argv, command)
 

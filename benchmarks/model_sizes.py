@@ -1,6 +1,7 @@
 """The six IEMOCAP presets against the paper: parameters, MACs, and int8 TFLite bytes.
 
-To run:  python benchmarks/model_sizes.py [--docs]   (--docs: rewrite its block in docs/results-performance.md)
+To run:  python benchmarks/model_sizes.py [--docs]
+         (--docs: rewrite its block in docs/results-performance.md)
 
 Prints the model table. MACs are counted with and without the attention
 score/context products (the paper's counts look like a layer-level counter that misses
@@ -47,7 +48,8 @@ def table() -> str:
         size = "—"
         if preset == "lightweight":
             for weight in model.weights:  # distinct values everywhere, as after training
-                weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32) + 0.5 * (len(weight.shape) < 2))
+                weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32)
+                              + 0.5 * (len(weight.shape) < 2))
             blob = to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel)
             size = f"{len(slim_tflite(blob)):,} B"
         lines.append(f"| {arch} | {preset} | {paper_params / 1e3:.0f}K | {params / 1e3:.1f}K "

@@ -143,7 +143,8 @@ def replace_block(key: str, text: str, page: Path | None = None) -> Path:
 def docs_option(parser) -> None:
     """`--docs [PAGE]` on a script's argparse parser (and `--readme`, its old spelling)."""
     parser.add_argument("--docs", nargs="?", const="", metavar="PAGE",
-                        help="also write the block into its docs page (benchmarks/readme.py BLOCKS), or into PAGE")
+                        help="also write the block into its docs page (benchmarks/readme.py BLOCKS), "
+                             "or into PAGE")
     parser.add_argument("--readme", nargs="?", const="", metavar="PAGE", help="the old spelling of --docs")
 
 

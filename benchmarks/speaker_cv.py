@@ -38,7 +38,8 @@ def parse_arm(text: str, placements: str) -> tuple[str, str, list[str]]:
     """'NAME|PLACEMENTS|KEY=VALUE,…' → (name, placements, overrides)."""
     parts = text.split("|")
     if len(parts) != 3 or not parts[0] or not parts[2]:
-        raise SystemExit(f"--arm {text!r}: write NAME|PLACEMENTS|KEY=VALUE[,KEY=VALUE …] (PLACEMENTS may be empty)")
+        raise SystemExit(f"--arm {text!r}: write NAME|PLACEMENTS|KEY=VALUE[,KEY=VALUE …] (PLACEMENTS "
+                         "may be empty)")
     return parts[0], parts[1] or placements, re.split(r",(?=[\w.]+=)", parts[2])
 
 
@@ -55,7 +56,8 @@ def main() -> int:
     parser.add_argument("--block", help="results file name (default <corpus>-cv-<arch>)")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the finished runs")
     parser.add_argument("--against", default="shipped", metavar="ARM",
-                        help="the arm whose Lightweight row the paired column compares with (default shipped)")
+                        help="the arm whose Lightweight row the paired column compares with (default "
+                             "shipped)")
     docs_option(parser)
     args = parser.parse_args()
     variable, marker = CORPORA[args.corpus]
@@ -82,8 +84,10 @@ def main() -> int:
                                      parse_grid([f"placements={placements}"]),
                                      list(range(args.seeds)), workers=args.workers, threads=1))
     minutes = (time.perf_counter() - start) / 60
-    against = f"{args.corpus}-{args.arch}-{args.against}/{args.arch}-lightweight-none" if len(arms) > 1 else None
-    report = write_report(run_dirs, HERE / "results" / "reports" / (args.block or f"{args.corpus}-cv-{args.arch}"),
+    against = (f"{args.corpus}-{args.arch}-{args.against}/{args.arch}-lightweight-none" if len(arms) > 1
+               else None)
+    report = write_report(run_dirs,
+                          HERE / "results" / "reports" / (args.block or f"{args.corpus}-cv-{args.arch}"),
                           against=against)
     command = (f"python benchmarks/speaker_cv.py --corpus {args.corpus} --arch {args.arch} "
                f"--placements {args.placements}{''.join(f' --arm {chr(34)}{a}{chr(34)}' for a in args.arm)} "
@@ -91,7 +95,8 @@ def main() -> int:
                + (f" --folds {args.folds}" if args.folds else "")
                + (f" --against {args.against}" if args.against != "shipped" else "")
                + (" --report-only" if args.report_only else ""))
-    arms_text = "; ".join(f"{name} ({placements}): {', '.join(o) or 'configs/' + config_path.name + ' as shipped'}"
+    arms_text = "; ".join(f"{name} ({placements}): "
+                          f"{', '.join(o) or 'configs/' + config_path.name + ' as shipped'}"
                           for name, placements, o in arms)
     text = (report["markdown"].split("\n", 2)[2] + f"\nArms — {arms_text}.\n\n`{command}` — "
             + ("table of the finished runs; " if args.report_only else

@@ -46,7 +46,8 @@ def fold_rows(config) -> list[dict]:
         report = json.loads(RunLayout(run).evaluation("json").read_text())
         pair, models = report["pairs"][PAIR], report["models"]
         baselines = ensure_baselines(run)["models"]
-        rows.append({"fold": run.data.cv_fold, "clips": report["test_examples"], "identical": pair["identical"],
+        rows.append({"fold": run.data.cv_fold, "clips": report["test_examples"],
+                     "identical": pair["identical"],
                      "differ": pair["disagreements"], "ties": pair["disagreements_at_ties"],
                      "ua_float": models["keras_folded"]["ua"], "ua_whole": models["tflm_int8"]["ua"],
                      "ua_stream": models["tflm_int8_streaming"]["ua"], "ua_logreg": baselines["logreg"]["ua"],
@@ -57,15 +58,17 @@ def fold_rows(config) -> list[dict]:
 
 def table(results: dict[str, list[dict]]) -> str:
     lines = ["| placement | folds | clips | int8 logits identical | labels differ (at an int8 tie) | "
-             "argmax agreement | UA float | UA int8 whole window | UA int8 streaming | UA logistic regression | UA chance |",
+             "argmax agreement | UA float | UA int8 whole window | UA int8 streaming | UA logistic "
+             "regression | UA chance |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for placement, rows in results.items():
-        clips, identical, differ, ties = (sum(row[key] for row in rows) for key in ("clips", "identical", "differ", "ties"))
+        clips, identical, differ, ties = (sum(row[key] for row in rows)
+                                          for key in ("clips", "identical", "differ", "ties"))
         mean = {key: sum(row[key] for row in rows) / len(rows)
                 for key in ("ua_float", "ua_whole", "ua_stream", "ua_logreg", "ua_chance")}
-        lines.append(f"| {placement} | {len(rows)} | {clips} | {identical} | {differ} ({ties}) | {1 - differ / clips:.2%} | "
-                     f"{mean['ua_float']:.3f} | {mean['ua_whole']:.3f} | {mean['ua_stream']:.3f} | "
-                     f"{mean['ua_logreg']:.3f} | {mean['ua_chance']:.3f} |")
+        lines.append(f"| {placement} | {len(rows)} | {clips} | {identical} | {differ} ({ties}) | "
+                     f"{1 - differ / clips:.2%} | {mean['ua_float']:.3f} | {mean['ua_whole']:.3f} | "
+                     f"{mean['ua_stream']:.3f} | {mean['ua_logreg']:.3f} | {mean['ua_chance']:.3f} |")
     return "\n".join(lines)
 
 
@@ -88,8 +91,9 @@ def main(argv: list[str]) -> int:
                                            "training.seeds=1", f"model.hrf={placement}"])
         results[placement] = fold_rows(config)
     minutes = (time.perf_counter() - start) / 60
-    text = (table(results) + f"\n\n{Path(args.config).name}, one seed per fold, {config.data.window_seconds:g} s windows, "
-            f"UA as the mean over folds; {minutes:.0f} min wall (stages 01–04 of finished folds reused).")
+    text = (table(results) + f"\n\n{Path(args.config).name}, one seed per fold, "
+            f"{config.data.window_seconds:g} s windows, UA as the mean over folds; {minutes:.0f} min wall "
+            "(stages 01–04 of finished folds reused).")
     publish("streaming-agreement", text, argv,
             f"python benchmarks/streaming_agreement.py --placements {args.placements}")
     out = HERE / "results" / "streaming-agreement.md"

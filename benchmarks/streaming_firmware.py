@@ -1,7 +1,8 @@
 """The streaming firmware on a Cortex-M4F: RAM (shared arena + state + front end), flash, and
 instructions per hop, per encoder step and per label, counted under QEMU; its output verified.
 
-To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/streaming_firmware.py RUN [--board stm32f4] [--clips 4] [--docs]
+To run:  TFLM_DIR=../shared/third_party/tflm python benchmarks/streaming_firmware.py RUN [--board stm32f4]
+             [--clips 4] [--docs]
 
 Exports RUN's streaming bundle for the board (`ser-reparam export RUN --board B --deployment
 streaming`: it replaces a whole-window bundle there; the three pieces' arena measured with
@@ -44,7 +45,8 @@ from ser_reparam.firmware_inputs import firmware_inputs  # noqa: E402
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="run folder whose stage 05 wrote the streaming pieces (runs/<name>/<variant>)")
+    parser.add_argument("run", help="run folder whose stage 05 wrote the streaming pieces "
+                                    "(runs/<name>/<variant>)")
     parser.add_argument("--board", default="stm32f4")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--tflm-dir", default=None)
@@ -80,31 +82,40 @@ def main(argv=None) -> None:
     out = [f"Bundle: {run} → {args.board}, streaming ({manifest['model']['source']}; pieces "
            + " + ".join(f"{name} {piece['bytes']:,}" for name, piece in stream["pieces"].items())
            + f" = {manifest['model']['bytes']:,} B int8); window {manifest['window_seconds']:g} s = "
-           f"{manifest['window_frames']} frames = {stream['steps']} steps, a label every {stream['label_hop_s']:g} s. "
-           f"{len(audio['clips'])} test clips as one {seconds:.1f} s stream: {len(labels)} labels, each checked "
-           f"(logits bit-identical to the Python TFLM pieces on the device's frames, labels equal to the Python "
-           f"path's; frames {checked['frames']['features_equal_share']:.2%} identical to the training front end's).\n",
+           f"{manifest['window_frames']} frames = {stream['steps']} steps, a label every "
+           f"{stream['label_hop_s']:g} s. {len(audio['clips'])} test clips as one {seconds:.1f} s stream: "
+           f"{len(labels)} labels, each checked (logits bit-identical to the Python TFLM pieces on the "
+           "device's frames, labels equal to the Python path's; frames "
+           f"{checked['frames']['features_equal_share']:.2%} identical to the training front end's).\n",
            "| RAM | bytes |", "|---|---|",
            f"| tensor arena, ONE for the three pieces (measured with {arena['kernels_label']}: "
            f"{arena['measured_bytes']:,} B; + {arena['margin']}) | {ram['arena_bytes']:,} |",
-           "| (each piece in its own arena: " + ", ".join(f"{name} {n:,}" for name, n in arena["pieces_bytes"].items())
+           "| (each piece in its own arena: "
+           + ", ".join(f"{name} {n:,}" for name, n in arena["pieces_bytes"].items())
            + f" = {sum(arena['pieces_bytes'].values()):,} B) | |",
-           f"| application state (frame ring, X / K / V and attend's outputs of the window) | {ram['state_bytes']:,} |",
+           "| application state (frame ring, X / K / V and attend's outputs of the window) | "
+           f"{ram['state_bytes']:,} |",
            f"| streaming front end (ser_stream_t, CMSIS-DSP FFT) | {ram['frontend_bytes']:,} |",
            f"| **total** (the board budget's figure; {board.name}: {ram['budget_bytes']:,} B budget) | "
            f"**{ram['used_bytes']:,}** |", "",
-           "| work | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |", "|---|---|---|"]
-    for name, values in (("front end, per 10 ms hop", per_hop), (f"step, per encoder step (every {stream['step_frames']} hops)", per_step),
-                         (f"attend over {stream['steps'] // stream['chunk']} chunks + classify, per label", per_label)):
+           "| work | instructions (QEMU count, not cycles) | lower bound: one cycle per instruction |",
+           "|---|---|---|"]
+    for name, values in (("front end, per 10 ms hop", per_hop),
+                         (f"step, per encoder step (every {stream['step_frames']} hops)", per_step),
+                         (f"attend over {stream['steps'] // stream['chunk']} chunks + classify, per label",
+                          per_label)):
         out.append(f"| {name} | {values.mean():,.0f} (range {values.min():,.0f}–{values.max():,.0f}) | "
                    f"{values.mean() / mhz / 1e3:.3f} ms at {mhz} MHz |")
-    out.append(f"| all of it, per second of audio | {per_second:,.0f} | {per_second / mhz / 1e4:.2f} % of a {mhz} MHz core |")
-    out.append(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of {board.flash_kb} KB; "
-               f"arena in use {result['arena_used_bytes']:,} B of {ram['arena_bytes']:,} B")
+    out.append(f"| all of it, per second of audio | {per_second:,.0f} | {per_second / mhz / 1e4:.2f} % of a "
+               f"{mhz} MHz core |")
+    out.append(f"\nLinked program (arm-none-eabi-size): flash {memory['flash_bytes']:,} B of "
+               f"{board.flash_kb} KB; arena in use {result['arena_used_bytes']:,} B of "
+               f"{ram['arena_bytes']:,} B")
     for name, region in memory["regions"].items():
         sections = ", ".join(f"{s} {n:,} B" for s, n in region["sections"].items())
         rest = "left for heap and stack" if region["heap_and_stack"] else "free"
-        out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; {region['free_bytes']:,} B {rest}")
+        out.append(f"- RAM {name} ({region['bytes'] // 1024} KB): {sections}; "
+                   f"{region['free_bytes']:,} B {rest}")
     tree = shown_path(built["tree"], "$TFLM_DIR")
     out.append(f"\nMachine: {version('qemu-system-arm')}; {version('arm-none-eabi-gcc')}; TFLM tree {tree}")
     publish("streaming-firmware", "\n".join(out), sys.argv[1:] if argv is None else argv,

@@ -14,7 +14,8 @@ table says which. The streaming arena is the ONE arena the three pieces share in
 sum of the pieces' own (an upper bound). Total RAM = arena (as measured, before the export's
 +2 % + 4 KB margin) + the application state (streaming: frame ring, X / K / V, attend's outputs,
 ser_reparam.models.stream_geometry.state_bytes) + the C front end with the CMSIS-DSP FFT
-(frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label per second over the last window (sliding), i.e.
+(frontend_tables: whole window ser_frontend_t, streaming ser_stream_t). MACs per second: one label
+per second over the last window (sliding), i.e.
 the whole-window model once per second, or A for each of the second's 25 steps plus B for
 every query chunk and C once.
 """
@@ -76,7 +77,8 @@ def shared_arena(blobs: dict[str, bytes]) -> tuple[int, dict[str, int]]:
 def randomized(arch: str, frames: int, rng, **head) -> object:
     model = build_model(arch, "lightweight", 4, frames, 78, deploy=True, **head)
     for weight in model.weights:
-        weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32) + 0.5 * (len(weight.shape) < 2))
+        weight.assign(rng.normal(0.0, 0.1, tuple(weight.shape)).astype(np.float32)
+                      + 0.5 * (len(weight.shape) < 2))
     return model
 
 
@@ -89,19 +91,22 @@ def rows() -> tuple[list[str], set[str]]:
         for seconds, frames in WINDOWS.items():
             model = randomized(arch, frames, rng, **head)
             calibration = rng.standard_normal((8, frames, 78)).astype(np.float32)
-            blob = slim_tflite(to_tflite(model, "int8", lambda: iter(calibration), per_channel_dense=per_channel))
+            blob = slim_tflite(to_tflite(model, "int8", lambda: iter(calibration),
+                                         per_channel_dense=per_channel))
             size, method = arena(blob)
             methods.add(method)
             macs = count_flops(model, (frames, 78)) / LABEL_HOP_S
             front = frontend_state_bytes(frontend, frames, cmsis=True)
-            lines.append(f"| {row} | {seconds} s | whole window | {size:,} | — | {front:,} | {size + front:,} "
-                         f"| {len(blob):,} | {macs / 1e6:.2f}M |")
+            lines.append(f"| {row} | {seconds} s | whole window | {size:,} | — | {front:,} | "
+                         f"{size + front:,} | {len(blob):,} | {macs / 1e6:.2f}M |")
             try:
                 pieces = split_model(model)
             except NotStreamable:
-                lines.append(f"| {row} | {seconds} s | streaming | does not stream exactly (docs/streaming.md) | | | | | |")
+                lines.append(f"| {row} | {seconds} s | streaming | does not stream exactly "
+                             "(docs/streaming.md) | | | | | |")
                 continue
-            blobs = {name: slim_tflite(b) for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
+            blobs = {name: slim_tflite(b)
+                     for name, b in quantize_pieces(pieces, calibration, per_channel)[0].items()}
             shared, own = shared_arena(blobs)
             chunks = pieces.geometry.chunks
             macs = (STEPS_PER_S * piece_macs(pieces.step) + (chunks * piece_macs(pieces.attend)
@@ -109,8 +114,9 @@ def rows() -> tuple[list[str], set[str]]:
             state = pieces.geometry.state_bytes
             front = stream_state_bytes(frontend, cmsis=True)
             lines.append(f"| {row} | {seconds} s | streaming | {shared:,} (step / attend / classify alone: "
-                         f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | {shared + state + front:,} "
-                         f"| {sum(map(len, blobs.values())):,} | {macs / 1e6:.2f}M |")
+                         f"{' / '.join(f'{own[n]:,}' for n in PIECES)}) | {state:,} | {front:,} | "
+                         f"{shared + state + front:,} | {sum(map(len, blobs.values())):,} | "
+                         f"{macs / 1e6:.2f}M |")
     return lines, methods
 
 
@@ -119,8 +125,9 @@ def table() -> str:
     header = ["| model (lightweight, int8) | window | deployment | arena bytes | application state bytes "
               "| C front end bytes | total RAM bytes | flash bytes (.tflite) | MACs per second of audio |",
               "|---|---|---|---|---|---|---|---|---|"]
-    return ("\n".join(header + lines) + f"\n\nArenas measured with {' and '.join(sorted(methods))}, before the "
-            "export's margin (+2 % + 4 KB in kTensorArenaSize); the C front end with the CMSIS-DSP FFT.")
+    return ("\n".join(header + lines)
+            + f"\n\nArenas measured with {' and '.join(sorted(methods))}, before the export's margin "
+              "(+2 % + 4 KB in kTensorArenaSize); the C front end with the CMSIS-DSP FFT.")
 
 
 def main(argv: list[str]) -> None:

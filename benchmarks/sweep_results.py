@@ -5,9 +5,10 @@ To run:  ser-reparam sweep --config configs/demo.yaml --set runs_dir=OUT --set d
          python benchmarks/sweep_results.py OUT/demo [--docs]
 
 Aggregates every trained seed under the run folder with the same code as `ser-reparam report`
-(mean ± std over seeds, deployed Params and MACs), with the classic baselines and chance fitted and scored on the
-same split (baselines.json, computed if the run has none). A `ser-reparam demo --out OUT` run folder holds two of these placements (none, ffn2@8x1)
-already: the sweep above skips them. --docs rewrites its `sweep` block.
+(mean ± std over seeds, deployed Params and MACs), with the classic baselines and chance fitted and
+scored on the same split (baselines.json, computed if the run has none). A `ser-reparam demo --out OUT`
+run folder holds two of these placements (none, ffn2@8x1) already: the sweep above skips them.
+--docs rewrites its `sweep` block.
 """
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def main(argv: list[str]) -> None:
     seeds = sorted({len(r["seeds"]) for r in rows})
     truth = np.sum(rows[0]["confusion"], axis=1)  # test examples per class (× seeds)
     text = (f"{config.model.arch}, variants {', '.join(r['variant'] for r in rows)}; "
-            f"{'/'.join(map(str, seeds))} seeds, {config.training.epochs} epochs, {config.data.window_seconds:g} s windows.\n\n"
-            f"{table}\nChance level on this test set: WA {truth.max() / truth.sum():.3f} (always the largest class), "
-            f"UA {1 / len(truth):.3f} ({len(truth)} classes).")
+            f"{'/'.join(map(str, seeds))} seeds, {config.training.epochs} epochs, "
+            f"{config.data.window_seconds:g} s "
+            f"windows.\n\n{table}\nChance level on this test set: WA {truth.max() / truth.sum():.3f} (always "
+            f"the largest class), UA {1 / len(truth):.3f} ({len(truth)} classes).")
     publish("sweep", text, argv, "python benchmarks/sweep_results.py OUT/demo --docs (from the run)")
 
 

@@ -53,9 +53,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((args.batch, FRAMES, FEATURES)), tf.float32)
     y = tf.constant(rng.integers(0, 4, args.batch))
-    lines = [f"One AdamW training step on {args.batch} clips × {FRAMES} frames × {FEATURES}; an architecture's "
-             f"models take turns in one process, {args.steps} steps per turn, best of {args.repeats} turns:", "",
-             "| architecture | lightweight | " + " | ".join(args.hrf) + " |", "|---|---|" + "---|" * len(args.hrf)]
+    lines = [f"One AdamW training step on {args.batch} clips × {FRAMES} frames × {FEATURES}; an "
+             f"architecture's models take turns in one process, {args.steps} steps per turn, best of "
+             f"{args.repeats} turns:", "",
+             "| architecture | lightweight | " + " | ".join(args.hrf) + " |",
+             "|---|---|" + "---|" * len(args.hrf)]
     for arch in ("convtransformer", "conformer", "speechformer"):
         keras.utils.set_random_seed(0)
         steps = {spec: train_step(build_model(arch, "lightweight", 4, FRAMES, hrf=spec), x, y)
@@ -64,7 +66,8 @@ def main() -> None:
         light = seconds["none"]
         lines.append(f"| {arch} | {light * 1e3:.1f} ms | " +
                      " | ".join(f"{seconds[spec] / light:.2f}×" for spec in args.hrf) + " |")
-    command = "python benchmarks/train_step_time.py" + (f" --steps {args.steps}" if args.steps != 10 else "") + \
+    command = "python benchmarks/train_step_time.py" + (f" --steps {args.steps}"
+                                                        if args.steps != 10 else "") + \
         (f" --repeats {args.repeats}" if args.repeats != 5 else "") + " --docs"
     publish("train-step-time", "\n".join(lines), sys.argv, command)
 

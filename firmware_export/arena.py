@@ -53,7 +53,8 @@ def _arena_block(board, libs: kernel_libs.Kernels, arena: dict, **extra) -> dict
     note = libs.note
     if board.kernels == "cmsis-nn" and board.core != "cortex-m4":
         note = f"measured with the Cortex-M4F build; the {board.core} may take other CMSIS-NN code paths"
-    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, **extra, **({"note": note} if note else {}),
+    return {"kernels": board.kernels, "kernels_label": libs.label, **arena, **extra,
+            **({"note": note} if note else {}),
             "margin": f"{MARGIN_FRACTION:.0%} + {MARGIN_BYTES} B",
             "kTensorArenaSize": arena_with_margin(arena["measured_bytes"])}
 
@@ -94,8 +95,9 @@ def measure_stream_arena(blobs: dict[str, bytes], board, log=None) -> dict:
                            "three in one arena (one MicroAllocator), bisected"}
     else:
         arena = {"fidelity": "estimate", "measured_bytes": sum(reference.values()), "pieces_bytes": reference,
-                 "word_bytes": 8, "method": "Python TFLM interpreter (reference kernels, 64-bit host): the sum of "
-                                            "the pieces' own arenas (an upper bound for the shared one)",
+                 "word_bytes": 8, "method": "Python TFLM interpreter (reference kernels, 64-bit "
+                                            "host): the sum of the pieces' own arenas (an upper bound for "
+                                            "the shared one)",
                  "missing": missing}
     return _arena_block(board, libs, arena, reference_bytes=reference,
                         shared="one arena for the three pieces (one tflite::MicroAllocator)")

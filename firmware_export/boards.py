@@ -68,7 +68,8 @@ def _regions(key: str, raw: dict) -> dict:
     for name, value in raw.items():
         origin, kb = (value if isinstance(value, list) else (None, value))
         if not (isinstance(kb, int) and kb > 0):
-            raise ValueError(f"boards.yaml: board {key!r}: RAM region {name}: give KB or [address, KB], got {value!r}")
+            raise ValueError(f"boards.yaml: board {key!r}: RAM region {name}: give KB or [address, KB], "
+                             f"got {value!r}")
         regions[name] = (origin, kb)
     return regions
 
@@ -84,13 +85,15 @@ def load_boards() -> dict[str, Board]:
             raise ValueError(f"boards.yaml: board {key!r}: missing {missing}, unknown {unknown}")
         bad = [t for t in values["templates"] if t not in TEMPLATES]
         if bad:
-            raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: {', '.join(TEMPLATES)}")
+            raise ValueError(f"boards.yaml: board {key!r}: unknown templates {bad}; known: "
+                             f"{', '.join(TEMPLATES)}")
         _check_microphone(key, values.get("microphone"))
         regions = _regions(key, values["ram_regions"])
         wrong = {b: r for b, r in values["placement"].items() if r not in regions or b not in BUFFERS}
         if wrong or set(values["placement"]) != set(BUFFERS):
-            raise ValueError(f"boards.yaml: board {key!r}: placement must put each of {', '.join(BUFFERS)} in one "
-                             f"of the regions {', '.join(regions)}; got {values['placement']}")
+            raise ValueError(f"boards.yaml: board {key!r}: placement must put each of "
+                             f"{', '.join(BUFFERS)} in one of the regions {', '.join(regions)}; got "
+                             f"{values['placement']}")
         boards[key] = Board(key=key, **{"tflm_arch": values["core"], "idf_target": key, **values,
                                         "templates": tuple(values["templates"]), "ram_regions": regions})
     return boards
@@ -109,11 +112,13 @@ def _check_microphone(key: str, microphone) -> None:
 def get_board(key: str) -> Board:
     boards = load_boards()
     if key not in boards:
-        raise InputError(f"unknown board {key!r}; choose one of {', '.join(boards)} (firmware_export/boards.yaml)")
+        raise InputError(f"unknown board {key!r}; choose one of {', '.join(boards)} "
+                         "(firmware_export/boards.yaml)")
     return boards[key]
 
 
-def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int, state_bytes: int = 0) -> dict:
+def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes: int,
+           state_bytes: int = 0) -> dict:
     """Flash and RAM use against the board's budget: each buffer in its region, a verdict for each.
     `state_bytes`: the streaming application's state between pieces, placed with the arena."""
     flash_budget = (board.flash_kb - board.reserve_flash_kb) * KB
@@ -128,7 +133,8 @@ def budget(board: Board, model_bytes: int, arena_bytes: int, frontend_ram_bytes:
         used = sum(placed.values())
         regions[name] = {"bytes": kb * KB, "buffers": placed, "used_bytes": used, "fits": used <= kb * KB}
     return {
-        "flash": {"model_bytes": model_bytes, "budget_bytes": flash_budget, "fits": model_bytes <= flash_budget},
+        "flash": {"model_bytes": model_bytes, "budget_bytes": flash_budget,
+                  "fits": model_bytes <= flash_budget},
         "ram": {"arena_bytes": arena_bytes, "state_bytes": state_bytes, "frontend_bytes": frontend_ram_bytes,
                 "used_bytes": ram_used,
                 "budget_bytes": ram_budget, "regions": regions,
@@ -140,14 +146,15 @@ def require_fit(board: Board, check: dict) -> None:
     """Raise BudgetError naming the numbers when any part of `budget()` does not fit."""
     problems = []
     if not check["flash"]["fits"]:
-        problems.append(f"model {check['flash']['model_bytes']:,} B > flash budget {check['flash']['budget_bytes']:,} B "
-                        f"({board.flash_kb} KB − {board.reserve_flash_kb} KB reserved)")
+        problems.append(f"model {check['flash']['model_bytes']:,} B > flash budget "
+                        f"{check['flash']['budget_bytes']:,} B ({board.flash_kb} KB − "
+                        f"{board.reserve_flash_kb} KB reserved)")
     if not check["ram"]["fits"]:
         ram = check["ram"]
         state = f" + streaming state {ram['state_bytes']:,} B" if ram.get("state_bytes") else ""
-        problems.append(f"tensor arena {ram['arena_bytes']:,} B{state} + front end {ram['frontend_bytes']:,} B = "
-                        f"{ram['used_bytes']:,} B > RAM budget {ram['budget_bytes']:,} B "
-                        f"({board.ram_kb} KB − {board.reserve_ram_kb} KB reserved)")
+        problems.append(f"tensor arena {ram['arena_bytes']:,} B{state} + front end "
+                        f"{ram['frontend_bytes']:,} B = {ram['used_bytes']:,} B > RAM budget "
+                        f"{ram['budget_bytes']:,} B ({board.ram_kb} KB − {board.reserve_ram_kb} KB reserved)")
     for name, region in check["ram"]["regions"].items():
         if not region["fits"]:
             parts = " + ".join(f"{BUFFER_NAMES[b]} {n:,} B" for b, n in region["buffers"].items())

@@ -37,7 +37,8 @@ def cache_dir() -> Path:
 def _check(root: Path, origin: str) -> Path:
     missing = [name for name in ("Include/arm_math.h", *RFFT_SOURCES) if not (root / name).is_file()]
     if missing:
-        raise CmsisDspError(f"{origin} {root} is not a CMSIS-DSP source tree (missing {', '.join(missing[:3])}); "
+        raise CmsisDspError(f"{origin} {root} is not a CMSIS-DSP source tree (missing "
+                            f"{', '.join(missing[:3])}); "
                             "point CMSIS_DSP_DIR at the folder holding Include/, PrivateInclude/ and Source/")
     return root
 
@@ -52,7 +53,8 @@ def _download(target: Path) -> None:
         archives = list(Path(tmp).glob("cmsisdsp-*.tar.gz"))
         if result.returncode != 0 or not archives:
             raise CmsisDspError(f"could not download the cmsisdsp {CMSIS_DSP_VERSION} sdist with pip "
-                                f"({result.stderr.strip()[-500:]}); set CMSIS_DSP_DIR to a CMSIS-DSP source tree")
+                                f"({result.stderr.strip()[-500:]}); set CMSIS_DSP_DIR to a "
+                                "CMSIS-DSP source tree")
         with tarfile.open(archives[0]) as archive:
             archive.extractall(tmp, filter="data")
         try:

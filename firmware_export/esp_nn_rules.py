@@ -39,7 +39,8 @@ def s3_conv_scratch_bytes(model_bytes: bytes) -> list[int]:
     return sizes
 
 
-def s3_conv_scratch(in_h, in_w, in_ch, k_h, k_w, out_h, out_w, out_ch, stride_h, stride_w, pad_h, pad_w) -> int:
+def s3_conv_scratch(in_h, in_w, in_ch, k_h, k_w, out_h, out_w, out_ch, stride_h, stride_w, pad_h,
+                    pad_w) -> int:
     """esp_nn_get_conv_scratch_size_esp32s3 (esp-nn v1.2.3), line by line."""
     align = 64
     if (k_w, k_h, pad_w, pad_h, stride_w, stride_h) == (1, 1, 0, 0, 1, 1):
@@ -77,6 +78,6 @@ def esp_nn_softmax_problems(model_bytes: bytes) -> list[str]:
             shape = [int(d) for d in tensor.shape]
             if len(shape) < 2 or shape[1] < shape[-1]:
                 asked = 4 * shape[1] if len(shape) > 1 else "an undefined number of"
-                problems.append(f"SOFTMAX on {tensor.name.decode()} {shape}: esp-tflite-micro asks for {asked} B of "
-                                f"scratch, ESP-NN writes {4 * shape[-1]} B")
+                problems.append(f"SOFTMAX on {tensor.name.decode()} {shape}: esp-tflite-micro asks for "
+                                f"{asked} B of scratch, ESP-NN writes {4 * shape[-1]} B")
     return problems

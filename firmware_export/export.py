@@ -54,12 +54,14 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 SOURCE_DIRS = {"esp-idf": "main", "arduino": "ser_reparam", "cmake-cortex-m": "."}  # where sources go
 # Arduino compiles a sketch's .c, .cpp and .S files only (arduino-cli's sketch specification)
 SOURCE_SUFFIXES = {"arduino": {".cc": ".cpp"}}
-APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc", "ser_kernels.h", "ser_kernels.cc")  # the application loop every template's main file calls
+# the application loop every template's main file calls
+APP_FILES = ("ser_board.h", "ser_app.h", "ser_app.cc", "ser_kernels.h", "ser_kernels.cc")
 
 
 def board_linker_script(board: Board, qemu: bool = False) -> str:
     """The board's GNU ld script: arena, front end and reserve in the regions the budget uses."""
-    return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement, board.reserve_ram_kb * KB,
+    return linker_script(board.flash_kb * KB, board.linker_regions(), board.placement,
+                         board.reserve_ram_kb * KB,
                          qemu=qemu, flash_origin=board.flash_origin)
 
 
@@ -68,10 +70,13 @@ def _microphone_values(board: Board) -> dict:
     pins = {f"mic_{pin}": mic.get(pin, -1) for pin in ("bclk", "ws", "din")}
     readme = {"i2s": (f"an I2S MEMS microphone (e.g. INMP441, L/R to GND) on GPIO {pins['mic_bclk']} "
                       f"(SCK), {pins['mic_ws']} (WS) and {pins['mic_din']} (SD), through the core's "
-                      "`ESP_I2S` library (Arduino-ESP32 ≥ 3.0); change the GPIOs in the sketch to your wiring."),
-              "pdm": "the on-board PDM microphone through the core's `PDM` library (Arduino Mbed OS Nano boards).",
+                      "`ESP_I2S` library (Arduino-ESP32 ≥ 3.0); change the GPIOs in the sketch to "
+                      "your wiring."),
+              "pdm": "the on-board PDM microphone through the core's `PDM` library (Arduino Mbed OS "
+                     "Nano boards).",
               "none": "none defined for this board: implement MicrophoneBegin() / MicrophoneReadHop()."}
-    return {**pins, "mic_api": mic["api"].upper(), "mic_api_macro": mic["api"].upper(), "mic_readme": readme[mic["api"]]}
+    return {**pins, "mic_api": mic["api"].upper(), "mic_api_macro": mic["api"].upper(),
+            "mic_readme": readme[mic["api"]]}
 
 
 def board_ser_kernels(board: Board, uses) -> list[str]:
@@ -85,16 +90,19 @@ def app_values(streaming: bool) -> dict:
     to compile besides main.cc, what the loop does."""
     app = "ser_stream_app" if streaming else "ser_app"
     models = [f"model_data_{name}.cc" for name in stream_export.PIECES] if streaming else ["model_data.cc"]
-    sources = [f"{app}.cc", *models, "ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c", "ser_kernels.cc"]
+    sources = [f"{app}.cc", *models, "ser_frontend.c", "ser_frontend_stream.c", "ser_frontend_tables.c",
+               "ser_kernels.cc"]
     return {"app_header": f"{app}.h", "app_sources": " ".join(sources),
             "app_sources_quoted": " ".join(f'"{name}"' for name in ["main.cc", *sources]),
-            "loop": ("front end per hop → encoder step every 4 frames → a label per label hop over the last window"
+            "loop": ("front end per hop → encoder step every 4 frames → a label per label hop over "
+                     "the last window"
                      if streaming else "front end per 10 ms hop → model once per window")}
 
 
 def _template_values(board: Board, model_name: str, arena: dict, streaming: bool = False) -> dict:
     versions = esp_component_versions(arena)
-    return {**app_values(streaming), "board_name": board.name, "board_key": board.key, "core": board.core, "fpu": board.fpu,
+    return {**app_values(streaming), "board_name": board.name, "board_key": board.key, "core": board.core,
+            "fpu": board.fpu,
             "cflags": board.cflags, "tflm_arch": board.tflm_arch,
             "idf_target": board.idf_target, "arduino_fqbn": board.arduino_fqbn, "model": model_name,
             **_microphone_values(board), "esp_tflite_micro_version": versions["esp-tflite-micro"],
@@ -113,7 +121,8 @@ def _fill_template(template: str, target: Path, sources: list[Path], values: dic
             written.append(out)
     source_dir = target / SOURCE_DIRS[template]
     for source in sources:
-        out = source_dir / source.with_suffix(SOURCE_SUFFIXES.get(template, {}).get(source.suffix, source.suffix)).name
+        out = source_dir / source.with_suffix(SOURCE_SUFFIXES.get(template, {}).get(source.suffix,
+                                                                                    source.suffix)).name
         shutil.copyfile(source, out)
         written.append(out)
     return written
@@ -127,8 +136,9 @@ def verdict(board: Board, check: dict, arena: dict) -> str:
     ram = check["ram"]
     regions = "; ".join(f"{name} {r['used_bytes'] / 1024:.1f} of {r['bytes'] / 1024:.0f} KB: "
                         f"{' + '.join(r['buffers']) or 'free'}" for name, r in ram["regions"].items())
-    text += (f": RAM {ram['used_bytes'] / 1024:.1f} of {ram['budget_bytes'] / 1024:.0f} KB budget ({regions}), "
-             f"flash {check['flash']['model_bytes'] / 1024:.1f} of {check['flash']['budget_bytes'] / 1024:.0f} KB budget")
+    text += (f": RAM {ram['used_bytes'] / 1024:.1f} of {ram['budget_bytes'] / 1024:.0f} KB budget "
+             f"({regions}), flash {check['flash']['model_bytes'] / 1024:.1f} of "
+             f"{check['flash']['budget_bytes'] / 1024:.0f} KB budget")
     if not board.has_fpu:
         text += (". No FPU: the float front end (FFT, log, deltas) runs in software floating point, many "
                  "times slower than on a Cortex-M4F; the int8 model itself needs no FPU. Measure the "
@@ -176,16 +186,18 @@ def _deployed(model_path: Path, board: Board) -> tuple[bytes, dict, dict]:
     meta = read_metadata(blob, str(model_path))
     quant = quantization(blob)
     if quant["input"]["dtype"] != "int8":
-        raise StageError(f"stage 06 (export): {model_path.name} has {quant['input']['dtype']} input; the device "
-                         "front end writes int8: export an int8 model (int8 or qat_int8)")
+        raise StageError(f"stage 06 (export): {model_path.name} has {quant['input']['dtype']} "
+                         "input; the device front end writes int8: export an int8 model (int8 or qat_int8)")
     return blob, meta, quant
 
 
 def _esp_nn_check(blob: bytes, name: str, board: Board) -> None:
     if board.kernels.startswith("esp-nn") and esp_nn_softmax_problems(blob):
         raise StageError(f"stage 06 (export): {name} would overrun ESP-NN's softmax scratch on {board.name}: "
-                         + "; ".join(esp_nn_softmax_problems(blob)) + ". Give the softmax a rank-2 or rank-3 input "
-                         "whose dimension 1 is at least its last (see ser_reparam.models.layers.MultiHeadSelfAttention._head)")
+                         + "; ".join(esp_nn_softmax_problems(blob))
+                         + ". Give the softmax a rank-2 or rank-3 input "
+                         "whose dimension 1 is at least its last (see "
+                         "ser_reparam.models.layers.MultiHeadSelfAttention._head)")
 
 
 def export_model(model_path: Path, target: Path, board_key: str) -> dict:
@@ -199,7 +211,8 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
     arena = measure_arena(blob, board)
     cmsis = board.core.startswith("cortex")
     frontend = FrontendConfig(**meta["frontend"])
-    check = budget(board, len(blob), arena["kTensorArenaSize"], frontend_state_bytes(frontend, window_frames, cmsis))
+    check = budget(board, len(blob), arena["kTensorArenaSize"],
+                   frontend_state_bytes(frontend, window_frames, cmsis))
     provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} ({model_name}.tflite)"
     labels = list(meta["labels"])
     files = {
@@ -207,13 +220,16 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
         "model_data.cc": model_data_source("ser", blob),
         "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                   arena["kTensorArenaSize"], provenance),
-        "op_resolver.h": op_resolver_header(op_set(blob), provenance, board_ser_kernels(board, model_ops(blob))),
+        "op_resolver.h": op_resolver_header(op_set(blob), provenance,
+                                            board_ser_kernels(board, model_ops(blob))),
     }
     model = {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
              "source": provenance}
-    manifest = {"deployment": "whole-window", "model": model, "input": quant["input"], "output": quant["output"],
+    manifest = {"deployment": "whole-window", "model": model, "input": quant["input"],
+                "output": quant["output"],
                 "labels": labels, "window_seconds": meta["window"]["seconds"], "ops": op_set(blob)}
-    return _write_bundle(target, board, files, APP_FILES, meta, window_frames, arena, check, manifest, model_name, False)
+    return _write_bundle(target, board, files, APP_FILES, meta, window_frames, arena, check, manifest,
+                         model_name, False)
 
 
 def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, target: Path, board_key: str,
@@ -227,8 +243,8 @@ def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, tar
     _, meta, quant = _deployed(model_path, board)
     missing = [p.name for p in paths.values() if not p.exists()]
     if missing:
-        raise StageError(f"stage 06 (export): no {', '.join(missing)} in {Path(model_path).parent} — rerun stage 05 "
-                         "(ser-reparam quantize … --force)")
+        raise StageError(f"stage 06 (export): no {', '.join(missing)} in {Path(model_path).parent} — "
+                         "rerun stage 05 (ser-reparam quantize … --force)")
     blobs = {name: path.read_bytes() for name, path in paths.items()}
     for name, blob in blobs.items():
         _esp_nn_check(blob, str(paths[name]), board)
@@ -239,23 +255,28 @@ def export_streaming(model_path: Path, paths: dict[str, Path], record: dict, tar
     arena = measure_stream_arena(blobs, board)
     cmsis = board.core.startswith("cortex")
     flash = sum(len(blob) for blob in blobs.values())
-    check = budget(board, flash, arena["kTensorArenaSize"], frontend_tables.stream_state_bytes(frontend, cmsis),
+    check = budget(board, flash, arena["kTensorArenaSize"],
+                   frontend_tables.stream_state_bytes(frontend, cmsis),
                    state_bytes=streaming["state_bytes"])
-    provenance = f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} (streaming pieces of {model_path.name})"
+    provenance = (f"{meta['experiment']}/{meta['variant']} seed {meta['seed']} (streaming pieces of "
+                  f"{model_path.name})")
     files = stream_export.stream_files(blobs, streaming, labels, window_frames, frontend.num_features,
                                        meta["window"]["seconds"], arena["kTensorArenaSize"], provenance,
-                                       board_ser_kernels(board, [u for b in blobs.values() for u in model_ops(b)]))
+                                       board_ser_kernels(board, [u for b in blobs.values()
+                                                                 for u in model_ops(b)]))
     model = {"file": ", ".join(p.name for p in paths.values()), "bytes": flash, "source": provenance,
              "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}}
     manifest = {"deployment": "streaming", "model": model, "streaming": streaming, "labels": labels,
-                "input": streaming["pieces"]["step"]["inputs"][0], "window_seconds": meta["window"]["seconds"],
-                "window_frames": window_frames, "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
+                "input": streaming["pieces"]["step"]["inputs"][0],
+                "window_seconds": meta["window"]["seconds"],
+                "window_frames": window_frames,
+                "ops": sorted({op for p in streaming["pieces"].values() for op in p["ops"]})}
     return _write_bundle(target, board, files, stream_export.APP_FILES, meta, window_frames, arena,
                          check, manifest, model_path.stem, True)
 
 
-def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, window_frames: int, arena: dict,
-                  check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
+def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, meta: dict, window_frames: int,
+                  arena: dict, check: dict, manifest: dict, model_name: str, streaming: bool) -> dict:
     """Check the budget, then write the bundle (generated `files`, the app's files, the front end,
     the projects, bundle.json) in a staging folder renamed into place."""
     refuse_foreign(target)
@@ -278,12 +299,14 @@ def _write_bundle(target: Path, board: Board, files: dict, app_files: tuple, met
         sources += write_frontend_files(frontend, meta["normalization"], window_frames, staging)
         projects = []
         for template in board.templates:
-            _fill_template(template, staging / template, sources, _template_values(board, model_name, arena, streaming))
+            _fill_template(template, staging / template, sources,
+                           _template_values(board, model_name, arena, streaming))
             projects.append(template)
         if "cmake-cortex-m" in board.templates:
             (staging / "cmake-cortex-m" / "ser_memory.ld").write_text(board_linker_script(board))
         manifest = {
-            "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}", **manifest,
+            "board": board.key, "board_name": board.name, "generator": f"ser-reparam {__version__}",
+            **manifest,
             "arena": arena, "frontend": {"state_bytes": check["ram"]["frontend_bytes"],
                                          "fft": "CMSIS-DSP" if cmsis else "portable"},
             "budget": check, "fits": all(part["fits"] for part in check.values()),

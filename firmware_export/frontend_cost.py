@@ -14,7 +14,8 @@ import numpy as np
 
 from firmware_export.cmsis_dsp import RFFT_SOURCES
 
-CORTEX_M_FLOATS = {"cortex-m4": ["-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], "cortex-m0plus": ["-mfloat-abi=soft"]}
+CORTEX_M_FLOATS = {"cortex-m4": ["-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+                   "cortex-m0plus": ["-mfloat-abi=soft"]}
 
 
 def cmsis_build_args(root: Path) -> dict:
@@ -25,7 +26,8 @@ def cmsis_build_args(root: Path) -> dict:
             "sources": [root / source for source in RFFT_SOURCES]}
 
 
-def host_build(folder: Path, name: str, harness: Path, defines=(), includes=(), sources=(), gcc: str = "gcc") -> Path:
+def host_build(folder: Path, name: str, harness: Path, defines=(), includes=(), sources=(),
+               gcc: str = "gcc") -> Path:
     """Host program `folder/name`: the C driver `harness` with the front-end files in `folder`."""
     exe = folder / name
     subprocess.run([gcc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
@@ -36,11 +38,13 @@ def host_build(folder: Path, name: str, harness: Path, defines=(), includes=(), 
 
 
 MAINS = {  # a program that uses one API only, so --gc-sections keeps just what that API needs
-    False: ("ser_frontend.h", "static ser_frontend_t state;\nstatic int8_t input[SER_NUM_FRAMES * SER_NUM_FEATURES];\n"
+    False: ("ser_frontend.h", "static ser_frontend_t state;\n"
+            "static int8_t input[SER_NUM_FRAMES * SER_NUM_FEATURES];\n"
             "int main(void) { ser_frontend_reset(&state); ser_frontend_push(&state, hop);\n"
             "  return ser_frontend_finish_int8(&state, input, 0.05f, 0); }\n"),
     True: ("ser_frontend_stream.h", "static ser_stream_t state;\nstatic int8_t input[SER_NUM_FEATURES];\n"
-           "int main(void) { ser_stream_reset(&state); int n = ser_stream_push_int8(&state, hop, input, 0.05f, 0);\n"
+           "int main(void) { ser_stream_reset(&state); "
+           "int n = ser_stream_push_int8(&state, hop, input, 0.05f, 0);\n"
            "  return n + ser_stream_flush_int8(&state, input, 0.05f, 0); }\n"),
 }
 
@@ -68,8 +72,10 @@ def cortex_m_sizes(folder: Path, cpu: str, work: Path, defines=(), includes=(), 
     sizes = subprocess.run(["arm-none-eabi-size", "-t", *map(str, objects[:len(ours)])], check=True,
                            capture_output=True, text=True).stdout
     text, data, bss = map(int, sizes.splitlines()[-1].split()[:3])
-    linked = subprocess.run(["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True).stdout
-    symbols = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], check=True, capture_output=True, text=True).stdout
+    linked = subprocess.run(["arm-none-eabi-size", str(elf)], check=True, capture_output=True,
+                            text=True).stdout
+    symbols = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], check=True, capture_output=True,
+                             text=True).stdout
     state = next(int(line.split()[1], 16) for line in symbols.splitlines() if line.split()[-1] == "state")
     return {"text": text, "data": data, "bss": bss, "state": state,
             "linked": tuple(map(int, linked.splitlines()[-1].split()[:3]))}

@@ -42,8 +42,8 @@ def window_hops(frontend: FrontendConfig, window_frames: int) -> int:
     such hops when several do): the device pushes whole hops."""
     hops = window_frames - 1 + frontend.frame_length // frontend.frame_step
     if window_frames < 1 or hops < 1 or frontend.num_frames(hops * frontend.frame_step) != window_frames:
-        raise ValueError(f"window_frames={window_frames}: no whole number of {frontend.frame_step}-sample hops "
-                         f"gives that many frames; pass the model's input frames (>= 1)")
+        raise ValueError(f"window_frames={window_frames}: no whole number of {frontend.frame_step}-sample "
+                         f"hops gives that many frames; pass the model's input frames (>= 1)")
     return hops
 
 
@@ -57,14 +57,17 @@ def _statistics(norm_stats: dict, frontend: FrontendConfig) -> tuple[np.ndarray,
         values = np.asarray(norm_stats[key], dtype=np.float64)
         if values.shape != (frontend.num_features,):
             raise ValueError(f"norm_stats['{key}'] has shape {values.shape}, the front end makes "
-                             f"{frontend.num_features} features: use the statistics computed with this FrontendConfig")
+                             f"{frontend.num_features} features: use the statistics computed with this "
+                             "FrontendConfig")
         if not np.all(np.isfinite(values)):
-            raise ValueError(f"norm_stats['{key}'] holds non-finite values: recompute the normalization statistics")
+            raise ValueError(f"norm_stats['{key}'] holds non-finite values: recompute the "
+                             "normalization statistics")
         arrays.append(values)
     mean, std = arrays
     if np.any(std <= 0):
         raise ValueError(f"norm_stats['std'] has values <= 0 (dims {np.flatnonzero(std <= 0).tolist()}): "
-                         "recompute the normalization statistics (FeatureStore.norm_stats floors std at 1e-8)")
+                         "recompute the normalization statistics "
+                         "(FeatureStore.norm_stats floors std at 1e-8)")
     return mean, std
 
 
@@ -84,7 +87,8 @@ def _mel_rows(frontend: FrontendConfig) -> tuple[list[tuple[int, int]], list[flo
 
 def inputs_hash(frontend: FrontendConfig, mean: np.ndarray, std: np.ndarray, window_frames: int) -> str:
     # "num_frames": the key the digest was first computed with (generated C carries the digest)
-    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(), "num_frames": window_frames}
+    record = {"frontend": frontend.to_dict(), "mean": mean.tolist(), "std": std.tolist(),
+              "num_frames": window_frames}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -125,7 +129,8 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, window_fram
         "frontend/ser_frontend_config.h.in", inputs_hash=digest,
         sample_rate=frontend.sample_rate, frame_length=frontend.frame_length,
         frame_length_ms=f"{frontend.frame_length_ms:g}", frame_step=frontend.frame_step,
-        frame_step_ms=f"{frontend.frame_step_ms:g}", nfft=frontend.nfft, preemphasis=c_float(frontend.preemphasis),
+        frame_step_ms=f"{frontend.frame_step_ms:g}", nfft=frontend.nfft,
+        preemphasis=c_float(frontend.preemphasis),
         num_filters=frontend.num_filters, low_hz=f"{frontend.low_hz:g}", high_hz=f"{frontend.top_hz:g}",
         num_features=frontend.num_features, delta_window=window,
         delta_denominator=2 * sum(n * n for n in range(1, window + 1)), log_floor=c_float(frontend.log_floor),
@@ -133,10 +138,12 @@ def write_frontend_files(frontend: FrontendConfig, norm_stats: dict, window_fram
         mel_weight_count=len(weights))
     tables = render(
         "frontend/ser_frontend_tables.c.in", inputs_hash=digest,
-        mel_bands="\n".join(f"  {{{first}, {count}}},  // band {band}" for band, (first, count) in enumerate(bands)),
+        mel_bands="\n".join(f"  {{{first}, {count}}},  // band {band}"
+                            for band, (first, count) in enumerate(bands)),
         mel_weights=_rows([c_float(w) for w in weights]),
         mean=_rows([c_float(v) for v in mean]), std=_rows([c_float(v) for v in std]),
-        twiddles=_rows([f"{{{c_float(c)}, {c_float(s)}}}" for c, s in zip(np.cos(angles), np.sin(angles))], 3))
+        twiddles=_rows([f"{{{c_float(c)}, {c_float(s)}}}" for c, s in zip(np.cos(angles), np.sin(angles))],
+                       3))
 
     out_dir = Path(out_dir)
     written = []

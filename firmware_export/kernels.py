@@ -54,7 +54,8 @@ KERNELS = {k.key: k for k in (
     Kernels("reference", "TFLM reference kernels", "host-32"),
     Kernels("cmsis-nn", "TFLM + CMSIS-NN (Cortex-M4F build)", "cortex-m4"),
     Kernels("esp-nn", "esp-tflite-micro esp_nn kernels + ESP-NN generic C", "esp-nn"),
-    Kernels("esp-nn-s3", "esp-tflite-micro esp_nn kernels + ESP-NN ESP32-S3 scratch rules (s3emu)", "esp-nn-s3",
+    Kernels("esp-nn-s3", "esp-tflite-micro esp_nn kernels + ESP-NN ESP32-S3 scratch rules (s3emu)",
+            "esp-nn-s3",
             note="the S3 assembly itself is replaced by C; scratch sizes are the S3 functions'",
             probe_defines=("SER_PROBE_S3EMU",)),
 )}
@@ -76,7 +77,8 @@ def tree_versions(tree: Path) -> dict:
     text = readme.read_text() if readme.exists() else ""
     found = {"tree": str(tree)}
     for name, pattern in (("tflite-micro", r"tflite-micro commit `([0-9a-f]{7,40})`"),
-                          ("esp-tflite-micro", r"esp-tflite-micro `([0-9a-f]{7,40})`[^\n]*component v([\d.]+)"),
+                          ("esp-tflite-micro",
+                           r"esp-tflite-micro `([0-9a-f]{7,40})`[^\n]*component v([\d.]+)"),
                           ("esp-nn", r"esp-nn `([0-9a-f]{7,40})`[^\n]*v([\d.]+)\)")):
         match = re.search(pattern, text)
         if match:
@@ -115,7 +117,8 @@ def build_probe(kernels: Kernels, work: Path, ops: list[str], tree: Path | None 
     tree = tree or tflm_build.find_tree(target)
     (work / "op_resolver.h").write_text(op_resolver_header(ops, "the measured model"))
     return tflm_build.build_program(target, tree, [PROBE, *extra_sources], work / f"probe-{kernels.key}",
-                                    include_dirs=[work, *include_dirs], defines=[*kernels.probe_defines, *defines],
+                                    include_dirs=[work, *include_dirs],
+                                    defines=[*kernels.probe_defines, *defines],
                                     log=log)
 
 
@@ -159,7 +162,8 @@ def estimate(kernels_key: str, model_bytes: bytes, reason: str) -> dict:
     measured = tflm_arena_bytes(model_bytes)
     scratch = sum(esp_nn_rules.s3_conv_scratch_bytes(model_bytes)) if kernels_key == "esp-nn-s3" else 0
     return {"kernels": kernels_key, "label": KERNELS[kernels_key].label, "fidelity": "estimate",
-            "arena_min_bytes": measured + scratch, "reference_bytes": measured, "known_scratch_bytes": scratch,
+            "arena_min_bytes": measured + scratch, "reference_bytes": measured,
+            "known_scratch_bytes": scratch,
             "word_bytes": 8, "reason": reason,
             "method": "Python TFLM interpreter (reference kernels, 64-bit host)" +
                       (" + ESP-NN ESP32-S3 convolution scratch rule, all buffers at once" if scratch else "")}
@@ -192,7 +196,8 @@ def bisect_arena(target, program: Path, models: list, cwd: Path, most: int = 102
     return {"arena_min_bytes": high, "arena_used_bytes": full["arena_used_bytes"]}
 
 
-def measure_pieces_with(kernels_key: str | Kernels, blobs: dict[str, bytes], log=None, tree: Path | None = None) -> dict:
+def measure_pieces_with(kernels_key: str | Kernels, blobs: dict[str, bytes], log=None,
+                        tree: Path | None = None) -> dict:
     """The streaming pieces' arenas with one kernel library: each piece alone (`pieces`: name →
     arena_min_bytes) and all of them in ONE arena through one tflite::MicroAllocator, as
     ser_stream_app.cc runs them (`shared_arena_min_bytes`, `shared_arena_used_bytes`). One probe,
@@ -209,7 +214,8 @@ def measure_pieces_with(kernels_key: str | Kernels, blobs: dict[str, bytes], log
         for name, blob in blobs.items():
             paths[name] = work / f"{name}.tflite"
             paths[name].write_bytes(blob)
-        pieces = {name: bisect_arena(target, program, [path], work)["arena_min_bytes"] for name, path in paths.items()}
+        pieces = {name: bisect_arena(target, program, [path], work)["arena_min_bytes"]
+                  for name, path in paths.items()}
         shared = bisect_arena(target, program, ["--shared", *paths.values()], work)
     return {"pieces": pieces, "shared_arena_min_bytes": shared["arena_min_bytes"],
             "shared_arena_used_bytes": shared["arena_used_bytes"], "kernels": kernels.key,

@@ -22,7 +22,8 @@ IRREGULAR = {  # builtin name -> method, where TFLM does not follow the CamelCas
 
 
 def resolver_method(op: str) -> str:
-    """'FULLY_CONNECTED' → 'AddFullyConnected', 'CONV_2D' → 'AddConv2D', 'BATCH_TO_SPACE_ND' → 'AddBatchToSpaceNd'."""
+    """'FULLY_CONNECTED' → 'AddFullyConnected', 'CONV_2D' → 'AddConv2D',
+    'BATCH_TO_SPACE_ND' → 'AddBatchToSpaceNd'."""
     if op in IRREGULAR:
         return IRREGULAR[op]
     return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in op.split("_"))

@@ -210,7 +210,8 @@ def piece_totals(manifest: dict, result: dict, checked: dict) -> dict[str, float
 
 
 def profile_firmware(bundle: Path, board_key: str, target_name: str, inputs: verify.FirmwareInputs,
-                     layers: dict[str, list[str]], tflm_dir=None, work: Path | None = None, log=print) -> dict:
+                     layers: dict[str, list[str]], tflm_dir=None, work: Path | None = None,
+                     log=print) -> dict:
     """Build the profile firmware of `bundle`, run it on the test clips of `inputs` (checked as
     verify-firmware checks them), and return per piece its nodes with instructions per Invoke,
     MACs, kernel and Keras layer (`layers`: piece → each node's layer, "" when unknown)."""
@@ -223,8 +224,9 @@ def profile_firmware(bundle: Path, board_key: str, target_name: str, inputs: ver
         result, checked = _run(built, inputs, folder)
         counted = parse_profile(result["stdout"])
         if not counted:
-            raise ProfileError(f"{built['bundle']}: the firmware printed no profile; its ser_app / ser_stream_app "
-                               "predate SER_PROFILER: re-export the bundle (ser-reparam export)")
+            raise ProfileError(f"{built['bundle']}: the firmware printed no profile; its ser_app / "
+                               "ser_stream_app predate SER_PROFILER: re-export the bundle "
+                               "(ser-reparam export)")
         target = built["target"]
         qemu = target.runner == "qemu-mps2-an386"
         host_counts = None if qemu else parse_callgrind(folder / "callgrind.out")
@@ -241,13 +243,15 @@ def profile_firmware(bundle: Path, board_key: str, target_name: str, inputs: ver
             piece = PieceProfile(name, entry["invokes"])
             for index, (use, macs) in enumerate(zip(model_ops(blob), node_macs(blob))):
                 if qemu:
-                    total = entry["ticks"][index] * verify.TICK_INSTRUCTIONS if index < len(entry["ticks"]) else 0
+                    total = (entry["ticks"][index] * verify.TICK_INSTRUCTIONS if index < len(entry["ticks"])
+                             else 0)
                 else:
                     total = host_counts.get((number, index), 0)
                 kernel, path = kernel_of(use, files, replaced)
                 if target.runner == "host" and kernel == "?":
                     kernel = "reference"
-                piece.nodes.append(Node(index, use.op, layers[name][index] or "?", kernel, path, macs, total / invokes))
+                piece.nodes.append(Node(index, use.op, layers[name][index] or "?", kernel, path, macs,
+                                        total / invokes))
             pieces.append(piece)
         if qemu:
             totals = piece_totals(built["manifest"], result, checked)
@@ -293,8 +297,9 @@ def piece_table(piece: PieceProfile, by: str = "op") -> str:
     lines = [f"| {head} | nodes | kernel | instructions | share | MACs | instructions / MAC |",
              "|---|---|---|---|---|---|---|"]
     for g in _grouped(piece.nodes, key):
-        lines.append(f"| {g['key']} | {g['nodes']} | {', '.join(sorted(g['kernels']))} | {g['instructions']:,.0f} | "
-                     f"{g['instructions'] / total:.1%} | {g['macs']:,} | {_ratio(g['instructions'], g['macs'])} |")
+        lines.append(f"| {g['key']} | {g['nodes']} | {', '.join(sorted(g['kernels']))} | "
+                     f"{g['instructions']:,.0f} | {g['instructions'] / total:.1%} | {g['macs']:,} | "
+                     f"{_ratio(g['instructions'], g['macs'])} |")
     lines.append(f"| **all operators** | {len(piece.nodes)} | | **{piece.op_instructions:,.0f}** | 100% | "
                  f"{piece.macs:,} | **{_ratio(piece.op_instructions, piece.macs)}** |")
     return "\n".join(lines)
@@ -312,14 +317,15 @@ def piece_heading(piece: PieceProfile) -> str:
 
 
 def streaming_summary(report: dict) -> str:
-    """Streaming: per label (attend over every chunk + classify) and step per step, from the pieces' operators."""
+    """Streaming: per label (attend over every chunk + classify) and step per step, from the
+    pieces' operators."""
     stream = report["manifest"]["streaming"]
     pieces = {p.name: p for p in report["pieces"]}
     chunks = stream["steps"] // stream["chunk"]
     label_ops = chunks * pieces["attend"].op_instructions + pieces["classify"].op_instructions
     label_macs = chunks * pieces["attend"].macs + pieces["classify"].macs
-    line = (f"Per label: attend × {chunks} chunks + classify = {label_ops:,.0f} instructions in operators for {label_macs:,} MACs "
-            f"({_ratio(label_ops, label_macs)} per MAC)")
+    line = (f"Per label: attend × {chunks} chunks + classify = {label_ops:,.0f} instructions in operators "
+            f"for {label_macs:,} MACs ({_ratio(label_ops, label_macs)} per MAC)")
     if report["totals"].get("label"):
         line += f"; as the app timed it {report['totals']['label']:,.0f}"
     return line + f". step per step: {pieces['step'].op_instructions:,.0f} in operators."

@@ -20,5 +20,6 @@ def model_settings_header(quant: dict, labels: list[str], window_seconds: float,
                   features=features, window_seconds=c_float(window_seconds),
                   input_dtype=quant["input"]["dtype"],
                   input_scale=c_float(quant["input"]["scale"]), input_zero_point=quant["input"]["zero_point"],
-                  output_scale=c_float(quant["output"]["scale"]), output_zero_point=quant["output"]["zero_point"],
+                  output_scale=c_float(quant["output"]["scale"]),
+                  output_zero_point=quant["output"]["zero_point"],
                   num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)

@@ -23,8 +23,10 @@ APP_FILES = ("ser_board.h", "ser_stream_app.h", "ser_stream_app.cc", "ser_kernel
 def piece_tensors(blob: bytes) -> dict:
     """Every input and output of a piece in graph order: shape, scale, zero point."""
     runner = TFLMModel(blob)
-    return {side: [{"shape": [int(d) for d in t["shape"]], "scale": scale_zero(t)[0], "zero_point": scale_zero(t)[1]}
-                   for t in tensors] for side, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs))}
+    return {side: [{"shape": [int(d) for d in t["shape"]], "scale": scale_zero(t)[0],
+                    "zero_point": scale_zero(t)[1]}
+                   for t in tensors]
+            for side, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs))}
 
 
 def label_hop_frames(frontend: FrontendConfig, label_hop_s: float) -> int:
@@ -35,7 +37,8 @@ def label_hop_frames(frontend: FrontendConfig, label_hop_s: float) -> int:
         below = max(1, int(frames // STEP_FRAMES))
         near = " or ".join(f"{k * step_s:g}" for k in dict.fromkeys((below, below + 1)))
         raise StageError(f"export.label_hop_s = {label_hop_s:g} s is not a whole number of encoder steps "
-                         f"({STEP_FRAMES} frames = {step_s:g} s): choose a multiple of {step_s:g} s, e.g. {near}")
+                         f"({STEP_FRAMES} frames = {step_s:g} s): choose a multiple of "
+                         f"{step_s:g} s, e.g. {near}")
     return int(round(frames))
 
 
@@ -51,8 +54,10 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
     geometry = StreamGeometry.of(steps, chunk, heads, dim, features)
     expected = {"step's input": (step_in, [1, geometry.step_context_frames, features]),
                 "attend's queries": (attend_in[0]["shape"], [1, chunk, dim]),
-                **{f"attend's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps]) for h in range(heads)},
-                **{f"attend's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim]) for h in range(heads)},
+                **{f"attend's keys {h}": (attend_in[1 + h]["shape"], [1, head_dim, steps])
+                   for h in range(heads)},
+                **{f"attend's values {h}": (attend_in[1 + heads + h]["shape"], [1, steps, head_dim])
+                   for h in range(heads)},
                 "attend's output": (tensors["attend"]["outputs"][0]["shape"], [1, chunk, dim]),
                 "classify's input": (tensors["classify"]["inputs"][0]["shape"], [1, steps, dim]),
                 "classify's logits": (tensors["classify"]["outputs"][0]["shape"], [1, num_classes])}
@@ -61,8 +66,9 @@ def check_pieces(tensors: dict, record: dict, features: int, num_classes: int) -
         if len({(t["scale"], t["zero_point"]) for t in attend_in[first:first + heads]}) > 1:
             wrong.append(f"attend's {part} inputs are quantized differently per head")
     if wrong:
-        raise StageError("stage 06 (export): the streaming pieces disagree with quantize.json and the deployed "
-                         f"model: {'; '.join(wrong)}; rerun stage 05 (ser-reparam quantize … --force)")
+        raise StageError("stage 06 (export): the streaming pieces disagree with quantize.json and "
+                         f"the deployed model: {'; '.join(wrong)}; rerun stage 05 (ser-reparam "
+                         "quantize … --force)")
     return geometry
 
 
@@ -86,8 +92,9 @@ def settings(blobs: dict[str, bytes], record: dict, frontend: FrontendConfig, nu
                        for name in PIECES}}
 
 
-def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], window_frames: int, features: int,
-                 window_seconds: float, arena_size: int, provenance: str, replaced: list[str] = ()) -> dict:
+def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], window_frames: int,
+                 features: int, window_seconds: float, arena_size: int, provenance: str,
+                 replaced: list[str] = ()) -> dict:
     """File name → text of the streaming part of a bundle (the app's own files are copied);
     `streaming` is settings()."""
     geometry = StreamGeometry.from_dict(streaming)
@@ -95,7 +102,8 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], wi
                               for name in PIECES)
     files = {}
     for name in PIECES:
-        files[f"model_data_{name}.h"] = model_data_header(f"ser_{name}", blobs[name], f"{provenance}, piece {name}")
+        files[f"model_data_{name}.h"] = model_data_header(f"ser_{name}", blobs[name],
+                                                          f"{provenance}, piece {name}")
         files[f"model_data_{name}.cc"] = model_data_source(f"ser_{name}", blobs[name], f"model_data_{name}.h")
     files["model_settings.h"] = render(
         "bundle/model_settings_stream.h.in", provenance=c_string(provenance), window_frames=window_frames,
@@ -107,13 +115,16 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], wi
         step_output_scales=_floats(t["scale"] for t in step["outputs"]),
         step_output_zero_points=_ints(t["zero_point"] for t in step["outputs"]),
         attend_input_scales=_floats(attend["inputs"][i]["scale"] for i in (0, 1, 1 + geometry.heads)),
-        attend_input_zero_points=_ints(attend["inputs"][i]["zero_point"] for i in (0, 1, 1 + geometry.heads)),
+        attend_input_zero_points=_ints(attend["inputs"][i]["zero_point"]
+                                       for i in (0, 1, 1 + geometry.heads)),
         attend_output_scale=c_float(attend["outputs"][0]["scale"]),
         attend_output_zero_point=attend["outputs"][0]["zero_point"],
         classify_input_scale=c_float(classify["inputs"][0]["scale"]),
         classify_input_zero_point=classify["inputs"][0]["zero_point"],
-        output_scale=c_float(classify["outputs"][0]["scale"]), output_zero_point=classify["outputs"][0]["zero_point"],
+        output_scale=c_float(classify["outputs"][0]["scale"]),
+        output_zero_point=classify["outputs"][0]["zero_point"],
         num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)
-    files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values() for op in op_set(blob)}),
+    files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values()
+                                                        for op in op_set(blob)}),
                                                 f"{provenance}, pieces {', '.join(PIECES)}", replaced)
     return files

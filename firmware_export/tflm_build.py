@@ -56,7 +56,8 @@ class Target:
 
     def tools(self) -> list[str]:
         """Every program building and running for this target takes."""
-        return [self.cc, self.cxx, self.ar, self.size, *(["qemu-system-arm"] if self.runner != "host" else [])]
+        return [self.cc, self.cxx, self.ar, self.size,
+                *(["qemu-system-arm"] if self.runner != "host" else [])]
 
     def compile_flags(self, tree: Path) -> list[str]:
         """Flags for compiling both the library and a program against it."""
@@ -98,7 +99,8 @@ TARGETS.update({
                       word_bytes=4),
     # ESP_NN + CONFIG_NN_OPTIMIZED without an IDF target: ESP-NN's generic C, the path of the ESP32
     "esp-nn": Target(name="esp-nn", **_ESP, includes=_ESP_INCLUDES,
-                     defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1", "CONFIG_NN_OPTIMIZED=1"),
+                     defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1",
+                              "CONFIG_NN_OPTIMIZED=1"),
                      source_dirs=("tensorflow", "signal", "esp-nn/src")),
     "esp-nn-s3": Target(name="esp-nn-s3", **_ESP, includes=("s3emu/include", *_ESP_INCLUDES),
                         defines=(*_COMMON_DEFINES, "TF_LITE_DISABLE_X86_NEON", "ESP_NN=1"),
@@ -106,7 +108,8 @@ TARGETS.update({
 })
 
 
-INSTALL = {"gcc": "gcc", "g++": "g++", "ar": "binutils", "size": "binutils", "qemu-system-arm": "qemu-system-arm",
+INSTALL = {"gcc": "gcc", "g++": "g++", "ar": "binutils", "size": "binutils",
+           "qemu-system-arm": "qemu-system-arm",
            "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
            "arm-none-eabi-g++": "gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib",
            "arm-none-eabi-ar": "binutils-arm-none-eabi", "arm-none-eabi-size": "binutils-arm-none-eabi"}
@@ -118,8 +121,8 @@ def check_tools(target: Target) -> None:
     missing = [tool for tool in target.tools() if shutil.which(tool) is None]
     if missing:
         packages = " ".join(dict.fromkeys(INSTALL.get(tool, tool) for tool in missing))
-        raise MissingToolError(f"target {target.name} needs {', '.join(missing)}, not found on PATH; install: "
-                               f"apt-get install {packages}")
+        raise MissingToolError(f"target {target.name} needs {', '.join(missing)}, not found on "
+                               f"PATH; install: apt-get install {packages}")
 
 
 def find_tree(target: Target, tflm_dir: str | os.PathLike | None = None) -> Path:

@@ -2,8 +2,9 @@
 
 The program is the CMake template's main.cc around the application loop every template shares
 (ser_app.cc: microphone → front end per 10 ms hop → model per window), the bundle's C front end,
-model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++, reference kernels) or a Cortex-M4F (CMSIS-NN
-kernels, CMSIS-DSP FFT, the board's RAM regions, run under qemu-system-arm -M mps2-an386). Its
+model_data and op_resolver, linked with the real TFLM library (tflm_build) — for the host (g++,
+reference kernels) or a Cortex-M4F (CMSIS-NN kernels, CMSIS-DSP FFT, the board's RAM regions, run
+under qemu-system-arm -M mps2-an386). Its
 board (verify_board.cc) plays real clips of the run's test split into the microphone and prints
 what the firmware computed; the Python path computes the same clips. The run itself is read by
 ser_reparam.firmware_inputs, which hands over plain inputs (FirmwareInputs):
@@ -86,7 +87,8 @@ def firmware_sources(bundle: Path, board, work: Path, target: tflm_build.Target,
     return {"sources": sources, "include_dirs": includes, "defines": defines}
 
 
-def target_arena(blobs: dict[str, bytes], manifest: dict, target: tflm_build.Target, tree: Path, log=print) -> dict:
+def target_arena(blobs: dict[str, bytes], manifest: dict, target: tflm_build.Target, tree: Path,
+                 log=print) -> dict:
     """The tensor arena a verify build for `target` gets. The bundle's kTensorArenaSize was measured
     with the board's kernels at the board's word size; that is exact for the board (and for the
     Cortex-M4F build of a CMSIS-NN board), but another target links other kernels at another word
@@ -195,7 +197,8 @@ def build(bundle: Path, board_key: str, target_name: str, blobs: dict[str, bytes
     folders and defines (a profile build) before the compile."""
     target, board = check_target(board_key, target_name)
     if not has_record(bundle):
-        raise StageError(f"no firmware bundle in {bundle}: export one (ser-reparam export RUN --board {board_key})")
+        raise StageError(f"no firmware bundle in {bundle}: export one "
+                         f"(ser-reparam export RUN --board {board_key})")
     manifest = read_record(bundle)
     tree = tflm_build.find_tree(target, tflm_dir)
     parts = firmware_sources(bundle, board, work, target, tree, streams(manifest))
@@ -228,11 +231,13 @@ def run(built: dict, clips: list[dict], work: Path, icount: bool = False, timeou
                                   wrapper=wrapper)
     result = {**parse_output(done.stdout), "stdout": done.stdout}
     if any("features" not in w or "logits" not in w for w in result["windows"]):
-        raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's features and "
-                          "logits (board_features / board_result): re-export the bundle with this ser-reparam")
+        raise VerifyError(f"{built['bundle']}: the firmware's main.cc does not report each window's "
+                          "features and logits (board_features / board_result): re-export the bundle with "
+                          "this ser-reparam")
     if done.returncode or not result["ended"] or len(result["windows"]) != len(clips):
-        raise VerifyError(f"the firmware on {target.name} stopped after {len(result['windows'])} of {len(clips)} "
-                          f"windows (exit {done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+        raise VerifyError(f"the firmware on {target.name} stopped after {len(result['windows'])} of "
+                          f"{len(clips)} windows (exit "
+                          f"{done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
     return result
 
 
@@ -261,16 +266,18 @@ def compare(built: dict, clips: list[dict], result: dict) -> list[dict]:
         row = {"utt_id": clip["utt_id"], "label": clip["label"],
                "features_max_lsb": int(diff.max()), "features_equal_share": float(np.mean(diff == 0)),
                "device_logits": window["logits"].tolist(), "python_logits_same_input": same_input.tolist(),
-               "python_path_logits": python_logits.tolist(), "device_label": manifest["labels"][window["label"]],
+               "python_path_logits": python_logits.tolist(),
+               "device_label": manifest["labels"][window["label"]],
                "python_label": manifest["labels"][int(np.argmax(python_logits))],
                **{k: window[k] for k in ("hops", "push_ticks", "finish_ticks", "invoke_ticks")}}
         rows.append(row)
         problems += features_problem(clip["utt_id"], row)
         if row["device_logits"] != row["python_logits_same_input"]:
-            problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on the same input "
-                            f"{row['python_logits_same_input']}")
+            problems.append(f"{clip['utt_id']}: logits {row['device_logits']} != Python TFLM on "
+                            f"the same input {row['python_logits_same_input']}")
         if row["device_label"] != row["python_label"]:
-            problems.append(f"{clip['utt_id']}: label {row['device_label']} != Python path {row['python_label']}")
+            problems.append(f"{clip['utt_id']}: label {row['device_label']} != Python path "
+                            f"{row['python_label']}")
     if problems:
         raise VerifyError(f"firmware on {built['target'].name} disagrees with the Python path:\n  "
                           + "\n  ".join(problems))
@@ -281,7 +288,8 @@ def compare(built: dict, clips: list[dict], result: dict) -> list[dict]:
 
 def parse_stream_output(text: str) -> dict:
     """Frames and labels a streaming firmware printed: each label with the frames before it and
-    the app's times (main.cc's label line: front end, step per step, attend + classify; in board_micros units)."""
+    the app's times (main.cc's label line: front end, step per step, attend + classify; in
+    board_micros units)."""
     frames, labels = [], []
     times = re.compile(r"front end (\d+) us, step (\d+) us x (\d+), label (\d+) us")
     arena = None
@@ -296,7 +304,8 @@ def parse_stream_output(text: str) -> dict:
         elif line.startswith("tensor arena: "):
             arena = int(line.split()[2])
         elif times.search(line) and labels:
-            labels[-1].update(zip(("frontend_us", "step_us", "steps", "model_us"), map(int, times.search(line).groups())))
+            labels[-1].update(zip(("frontend_us", "step_us", "steps", "model_us"),
+                                  map(int, times.search(line).groups())))
     return {"frames": np.stack(frames) if frames else np.zeros((0, 0), np.int8), "labels": labels,
             "arena_used_bytes": arena, "ended": "VERIFY-END" in text}
 
@@ -312,9 +321,9 @@ def run_stream(built: dict, audio: dict, work: Path, icount: bool = False, timeo
                                   wrapper=wrapper)
     result = {**parse_stream_output(done.stdout), "stdout": done.stdout}
     if done.returncode or not result["ended"] or not result["labels"]:
-        raise VerifyError(f"the streaming firmware on {target.name} stopped after {len(result['frames'])} frames and "
-                          f"{len(result['labels'])} labels (exit {done.returncode}):\n"
-                          f"{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
+        raise VerifyError(f"the streaming firmware on {target.name} stopped after "
+                          f"{len(result['frames'])} frames and {len(result['labels'])} labels (exit "
+                          f"{done.returncode}):\n{(done.stdout[-1500:] + done.stderr[-1500:]).strip()}")
     return result
 
 
@@ -335,7 +344,8 @@ def compare_stream(built: dict, audio: dict, result: dict) -> dict:
     device = result["frames"]
     problems = []
     if len(device) > len(expected) or device.shape[1:] != expected.shape[1:]:
-        raise VerifyError(f"the firmware made {device.shape} frames, the Python front end {expected.shape} for the "
+        raise VerifyError(f"the firmware made {device.shape} frames, the Python front end "
+                          f"{expected.shape} for the "
                           "same audio")
     diff = np.abs(device.astype(int) - expected[:len(device)].astype(int))
     frames_row = {"frames": len(device), "features_max_lsb": int(diff.max()),
@@ -361,8 +371,8 @@ def compare_stream(built: dict, audio: dict, result: dict) -> dict:
         if end != window + i * hop:
             problems.append(f"label {i} after {end} frames, expected after {window + i * hop}")
         if not row["logits_equal_same_input"]:
-            problems.append(f"label {i}: logits {device_logits.tolist()} != Python TFLM pieces on the same frames "
-                            f"{python_same.tolist()}")
+            problems.append(f"label {i}: logits {device_logits.tolist()} != Python TFLM pieces on the "
+                            f"same frames {python_same.tolist()}")
         if row["device_label"] != row["python_label"]:
             problems.append(f"label {i}: {row['device_label']} != Python path {row['python_label']}")
     if problems:
@@ -390,7 +400,8 @@ def verify_firmware(bundle: Path, board_key: str, target_name: str, inputs: Firm
                   "deployment": built["manifest"].get("deployment", "whole-window"),
                   "arena_used_bytes": result["arena_used_bytes"],
                   "arena_exported_bytes": built["manifest"]["arena"]["kTensorArenaSize"],
-                  "arena_built_bytes": built["arena"]["bytes"], "arena_built_with": built["arena"]["measured_with"],
+                  "arena_built_bytes": built["arena"]["bytes"],
+                  "arena_built_with": built["arena"]["measured_with"],
                   "arena_python_bytes": built["manifest"]["arena"]["reference_bytes"]}
         if compared:
             report["streaming"] = compared
@@ -413,20 +424,23 @@ def summary(report: dict, board_key: str) -> str:
     streamed = report.get("streaming")
     if streamed:
         frames = streamed["frames"]
-        lines[0] = (f"{len(report['clips'])} test clips as one stream on {report['target']} ({report['tree']}): "
-                    f"{frames['frames']} frames, {frames['features_equal_share']:.2%} identical to the Python front "
-                    f"end, max {frames['features_max_lsb']} LSB; {len(streamed['labels'])} labels:")
+        lines[0] = (f"{len(report['clips'])} test clips as one stream on {report['target']} "
+                    f"({report['tree']}): {frames['frames']} frames, {frames['features_equal_share']:.2%} "
+                    f"identical to the Python front end, max {frames['features_max_lsb']} LSB; "
+                    f"{len(streamed['labels'])} labels:")
         for row in streamed["labels"]:
-            lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python {row['python_label']}); "
-                         f"logits {row['device_logits']} = Python TFLM pieces; step {row.get('step_us', '?')} x "
-                         f"{row.get('steps', '?')}, attend + classify {row.get('model_us', '?')} (board_micros units)")
+            lines.append(f"  after frame {row['end_frame']}: {row['device_label']} (Python "
+                         f"{row['python_label']}); logits {row['device_logits']} = Python TFLM pieces; step "
+                         f"{row.get('step_us', '?')} x {row.get('steps', '?')}, attend + classify "
+                         f"{row.get('model_us', '?')} (board_micros units)")
     for row in report["clips"] if not streamed else ():
-        lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true {row['label']}); "
-                     f"logits {row['device_logits']} = Python TFLM; features {row['features_equal_share']:.2%} "
-                     f"identical, max {row['features_max_lsb']} LSB")
+        lines.append(f"  {row['utt_id']}: {row['device_label']} (Python {row['python_label']}, true "
+                     f"{row['label']}); logits {row['device_logits']} = Python TFLM; features "
+                     f"{row['features_equal_share']:.2%} identical, max {row['features_max_lsb']} LSB")
     lines.append(f"tensor arena used {report['arena_used_bytes']:,} B of {report['arena_built_bytes']:,} B "
-                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit {_bytes(report['arena_python_bytes'])}; "
-                 f"the bundle's kTensorArenaSize {report['arena_exported_bytes']:,} B)")
+                 f"({report['arena_built_with']} + margin; Python TFLM, 64-bit "
+                 f"{_bytes(report['arena_python_bytes'])}; the bundle's kTensorArenaSize "
+                 f"{report['arena_exported_bytes']:,} B)")
     memory = report.get("memory")
     if memory:
         flash_kb = board.flash_kb

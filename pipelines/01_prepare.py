@@ -1,4 +1,5 @@
-"""Stage 01 (prepare): Build the run's manifest from your corpus (or generate the demo corpus) and apply the validation rule.
+"""Stage 01 (prepare): Build the run's manifest from your corpus (or generate the demo corpus) and apply
+the validation rule.
 
 The same library call as `ser-reparam run --from 1 --to 1`; skipped when its inputs and config
 are unchanged since its record in runs/<name>/stages/.

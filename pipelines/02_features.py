@@ -1,4 +1,5 @@
-"""Stage 02 (features): Extract the 78-dim LMFB features of every split into the cache and compute the training statistics.
+"""Stage 02 (features): Extract the 78-dim LMFB features of every split into the cache and compute the
+training statistics.
 
 The same library call as `ser-reparam run --from 2 --to 2`; skipped when its inputs and config
 are unchanged since its record in runs/<name>/stages/.

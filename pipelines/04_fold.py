@@ -1,4 +1,5 @@
-"""Stage 04 (fold): Fold every trained seed (deHRF), verify it on the test features and pick the deployed seed.
+"""Stage 04 (fold): Fold every trained seed (deHRF), verify it on the test features
+and pick the deployed seed.
 
 The same library call as `ser-reparam run --from 4 --to 4`; skipped when its inputs and config
 are unchanged since its record in runs/<name>/stages/.

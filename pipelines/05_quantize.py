@@ -1,4 +1,5 @@
-"""Stage 05 (quantize): Convert the deployed seed to float / int8 (/ int16x8 / QAT) TFLite, audited against TFLite Micro.
+"""Stage 05 (quantize): Convert the deployed seed to float / int8 (/ int16x8 / QAT) TFLite, audited
+against TFLite Micro.
 
 The same library call as `ser-reparam run --from 5 --to 5`; skipped when its inputs and config
 are unchanged since its record in runs/<name>/stages/.

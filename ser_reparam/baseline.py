@@ -51,7 +51,8 @@ def utterance_statistics(store, split: str, labels: tuple[str, ...]) -> tuple[np
     return np.array(stats), np.array([targets[utt] for utt in frames])
 
 
-def egemaps_functionals(config: ExperimentConfig, split: str, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def egemaps_functionals(config: ExperimentConfig, split: str,
+                        labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(eGeMAPS v02 functionals per utterance (n, 88), label indices (n,)) of the run manifest's
     `split`, read from runs/<name>/egemaps.npz; utterances not in it yet are computed and added."""
     from ser_reparam.data.dataset import audio_file
@@ -85,7 +86,8 @@ def baseline_models() -> dict:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    return {"logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, class_weight="balanced")),
+    return {"logreg": make_pipeline(StandardScaler(),
+                                    LogisticRegression(max_iter=5000, class_weight="balanced")),
             "linear_svm": make_pipeline(StandardScaler(), LinearSVC(C=0.01, class_weight="balanced",
                                                                     max_iter=20000, random_state=0))}
 
@@ -111,8 +113,10 @@ def run_baselines(config: ExperimentConfig) -> dict:
     majority = int(np.bincount(y_train, minlength=len(labels)).argmax())
     results["chance"] = {**classification_metrics(y_test, np.full(len(y_test), majority), len(labels)),
                          "params": 0, "macs": 0}
-    record = {"experiment": config.name, "fold": config.data.cv_fold, "inputs": _inputs_key(config), "labels": list(labels),
-              "features": f"{', '.join(STATISTICS)} of the {x_train.shape[1] // len(STATISTICS)} front-end features",
+    record = {"experiment": config.name, "cv_fold": config.data.cv_fold, "inputs": _inputs_key(config),
+              "labels": list(labels),
+              "features": f"{', '.join(STATISTICS)} of the {x_train.shape[1] // len(STATISTICS)} front-end "
+                          "features",
               "train_utterances": int(len(y_train)), "test_utterances": int(len(y_test)), "models": results}
     atomic_write_text(baselines_path(config), json.dumps(record, indent=1) + "\n")
     return record

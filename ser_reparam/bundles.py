@@ -15,7 +15,8 @@ from ser_reparam.quantize import deployed_model_name
 DEPLOYMENTS = ("auto", "streaming", "whole-window")
 
 
-def choose_deployment(config: ExperimentConfig, model_name: str | None = None, deployment: str | None = None) -> str:
+def choose_deployment(config: ExperimentConfig, model_name: str | None = None,
+                      deployment: str | None = None) -> str:
     """The deployment to export for this run, "streaming" or "whole-window": `deployment` (default
     export.deployment); "auto" streams when stage 05 wrote the streaming pieces, unless another
     file than the deployed one is asked for (`model_name`: the pieces are quantized from the
@@ -29,7 +30,8 @@ def choose_deployment(config: ExperimentConfig, model_name: str | None = None, d
         chosen = model_name in (None, deployed_model_name(config)) and streaming.get("streams", False)
         return "streaming" if chosen else "whole-window"
     if wanted == "streaming" and not streaming.get("streams", False):
-        why = streaming.get("why", f"{record} records no streaming pieces: rerun stage 05 (ser-reparam quantize … --force)")
+        why = streaming.get("why", f"{record} records no streaming pieces: rerun stage 05 (ser-reparam "
+                                   "quantize … --force)")
         raise StageError(f"stage 06 (export): export.deployment is streaming, but {why}")
     return wanted
 

@@ -40,8 +40,8 @@ class DataConfig:
     prepare: dict = field(default_factory=dict)   # dataset options of `ser-reparam prepare`
     cv_folds: str | int | None = None  # speaker cross-validation: "loso" or K speaker folds; None = the
                                        # protocol's own split (see data.splits.assign_fold)
-    cv_fold: int | None = None         # the cross-validation fold this config runs (0 … cv_folds-1); None = every
-                                       # fold
+    cv_fold: int | None = None         # the cross-validation fold this config runs (0 … cv_folds-1);
+                                       # None = every fold
     norm: str = "global"               # model input normalization (data.normalization.normalize): "global",
                                        # "window" or "causal" (training and test scoring only so far)
 
@@ -56,8 +56,9 @@ class ModelConfig:
     dropout: float = 0.1
     cls_dropout: float = 0.0           # dropout after the classifier's dim/2 and dim/4 layers: 0.5 on the
                                        # lightweight models' 8 and 4 units made every real-speech run collapse
-    cls_bias: float = 0.5              # initial bias of those two ReLU layers: at 0, all their units went dead
-                                       # early in some seeds on real speech (docs/notes/real-speech-recipe.md)
+    cls_bias: float = 0.5              # initial bias of those two ReLU layers: at 0, all their units went
+                                       # dead early in some seeds on real speech
+                                       # (docs/notes/real-speech-recipe.md)
     pool_norm: bool = False            # batch-normalize the time average before the classifier (folded into
                                        # cls1 at deHRF: the deployed graph is the same)
     hrf_init: str = "factors"          # HRF factors' start: "factors" (each its own Glorot) or "matched"
@@ -106,7 +107,8 @@ class TrainConfig:
 class QuantizeConfig:
     representative: int = 200          # training examples (class-balanced) that calibrate int8
     per_channel_dense: bool = False    # conv weights are always per channel; dense per tensor by default
-                                       # (docs/streaming.md: 2.6 KB smaller for the lightweight ConvTransformer)
+                                       # (docs/streaming.md: 2.6 KB smaller for the lightweight
+                                       # ConvTransformer)
     int16x8: bool = False
     qat_epochs: int = 0
 
@@ -185,8 +187,8 @@ def _renamed(data, where: str):
     for old, new in RENAMED_KEYS.items():
         if old in data:
             if new in data:
-                raise ConfigError(f"{where}: data.{old} and data.{new} are the same key (data.{old} is its old "
-                                  f"name); keep data.{new}")
+                raise ConfigError(f"{where}: data.{old} and data.{new} are the same key (data.{old} is its "
+                                  f"old name); keep data.{new}")
             _deprecated(old, where)
             data[new] = data.pop(old)
     return data
@@ -246,12 +248,14 @@ class Rule:
         elif self.kind == "mapping":
             ok = isinstance(value, dict)
         elif self.kind == "str_list":
-            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value) and bool(value)
+            ok = (isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
+                  and bool(value))
         else:
             ok = isinstance(value, str)
         if ok and self.kind in ("int", "number"):
             ok = ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-                  and (self.above is None or value > self.above) and (self.below is None or value < self.below))
+                  and (self.above is None or value > self.above)
+                  and (self.below is None or value < self.below))
         if ok and self.choices and not any(re.fullmatch(choice, value) for choice in self.choices):
             ok = False
         return None if ok else f"must be {self.describe()}, got {value!r}"
@@ -260,8 +264,10 @@ class Rule:
         what = {"int": "an integer", "number": "a finite number", "bool": "true or false",
                 "str": "a string", "str_list": "a non-empty list of names",
                 "mapping": "a mapping (key: value, …)"}[self.kind]
-        bounds = [f">= {self.low:g}" if self.low is not None else "", f"> {self.above:g}" if self.above is not None else "",
-                  f"<= {self.high:g}" if self.high is not None else "", f"< {self.below:g}" if self.below is not None else ""]
+        bounds = [f">= {self.low:g}" if self.low is not None else "",
+                  f"> {self.above:g}" if self.above is not None else "",
+                  f"<= {self.high:g}" if self.high is not None else "",
+                  f"< {self.below:g}" if self.below is not None else ""]
         bounds = " and ".join(b for b in bounds if b)
         if self.choices:
             what = "one of " + ", ".join(c.replace(r"[1-9][0-9]*", "N") for c in self.choices)
@@ -470,14 +476,16 @@ def _check(config: ExperimentConfig, where: str) -> None:
 
     training, model = config.training, config.model
     if training.schedule not in SCHEDULES:
-        raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of {', '.join(SCHEDULES)}")
+        raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of "
+                          f"{', '.join(SCHEDULES)}")
     _check_folds(config.data, where)
     if model.arch not in ARCHITECTURES:
         raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(ARCHITECTURES)}")
     try:
         _blocks, dim, _ffn = resolve_preset(model.arch, model.preset)
         if dim % model.heads:
-            raise ValueError(f"heads {model.heads} must divide the model width {dim} of preset {model.preset!r}")
+            raise ValueError(f"heads {model.heads} must divide the model width {dim} of preset "
+                             f"{model.preset!r}")
         model.placement  # noqa: B018  (parsed and checked here, once)
         units = model.cls_units
         if units is not None and not (isinstance(units, tuple) and len(units) == 2 and all(

@@ -47,7 +47,8 @@ def choose_seed(config: ExperimentConfig, seeds: list[int]) -> tuple[int, list[i
                for seed in seeds}
     collapsed = [seed for seed in seeds if metrics[seed].get("collapsed")]
     candidates = [seed for seed in seeds if seed not in collapsed] or seeds
-    return max(candidates, key=lambda seed: (metrics[seed]["val"].get(config.training.select, 0.0), -seed)), collapsed
+    return max(candidates, key=lambda seed: (metrics[seed]["val"].get(config.training.select, 0.0),
+                                             -seed)), collapsed
 
 
 def fold_run(config: ExperimentConfig) -> dict:

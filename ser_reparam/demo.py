@@ -50,8 +50,10 @@ def variant_summary(config: ExperimentConfig) -> dict:
             "model_bytes": models["tflm_int8"]["bytes"], "arena_bytes": models["tflm_int8"]["arena_bytes"],
             "boards": boards,
             "side_by_side": {"models": {name: models[name] for name in STREAMING_RUNNERS if name in models},
-                             "pairs": {name: pair for name, pair in evaluation["pairs"].items() if "streaming" in name},
-                             "deployments": evaluation["deployments"], "test_examples": evaluation["test_examples"]}}
+                             "pairs": {name: pair for name, pair in evaluation["pairs"].items()
+                                       if "streaming" in name},
+                             "deployments": evaluation["deployments"],
+                             "test_examples": evaluation["test_examples"]}}
 
 
 def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: str | None = None) -> str:
@@ -61,12 +63,14 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: s
     table that lives elsewhere (docs/results-demo.md)."""
     boards = list(rows[0]["boards"])
     header = ["variant", "params (trained → deployed)", *(f"UA / WF1 {label}" for _, label in RUNNERS),
-              "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)", *(f"fits {board}" for board in boards)]
+              "int8 argmax agreement LiteRT vs TFLM", "int8 bytes", "TFLM arena bytes (measured)",
+              *(f"fits {board}" for board in boards)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["variant"], f"{row['train_params']:,} → {row['params']:,}",
                  *(f"{m['ua']:.3f} / {m['wf1']:.3f}" for m in row["metrics"].values()),
-                 f"{row['agreement']:.2%} of {row['test_examples']}", f"{row['model_bytes']:,}", f"{row['arena_bytes']:,}",
+                 f"{row['agreement']:.2%} of {row['test_examples']}", f"{row['model_bytes']:,}",
+                 f"{row['arena_bytes']:,}",
                  *(f"{'yes' if b['fits'] else 'NO'} (RAM {b['ram_used']:,} / {b['ram_budget']:,})"
                    for b in row["boards"].values())]
         lines.append("| " + " | ".join(cells) + " |")
@@ -84,14 +88,17 @@ def summary_markdown(rows: list[dict], baselines: dict | None = None, reports: s
     def ref(text: str, name: str) -> str:
         return f"[{text}]({name})" if reports is None else f"{text} `{reports}/{name}`"
 
-    cards = "\n".join(f"- {row['variant']}: {ref('model card', row['variant'] + '-model-card.md')}, "
-                      f"{ref('confusion matrix of int8 on TFLite Micro', row['variant'] + '-confusion-tflm.png')}"
-                      for row in rows)
-    return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are recognized.\n\n"
+    cards = "\n".join(
+        f"- {row['variant']}: {ref('model card', row['variant'] + '-model-card.md')}, "
+        f"{ref('confusion matrix of int8 on TFLite Micro', row['variant'] + '-confusion-tflm.png')}"
+        for row in rows)
+    return ("SYNTHETIC demo data: the numbers show the pipeline works, not how well emotions are "
+            "recognized.\n\n"
             + "\n".join(lines) + "\n\n" + cards + "\n")
 
 
-def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (), echo: Callable[[str], None] = print) -> dict:
+def run_demo(out: str | Path = "runs", overrides: list[str] | tuple = (),
+             echo: Callable[[str], None] = print) -> dict:
     """Every stage for both variants (resuming what is done), then the table; also written to
     <out>/demo/reports/demo-summary.{md,json}."""
     from ser_reparam.pipeline import run_pipeline

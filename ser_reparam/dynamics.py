@@ -66,7 +66,8 @@ class WeightDynamics(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         for name, layer in self.layers.items():
             kernel = kernel_of(layer)
-            self.steps[name].append(float(np.linalg.norm(kernel - self.last[name]) / np.linalg.norm(self.last[name])))
+            self.steps[name].append(float(np.linalg.norm(kernel - self.last[name])
+                                          / np.linalg.norm(self.last[name])))
             self.last[name] = kernel
 
     def on_epoch_end(self, epoch, logs=None):
@@ -80,4 +81,5 @@ class WeightDynamics(keras.callbacks.Callback):
                 "grad_norm": float(np.linalg.norm(kernel_gradient(self.model, layer, x, y)))})
             self.steps[name] = []
         if self.test is not None and self.score is not None:
-            self.test_ua.append(float(self.score(self.model.predict(self.test[0], batch_size=256, verbose=0))))
+            self.test_ua.append(float(self.score(self.model.predict(self.test[0], batch_size=256,
+                                                                    verbose=0))))

@@ -33,7 +33,8 @@ def functionals(jobs: list[dict]) -> dict[str, np.ndarray]:
         done = subprocess.run([sys.executable, "-m", "ser_reparam.egemaps", str(out)], input=lines, text=True,
                               capture_output=True, check=False)
         if done.returncode != 0:
-            raise DataError(f"openSMILE (eGeMAPS) failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+            raise DataError("openSMILE (eGeMAPS) failed: "
+                            f"{done.stderr.strip().splitlines()[-1:] or done.returncode}")
         with np.load(out, allow_pickle=False) as saved:
             return dict(zip(saved["keys"].tolist(), saved["values"]))
     finally:

@@ -108,8 +108,9 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict:
 
 def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict) -> tuple[dict, dict]:
     """The whole-window int8 file and, when stage 05 wrote them, the int8 streaming pieces side by
-    side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model RAM (arena, or the pieces' arenas + the application
-    state: stream_geometry.model_ram_bytes), flash (.tflite bytes; the whole-window file carries the
+    side: arenas measured with the TFLite Micro interpreter (interpreters.tflm_arena_bytes), model
+    RAM (arena, or the pieces' arenas + the application state: stream_geometry.model_ram_bytes),
+    flash (.tflite bytes; the whole-window file carries the
     run's metadata entry, the pieces none); and the runs of the test split streamed through the
     pieces on LiteRT and TFLM, {name: (logits, entry)}, for the caller to score."""
     from ser_reparam.models.stream_geometry import PIECES, InterpreterPieces, model_ram_bytes, stream_window
@@ -117,8 +118,10 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_bytes
 
     whole, blob = results["tflm_int8"], layout.tflite("int8").read_bytes()
-    out = {"whole_window": {"arena_bytes": whole["arena_bytes"], "state_bytes": 0, "ram_bytes": whole["arena_bytes"],
-                            "flash_bytes": whole["bytes"], "metadata_bytes": len(blob) - len(strip_metadata(blob)),
+    out = {"whole_window": {"arena_bytes": whole["arena_bytes"], "state_bytes": 0,
+                            "ram_bytes": whole["arena_bytes"],
+                            "flash_bytes": whole["bytes"],
+                            "metadata_bytes": len(blob) - len(strip_metadata(blob)),
                             "ms_per_clip": whole["ms_per_clip"]}}
     record = json.loads(layout.quantize_record.read_text()).get("streaming", {"streams": False})
     if not record.get("streams"):
@@ -131,7 +134,8 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
     flash, runs = sum(map(len, blobs.values())), {}
     for name, interpreter in (("litert_int8_streaming", LiteRTModel), ("tflm_int8_streaming", TFLMModel)):
         runner = InterpreterPieces(blobs, interpreter)
-        window = SimpleNamespace(predict_one=lambda features, runner=runner: stream_window(runner, pieces.geometry, features))
+        window = SimpleNamespace(
+            predict_one=lambda features, runner=runner: stream_window(runner, pieces.geometry, features))
         streamed, ms = _timed_predict(window, x)
         runs[name] = (streamed, {"bytes": flash, "ms_per_clip": ms})
     out["streaming"] = {"streams": True, "arena_bytes": arenas, "state_bytes": record["state_bytes"],
@@ -143,13 +147,16 @@ def compare_deployments(layout: RunLayout, folded, x: np.ndarray, results: dict)
 
 def evaluation_markdown(report: dict) -> str:
     lines = [f"### {report['variant']} (seed {report['seed']}, {report['test_examples']} test examples)", "",
-             "| model | WA | UA | WF1 | MF1 | bytes | TFLM arena | ms / clip |", "|---|---|---|---|---|---|---|---|"]
+             "| model | WA | UA | WF1 | MF1 | bytes | TFLM arena | ms / clip |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, m in report["models"].items():
         lines.append(f"| {name} | {m['wa']:.3f} | {m['ua']:.3f} | {m['wf1']:.3f} | {m['mf1']:.3f} | "
                      f"{m.get('bytes', '—')} | {m.get('arena_bytes', '—')} | "
                      f"{m['ms_per_clip']:.2f} |" if "ms_per_clip" in m else
-                     f"| {name} | {m['wa']:.3f} | {m['ua']:.3f} | {m['wf1']:.3f} | {m['mf1']:.3f} | — | — | — |")
-    lines += ["", "| pair | argmax agreement | labels differ (of them at tied top logits) | max abs logit difference |",
+                     f"| {name} | {m['wa']:.3f} | {m['ua']:.3f} | {m['wf1']:.3f} | {m['mf1']:.3f} | — | — | "
+                     "— |")
+    lines += ["", "| pair | argmax agreement | labels differ (of them at tied top logits) | max abs logit "
+                  "difference |",
               "|---|---|---|---|"]
     lines += [f"| {pair} | {p['argmax_agreement']:.4f} | {_differ(p)} | {p['max_logit_diff']:.2e} |"
               for pair, p in report["pairs"].items()]
@@ -158,8 +165,10 @@ def evaluation_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-DEPLOYMENT_HEADER = ("int8 deployment", "TFLM arena bytes", "model RAM bytes (arenas + state)", "flash bytes (.tflite)",
-                     "UA / WF1 LiteRT", "UA / WF1 TFLM", "argmax = whole window (TFLM)", "host ms / clip (TFLM)")
+DEPLOYMENT_HEADER = ("int8 deployment", "TFLM arena bytes", "model RAM bytes (arenas + state)",
+                     "flash bytes (.tflite)",
+                     "UA / WF1 LiteRT", "UA / WF1 TFLM", "argmax = whole window (TFLM)",
+                     "host ms / clip (TFLM)")
 STREAMING_RUNNERS = ("litert_int8", "tflm_int8", "litert_int8_streaming", "tflm_int8_streaming")
 
 
@@ -170,13 +179,16 @@ def deployment_rows(report: dict) -> list[list[str]]:
     models, pairs, deployments = report["models"], report["pairs"], report["deployments"]
     whole = deployments["whole_window"]
     rows = [["whole window", f"{whole['arena_bytes']:,}", f"{whole['ram_bytes']:,}",
-             f"{whole['flash_bytes']:,} (metadata {whole['metadata_bytes']:,})", _ua_wf1(models["litert_int8"]),
+             f"{whole['flash_bytes']:,} (metadata {whole['metadata_bytes']:,})",
+             _ua_wf1(models["litert_int8"]),
              _ua_wf1(models["tflm_int8"]), "—", f"{whole['ms_per_clip']:.2f}"]]
     streaming = deployments["streaming"]
     if not streaming["streams"]:
-        return rows + [["streaming", f"does not stream: {streaming['why']}", *[""] * (len(DEPLOYMENT_HEADER) - 2)]]
+        return rows + [["streaming", f"does not stream: {streaming['why']}",
+                        *[""] * (len(DEPLOYMENT_HEADER) - 2)]]
     rows.append([f"streaming (step / attend / classify, state {streaming['state_bytes']:,} B)",
-                 " / ".join(f"{v:,}" for v in streaming["arena_bytes"].values()), f"{streaming['ram_bytes']:,}",
+                 " / ".join(f"{v:,}" for v in streaming["arena_bytes"].values()),
+                 f"{streaming['ram_bytes']:,}",
                  f"{streaming['flash_bytes']:,}", _ua_wf1(models["litert_int8_streaming"]),
                  _ua_wf1(models["tflm_int8_streaming"]),
                  _agreement_cell(pairs["tflm_int8 vs tflm_int8_streaming"], report["test_examples"]),

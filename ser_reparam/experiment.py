@@ -28,7 +28,8 @@ def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
         return [config]
     source = _prepared(config)
     count = len(speaker_folds(read_manifest(source), config.data.cv_folds))
-    return [dataclasses.replace(config, data=dataclasses.replace(config.data, cv_fold=k)) for k in range(count)]
+    return [dataclasses.replace(config, data=dataclasses.replace(config.data, cv_fold=k))
+            for k in range(count)]
 
 
 def _prepared(config: ExperimentConfig) -> Path:
@@ -93,7 +94,8 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
 
 def feature_store(config: ExperimentConfig) -> FeatureStore:
     return FeatureStore(RunLayout(config).manifest, Path(config.data.root), RunLayout(config).features,
-                        config.frontend, Window(config.data.window_seconds, config.data.split_long, config.data.norm))
+                        config.frontend,
+                        Window(config.data.window_seconds, config.data.split_long, config.data.norm))
 
 
 def save_run_config(config: ExperimentConfig) -> None:
@@ -107,8 +109,9 @@ def _saved_config(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise ConfigError(f"{path} is not a readable config ({type(error).__name__}: {error}): stage 03 writes "
-                          "it; restore it, or re-run stage 03 (ser-reparam train --config <your config>)") from None
+        raise ConfigError(f"{path} is not a readable config ({type(error).__name__}: {error}): stage 03 "
+                          "writes it; restore it, or re-run stage 03 (ser-reparam train --config <your "
+                          "config>)") from None
 
 
 def _root_from(config: ExperimentConfig, runs_dir: Path) -> str:

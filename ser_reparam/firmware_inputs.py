@@ -48,7 +48,8 @@ def split_clips(config, count: int) -> list[dict]:
             pcm = np.frombuffer(wav.readframes(size), "<i2")
         clips.append({"utt_id": utt.utt_id, "label": utt.label, "file": path, "pcm": pcm})
     if not clips:
-        raise StageError(f"{store.manifest}: no test-split clip is at least one window ({window.seconds:g} s) long")
+        raise StageError(f"{store.manifest}: no test-split clip is at least one window "
+                         f"({window.seconds:g} s) long")
     return clips
 
 
@@ -99,8 +100,10 @@ def firmware_inputs(config, board_key: str, count: int) -> tuple[Path, FirmwareI
     blobs = model_blobs(config, record)
     if streams(record):
         audio = stream_audio(config, count)
-        return bundle, FirmwareInputs(blobs, stream={**audio, "features": model_features(config, audio["pcm"])})
-    clips = [{**clip, "features": model_features(config, clip["pcm"])} for clip in split_clips(config, count)]
+        features = model_features(config, audio["pcm"])
+        return bundle, FirmwareInputs(blobs, stream={**audio, "features": features})
+    clips = [{**clip, "features": model_features(config, clip["pcm"])}
+             for clip in split_clips(config, count)]
     return bundle, FirmwareInputs(blobs, clips=clips)
 
 

@@ -103,7 +103,8 @@ class HRFDense(keras.layers.Layer):
             self.kernels.append(self.add_weight(
                 name=f"kernel_{i}", shape=shape, initializer=_fresh(self.kernel_initializer, i),
                 regularizer=self.kernel_regularizer, trainable=True))
-            if self.use_bias:  # inner biases start at 0, so the folded bias starts as bias_initializer gives it
+            # inner biases start at 0, so the folded bias starts as bias_initializer gives it
+            if self.use_bias:
                 self.biases.append(self.add_weight(
                     name=f"bias_{i}", shape=(shape[1],),
                     initializer=_fresh(self.bias_initializer, i) if i == len(shapes) - 1 else "zeros",
@@ -217,8 +218,8 @@ class NormedHRFDense(HRFDense):
         self.beta = self.add_weight(name="norm_beta", shape=channels, initializer="zeros")
         self.moving_mean = self.add_weight(name="norm_moving_mean", shape=channels, initializer="zeros",
                                            trainable=False)
-        self.moving_variance = self.add_weight(name="norm_moving_variance", shape=channels, initializer="ones",
-                                               trainable=False)
+        self.moving_variance = self.add_weight(name="norm_moving_variance", shape=channels,
+                                               initializer="ones", trainable=False)
         super().build(input_shape)
 
     def _normalize(self, inputs, mean, variance):
@@ -230,7 +231,8 @@ class NormedHRFDense(HRFDense):
         def batch_statistics():
             mean, variance = tf.nn.moments(inputs, axes=list(range(inputs.shape.rank - 1)))
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum
+                                        + variance * (1.0 - self.momentum))
             return self._normalize(inputs, mean, variance)
 
         normalized = tf.__internal__.smart_cond.smart_cond(
@@ -242,8 +244,8 @@ class NormedHRFDense(HRFDense):
         """deHRF with the inference-mode normalization: W' = diag(s)·W, b' = t·W + b (float64)."""
         kernel, bias = super().folded_weights()
         kernel = kernel.astype(np.float64)
-        scale = self.gamma.numpy().astype(np.float64) / np.sqrt(self.moving_variance.numpy().astype(np.float64)
-                                                                 + self.epsilon)
+        scale = self.gamma.numpy().astype(np.float64) / np.sqrt(
+            self.moving_variance.numpy().astype(np.float64) + self.epsilon)
         shift = self.beta.numpy().astype(np.float64) - self.moving_mean.numpy().astype(np.float64) * scale
         bias = shift @ kernel + (bias.astype(np.float64) if bias is not None else 0.0)
         return (scale[:, None] * kernel).astype(np.float32), bias.astype(np.float32)
@@ -254,7 +256,8 @@ class NormedHRFDense(HRFDense):
 
 def dense_config(hrf_config: dict) -> dict:
     """The config of the plain `Dense` an HRFDense config folds into (same name, units, activation)."""
-    return {k: v for k, v in hrf_config.items() if k not in ("ratio", "depth", "momentum", "epsilon", "init", "step")}
+    return {k: v for k, v in hrf_config.items()
+            if k not in ("ratio", "depth", "momentum", "epsilon", "init", "step")}
 
 
 def _chain(hrf: dict) -> dict:
@@ -263,7 +266,8 @@ def _chain(hrf: dict) -> dict:
             "step": hrf.get("step", 1.0)}
 
 
-def make_dense(units: int, hrf: dict | None = None, normalize_input: bool = False, **kwargs) -> keras.layers.Layer:
+def make_dense(units: int, hrf: dict | None = None, normalize_input: bool = False,
+               **kwargs) -> keras.layers.Layer:
     """`HRFDense(units, **hrf)` when an HRF spec {"ratio": r, "depth": d} is given, else `Dense`;
     with `normalize_input`, a NormedHRFDense (depth 0 without an HRF spec).
 

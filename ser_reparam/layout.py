@@ -131,7 +131,8 @@ class RunLayout:
     def deployed_seed(self) -> int:
         """The seed stage 04 chose to deploy."""
         if not self.fold_record.exists():
-            raise StageError(f"stage 05+: no folded model in {self.folded_dir} — run stage 04 (ser-reparam fold)")
+            raise StageError(f"stage 05+: no folded model in {self.folded_dir} — run stage 04 (ser-reparam "
+                             "fold)")
         return json.loads(self.fold_record.read_text())["deployed_seed"]
 
     def folded_model(self, seed: int | None = None) -> Path:
@@ -228,4 +229,5 @@ def variant_dir_of_seed_metrics(path: Path) -> Path:
 def baselines_files(run_dir: str | Path) -> list[Path]:
     """The baselines' records under an experiment folder, of every speaker fold."""
     run_dir = Path(run_dir)
-    return sorted([*run_dir.glob(BASELINES), *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{BASELINES}"))])
+    return sorted([*run_dir.glob(BASELINES),
+                   *(p for cv in CV_GLOBS for p in run_dir.glob(f"{cv}/{BASELINES}"))])

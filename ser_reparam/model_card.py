@@ -26,7 +26,8 @@ LIMITS = """\
   mixed, noisier and recorded with other microphones; expect clearly lower accuracy there, and measure
   on recordings of the intended use before relying on the labels.
 - Few speakers. A test split of a few held-out speakers measures one draw; results vary by speaker
-  (see the leave-one-speaker-out cross-validation in docs/results-real-speech.md), and the training speakers' language,
+  (see the leave-one-speaker-out cross-validation in docs/results-real-speech.md), and the training \
+speakers' language,
   age and culture limit what the model has seen.
 - Windows. The model sees fixed windows (length above); longer audio is classified per window and the
   logits averaged; a window without speech still gets a label.
@@ -79,7 +80,8 @@ def _json(path: Path) -> dict | None:
 
 def _metric_row(name: str, metrics: dict) -> str:
     recall = " | ".join("—" if r is None else f"{r:.2f}" for r in recalls(metrics["confusion"]))
-    return f"| {name} | {metrics['wa']:.3f} | {metrics['ua']:.3f} | {metrics['wf1']:.3f} | {metrics['mf1']:.3f} | {recall} |"
+    return (f"| {name} | {metrics['wa']:.3f} | {metrics['ua']:.3f} | {metrics['wf1']:.3f} | "
+            f"{metrics['mf1']:.3f} | {recall} |")
 
 
 def evaluate_with_card(config) -> dict:
@@ -112,49 +114,57 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
     seed_record = fold["seeds"][str(fold["deployed_seed"])]
     rows = read_manifest(layout.manifest)
     counts = collections.Counter((u.split, u.label) for u in rows)
-    speakers = {split: len({u.speaker for u in rows if u.split == split}) for split in sorted({u.split for u in rows})}
+    speakers = {split: len({u.speaker for u in rows if u.split == split})
+                for split in sorted({u.split for u in rows})}
 
     lines = [f"# Model card: {evaluation['variant']} ({config.name})", "",
              f"Written by ser-reparam stage 07 from this run's records. Deployed file: "
-             f"`quantized/{deployed}.tflite` (seed {fold['deployed_seed']}, chosen by {fold['selected_by']}).", ""]
+             f"`quantized/{deployed}.tflite` (seed {fold['deployed_seed']}, chosen by "
+             f"{fold['selected_by']}).", ""]
     if config.data.dataset == "demo":
         lines += ["**SYNTHETIC demo data**: the numbers below show that the pipeline works, not how well "
                   "emotions are recognized.", ""]
     lines += ["## Model", "",
-              f"- Architecture: {config.model.arch}, preset {config.model.preset}, HRF {config.model.hrf or 'none'} "
+              f"- Architecture: {config.model.arch}, preset {config.model.preset}, HRF "
+              f"{config.model.hrf or 'none'} "
               "(folded away before deployment: the deployed graph is the plain model)",
-              f"- Parameters: {seed_record['params_before']:,} trained → {seed_record['params_after']:,} deployed; "
-              f"MACs per window {seed_record['macs_after']:,}",
-              f"- Input: {config.data.window_seconds:g} s windows, {config.frontend.num_features} features per "
-              f"{config.frontend.frame_step_ms:g} ms frame ({config.frontend.num_filters} log-Mel energies, deltas, "
-              "delta-deltas), normalized with training-split statistics",
+              f"- Parameters: {seed_record['params_before']:,} trained → {seed_record['params_after']:,} "
+              f"deployed; MACs per window {seed_record['macs_after']:,}",
+              f"- Input: {config.data.window_seconds:g} s windows, {config.frontend.num_features} features "
+              f"per {config.frontend.frame_step_ms:g} ms frame ({config.frontend.num_filters} log-Mel "
+              "energies, deltas, delta-deltas), normalized with training-split statistics",
               f"- Output: {len(labels)} classes: {', '.join(labels)}", ""]
     deployed_entry = quant["models"][deployed]
     q = _quantization(layout.tflite(deployed))
     lines += ["## Quantization and size", "",
-              f"- {deployed}: full-integer int8 ({'quantization-aware fine-tuning' if deployed == 'qat_int8' else 'post-training'}), "
-              f"per-channel convolution weights, dense weights per {'channel' if quant['per_channel_dense'] else 'tensor'}, "
-              f"{quant['representative_examples']} calibration examples from the training split",
+              f"- {deployed}: full-integer int8 "
+              f"({'quantization-aware fine-tuning' if deployed == 'qat_int8' else 'post-training'}), "
+              "per-channel convolution weights, dense weights per "
+              f"{'channel' if quant['per_channel_dense'] else 'tensor'}, {quant['representative_examples']} "
+              "calibration examples from the training split",
               f"- Input int8 scale {q['input']['scale']:.6g}, zero point {q['input']['zero_point']}; "
               f"output int8 scale {q['output']['scale']:.6g}, zero point {q['output']['zero_point']}",
               f"- File: {deployed_entry['bytes']:,} bytes (with its metadata); TFLite Micro tensor arena "
-              f"{tflm['arena_bytes']:,} bytes (measured)", f"- Operators: {', '.join(deployed_entry['ops'])}", ""]
+              f"{tflm['arena_bytes']:,} bytes (measured)", f"- Operators: {', '.join(deployed_entry['ops'])}",
+              ""]
     lines += ["## Data and split", "",
               f"- Dataset: {config.data.dataset}; validation: {config.data.val}; "
-              f"{'speaker fold ' + str(config.data.cv_fold) + ' of ' + str(config.data.cv_folds) if config.data.cv_fold is not None else 'the protocol split'}",
-              "", "| split | speakers | " + " | ".join(labels) + " | total |", "|---|---|" + "---|" * (len(labels) + 1)]
+              f"{'speaker fold ' + str(config.data.cv_fold) + ' of ' + str(config.data.cv_folds) if config.data.cv_fold is not None else 'the protocol split'}",  # noqa: E501
+              "", "| split | speakers | " + " | ".join(labels) + " | total |",
+              "|---|---|" + "---|" * (len(labels) + 1)]
     for split, n in speakers.items():
         per = [counts[(split, label)] for label in labels]
         lines.append(f"| {split} | {n} | " + " | ".join(map(str, per)) + f" | {sum(per)} |")
     lines += ["", "## Test metrics (per utterance)", "",
-              f"{evaluation['test_examples']} test windows, {tflm['count']} utterances. Recall per class in the "
-              "last columns; baselines and chance on the same split.", "",
+              f"{evaluation['test_examples']} test windows, {tflm['count']} utterances. Recall per class in "
+              "the last columns; baselines and chance on the same split.", "",
               "| model | WA | UA | WF1 | MF1 | " + " | ".join(f"recall {label}" for label in labels) + " |",
               "|---|---|---|---|---|" + "---|" * len(labels)]
     lines += [_metric_row(title, models[name]) for name, title in CARD_RUNNERS if name in models]
     for name, metrics in baselines["models"].items():
         lines.append(_metric_row(BASELINES[name], metrics))
-    lines += ["", f"![confusion matrix of the deployed model on TFLite Micro]({layout.confusion_png.name})", ""]
+    lines += ["", f"![confusion matrix of the deployed model on TFLite Micro]({layout.confusion_png.name})",
+              ""]
     lines += ["## Boards", ""] + _board_lines(config) + ["", "## Limits", "", LIMITS]
     atomic_write_text(layout.model_card, "\n".join(lines))
     return {"card": layout.model_card, "confusion": layout.confusion_png}

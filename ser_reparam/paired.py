@@ -33,7 +33,7 @@ def difference(values: dict, reference: dict) -> dict | None:
 
 def per_run(runs: list[dict], metric: str) -> dict:
     """(fold, seed) → test metric of a model row's runs."""
-    return {(m.get("fold"), m["seed"]): m["test"][metric] for m in runs}
+    return {(m.get("cv_fold"), m["seed"]): m["test"][metric] for m in runs}
 
 
 def per_fold(by_run: dict) -> dict:

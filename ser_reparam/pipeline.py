@@ -60,8 +60,10 @@ def _corpus_listing(config: ExperimentConfig) -> dict[str, str]:
     if config.data.dataset == DEMO_DATASET:
         return {}
     root = Path(config.data.root)
-    entries = [f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}" for p in _files([root])]
-    return {f"{root} (listing of {len(entries)} files)": hashlib.sha256("\n".join(entries).encode()).hexdigest()}
+    entries = [f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}"
+               for p in _files([root])]
+    return {f"{root} (listing of {len(entries)} files)":
+            hashlib.sha256("\n".join(entries).encode()).hexdigest()}
 
 
 def record_path(config: ExperimentConfig, stage: Stage) -> Path:

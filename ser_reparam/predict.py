@@ -99,7 +99,8 @@ class Predictor:
         self.std = np.asarray(metadata["normalization"]["std"], np.float32)
 
     @classmethod
-    def from_tflite(cls, path: str | os.PathLike, backend: str = "tflm", hop_s: float | None = None) -> "Predictor":
+    def from_tflite(cls, path: str | os.PathLike, backend: str = "tflm",
+                    hop_s: float | None = None) -> "Predictor":
         """A deployed .tflite on `tflm` or `litert`; its metadata supplies everything else."""
         from ser_reparam.tflite.interpreters import DEFAULT_TFLM_ARENA, LiteRTModel, TFLMModel
         from ser_reparam.tflite.metadata import read_metadata

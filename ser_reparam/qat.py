@@ -43,7 +43,8 @@ class BlockQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
 
     def get_weights_and_quantizers(self, layer):
         return [(getattr(getattr(layer, sub), attr),
-                 quantizers.LastValueQuantizer(num_bits=8, per_axis=False, symmetric=True, narrow_range=False))
+                 quantizers.LastValueQuantizer(num_bits=8, per_axis=False, symmetric=True,
+                                               narrow_range=False))
                 for sub, attr in self.kernels]
 
     def get_activations_and_quantizers(self, layer):
@@ -57,7 +58,8 @@ class BlockQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         pass
 
     def get_output_quantizers(self, layer):
-        return [quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+        return [quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                  narrow_range=False)]
 
     def get_config(self):
         return {"kernels": self.kernels}

@@ -36,26 +36,28 @@ def representative_examples(x: np.ndarray, y: np.ndarray, count: int, num_classe
 def quantize_pieces(pieces, examples: np.ndarray, per_channel_dense: bool = True,
                     whole: bytes | None = None) -> tuple[dict[str, bytes], bytes | None]:
     """int8 step, attend and classify calibrated on what they see when the float pieces stream
-    `examples` (training windows): step on every step window, attend on every chunk, classify on every window's encoded
-    steps — the values the whole-window model is calibrated on. With `whole` (the whole-window
-    int8 file, calibrated on the same examples), the pieces and it are made to compute the same
-    int8 values: the whole-window subsampling takes step's scales (quantized_like_twins), attend and classify
-    take the whole-window scales of their weighted ops, and each piece reads its inputs in the
-    scale the previous one writes them (read_in_scales_of). Returns the pieces and `whole` as
-    changed (None without it)."""
+    `examples` (training windows): step on every step window, attend on every chunk, classify on
+    every window's encoded steps — the values the whole-window model is calibrated on. With
+    `whole` (the whole-window int8 file, calibrated on the same examples), the pieces and it are
+    made to compute the same int8 values: the whole-window subsampling takes step's scales
+    (quantized_like_twins), attend and classify take the whole-window scales of their weighted
+    ops, and each piece reads its inputs in the scale the previous one writes them
+    (read_in_scales_of). Returns the pieces and `whole` as changed (None without it)."""
     trace: dict = {}
     runner = KerasPieces(pieces)
     for features in examples:
         stream_window(runner, pieces.geometry, features, trace)
     data = calibration_examples(trace)
-    blobs = {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]), per_channel_dense)
+    blobs = {name: convert_piece(getattr(pieces, name), "int8", lambda name=name: iter(data[name]),
+                                 per_channel_dense)
              for name in PIECES}
     if whole is not None:
         whole = quantized_like_twins(whole, blobs["step"])
         for name in ("attend", "classify"):
             blobs[name] = quantized_like_twins(blobs[name], whole, inputs=True)
     heads = pieces.geometry.heads  # attend's inputs: queries, each head's keys, each head's values
-    blobs["attend"] = read_in_scales_of(blobs["attend"], {1 + i: (blobs["step"], 1 + i // heads) for i in range(2 * heads)})
+    blobs["attend"] = read_in_scales_of(blobs["attend"],
+                                        {1 + i: (blobs["step"], 1 + i // heads) for i in range(2 * heads)})
     blobs["classify"] = read_in_scales_of(blobs["classify"], {0: (blobs["attend"], 0)})
     return blobs, whole
 
@@ -140,14 +142,17 @@ def quantize_run(config: ExperimentConfig) -> dict:
         pieces, streaming = None, {"streams": False, "why": str(why)}
     for name, model, mode in plan:
         blob = to_tflite(model, mode, lambda: iter(calibration), config.quantize.per_channel_dense)
-        if name == "int8" and pieces is not None:  # the pieces and the int8 file computing the same int8 values
-            piece_blobs, blob = quantize_pieces(pieces, calibration, config.quantize.per_channel_dense, whole=blob)
+        # the pieces and the int8 file computing the same int8 values
+        if name == "int8" and pieces is not None:
+            piece_blobs, blob = quantize_pieces(pieces, calibration, config.quantize.per_channel_dense,
+                                                whole=blob)
             streaming = write_pieces(pieces, piece_blobs, layout)
         ops = audit_ops(blob, where=f"stage 05 (quantize): the {name} model of {layout.variant}")
         slim = slim_tflite(blob)
         slim = embed_metadata(slim, run_metadata(config, slim, name))
         atomic_write_bytes(layout.tflite(name), slim)
-        record["models"][name] = {"file": layout.tflite(name).name, "bytes": len(slim), "mode": mode, "ops": ops,
+        record["models"][name] = {"file": layout.tflite(name).name, "bytes": len(slim), "mode": mode,
+                                  "ops": ops,
                                   "float_ops": float_ops(blob) if mode != "float" else []}
         if name == "qat_int8":
             record["models"][name]["qat"] = {**qat, "select": f"validation {config.training.select}",

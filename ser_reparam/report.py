@@ -8,9 +8,9 @@ std over seeds — over folds × seeds for a speaker cross-validation (runs/<nam
 Params and MACs of the deployed (folded) model, and each row's paired difference from a
 reference row (ser_reparam.paired: same fold, same seed). A row with collapsed runs (metrics.json
 `collapsed`) is marked and counted. Several run folders (one per config) give one row per
-experiment and variant, so two recipes on the same folds and seeds are compared pair by pair. Plots: the confusion
-matrix per row (summed over seeds, rows normalized) and metric vs expansion ratio, HRF depth
-and activation wherever a sweep varied them (the paper's Figures 4–12).
+experiment and variant, so two recipes on the same folds and seeds are compared pair by pair.
+Plots: the confusion matrix per row (summed over seeds, rows normalized) and metric vs expansion
+ratio, HRF depth and activation wherever a sweep varied them (the paper's Figures 4–12).
 """
 from __future__ import annotations
 
@@ -53,13 +53,22 @@ def variant_info(model: dict) -> dict:
 
 def row_name(info: dict) -> str:
     if not info["places"]:
-        name = "Original" if info["preset"] == "original" else ("Lightweight" if info["preset"] == "lightweight"
+        name = "Original" if info["preset"] == "original" else ("Lightweight"
+                                                                if info["preset"] == "lightweight"
                                                                  else f"No HRF [{info['preset']}]")
     else:
         name = "ALL" if info["all"] else " & ".join(PAPER_NAMES[p] for p in info["places"])
         if (info["ratio"], info["depth"]) != (DEFAULT_RATIO, DEFAULT_DEPTH) or info["mixed"]:
             name += f" (r={info['ratio']}, N={info['depth']})"
     return name + (f" [{info['activation']}]" if info["activation"] else "")
+
+
+def with_cv_fold(record: dict) -> dict:
+    """A metrics.json / baselines.json record with its speaker fold under "cv_fold" (records written
+    before the rename say "fold")."""
+    legacy = record.pop("fold", None)
+    record.setdefault("cv_fold", legacy)
+    return record
 
 
 def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
@@ -74,12 +83,13 @@ def collect(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]]:
             raise MissingInputError(f"no trained seeds (*/train/seed-*/{SEED_METRICS}) under {run_dir}; "
                                     "run `ser-reparam train` or `sweep` first")
         for path in paths:
-            metrics = json.loads(path.read_text())
+            metrics = with_cv_fold(json.loads(path.read_text()))
             config = saved_config_in(variant_dir_of_seed_metrics(path))
             if not config.is_file():
                 raise MissingInputError(f"{config} is missing: the report reads each variant's saved config; "
                                         f"train the variant again (ser-reparam train) to write it")
-            metrics["info"] = {**variant_info(json.loads(config.read_text())["model"]), "experiment": prefix[:-1]}
+            metrics["info"] = {**variant_info(json.loads(config.read_text())["model"]),
+                               "experiment": prefix[:-1]}
             found[prefix + metrics["variant"]].append(metrics)
     return dict(found)
 
@@ -98,17 +108,22 @@ def collect_baselines(run_dirs: list[str | os.PathLike]) -> dict[str, list[dict]
     found, seen = defaultdict(list), set()
     for run_dir in run_dirs:
         for path in baselines_files(run_dir):
-            record = json.loads(path.read_text())
+            record = with_cv_fold(json.loads(path.read_text()))
             for name, metrics in record["models"].items():
-                if (name, record.get("fold")) not in seen:
-                    seen.add((name, record.get("fold")))
-                    found[name].append({**metrics, "fold": record.get("fold"), "labels": record["labels"]})
+                if (name, record["cv_fold"]) not in seen:
+                    seen.add((name, record["cv_fold"]))
+                    found[name].append({**metrics, "cv_fold": record["cv_fold"], "labels": record["labels"]})
     return dict(found)
+
+
+def _cv_folds(runs: list[dict]) -> list[int]:
+    return sorted({m["cv_fold"] for m in runs if m["cv_fold"] is not None})
 
 
 def _metric_cells(row: dict, values: dict[str, list[float]]) -> None:
     for key in METRIC_KEYS:
-        row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])), "values": values[key]}
+        row[key] = {"mean": float(np.mean(values[key])), "std": float(np.std(values[key])),
+                    "values": values[key]}
 
 
 def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | None = None,
@@ -121,11 +136,12 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
 
     rows = []
     for variant in sorted(found, key=lambda v: _order(found[v][0]["info"])):
-        runs = sorted(found[variant], key=lambda m: (m.get("fold") if m.get("fold") is not None else -1, m["seed"]))
+        runs = sorted(found[variant],
+                      key=lambda m: (m["cv_fold"] if m["cv_fold"] is not None else -1, m["seed"]))
         info = runs[0]["info"]
         name = f"{info['experiment']}: {row_name(info)}" if info.get("experiment") else row_name(info)
         row = {"variant": variant, "name": name, "info": info, "seeds": sorted({m["seed"] for m in runs}),
-               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
+               "cv_folds": _cv_folds(runs), "runs": len(runs),
                "collapsed": sum(bool(m.get("collapsed")) for m in runs),
                "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
                "confusion": np.sum([m["test"]["confusion"] for m in runs], axis=0).tolist()}
@@ -135,11 +151,12 @@ def aggregate(found: dict[str, list[dict]], baselines: dict[str, list[dict]] | N
     for name in [n for n in BASELINES if n in (baselines or {})]:
         runs = baselines[name]
         row = {"variant": name, "name": BASELINES[name], "baseline": True, "seeds": [],
-               "folds": sorted({m["fold"] for m in runs if m.get("fold") is not None}), "runs": len(runs),
-               "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"], "labels": runs[0]["labels"],
+               "cv_folds": _cv_folds(runs), "runs": len(runs),
+               "collapsed": 0, "params": runs[0]["params"], "macs": runs[0]["macs"],
+               "labels": runs[0]["labels"],
                "confusion": np.sum([m["confusion"] for m in runs], axis=0).tolist()}
         _metric_cells(row, {key: [m[key] for m in runs] for key in METRIC_KEYS})
-        row["by_fold"] = {m.get("fold"): m[metric] for m in runs}
+        row["by_cv_fold"] = {m["cv_fold"]: m[metric] for m in runs}
         rows.append(row)
     _pair_with_reference(rows, against, metric)
     return rows
@@ -155,7 +172,7 @@ def _pair_with_reference(rows: list[dict], against: str | None, metric: str) -> 
                                   models[0] if models else None)
     for row in rows:
         row["against"] = reference["name"] if reference else None
-        by_fold = row.pop("by_fold", None)
+        by_fold = row.pop("by_cv_fold", None)
         if reference is None or row is reference:
             row["paired"] = None
         elif row.get("baseline"):
@@ -163,7 +180,8 @@ def _pair_with_reference(rows: list[dict], against: str | None, metric: str) -> 
         else:
             row["paired"] = paired.difference(row["by_run"], reference["by_run"])
     for row in models:
-        row["by_run"] = [[fold, seed, value] for (fold, seed), value in sorted(row["by_run"].items(), key=str)]
+        row["by_run"] = [[fold, seed, value]
+                         for (fold, seed), value in sorted(row["by_run"].items(), key=str)]
 
 
 def _size(n: int) -> str:
@@ -174,7 +192,7 @@ def _over(rows: list[dict]) -> str:
     """'3 seeds' or '8 folds × 3 seeds' (several counts joined by '/')."""
     models = [r for r in rows if not r.get("baseline")] or rows
     seeds = "/".join(map(str, sorted({len(r["seeds"]) for r in models})))
-    folds = "/".join(map(str, sorted({len(r["folds"]) for r in models})))
+    folds = "/".join(map(str, sorted({len(r["cv_folds"]) for r in models})))
     return f"{seeds} seeds" if folds == "0" else f"{folds} speaker folds × {seeds} seeds"
 
 
@@ -182,24 +200,28 @@ def markdown(rows: list[dict], title: str, metric: str = "ua") -> str:
     against = next((row["against"] for row in rows if row.get("against")), None)
     lines = [f"### {title}", "",
              f"Test metrics, mean ± std over {_over(rows)}; Params and MACs of the deployed (folded) model. "
-             "Baselines: utterance mean / std / min / max of the 78 features, or eGeMAPS v02's 88 functionals "
-             "(openSMILE), fitted on each training split; "
-             "chance = always the training split's most frequent class. runs = the (fold, seed) runs behind a "
-             f"row (a baseline: one per fold). Δ{metric.upper()}: the row minus {against or 'the reference'} "
+             "Baselines: utterance mean / std / min / max of the 78 features, or eGeMAPS v02's 88 "
+             "functionals (openSMILE), fitted on each training split; "
+             "chance = always the training split's most frequent class. runs = the (fold, seed) runs "
+             f"behind a row (a baseline: one per fold). Δ{metric.upper()}: the row minus "
+             f"{against or 'the reference'} "
              "on the same fold and seed (a baseline: per fold, against the seeds' mean), mean ± 95 % CI "
              "(pairs); a CI that holds 0 is no difference.", "",
-             f"| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs | Δ{metric.upper()} (95 % CI) |",
+             f"| which modules use HRF | WA | UA | WF1 | MF1 | Params | MACs | runs | Δ{metric.upper()} (95 "
+             "% CI) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" for k in METRIC_KEYS)
-        name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed" if row["collapsed"] else "")
-        size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]), _size(row["macs"]))
+        name = row["name"] + (f" ⚠ {row['collapsed']}/{row['runs']} runs collapsed"
+                              if row["collapsed"] else "")
+        size = ("—", "—") if row.get("baseline") and not row["params"] else (_size(row["params"]),
+                                                                             _size(row["macs"]))
         delta = "reference" if row.get("against") == row["name"] else paired.cell(row.get("paired"))
         lines.append(f"| {name} | {cells} | {size[0]} | {size[1]} | {row['runs']} | {delta} |")
     if any(row["collapsed"] for row in rows):
-        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a final "
-                  "training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); its numbers are "
-                  "in the mean."]
+        lines += ["", "⚠ collapsed: the run did not learn beyond the class prior (one predicted class, or a "
+                  "final training loss at the label-prior entropy: `collapse_reasons` in its metrics.json); "
+                  "its numbers are in the mean."]
     return "\n".join(lines) + "\n"
 
 
@@ -250,7 +272,8 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
         lines = defaultdict(list)
         for row, info in parsed:
             if info["places"]:
-                fixed = tuple(v for k, v in info.items() if k in ("ratio", "depth", "activation") and k != axis)
+                fixed = tuple(v for k, v in info.items()
+                              if k in ("ratio", "depth", "activation") and k != axis)
                 lines[(" & ".join(PAPER_NAMES[p] for p in info["places"]), fixed)].append(
                     (info[axis] or "default", row[metric]["mean"], row[metric]["std"]))
         lines = {key: sorted(points, key=lambda p: str(p[0]) if axis == "activation" else p[0])
@@ -260,7 +283,8 @@ def _plot_ablations(rows: list[dict], folder: Path, metric: str) -> list[Path]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for (name, _), points in lines.items():
             xs = [str(p[0]) for p in points]
-            ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3, label=name)
+            ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
+                        label=name)
         ax.set_xlabel({"ratio": "expansion ratio r", "depth": "HRF depth (extra layers)",
                        "activation": "activation"}[axis])
         ax.set_ylabel(metric.upper())

@@ -55,7 +55,8 @@ def parse_grid(items: list[str]) -> SweepGrid:
         if key in grid:
             bad = [v for v in grid[key] if not v.isdigit()]
             if bad:
-                raise InputError(f"--grid {key}={','.join(grid[key])}: {', '.join(bad)} is not a whole number")
+                raise InputError(f"--grid {key}={','.join(grid[key])}: {', '.join(bad)} is not a whole "
+                                 "number")
             grid[key] = tuple(int(v) for v in grid[key])
     return SweepGrid(**grid)
 
@@ -82,12 +83,13 @@ def check_shared_files(workdir: str, paths: list[str]) -> None:
 
     missing = [path for path in [workdir, *paths] if not os.path.exists(os.path.join(workdir, path))]
     if missing:
-        raise InputError(f"Ray node {socket.gethostname()} does not see {', '.join(missing)}: every node needs "
-                         f"the driver's files at the same paths (a shared file system mounted alike, and the "
-                         f"working directory {workdir}); see docs/training.md, 'Ray on a cluster'")
+        raise InputError(f"Ray node {socket.gethostname()} does not see {', '.join(missing)}: every node "
+                         "needs the driver's files at the same paths (a shared file system mounted alike, "
+                         f"and the working directory {workdir}); see docs/training.md, 'Ray on a cluster'")
 
 
-def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, workdir: str | None = None) -> dict:
+def _run_task(config_path: str, overrides: list[str], seed: int, threads: int,
+              workdir: str | None = None) -> dict:
     """One training run in a worker: load the config, train the seed, return its key numbers.
     `workdir` (Ray): the driver's working directory, where relative config paths point."""
     quiet_tensorflow()  # (Ray) a worker inherits the driver's TF_CPP_MIN_LOG_LEVEL (0 with --verbose)
@@ -101,12 +103,12 @@ def _run_task(config_path: str, overrides: list[str], seed: int, threads: int, w
         check_shared_files(workdir, [config.data.root, config.runs_dir])
     configure_threads(threads)
     metrics = train_seed(config, seed, verbose=0)
-    return {"variant": metrics["variant"], "fold": metrics.get("fold"), "seed": seed,
+    return {"variant": metrics["variant"], "cv_fold": metrics.get("cv_fold"), "seed": seed,
             **{k: metrics["test"][k] for k in ("wa", "ua", "wf1", "mf1")}}
 
 
 def _summary(result: dict) -> str:
-    fold = "" if result.get("fold") is None else f" fold {result['fold']}"
+    fold = "" if result.get("cv_fold") is None else f" fold {result['cv_fold']}"
     return f"{result['variant']}{fold} seed {result['seed']}: test UA {result['ua']:.3f}"
 
 
@@ -126,9 +128,11 @@ def run_sweep(config_path: str, base_overrides: list[str], grid: SweepGrid, seed
     for run in folds:
         run_pipeline(run, 1, 2)
         ensure_baselines(run)
-    fold_overrides = [[] if run.data.cv_fold is None or config.data.cv_fold is not None else [f"data.cv_fold={run.data.cv_fold}"]
+    fold_overrides = [[] if run.data.cv_fold is None or config.data.cv_fold is not None
+                      else [f"data.cv_fold={run.data.cv_fold}"]
                       for run in folds]
-    variants = [[*base_overrides, *fold, *point] for fold in fold_overrides for point in variant_overrides(grid, config)]
+    variants = [[*base_overrides, *fold, *point] for fold in fold_overrides
+                for point in variant_overrides(grid, config)]
     tasks = [(config_path, overrides, seed, threads) for overrides in variants for seed in seeds]
     results = _train_all(tasks, executor, workers, threads, address, gpus)
     record_trained([load_config(config_path, overrides) for overrides in variants], seeds)

@@ -63,7 +63,8 @@ def build_for(config: ExperimentConfig, deploy: bool = False) -> keras.Model:
     """The variant's Keras model for this experiment's windows and labels."""
     store = feature_store(config)
     model = config.model
-    return build_model(model.arch, model.preset, len(labels_for(config)), store.window.num_frames(config.frontend),
+    return build_model(model.arch, model.preset, len(labels_for(config)),
+                       store.window.num_frames(config.frontend),
                        config.frontend.num_features, hrf=model.placement, activation=model.activation,
                        deploy=deploy, heads=model.heads, dropout=model.dropout,
                        cls_dropout=model.cls_dropout, cls_bias=model.cls_bias,
@@ -80,9 +81,11 @@ def _save_model(model: keras.Model, path: Path) -> None:
 class SelectBest(keras.callbacks.Callback):
     """Scores the validation split after every epoch, keeps the best model, persists its state."""
 
-    def __init__(self, folder: Path, val, num_classes: int, select: str, run_hash: str, training, monitor=None):
+    def __init__(self, folder: Path, val, num_classes: int, select: str, run_hash: str, training,
+                 monitor=None):
         super().__init__()
-        self.folder, self.val, self.num_classes, self.select, self.run_hash = folder, val, num_classes, select, run_hash
+        self.folder, self.val, self.num_classes, self.select, self.run_hash = (
+            folder, val, num_classes, select, run_hash)
         self.training, self.monitor = training, monitor  # monitor: examples watched when val is None
         self.state_path = train_state_in(folder)
         self.state = {"config_hash": run_hash, "history": [], "best_epoch": 0, "best": None}
@@ -108,10 +111,12 @@ class SelectBest(keras.callbacks.Callback):
             logs.update({f"val_{k}": metrics[k] for k in ("wa", "ua", "wf1", "mf1")})
             record["classes"] = int(np.count_nonzero(np.sum(metrics["confusion"], axis=0)))
         elif self.monitor is not None:
-            record["classes"] = len(np.unique(self.model.predict(self.monitor, batch_size=256, verbose=0).argmax(1)))
+            record["classes"] = len(np.unique(self.model.predict(self.monitor, batch_size=256,
+                                                                 verbose=0).argmax(1)))
         if epoch + 1 in schedule_state(self.state["history"] + [record], self.training)[2]:
             LOG.warning("%s: the model has predicted one class for %d epochs (epoch %d, training loss "
-                        "%.3f); restarting the learning-rate schedule", self.folder, self.training.collapse_epochs,
+                        "%.3f); restarting the learning-rate schedule", self.folder,
+                        self.training.collapse_epochs,
                         epoch + 1, record["loss"])
         value = record.get(self.select, float(epoch))  # without validation: the latest epoch wins
         if self.state["best"] is None or value > self.state["best"]:
@@ -164,7 +169,8 @@ class LearningRate(keras.callbacks.Callback):
 
     def __init__(self, training, base_lr: float, steps_per_epoch: int, history):
         super().__init__()
-        self.training, self.base_lr, self.steps_per_epoch, self.history = training, base_lr, steps_per_epoch, history
+        self.training, self.base_lr, self.steps_per_epoch, self.history = (
+            training, base_lr, steps_per_epoch, history)
         self.scale, self.start = 1.0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -179,7 +185,8 @@ class LearningRate(keras.callbacks.Callback):
         if training.schedule == "cosine":
             span = max((training.epochs - self.start) * self.steps_per_epoch - warmup, 1)
             progress = min((local - warmup) / span, 1.0)
-            return training.min_lr + (self.base_lr - training.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+            return (training.min_lr
+                    + (self.base_lr - training.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
         return max(self.base_lr * self.scale, training.min_lr)
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -191,8 +198,9 @@ def augmenter(training, num_classes: int, class_weights, std, seed: int):
     """Batch map of the training data: SpecAugment masks, gain, one-hot (+ mixup) labels, and a
     per-example weight (class weights, or 1). Masked values are 0 = the training mean."""
     bands = 26  # static log-Mel bands; delta and delta-delta repeat them
+    # 1 dB in normalized units
     gain_scale = tf.constant(np.concatenate([0.1 * math.log(10.0) / np.asarray(std[:bands]),
-                                             np.zeros(len(std) - bands)]), tf.float32)  # 1 dB in normalized units
+                                             np.zeros(len(std) - bands)]), tf.float32)
     weights = tf.constant(class_weights, tf.float32)
     generator = tf.random.Generator.from_seed(seed)
 
@@ -235,7 +243,8 @@ def label_prior_entropy(counts) -> float:
     return float(-np.sum(share * np.log(share)))
 
 
-def collapse_verdict(history: list[dict], best_epoch: int, prior_entropy: float, collapse_epochs: int) -> list[str]:
+def collapse_verdict(history: list[dict], best_epoch: int, prior_entropy: float,
+                     collapse_epochs: int) -> list[str]:
     """Why a finished run counts as collapsed (empty: it learned)."""
     reasons = []
     if history[best_epoch - 1].get("classes") == 1:
@@ -243,7 +252,8 @@ def collapse_verdict(history: list[dict], best_epoch: int, prior_entropy: float,
     if collapse_epochs and one_class_run(history) >= min(collapse_epochs, len(history)):
         reasons.append(f"the last {one_class_run(history)} epochs predicted one class")
     if history[-1]["loss"] >= PRIOR_LOSS_SHARE * prior_entropy:
-        reasons.append(f"final training loss {history[-1]['loss']:.3f} ~ label-prior entropy {prior_entropy:.3f}")
+        reasons.append(f"final training loss {history[-1]['loss']:.3f} ~ label-prior entropy "
+                       f"{prior_entropy:.3f}")
     return reasons
 
 
@@ -255,7 +265,8 @@ def configure_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None, callbacks: list | None = None) -> dict:
+def train_seed(config: ExperimentConfig, seed: int, verbose: int | None = None,
+               callbacks: list | None = None) -> dict:
     """Train (or resume, or skip when finished with the same settings) one seed; return its metrics.
     One process per seed at a time (sweep workers included): a second is refused, naming the first.
     `callbacks`: more Keras callbacks for the fit (e.g. dynamics.WeightDynamics)."""
@@ -298,7 +309,8 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
 
     model = build_for(config)
     model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=training.weight_decay),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=training.label_smoothing))
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                            label_smoothing=training.label_smoothing))
     steps_per_epoch = int(train_data.cardinality())
     select = SelectBest(folder, val, len(labels), training.select, run_hash, training,
                         monitor=None if val is not None else train_x[:MONITOR_EXAMPLES])
@@ -324,13 +336,15 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
         "experiment": config.name, "variant": variant_name(config), "seed": seed, "config_hash": run_hash,
         "labels": list(labels), "epochs": len(state["history"]), "best_epoch": state["best_epoch"],
         "select": training.select if val is not None else "last epoch",
-        "val": {k: v for k, v in state["history"][state["best_epoch"] - 1].items() if k in ("wa", "ua", "wf1", "mf1")},
+        "val": {k: v for k, v in state["history"][state["best_epoch"] - 1].items()
+                if k in ("wa", "ua", "wf1", "mf1")},
         "test": score(best.predict(x, batch_size=256, verbose=0), y, ids, len(labels)),
         "params": count_params(deploy), "macs": count_flops(deploy, tuple(deploy.inputs[0].shape[1:])),
         "train_params": count_params(best),
         "checkpoint_weights": weights_digest(best),
-        "fold": config.data.cv_fold, "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
-                                                           if u.split == "test"}) if config.data.cv_fold is not None else None,
+        "cv_fold": config.data.cv_fold,
+        "test_speakers": sorted({u.speaker for u in read_manifest(RunLayout(config).manifest)
+                              if u.split == "test"}) if config.data.cv_fold is not None else None,
         "collapsed": bool(reasons), "collapse_reasons": reasons,
         "schedule_restarts": schedule_state(state["history"], training)[2],
         "history": state["history"],
@@ -380,7 +394,8 @@ def seed_summary(metrics: dict) -> str:
     test = metrics["test"]
     return (f"seed {metrics['seed']}: best epoch {metrics['best_epoch']}/{metrics['epochs']}  test "
             f"WA {test['wa']:.3f}  UA {test['ua']:.3f}  WF1 {test['wf1']:.3f}  MF1 {test['mf1']:.3f}"
-            + ("  COLLAPSED (" + "; ".join(metrics["collapse_reasons"]) + ")" if metrics.get("collapsed") else ""))
+            + ("  COLLAPSED (" + "; ".join(metrics["collapse_reasons"]) + ")"
+               if metrics.get("collapsed") else ""))
 
 
 def train(config: ExperimentConfig, seeds: list[int], verbose: int | None = None) -> list[dict]:

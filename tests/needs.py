@@ -46,7 +46,9 @@ def need_cmsis_dsp() -> Path:
     line in the reason (.ci/run does)."""
     from firmware_export.cmsis_dsp import CMSIS_DSP_VERSION, cache_dir, cmsis_dsp_sources
 
-    present = bool(os.environ.get("CMSIS_DSP_DIR")) or (cache_dir() / f"cmsisdsp-{CMSIS_DSP_VERSION}").is_dir()
+    present = (bool(os.environ.get("CMSIS_DSP_DIR"))
+               or (cache_dir() / f"cmsisdsp-{CMSIS_DSP_VERSION}").is_dir())
     need(present, f"CMSIS-DSP sources not found: set CMSIS_DSP_DIR, or fetch them once (pip download "
-                  f"cmsisdsp=={CMSIS_DSP_VERSION}, unpacked into {cache_dir()}): python -m firmware_export.cmsis_dsp")
+                  f"cmsisdsp=={CMSIS_DSP_VERSION}, unpacked into {cache_dir()}): python -m "
+                  "firmware_export.cmsis_dsp")
     return cmsis_dsp_sources()

@@ -51,16 +51,19 @@ def test_esp32s3_bundle_is_bit_exact_and_its_arena_suffices(s3_bundle, deployed_
     folder, manifest = s3_bundle
     arena = manifest["arena"]
     assert arena["fidelity"] == "measured" and arena["kernels"] == "esp-nn-s3" and arena["word_bytes"] == 4
-    assert arena["versions"]["esp-tflite-micro"].startswith("1.4.0") and arena["versions"]["esp-nn"].startswith("1.2.3")
+    assert (arena["versions"]["esp-tflite-micro"].startswith("1.4.0")
+            and arena["versions"]["esp-nn"].startswith("1.2.3"))
     target = tflm_build.TARGETS[KERNELS[kernels].target]
     defines = ["SER_PROBE_BUNDLE", *KERNELS[kernels].probe_defines]
-    program = tflm_build.build_program(target, tflm_build.find_tree(target), [PROBE, folder / "model_data.cc"],
+    program = tflm_build.build_program(target, tflm_build.find_tree(target),
+                                       [PROBE, folder / "model_data.cc"],
                                        tmp_path / "probe", include_dirs=[folder], defines=defines)
     inputs = device_inputs(deployed_run)
     result = run_probe(KERNELS[kernels], program, None, inputs)
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     np.testing.assert_array_equal(result["logits"], python_logits(blob, inputs))
-    assert result["kTensorArenaSize"] == arena["kTensorArenaSize"] == arena_with_margin(arena["measured_bytes"])
+    assert (result["kTensorArenaSize"] == arena["kTensorArenaSize"]
+            == arena_with_margin(arena["measured_bytes"]))
     assert result["kTensorArenaSize"] >= result["arena_min_bytes"] * 1.02 + 4096 - 16
     if kernels == "esp-nn-s3":
         assert result["arena_min_bytes"] == arena["measured_bytes"]
@@ -73,7 +76,8 @@ def test_s3_softmax_overrun_is_detected_on_a_4d_softmax():
     import tensorflow as tf
     import tf_keras as keras
     from test_esp_nn_rules import int8_model
-    bad = int8_model(lambda x: tf.nn.softmax(tf.reshape(keras.layers.Dense(32)(x), [-1, 4, 8, 8]), axis=-1), (8, 16))
+    bad = int8_model(lambda x: tf.nn.softmax(tf.reshape(keras.layers.Dense(32)(x), [-1, 4, 8, 8]), axis=-1),
+                     (8, 16))
     result = measure_with("esp-nn-s3", bad, np.zeros((1, 8, 16), np.int8))
     assert result["softmax_scratch_overrun_bytes"] == 16
 

@@ -37,7 +37,8 @@ def test_ctrl_c_during_tensorflow_start_up_is_one_line(monkeypatch, capfd):
 
     def interrupted_import(name, *args, **kwargs):
         if name == "tensorflow":
-            os.write(2, b"I0000 00:00:1796624055.348040   11662 port.cc:153] oneDNN custom operations are on.\n")
+            os.write(2, b"I0000 00:00:1796624055.348040   11662 port.cc:153] oneDNN custom "
+                        b"operations are on.\n")
             raise KeyboardInterrupt
         return real_import(name, *args, **kwargs)
 
@@ -99,7 +100,8 @@ def test_an_unexpected_error_names_the_stage_and_the_log(tmp_path, capsys, monke
                                              *pipeline.STAGES[1:]))
     monkeypatch.setattr(pipeline, "BY_NUMBER", {s.number: s for s in pipeline.STAGES})
     config = tmp_path / "c.yaml"
-    config.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\ndata: {{dataset: demo, root: {tmp_path / 'd'}}}\n")
+    config.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\n"
+                      f"data: {{dataset: demo, root: {tmp_path / 'd'}}}\n")
     assert main(["run", "--config", str(config), "--to", "1"]) == 1
     err = capsys.readouterr().err
     assert "unexpected ZeroDivisionError in stage 01 (prepare): boom" in err

@@ -19,7 +19,8 @@ def test_shipped_configs_validate(path):
 def test_defaults_are_the_papers():
     config = parse_config(MINIMAL)
     training = config.training
-    assert (training.epochs, training.learning_rate, training.weight_decay, training.lr_factor, training.seeds) == \
+    assert (training.epochs, training.learning_rate, training.weight_decay, training.lr_factor,
+            training.seeds) == \
         (120, 1e-3, 1e-6, 0.5, 5)
     assert config.frontend.num_features == 78 and config.data.window_seconds == 5.0
 
@@ -27,7 +28,8 @@ def test_defaults_are_the_papers():
 @pytest.mark.parametrize("raw,message", [
     ({**MINIMAL, "model": {"hrff": "ffn2"}}, r"unknown key 'model.hrff' \(did you mean 'hrf'\?\)"),
     ({**MINIMAL, "trainig": {}}, r"unknown key 'trainig' \(did you mean 'training'\?\)"),
-    ({**MINIMAL, "training": {"select": "acc"}}, "training.select must be one of wa, ua, wf1, mf1, got 'acc'"),
+    ({**MINIMAL, "training": {"select": "acc"}},
+     "training.select must be one of wa, ua, wf1, mf1, got 'acc'"),
     ({**MINIMAL, "training": {"epochs": 0}}, "training.epochs must be an integer >= 1 and <= 100000, got 0"),
     ({**MINIMAL, "model": {"arch": "lstm"}}, "model.arch 'lstm' must be one of"),
     ({**MINIMAL, "model": {"hrf": "ffn_m1"}}, "model: HRF spec 'ffn_m1'"),
@@ -38,9 +40,12 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "training": {"epochs": 2.5}}, r"training.epochs must be an integer"),
     ({**MINIMAL, "training": {"batch_size": 0}}, r"training.batch_size must be an integer >= 1"),
     ({**MINIMAL, "training": {"learning_rate": float("nan")}}, r"training.learning_rate must be positive"),
-    ({**MINIMAL, "training": {"weight_decay": float("inf")}}, r"training.weight_decay must be a finite number"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "window_seconds": 0}}, r"data.window_seconds must be a finite number > 0"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "val": "bogus"}}, r"data.val must be one of auto, split, none, speakers:N, got 'bogus'"),
+    ({**MINIMAL, "training": {"weight_decay": float("inf")}},
+     r"training.weight_decay must be a finite number"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "window_seconds": 0}},
+     r"data.window_seconds must be a finite number > 0"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "val": "bogus"}},
+     r"data.val must be one of auto, split, none, speakers:N, got 'bogus'"),
     ({**MINIMAL, "model": {"dropout": 2}}, r"model.dropout must be a finite number >= 0 and < 1, got 2"),
     ({**MINIMAL, "model": {"heads": 3}}, r"heads 3 must divide the model width 16"),
     ({**MINIMAL, "model": {"hrf": "ffn2,ffn2@4x2"}}, r"place 'ffn2' is given twice"),
@@ -48,14 +53,16 @@ def test_defaults_are_the_papers():
     ({**MINIMAL, "quantize": {"int16x8": "yes"}}, r"quantize.int16x8 must be true or false, got 'yes'"),
     ({**MINIMAL, "name": "../../x"}, r"name '../../x' must be one folder name"),
     ({**MINIMAL, "name": ".."}, r"name '..' must be one folder name"),
-    ({**MINIMAL, "training": {"schedule": "step"}}, "training.schedule 'step' must be one of plateau, cosine"),
+    ({**MINIMAL, "training": {"schedule": "step"}},
+     "training.schedule 'step' must be one of plateau, cosine"),
     ({**MINIMAL, "training": {"mixup": -1}}, "training.mixup must be a finite number >= 0, got -1"),
     ({**MINIMAL, "training": {"mixup": float("nan")}}, "training.mixup must be a finite number >= 0, got na"),
     ({**MINIMAL, "training": {"label_smoothing": float("inf")}}, "training.label_smoothing must be a finite"),
     ({**MINIMAL, "training": {"label_smoothing": 5}}, r"training.label_smoothing must be .* < 1, got 5"),
     ({**MINIMAL, "runs_dir": None}, r"runs_dir must be a folder path, got None"),
     ({**MINIMAL, "runs_dir": ""}, r"runs_dir must be a folder path, got ''"),
-    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": True}}, r"data.cv_fold must be an int.*True"),
+    ({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": 4, "cv_fold": True}},
+     r"data.cv_fold must be an int.*True"),
     ({**MINIMAL, "model": {"preset": 5}}, r"model: preset 5: give a preset name .* or three positive"),
     ({**MINIMAL, "model": {"preset": [1, True, 8]}}, r"model: preset \(1, True, 8\): give"),
     ({**MINIMAL, "data": {**MINIMAL["data"], "prepare": "x"}}, r"data.prepare must be a mapping .*got 'x'"),
@@ -202,7 +209,8 @@ def test_a_bad_override_is_one_line_and_exit_2_on_the_command_line(tmp_path, cap
 def test_the_old_fold_keys_still_work_with_one_deprecation_line_each(capsys):
     old = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "folds": "loso", "fold": 3}}, "old.yaml")
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2 and all(line.startswith("old.yaml: data.fold") and "deprecated" in line for line in lines)
+    assert len(lines) == 2 and all(line.startswith("old.yaml: data.fold") and "deprecated" in line
+                                   for line in lines)
     new = parse_config({**MINIMAL, "data": {**MINIMAL["data"], "cv_folds": "loso", "cv_fold": 3}})
     assert old == new and config_hash(old) == config_hash(new) and capsys.readouterr().err == ""
     assert parse_config(MINIMAL, overrides=["data.folds=5", "data.fold=1"]).data.cv_fold == 1

@@ -50,7 +50,8 @@ def _predict_command(deployed_run) -> tuple[list[str], dict]:
     model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
     clip = next((deployed_run.run_dir.parent.parent / "corpus").rglob("*.wav"))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend", "litert"], env
+    return [sys.executable, "-m", "ser_reparam.cli", "predict", str(model), str(clip), "--backend",
+            "litert"], env
 
 
 def test_tensorflow_is_quiet_by_default(deployed_run):
@@ -65,7 +66,8 @@ def test_verbose_or_the_users_own_level_shows_tensorflows_lines(deployed_run):
     loud = subprocess.run([*command, "--verbose"], capture_output=True, text=True, env=env)
     assert loud.returncode == 0 and "clip" in loud.stdout
     assert len(loud.stderr.splitlines()) >= 2  # TensorFlow's start-up INFO lines (oneDNN, CUDA probe …)
-    explicit = subprocess.run(command, capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    explicit = subprocess.run(command, capture_output=True, text=True,
+                              env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
     assert explicit.returncode == 0 and len(explicit.stderr.splitlines()) >= 2  # the user's own setting wins
 
 

@@ -91,7 +91,8 @@ def test_cache_is_reused_and_keyed_by_the_front_end(corpus, tmp_path):
 def test_long_utterances_split_into_windows(tmp_path):
     speaker = make_speakers(5, 0)[0]
     (tmp_path / "a.wav").write_bytes(wav_bytes(synthesize("sad", speaker, 5.0, np.random.default_rng(0))))
-    rows = [Utterance("long", "a.wav", "sad", "train", "s1"), Utterance("clip", "a.wav", "sad", "test", "s1", 1.0, 2.0)]
+    rows = [Utterance("long", "a.wav", "sad", "train", "s1"),
+            Utterance("clip", "a.wav", "sad", "test", "s1", 1.0, 2.0)]
     write_manifest(rows, tmp_path / "m.csv", LABELS)
     split = store_for(tmp_path, tmp_path / "m.csv", tmp_path / "cache", seconds=2.0, split_long=True)
     examples = list(read_features(split.extract("train")).as_numpy_iterator())
@@ -106,7 +107,8 @@ def test_shuffle_is_seeded(corpus, tmp_path):
     stage_02(store)
 
     def order(seed):
-        return [i.decode() for _, _, ids in batches(store, "train", LABELS, 8, shuffle=True, seed=seed, with_ids=True)
+        return [i.decode() for _, _, ids in batches(store, "train", LABELS, 8, shuffle=True, seed=seed,
+                                                    with_ids=True)
                 for i in ids.numpy()]
 
     assert order(3) == order(3)
@@ -117,7 +119,8 @@ def test_wrong_sample_rate_and_missing_file_are_named(tmp_path):
     import soundfile as sf
     sf.write(tmp_path / "slow.wav", np.zeros(8000), 8000, subtype="PCM_16")
     write_manifest([Utterance("u1", "slow.wav", "sad", "train", "s")], tmp_path / "m.csv")
-    with pytest.raises(DataError, match=r"slow.wav is 8000 Hz, 1 channel\(s\), 16-bit.*re-run `ser-reparam prepare`"):
+    with pytest.raises(DataError, match=r"slow.wav is 8000 Hz, 1 channel\(s\), 16-bit.*re-run "
+                                        r"`ser-reparam prepare`"):
         store_for(tmp_path, tmp_path / "m.csv", tmp_path / "c").extract("train")
     write_manifest([Utterance("u1", "gone.wav", "sad", "train", "s")], tmp_path / "m2.csv")
     with pytest.raises(DataError, match=r"cannot read .*gone.wav"):
@@ -143,7 +146,8 @@ def test_a_killed_extraction_leaves_no_temporary_folder(corpus, tmp_path):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
     own = temp_name(store.records("train"))
-    killed, running = (own.with_name(own.name.replace(f".{os.getpid()}.", f".{pid}.")) for pid in (gone, os.getppid()))
+    killed, running = (own.with_name(own.name.replace(f".{os.getpid()}.", f".{pid}."))
+                       for pid in (gone, os.getppid()))
     for leftover in (killed, running):
         (leftover / "snapshot").mkdir(parents=True)
     store.extract("train", LABELS)

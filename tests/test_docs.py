@@ -21,13 +21,15 @@ def test_the_readme_is_at_most_200_lines():
 
 def test_the_readme_keeps_the_first_screen_commands():
     text = README.read_text(encoding="utf-8")
-    assert "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/ser-reparam demo\n" in text
+    assert ("python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/ser-reparam demo\n"
+            in text)
     assert "\n.venv/bin/python -m pytest\n" in text  # .ci/run runs the README's test command
     assert ".venv/bin/python -m pytest" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_every_relative_link_of_the_readme_and_the_docs_exists():
-    readme_docs = [link for link in LINK.findall(README.read_text(encoding="utf-8")) if link.startswith("docs/")]
+    readme_docs = [link for link in LINK.findall(README.read_text(encoding="utf-8"))
+                   if link.startswith("docs/")]
     assert readme_docs, "the README links to no docs page"
     for page in PAGES:
         for link in LINK.findall(page.read_text(encoding="utf-8")):

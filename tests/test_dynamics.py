@@ -19,7 +19,8 @@ def test_gradient_of_the_folded_kernel_equals_the_plain_twins(spec, step):
     np.testing.assert_allclose(kernel_of(hrf), kernel_of(plain), atol=1e-6)
     expected = kernel_gradient(folded, plain, x, y)
     assert np.abs(expected).max() > 1e-4
-    np.testing.assert_allclose(kernel_gradient(model, hrf, x, y), expected, atol=1e-6 * np.abs(expected).max() * 100)
+    np.testing.assert_allclose(kernel_gradient(model, hrf, x, y), expected,
+                               atol=1e-6 * np.abs(expected).max() * 100)
 
 
 def test_callback_records_every_epoch():
@@ -28,7 +29,8 @@ def test_callback_records_every_epoch():
     y = np.arange(16) % 7
     model = build_model("convtransformer", "lightweight", 7, 60, 78, hrf="ffn2@8x1")
     model.compile(keras.optimizers.AdamW(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    probe = WeightDynamics(["block1_ffn/ffn2"], (x[:4], y[:4]), (x, y), lambda logits: float(np.mean(logits.argmax(1) == y)))
+    probe = WeightDynamics(["block1_ffn/ffn2"], (x[:4], y[:4]), (x, y),
+                           lambda logits: float(np.mean(logits.argmax(1) == y)))
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[probe])
     records = probe.records["block1_ffn/ffn2"]
     assert [r["epoch"] for r in records] == [1, 2] and len(probe.test_ua) == 2

@@ -53,18 +53,24 @@ def test_bundle_files_and_manifest(bundle):
     config, folder, manifest = bundle
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     for name in ("model_data.h", "model_data.cc", "model_settings.h", "op_resolver.h", *C_SOURCES,
-                 "ser_frontend_config.h", "ser_frontend_tables.c", "bundle.json", "cmake-cortex-m/CMakeLists.txt",
-                 "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc", "cmake-cortex-m/ser_frontend_stream.c"):
+                 "ser_frontend_config.h", "ser_frontend_tables.c", "bundle.json",
+                 "cmake-cortex-m/CMakeLists.txt",
+                 "cmake-cortex-m/main.cc", "cmake-cortex-m/model_data.cc",
+                 "cmake-cortex-m/ser_frontend_stream.c"):
         assert (folder / name).is_file(), name
     assert manifest == json.loads((folder / "bundle.json").read_text())
-    assert manifest["model"]["bytes"] == len(blob) and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert (manifest["model"]["bytes"] == len(blob)
+            and manifest["model"]["sha256"] == hashlib.sha256(blob).hexdigest())
     assert manifest["ops"] == op_set(blob)
     arena = manifest["arena"]
     assert arena["kTensorArenaSize"] >= arena["measured_bytes"] > 0
-    assert manifest["budget"]["ram"]["used_bytes"] == arena["kTensorArenaSize"] + manifest["frontend"]["state_bytes"]
-    assert manifest["fits"] and manifest["verdict"].startswith("fits (arena estimated, not measured with TFLM + "
-                                                               "CMSIS-NN (Cortex-M4F build): no TFLM tree")
-    assert arena["fidelity"] == "estimate" and arena["kernels"] == "cmsis-nn" and "TFLM_DIR" in arena["missing"]
+    assert (manifest["budget"]["ram"]["used_bytes"]
+            == arena["kTensorArenaSize"] + manifest["frontend"]["state_bytes"])
+    assert manifest["fits"] and manifest["verdict"].startswith("fits (arena estimated, not measured "
+                                                               "with TFLM + CMSIS-NN (Cortex-M4F build): "
+                                                               "no TFLM tree")
+    assert (arena["fidelity"] == "estimate" and arena["kernels"] == "cmsis-nn"
+            and "TFLM_DIR" in arena["missing"])
     assert arena["measured_bytes"] == arena["reference_bytes"] and arena["known_scratch_bytes"] == 0
     assert "${" not in (folder / "cmake-cortex-m" / "main.cc").read_text()
     # modes follow the umask like ordinary files (mkdtemp alone would leave the bundle 0700)
@@ -113,7 +119,8 @@ def test_every_board_gets_a_verdict(deployed_run):
         manifest = export_run(deployed_run, key, deployment="whole-window")
         assert manifest["fits"], manifest["verdict"]
         assert set(manifest["projects"]) == set(boards[key].templates)
-    assert "No FPU" in json.loads((RunLayout(deployed_run).firmware_dir("rp2040") / "bundle.json").read_text())["verdict"]
+    assert "No FPU" in json.loads(
+        (RunLayout(deployed_run).firmware_dir("rp2040") / "bundle.json").read_text())["verdict"]
 
 
 def test_a_missing_kernel_tree_is_named_once_with_its_variable(deployed_run):
@@ -138,7 +145,8 @@ def test_model_array_is_byte_identical_to_the_tflite(bundle, tmp_path):
                        "int main() {\n  fwrite(g_ser_model_data, 1, g_ser_model_data_len, stdout);\n"
                        "  return reinterpret_cast<unsigned long>(g_ser_model_data) % 16 != 0;\n}\n")
     exe = tmp_path / "dump"
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{folder}", str(program), str(folder / "model_data.cc"),
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{folder}", str(program),
+                    str(folder / "model_data.cc"),
                     "-o", str(exe)], check=True, capture_output=True, text=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True).stdout
     assert out == (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
@@ -148,9 +156,10 @@ def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
     _, folder, manifest = bundle
     program = tmp_path / "settings.cc"
     program.write_text('#include <cstdio>\n#include "model_settings.h"\n'
-                       'int main() { printf("%d %d %.9g %d %.9g %d %d %d %s\\n", kSerNumFrames, kSerNumFeatures, '
-                       "kSerInputScale, kSerInputZeroPoint, kSerOutputScale, kSerOutputZeroPoint, kSerNumClasses, "
-                       "kTensorArenaSize, kSerLabels[kSerNumClasses - 1]); }\n")
+                       'int main() { printf("%d %d %.9g %d %.9g %d %d %d %s\\n", kSerNumFrames, '
+                       "kSerNumFeatures, kSerInputScale, kSerInputZeroPoint, kSerOutputScale, "
+                       "kSerOutputZeroPoint, kSerNumClasses, kTensorArenaSize, "
+                       "kSerLabels[kSerNumClasses - 1]); }\n")
     values = compile_and_run(tmp_path, [program], [folder], "settings").split()
     assert [int(values[0]), int(values[1])] == manifest["input"]["shape"][1:]
     assert float(values[2]) == pytest.approx(manifest["input"]["scale"], rel=1e-6)
@@ -158,7 +167,8 @@ def test_settings_header_carries_the_models_numbers(bundle, tmp_path):
     assert float(values[4]) == pytest.approx(manifest["output"]["scale"], rel=1e-6)
     assert int(values[5]) == manifest["output"]["zero_point"]
     assert [int(values[6]), int(values[7]), values[8]] == [len(manifest["labels"]),
-                                                           manifest["arena"]["kTensorArenaSize"], manifest["labels"][-1]]
+                                                           manifest["arena"]["kTensorArenaSize"],
+                                                           manifest["labels"][-1]]
 
 
 HOSTILE_LABELS = ['a"}; int pwned = 1; //', "b\\", "c??/", "ärger"]
@@ -180,7 +190,8 @@ def test_strings_from_the_metadata_cannot_inject_c(deployed_run, tmp_path):
     program = tmp_path / "labels.cc"
     program.write_text('#include <cstdio>\n#include "model_data.h"\n#include "model_settings.h"\n'
                        '#include "op_resolver.h"\n'
-                       'int main() { for (int i = 0; i < kSerNumClasses; ++i) printf("%s\\n", kSerLabels[i]); }\n')
+                       'int main() { for (int i = 0; i < kSerNumClasses; ++i) printf("%s\\n", '
+                       'kSerLabels[i]); }\n')
     assert compile_and_run(tmp_path, [program], [folder], "labels").splitlines() == HOSTILE_LABELS
     for name in ("model_data.h", "model_settings.h", "op_resolver.h"):  # the files the strings enter
         lines = (folder / name).read_text().splitlines()
@@ -196,14 +207,16 @@ def test_op_resolver_registers_exactly_the_models_ops(bundle, tmp_path):
                        "// records what RegisterSerOps asks for; one method per operator TFLM registers\n"
                        f"struct Recorder {{\n  std::vector<std::string> ops;\n{methods}\n}};\n"
                        "int main() { Recorder r; bool ok = RegisterSerOps(r);\n"
-                       '  printf("%d %u", ok, kSerOpCount); for (auto& op : r.ops) printf(" %s", op.c_str()); }\n')
+                       '  printf("%d %u", ok, kSerOpCount); for (auto& op : r.ops) printf(" %s", '
+                       'op.c_str()); }\n')
     printed = compile_and_run(tmp_path, [program], [folder], "resolver").split()
     assert printed[0] == "1" and int(printed[1]) == len(manifest["ops"])
     assert sorted(printed[2:]) == manifest["ops"]
 
 
 @pytest.mark.parametrize("op,method", [
-    ("FULLY_CONNECTED", "AddFullyConnected"), ("CONV_2D", "AddConv2D"), ("DEPTHWISE_CONV_2D", "AddDepthwiseConv2D"),
+    ("FULLY_CONNECTED", "AddFullyConnected"), ("CONV_2D", "AddConv2D"),
+    ("DEPTHWISE_CONV_2D", "AddDepthwiseConv2D"),
     ("BATCH_MATMUL", "AddBatchMatMul"), ("BATCH_TO_SPACE_ND", "AddBatchToSpaceNd"),
     ("SQUARED_DIFFERENCE", "AddSquaredDifference"), ("STRIDED_SLICE", "AddStridedSlice"),
     ("L2_NORMALIZATION", "AddL2Normalization"), ("MAX_POOL_2D", "AddMaxPool2D"), ("CUMSUM", "AddCumSum"),
@@ -217,11 +230,13 @@ def test_resolver_method_names_follow_tflm(op, method):
 
 def test_budget_failure_names_both_numbers():
     tiny = Board(key="tiny", name="Tiny M0", core="cortex-m0plus", fpu="none", clock_mhz=48, flash_kb=64,
-                 ram_regions={"RAM": (None, 32)}, placement={"arena": "RAM", "frontend": "RAM", "reserve": "RAM"},
+                 ram_regions={"RAM": (None, 32)},
+                 placement={"arena": "RAM", "frontend": "RAM", "reserve": "RAM"},
                  reserve_ram_kb=8, reserve_flash_kb=16, dsp="-", nn="-", templates=())
     check = budget(tiny, model_bytes=19_520, arena_bytes=130_224, frontend_ram_bytes=36_164)
     with pytest.raises(BudgetError, match=r"tensor arena 130,224 B \+ front end 36,164 B = 166,388 B > "
-                                          r"RAM budget 24,576 B \(32 KB − 8 KB reserved\).*RAM region RAM overflows"):
+                                          r"RAM budget 24,576 B \(32 KB − 8 KB reserved\).*RAM region "
+                                          r"RAM overflows"):
         require_fit(tiny, check)
 
 
@@ -236,10 +251,11 @@ def test_each_buffer_is_placed_in_a_named_region():
     require_fit(board, check)
     too_big = budget(board, model_bytes=19_520, arena_bytes=132_000, frontend_ram_bytes=20_000)
     assert too_big["ram"]["used_bytes"] <= too_big["ram"]["budget_bytes"]
-    with pytest.raises(BudgetError, match=r"RAM region SRAM overflows: tensor arena 132,000 B = 132,000 B > 131,072 B"):
+    with pytest.raises(BudgetError, match=r"RAM region SRAM overflows: tensor arena 132,000 B = 132,000 "
+                                          r"B > 131,072 B"):
         require_fit(board, too_big)
-    with pytest.raises(BudgetError, match=r"RAM region CCM overflows: front end 45,000 B \+ stack/heap/firmware "
-                                          r"reserve 24,576 B = 69,576 B > 65,536 B"):
+    with pytest.raises(BudgetError, match=r"RAM region CCM overflows: front end 45,000 B \+ "
+                                          r"stack/heap/firmware reserve 24,576 B = 69,576 B > 65,536 B"):
         require_fit(board, budget(board, 19_520, 100_000, 45_000))
 
 
@@ -285,9 +301,11 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
     gcc = need_tool("arm-none-eabi-gcc", ARM_GCC)
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-O2", f"-I{folder}"]
     obj = tmp_path / "model_data.o"
-    subprocess.run(["arm-none-eabi-g++", "-std=c++17", *flags, "-c", str(folder / "model_data.cc"), "-o", str(obj)],
+    subprocess.run(["arm-none-eabi-g++", "-std=c++17", *flags, "-c", str(folder / "model_data.cc"), "-o",
+                    str(obj)],
                    check=True, capture_output=True, text=True)
-    size = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], check=True, capture_output=True, text=True).stdout
+    size = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], check=True, capture_output=True,
+                          text=True).stdout
     rodata = sum(int(line.split()[1]) for line in size.splitlines() if line.startswith(".rodata"))
     print(size)
     assert rodata >= manifest["model"]["bytes"]
@@ -298,7 +316,8 @@ def test_cross_compiles_for_cortex_m4_and_the_state_size_matches(bundle, tmp_pat
         expected = frontend_state_bytes(FrontendConfig(), manifest["input"]["shape"][1], cmsis)
         probe.write_text('#include "ser_frontend_stream.h"\n'
                          f"_Static_assert(sizeof(ser_frontend_t) == {expected}, \"state size\");\n"
-                         f"_Static_assert(sizeof(ser_stream_t) == {stream_state_bytes(FrontendConfig(), cmsis)}, "
+                         "_Static_assert(sizeof(ser_stream_t) == "
+                         f"{stream_state_bytes(FrontendConfig(), cmsis)}, "
                          '"stream state size");\n')
         subprocess.run([gcc, "-std=c99", *flags, *([define] if define else []), "-c", str(probe),
                         "-o", str(tmp_path / "probe.o")], check=True, capture_output=True, text=True)
@@ -346,7 +365,8 @@ def test_a_forged_bundle_listing_removes_nothing_outside(deployed_run, tmp_path)
     assert victim.read_text() == "keep me" and json.loads((target / "bundle.json").read_text())["fits"]
 
 
-def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys, monkeypatch):
+def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, tmp_path, capsys,
+                                                                  monkeypatch):
     import errno
     import os
 
@@ -359,5 +379,6 @@ def test_export_out_on_a_full_disk_is_one_line_and_leaves_nothing(deployed_run, 
     model = RunLayout(deployed_run).quantized_dir / "int8.tflite"
     assert main(["export", str(model), "--board", "stm32f4", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"error: {tmp_path / 'out' / 'stm32f4'}: No space left on device; free" in err
+    assert (err.count("\n") == 1
+            and f"error: {tmp_path / 'out' / 'stm32f4'}: No space left on device; free" in err)
     assert list((tmp_path / "out").iterdir()) == []

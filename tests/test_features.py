@@ -23,7 +23,8 @@ def signals():
     rng = np.random.default_rng(7)
     speaker = make_speakers(5, seed=3)[1]
     for label in LABELS:
-        yield f"speech-{label}", synthesize(label, speaker, 5.0, np.random.default_rng([3, LABELS.index(label)]))
+        yield f"speech-{label}", synthesize(label, speaker, 5.0,
+                                            np.random.default_rng([3, LABELS.index(label)]))
     yield "white-noise", 0.1 * rng.standard_normal(48_000 + 77)
     band_limited = soxr.resample(soxr.resample(0.2 * rng.standard_normal(40_000), 16000, 8000), 8000, 16000)
     yield "band-limited-to-4kHz", band_limited  # upper bands ~100 dB down: float32 FFT stress

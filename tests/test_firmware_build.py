@@ -96,9 +96,11 @@ def test_verify_firmware_checks_every_tool_before_building(tmp_path, monkeypatch
     for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-ar", "arm-none-eabi-size"):
         (stand_ins / tool).symlink_to("/bin/true")
     monkeypatch.setenv("PATH", str(stand_ins))
-    monkeypatch.setattr(tflm_build, "library", lambda *args, **kwargs: pytest.fail("compiled before the tool check"))
+    monkeypatch.setattr(tflm_build, "library",
+                        lambda *args, **kwargs: pytest.fail("compiled before the tool check"))
     config = write_tiny_config(tmp_path, "split", 2, 0.1)
-    assert main(["verify-firmware", "--config", str(config), "--board", "stm32f4", "--target", "cortex-m4"]) == 2
+    assert main(["verify-firmware", "--config", str(config), "--board", "stm32f4", "--target",
+                 "cortex-m4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs qemu-system-arm, not found" in err
     assert "apt-get install qemu-system-arm" in err
@@ -118,7 +120,8 @@ def test_tree_is_found_or_named(tmp_path, monkeypatch):
 def test_host_program_links_the_library_and_never_hangs(tmp_path, cache):
     target = tflm_build.TARGETS["host"]
     tree = fake_tree(tmp_path)
-    (tmp_path / "main.cc").write_text('#include <cstdio>\nextern "C" int answer();\nextern "C" int half(int);\n'
+    (tmp_path / "main.cc").write_text('#include <cstdio>\nextern "C" int answer();\n'
+                                      'extern "C" int half(int);\n'
                                       'int main() { printf("%d\\n", half(answer())); return 0; }\n')
     program = tflm_build.build_program(target, tree, [tmp_path / "main.cc"], tmp_path / "out" / "main")
     assert tflm_build.run_program(target, program).stdout == "21\n"
@@ -174,13 +177,15 @@ def test_board_linker_script_fails_naming_the_region(tmp_path, cache):
     def link(arena_kb: int, frontend_kb: int) -> Path:
         source = tmp_path / f"m{arena_kb}_{frontend_kb}.c"
         source.write_text(f'__attribute__((section(".bss.ser_arena"))) char arena[{arena_kb} * 1024];\n'
-                          f'__attribute__((section(".bss.ser_frontend"))) char frontend[{frontend_kb} * 1024];\n'
+                          '__attribute__((section(".bss.ser_frontend"))) char '
+                          f'frontend[{frontend_kb} * 1024];\n'
                           "int main(void) { return arena[5] + frontend[7]; }\n")
         return tflm_build.build_program(target, tree, [source], tmp_path / "out" / source.stem,
                                         linker_script=script)
 
     program = link(120, 36)
-    sections = subprocess.run(["arm-none-eabi-size", "-A", str(program)], capture_output=True, text=True).stdout
+    sections = subprocess.run(["arm-none-eabi-size", "-A", str(program)], capture_output=True,
+                              text=True).stdout
     assert ".ser_arena" in sections and ".ser_frontend" in sections
     with pytest.raises(BuildError, match=r"region `SRAM' overflowed"):
         link(140, 36)
@@ -220,7 +225,8 @@ def test_verify_firmware_on_the_host(stm32_bundle, tmp_path):
         assert row["device_logits"] == row["python_logits_same_input"]
         assert row["device_label"] == row["python_label"] and row["features_max_lsb"] <= 1
     # the bundle's arena is the 32-bit CMSIS-NN figure; the 64-bit reference-kernel build gets its own
-    assert "64-bit" in report["arena_built_with"] and report["arena_built_bytes"] != report["arena_exported_bytes"]
+    assert ("64-bit" in report["arena_built_with"]
+            and report["arena_built_bytes"] != report["arena_exported_bytes"])
     assert 0 < report["arena_used_bytes"] <= report["arena_built_bytes"]
 
 
@@ -259,9 +265,11 @@ def run_cmake_project(bundle: Path, tmp_path: Path, pcm, extra: tuple = ()) -> s
     project = tmp_path / "project"
     shutil.copytree(bundle / "cmake-cortex-m", project)
     (tmp_path / "board.ld").write_text(board_linker_script(get_board("stm32f4"), qemu=True))
-    board_sources = f"{tflm_build.RUNTIME_DIR / 'startup.c'};{Path(tflm_build.__file__).parent / 'verify_board.cc'}"
+    board_sources = (f"{tflm_build.RUNTIME_DIR / 'startup.c'};"
+                     f"{Path(tflm_build.__file__).parent / 'verify_board.cc'}")
     configure = ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-DTFLM_DIR={tree}",
-                 f"-DTFLM_LIBRARY={tflm_build.library(target, tree)}", f"-DCMSIS_DSP_DIR={cmsis_dsp_sources()}",
+                 f"-DTFLM_LIBRARY={tflm_build.library(target, tree)}",
+                 f"-DCMSIS_DSP_DIR={cmsis_dsp_sources()}",
                  f"-DBOARD_SOURCES={board_sources}", f"-DBOARD_LINKER_SCRIPT={tmp_path / 'board.ld'}",
                  "-DBOARD_LINK_OPTIONS=-nostartfiles;--specs=rdimon.specs", *extra]
     for command in (configure, ["cmake", "--build", str(tmp_path / "build")]):
@@ -289,7 +297,7 @@ def test_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_bundle, tmp
     assert len(labels) == 2
 
 
-# --- the streaming deployment (ser_stream_app: step per step, attend + classify per label hop) ---------------------
+# --- the streaming deployment (ser_stream_app: step per step, attend + classify per label hop) -------
 
 def exported_streaming(run, folder):
     """`run` copied into `folder` (its whole-window bundle stays) and exported streaming for the
@@ -315,7 +323,8 @@ def check_streamed(report: dict, manifest: dict) -> None:
     streamed = report["streaming"]
     assert streamed["frames"]["features_max_lsb"] <= 1 and streamed["frames"]["features_equal_share"] >= 0.999
     window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
-    assert [row["end_frame"] for row in streamed["labels"]] == [window + i * hop for i in range(len(streamed["labels"]))]
+    assert [row["end_frame"] for row in streamed["labels"]] == [window + i * hop
+                                                                for i in range(len(streamed["labels"]))]
     assert len(streamed["labels"]) >= (streamed["frames"]["frames"] - window) // hop + 1 >= 2
     for row in streamed["labels"]:
         assert row["logits_equal_same_input"] and row["device_label"] == row["python_label"]
@@ -331,7 +340,8 @@ def test_streaming_firmware_on_the_host(stm32_stream, tmp_path):
     print(summary(report, "stm32f4"))
     check_streamed(report, manifest)
     # the 64-bit reference-kernel build gets the shared arena measured for it, the three pieces in it
-    assert "64-bit" in report["arena_built_with"] and 0 < report["arena_used_bytes"] <= report["arena_built_bytes"]
+    assert ("64-bit" in report["arena_built_with"]
+            and 0 < report["arena_used_bytes"] <= report["arena_built_bytes"])
 
 
 @pytest.mark.slow
@@ -346,7 +356,8 @@ def test_streaming_firmware_on_cortex_m4_under_qemu(stm32_stream, tmp_path):
     report = verified(run, "cortex-m4", tmp_path)
     print(summary(report, "stm32f4"))
     check_streamed(report, manifest)
-    assert report["arena_built_bytes"] == report["arena_exported_bytes"] == manifest["arena"]["kTensorArenaSize"]
+    assert (report["arena_built_bytes"] == report["arena_exported_bytes"]
+            == manifest["arena"]["kTensorArenaSize"])
     assert 0 < report["arena_used_bytes"] <= report["arena_exported_bytes"]
     ram = manifest["budget"]["ram"]
     regions = report["memory"]["regions"]
@@ -382,8 +393,10 @@ def test_streaming_cmake_template_builds_as_exported_and_runs_under_qemu(stm32_s
     result = parse_stream_output(done.stdout)
     assert done.returncode == 0 and result["ended"], done.stdout[-2000:]
     window, hop = manifest["window_frames"], manifest["streaming"]["label_hop_frames"]
-    assert [label["frames"] for label in result["labels"]] == [window + i * hop for i in range(len(result["labels"]))]
-    assert len(result["labels"]) >= 2 and all(label["steps"] > 0 and label["model_us"] >= 0 for label in result["labels"])
+    assert [label["frames"] for label in result["labels"]] == [window + i * hop
+                                                               for i in range(len(result["labels"]))]
+    assert len(result["labels"]) >= 2 and all(label["steps"] > 0 and label["model_us"] >= 0
+                                              for label in result["labels"])
     assert result["arena_used_bytes"] <= manifest["arena"]["kTensorArenaSize"]
 
 
@@ -394,9 +407,11 @@ def test_cmake_template_sets_flags_for_compile_and_link(deployed_run, monkeypatc
     text = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "CMakeLists.txt").read_text()
     assert "add_compile_definitions(TF_LITE_STATIC_MEMORY" in text and "-fno-rtti" in text
     assert "-fno-exceptions" in text and "add_link_options(${CPU_FLAGS})" in text
-    assert 'separate_arguments(CPU_FLAGS UNIX_COMMAND "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")' \
+    assert ('separate_arguments(CPU_FLAGS UNIX_COMMAND "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 '
+            '-mfloat-abi=hard")') \
         in text
-    script = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m" / "ser_memory.ld").read_text()
+    script = (RunLayout(stm32_bundle).firmware_dir("stm32f4") / "cmake-cortex-m"
+              / "ser_memory.ld").read_text()
     assert "SRAM (rwx) : ORIGIN = 0x20000000, LENGTH = 131072" in script
     assert "CCM (rwx) : ORIGIN = 0x10000000, LENGTH = 65536" in script
     assert ".ser_arena (NOLOAD) : ALIGN(16) { __ser_arena_start__ = .; *(.bss.ser_arena)" in script

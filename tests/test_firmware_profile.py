@@ -66,8 +66,8 @@ def tflm_dir():
 def profiled(run, clips: int, work) -> dict:
     """profile-firmware of the run's STM32F4 bundle on the Cortex-M4 under QEMU."""
     bundle, inputs = firmware_inputs(run, "stm32f4", clips)
-    return profile_firmware(bundle, "stm32f4", "cortex-m4", inputs, layer_names(run, inputs.blobs), tflm_dir(),
-                            work=work)
+    return profile_firmware(bundle, "stm32f4", "cortex-m4", inputs, layer_names(run, inputs.blobs),
+                            tflm_dir(), work=work)
 
 
 def qemu_tools():
@@ -105,9 +105,11 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     assert 0.9 * piece.invoke_instructions < piece.op_instructions < piece.invoke_instructions
     kernels = {n.op: n.kernel for n in piece.nodes}
     assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"  # the last CONV_2D: 16 channels in
-    assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"  # the first: one channel in
+    # the first: one channel in
+    assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"
     assert kernels["MEAN"] == kernels["SOFTMAX"] == "ser-reparam" and kernels["RSQRT"] == "reference"
-    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]  # QK, AV
+    # QK, AV
+    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
     # the int8 graph subsamples in chunks whose inputs overlap (STRIDED_SLICE per chunk): a few
@@ -149,7 +151,8 @@ def test_ser_kernels_take_an_op_only_when_every_node_qualifies():
     assert ser_kernel_ops([use("SOFTMAX"), use("MEAN"), use("FULLY_CONNECTED")]) == ["MEAN", "SOFTMAX"]
     assert ser_kernel_ops([use("SOFTMAX"), use("SOFTMAX", "INT16")]) == []  # int8 -> int16 stays TFLM's
     from ser_reparam.tflite.ops import OpUse
-    long_rows = OpUse("SOFTMAX", "", "INT8", ((1, 4, 300),), ((1, 4, 300),))  # over the kernel's 256-value row
+    # over the kernel's 256-value row
+    long_rows = OpUse("SOFTMAX", "", "INT8", ((1, 4, 300),), ((1, 4, 300),))
     assert ser_kernel_ops([use("SOFTMAX"), long_rows]) == []
     assert ser_kernel_ops([use("ADD")]) == []
 
@@ -160,10 +163,12 @@ def test_conv_2d_goes_to_ser_kernels_when_one_node_is_a_3x3_filter_on_one_channe
 
     first = use("CONV_2D", input_shapes=((1, 82, 78, 1), (16, 3, 3, 1), (16,)))
     second = use("CONV_2D", input_shapes=((1, 40, 38, 16), (16, 3, 3, 16), (16,)))
-    assert ser_kernel_ops([first, second]) == ["CONV_2D"] and ser_kernel_runs(first) and not ser_kernel_runs(second)
+    assert (ser_kernel_ops([first, second]) == ["CONV_2D"] and ser_kernel_runs(first)
+            and not ser_kernel_runs(second))
     assert ser_kernel_ops([second]) == []
     for other in (((1, 82, 78, 1), (16, 5, 5, 1), (16,)), ((1, 82, 78, 1), (64, 3, 3, 1), (64,))):
-        assert not ser_kernel_runs(use("CONV_2D", input_shapes=other))  # 5 x 5; more channels than EvalConv holds
+        # 5 x 5; more channels than EvalConv holds
+        assert not ser_kernel_runs(use("CONV_2D", input_shapes=other))
     assert not ser_kernel_runs(use("CONV_2D", "INT16", first.input_shapes))
 
 
@@ -186,8 +191,8 @@ def test_resolver_hides_tflm_add_methods_only_for_the_replaced_ops(tmp_path):
                                      "return RegisterSerOps(r); }\n")
     import subprocess
     for source in (tmp_path / "use.cc", BUNDLE_DIR / "ser_kernels.cc"):
-        done = subprocess.run(["g++", "-std=c++17", "-DTF_LITE_STATIC_MEMORY", "-fsyntax-only", "-Wall", "-Werror",
-                               f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
+        done = subprocess.run(["g++", "-std=c++17", "-DTF_LITE_STATIC_MEMORY", "-fsyntax-only", "-Wall",
+                               "-Werror", f"-I{tmp_path}", f"-I{BUNDLE_DIR}", *includes, str(source)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
 
@@ -200,7 +205,8 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
     from firmware_profile import latency
 
-    pieces = [PieceProfile("step", 10, [Node(0, "CONV_2D", "s", "ser-reparam", "", 1000, 200_000.0)], 210_000.0),
+    pieces = [PieceProfile("step", 10, [Node(0, "CONV_2D", "s", "ser-reparam", "", 1000, 200_000.0)],
+                           210_000.0),
               PieceProfile("attend", 31, [Node(0, "SOFTMAX", "a", "ser-reparam", "", 500, 400_000.0)]),
               PieceProfile("classify", 1, [Node(0, "MEAN", "c", "ser-reparam", "", 0, 20_000.0)])]
     report = {"pieces": pieces, "totals": {"label": 13_000_000.0},

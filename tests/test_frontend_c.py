@@ -134,14 +134,16 @@ def test_output_is_deterministic(harnesses, tmp_path):
 
 def power_spectra(exe: Path, frames: np.ndarray, tmp_path: Path) -> np.ndarray:
     (tmp_path / "frames.f32").write_bytes(frames.astype("<f4").tobytes())
-    subprocess.run([str(exe), "spectrum", str(tmp_path / "frames.f32"), str(tmp_path / "power.f32")], check=True)
+    subprocess.run([str(exe), "spectrum", str(tmp_path / "frames.f32"), str(tmp_path / "power.f32")],
+                   check=True)
     return np.fromfile(tmp_path / "power.f32", "<f4").reshape(len(frames), -1)
 
 
 def test_cmsis_path_agrees_with_the_cmsisdsp_package(harnesses, tmp_path):
     """The Cortex-M path's FFT is CMSIS-DSP's arm_rfft_fast_f32: the Python package (the same C
     library) gives the same packed spectrum, and the portable backend the same power."""
-    need(importlib.util.find_spec("cmsisdsp") is not None, "the cmsisdsp package is missing: pip install -e '.[dev]'")
+    need(importlib.util.find_spec("cmsisdsp") is not None, "the cmsisdsp package is missing: pip "
+                                                           "install -e '.[dev]'")
     import cmsisdsp as dsp
     rng = np.random.default_rng(4)
     pcm = clip(1.0, seed=4).astype(np.float32) / 32768
@@ -151,7 +153,8 @@ def test_cmsis_path_agrees_with_the_cmsisdsp_package(harnesses, tmp_path):
     instance = dsp.arm_rfft_fast_instance_f32()
     assert dsp.arm_rfft_fast_init_f32(instance, FRONTEND.nfft) == 0
     packed = np.stack([dsp.arm_rfft_fast_f32(instance, frame, 0) for frame in frames]).astype(np.float64)
-    power = np.concatenate([packed[:, :1] ** 2, packed[:, 2::2] ** 2 + packed[:, 3::2] ** 2, packed[:, 1:2] ** 2],
+    power = np.concatenate([packed[:, :1] ** 2, packed[:, 2::2] ** 2 + packed[:, 3::2] ** 2,
+                            packed[:, 1:2] ** 2],
                            axis=1) / FRONTEND.nfft
     scale = power.max(axis=1, keepdims=True)  # float32 FFT error is relative to the frame's energy
     for backend in ("cmsis", "portable", "espdsp"):
@@ -167,9 +170,11 @@ def test_cross_compiles_for_cortex_m(cpu, generated, tmp_path):
     backends = {"portable": {}, "cmsis": cmsis_build_args(need_cmsis_dsp())}
     for backend, args in backends.items():
         sizes = cortex_m_sizes(generated[0], cpu, tmp_path, **args)
-        print(f"{cpu} {backend}: front end objects text {sizes['text']} B, data {sizes['data']} B, bss {sizes['bss']} B; "
-              f"linked program (with FFT library, newlib libm, startup, state) text/data/bss {sizes['linked']}")
-        assert sizes["bss"] == 0 and sizes["data"] == 0  # all state is the caller's ser_frontend_t; tables are const
+        print(f"{cpu} {backend}: front end objects text {sizes['text']} B, data {sizes['data']} B, bss "
+              f"{sizes['bss']} B; linked program (with FFT library, newlib libm, startup, state) "
+              f"text/data/bss {sizes['linked']}")
+        # all state is the caller's ser_frontend_t; tables are const
+        assert sizes["bss"] == 0 and sizes["data"] == 0
         assert abs(sizes["text"] / TEXT_BYTES[cpu, backend] - 1) <= TEXT_MARGIN, (cpu, backend, sizes["text"])
 
 

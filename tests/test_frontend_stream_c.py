@@ -55,7 +55,8 @@ def stream_c(exe: Path, pcm: np.ndarray, tmp_path: Path) -> tuple[np.ndarray, np
 
 def quantize(features: np.ndarray) -> np.ndarray:
     """round-half-away(x / scale) + zero point, clamped: the model's int8 input."""
-    return np.clip(np.trunc(features / INPUT_SCALE + np.copysign(0.5, features)) + INPUT_ZERO_POINT, -128, 127)
+    return np.clip(np.trunc(features / INPUT_SCALE + np.copysign(0.5, features)) + INPUT_ZERO_POINT,
+                   -128, 127)
 
 
 def assert_matches(device: np.ndarray, quantized: np.ndarray, reference: np.ndarray, label: str) -> float:
@@ -111,7 +112,8 @@ def test_short_clips_have_psf_frames(generated, harnesses, tmp_path):  # noqa: F
         device, quantized, first_push, flushed = stream_c(harnesses["portable"], piece, tmp_path)
         assert len(device) == FRONTEND.num_frames(len(piece)), hops
         assert_matches(device, quantized, normalized(piece, generated), f"{hops} hops")
-        assert first_push == (FIRST_PUSH if hops >= FIRST_PUSH else 0) and flushed == len(device) - max(0, hops - 6)
+        assert (first_push == (FIRST_PUSH if hops >= FIRST_PUSH else 0)
+                and flushed == len(device) - max(0, hops - 6))
 
 
 def test_a_long_stream_is_the_whole_clip(generated, harnesses, tmp_path):  # noqa: F811
@@ -123,13 +125,14 @@ def test_a_long_stream_is_the_whole_clip(generated, harnesses, tmp_path):  # noq
     assert_matches(device, quantized, normalized(pcm, generated), "16 s of emodb")
     offset, hops = 333, 500  # a hop-aligned 5 s window inside the stream
     piece = normalized(pcm[offset * FRONTEND.frame_step:(offset + hops) * FRONTEND.frame_step], generated)
-    complete = (hops * FRONTEND.frame_step - FRONTEND.frame_length) // FRONTEND.frame_step + 1  # whole frames: 498
+    # whole frames: 498
+    complete = (hops * FRONTEND.frame_step - FRONTEND.frame_length) // FRONTEND.frame_step + 1
     # frame 0's pre-emphasis lacks the sample before the window; deltas reach 2 + 2 frames further
     interior = slice(1 + 4, complete - 4)
     difference = np.abs(piece - device[offset:offset + len(piece)])
     assert difference[interior].max() <= PARITY
-    print(f"window interior: max difference {difference[interior].max():.2e}; edges {difference[:5].max():.2f} "
-          f"(start), {difference[-5:].max():.2f} (end)")
+    print(f"window interior: max difference {difference[interior].max():.2e}; edges "
+          f"{difference[:5].max():.2f} (start), {difference[-5:].max():.2f} (end)")
     assert difference[:5].max() > 0.01 and difference[-5:].max() > 0.01
 
 
@@ -147,10 +150,12 @@ def test_an_fft_failure_is_reported_on_every_frame(harnesses, tmp_path):  # noqa
 
 @pytest.mark.parametrize("backend", ["portable", "cmsis", "espdsp"])
 def test_state_bytes_are_what_the_export_counts(backend, harnesses):  # noqa: F811
-    out = subprocess.run([str(harnesses[backend]), "sizes"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([str(harnesses[backend]), "sizes"], check=True, capture_output=True,
+                         text=True).stdout
     sizes = dict(zip(out.split()[::2], map(int, out.split()[1::2])))
     print(backend, sizes)
-    assert sizes["ser_stream_t"] == stream_state_bytes(FRONTEND, cmsis=backend == "cmsis") == STATE_BYTES[backend]
+    assert (sizes["ser_stream_t"] == stream_state_bytes(FRONTEND, cmsis=backend == "cmsis")
+            == STATE_BYTES[backend])
 
 
 @pytest.mark.slow
@@ -159,8 +164,8 @@ def test_cross_compiles_for_cortex_m4(generated, tmp_path):  # noqa: F811
     need_tool("arm-none-eabi-gcc", ARM_GCC)
     for backend, args in {"portable": {}, "cmsis": cmsis_build_args(need_cmsis_dsp())}.items():
         sizes = cortex_m_sizes(generated[0], "cortex-m4", tmp_path, stream=True, **args)
-        print(f"cortex-m4 {backend}: streaming front end objects text {sizes['text']} B, data {sizes['data']} B, "
-              f"bss {sizes['bss']} B; linked program text/data/bss {sizes['linked']}")
+        print(f"cortex-m4 {backend}: streaming front end objects text {sizes['text']} B, data "
+              f"{sizes['data']} B, bss {sizes['bss']} B; linked program text/data/bss {sizes['linked']}")
         assert sizes["bss"] == 0 and sizes["data"] == 0
         assert sizes["state"] == stream_state_bytes(FRONTEND, cmsis=backend == "cmsis")
         assert abs(sizes["text"] / STREAM_TEXT_BYTES[backend] - 1) <= MARGIN, (backend, sizes["text"])

@@ -173,7 +173,8 @@ def test_step_scales_the_factor_not_the_function(rng):
     """step=α stores factor / α: the same folded layer, but an optimizer step on the variable
     moves the factor α times as far; the fold (and so the deployed model) sees factors only."""
     plain = HRFDense(5, ratio=4, depth=1, kernel_initializer=keras.initializers.GlorotUniform(seed=3))
-    scaled = HRFDense(5, ratio=4, depth=1, step=4.0, kernel_initializer=keras.initializers.GlorotUniform(seed=3))
+    scaled = HRFDense(5, ratio=4, depth=1, step=4.0,
+                      kernel_initializer=keras.initializers.GlorotUniform(seed=3))
     x = rng.normal(size=(6, 3)).astype(np.float32)
     np.testing.assert_allclose(plain(x).numpy(), scaled(x).numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(scaled.kernels[0].numpy() * 4.0, plain.kernels[0].numpy(), rtol=1e-6)

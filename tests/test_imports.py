@@ -97,7 +97,8 @@ def test_help_and_the_light_modules_start_no_tensorflow():
             "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
             "import ser_reparam.models.placement, ser_reparam.layout, ser_reparam.report\n"
             "import ser_reparam.models.stream_geometry\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')))\n")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', "
+            "'keras')))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
@@ -131,7 +132,8 @@ def test_firmware_export_imports_no_private_name_of_ser_reparam():
 
 def test_firmware_export_takes_plain_inputs_not_a_run():
     def allowed(module):
-        return any(module == ok or module.startswith(ok + ".") and ok != "ser_reparam" for ok in FIRMWARE_MAY_IMPORT)
+        return any(module == ok or module.startswith(ok + ".") and ok != "ser_reparam"
+                   for ok in FIRMWARE_MAY_IMPORT)
 
     outside = sorted({f"{where} imports {module}" for where, module, _ in firmware_imports()
                       if not allowed(module)})

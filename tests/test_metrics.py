@@ -35,7 +35,8 @@ def test_agreement_counts_the_disagreements_at_int8_ties():
 
     scale = 0.05  # dequantized int8 logits: ties are equal values
     a = np.array([[3, 3, -1], [5, 2, 0], [1, 4, 2], [0, 1, 2]]) * scale  # example 0 ties: argmax 0
-    b = np.array([[2, 3, -1], [5, 2, 0], [4, 1, 2], [0, 1, 2]]) * scale  # 0 differs at a tie, 2 differs outright
+    # 0 differs at a tie, 2 differs outright
+    b = np.array([[2, 3, -1], [5, 2, 0], [4, 1, 2], [0, 1, 2]]) * scale
     pair = agreement(a, b)
     assert pair == {"argmax_agreement": 0.5, "disagreements": 2, "disagreements_at_ties": 1, "identical": 2,
                     "max_logit_diff": pytest.approx(0.15)}

@@ -24,7 +24,8 @@ PAPER = {  # IEMOCAP, 4 classes: (params, FLOPs)
 
 OURS = {  # exact counts of our builds (deterministic): any change to a model shows here (the
           # ESP32-S3 padding of the subsampling, issue 18, adds the padded rows of its first conv)
-    ("convtransformer", "original"): (800_624, 245_558_960), ("convtransformer", "lightweight"): (8_596, 7_716_976),
+    ("convtransformer", "original"): (800_624, 245_558_960),
+    ("convtransformer", "lightweight"): (8_596, 7_716_976),
     ("conformer", "original"): (786_224, 233_774_000), ("conformer", "lightweight"): (10_068, 7_873_712),
     ("speechformer", "original"): (324_016, 49_798_160), ("speechformer", "lightweight"): (3_092, 1_303_216),
 }
@@ -35,7 +36,8 @@ def test_sizes_match_the_paper(arch, preset):
     params, flops = PAPER[arch, preset]
     model = build_model(arch, preset, num_classes=4, window_frames=FRAMES)
     ours_params, ours_flops = count_params(model), count_flops(model, (FRAMES, 78))
-    print(f"{arch} {preset}: params {ours_params} (paper {params:.0f}), MACs {ours_flops} (paper {flops:.0f})")
+    print(f"{arch} {preset}: params {ours_params} (paper {params:.0f}), MACs {ours_flops} "
+          f"(paper {flops:.0f})")
     assert (ours_params, ours_flops) == OURS[arch, preset]
     # against the paper's rounded figures (9K, 7M, 1M …): params within 5 % (measured −4.5 … +3.1 %),
     # MACs from −1 % to +31 % (the paper rounds SpeechFormer-lightweight's 1.30M down to 1M)
@@ -154,7 +156,8 @@ def test_pool_norm_trains_on_batch_statistics_and_folds_into_cls1(arch, spec, rn
     folded = fold_model(model, inputs=x)
     assert output_difference(model, folded, x)["max_rel"] <= 1e-5
     deploy = build_model(arch, "lightweight", 7, 199, hrf=spec, pool_norm=True, deploy=True)
-    assert [type(layer).__name__ for layer in folded.layers] == [type(layer).__name__ for layer in deploy.layers]
+    assert [type(layer).__name__ for layer in folded.layers] == [type(layer).__name__
+                                                                 for layer in deploy.layers]
     assert count_params(folded) == count_params(deploy)
     model.get_layer("cls1").moving_variance.assign(model.get_layer("cls1").moving_variance * 2.0)
     assert output_difference(model, folded, x)["max_rel"] > 1e-5  # the statistics are in the fold
@@ -162,7 +165,8 @@ def test_pool_norm_trains_on_batch_statistics_and_folds_into_cls1(arch, spec, rn
 
 def test_speechformer_stage_plan():
     assert stage_plan(8) == [{"blocks": 2, "window": 5, "merge": 5}, {"blocks": 2, "window": 9, "merge": 5},
-                             {"blocks": 2, "window": 9, "merge": 4}, {"blocks": 2, "window": None, "merge": None}]
+                             {"blocks": 2, "window": 9, "merge": 4},
+                             {"blocks": 2, "window": None, "merge": None}]
     assert stage_plan(1) == [{"blocks": 1, "window": 5, "merge": 5}]
     assert [s["blocks"] for s in stage_plan(6)] == [1, 1, 2, 2]
 
@@ -224,7 +228,8 @@ def test_a_saved_model_loads_in_a_process_that_built_none(arch, tmp_path):
     import sys
 
     path = tmp_path / "m.keras"
-    model = build_model(arch, "lightweight", window_frames=99, hrf="ffn2@2x1" if arch != "speechformer" else None)
+    model = build_model(arch, "lightweight", window_frames=99,
+                        hrf="ffn2@2x1" if arch != "speechformer" else None)
     model.save(path)
     code = ("import sys, numpy as np; from ser_reparam.models import load_model; "
             "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.get_weights()[0])")

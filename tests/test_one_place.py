@@ -25,7 +25,8 @@ def _error_classes(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             bases = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
-            if any(b.endswith(("Error", "Exception")) or b in ("NotStreamable", "NameRejected") for b in bases):
+            if any(b.endswith(("Error", "Exception")) or b in ("NotStreamable", "NameRejected")
+                   for b in bases):
                 found.append(node.name)
     return found
 

@@ -117,7 +117,8 @@ def test_a_decode_error_in_the_feature_writer_is_named_not_a_hang(tmp_path, monk
     monkeypatch.setattr(dataset, "wav_frames_present", lambda path: 10 ** 9)  # the header check misses it
     faulthandler.dump_traceback_later(180, exit=True)  # a regression to the hang ends the run, loudly
     try:
-        with pytest.raises(DataError, match=rf"cannot read {bad} \(.*Data too short.*\); 1 example\(s\) of 1 file"):
+        with pytest.raises(DataError, match=rf"cannot read {bad} \(.*Data too short.*\); 1 "
+                                            r"example\(s\) of 1 file"):
             run_pipeline(config, 1, 2, echo=quiet)
     finally:
         faulthandler.cancel_dump_traceback_later()
@@ -140,7 +141,8 @@ def test_stage_scripts_call_the_runner(tmp_path):
     assert all("To run:" in p.read_text() for p in scripts)
     config_path = write_yaml(tmp_path)
     sets = [arg for item in TINY for arg in ("--set", item)]
-    out = subprocess.run([sys.executable, str(ROOT / "pipelines" / "01_prepare.py"), "--config", str(config_path),
+    out = subprocess.run([sys.executable, str(ROOT / "pipelines" / "01_prepare.py"), "--config",
+                          str(config_path),
                           *sets], capture_output=True, text=True, check=True).stdout
     assert "stage 01 (prepare): done" in out and "stage 02" not in out
     assert (tmp_path / "runs" / "tiny" / "stages" / "01.json").is_file()
@@ -188,8 +190,10 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
                                                 "convtransformer-lightweight-ffn2@8x1"]
     light, hrf = rows
     assert hrf["train_params"] > hrf["params"] == light["params"] == light["train_params"]
-    graphs = [strip_metadata((run / row["variant"] / "quantized" / "int8.tflite").read_bytes()) for row in rows]
-    assert len(graphs[0]) == len(graphs[1])  # deHRF: the board gets the lightweight model (metadata names differ)
+    graphs = [strip_metadata((run / row["variant"] / "quantized" / "int8.tflite").read_bytes())
+              for row in rows]
+    # deHRF: the board gets the lightweight model (metadata names differ)
+    assert len(graphs[0]) == len(graphs[1])
     for row in rows:
         assert (run / "reports" / f"{row['variant']}-model-card.md").is_file()
         assert (run / "reports" / f"{row['variant']}-confusion-tflm.png").is_file()
@@ -197,7 +201,8 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
         assert set(row["boards"]) == {"esp32s3", "stm32h7"} and all(b["fits"] for b in row["boards"].values())
         assert all(0 <= m["ua"] <= 1 for m in row["metrics"].values())
         variant = run / row["variant"]
-        for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json", "folded/fold.json",
+        for path in ("config.json", "train/seed-0/best.keras", "train/seed-0/metrics.json",
+                     "folded/fold.json",
                      "quantized/int8.tflite", "quantized/float.tflite", "firmware/esp32s3/bundle.json",
                      "firmware/stm32h7/cmake-cortex-m/main.cc", "firmware/esp32s3/esp-idf/main/main.cc"):
             assert (variant / path).is_file(), path
@@ -206,11 +211,14 @@ def test_demo_end_to_end_from_a_clean_folder(tmp_path):
     assert "| convtransformer-lightweight-ffn2@8x1 | 11,220 → 8,596 |" in printed
     table, _, side_by_side = printed.partition("Whole window vs streaming")
     assert table.count("| convtransformer-lightweight") == 2
-    assert side_by_side.count("| whole window |") == side_by_side.count("| streaming (step / attend / classify, state ") == 2
+    assert side_by_side.count("| whole window |") == 2
+    assert side_by_side.count("| streaming (step / attend / classify, state ") == 2
     for row in rows:  # both variants are one-block ConvTransformers: they stream, measured side by side
         streaming = row["side_by_side"]["deployments"]["streaming"]
-        assert streaming["streams"] and streaming["ram_bytes"] < row["side_by_side"]["deployments"]["whole_window"]["ram_bytes"]
-    for baseline in ("Logistic regression (78-feature utterance stats)", "Linear SVM (78-feature utterance stats)",
+        assert (streaming["streams"]
+                and streaming["ram_bytes"] < row["side_by_side"]["deployments"]["whole_window"]["ram_bytes"])
+    for baseline in ("Logistic regression (78-feature utterance stats)",
+                     "Linear SVM (78-feature utterance stats)",
                      "Chance (majority class)"):
         assert f"| {baseline} |" in printed
 

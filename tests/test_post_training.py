@@ -78,7 +78,8 @@ def test_fold_quantize_evaluate(trained):
     folded = keras.models.load_model(RunLayout(config).folded_model())
     wrapped = {layer.layer.name for layer in quantize_aware(folded).layers
                if isinstance(layer, tfmot.quantization.keras.QuantizeWrapperV2)}
-    dense = {layer.name for layer in folded.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))}
+    dense = {layer.name for layer in folded.layers
+             if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))}
     assert dense and dense <= wrapped
 
     report = evaluate_run(config)
@@ -102,7 +103,8 @@ def test_fold_quantize_evaluate(trained):
     assert streaming["streams"] and set(streaming["arena_bytes"]) == {"step", "attend", "classify"}
     assert streaming["ram_bytes"] == sum(streaming["arena_bytes"].values()) + streaming["state_bytes"]
     assert streaming["state_bytes"] == quantized["streaming"]["state_bytes"] > 0
-    assert streaming["flash_bytes"] == sum(entry["bytes"] for entry in quantized["streaming"]["pieces"].values())
+    assert streaming["flash_bytes"] == sum(entry["bytes"]
+                                           for entry in quantized["streaming"]["pieces"].values())
     assert whole["ram_bytes"] == whole["arena_bytes"] == models["tflm_int8"]["arena_bytes"]
     assert streaming["ram_bytes"] < whole["ram_bytes"]
     versus = pairs["tflm_int8 vs tflm_int8_streaming"]  # the same int8 logits (quantize.quantize_pieces)

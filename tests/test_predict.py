@@ -42,7 +42,8 @@ def test_tflm_predictor_is_the_deployed_int8_path_bit_for_bit(clip, tflm):
     path, features, config = clip
     result = tflm.predict(path)
     first = result.windows[0]
-    assert (first.start_s, first.end_s) == (0.0, 1.0) and len(result.windows) == 2  # 1.0–1.5 s clips, 1 s window
+    # 1.0–1.5 s clips, 1 s window
+    assert (first.start_s, first.end_s) == (0.0, 1.0) and len(result.windows) == 2
     blob = (RunLayout(config).quantized_dir / "int8.tflite").read_bytes()
     np.testing.assert_array_equal(first.logits, TFLMModel(blob).predict_one(features))
     np.testing.assert_allclose(result.probabilities, softmax(np.mean([w.logits for w in result.windows], 0)))
@@ -75,7 +76,8 @@ def test_long_audio_gives_windows_and_a_vote(clip, tflm):
     result = tflm.predict(long, sample_rate=rate)
     assert len(result.windows) == int(np.ceil(len(long) / rate))
     assert [w.start_s for w in result.windows] == list(range(len(result.windows)))
-    overlapping = Predictor.from_tflite(RunLayout(clip[2]).quantized_dir / "int8.tflite", hop_s=0.5).predict(long, rate)
+    overlapping = Predictor.from_tflite(RunLayout(clip[2]).quantized_dir / "int8.tflite",
+                                        hop_s=0.5).predict(long, rate)
     assert [w.start_s for w in overlapping.windows] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]  # 3.18 s of audio
     assert overlapping.windows[-1].end_s == result.windows[-1].end_s == pytest.approx(len(long) / rate)
 
@@ -96,7 +98,8 @@ def test_cli_classifies_a_folder_and_skips_what_it_cannot_read(clip, deployed_ru
     assert [r["source"].split("/audio/")[1] for r in results] == ["a.flac", "sub/b.mp3"]
     assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-4 and len(r["windows"]) == 2 for r in results)
     assert "broken.wav" in err and "notes.txt" in err and "1 of 3 file(s) could not be classified" in err
-    assert main(["predict", str(RunLayout(deployed_run).variant_dir), path, "--format", "csv", "--backend", "litert"]) == 0
+    assert main(["predict", str(RunLayout(deployed_run).variant_dir), path, "--format", "csv", "--backend",
+                 "litert"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("file,window,start_s,end_s,label,p_") and len(lines) == 4  # 2 windows + clip
     assert lines[-1].split(",")[1] == "clip"
@@ -183,7 +186,8 @@ class MeanRunner:
 def handmade(hop_s=None, window_seconds=1.0):
     frontend = FrontendConfig()
     metadata = {"labels": ["calm", "angry"], "frontend": frontend.to_dict(),
-                "window": {"seconds": window_seconds, "frames": frontend.num_frames(round(window_seconds * 16000))},
+                "window": {"seconds": window_seconds,
+                           "frames": frontend.num_frames(round(window_seconds * 16000))},
                 "normalization": {"mean": [0.0] * frontend.num_features,
                                   "std": [1.0] * frontend.num_features}}
     return Predictor(MeanRunner(), metadata, "tflm", hop_s)

@@ -16,7 +16,8 @@ def session(root, participant, seconds, rows):
     folder.mkdir(parents=True)
     samples = (np.arange(round(seconds * 16000)) % 20000 - 10000).astype(np.int16)
     sf.write(folder / f"{participant}_AUDIO.wav", samples, 16000, subtype="PCM_16")
-    lines = ["start_time\tstop_time\tspeaker\tvalue"] + [f"{a}\t{b}\t{who}\t{text}" for a, b, who, text in rows]
+    lines = ["start_time\tstop_time\tspeaker\tvalue"] + [f"{a}\t{b}\t{who}\t{text}"
+                                                         for a, b, who, text in rows]
     (folder / f"{participant}_TRANSCRIPT.csv").write_text("\n".join(lines) + "\n")
     return samples
 
@@ -92,7 +93,8 @@ def test_a_participant_in_both_split_files_is_refused(tmp_path, corpus):
 
 def test_unreadable_transcript_is_excluded_by_reason(tmp_path, corpus):
     root, _ = corpus
-    (root / "310_P" / "310_TRANSCRIPT.csv").write_text("start_time,stop_time,speaker,value\n1,2,Participant,x\n")
+    (root / "310_P" / "310_TRANSCRIPT.csv").write_text("start_time,stop_time,speaker,value\n"
+                                                       "1,2,Participant,x\n")
     report = prepare_manifest("daic_woz", root, tmp_path / "daic.csv")
     assert report.to_dict()["excluded"]["unreadable transcript"]["items"] == [
         f"{root / '310_P' / '310_TRANSCRIPT.csv'}: header lacks start_time, stop_time, speaker; "

@@ -37,8 +37,8 @@ def test_folder_layout(tmp_path):
     assert [u.audio != "" for u in rows] == [False, False, False, False, True, False, False]
     assert counts(report) == {"unreadable audio (corrupt or not audio)": 1, ESCAPES: 1}
     assert report.to_dict()["notes"]["split made without speaker information"]["items"] == [
-        "per label, utterances sorted, shuffled with random.Random(0) and cut test 0.1 / val 0.1 / rest train; "
-        "speaker = the utterance id"]
+        "per label, utterances sorted, shuffled with random.Random(0) and cut test 0.1 / val 0.1 / "
+        "rest train; speaker = the utterance id"]
 
     again = prepare_manifest("folder", root, out)        # audio_cache/ now exists in the root: not a label
     assert [(u.utt_id, u.path, u.label, u.split, u.speaker) for u in read_manifest(out)] == expected
@@ -130,10 +130,11 @@ def test_folder_counts_every_candidate_and_keeps_same_stem_files_apart(tmp_path)
 def test_label_typos_are_refused_unless_the_labels_are_listed(tmp_path, csv_root):
     listing = tmp_path / "typo.csv"
     listing.write_text("path,label\na.wav,angry\nb.wav,angry\nd.wav,angyr\ne.wav,sad\n")
-    with pytest.raises(ValueError, match=r"typo.csv:4: labels 'angyr' and 'angry' \(at .*typo.csv:2\) look like one "
-                                         r"class spelled two ways"):
+    with pytest.raises(ValueError, match=r"typo.csv:4: labels 'angyr' and 'angry' \(at .*typo.csv:2\) "
+                                         r"look like one class spelled two ways"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing)
-    with pytest.raises(ValueError, match=r"typo.csv:4: label 'angyr' is not one of the listed labels \(angry, sad\)"):
+    with pytest.raises(ValueError, match=r"typo.csv:4: label 'angyr' is not one of the listed labels "
+                                         r"\(angry, sad\)"):
         prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing, labels=["angry", "sad"])
     prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=listing, labels=["angry", "angyr", "sad"])
     assert {u.label for u in read_manifest(tmp_path / "m.csv")} == {"angry", "angyr", "sad"}
@@ -144,8 +145,8 @@ def test_csv_duplicates_conflicts_ids_and_encoding(tmp_path, csv_root):
     same.write_text("path,label,split\na.wav,happy,train\nb.wav,sad,test\na.wav,happy,train\n")
     report = prepare_manifest("csv", csv_root, tmp_path / "m.csv", csv_file=same)
     assert [u.utt_id for u in read_manifest(tmp_path / "m.csv")] == ["a", "b"]
-    assert report.to_dict()["excluded"]["duplicate row (same file and segment as an earlier line)"]["items"] == \
-        [f"{same}:4 (= line 2)"]
+    assert (report.to_dict()["excluded"]["duplicate row (same file and segment as an earlier line)"]["items"]
+            == [f"{same}:4 (= line 2)"])
 
     leak = tmp_path / "leak.csv"
     leak.write_text("path,label,split\na.wav,happy,train\nb.wav,sad,test\na.wav,sad,test\n")

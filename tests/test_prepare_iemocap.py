@@ -12,7 +12,8 @@ HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 
 def evaluation(root, session, dialog, turns):
     """An EmoEvaluation file in the release's format, with the per-annotator lines after each turn."""
-    blocks = [f"[{2.0 * i + 1.5:.4f} - {2.0 * i + 3.1:.4f}]\t{dialog}_{turn}\t{label}\t[2.5000, 3.0000, 2.5000]\n"
+    blocks = [f"[{2.0 * i + 1.5:.4f} - {2.0 * i + 3.1:.4f}]\t{dialog}_{turn}\t{label}\t"
+              "[2.5000, 3.0000, 2.5000]\n"
               "C-E2:\tNeutral;\t()\nC-E3:\tNeutral;\t()\nA-E3:\tval 3; act 2; dom  2;\t()\n"
               for i, (turn, label) in enumerate(turns)]
     path = root / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
@@ -79,7 +80,8 @@ def test_iemocap_rows_and_exclusions(tmp_path, corpus):
 def test_fold_k_makes_session_k_the_test_set(tmp_path, corpus):
     prepare_manifest("iemocap", corpus, tmp_path / "fold1.csv", fold=1)
     splits = {u.utt_id: u.split for u in read_manifest(tmp_path / "fold1.csv")}
-    assert splits == {"Ses01F_impro01_F000": "test", "Ses01F_impro01_M000": "test", "Ses01F_impro01_F001": "test",
+    assert splits == {"Ses01F_impro01_F000": "test", "Ses01F_impro01_M000": "test",
+                      "Ses01F_impro01_F001": "test",
                       "Ses01M_script01_1_M000": "test", "Ses05F_impro02_F000": "train",
                       "Ses05F_impro02_M000": "train"}
     with pytest.raises(ValueError, match=r"fold 6 must be a session number, one of \[1, 2, 3, 4, 5\]"):
@@ -88,5 +90,6 @@ def test_fold_k_makes_session_k_the_test_set(tmp_path, corpus):
 
 def test_a_root_without_emoevaluation_files_says_what_it_expected(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no EmoEvaluation files under .*SessionN/dialog/EmoEvaluation"):
+    with pytest.raises(FileNotFoundError,
+                       match="no EmoEvaluation files under .*SessionN/dialog/EmoEvaluation"):
         prepare_manifest("iemocap", tmp_path / "empty", tmp_path / "m.csv")

@@ -18,7 +18,8 @@ def utterance(start, end, speaker, emotion):
 
 
 def dialog(names, utterances):
-    info = {key: {"Name": name, "Age": "mid", "Gender": "female", "OtherName": []} for key, name in names.items()}
+    info = {key: {"Name": name, "Age": "mid", "Gender": "female", "OtherName": []}
+            for key, name in names.items()}
     return {"SpeakerInfo": info, "Dialog": utterances}
 
 
@@ -34,7 +35,8 @@ def corpus(tmp_path):
             "woju_3_1": utterance("00:00:00:01", "00:00:00:10", "A", "Sad"),
             "woju_3_2": utterance("00:00:00:12", "00:00:01:02", "B", "Surprise"),
             "woju_3_3": utterance("00:00:00:12", "00:00:01:02", "A", "Other"),
-            "woju_3_4": utterance("00:00:01:05", "00:00:01:01", "B", "Fear")})},             # end before start
+            # end before start
+            "woju_3_4": utterance("00:00:01:05", "00:00:01:01", "B", "Fear")})},
         "huanlesong": {"huanlesong_2": dialog({"A": "安迪", "B": "曲筱绡"}, {
             "huanlesong_2_1": utterance("00:00:00:01", "00:00:01:00", "B", "Fear"),
             "huanlesong_2_2": utterance("00:00:01:03", "00:00:02:00", "A", "Disgust")})},
@@ -42,7 +44,8 @@ def corpus(tmp_path):
             "unlisted_1_1": utterance("00:00:00:01", "00:00:01:00", "A", "Happy")})},
     }
     root.mkdir()
-    (root / "annotation.json").write_text(json.dumps(annotation, ensure_ascii=False, indent=4), encoding="utf-8")
+    (root / "annotation.json").write_text(json.dumps(annotation, ensure_ascii=False, indent=4),
+                                          encoding="utf-8")
     (root / "splitInfo").mkdir()
     for split, movies in {"train": ["anjia", "shaonianpai"], "val": ["woju"], "test": ["huanlesong"]}.items():
         (root / "splitInfo" / f"movie_list_{split}.txt").write_text("\n".join(movies))
@@ -93,5 +96,6 @@ def test_a_movie_in_two_split_lists_is_refused(tmp_path, corpus):
 
 def test_missing_split_lists_say_what_layout_is_expected(tmp_path):
     (tmp_path / "M3ED").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"movie_list_train.txt is missing; expected M3ED: annotation.json"):
+    with pytest.raises(FileNotFoundError, match=r"movie_list_train.txt is missing; expected M3ED: "
+                                                r"annotation.json"):
         prepare_manifest("m3ed", tmp_path / "M3ED", tmp_path / "m.csv")

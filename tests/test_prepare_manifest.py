@@ -36,8 +36,9 @@ def test_unknown_dataset_lists_the_choices(tmp_path):
 
 
 def test_missing_root_names_the_path_and_the_layout(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"data root .*no_such_dir does not exist .* for daic_woz it must "
-                                                r"hold DAIC-WOZ \(AVEC 2017\): train_split_Depression_AVEC2017.csv"):
+    with pytest.raises(FileNotFoundError, match=r"data root .*no_such_dir does not exist .* for "
+                                                r"daic_woz it must hold DAIC-WOZ \(AVEC 2017\): "
+                                                r"train_split_Depression_AVEC2017.csv"):
         prepare_manifest("daic_woz", tmp_path / "no_such_dir", tmp_path / "m.csv")
 
 
@@ -80,7 +81,8 @@ def test_read_manifest_names_the_row_with_an_unknown_label_or_a_duplicate_id(tmp
     prepare_manifest("folder", root, out)
     header, happy, sad = out.read_text().splitlines()
     out.write_text("\n".join([header, happy, sad.replace(",sad,", ",bored,")]) + "\n")
-    with pytest.raises(ManifestError, match=r"m.csv:3: label 'bored' is not in the protocol's labels \(happy, sad\)"):
+    with pytest.raises(ManifestError, match=r"m.csv:3: label 'bored' is not in the protocol's labels "
+                                            r"\(happy, sad\)"):
         read_manifest(out, labels=("happy", "sad"))
     out.write_text("\n".join([header, happy, sad, happy]) + "\n")
     with pytest.raises(ManifestError, match=r"m.csv:4: duplicate utt_id 'happy__h' \(first on line 2\)"):
@@ -97,7 +99,8 @@ def test_protocol_files_ship_in_a_regular_install(tmp_path):
         shutil.copytree(REPO / name, source / name, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     target = tmp_path / "target"
-    offline = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []   # else pip fetches it
+    # else pip fetches it
+    offline = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *offline,
                     "--target", str(target), str(source)], check=True, capture_output=True)
     shipped = target / "ser_reparam" / "data_manifests"

@@ -65,7 +65,8 @@ def test_the_seed_option_changes_the_speaker_split_deterministically(tmp_path, r
 
 def test_crema_d(tmp_path):
     root = tmp_path / "CREMA-D"
-    for name in ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_DFA_SAD_XX", "1004_TIE_FEA_LO", "1005_MTI_DIS_MD",
+    for name in ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_DFA_SAD_XX", "1004_TIE_FEA_LO",
+                 "1005_MTI_DIS_MD",
                  "1005_DFA_NEU_XX", "1006_DFA_XYZ_XX"]:
         tone(root / "AudioWAV" / f"{name}.wav")
     zero_bytes(root / "AudioWAV" / "1003_ITH_NEU_XX.wav")
@@ -76,7 +77,8 @@ def test_crema_d(tmp_path):
     assert [(u.utt_id, u.label, u.split, u.speaker, u.audio) for u in rows] == [
         ("1001_DFA_ANG_XX", "anger", "val", "1001", ""), ("1001_IEO_HAP_HI", "happy", "val", "1001", ""),
         ("1002_DFA_SAD_XX", "sad", "train", "1002", ""), ("1004_TIE_FEA_LO", "fear", "test", "1004", ""),
-        ("1005_DFA_NEU_XX", "neutral", "train", "1005", ""), ("1005_MTI_DIS_MD", "disgust", "train", "1005", "")]
+        ("1005_DFA_NEU_XX", "neutral", "train", "1005", ""),
+        ("1005_MTI_DIS_MD", "disgust", "train", "1005", "")]
     assert counts(report) == {"empty audio (no samples)": 1, "unreadable audio (corrupt or not audio)": 1,
                               "unknown label 'XYZ'": 1, "file name does not follow the corpus convention": 1}
     # only speakers with a usable file take part in the split: 1003 (an empty file) would have drawn test
@@ -103,5 +105,6 @@ def test_emodb(tmp_path):
 
 def test_no_matching_files_names_the_layout(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"no files match Actor_\*/\* .* Actor_01/03-01-05-01-02-01-01.wav"):
+    with pytest.raises(FileNotFoundError, match=r"no files match Actor_\*/\* .* "
+                                                r"Actor_01/03-01-05-01-02-01-01.wav"):
         prepare_manifest("ravdess", tmp_path / "empty", tmp_path / "r.csv")

@@ -14,7 +14,8 @@ DOCS = sorted((ROOT / "docs").rglob("*.md"))
 
 def test_replace_block_rewrites_only_its_block(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("intro 1.0\n<!-- BEGIN a -->\nold 2.0\n<!-- END a -->\nmiddle\n<!-- BEGIN b -->\nkeep\n<!-- END b -->\n")
+    page.write_text("intro 1.0\n<!-- BEGIN a -->\nold 2.0\n<!-- END a -->\nmiddle\n"
+                    "<!-- BEGIN b -->\nkeep\n<!-- END b -->\n")
     replace_block("a", "new 3.0\n\n", page)
     assert page.read_text() == ("intro 1.0\n<!-- BEGIN a -->\nnew 3.0\n<!-- END a -->\nmiddle\n"
                                 "<!-- BEGIN b -->\nkeep\n<!-- END b -->\n")

@@ -40,7 +40,8 @@ print(json.dumps(metrics))
 """.replace("SEED", str(SEED))
 
 CORPORA = {  # corpus: (variable, what it is, fold, its test speakers, test clips, classes, floor)
-    "emodb": ("SER_EMODB_DIR", "the emodb-8spk corpus (a folder holding wav/03a01Fa.wav …)", 0, ["03"], 49, 7, 0.62),
+    "emodb": ("SER_EMODB_DIR", "the emodb-8spk corpus (a folder holding wav/03a01Fa.wav …)", 0, ["03"], 49, 7,
+              0.62),
     "ravdess": ("SER_RAVDESS_DIR", "the ravdess-20spk corpus (a folder holding Actor_01/ …)", 0,
                 ["01", "06", "11", "16"], 240, 8, 0.42),
 }

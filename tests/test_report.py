@@ -28,7 +28,8 @@ def fake_run(root, variant, seed, ua, params=8596):
     path = root / variant / "train" / f"seed-{seed}" / "metrics.json"
     path.parent.mkdir(parents=True)
     (root / variant / "config.json").write_text(json.dumps({"model": model_section(variant)}))
-    test = {"wa": ua + 0.01, "ua": ua, "wf1": ua - 0.01, "mf1": ua - 0.02, "confusion": [[3, 1], [1, 3]], "count": 8}
+    test = {"wa": ua + 0.01, "ua": ua, "wf1": ua - 0.01, "mf1": ua - 0.02, "confusion": [[3, 1], [1, 3]],
+            "count": 8}
     path.write_text(json.dumps({"variant": variant, "seed": seed, "test": test, "params": params,
                                 "macs": 4_500_000, "labels": ["a", "b"]}))
 
@@ -64,9 +65,11 @@ def test_aggregate_and_write(tmp_path):
     for ratio in (2, 4):
         fake_run(run, f"convtransformer-lightweight-ffn2@{ratio}x1", 0, 0.55)
     rows = aggregate(collect([run]))
-    assert [r["name"] for r in rows] == ["Original", "Lightweight", "FFN2 (r=2, N=1)", "FFN2 (r=4, N=1)", "FFN2"]
+    assert [r["name"] for r in rows] == ["Original", "Lightweight", "FFN2 (r=2, N=1)",
+                                         "FFN2 (r=4, N=1)", "FFN2"]
     light = rows[1]
-    assert light["ua"]["mean"] == pytest.approx(0.6) and light["ua"]["std"] == pytest.approx(np.std([0.5, 0.6, 0.7]))
+    assert (light["ua"]["mean"] == pytest.approx(0.6)
+            and light["ua"]["std"] == pytest.approx(np.std([0.5, 0.6, 0.7])))
     assert light["confusion"] == [[9, 3], [3, 9]]
     result = write_report([run])
     assert "| Original | 0.710 ± 0.082 | 0.700 ± 0.082 |" in result["markdown"]
@@ -83,7 +86,8 @@ def test_empty_run_folder_names_the_fix(tmp_path):
 
 
 def fake_fold_run(root, variant, fold, seed, ua):
-    """A cross-validation run as made before the folders were cv-<k> (runs/<name>/fold-<k>/<variant>/…): still read."""
+    """A cross-validation run as made before the folders were cv-<k> (runs/<name>/fold-<k>/<variant>/…):
+    still read."""
     fake_run(root / f"fold-{fold}", variant, seed, ua)
     path = root / f"fold-{fold}" / variant / "train" / f"seed-{seed}" / "metrics.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "fold": fold}))
@@ -96,15 +100,17 @@ def test_paired_differences_pair_fold_and_seed(tmp_path):
         fake_fold_run(tmp_path, light, fold, seed, ua)
         fake_fold_run(tmp_path, ffn2, fold, seed, ua + (0.02 if seed == 0 else 0.04))  # +0.03 ± 0.01
     (tmp_path / "fold-0" / "baselines.json").write_text(json.dumps(
-        {"fold": 0, "labels": ["a", "b"], "models": {"logreg": {**{k: 0.55 for k in ("wa", "ua", "wf1", "mf1")},
-                                                               "confusion": [[1, 0], [0, 1]], "params": 0, "macs": 0}}}))
+        {"fold": 0, "labels": ["a", "b"],
+         "models": {"logreg": {**{k: 0.55 for k in ("wa", "ua", "wf1", "mf1")},
+                              "confusion": [[1, 0], [0, 1]], "params": 0, "macs": 0}}}))
     rows = {row["variant"]: row for row in aggregate(collect([tmp_path]), collect_baselines([tmp_path]))}
     diff = rows[ffn2]["paired"]
     assert diff["n"] == 4 and diff["mean"] == pytest.approx(0.03)
     # t(0.975, 3) = 3.182; std of [.02, .04, .02, .04] (ddof 1) = 0.011547
     assert diff["ci95"] == pytest.approx(3.1824 * 0.011547 / 2, rel=1e-3)
     assert rows[light]["paired"] is None and rows[ffn2]["against"] == "Lightweight"
-    assert rows["logreg"]["paired"]["n"] == 1 and rows["logreg"]["paired"]["mean"] == pytest.approx(0.55 - 0.45)
+    assert (rows["logreg"]["paired"]["n"] == 1
+            and rows["logreg"]["paired"]["mean"] == pytest.approx(0.55 - 0.45))
     text = markdown(list(rows.values()), "t")
     assert "| reference |" in text and "| +0.030 ± 0.018 (4) |" in text
     assert "| +0.100 ± n/a (1) |" in text
@@ -117,14 +123,17 @@ def test_two_run_folders_are_compared_pair_by_pair(tmp_path):
             fake_fold_run(tmp_path / name, light, 0, seed, ua + shift)
     rows = aggregate(collect([tmp_path / "recipe-a", tmp_path / "recipe-b"]), against=f"recipe-a/{light}")
     assert [row["name"] for row in rows] == ["recipe-a: Lightweight", "recipe-b: Lightweight"]
-    assert rows[1]["paired"]["mean"] == pytest.approx(0.05) and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9)
+    assert (rows[1]["paired"]["mean"] == pytest.approx(0.05)
+            and rows[1]["paired"]["ci95"] == pytest.approx(0, abs=1e-9))
     with pytest.raises(FileNotFoundError, match="report --against 'nope': no such variant"):
         aggregate(collect([tmp_path / "recipe-a"]), against="nope")
     for name in ("recipe-a", "recipe-b"):  # each experiment holds the fold's baselines
         (tmp_path / name / "fold-0" / "baselines.json").write_text(json.dumps(
-            {"fold": 0, "labels": ["a", "b"], "models": {"chance": {**{k: 0.5 for k in ("wa", "ua", "wf1", "mf1")},
-                                                                 "confusion": [[1, 0], [1, 0]], "params": 0, "macs": 0}}}))
-    assert len(collect_baselines([tmp_path / "recipe-a", tmp_path / "recipe-b"])["chance"]) == 1  # the fold once
+            {"fold": 0, "labels": ["a", "b"],
+             "models": {"chance": {**{k: 0.5 for k in ("wa", "ua", "wf1", "mf1")},
+                                "confusion": [[1, 0], [1, 0]], "params": 0, "macs": 0}}}))
+    # the fold once
+    assert len(collect_baselines([tmp_path / "recipe-a", tmp_path / "recipe-b"])["chance"]) == 1
     write_report([tmp_path / "recipe-a", tmp_path / "recipe-b"], tmp_path / "out")  # plots too
     assert sorted(p.name for p in (tmp_path / "out").glob("confusion-*.png")) == ["confusion-chance.png",
         f"confusion-recipe-a_{light}.png", f"confusion-recipe-b_{light}.png"]
@@ -135,6 +144,7 @@ def test_report_runs_without_tensorflow(tmp_path):
     fake_run(tmp_path / "demo", "convtransformer-lightweight-ffn2@8x1", 0, 0.5)
     code = ("import sys; from ser_reparam.cli import main; status = main(['report', sys.argv[1]]); "
             "sys.exit(3 if 'tensorflow' in sys.modules or 'tf_keras' in sys.modules else status)")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True,
+                          text=True)
     assert done.returncode == 0 and done.stderr == ""
     assert "| FFN2 |" in done.stdout

@@ -1,4 +1,5 @@
-"""One writer per run folder: a second run is refused naming the first's PID; a dead holder's lock is taken over."""
+"""One writer per run folder: a second run is refused naming the first's PID; a dead holder's lock is
+taken over."""
 import subprocess
 import sys
 import textwrap
@@ -46,7 +47,8 @@ def test_the_pipeline_and_the_cli_refuse_a_held_run_folder(holder, capsys):
     with pytest.raises(RunLockedError, match=f"process {process.pid}"):
         run_pipeline(config, 1, 1)
     yaml = folder.parent.parent / "x.yaml"
-    yaml.write_text(f"name: x\nruns_dir: {folder.parent}\ndata: {{dataset: demo, root: {folder.parent.parent / 'c'}}}\n")
+    yaml.write_text(f"name: x\nruns_dir: {folder.parent}\n"
+                    f"data: {{dataset: demo, root: {folder.parent.parent / 'c'}}}\n")
     assert main(["run", "--config", str(yaml), "--to", "1"]) == 2
     assert f"in use by process {process.pid}" in capsys.readouterr().err
     assert not (folder.parent.parent / "c").exists()  # refused before anything was written

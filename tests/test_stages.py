@@ -26,7 +26,8 @@ def test_outputs_come_from_the_run_layout(tmp_path):
     layout = RunLayout(config)
     assert STAGES[3].outputs(config) == [layout.folded_dir]
     assert STAGES[4].outputs(config) == [layout.quantized_dir]
-    assert STAGES[6].outputs(config) == [layout.evaluation("json"), layout.evaluation("md"), layout.model_card,
+    assert STAGES[6].outputs(config) == [layout.evaluation("json"), layout.evaluation("md"),
+                                         layout.model_card,
                                          layout.confusion_png]
     assert layout.evaluation("md") == tmp_path / "demo" / "reports" / f"{layout.variant}-evaluation.md"
     assert layout.checkpoint(2) == tmp_path / "demo" / layout.variant / "train" / "seed-2" / "best.keras"
@@ -38,6 +39,7 @@ def test_stage_05_refuses_an_input_normalization_the_device_does_not_compute(tmp
     from ser_reparam.errors import StageError
     from ser_reparam.stages import s05_quantize
 
-    config = load_config(ROOT / "ser_reparam" / "configs" / "demo.yaml", [f"runs_dir={tmp_path}", "data.norm=window"])
+    config = load_config(ROOT / "ser_reparam" / "configs" / "demo.yaml",
+                         [f"runs_dir={tmp_path}", "data.norm=window"])
     with pytest.raises(StageError, match="data.norm is 'window'.*train with data.norm: global to deploy"):
         s05_quantize.run(config)

@@ -47,7 +47,8 @@ def test_auto_exports_the_pieces_with_the_total_ram_in_the_budget(streamed):
     stream = manifest["streaming"]
     dim = stream["dim"]
     assert (stream["steps"], stream["chunk"]) == (record["steps"], record["chunk"])
-    assert stream["state_bytes"] == state_bytes(stream["steps"], dim, 78) >= STEP_CONTEXT * 78 + 3 * stream["steps"] * dim
+    assert (stream["state_bytes"] == state_bytes(stream["steps"], dim, 78)
+            >= STEP_CONTEXT * 78 + 3 * stream["steps"] * dim)
     ram = manifest["budget"]["ram"]
     assert ram["state_bytes"] == stream["state_bytes"]
     assert ram["frontend_bytes"] == stream_state_bytes(run.frontend, cmsis=True)
@@ -61,7 +62,8 @@ def test_auto_exports_the_pieces_with_the_total_ram_in_the_budget(streamed):
     assert "arena + state" in manifest["verdict"]
     template = (folder / "cmake-cortex-m" / "main.cc").read_text()
     assert '#include "ser_stream_app.h"' in template and "SerFrontendState g_frontend" in template
-    assert "ser_stream_app.cc model_data_step.cc" in (folder / "cmake-cortex-m" / "CMakeLists.txt").read_text()
+    assert ("ser_stream_app.cc model_data_step.cc"
+            in (folder / "cmake-cortex-m" / "CMakeLists.txt").read_text())
 
 
 def test_piece_arrays_and_settings_are_the_pieces_own(streamed, tmp_path):
@@ -71,13 +73,19 @@ def test_piece_arrays_and_settings_are_the_pieces_own(streamed, tmp_path):
     dump.write_text('#include <cstdio>\n#include "model_data_step.h"\n#include "model_data_attend.h"\n'
                     '#include "model_data_classify.h"\n#include "model_settings.h"\n'
                     "int main(int argc, char** argv) {\n"
-                    "  const unsigned char* data[] = {g_ser_step_model_data, g_ser_attend_model_data, g_ser_classify_model_data};\n"
-                    "  const unsigned len[] = {g_ser_step_model_data_len, g_ser_attend_model_data_len, g_ser_classify_model_data_len};\n"
-                    "  if (argc > 1) { int i = argv[1][0] - '0'; fwrite(data[i], 1, len[i], stdout); return 0; }\n"
-                    '  printf("%.9g %d %.9g %.9g %.9g %d %.9g %.9g %.9g %d %d %d %d %d %d\\n", kSerStepInputScale[0],\n'
+                    "  const unsigned char* data[] = {g_ser_step_model_data, g_ser_attend_model_data, "
+                    "g_ser_classify_model_data};\n"
+                    "  const unsigned len[] = {g_ser_step_model_data_len, g_ser_attend_model_data_len, "
+                    "g_ser_classify_model_data_len};\n"
+                    "  if (argc > 1) { int i = argv[1][0] - '0'; fwrite(data[i], 1, len[i], stdout); "
+                    "return 0; }\n"
+                    '  printf("%.9g %d %.9g %.9g %.9g %d %.9g %.9g %.9g %d %d %d %d %d %d\\n", '
+                    'kSerStepInputScale[0],\n'
                     "         kSerStepInputZeroPoint[0], kSerStepOutputScale[1], kSerAttendInputScale[1],\n"
-                    "         kSerAttendOutputScale, kSerAttendOutputZeroPoint, kSerClassifyInputScale, kSerOutputScale,\n"
-                    "         kSerAttendInputScale[2], kSerSteps, kSerChunk, kSerLabelHopFrames, kSerStateBytes,\n"
+                    "         kSerAttendOutputScale, kSerAttendOutputZeroPoint, kSerClassifyInputScale, "
+                    "kSerOutputScale,\n"
+                    "         kSerAttendInputScale[2], kSerSteps, kSerChunk, kSerLabelHopFrames, "
+                    "kSerStateBytes,\n"
                     "         kSerNumFrames, kTensorArenaSize);\n}\n")
     exe = tmp_path / "dump"
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{folder}", str(dump),
@@ -105,8 +113,9 @@ def test_piece_arrays_and_settings_are_the_pieces_own(streamed, tmp_path):
 def test_label_hop_is_a_whole_number_of_steps(deployed_run):
     assert label_hop_frames(deployed_run.frontend, 1.0) == 100
     assert label_hop_frames(deployed_run.frontend, 0.2) == 20
-    with pytest.raises(StageError, match=r"export.label_hop_s = 0.25 s is not a whole number of encoder steps "
-                                         r"\(4 frames = 0.04 s\): choose a multiple of 0.04 s, e.g. 0.24 or 0.28"):
+    with pytest.raises(StageError, match=r"export.label_hop_s = 0.25 s is not a whole number of "
+                                         r"encoder steps \(4 frames = 0.04 s\): choose a multiple of 0.04 s, "
+                                         r"e.g. 0.24 or 0.28"):
         label_hop_frames(deployed_run.frontend, 0.25)
     for key, value, problem in (("label_hop_s", 0, "must be a finite number > 0"),
                                 ("deployment", "stream", "must be one of auto, streaming, whole-window")):
@@ -124,5 +133,6 @@ def test_deployment_choice_and_its_errors(deployed_run, tmp_path):
     record["streaming"] = {"streams": False, "why": "model 'x' cannot stream exactly: it has no subsampling"}
     record_path.write_text(json.dumps(record))
     assert choose_deployment(run) == "whole-window"
-    with pytest.raises(StageError, match="export.deployment is streaming, but model 'x' cannot stream exactly"):
+    with pytest.raises(StageError,
+                       match="export.deployment is streaming, but model 'x' cannot stream exactly"):
         choose_deployment(run, deployment="streaming")

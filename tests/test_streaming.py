@@ -1,4 +1,5 @@
-"""Streaming ConvTransformer (ser_reparam.models.streaming): step / attend / classify pieces from the same weights."""
+"""Streaming ConvTransformer (ser_reparam.models.streaming): step / attend / classify pieces from the
+same weights."""
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from ser_reparam.tflite.interpreters import LiteRTModel, TFLMModel, tflm_arena_b
 FRAMES = 35  # 8 subsampled steps: two chunks of 4 queries
 
 
-@pytest.fixture(scope="module", params=[{}, {"pooling": "mean_sq", "cls_units": (16, 16)}], ids=["mean", "mean_sq"])
+@pytest.fixture(scope="module", params=[{}, {"pooling": "mean_sq", "cls_units": (16, 16)}],
+                ids=["mean", "mean_sq"])
 def tiny(request):
     rng = np.random.default_rng(3)
     model = build_model("convtransformer", "lightweight", 4, FRAMES, 78, deploy=True, **request.param)
@@ -55,7 +57,8 @@ def test_geometry_is_one_value_stage_05_and_the_export_write_alike(tiny):
 @pytest.mark.parametrize("interpreter", [TFLMModel, LiteRTModel])
 def test_float_pieces_on_tflite_keep_their_inputs_and_outputs_in_order(tiny, interpreter):
     model, pieces, x = tiny
-    runner = InterpreterPieces({name: convert_piece(getattr(pieces, name), "float") for name in PIECES}, interpreter)
+    runner = InterpreterPieces({name: convert_piece(getattr(pieces, name), "float") for name in PIECES},
+                               interpreter)
     streamed = np.stack([stream_window(runner, pieces.geometry, w) for w in x])
     assert np.abs(streamed - model.predict(x, verbose=0)).max() < 1e-5
 
@@ -96,7 +99,8 @@ def test_trained_run_streams_exactly_in_float_and_in_int8(trained_run):
 
 def test_arena_measured_in_a_child_process_is_the_smallest_that_runs(tiny):
     _, pieces, _ = tiny
-    blob = convert_piece(pieces.classify, "int8", lambda: iter([(np.ones(pieces.classify.inputs[0].shape[1:]),)] * 4))
+    blob = convert_piece(pieces.classify, "int8",
+                         lambda: iter([(np.ones(pieces.classify.inputs[0].shape[1:]),)] * 4))
     arena = tflm_arena_bytes(blob)
     assert arena % 16 == 0 and tflm_runs(blob, arena) and not tflm_runs(blob, arena - 16)
     with pytest.raises(RuntimeError, match=r"arena of a 11-byte model failed \(exit 1\)"):
@@ -109,13 +113,16 @@ def test_arena_is_measured_although_the_runtime_crashes_on_smaller_ones(deployed
     tflm_arena_bytes goes on past such a crash and finds the smallest arena that runs."""
     path = RunLayout(deployed_run).stream_piece("attend")
     blob = path.read_bytes()
-    runs = "import sys; from ser_reparam.tflite.interpreters import tflm_runs; print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))"
+    runs = ("import sys; from ser_reparam.tflite.interpreters import tflm_runs; "
+            "print(tflm_runs(open(sys.argv[1], 'rb').read(), {}))")
 
     def run(size):
-        return subprocess.run([sys.executable, "-c", runs.format(size), str(path)], capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-c", runs.format(size), str(path)], capture_output=True,
+                              text=True)
 
     arena = tflm_arena_bytes(blob)
-    crash = next((size for size in range(arena // 2048 * 2048, 0, -2048) if run(size).returncode == -signal.SIGSEGV), None)
+    crash = next((size for size in range(arena // 2048 * 2048, 0, -2048)
+                  if run(size).returncode == -signal.SIGSEGV), None)
     assert crash is not None and crash < arena
     assert tflm_runs(blob, arena) and run(arena - 16).stdout.strip() == "False"
 

@@ -8,7 +8,8 @@ from ser_reparam.sweep import parse_grid, run_sweep, variant_overrides
 
 
 def test_grid_expansion():
-    config = parse_config({"name": "x", "data": {"dataset": "demo", "root": "c"}, "model": {"arch": "conformer"}})
+    config = parse_config({"name": "x", "data": {"dataset": "demo", "root": "c"},
+                           "model": {"arch": "conformer"}})
     grid = parse_grid(["placements=original,none,ffn2,ffn_m1+ffn_m2@4x2", "ratios=2,8", "depths=1,3"])
     points = variant_overrides(grid, config)
     assert points[:2] == [["model.preset=original", "model.hrf=none"], ["model.hrf=none"]]
@@ -17,7 +18,8 @@ def test_grid_expansion():
     assert grid.ratios == (2, 8) and grid.depths == (1, 3)  # parsed once, into numbers
     assert parse_grid(["placements=ffn2"]).ratios == (8,)  # the placement grammar's default
     with_act = variant_overrides(parse_grid(["placements=none", "activations=relu,gelu"]), config)
-    assert with_act == [["model.hrf=none", "model.activation=relu"], ["model.hrf=none", "model.activation=gelu"]]
+    assert with_act == [["model.hrf=none", "model.activation=relu"],
+                        ["model.hrf=none", "model.activation=gelu"]]
 
 
 @pytest.mark.parametrize("items,message", [
@@ -56,10 +58,12 @@ def test_sweep_runs_every_point_and_resumes(tmp_path, executor, capsys):
                                                      "convtransformer-lightweight-ffn2@2x1": 2}
     # every variant's stage 03 is recorded (fold / quantize take a swept variant like a trained one)
     records = sorted(p.name for p in (tmp_path / "runs" / "tiny" / "stages").glob("03-*.json"))
-    assert records == ["03-convtransformer-lightweight-ffn2@2x1.json", "03-convtransformer-lightweight-none.json"]
+    assert records == ["03-convtransformer-lightweight-ffn2@2x1.json",
+                       "03-convtransformer-lightweight-none.json"]
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.json")}
     stamps.update({p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("stages/03-*.json")})
-    run_sweep(str(path), ["training.seeds=2"], grid, [0, 1], executor="local", workers=1, threads=1)  # skipped
+    # skipped
+    run_sweep(str(path), ["training.seeds=2"], grid, [0, 1], executor="local", workers=1, threads=1)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 

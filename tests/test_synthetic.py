@@ -16,7 +16,8 @@ def digest(folder):
 
 
 def test_same_seed_same_bytes(tmp_path):
-    first = make_demo_corpus(tmp_path / "a", seed=5, speakers=6, per_class=2, min_seconds=1.0, max_seconds=2.0)
+    first = make_demo_corpus(tmp_path / "a", seed=5, speakers=6, per_class=2, min_seconds=1.0,
+                             max_seconds=2.0)
     make_demo_corpus(tmp_path / "b", seed=5, speakers=6, per_class=2, min_seconds=1.0, max_seconds=2.0)
     make_demo_corpus(tmp_path / "c", seed=6, speakers=6, per_class=2, min_seconds=1.0, max_seconds=2.0)
     a, b, c = digest(tmp_path / "a"), digest(tmp_path / "b"), digest(tmp_path / "c")
@@ -78,9 +79,11 @@ def test_never_generates_into_a_foreign_folder_nor_removes_what_it_did_not_write
     make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)
     (corpus / "spk01" / "my_recording.wav").write_bytes(b"mine")  # a user's file beside generated ones
     kept = remove_demo_corpus(corpus)
-    assert kept == ["spk01/my_recording.wav"] and (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine"
+    assert (kept == ["spk01/my_recording.wav"]
+            and (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine")
     assert not list(corpus.rglob("*_000.wav")) and not (corpus / "manifest.csv").exists()
-    make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)  # its own folder: fine
+    # its own folder: fine
+    make_demo_corpus(corpus, speakers=5, per_class=1, min_seconds=1.0, max_seconds=1.2)
     assert (corpus / "manifest.csv").exists() and (corpus / MARKER).exists()
     assert (corpus / "spk01" / "my_recording.wav").read_bytes() == b"mine"
     remove_demo_corpus(corpus)

@@ -68,12 +68,15 @@ def compile_only(cmd: list[str]) -> None:
 
 @pytest.mark.parametrize("board", ["esp32", "esp32s3"])
 def test_esp_idf_main_compiles_against_esp_tflite_micro(bundles, board):
-    tree = need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree (../shared/third_party/esp-tflite-micro-host)")
+    tree = need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree "
+                                    "(../shared/third_party/esp-tflite-micro-host)")
     main = bundles[board] / "esp-idf" / "main"
     target = {"esp32": "CONFIG_IDF_TARGET_ESP32", "esp32s3": "CONFIG_IDF_TARGET_ESP32S3"}[board]
-    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions",
+                  "-DTF_LITE_STATIC_MEMORY",
                   f"-D{target}=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}", *tree_includes(tree),
-                  "-fsyntax-only", str(main / "main.cc"), str(main / "ser_app.cc"), str(main / "ser_kernels.cc")])
+                  "-fsyntax-only", str(main / "main.cc"), str(main / "ser_app.cc"),
+                  str(main / "ser_kernels.cc")])
     # the component's C sources (both front ends) with the ESP-DSP FFT its option selects
     assert {p.name for p in main.glob("*.c")} == FRONTEND_C
     for source in sorted(FRONTEND_C):
@@ -95,27 +98,33 @@ def test_arduino_sketch_compiles_with_its_board_familys_microphone(bundles, boar
     assert {p.name for p in sketch.glob("*.cpp")} == {"ser_app.cpp", "model_data.cpp", "ser_kernels.cpp"}
     assert not list(sketch.glob("*.cc"))
     assert {p.name for p in sketch.glob("*.c")} == FRONTEND_C  # both front ends, compiled as C
-    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions",
+                  "-DTF_LITE_STATIC_MEMORY",
                   "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
-                  *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino"), str(sketch / "ser_app.cpp"),
+                  *tree_includes(tree), "-fsyntax-only", str(sketch / "ser_reparam.ino"),
+                  str(sketch / "ser_app.cpp"),
                   str(sketch / "ser_kernels.cpp")])
 
 
 def test_streaming_projects_compile_their_loop(stream_bundles):
     """The same main files with the streaming loop (ser_stream_app, the streaming front end):
     the ESP-IDF project against esp-tflite-micro, the Arduino sketch against TFLM's headers."""
-    esp_tree = need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree (../shared/third_party/esp-tflite-micro-host)")
+    esp_tree = need_dir("ESP_TFLM_DIR", "the esp-tflite-micro host tree "
+                                        "(../shared/third_party/esp-tflite-micro-host)")
     main = stream_bundles["esp32s3"] / "esp-idf" / "main"
     assert '"ser_stream_app.cc" "model_data_step.cc"' in (main / "CMakeLists.txt").read_text()
-    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
-                  "-DCONFIG_IDF_TARGET_ESP32S3=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}", *tree_includes(esp_tree),
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions",
+                  "-DTF_LITE_STATIC_MEMORY",
+                  "-DCONFIG_IDF_TARGET_ESP32S3=1", f"-I{main}", f"-I{STANDINS / 'esp-idf'}",
+                  *tree_includes(esp_tree),
                   "-fsyntax-only", str(main / "main.cc"), str(main / "ser_stream_app.cc")])
     sketch = stream_bundles["nrf52840"] / "arduino" / "ser_reparam"
     assert {p.name for p in sketch.glob("*.cpp")} == {"ser_stream_app.cpp", "model_data_step.cpp",
                                                        "model_data_attend.cpp", "model_data_classify.cpp",
                                                        "ser_kernels.cpp"}
     assert '#include "ser_stream_app.h"' in (sketch / "ser_reparam.ino").read_text()
-    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions", "-DTF_LITE_STATIC_MEMORY",
+    compile_only(["g++", "-std=c++17", "-Wall", "-Werror", "-fno-rtti", "-fno-exceptions",
+                  "-DTF_LITE_STATIC_MEMORY",
                   "-x", "c++", "-include", "Arduino.h", f"-I{STANDINS / 'arduino'}", f"-I{sketch}",
                   *tree_includes(tflm_headers("TFLM_DIR")), "-fsyntax-only", str(sketch / "ser_reparam.ino"),
                   str(sketch / "ser_stream_app.cpp")])

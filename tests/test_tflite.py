@@ -60,12 +60,14 @@ def test_lightweight_model_runs_on_tflm(arch, activation, rng):
 
     float_logits = LiteRTModel(slim_tflite(float_model)).predict(x_test)
     assert np.abs(float_logits - reference).max() <= FLOAT_TOL * np.abs(reference).max()
-    assert np.abs(TFLMModel(float_model).predict(x_test[:4]) - reference[:4]).max() <= FLOAT_TOL * np.abs(reference).max()
+    assert (np.abs(TFLMModel(float_model).predict(x_test[:4]) - reference[:4]).max()
+            <= FLOAT_TOL * np.abs(reference).max())
 
     int8_logits = TFLMModel(slim_tflite(int8_model)).predict(x_test)
     agreement = float(np.mean(int8_logits.argmax(1) == reference.argmax(1)))
     worst = float(np.abs(int8_logits - reference).max())
-    print(f"int8 TFLM vs Keras: argmax agreement {agreement:.3f}, max |Δlogit| {worst:.3f} of range {logit_range:.3f}")
+    print(f"int8 TFLM vs Keras: argmax agreement {agreement:.3f}, max |Δlogit| {worst:.3f} of range "
+          f"{logit_range:.3f}")
     assert agreement >= INT8_AGREEMENT
     assert worst <= INT8_LOGIT_TOL * logit_range
 
@@ -91,7 +93,8 @@ def test_keras_gelu_fails_the_audit_with_a_fix():
     x = keras.layers.Dense(8, name="ffn1")(inputs)
     x = keras.layers.Activation("gelu", name="exact_gelu")(x)
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x), name="bad")
-    with pytest.raises(UnsupportedOpError, match=r"GELU \(from layer 'exact_gelu.*'\): build the model with the TFLM-ready GELU"):
+    with pytest.raises(UnsupportedOpError, match=r"GELU \(from layer 'exact_gelu.*'\): build the model with "
+                                                 r"the TFLM-ready GELU"):
         audit_ops(to_tflite(model, "float"), where="bad.tflite")
 
 
@@ -117,7 +120,8 @@ def test_kernel_limits_fail_the_audit_naming_op_layer_and_fix():
     x = keras.layers.Dense(12, name="wide")(inputs)
     x = keras.layers.Lambda(lambda t: tf.transpose(tf.reshape(t, [-1, 10, 3, 2, 2]), [2, 0, 3, 1, 4]),
                             name="split5d")(x)
-    model = keras.Model(inputs, keras.layers.Lambda(lambda t: tf.reshape(t, [1, -1]), name="flat")(x), name="limits")
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: tf.reshape(t, [1, -1]), name="flat")(x),
+                        name="limits")
     raw = tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model)], model).convert()
     with pytest.raises(UnsupportedOpError) as error:
         audit_ops(raw, where="limits.tflite")

@@ -46,7 +46,8 @@ def test_slimming_keeps_it_and_tflm_ignores_it(deployed_run):
     again = slim_tflite(embed_metadata(blob, renamed))    # replaced entry, not a second one
     assert read_metadata(again) == renamed and [m.name for m in unpack(again).metadata] == [b"ser_reparam"]
     stripped = strip_metadata(blob)
-    assert not has_metadata(stripped) and 3500 < len(blob) - len(stripped) < 5000  # 4,168 measured: mostly the statistics
+    # 4,168 measured: mostly the statistics
+    assert not has_metadata(stripped) and 3500 < len(blob) - len(stripped) < 5000
     assert tflm_arena_bytes(blob) == tflm_arena_bytes(stripped)
     x = np.random.default_rng(0).normal(size=(2, 99, 78)).astype(np.float32)
     np.testing.assert_array_equal(TFLMModel(blob).predict(x), TFLMModel(stripped).predict(x))
@@ -94,8 +95,10 @@ def test_slim_files_store_equal_shapes_and_quantization_once(deployed_run):
     blob = (RunLayout(deployed_run).quantized_dir / "int8.tflite").read_bytes()
     plain = pack(unpack(blob))
     model, again = unpack(blob), unpack(plain)
-    assert [t.quantization.scale.tolist() for t in model.subgraphs[0].tensors if t.quantization.scale is not None] == \
-        [t.quantization.scale.tolist() for t in again.subgraphs[0].tensors if t.quantization.scale is not None]
+    assert [t.quantization.scale.tolist() for t in model.subgraphs[0].tensors
+            if t.quantization.scale is not None] == \
+        [t.quantization.scale.tolist() for t in again.subgraphs[0].tensors
+         if t.quantization.scale is not None]
     assert len(blob) < 0.95 * len(plain)
     x = np.random.default_rng(1).normal(size=(2, 99, 78)).astype(np.float32)
     assert np.array_equal(TFLMModel(blob).predict(x), TFLMModel(plain).predict(x))
@@ -108,7 +111,8 @@ def _int8(run) -> bytes:
 def _tampered(blob: bytes, **changes) -> bytes:
     """The model with its metadata's top-level keys changed (None: the key removed)."""
     meta = {**read_metadata(blob), **changes}
-    return embed_metadata(blob, {key: value for key, value in meta.items() if value is not None and key != "format"})
+    return embed_metadata(blob, {key: value for key, value in meta.items()
+                                 if value is not None and key != "format"})
 
 
 def _with_raw_metadata(blob: bytes, data: bytes) -> bytes:
@@ -125,18 +129,24 @@ def _nested(blob: bytes, key: str, **changes) -> dict:
 
 TAMPERED = {  # name: (change to the metadata of the 4-class, 99 × 78 model, what the error says)
     "2 labels": (lambda b: _tampered(b, labels=["a", "b"]), "labels: 2 for the model's 4 outputs"),
-    "10 labels": (lambda b: _tampered(b, labels=[f"l{i}" for i in range(10)]), "labels: 10 for the model's 4"),
+    "10 labels": (lambda b: _tampered(b, labels=[f"l{i}" for i in range(10)]),
+                  "labels: 10 for the model's 4"),
     "labels text": (lambda b: _tampered(b, labels="abcd"), "labels: str for the model's 4 outputs"),
-    "newline label": (lambda b: _tampered(b, labels=["a", "b\n#error INJECTED", "c", "d"]), "control characters"),
+    "newline label": (lambda b: _tampered(b, labels=["a", "b\n#error INJECTED", "c", "d"]),
+                      "control characters"),
     "repeated label": (lambda b: _tampered(b, labels=["a", "a", "c", "d"]), "labels repeat"),
     "window frames": (lambda b: _tampered(b, **_nested(b, "window", frames=50)), "frames = the model's 99"),
     "negative window": (lambda b: _tampered(b, **_nested(b, "window", seconds=-1)), "positive seconds"),
     "short mean": (lambda b: _tampered(b, **_nested(b, "normalization", mean=[0.0] * 3)),
                    "normalization.mean is not 78 finite numbers"),
-    "zero std": (lambda b: _tampered(b, **_nested(b, "normalization", std=[0.0] * 78)), "std has values <= 0"),
-    "text std": (lambda b: _tampered(b, **_nested(b, "normalization", std="1")), "normalization.std is not 78"),
-    "1 Hz front end": (lambda b: _tampered(b, **_nested(b, "frontend", sample_rate=1)), "sample_rate 1 is not"),
-    "features": (lambda b: _tampered(b, **_nested(b, "frontend", num_filters=20)), "60 features for the model's 78"),
+    "zero std": (lambda b: _tampered(b, **_nested(b, "normalization", std=[0.0] * 78)),
+                 "std has values <= 0"),
+    "text std": (lambda b: _tampered(b, **_nested(b, "normalization", std="1")),
+                 "normalization.std is not 78"),
+    "1 Hz front end": (lambda b: _tampered(b, **_nested(b, "frontend", sample_rate=1)),
+                       "sample_rate 1 is not"),
+    "features": (lambda b: _tampered(b, **_nested(b, "frontend", num_filters=20)),
+                 "60 features for the model's 78"),
     "unknown front-end key": (lambda b: _tampered(b, **_nested(b, "frontend", gain=2)), "frontend: "),
     "seed text": (lambda b: _tampered(b, seed="0"), "seed '0' is not an integer"),
     "experiment list": (lambda b: _tampered(b, experiment=["x"]), "experiment ['x'] is not a string"),
@@ -150,7 +160,8 @@ TAMPERED = {  # name: (change to the metadata of the 4-class, 99 × 78 model, wh
 @pytest.mark.parametrize("case", TAMPERED)
 def test_metadata_that_does_not_fit_the_model_is_refused(deployed_run, case):
     tamper, message = TAMPERED[case]
-    with pytest.raises(InputError, match=r"^forged\.tflite: its 'ser_reparam' metadata .*re-run stage 05") as error:
+    with pytest.raises(InputError,
+                       match=r"^forged\.tflite: its 'ser_reparam' metadata .*re-run stage 05") as error:
         read_metadata(tamper(_int8(deployed_run)), "forged.tflite")
     assert message in str(error.value) and "\n" not in str(error.value)
 
@@ -167,7 +178,8 @@ def test_export_and_predict_refuse_forged_labels_in_one_line(deployed_run, tmp_p
         assert str(forged) in line and "labels: 2 for the model's 4 outputs" in line
 
 
-DAMAGED = {"empty": lambda b: b"", "text": lambda b: b"labels: a, b\n" * 20, "truncated": lambda b: b[:len(b) // 2],
+DAMAGED = {"empty": lambda b: b"", "text": lambda b: b"labels: a, b\n" * 20,
+           "truncated": lambda b: b[:len(b) // 2],
            "only the header": lambda b: b[:64], "cut at the end": lambda b: b[:-200]}
 
 

@@ -19,7 +19,8 @@ from ser_reparam.train import train_seed
 
 
 def tiny_config(tmp_path, **training):
-    raw = tiny_raw(tmp_path, **{"model.preset": "lightweight", "model.hrf": "ffn2@8x1", "training.learning_rate": 0.003,
+    raw = tiny_raw(tmp_path, **{"model.preset": "lightweight", "model.hrf": "ffn2@8x1",
+                                "training.learning_rate": 0.003,
                                 **{f"training.{key}": value for key, value in training.items()}})
     return parse_config(raw), raw
 
@@ -42,8 +43,10 @@ def test_same_seed_same_metrics_file(prepared, tmp_path):
     assert path.read_text() == text and first == second
     assert first["epochs"] == 2 and len(first["history"]) == 2
     assert set(first["test"]) >= {"wa", "ua", "wf1", "mf1", "confusion"}
-    assert first["params"] == 8596 and first["train_params"] > first["params"]  # HRF trains bigger, deploys small
-    assert (RunLayout(config).seed_dir(0) / "best.keras").exists() and not (RunLayout(config).seed_dir(0) / "backup").exists()
+    # HRF trains bigger, deploys small
+    assert first["params"] == 8596 and first["train_params"] > first["params"]
+    assert ((RunLayout(config).seed_dir(0) / "best.keras").exists()
+            and not (RunLayout(config).seed_dir(0) / "backup").exists())
     assert any((RunLayout(config).seed_dir(0) / "tensorboard").rglob("events.out.tfevents.*"))
 
 
@@ -93,7 +96,8 @@ def test_killed_run_resumes_to_the_same_number_of_epochs(prepared, tmp_path):
     raw["training"]["epochs"] = 8
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(raw))
-    command = [str(Path(sys.executable).parent / "ser-reparam"), "train", "--config", str(path), "--seed", "0"]
+    command = [str(Path(sys.executable).parent / "ser-reparam"), "train", "--config", str(path),
+               "--seed", "0"]
     state = RunLayout(config).seed_dir(0) / "state.json"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -160,7 +164,8 @@ def test_collapse_verdict():
 def test_recipe_options_train_and_stay_deterministic(prepared, tmp_path):
     """Class weights, label smoothing, mixup, masks and gain run, and the same seed gives the same file."""
     _, raw = prepared
-    config = parse_config({**raw, "training": {**raw["training"], "class_weights": True, "label_smoothing": 0.1,
+    config = parse_config({**raw, "training": {**raw["training"], "class_weights": True,
+                                               "label_smoothing": 0.1,
                                                "mixup": 0.2, "time_masks": 2, "freq_masks": 2, "gain_db": 6,
                                                "schedule": "cosine"}})
     first = train_seed(config, 0, verbose=0)

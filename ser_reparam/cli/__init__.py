@@ -55,7 +55,8 @@ def _dispatch(args) -> int:
         where = getattr(err, "ser_reparam_stage", None) or f"command {args.command}"
         log = _write_log(err, getattr(err, "ser_reparam_run_dir", None))
         print(f"ser-reparam {args.command}: unexpected {type(err).__name__} in {where}: {_one_line(err)} — "
-              f"traceback in {log}; re-run with --debug to see it here, and please report it", file=sys.stderr)
+              f"traceback in {log}; re-run with --debug to see it here, and please report it",
+              file=sys.stderr)
         return 1
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ser_reparam import __version__
 from ser_reparam.cli.firmware_commands import cmd_profile_firmware, cmd_verify_firmware
@@ -22,6 +23,16 @@ from ser_reparam.cli.tool_commands import (
     cmd_prepare,
     cmd_report,
 )
+
+
+class _Renamed(argparse.Action):
+    """An option whose first spelling is its name; a later one is its old spelling, still read
+    with one line saying so ("fold" alone now means deHRF)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string != self.option_strings[0]:
+            print(f"{option_string} is deprecated: write {self.option_strings[0]}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _whole(minimum: int):
@@ -74,13 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--dataset", required=True, choices=list(CORPORA), help="corpus layout to read")
     prepare.add_argument("--root", required=True, help="your copy of the corpus")
     prepare.add_argument("--out", required=True, help="manifest CSV to write (summary JSON goes beside it)")
-    prepare.add_argument("--audio-cache", help="folder for converted 16 kHz mono WAVs (default: <out folder>/audio_cache)")
+    prepare.add_argument("--audio-cache", help="folder for converted 16 kHz mono WAVs (default: <out "
+                                               "folder>/audio_cache)")
     prepare.add_argument("--fold", type=int, help="iemocap: session used as test set (default 5)")
     prepare.add_argument("--clip-seconds", type=float, help="daic_woz: clip length (default 10)")
-    prepare.add_argument("--seed", type=int, help="ravdess, crema_d, emodb, folder, csv: speaker split seed (default 0)")
+    prepare.add_argument("--seed", type=int, help="ravdess, crema_d, emodb, folder, csv: speaker split seed "
+                                                  "(default 0)")
     prepare.add_argument("--csv-file", help="csv: your CSV (path,label[,split,speaker,start,end,utt_id])")
-    prepare.add_argument("--labels", help="folder, csv: the classes, comma-separated; other labels are refused "
-                                          "(without it, labels that look like typos of each other are refused)")
+    prepare.add_argument("--labels", help="folder, csv: the classes, comma-separated; other labels are "
+                                          "refused (without it, labels that look like typos of each other "
+                                          "are refused)")
     prepare.set_defaults(func=cmd_prepare)
 
     make_demo = sub.add_parser("make-demo-data", help=cmd_make_demo_data.__doc__)
@@ -100,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help=cmd_sweep.__doc__)
     _config_arguments(sweep)
     sweep.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
-                       help="placements=original,none,ffn2,all  ratios=2,4,8  depths=1,2,3  activations=relu,gelu")
+                       help="placements=original,none,ffn2,all  ratios=2,4,8  depths=1,2,3  "
+                            "activations=relu,gelu")
     sweep.add_argument("--seeds", type=int, help="seeds 0 … N-1 per grid point (default: training.seeds)")
     sweep.add_argument("--executor", choices=["local", "ray"], default="local")
     sweep.add_argument("--workers", type=_whole(1), default=2,
@@ -119,12 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(export, stage=True)
     export.add_argument("--board", action="append", help="board key (repeatable; default: export.boards); "
                         "see firmware_export/boards.yaml")
-    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/ (whole-window)")
+    export.add_argument("--out", help="with a .tflite instead of a run folder: write <out>/<board>/ "
+                                      "(whole-window)")
     export.add_argument("--deployment", choices=["auto", "streaming", "whole-window"],
-                        help="streaming pieces or the model once per window (default: export.deployment, 'auto' = "
-                             "streaming when stage 05 wrote streaming pieces)")
+                        help="streaming pieces or the model once per window (default: export.deployment, "
+                             "'auto' = streaming when stage 05 wrote streaming pieces)")
     export.add_argument("--model", choices=["int8", "qat_int8"],
-                        help="which int8 file to export (default: qat_int8 when the config runs QAT, else int8)")
+                        help="which int8 file to export (default: qat_int8 when the config runs QAT, else "
+                             "int8)")
     export.set_defaults(func=cmd_export)
 
     verify = sub.add_parser("verify-firmware", help=cmd_verify_firmware.__doc__)
@@ -168,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_arguments(parser, stage: bool = False) -> None:
-    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one variant); "
-                                               "export also takes a deployed .tflite")
+    parser.add_argument("run", nargs="?", help="run folder: runs/<name>/<variant> (or runs/<name> with one "
+                                               "variant); export also takes a deployed .tflite")
     parser.add_argument("--config", help="experiment YAML instead of a run folder")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     if stage:
@@ -182,7 +199,8 @@ def _firmware_arguments(parser, targets: list[str], clips: int, target_help: str
     _run_arguments(parser)
     parser.add_argument("--board", required=True, help="board key of an exported bundle (firmware/<board>)")
     parser.add_argument("--target", default=targets[0], choices=targets, help=target_help)
-    parser.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: $TFLM_DIR)")
+    parser.add_argument("--tflm-dir", help="TFLite Micro tree(s) made by create_tflm_tree.py (default: "
+                                           "$TFLM_DIR)")
     parser.add_argument("--clips", type=int, default=clips, help=f"test clips to play (default {clips})")
     parser.add_argument("--work", help="keep the build here (default: a temporary folder)")
 
@@ -191,7 +209,8 @@ def _config_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set model.hrf=ffn2@8x1 (repeatable)")
-    parser.add_argument("--folds", metavar="loso|K",
+    parser.add_argument("--cv-folds", "--folds", action=_Renamed, metavar="loso|K",
                         help="speaker cross-validation: leave one speaker out, or K speaker folds "
                              "(= --set data.cv_folds=…); every fold runs, then the report over folds × seeds")
-    parser.add_argument("--fold", type=int, metavar="K", help="run only fold K (0-based) of data.cv_folds")
+    parser.add_argument("--cv-fold", "--fold", action=_Renamed, type=int, metavar="K",
+                        help="run only fold K (0-based) of data.cv_folds")

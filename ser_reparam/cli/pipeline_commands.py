@@ -120,15 +120,18 @@ def cmd_export(args) -> int:
 
     if args.run and args.run.endswith(".tflite"):  # the deployed file alone: its metadata holds the rest
         if not args.board or not args.out:
-            raise InputError(f"ser-reparam export {args.run}: from a .tflite give --board BOARD and --out FOLDER")
+            raise InputError(f"ser-reparam export {args.run}: from a .tflite give --board BOARD and --out "
+                             "FOLDER")
         for board in args.board:
             print(summary_line(board, export_model(Path(args.run), Path(args.out) / board, board)))
         return 0
     config = run_config(args)
     if args.board:  # the boards asked for become the config's: stage 06's record names them
-        config = dataclasses.replace(config, export=dataclasses.replace(config.export, boards=tuple(args.board)))
+        config = dataclasses.replace(config, export=dataclasses.replace(config.export,
+                                                                        boards=tuple(args.board)))
     if args.deployment:  # likewise the deployment (export.deployment)
-        config = dataclasses.replace(config, export=dataclasses.replace(config.export, deployment=args.deployment))
+        config = dataclasses.replace(config, export=dataclasses.replace(config.export,
+                                                                        deployment=args.deployment))
     if args.model and args.model != deployed_model_name(config):  # not the file stage 06 deploys: no record
         for board in config.export.boards:
             print(summary_line(board, export_run(config, board, args.model)))

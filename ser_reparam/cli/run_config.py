@@ -27,17 +27,17 @@ def locked(config):
 
 
 def overrides(args) -> list[str]:
-    """--set values, then --folds / --fold as data.cv_folds / data.cv_fold."""
+    """--set values, then --cv-folds / --cv-fold as data.cv_folds / data.cv_fold."""
     extra = []
-    if getattr(args, "folds", None) is not None:
-        extra.append(f"data.cv_folds={args.folds}")
-    if getattr(args, "fold", None) is not None:
-        extra.append(f"data.cv_fold={args.fold}")
+    if getattr(args, "cv_folds", None) is not None:
+        extra.append(f"data.cv_folds={args.cv_folds}")
+    if getattr(args, "cv_fold", None) is not None:
+        extra.append(f"data.cv_fold={args.cv_fold}")
     return [*(args.set or []), *extra]
 
 
 def experiment_config(args):
-    """The config of --config (+ --set, --folds, --fold), its run folder locked."""
+    """The config of --config (+ --set, --cv-folds, --cv-fold), its run folder locked."""
     from ser_reparam.config import load_config
 
     return locked(load_config(args.config, overrides(args)))
@@ -48,7 +48,8 @@ def run_config(args):
     if args.config:
         return experiment_config(args)
     if not args.run:
-        raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config <experiment YAML>")
+        raise InputError(f"ser-reparam {args.command}: give a run folder (runs/<name>/<variant>) or --config "
+                         "<experiment YAML>")
     from ser_reparam.experiment import load_run
 
     return locked(load_run(args.run, args.set or []))

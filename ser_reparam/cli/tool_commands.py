@@ -13,12 +13,14 @@ def cmd_prepare(args) -> int:
     quiet_tensorflow()
     from ser_reparam.data.prepare import prepare_manifest
 
-    options = {"fold": args.fold, "clip_seconds": args.clip_seconds, "seed": args.seed, "csv_file": args.csv_file,
+    options = {"fold": args.fold, "clip_seconds": args.clip_seconds, "seed": args.seed,
+               "csv_file": args.csv_file,
                "labels": args.labels.split(",") if args.labels else None}
     report = prepare_manifest(args.dataset, args.root, args.out, audio_cache=args.audio_cache,
                               **{name: value for name, value in options.items() if value is not None})
     print(report.table())
-    print(f"manifest: {args.out}\nsummary:  {Path(args.out).with_name(Path(args.out).stem + '_summary.json')}")
+    print(f"manifest: {args.out}\n"
+          f"summary:  {Path(args.out).with_name(Path(args.out).stem + '_summary.json')}")
     return 0
 
 

@@ -55,8 +55,8 @@ def check_rate(rate: float, what: str) -> None:
     """UnsupportedRate unless `rate` is one audio is recorded at: resampling from an absurd rate
     (a 1 Hz header) would make billions of samples out of a small file."""
     if not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
-        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {AUDIO_RATES[0]}–{AUDIO_RATES[1]} Hz, not a "
-                              f"rate audio is recorded at; give the audio at its real rate")
+        raise UnsupportedRate(f"{what}: sample rate {rate} Hz is outside {AUDIO_RATES[0]}–{AUDIO_RATES[1]} "
+                              f"Hz, not a rate audio is recorded at; give the audio at its real rate")
 
 
 def find_ffmpeg() -> str | None:
@@ -188,7 +188,8 @@ def _probe(source: Path):
     if source.stat().st_size == 0:
         raise EmptyAudio(f"{source} is a zero-byte file")
     try:
-        with held_native_stderr(keep_on_failure=lambda line: False):  # libmpg123's resync notes: the report says what matters
+        # libmpg123's resync notes: the report says what matters
+        with held_native_stderr(keep_on_failure=lambda line: False):
             info = sf.info(source)
     except sf.SoundFileError:
         return None

@@ -1,8 +1,9 @@
 """From a manifest to batches: audio → cached features → normalized, padded windows.
 
 Features are computed once per (manifest, split, front end, window) and cached on disk (a
-tf.data snapshot, written from C++) keyed by the front-end config hash; per-feature mean / std come from the training
-split only and are stored next to the cache (`norm_stats.json`), never recomputed at test time.
+tf.data snapshot, written from C++) keyed by the front-end config hash; per-feature mean / std
+come from the training split only and are stored next to the cache (`norm_stats.json`), never
+recomputed at test time.
 
 Windows: each utterance is cut to `window_seconds` seconds (the paper's truncation: 5 s IEMOCAP,
 4 s M3ED, 10 s DAIC-WOZ clips) or, with `split_long=True`, split into consecutive windows
@@ -53,7 +54,8 @@ def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.P
     return str(Path(manifest_dir) / utt.audio) if utt.audio else str(Path(root) / utt.path)
 
 
-def utterance_segments(utt: Utterance, window: Window, frontend: FrontendConfig, total: int) -> list[tuple[int, int]]:
+def utterance_segments(utt: Utterance, window: Window, frontend: FrontendConfig,
+                       total: int) -> list[tuple[int, int]]:
     """(first, last) sample of each example of one utterance."""
     first = int(round((utt.start or 0.0) * frontend.sample_rate))
     last = total if utt.end is None else min(total, int(round(utt.end * frontend.sample_rate)))
@@ -83,8 +85,8 @@ def check_audio(paths, frontend: FrontendConfig) -> dict[str, int]:
         present = wav_frames_present(path)
         if present < lengths[path]:
             raise DataError(f"{path} is cut short: its WAV header promises {lengths[path]} samples, the file "
-                            f"holds {present}; copy it again, or re-run `ser-reparam prepare`, which excludes "
-                            "such files")
+                            f"holds {present}; copy it again, or re-run `ser-reparam prepare`, which "
+                            "excludes such files")
     return lengths
 
 
@@ -93,7 +95,8 @@ def wav_frames_present(path: str | os.PathLike) -> int:
     try:
         return sf.info(str(path)).frames
     except sf.SoundFileError as err:
-        raise DataError(f"cannot read {path} as a PCM WAV file ({err}); re-run `ser-reparam prepare`") from None
+        raise DataError(f"cannot read {path} as a PCM WAV file ({err}); re-run `ser-reparam "
+                        "prepare`") from None
 
 
 def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window) -> list:
@@ -131,7 +134,8 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
     # An error inside Dataset.save deadlocks its writer (a stage that never ends): failed examples
     # are dropped here instead, counted afterwards, and named.
     examples = examples.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
-    examples = examples.map(_counted(Progress(len(jobs), f"features, split {Path(out_path).name.split('-')[0]}",
+    examples = examples.map(_counted(Progress(len(jobs), "features, split "
+                                                         f"{Path(out_path).name.split('-')[0]}",
                                               "examples", every=10.0)))
     out_path = Path(out_path)
     tmp = temp_name(out_path)
@@ -174,8 +178,10 @@ def _require_all(saved: Path, jobs: list) -> None:
         reason = "its features could not be computed"
     except (tf.errors.OpError, ValueError) as err:
         reason = " ".join(str(getattr(err, "message", err)).split())
-    raise DataError(f"cannot read {path} ({reason}); {len(missing)} example(s) of {len({j[0] for j in missing})} "
-                    "file(s) failed; check the file or re-run `ser-reparam prepare`, which excludes unreadable audio")
+    raise DataError(f"cannot read {path} ({reason}); {len(missing)} example(s) of "
+                    f"{len({j[0] for j in missing})} "
+                    "file(s) failed; check the file or re-run `ser-reparam prepare`, which excludes "
+                    "unreadable audio")
 
 
 def read_features(path: str | os.PathLike) -> tf.data.Dataset:
@@ -268,7 +274,8 @@ def build_dataset(manifest, split: str, frontend: FrontendConfig, window_seconds
 
     with_ids=True adds the utterance id as a third element (for per-utterance averaging).
     """
-    store = FeatureStore(Path(manifest), Path(root), Path(cache_dir), frontend, Window(window_seconds, split_long))
+    store = FeatureStore(Path(manifest), Path(root), Path(cache_dir), frontend,
+                         Window(window_seconds, split_long))
     return batches(store, split, labels, batch_size, shuffle, seed, with_ids)
 
 

@@ -67,9 +67,11 @@ def parse_seconds(text: str, column: str, where: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise ManifestError(f"{where}: column '{column}' must be seconds (a number) or empty, got {text!r}") from None
+        raise ManifestError(f"{where}: column '{column}' must be seconds (a number) or empty, got "
+                            f"{text!r}") from None
     if not math.isfinite(value) or value < 0:
-        raise ManifestError(f"{where}: column '{column}' must be a non-negative number of seconds, got {text!r}")
+        raise ManifestError(f"{where}: column '{column}' must be a non-negative number of seconds, got "
+                            f"{text!r}")
     return value
 
 
@@ -114,7 +116,8 @@ def read_manifest(path: str | os.PathLike, labels: tuple[str, ...] | None = None
                 audio=(record.get("audio") or "").strip())
             check_row(utt, where, labels)
             if utt.utt_id in seen:
-                raise ManifestError(f"{where}: duplicate utt_id {utt.utt_id!r} (first on line {seen[utt.utt_id]})")
+                raise ManifestError(f"{where}: duplicate utt_id {utt.utt_id!r} (first on line "
+                                    f"{seen[utt.utt_id]})")
             seen[utt.utt_id] = line
             rows.append(utt)
     if not rows:

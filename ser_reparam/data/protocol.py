@@ -38,7 +38,8 @@ def load_protocol(name: str) -> Protocol:
     """Read and check data_manifests/<name>.yaml (yaml.safe_load)."""
     entry = PROTOCOL_DIR / f"{name}.yaml"
     if not entry.is_file():
-        raise InputError(f"no protocol file {name}.yaml in {PROTOCOL_DIR}; known: {', '.join(protocol_names())}")
+        raise InputError(f"no protocol file {name}.yaml in {PROTOCOL_DIR}; known: "
+                         f"{', '.join(protocol_names())}")
     where = f"protocol {entry}"
     data = yaml.safe_load(entry.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("dataset") != name:
@@ -53,7 +54,8 @@ def load_protocol(name: str) -> Protocol:
         raise InputError(f"{where}: label_map targets {sorted(set(label_map.values()) - set(labels))} "
                          f"are not in labels {list(labels)}")
     if set(excluded) & set(label_map):
-        raise InputError(f"{where}: raw labels {sorted(set(excluded) & set(label_map))} are both mapped and excluded")
+        raise InputError(f"{where}: raw labels {sorted(set(excluded) & set(label_map))} are both mapped and "
+                         "excluded")
     if not isinstance(split, dict) or "rule" not in split:
         raise InputError(f"{where}: `split` must be a mapping with a `rule`")
     fractions = split.get("fractions")

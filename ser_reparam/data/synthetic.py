@@ -43,12 +43,17 @@ VOWELS = {  # F1, F2, F3 in Hz for an adult male vocal tract
 # class means: F0 factor, F0 range (fraction), loudness dB, syllables/s, tilt pole, jitter,
 # shimmer, breath noise, contour slope (start → end, in units of the range)
 PROSODY = {
-    "neutral": dict(f0=1.00, range=0.12, loud=0.0, rate=4.4, tilt=0.93, jitter=0.006, shimmer=0.04, breath=0.010, slope=-0.6),
-    "happy": dict(f0=1.25, range=0.32, loud=3.0, rate=5.0, tilt=0.89, jitter=0.008, shimmer=0.05, breath=0.010, slope=0.3),
-    "sad": dict(f0=0.90, range=0.07, loud=-6.0, rate=3.3, tilt=0.965, jitter=0.014, shimmer=0.06, breath=0.040, slope=-1.0),
-    "angry": dict(f0=1.22, range=0.26, loud=6.0, rate=5.3, tilt=0.84, jitter=0.012, shimmer=0.10, breath=0.015, slope=-1.2),
+    "neutral": dict(f0=1.00, range=0.12, loud=0.0, rate=4.4, tilt=0.93, jitter=0.006, shimmer=0.04,
+                    breath=0.010, slope=-0.6),
+    "happy": dict(f0=1.25, range=0.32, loud=3.0, rate=5.0, tilt=0.89, jitter=0.008, shimmer=0.05,
+                  breath=0.010, slope=0.3),
+    "sad": dict(f0=0.90, range=0.07, loud=-6.0, rate=3.3, tilt=0.965, jitter=0.014, shimmer=0.06,
+                breath=0.040, slope=-1.0),
+    "angry": dict(f0=1.22, range=0.26, loud=6.0, rate=5.3, tilt=0.84, jitter=0.012, shimmer=0.10,
+                  breath=0.015, slope=-1.2),
 }
-SPREAD = dict(f0=0.10, range=0.35, loud=3.0, rate=0.18, tilt=0.025, jitter=0.35, shimmer=0.35, breath=0.4, slope=0.5)
+SPREAD = dict(f0=0.10, range=0.35, loud=3.0, rate=0.18, tilt=0.025, jitter=0.35, shimmer=0.35, breath=0.4,
+              slope=0.5)
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,8 @@ def synthesize(label: str, speaker: Speaker, seconds: float, rng: np.random.Gene
         onset = min(len(voiced), int(0.03 * SAMPLE_RATE))
         fricative = np.zeros(len(voiced))
         loudness = np.sqrt(np.mean(voiced ** 2))
-        fricative[:onset] = lfilter([1, -0.95], [1], rng.standard_normal(onset)) * loudness * rng.uniform(0, 0.6)
+        fricative[:onset] = (lfilter([1, -0.95], [1], rng.standard_normal(onset))
+                             * loudness * rng.uniform(0, 0.6))
         speech[seg] += voiced * envelope + fricative
         position = end
         syllable_in_word += 1
@@ -179,8 +185,9 @@ def make_demo_corpus(out: str | Path, seed: int = 0, speakers: int = 10, per_cla
     out = Path(out)
     foreign = foreign_files(out)
     if foreign and not (out / MARKER).exists():  # a folder the generator made may hold user files too
-        raise InputError(f"{out} is not empty and holds files ser-reparam did not generate (e.g. {foreign[0]}); "
-                         f"the demo corpus needs an empty or new folder: choose another data.root / output folder")
+        raise InputError(f"{out} is not empty and holds files ser-reparam did not generate (e.g. "
+                         f"{foreign[0]}); the demo corpus needs an empty or new folder: choose another "
+                         "data.root / output folder")
     rows = []
     for s_index, speaker in enumerate(make_speakers(speakers, seed)):
         (out / speaker.name).mkdir(parents=True, exist_ok=True)
@@ -199,7 +206,8 @@ def make_demo_corpus(out: str | Path, seed: int = 0, speakers: int = 10, per_cla
                       "It exercises the pipeline; it is not evidence about real emotion.\n"
                       f"seed={seed} speakers={speakers} per_class={per_class}\n")
     made = sorted({*_made_files(out), *(row.path for row in rows), manifest.name, "README.txt"})
-    atomic_write_text(out / MARKER, json.dumps({"generated_by": "ser-reparam demo corpus", "files": made}, indent=0) + "\n")
+    atomic_write_text(out / MARKER,
+                      json.dumps({"generated_by": "ser-reparam demo corpus", "files": made}, indent=0) + "\n")
     return manifest
 
 
@@ -239,7 +247,8 @@ def remove_demo_corpus(folder: str | Path) -> list[str]:
         if path is not None:
             path.unlink()
     if (folder / MARKER).exists():  # still the generator's folder (a re-generation may use it)
-        atomic_write_text(folder / MARKER, json.dumps({"generated_by": "ser-reparam demo corpus", "files": []}) + "\n")
+        atomic_write_text(folder / MARKER,
+                          json.dumps({"generated_by": "ser-reparam demo corpus", "files": []}) + "\n")
     if folder.is_dir():
         subs = (p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())
         for sub in sorted(subs, key=lambda p: -len(p.parts)):

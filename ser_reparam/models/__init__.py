@@ -44,12 +44,14 @@ def build_model(arch: str, preset="lightweight", num_classes: int = 4, window_fr
                 num_features: int = 78, hrf=None, activation: str | None = None, deploy: bool = False,
                 heads: int = 4, dropout: float = 0.1, cls_dropout: float = 0.0,
                 cls_bias: float = 0.5, pool_norm: bool = False, hrf_init: str = "factors",
-                hrf_step: float = 1.0, pooling: str = "mean", cls_units: tuple[int, int] | None = None) -> keras.Model:
+                hrf_step: float = 1.0, pooling: str = "mean",
+                cls_units: tuple[int, int] | None = None) -> keras.Model:
     """Build `arch` at `preset` taking inputs of shape (window_frames, num_features).
 
     hrf: a Placement (a config's model.placement) or a spec (e.g. "ffn2@8x1"), ignored when deploy=True, which
     builds the plain deploy architecture: the same graph fold_model() makes from an HRF model.
-    pool_norm: batch-normalize the time-averaged sequence inside cls1 (folded at deHRF, so deploy=True ignores it).
+    pool_norm: batch-normalize the time-averaged sequence inside cls1 (folded at deHRF, so deploy=True
+    ignores it).
     activation: FFN activation (relu, gelu, swish, squared_relu); None = the architecture's own.
     hrf_init, hrf_step: how every HRF chain starts and moves in training (ser_reparam.hrf.HRFDense).
     pooling, cls_units: the classifier head's pooling over time and hidden widths (layers.classifier_head).
@@ -84,4 +86,5 @@ def load_model(path) -> keras.Model:
     return keras.models.load_model(path)
 
 
-__all__ = ["build_model", "load_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS", "ARCHITECTURES"]
+__all__ = ["build_model", "load_model", "resolve_preset", "Placement", "parse_hrf", "format_hrf", "PRESETS",
+           "ARCHITECTURES"]

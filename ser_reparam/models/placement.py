@@ -66,7 +66,8 @@ def places_for(arch: str) -> tuple[str, ...]:
 
 def gives_setting(spec: str) -> bool:
     """Whether a spec string states a ratio and depth (`@<ratio>x<depth>`) in any of its groups."""
-    return any((m := _GROUP.match(group)) and m["ratio"] for group in str(spec).lower().replace(" ", "").split(","))
+    return any((m := _GROUP.match(group)) and m["ratio"]
+               for group in str(spec).lower().replace(" ", "").split(","))
 
 
 def parse_hrf(spec, arch: str) -> dict:
@@ -87,7 +88,8 @@ def parse_hrf(spec, arch: str) -> dict:
             name = ALIASES.get(name, name)
             for place in (places_for(arch) if name == "all" else (name,)):
                 if place in hrf:
-                    raise ValueError(f"HRF spec {spec!r}: place {place!r} is given twice; name each place once")
+                    raise ValueError(f"HRF spec {spec!r}: place {place!r} is given twice; name each place "
+                                     "once")
                 hrf[place] = {"ratio": ratio, "depth": depth}
     return _checked(hrf, arch, spec)
 
@@ -102,8 +104,9 @@ def _checked(hrf: dict, arch: str, spec) -> dict:
         if set(setting) != {"ratio", "depth"}:
             raise ValueError(f"HRF spec {spec!r}: place {place!r} needs exactly 'ratio' and 'depth'")
         if not (1 <= setting["ratio"] <= MAX_RATIO and 1 <= setting["depth"] <= MAX_DEPTH):
-            raise ValueError(f"HRF spec {spec!r}: place {place!r} needs 1 <= ratio <= {MAX_RATIO} and 1 <= depth <= {MAX_DEPTH} "
-                             f"(got ratio {setting['ratio']}, depth {setting['depth']}); "
+            raise ValueError(f"HRF spec {spec!r}: place {place!r} needs 1 <= ratio <= {MAX_RATIO} and 1 <= "
+                             f"depth <= {MAX_DEPTH} (got ratio {setting['ratio']}, depth "
+                             f"{setting['depth']}); "
                              "leave a place out for no HRF")
     return {place: dict(hrf[place]) for place in PLACES if place in hrf}
 

@@ -70,14 +70,15 @@ def check_streamable(model) -> None:
 class StreamingPieces:
     """The three Keras graphs (sharing the trained model's layers) and their sizes."""
     step: keras.Model     # (STEP_CONTEXT, features) → x, k, v  (dim each)
-    # x chunk (Q, dim), each head's keys (head_dim, T), each head's values (T, head_dim) → encoded chunk (Q, dim)
-    attend: keras.Model
+    attend: keras.Model   # x chunk (Q, dim), each head's keys (head_dim, T), each head's values
+                          # (T, head_dim) → encoded chunk (Q, dim)
     classify: keras.Model  # the window's encoded steps (T, dim) → logits
     geometry: StreamGeometry
 
 
 def split_model(model) -> StreamingPieces:
-    """step, attend and classify of a trained (folded) one-block ConvTransformer; raises NotStreamable otherwise."""
+    """step, attend and classify of a trained (folded) one-block ConvTransformer; raises
+    NotStreamable otherwise."""
     check_streamable(model)
     frames, features = (int(d) for d in model.inputs[0].shape[1:])
     steps = steps_for(frames)
@@ -126,7 +127,8 @@ def split_model(model) -> StreamingPieces:
     # classify pools the window's encoder outputs itself: the int8 mean is then TFLM's MEAN, as in the
     # whole-window graph, not a mean of chunk means rounded twice
     encoded = keras.Input((steps, dim), name="encoded")
-    logits = model.get_layer("logits")(model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
+    logits = model.get_layer("logits")(
+        model.get_layer("cls2")(model.get_layer("cls1")(_pooled(model, encoded))))
     classify = keras.Model(encoded, logits, name=GRAPH_NAMES["classify"])
     return StreamingPieces(step, attend, classify, StreamGeometry.of(steps, chunk, heads, dim, features))
 
@@ -148,7 +150,8 @@ class KerasPieces:
     def __init__(self, pieces: StreamingPieces):
         self.pieces = pieces
         specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in pieces.attend.inputs]
-        self._attend = tf.function(lambda *inputs: pieces.attend(list(inputs), training=False), input_signature=specs)
+        self._attend = tf.function(lambda *inputs: pieces.attend(list(inputs), training=False),
+                                   input_signature=specs)
 
     def step(self, windows):
         return [np.asarray(t) for t in self.pieces.step(windows, training=False)]
@@ -164,5 +167,6 @@ class KerasPieces:
 def piece_macs(model: keras.Model) -> int:
     """MACs of one invocation of a piece (batch 1), counted as profile.count_flops counts them."""
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
-    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False),
+                          autograph=False)
     return int(sum(_op_macs(op) for op in forward.get_concrete_function(*specs).graph.get_operations()))

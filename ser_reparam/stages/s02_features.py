@@ -19,7 +19,8 @@ def run(config: ExperimentConfig) -> str:
     for split in sorted(store.splits()):
         store.extract(split, labels)
     stats = store.write_norm_stats()
-    return f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} dims)"
+    return (f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} "
+            "dims)")
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:

@@ -27,4 +27,5 @@ def outputs(config: ExperimentConfig) -> list[Path]:
     from ser_reparam.baseline import baselines_path
 
     layout = RunLayout(config)
-    return [layout.config_json, baselines_path(config), *(layout.seed_dir(s) for s in range(config.training.seeds))]
+    return [layout.config_json, baselines_path(config),
+            *(layout.seed_dir(s) for s in range(config.training.seeds))]

@@ -19,7 +19,8 @@ def run(config: ExperimentConfig) -> str:
 
     record = fold_run(config)
     worst = max(entry["max_logit_diff"] for entry in record["seeds"].values())
-    warning = " — WARNING: it collapsed, as every seed did" if record["deployed_seed"] in record["collapsed_seeds"] else ""
+    warning = (" — WARNING: it collapsed, as every seed did"
+               if record["deployed_seed"] in record["collapsed_seeds"] else "")
     return (f"{len(record['seeds'])} seeds folded (max |logit HRF − folded| {worst:.1e}); "
             f"deployed seed {record['deployed_seed']}{warning}")
 

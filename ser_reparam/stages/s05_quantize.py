@@ -20,8 +20,8 @@ def run(config: ExperimentConfig) -> str:
     from ser_reparam.quantize import quantize_run
 
     if config.data.norm != "global":  # the device front ends, predict and stage 07 normalize globally
-        raise StageError(f"stage 05 (quantize): data.norm is {config.data.norm!r}, which only training and test "
-                         "scoring compute so far; train with data.norm: global to deploy a model")
+        raise StageError(f"stage 05 (quantize): data.norm is {config.data.norm!r}, which only training and "
+                         "test scoring compute so far; train with data.norm: global to deploy a model")
     record = quantize_run(config)
     line = ", ".join(f"{name} {entry['bytes']:,} B" for name, entry in record["models"].items())
     streaming = record["streaming"]

@@ -54,7 +54,8 @@ def to_tflite(model, mode: str = "float", representative: Callable[[], Iterable[
             raise ValueError(f"{mode} conversion needs a representative dataset of training examples")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
-        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None]] for x in representative())
+        converter.representative_dataset = lambda: ([np.asarray(x, np.float32)[None]]
+                                                    for x in representative())
         if mode == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = converter.inference_output_type = tf.int8
@@ -106,7 +107,8 @@ def fully_connected_2d(model_bytes: bytes) -> bytes:
             options = schema.ReshapeOptionsT()
             options.newShape = shape
             reshape = schema.OperatorT()
-            reshape.opcodeIndex, reshape.inputs, reshape.outputs = reshape_index, [len(graph.tensors) - 1], [op.outputs[0]]
+            reshape.opcodeIndex, reshape.inputs, reshape.outputs = (reshape_index, [len(graph.tensors) - 1],
+                                                                    [op.outputs[0]])
             reshape.builtinOptionsType, reshape.builtinOptions = schema.BuiltinOptions.ReshapeOptions, options
             op.outputs = [len(graph.tensors) - 1, *list(op.outputs)[1:]]
             operators.append(reshape)
@@ -158,13 +160,16 @@ def convert_piece(model, mode: str, representative=None, per_channel_dense: bool
     """A piece as .tflite (float or int8 with int8 inputs and outputs), batch 1, inputs in the
     Keras model's order, post-processed like the whole-window model (to_tflite)."""
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
-    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), autograph=False)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)], model)
+    forward = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False),
+                          autograph=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(*specs)],
+                                                                model)
     if mode == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
         # by input name: the calibrator's own input order is not the Keras model's
-        converter.representative_dataset = lambda: ({spec.name: np.asarray(x, np.float32)[None] for spec, x in zip(specs, example)}
+        converter.representative_dataset = lambda: ({spec.name: np.asarray(x, np.float32)[None]
+                                                     for spec, x in zip(specs, example)}
                                                     for example in representative())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8

@@ -102,7 +102,8 @@ class LiteRTModel(_TFLiteRunner):
         with _native_stderr_silenced() if quiet else contextlib.nullcontext():
             self.interpreter = Interpreter(model_content=bytes(model_bytes))
             self.interpreter.allocate_tensors()
-        self.inputs, self.outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        self.inputs, self.outputs = (self.interpreter.get_input_details(),
+                                     self.interpreter.get_output_details())
         self.input, self.output = self.inputs[0], self.outputs[0]
 
     def _invoke(self, model_input):
@@ -182,28 +183,31 @@ def tflm_arena_bytes(model_bytes: bytes, upper: int = 64 << 20, timeout: float =
     cleanly —, so a crash marks the size it was trying as too small and the bisection goes on in
     a new child from what the crashed one had found."""
     package_parent = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="tflm-arena-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(bytes(model_bytes))
         low, high = 0, upper
         for _ in range(MAX_CRASHES + 1):
-            command = [sys.executable, "-m", "ser_reparam.tflite.interpreters", str(path), str(low), str(high)]
+            command = [sys.executable, "-m", "ser_reparam.tflite.interpreters", str(path), str(low),
+                       str(high)]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
             except subprocess.TimeoutExpired:
-                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model took "
-                                   f"over {timeout:g} s") from None
+                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model "
+                                   f"took over {timeout:g} s") from None
             trying = None
             for line in done.stdout.splitlines():
                 word, _, value = line.partition(" ")
                 if word == "arena" and done.returncode == 0:
                     return int(value)
                 trying = int(value) if word == "try" else None
-                low, high = (int(value), high) if word == "fails" else (low, int(value)) if word == "fits" else (low, high)
+                low, high = ((int(value), high) if word == "fails"
+                             else (low, int(value)) if word == "fits" else (low, high))
             if done.returncode >= 0 or trying is None:
-                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model failed "
-                                   f"(exit {done.returncode}): {done.stderr.strip()[-500:]}")
+                raise RuntimeError(f"measuring the TFLite Micro arena of a {len(model_bytes):,}-byte model "
+                                   f"failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
             low = trying  # the runtime crashed on this arena: too small
     raise RuntimeError(f"the TFLite Micro runtime crashed {MAX_CRASHES + 1} times measuring the arena of a "
                        f"{len(model_bytes):,}-byte model")
@@ -225,5 +229,7 @@ def _bisect_arena(model_bytes: bytes, low: int, high: int) -> int:
     return high
 
 
-if __name__ == "__main__":  # python -m ser_reparam.tflite.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
-    print("arena", _bisect_arena(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])), flush=True)
+# python -m ser_reparam.tflite.interpreters MODEL LOW HIGH (tflm_arena_bytes's child)
+if __name__ == "__main__":
+    print("arena", _bisect_arena(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])),
+          flush=True)

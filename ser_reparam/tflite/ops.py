@@ -19,7 +19,8 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from ser_reparam.errors import UnsupportedOpError
 from ser_reparam.tflite.flatbuffer import read
 
-BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items()
+                 if not name.startswith("_")}
 
 # How to replace an op TFLM has no kernel for, by op name.
 FIXES = {
@@ -49,8 +50,8 @@ def _fully_connected_limit(use: OpUse) -> str | None:
     rank = len(use.output_shapes[0]) if use.output_shapes else 2
     if rank > 2:
         return (f"FULLY_CONNECTED with a {rank}-D output {list(use.output_shapes[0])}: CMSIS-NN runs it as a "
-                "1x1 convolution that halts (TFLITE_DCHECK buffer_conv_1x1_idx >= 4) when its scratch buffer is "
-                "one of the first four the model requests; fix: convert with "
+                "1x1 convolution that halts (TFLITE_DCHECK buffer_conv_1x1_idx >= 4) when its scratch buffer "
+                "is one of the first four the model requests; fix: convert with "
                 "ser_reparam.tflite.convert.to_tflite, whose fully_connected_2d pass writes 2-D outputs")
     return None
 
@@ -58,8 +59,8 @@ def _fully_connected_limit(use: OpUse) -> str | None:
 def _transpose_limit(use: OpUse) -> str | None:
     rank = len(use.input_shapes[0]) if use.input_shapes else 0
     if rank > 4:
-        return (f"TRANSPOSE of a {rank}-D tensor {list(use.input_shapes[0])}: CMSIS-NN's transpose handles at "
-                "most 4-D and the firmware computes wrong logits; fix: reshape so that at most 4 axes are "
+        return (f"TRANSPOSE of a {rank}-D tensor {list(use.input_shapes[0])}: CMSIS-NN's transpose handles "
+                "at most 4-D and the firmware computes wrong logits; fix: reshape so that at most 4 axes are "
                 "permuted (see MultiHeadSelfAttention's Q/K/V split)")
     return None
 
@@ -84,7 +85,8 @@ def model_ops(model_bytes: bytes) -> list[OpUse]:
             tensor = graph.Tensors(op.Outputs(0)) if op.OutputsLength() else None
 
             def shapes(indices):
-                return tuple(tuple(int(d) for d in graph.Tensors(i).ShapeAsNumpy()) if graph.Tensors(i).ShapeLength()
+                return tuple(tuple(int(d) for d in graph.Tensors(i).ShapeAsNumpy())
+                             if graph.Tensors(i).ShapeLength()
                              else () for i in indices if i >= 0)
             uses.append(OpUse(name, tensor.Name().decode() if tensor else "",
                               TYPE_NAMES.get(tensor.Type(), "?") if tensor else "",
@@ -100,7 +102,8 @@ def op_set(model_bytes: bytes) -> list[str]:
 
 def float_ops(model_bytes: bytes) -> list[str]:
     """Ops of a quantized model that compute in float (fell back from the integer kernels)."""
-    return sorted({u.op for u in model_ops(model_bytes) if u.output_type == "FLOAT32" and u.op != "DEQUANTIZE"})
+    return sorted({u.op for u in model_ops(model_bytes)
+                   if u.output_type == "FLOAT32" and u.op != "DEQUANTIZE"})
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,7 +142,8 @@ def audit_ops(model_bytes: bytes, where: str = "model") -> list[str]:
     if missing:
         parts.append("TFLite Micro has no kernel for:\n  " + "\n  ".join(dict.fromkeys(missing)))
     if limits:
-        parts.append("the boards' optimized kernels (CMSIS-NN) cannot run:\n  " + "\n  ".join(dict.fromkeys(limits)))
+        parts.append("the boards' optimized kernels (CMSIS-NN) cannot run:\n  "
+                     + "\n  ".join(dict.fromkeys(limits)))
     if parts:
         raise UnsupportedOpError(f"{where}: " + "\n".join(parts))
     return op_set(model_bytes)

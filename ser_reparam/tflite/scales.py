@@ -55,8 +55,8 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
     The whole-window graph computes the subsampling band by band (models.lean), and the converter
     calibrates each band's convolutions on its own rows: a scale per band, while the streaming
     piece step has one for every step. With step's scales in every band, step computes each step's
-    x, k and v bit for bit as the whole-window model does; attend and classify, given the whole-window scales of their
-    layers, compute their rows as it does."""
+    x, k and v bit for bit as the whole-window model does; attend and classify, given the
+    whole-window scales of their layers, compute their rows as it does."""
     model, source = unpack(blob), unpack(other)
     graph, twin_graph, ops = model.subgraphs[0], source.subgraphs[0], schema.BuiltinOperator
 
@@ -69,7 +69,8 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
     twins = {(code(source, op), weights(source, twin_graph, op)): op for op in twin_graph.operators
              if code(source, op) in (ops.CONV_2D, ops.FULLY_CONNECTED)}
     for op in graph.operators:
-        twin = twins.get((code(model, op), weights(model, graph, op))) if code(model, op) in (ops.CONV_2D, ops.FULLY_CONNECTED) else None
+        twin = (twins.get((code(model, op), weights(model, graph, op)))
+                if code(model, op) in (ops.CONV_2D, ops.FULLY_CONNECTED) else None)
         if twin is None:
             continue
         bias = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -78,7 +79,8 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
             model.buffers[bias.buffer].data = np.array(source.buffers[twin_bias.buffer].data, np.uint8)
             bias.quantization = copy.deepcopy(twin_bias.quantization)
         elif bias is not None and np.any(np.asarray(model.buffers[bias.buffer].data)):
-            raise ValueError("an op's twin has no bias where the op has a non-zero one")  # the converter drops zero biases only
+            # the converter drops zero biases only
+            raise ValueError("an op's twin has no bias where the op has a non-zero one")
         _set_quantization(model, op.outputs[0], twin_graph.tensors[twin.outputs[0]].quantization)
         if inputs:
             _set_quantization(model, op.inputs[0], twin_graph.tensors[twin.inputs[0]].quantization)
@@ -88,7 +90,8 @@ def quantized_like_twins(blob: bytes, other: bytes, inputs: bool = False) -> byt
         named.pop(None, None)
         for index, tensor in enumerate(graph.tensors):
             twin_tensor = named.get(_layer_path(tensor.name))
-            if twin_tensor is not None and tensor.type == schema.TensorType.INT8 and not _constant(model, tensor):
+            if (twin_tensor is not None and tensor.type == schema.TensorType.INT8
+                    and not _constant(model, tensor)):
                 _set_quantization(model, index, twin_tensor.quantization)
     return pack(model)
 

@@ -43,17 +43,17 @@ def check_label_names(first_seen: dict[str, str], listed: tuple[str, ...] | None
     if listed is not None:
         unknown = sorted(set(first_seen) - set(listed))
         if unknown:
-            raise InputError(f"{first_seen[unknown[0]]}: label {unknown[0]!r} is not one of the listed labels "
-                             f"({', '.join(listed)}); fix the label or add it to `labels`")
+            raise InputError(f"{first_seen[unknown[0]]}: label {unknown[0]!r} is not one of the listed "
+                             f"labels ({', '.join(listed)}); fix the label or add it to `labels`")
         return
     names = sorted(first_seen)
     for name in sorted(names, key=lambda n: ((counts or {}).get(n, 0), n)):
         close = difflib.get_close_matches(name, [n for n in names if n != name], n=1, cutoff=0.75)
         if close:
-            raise InputError(f"{first_seen[name]}: labels {name!r} and {close[0]!r} (at {first_seen[close[0]]}) look "
-                             f"like one class spelled two ways; fix the typo, or if both are real classes list "
-                             f"them: prepare option labels (--labels {','.join(names)} / data.prepare.labels) "
-                             f"in {where}")
+            raise InputError(f"{first_seen[name]}: labels {name!r} and {close[0]!r} (at "
+                             f"{first_seen[close[0]]}) look like one class spelled two ways; fix the typo, "
+                             "or if both are real classes list them: prepare option labels (--labels "
+                             f"{','.join(names)} / data.prepare.labels) in {where}")
 
 
 class Collector:

@@ -1,4 +1,5 @@
-"""M3ED (Multi-modal Multi-scene Multi-label Emotional Dialogue database, ACL 2022): 7 classes, official split.
+"""M3ED (Multi-modal Multi-scene Multi-label Emotional Dialogue database, ACL 2022): 7 classes,
+official split.
 
 Supported layout of the release, under the data root:
 

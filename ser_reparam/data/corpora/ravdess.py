@@ -1,4 +1,5 @@
-"""RAVDESS speech: Actor_XX/03-01-EE-II-SS-RR-AA.wav (modality-channel-emotion-intensity-statement-repetition-actor).
+"""RAVDESS speech: Actor_XX/03-01-EE-II-SS-RR-AA.wav
+(modality-channel-emotion-intensity-statement-repetition-actor).
 
 Only audio-only (modality 03) speech (vocal channel 01) is kept; video files (01, 02) and song
 (channel 02) are excluded by reason. The 48 kHz files are converted once to 16 kHz mono.

@@ -54,7 +54,8 @@ def _read(col: Collector, path: Path, labels: tuple[str, ...] | None) -> tuple[l
     for line, record in enumerate(records, start=2):
         first_seen.setdefault((record.get("label") or "").strip(), f"{path}:{line}")
     first_seen.pop("", None)
-    check_label_names(first_seen, labels, f"csv {path}", Counter((r.get("label") or "").strip() for r in records))
+    check_label_names(first_seen, labels, f"csv {path}",
+                      Counter((r.get("label") or "").strip() for r in records))
     ids = utt_ids_for((record.get("path") or "").strip().replace("\\", "/") for record in records)
     rows, seen, lines, id_lines = [], Counter(), {}, {}
     for line, record in enumerate(records, start=2):
@@ -68,10 +69,10 @@ def _read(col: Collector, path: Path, labels: tuple[str, ...] | None) -> tuple[l
                     "speaker" in fields and earlier.speaker != utt.speaker):
                 def cells(u: Utterance) -> str:
                     return "/".join([u.label, u.split or "-", *([u.speaker] if "speaker" in fields else [])])
-                raise InputError(f"{path}:{line} and line {first} list {utt.path} (same segment) with different "
-                                 f"label/split{'/speaker' if 'speaker' in fields else ''} ({cells(earlier)} vs "
-                                 f"{cells(utt)}): one file in two classes or splits leaks between training and test; "
-                                 "keep one row")
+                raise InputError(f"{path}:{line} and line {first} list {utt.path} (same segment) with "
+                                 f"different label/split{'/speaker' if 'speaker' in fields else ''} "
+                                 f"({cells(earlier)} vs {cells(utt)}): one file in two classes or splits "
+                                 "leaks between training and test; keep one row")
             col.report.exclude(DUPLICATE, f"{path}:{line} (= line {first})")
             continue
         if utt.utt_id in id_lines:
