@@ -101,12 +101,16 @@ class ExpTable {
   FixedPoint0 At(int32_t diff) {
     const int index = 255 + diff;
     if (!known_[index]) {
-      const int32_t rescaled = tflite::MultiplyByQuantizedMultiplierGreaterThanOne(
-          diff, params_.input_multiplier, params_.input_left_shift);
-      exp_[index] = ExpOnNegativeValues(rescaled);
+      exp_[index] = Exp(params_, diff);
       known_[index] = 1;
     }
     return FixedPoint0::FromRaw(exp_[index]);
+  }
+
+  static int32_t Exp(const tflite::SoftmaxParams& params, int32_t diff) {
+    const int32_t rescaled = tflite::MultiplyByQuantizedMultiplierGreaterThanOne(
+        diff, params.input_multiplier, params.input_left_shift);
+    return ExpOnNegativeValues(rescaled);
   }
 
  private:
@@ -114,6 +118,64 @@ class ExpTable {
   int32_t exp_[256];
   uint8_t known_[256];
 };
+
+const SerSoftmaxExpTable* g_exp_tables = nullptr;  // SerRegisterSoftmaxInt8's list (program flash)
+
+// The node's exp() table in flash, kept in SoftmaxParams::uint8_table1 (unused by int8 SOFTMAX): the
+// listed table with the node's parameters whose every entry is the one EvalInt8 would compute.
+TfLiteStatus PrepareSoftmax(TfLiteContext* context, TfLiteNode* node) {
+  TF_LITE_ENSURE_STATUS(tflite::SoftmaxPrepare(context, node));
+  auto& params = *static_cast<tflite::SoftmaxParams*>(node->user_data);
+  params.uint8_table1 = nullptr;
+  for (const SerSoftmaxExpTable* t = g_exp_tables; t != nullptr && t->exp != nullptr; ++t) {
+    if (t->input_multiplier != params.input_multiplier || t->input_left_shift != params.input_left_shift ||
+        t->diff_min != params.diff_min) {
+      continue;
+    }
+    bool same = true;
+    for (int32_t diff = -255; diff <= 0 && same; ++diff) {
+      same = t->exp[255 + diff] == (diff >= params.diff_min ? ExpTable::Exp(params, diff) : 0);
+    }
+    if (same) {
+      params.uint8_table1 = reinterpret_cast<uint8_t*>(const_cast<int32_t*>(t->exp));
+      break;
+    }
+  }
+  return kTfLiteOk;
+}
+
+// x / 2^exponent rounded to nearest, ties up, for x >= 0 (RoundingDivideByPOT there; no overflow
+// in unsigned arithmetic for x < 2^31, exponent 0..31)
+inline int32_t RoundingDivideByPOTNonNegative(int32_t x, int exponent) {
+  const uint32_t half = exponent > 0 ? uint32_t{1} << (exponent - 1) : 0u;
+  return static_cast<int32_t>((static_cast<uint32_t>(x) + half) >> exponent);
+}
+
+// The rows with exp() from a flash table (0 below diff_min): the arithmetic of the loop in EvalInt8,
+// for its non-negative operands.
+void SoftmaxRowsFromTable(const int8_t* in, int8_t* out, int outer_size, int depth, const int32_t* table) {
+  const int32_t* exp_of_diff = table + 255;
+  for (int i = 0; i < outer_size; ++i, in += depth, out += depth) {
+    int32_t max_in_row = std::numeric_limits<int8_t>::min();
+    for (int c = 0; c < depth; ++c) max_in_row = std::max(max_in_row, static_cast<int32_t>(in[c]));
+    const int32_t* exps = exp_of_diff - max_in_row;  // exps[x] = exp(x - max)
+    uint32_t sum_of_exps = 0;  // each term < 2^19: no overflow for 256 values
+    for (int c = 0; c < depth; ++c) {
+      sum_of_exps += (static_cast<uint32_t>(exps[in[c]]) + (1u << (kAccumulationIntegerBits - 1))) >>
+                     kAccumulationIntegerBits;
+    }
+    int num_bits_over_unit;
+    const int32_t shifted_scale = tflite::GetReciprocal(static_cast<int32_t>(sum_of_exps),
+                                                        kAccumulationIntegerBits, &num_bits_over_unit);
+    const int exponent = num_bits_over_unit + 31 - 8;
+    TFLITE_CHECK(0 <= exponent && exponent <= 31);
+    for (int c = 0; c < depth; ++c) {
+      const int32_t product = DoublingHighMul(shifted_scale, exps[in[c]]);
+      const int32_t unsat = RoundingDivideByPOTNonNegative(product, exponent);
+      out[c] = static_cast<int8_t>(std::min(unsat + std::numeric_limits<int8_t>::min(), int32_t{127}));
+    }
+  }
+}
 
 TfLiteStatus EvalInt8(TfLiteContext* context, TfLiteNode* node) {
   const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
@@ -135,6 +197,10 @@ TfLiteStatus EvalInt8(TfLiteContext* context, TfLiteNode* node) {
   if (depth > kMaxSoftmaxRow) {
     MicroPrintf("SerRegisterSoftmaxInt8: rows of at most %d values (got %d)", kMaxSoftmaxRow, depth);
     return kTfLiteError;
+  }
+  if (params.uint8_table1 != nullptr) {
+    SoftmaxRowsFromTable(in, out, outer_size, depth, reinterpret_cast<const int32_t*>(params.uint8_table1));
+    return kTfLiteOk;
   }
   ExpTable table(params);
   int32_t exps[kMaxSoftmaxRow];  // the row's exp(x - max), 0 where the reference writes -128 directly
@@ -455,6 +521,7 @@ TFLMRegistration SerRegisterBatchMatmul() {
 
 TFLMRegistration SerRegisterMean() { return tflite::micro::RegisterOp(InitMean, PrepareMean, EvalMean); }
 
-TFLMRegistration SerRegisterSoftmaxInt8() {
-  return tflite::micro::RegisterOp(tflite::SoftmaxInit, tflite::SoftmaxPrepare, EvalInt8);
+TFLMRegistration SerRegisterSoftmaxInt8(const SerSoftmaxExpTable* tables) {
+  g_exp_tables = tables;
+  return tflite::micro::RegisterOp(tflite::SoftmaxInit, PrepareSoftmax, EvalInt8);
 }
