@@ -340,15 +340,59 @@ using SumColumnsFunction = void (*)(const uint32_t*, const uint32_t*, int, int32
 constexpr SumColumnsFunction kSumColumns[] = {SumColumns<1>, SumColumns<2>, SumColumns<3>, SumColumns<4>,
                                               SumColumns<5>, SumColumns<6>, SumColumns<7>, SumColumns<8>};
 
+// DoublingHighMul in five instructions on a core with the DSP extension (SMULL, the rounding bit
+// added to the 64-bit product, its bits 31..62), with no register held for the constants.
+inline int32_t DoublingHighMulDsp(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t low, high;
+  __asm__("smull %0, %1, %2, %3\n\t"
+          "adds %0, %0, #0x40000000\n\t"
+          "adc %1, %1, #0\n\t"
+          "lsr %0, %0, #31\n\t"
+          "orr %0, %0, %1, lsl #1"
+          : "=&r"(low), "=&r"(high)
+          : "r"(a), "r"(b)
+          : "cc");
+  return low;
+#else
+  return DoublingHighMul(a, b);
+#endif
+}
+
+// min(max(x, -128), 127): one SSAT on a core with the DSP extension.
+inline int32_t SaturateInt8(int32_t x) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t result;
+  __asm__("ssat %0, #8, %1" : "=r"(result) : "r"(x));
+  return result;
+#else
+  return std::min(std::max(x, int32_t{-128}), int32_t{127});
+#endif
+}
+
 // The rest of tflite::MultiplyByQuantizedMultiplier (double rounding, as CMSIS-NN's
 // arm_nn_requantize writes it; TFLM never makes a multiplier of INT32_MIN), the zero point and the
 // clamp, for `count` sums to out[0], out[stride], ...: a function of its own, so its constants stay
-// in registers.
-__attribute__((noinline)) void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right,
-                                          int32_t zero_point, int32_t low, int32_t high, int8_t* out, int stride) {
-  for (int j = 0; j < count; ++j, out += stride) {
-    const int32_t value = RoundingDivideByPOT(DoublingHighMul(sums[j], multiplier), right) + zero_point;
-    *out = static_cast<int8_t>(std::min(std::max(value, low), high));
+// in registers; kInt8Range: the clamp is int8's own range (no activation), one SSAT.
+template <bool kInt8Range>
+__attribute__((noinline)) void RescaleSums(const int32_t* sums, int count, int32_t multiplier, int right,
+                                           int32_t zero_point, int32_t low, int32_t high, int8_t* out, int stride) {
+  const int32_t mask = static_cast<int32_t>((uint32_t{1} << right) - 1u), half = mask >> 1;
+  for (const int32_t* end = sums + count; sums != end; ++sums, out += stride) {
+    const int32_t x = DoublingHighMulDsp(*sums, multiplier);
+    // RoundingDivideByPOT: the remainder against half the divisor, one more for a negative x
+    const int32_t threshold = half + static_cast<int32_t>(static_cast<uint32_t>(x) >> 31);
+    const int32_t value = (x >> right) + ((x & mask) > threshold ? 1 : 0) + zero_point;
+    *out = static_cast<int8_t>(kInt8Range ? SaturateInt8(value) : std::min(std::max(value, low), high));
+  }
+}
+
+inline void RescaleRow(const int32_t* sums, int count, int32_t multiplier, int right, int32_t zero_point,
+                       int32_t low, int32_t high, int8_t* out, int stride) {
+  if (low == -128 && high == 127) {
+    RescaleSums<true>(sums, count, multiplier, right, zero_point, low, high, out, stride);
+  } else {
+    RescaleSums<false>(sums, count, multiplier, right, zero_point, low, high, out, stride);
   }
 }
 
