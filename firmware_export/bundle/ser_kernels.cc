@@ -484,6 +484,61 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+constexpr bool kDsp = true;
+inline uint32_t Sxtb16(uint32_t x) {  // bytes 0 and 2, sign-extended to two int16
+  uint32_t result;
+  __asm__("sxtb16 %0, %1" : "=r"(result) : "r"(x));
+  return result;
+}
+inline uint32_t Sxtb16Ror8(uint32_t x) {  // bytes 1 and 3
+  uint32_t result;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
+  return result;
+}
+inline uint32_t PackLowHalves(uint32_t low, uint32_t high) {  // (low's low half, high's low half)
+  uint32_t result;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(result) : "r"(low), "r"(high));
+  return result;
+}
+inline uint32_t PackHighHalves(uint32_t low, uint32_t high) {  // (low's high half, high's high half)
+  uint32_t result;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(result) : "r"(high), "r"(low));
+  return result;
+}
+inline uint32_t Sub16(uint32_t a, uint32_t b) {  // both halves: a - b
+  uint32_t result;
+  __asm__("ssub16 %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+  return result;
+}
+
+// The int16 pairs of the right operand [depth, cols] (no adj_y; depth even, cols a multiple of 4),
+// minus its zero point, as the general loop in EvalBatchMatmul packs them (column j's pair k / 2 at
+// words[j * depth / 2 + k / 2]): rows k and k + 1 four columns at a time.
+void PackRowPairs(const int8_t* r, int depth, int cols, int32_t zero_point, uint32_t* words) {
+  const int pairs = depth / 2;
+  const uint32_t zero_points = Pack(zero_point, zero_point);
+  for (int k = 0; k < depth; k += 2) {
+    const int8_t* a = r + k * cols;
+    const int8_t* b = a + cols;
+    uint32_t* w = words + k / 2;
+    for (int j = 0; j < cols; j += 4, w += 4 * pairs) {
+      uint32_t a4, b4;
+      memcpy(&a4, a + j, 4);
+      memcpy(&b4, b + j, 4);
+      const uint32_t a02 = Sxtb16(a4), a13 = Sxtb16Ror8(a4), b02 = Sxtb16(b4), b13 = Sxtb16Ror8(b4);
+      w[0] = Sub16(PackLowHalves(a02, b02), zero_points);
+      w[pairs] = Sub16(PackLowHalves(a13, b13), zero_points);
+      w[2 * pairs] = Sub16(PackHighHalves(a02, b02), zero_points);
+      w[3 * pairs] = Sub16(PackHighHalves(a13, b13), zero_points);
+    }
+  }
+}
+#else
+constexpr bool kDsp = false;
+void PackRowPairs(const int8_t*, int, int, int32_t, uint32_t*) {}
+#endif
+
 TFLMRegistration g_tree_batch_matmul;  // the tree's BATCH_MATMUL (init, prepare, other shapes)
 constexpr int kMaxMatmulDepth = 16;          // short products only: longer ones run well in CMSIS-NN
 constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as int16 pairs (2 KB of stack)
@@ -523,12 +578,16 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
   int32_t sums[kBlock];
   const int column_step = params.adj_y ? depth : 1, depth_step = params.adj_y ? 1 : cols;  // rhs[j, k]
   for (int b = 0; b < batches; ++b, l += rows * depth, r += cols * depth) {
-    uint32_t* word = right_words;
-    for (int j = 0; j < cols; ++j) {
-      const int8_t* column = r + j * column_step;
-      for (int k = 0; k < depth; k += 2, column += 2 * depth_step) {
-        const int32_t v1 = k + 1 < depth ? column[depth_step] - q.rhs_zero_point : 0;
-        *word++ = Pack(column[0] - q.rhs_zero_point, v1);
+    if (kDsp && !params.adj_y && depth % 2 == 0 && cols % 4 == 0) {
+      PackRowPairs(r, depth, cols, q.rhs_zero_point, right_words);
+    } else {
+      uint32_t* word = right_words;
+      for (int j = 0; j < cols; ++j) {
+        const int8_t* column = r + j * column_step;
+        for (int k = 0; k < depth; k += 2, column += 2 * depth_step) {
+          const int32_t v1 = k + 1 < depth ? column[depth_step] - q.rhs_zero_point : 0;
+          *word++ = Pack(column[0] - q.rhs_zero_point, v1);
+        }
       }
     }
     for (int i = 0; i < rows; ++i, out += cols) {
