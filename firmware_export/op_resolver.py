@@ -56,12 +56,31 @@ def batch_matmul_small(use) -> bool:
     return depth <= 16 and 16 <= cols and cols * ((depth + 1) // 2) <= 512
 
 
+def broadcast_int8(use) -> bool:
+    """The ADD / SUB / MUL nodes ser_kernels.cc's EvalAddSub / EvalMul run: int8, the first input of
+    the output's shape, the second broadcast over it (at most 64 values; the C code checks the axes)."""
+    if use.output_type != "INT8" or len(use.input_shapes) < 2 or not use.output_shapes:
+        return False
+    first, second = (tuple(s) for s in use.input_shapes[:2])
+    out = tuple(use.output_shapes[0])
+    count = 1
+    for n in second:
+        count *= n
+    size = 1
+    for n in out:
+        size *= n
+    return first == out and len(second) <= len(out) and count < size and count <= 64
+
+
 # op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite.ops.OpUse,
 # whether it hands the other nodes to the tree's kernel)
 SER_KERNELS = {"SOFTMAX": ("SerRegisterSoftmaxInt8", softmax_int8_rows, False),
                "MEAN": ("SerRegisterMean", lambda use: use.output_type == "INT8", True),
                "CONV_2D": ("SerRegisterConv2D", conv_3x3_one_channel, True),
-               "BATCH_MATMUL": ("SerRegisterBatchMatmul", batch_matmul_small, True)}
+               "BATCH_MATMUL": ("SerRegisterBatchMatmul", batch_matmul_small, True),
+               "ADD": ("SerRegisterAdd", broadcast_int8, True),
+               "SUB": ("SerRegisterSub", broadcast_int8, True),
+               "MUL": ("SerRegisterMul", broadcast_int8, True)}
 
 
 def ser_kernel_ops(uses) -> list[str]:

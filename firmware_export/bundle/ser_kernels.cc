@@ -31,17 +31,22 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <new>
 
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/types.h"
+#include "tensorflow/lite/micro/kernels/add.h"
 #include "tensorflow/lite/micro/kernels/batch_matmul.h"
 #include "tensorflow/lite/micro/kernels/conv.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
+#include "tensorflow/lite/micro/kernels/micro_ops.h"
+#include "tensorflow/lite/micro/kernels/mul.h"
 #include "tensorflow/lite/micro/kernels/reduce.h"
 #include "tensorflow/lite/micro/kernels/softmax.h"
+#include "tensorflow/lite/micro/kernels/sub.h"
 #include "tensorflow/lite/micro/micro_log.h"
 #include "tensorflow/lite/micro/micro_utils.h"
 
@@ -606,6 +611,140 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+
+// --- ADD, SUB, MUL with a broadcast operand ---------------------------------------------------------
+// the tree's kernels' invoke (their init and prepare make the node data), for other shapes
+TfLiteStatus (*g_tree_add)(TfLiteContext*, TfLiteNode*) = nullptr;
+TfLiteStatus (*g_tree_sub)(TfLiteContext*, TfLiteNode*) = nullptr;
+TfLiteStatus (*g_tree_mul)(TfLiteContext*, TfLiteNode*) = nullptr;
+constexpr int kMaxBroadcast = 64;  // the broadcast operand's values, rescaled once, on the stack
+
+// The node data of TFLM's SUB (OpDataSub) and ADD (OpDataAdd; CMSIS-NN's ADD declares its OpData with
+// the same members in the same order): the members the int8 arithmetic reads.
+struct AddSubData {
+  bool requires_broadcast;
+  int input1_shift;
+  int input2_shift;
+  int32_t output_activation_min;
+  int32_t output_activation_max;
+  int32_t input1_multiplier;
+  int32_t input2_multiplier;
+  int32_t output_multiplier;
+  int output_shift;
+  int left_shift;
+  int32_t input1_offset;
+  int32_t input2_offset;
+  int32_t output_offset;
+};
+static_assert(offsetof(AddSubData, output_offset) == offsetof(tflite::OpDataSub, output_offset) &&
+                  offsetof(AddSubData, left_shift) == offsetof(tflite::OpDataSub, left_shift) &&
+                  offsetof(AddSubData, input1_shift) == offsetof(tflite::OpDataSub, input1_shift),
+              "OpDataSub's layout");
+static_assert(offsetof(AddSubData, output_offset) == offsetof(tflite::OpDataAdd, output_offset) &&
+                  offsetof(AddSubData, left_shift) == offsetof(tflite::OpDataAdd, left_shift) &&
+                  offsetof(AddSubData, input1_shift) == offsetof(tflite::OpDataAdd, input1_shift),
+              "OpDataAdd's layout");
+
+// int8 input1 of the output's shape, int8 input2 broadcast over it: input2's shape (right-aligned)
+// is the output's on one block of axes [first, last] and 1 elsewhere, so output element o reads
+// input2[(o / *step) % *count]; *size the output's elements. false for other shapes (and equal ones).
+bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* input2, const TfLiteEvalTensor* output,
+                      int* step, int* count, int* size) {
+  const int rank = output->dims->size, rank1 = input1->dims->size, rank2 = input2->dims->size;
+  if (input1->type != kTfLiteInt8 || input2->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
+      rank > 6 || rank1 > rank || rank2 > rank) {
+    return false;
+  }
+  int dims2[6];
+  for (int d = 0; d < rank; ++d) {
+    const int d1 = d - (rank - rank1), d2 = d - (rank - rank2);
+    if ((d1 < 0 ? 1 : input1->dims->data[d1]) != output->dims->data[d]) return false;
+    dims2[d] = d2 < 0 ? 1 : input2->dims->data[d2];
+  }
+  int first = 0, last = rank - 1;
+  while (first < rank && dims2[first] == 1) ++first;
+  while (last >= 0 && dims2[last] == 1) --last;
+  *step = *count = *size = 1;
+  for (int d = 0; d < rank; ++d) {
+    if (d >= first && d <= last && dims2[d] != output->dims->data[d]) return false;
+    *size *= output->dims->data[d];
+    if (d > last) *step *= output->dims->data[d];
+    if (d >= first && d <= last) *count *= output->dims->data[d];
+  }
+  return *count < *size && *count <= kMaxBroadcast;
+}
+
+// tflite::MultiplyByQuantizedMultiplier (double rounding) of x by `multiplier` (never INT32_MIN) and
+// 2^shift, with the shift split in advance: 2^left before, a rounding division by 2^right after.
+struct Rescale {
+  explicit Rescale(int32_t m, int shift) : multiplier(m), left(shift > 0 ? shift : 0), right(shift > 0 ? 0 : -shift) {}
+  int32_t operator()(int32_t x) const {
+    return RoundingDivideByPOT(DoublingHighMulDsp(x * (1 << left), multiplier), right);
+  }
+  int32_t multiplier;
+  int left, right;
+};
+
+// reference_integer_ops::AddFunc / reference_ops::BroadcastQuantSubSlow's function, with input2's
+// rescaled values computed once per value rather than once per output element.
+template <bool kSub>
+TfLiteStatus EvalAddSub(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input1 = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* input2 = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  int step, count, size;
+  if (kSingleRounding || !BroadcastOperand(input1, input2, output, &step, &count, &size)) {
+    return (kSub ? g_tree_sub : g_tree_add)(context, node);
+  }
+  const auto& d = *static_cast<const AddSubData*>(node->user_data);
+  const int8_t* x1 = tflite::micro::GetTensorData<int8_t>(input1);
+  const int8_t* x2 = tflite::micro::GetTensorData<int8_t>(input2);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  const Rescale rescale1(d.input1_multiplier, d.input1_shift), rescale2(d.input2_multiplier, d.input2_shift);
+  const Rescale rescale(d.output_multiplier, d.output_shift);
+  const int32_t low = d.output_activation_min, high = d.output_activation_max;
+  int32_t scaled2[kMaxBroadcast];
+  for (int k = 0; k < count; ++k) scaled2[k] = rescale2((d.input2_offset + x2[k]) * (1 << d.left_shift));
+  for (int o = 0; o < size;) {
+    for (int k = 0; k < count; ++k) {
+      const int32_t value2 = scaled2[k];
+      for (const int end = o + step; o < end; ++o) {
+        const int32_t scaled1 = rescale1((d.input1_offset + x1[o]) * (1 << d.left_shift));
+        const int32_t value = rescale(kSub ? scaled1 - value2 : scaled1 + value2) + d.output_offset;
+        out[o] = static_cast<int8_t>(std::min(high, std::max(low, value)));
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
+// reference_integer_ops::BroadcastMul6DSlow's function (OpDataMul: TFLM's and CMSIS-NN's MUL).
+TfLiteStatus EvalMul(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input1 = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* input2 = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  int step, count, size;
+  if (kSingleRounding || !BroadcastOperand(input1, input2, output, &step, &count, &size)) {
+    return g_tree_mul(context, node);
+  }
+  const auto& d = *static_cast<const tflite::OpDataMul*>(node->user_data);
+  const int8_t* x1 = tflite::micro::GetTensorData<int8_t>(input1);
+  const int8_t* x2 = tflite::micro::GetTensorData<int8_t>(input2);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  const Rescale rescale(d.output_multiplier, d.output_shift);
+  const int32_t low = d.output_activation_min, high = d.output_activation_max;
+  for (int o = 0; o < size;) {
+    for (int k = 0; k < count; ++k) {
+      const int32_t value2 = x2[k] - d.input2_zero_point;
+      for (const int end = o + step; o < end; ++o) {
+        const int32_t value = d.output_zero_point + rescale((x1[o] - d.input1_zero_point) * value2);
+        out[o] = static_cast<int8_t>(std::min(high, std::max(low, value)));
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
 
 TFLMRegistration SerRegisterConv2D() {
@@ -627,4 +766,25 @@ TFLMRegistration SerRegisterMean() { return tflite::micro::RegisterOp(InitMean, 
 TFLMRegistration SerRegisterSoftmaxInt8(const SerSoftmaxExpTable* tables) {
   g_exp_tables = tables;
   return tflite::micro::RegisterOp(tflite::SoftmaxInit, PrepareSoftmax, EvalInt8);
+}
+
+TFLMRegistration SerRegisterAdd() {
+  TFLMRegistration registration = tflite::Register_ADD();
+  g_tree_add = registration.invoke;
+  registration.invoke = EvalAddSub<false>;
+  return registration;
+}
+
+TFLMRegistration SerRegisterSub() {
+  TFLMRegistration registration = tflite::Register_SUB();
+  g_tree_sub = registration.invoke;
+  registration.invoke = EvalAddSub<true>;
+  return registration;
+}
+
+TFLMRegistration SerRegisterMul() {
+  TFLMRegistration registration = tflite::Register_MUL();
+  g_tree_mul = registration.invoke;
+  registration.invoke = EvalMul;
+  return registration;
 }
