@@ -381,7 +381,8 @@ inline int32_t SaturateInt8(int32_t x) {
 // in registers; kInt8Range: the clamp is int8's own range (no activation), one SSAT.
 template <bool kInt8Range>
 __attribute__((noinline)) void RescaleSums(const int32_t* sums, int count, int32_t multiplier, int right,
-                                           int32_t zero_point, int32_t low, int32_t high, int8_t* out, int stride) {
+                                           int32_t zero_point, int32_t low, int32_t high, int8_t* out,
+                                           int stride) {
   const int32_t mask = static_cast<int32_t>((uint32_t{1} << right) - 1u), half = mask >> 1;
   for (const int32_t* end = sums + count; sums != end; ++sums, out += stride) {
     const int32_t x = DoublingHighMulDsp(*sums, multiplier);
@@ -648,8 +649,8 @@ static_assert(offsetof(AddSubData, output_offset) == offsetof(tflite::OpDataAdd,
 // int8 input1 of the output's shape, int8 input2 broadcast over it: input2's shape (right-aligned)
 // is the output's on one block of axes [first, last] and 1 elsewhere, so output element o reads
 // input2[(o / *step) % *count]; *size the output's elements. false for other shapes (and equal ones).
-bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* input2, const TfLiteEvalTensor* output,
-                      int* step, int* count, int* size) {
+bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* input2,
+                      const TfLiteEvalTensor* output, int* step, int* count, int* size) {
   const int rank = output->dims->size, rank1 = input1->dims->size, rank2 = input2->dims->size;
   if (input1->type != kTfLiteInt8 || input2->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
       rank > 6 || rank1 > rank || rank2 > rank) {
@@ -677,7 +678,8 @@ bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* in
 // tflite::MultiplyByQuantizedMultiplier (double rounding) of x by `multiplier` (never INT32_MIN) and
 // 2^shift, with the shift split in advance: 2^left before, a rounding division by 2^right after.
 struct Rescale {
-  explicit Rescale(int32_t m, int shift) : multiplier(m), left(shift > 0 ? shift : 0), right(shift > 0 ? 0 : -shift) {}
+  explicit Rescale(int32_t m, int shift)
+      : multiplier(m), left(shift > 0 ? shift : 0), right(shift > 0 ? 0 : -shift) {}
   int32_t operator()(int32_t x) const {
     return RoundingDivideByPOT(DoublingHighMulDsp(x * (1 << left), multiplier), right);
   }
