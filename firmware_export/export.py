@@ -208,7 +208,8 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
         "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                   arena["kTensorArenaSize"], provenance),
         "op_resolver.h": op_resolver_header(op_set(blob), provenance,
-                                            board_ser_kernels(board, model_ops(blob)), softmax_exp_tables([blob])),
+                                            board_ser_kernels(board, model_ops(blob)),
+                                            softmax_exp_tables([blob])),
     }
     model = {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
              "source": provenance}
