@@ -149,34 +149,55 @@ TfLiteStatus PrepareSoftmax(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
-// x / 2^exponent rounded to nearest, ties up, for x >= 0 (RoundingDivideByPOT there; no overflow
-// in unsigned arithmetic for x < 2^31, exponent 0..31)
-inline int32_t RoundingDivideByPOTNonNegative(int32_t x, int exponent) {
-  const uint32_t half = exponent > 0 ? uint32_t{1} << (exponent - 1) : 0u;
-  return static_cast<int32_t>((static_cast<uint32_t>(x) + half) >> exponent);
+// The largest value of a row: four at a time on a DSP core (SSUB8 sets the GE flag of each byte
+// where the new value is >= the best so far, SEL keeps those bytes).
+int32_t RowMax(const int8_t* in, int depth) {
+  int32_t best = std::numeric_limits<int8_t>::min();
+  int c = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  uint32_t best4 = 0x80808080u;
+  for (; c + 4 <= depth; c += 4) {
+    uint32_t x4, result;
+    memcpy(&x4, in + c, 4);
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(result) : "r"(x4), "r"(best4) : "cc");
+    best4 = result;
+  }
+  for (int b = 0; b < 4; ++b) {
+    best = std::max(best, static_cast<int32_t>(static_cast<int8_t>(best4 >> (8 * b))));
+  }
+#endif
+  for (; c < depth; ++c) best = std::max(best, static_cast<int32_t>(in[c]));
+  return best;
 }
 
 // The rows with exp() from a flash table (0 below diff_min): the arithmetic of the loop in EvalInt8,
-// for its non-negative operands.
+// for its non-negative operands. RoundingDivideByPOT of x >= 0 is (x + 2^(e - 1)) >> e, and the
+// output's DoublingHighMul then rounding division by 2^exponent (>= 23: the row's max alone adds 2^19
+// to the sum) are one 64-bit sum, floor((s * x + 2^30 + 2^(exponent - 1) * 2^31) / 2^(31 + exponent))
+// (floor(floor(a / m) + h) / n) = floor((a + h * m) / (m * n))): its high word shifted by exponent - 1.
 void SoftmaxRowsFromTable(const int8_t* in, int8_t* out, int outer_size, int depth, const int32_t* table) {
   const int32_t* exp_of_diff = table + 255;
   for (int i = 0; i < outer_size; ++i, in += depth, out += depth) {
-    int32_t max_in_row = std::numeric_limits<int8_t>::min();
-    for (int c = 0; c < depth; ++c) max_in_row = std::max(max_in_row, static_cast<int32_t>(in[c]));
-    const int32_t* exps = exp_of_diff - max_in_row;  // exps[x] = exp(x - max)
+    const int32_t* exps = exp_of_diff - RowMax(in, depth);  // exps[x] = exp(x - max)
     uint32_t sum_of_exps = 0;  // each term < 2^19: no overflow for 256 values
-    for (int c = 0; c < depth; ++c) {
-      sum_of_exps += (static_cast<uint32_t>(exps[in[c]]) + (1u << (kAccumulationIntegerBits - 1))) >>
-                     kAccumulationIntegerBits;
+    constexpr uint32_t kHalf = 1u << (kAccumulationIntegerBits - 1);
+    int c = 0;
+    for (; c + 2 <= depth; c += 2) {
+      sum_of_exps += (static_cast<uint32_t>(exps[in[c]]) + kHalf) >> kAccumulationIntegerBits;
+      sum_of_exps += (static_cast<uint32_t>(exps[in[c + 1]]) + kHalf) >> kAccumulationIntegerBits;
     }
+    if (c < depth) sum_of_exps += (static_cast<uint32_t>(exps[in[c]]) + kHalf) >> kAccumulationIntegerBits;
     int num_bits_over_unit;
     const int32_t shifted_scale = tflite::GetReciprocal(static_cast<int32_t>(sum_of_exps),
                                                         kAccumulationIntegerBits, &num_bits_over_unit);
     const int exponent = num_bits_over_unit + 31 - 8;
-    TFLITE_CHECK(0 <= exponent && exponent <= 31);
+    TFLITE_CHECK(1 <= exponent && exponent <= 31);
+    const uint64_t rounding = (uint64_t{1} << 30) + (uint64_t{1} << (exponent - 1 + 31));
+    const uint32_t scale = static_cast<uint32_t>(shifted_scale);
+    const int high_shift = exponent - 1;
     for (int c = 0; c < depth; ++c) {
-      const int32_t product = DoublingHighMul(shifted_scale, exps[in[c]]);
-      const int32_t unsat = RoundingDivideByPOTNonNegative(product, exponent);
+      const uint64_t product = static_cast<uint64_t>(scale) * static_cast<uint32_t>(exps[in[c]]) + rounding;
+      const int32_t unsat = static_cast<int32_t>(static_cast<uint32_t>(product >> 32) >> high_shift);
       out[c] = static_cast<int8_t>(std::min(unsat + std::numeric_limits<int8_t>::min(), int32_t{127}));
     }
   }
