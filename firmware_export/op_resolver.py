@@ -58,7 +58,7 @@ def batch_matmul_small(use) -> bool:
 
 def broadcast_int8(use) -> bool:
     """The ADD / SUB / MUL nodes ser_kernels.cc's EvalAddSub / EvalMul run: int8, the first input of
-    the output's shape, the second broadcast over it (at most 64 values; the C code checks the axes)."""
+    the output's shape, the second broadcast over it (the C code checks the axes)."""
     if use.output_type != "INT8" or len(use.input_shapes) < 2 or not use.output_shapes:
         return False
     first, second = (tuple(s) for s in use.input_shapes[:2])
@@ -69,7 +69,7 @@ def broadcast_int8(use) -> bool:
     size = 1
     for n in out:
         size *= n
-    return first == out and len(second) <= len(out) and count < size and count <= 64
+    return first == out and len(second) <= len(out) and count < size
 
 
 # op -> (ser_kernels.h registration, which nodes its own code runs: a test of a tflite.ops.OpUse,

@@ -238,7 +238,8 @@ def test_add_sub_mul_go_to_ser_kernels_when_the_second_operand_is_broadcast():
     assert ser_kernel_ops([row, column, scalar, equal]) == ["ADD", "MUL", "SUB"]
     assert ser_kernel_ops([equal]) == []
     assert not ser_kernel_runs(binary("MUL", (4, 16), (16,), "INT16"))
-    assert not ser_kernel_runs(binary("ADD", (1, 100), (100,)))  # over the 64 values rescaled on the stack
+    assert ser_kernel_runs(binary("ADD", (1, 74, 16), (1, 74, 1)))  # the whole window's 74 frames
+    assert not ser_kernel_runs(binary("ADD", (4, 1), (4, 16)))  # the first operand broadcast
 
 
 def test_softmax_exp_tables_are_the_kernels_exp_and_go_to_flash(tmp_path):

@@ -639,7 +639,7 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
 TfLiteStatus (*g_tree_add)(TfLiteContext*, TfLiteNode*) = nullptr;
 TfLiteStatus (*g_tree_sub)(TfLiteContext*, TfLiteNode*) = nullptr;
 TfLiteStatus (*g_tree_mul)(TfLiteContext*, TfLiteNode*) = nullptr;
-constexpr int kMaxBroadcast = 64;  // the broadcast operand's values, rescaled once, on the stack
+constexpr int kMaxBroadcast = 64;  // broadcast values rescaled once, on the stack (more: at each use)
 
 // The node data of TFLM's SUB (OpDataSub) and ADD (OpDataAdd; CMSIS-NN's ADD declares its OpData with
 // the same members in the same order): the members the int8 arithmetic reads.
@@ -670,6 +670,7 @@ static_assert(offsetof(AddSubData, output_offset) == offsetof(tflite::OpDataAdd,
 // int8 input1 of the output's shape, int8 input2 broadcast over it: input2's shape (right-aligned)
 // is the output's on one block of axes [first, last] and 1 elsewhere, so output element o reads
 // input2[(o / *step) % *count]; *size the output's elements. false for other shapes (and equal ones).
+// (The int32 index products are those of the tensors' own element counts.)
 bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* input2,
                       const TfLiteEvalTensor* output, int* step, int* count, int* size) {
   const int rank = output->dims->size, rank1 = input1->dims->size, rank2 = input2->dims->size;
@@ -693,7 +694,7 @@ bool BroadcastOperand(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* in
     if (d > last) *step *= output->dims->data[d];
     if (d >= first && d <= last) *count *= output->dims->data[d];
   }
-  return *count < *size && *count <= kMaxBroadcast;
+  return *count < *size;
 }
 
 // tflite::MultiplyByQuantizedMultiplier (double rounding) of x by `multiplier` (never INT32_MIN) and
@@ -727,10 +728,13 @@ TfLiteStatus EvalAddSub(TfLiteContext* context, TfLiteNode* node) {
   const Rescale rescale(d.output_multiplier, d.output_shift);
   const int32_t low = d.output_activation_min, high = d.output_activation_max;
   int32_t scaled2[kMaxBroadcast];
-  for (int k = 0; k < count; ++k) scaled2[k] = rescale2((d.input2_offset + x2[k]) * (1 << d.left_shift));
+  const bool kept = count <= kMaxBroadcast;
+  for (int k = 0; kept && k < count; ++k) {
+    scaled2[k] = rescale2((d.input2_offset + x2[k]) * (1 << d.left_shift));
+  }
   for (int o = 0; o < size;) {
     for (int k = 0; k < count; ++k) {
-      const int32_t value2 = scaled2[k];
+      const int32_t value2 = kept ? scaled2[k] : rescale2((d.input2_offset + x2[k]) * (1 << d.left_shift));
       for (const int end = o + step; o < end; ++o) {
         const int32_t scaled1 = rescale1((d.input1_offset + x1[o]) * (1 << d.left_shift));
         const int32_t value = rescale(kSub ? scaled1 - value2 : scaled1 + value2) + d.output_offset;

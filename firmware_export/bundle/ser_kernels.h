@@ -40,10 +40,10 @@ TFLMRegistration SerRegisterConv2D();
 // other nodes run the tree's kernel.
 TFLMRegistration SerRegisterBatchMatmul();
 
-// ADD, SUB, MUL: int8 with the second operand broadcast over one block of the output's axes (at most
-// 64 values: LayerNorm's mean, scale and shift), TFLM's reference arithmetic (kernels/internal/
-// reference/integer_ops/add.h, mul.h, reference/sub.h) with the broadcast operand rescaled once per
-// value; every other node runs the tree's kernel (CMSIS-NN's for ADD and MUL of equal shapes).
+// ADD, SUB, MUL: int8 with the second operand broadcast over one block of the output's axes
+// (LayerNorm's mean, scale and shift), TFLM's reference arithmetic (kernels/internal/reference/
+// integer_ops/add.h, mul.h, reference/sub.h) in plain loops, the broadcast operand rescaled once per
+// value (up to 64 values); every other node runs the tree's kernel (CMSIS-NN's for equal shapes).
 TFLMRegistration SerRegisterAdd();
 TFLMRegistration SerRegisterSub();
 TFLMRegistration SerRegisterMul();
