@@ -331,6 +331,18 @@ constexpr bool kSingleRounding = false;
 #endif
 constexpr int kBlock = 64;  // outputs summed before they are rescaled together
 
+// low(a) * low(b) + high(a) * high(b): one SMUAD on a core with the DSP extension.
+inline int32_t DualMul(uint32_t a, uint32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t result;
+  __asm__("smuad %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+  return result;
+#else
+  return static_cast<int16_t>(a & 0xFFFFu) * static_cast<int16_t>(b & 0xFFFFu) +
+         static_cast<int16_t>(a >> 16) * static_cast<int16_t>(b >> 16);
+#endif
+}
+
 // Two int16 in one word (low half first), as SMLAD reads them.
 inline uint32_t Pack(int32_t low, int32_t high) {
   return (static_cast<uint32_t>(low) & 0xFFFFu) | (static_cast<uint32_t>(high) << 16);
@@ -572,6 +584,19 @@ constexpr int kMaxMatmulRightWords = 512;    // the right operand's columns as i
 constexpr int kMinMatmulColumns = 16;        // fewer outputs per packed row (windowed attention's 1 x 5
                                              // products): the packing costs more than CMSIS-NN's loop
 
+// SumColumns<2> and RescaleRow in one loop (a depth of 3 or 4: attention heads of 4; no left shift,
+// int8's own clamp): each output straight from its two SMLADs, no sums stored and read back.
+__attribute__((noinline)) void SumRescaleTwoPairs(const uint32_t* row, const uint32_t* columns, int count,
+                                                  int32_t multiplier, int right, int32_t zero_point, int8_t* out) {
+  const uint32_t word0 = row[0], word1 = row[1];
+  const int32_t mask = static_cast<int32_t>((uint32_t{1} << right) - 1u), half = mask >> 1;
+  for (const int8_t* end = out + count; out != end; ++out, columns += 2) {
+    const int32_t x = DoublingHighMulDsp(DualMac(word1, columns[1], DualMul(word0, columns[0])), multiplier);
+    const int32_t threshold = half + static_cast<int32_t>(static_cast<uint32_t>(x) >> 31);
+    *out = static_cast<int8_t>(SaturateInt8((x >> right) + ((x & mask) > threshold ? 1 : 0) + zero_point));
+  }
+}
+
 // int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
 // of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
 TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
@@ -621,6 +646,10 @@ TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
       const int8_t* li = l + i * depth;
       for (int k = 0; k < depth; k += 2) {
         row[k / 2] = Pack(li[k] - q.lhs_zero_point, k + 1 < depth ? li[k + 1] - q.lhs_zero_point : 0);
+      }
+      if (pairs == 2 && left == 0 && q.output_activation_min == -128 && q.output_activation_max == 127) {
+        SumRescaleTwoPairs(row, right_words, cols, q.output_multiplier, right, q.output_zero_point, out);
+        continue;
       }
       for (int j0 = 0; j0 < cols; j0 += kBlock) {
         const int count = std::min(kBlock, cols - j0);
