@@ -587,7 +587,8 @@ constexpr int kMinMatmulColumns = 16;        // fewer outputs per packed row (wi
 // SumColumns<2> and RescaleRow in one loop (a depth of 3 or 4: attention heads of 4; no left shift,
 // int8's own clamp): each output straight from its two SMLADs, no sums stored and read back.
 __attribute__((noinline)) void SumRescaleTwoPairs(const uint32_t* row, const uint32_t* columns, int count,
-                                                  int32_t multiplier, int right, int32_t zero_point, int8_t* out) {
+                                                  int32_t multiplier, int right, int32_t zero_point,
+                                                  int8_t* out) {
   const uint32_t word0 = row[0], word1 = row[1];
   const int32_t mask = static_cast<int32_t>((uint32_t{1} << right) - 1u), half = mask >> 1;
   for (const int8_t* end = out + count; out != end; ++out, columns += 2) {
