@@ -4,9 +4,18 @@
 // SOFTMAX, int8 -> int8. TFLM's kernels (reference and CMSIS-NN's arm_softmax_s8) evaluate the
 // fixed-point exp(x - max) twice per element, 200+ instructions each on a Cortex-M4. Its input
 // x - max is an int8 difference, one of 256 values, and the rescaling before exp() is the node's
-// constant: so exp() is a function of the difference alone. It is computed the first time a
-// difference appears in an Invoke and looked up after, once per element (kept for the row's
-// output pass); the fixed-point steps are the reference's, written as CMSIS-NN writes them.
+// constant: so exp() is a function of the difference alone. The bundle's op_resolver.h holds the
+// 256 values for each node's parameters, computed at export (op_resolver.py softmax_exp_tables),
+// as const arrays in program flash; Prepare checks every entry against the function below and only
+// then uses the table. Without one, exp() is computed the first time a difference appears in an
+// Invoke and looked up after. The fixed-point steps are the reference's, written as CMSIS-NN
+// writes them.
+//
+// ADD, SUB, MUL, int8, the second operand broadcast (LayerNorm's mean, scale and shift): TFLM's
+// reference BroadcastAdd / Sub / Mul walk a generic 6-D index and rescale both operands at every
+// element (over 130 instructions per element on a Cortex-M4). Here the broadcast operand is read
+// by a plain [outer, count, step] loop and rescaled once per value; the arithmetic is the
+// reference's, with the doubling multiply as CMSIS-NN's arm_nn_requantize writes it.
 //
 // BATCH_MATMUL, int8, depth <= 16 (attention's scores: a head's width). TFLM's CMSIS-NN kernel
 // transposes the right operand at every Invoke and runs arm_nn_vec_mat_mult_t_s8 per left row,
