@@ -46,12 +46,16 @@ def softmax_int8_rows(use) -> bool:
 
 def batch_matmul_small(use) -> bool:
     """The BATCH_MATMUL nodes ser_kernels.cc's EvalBatchMatmul runs: int8, depth <= 16, at least 16
-    columns, and columns x depth / 2 <= 512 (its stack buffers). adj_x is not in an OpUse: the kernel
-    hands such a node (the converter does not make them) to the tree's kernel itself."""
+    columns, and columns x depth / 2 <= 512 (its stack buffers); or four columns over a depth of 20 to
+    256 in steps of 4 (attention's weights . values; not adj_y, which the C code checks). adj_x is not
+    in an OpUse: the kernel hands such a node (the converter does not make them) to the tree's kernel
+    itself."""
     if use.output_type != "INT8" or len(use.input_shapes) < 2 or min(map(len, use.input_shapes[:2])) < 2:
         return False
     lhs, rhs = use.input_shapes[:2]
     depth = lhs[-1]
+    if 16 < depth <= 256 and depth % 4 == 0 and tuple(rhs[-2:]) == (depth, 4):
+        return True  # EvalWeightedValues: attention's weights . values, four columns (a head's width)
     cols = rhs[-1] if rhs[-2] == depth else rhs[-2]
     return depth <= 16 and 16 <= cols and cols * ((depth + 1) // 2) <= 512
 

@@ -100,7 +100,11 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     assert kernels["FULLY_CONNECTED"] == kernels["CONV_2D"] == "CMSIS-NN"  # the last CONV_2D: 16 channels in
     assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"  # the first: one channel in
     assert kernels["MEAN"] == kernels["SOFTMAX"] == "ser-reparam" and kernels["RSQRT"] == "reference"
-    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]  # QK, AV
+    from firmware_export.op_resolver import ser_kernel_runs
+    matmuls = [u for u in model_ops(blob) if u.op == "BATCH_MATMUL"]  # QK (ser-reparam), AV (by its depth)
+    expected = ["ser-reparam" if ser_kernel_runs(u) else "CMSIS-NN" for u in matmuls]
+    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"] == expected
+    assert expected[0] == "ser-reparam"
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
     # the int8 graph subsamples in chunks whose inputs overlap (STRIDED_SLICE per chunk): a few
@@ -206,15 +210,18 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
 
 
 def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
-    """Attention's scores (a head's depth) run in ser_kernels.cc; a depth over 16 (the weighted values:
-    CMSIS-NN does those well), fewer than 16 columns (measured slower than CMSIS-NN on SpeechFormer's
-    windows) or a right operand over 512 int16 pairs (2 KB of stack) stays with the tree's kernel."""
+    """Attention's scores (a head's depth) and its weighted values (four columns over a depth that is
+    a multiple of 4) run in ser_kernels.cc; other depths over 16, fewer than 16 columns (measured
+    slower than CMSIS-NN on SpeechFormer's windows) or a right operand over 512 int16 pairs (2 KB of
+    stack) stay with the tree's kernel."""
     from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 
     scores = use("BATCH_MATMUL", input_shapes=((1, 4, 4), (1, 4, 124)))
     weighted = use("BATCH_MATMUL", input_shapes=((1, 4, 124), (1, 124, 4)))
-    assert ser_kernel_runs(scores) and not ser_kernel_runs(weighted)
-    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] and ser_kernel_ops([weighted]) == []
+    assert ser_kernel_runs(scores) and ser_kernel_runs(weighted)
+    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] == ser_kernel_ops([weighted])
+    whole_window = use("BATCH_MATMUL", input_shapes=((1, 74, 74), (1, 74, 4)))  # 74: not a multiple of 4
+    assert not ser_kernel_runs(whole_window) and ser_kernel_ops([whole_window]) == []
     assert ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 74, 4), (1, 74, 4))))         # adj_y
     assert not ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 64, 16), (1, 16, 128))))  # 128 x 8 pairs
     windowed = use("BATCH_MATMUL", input_shapes=((4, 299, 1, 4), (4, 299, 5, 4)))  # SpeechFormer: 5 columns

@@ -607,9 +607,64 @@ __attribute__((noinline)) void SumRescaleTwoPairs(const uint32_t* row, const uin
   }
 }
 
+constexpr int kMaxWeightedDepth = 256;  // EvalWeightedValues: the right operand as 2 KB of int16 pairs
+
+// Attention's weights . values: [rows, depth] x [depth, 4] (no adj_y, depth a multiple of 4, one
+// batch after another), the right operand packed once as int16 pairs (k, k + 1) per column, each left
+// row read four values at a time (SXTB16), four accumulators; the reference's rescaling.
+__attribute__((noinline)) void EvalWeightedValues(const int8_t* l, const int8_t* r, int8_t* out, int batches,
+                                                  int rows, int depth,
+                                                  const tflite::QuantizationOpDataBatchMatmul& q) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  const int left = q.output_shift > 0 ? q.output_shift : 0, right = q.output_shift > 0 ? 0 : -q.output_shift;
+  const uint32_t right_zero = Pack(q.rhs_zero_point, q.rhs_zero_point);
+  const uint32_t left_zero = Pack(q.lhs_zero_point, q.lhs_zero_point);
+  uint32_t words[kMaxWeightedDepth * 2];  // pair k / 2's four columns at [2 * k .. 2 * k + 3]
+  int32_t sums[4];
+  for (int b = 0; b < batches; ++b, r += depth * 4) {
+    uint32_t* w = words;
+    for (int k = 0; k < depth; k += 2, w += 4) {
+      uint32_t a4, b4;
+      memcpy(&a4, r + k * 4, 4);
+      memcpy(&b4, r + k * 4 + 4, 4);
+      const uint32_t a02 = Sxtb16(a4), a13 = Sxtb16Ror8(a4), b02 = Sxtb16(b4), b13 = Sxtb16Ror8(b4);
+      w[0] = Sub16(PackLowHalves(a02, b02), right_zero);
+      w[1] = Sub16(PackLowHalves(a13, b13), right_zero);
+      w[2] = Sub16(PackHighHalves(a02, b02), right_zero);
+      w[3] = Sub16(PackHighHalves(a13, b13), right_zero);
+    }
+    for (int i = 0; i < rows; ++i, l += depth, out += 4) {
+      int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+      w = words;
+      for (int k = 0; k < depth; k += 4, w += 8) {
+        uint32_t x4;
+        memcpy(&x4, l + k, 4);
+        const uint32_t x02 = Sxtb16(x4), x13 = Sxtb16Ror8(x4);
+        const uint32_t x01 = Sub16(PackLowHalves(x02, x13), left_zero);
+        const uint32_t x23 = Sub16(PackHighHalves(x02, x13), left_zero);
+        acc0 = DualMac(x01, w[0], acc0);
+        acc1 = DualMac(x01, w[1], acc1);
+        acc2 = DualMac(x01, w[2], acc2);
+        acc3 = DualMac(x01, w[3], acc3);
+        acc0 = DualMac(x23, w[4], acc0);
+        acc1 = DualMac(x23, w[5], acc1);
+        acc2 = DualMac(x23, w[6], acc2);
+        acc3 = DualMac(x23, w[7], acc3);
+      }
+      sums[0] = acc0 * (1 << left);
+      sums[1] = acc1 * (1 << left);
+      sums[2] = acc2 * (1 << left);
+      sums[3] = acc3 * (1 << left);
+      RescaleRow(sums, 4, q.output_multiplier, right, q.output_zero_point, q.output_activation_min,
+                 q.output_activation_max, out, 1);
+    }
+  }
+#endif
+}
+
 // int8 BATCH_MATMUL without adj_x and without broadcasting: out[b, i, j] = the reference's rescaling
 // of sum_k (lhs[b, i, k] - lhs_zp) * (rhs[b, k, j] - rhs_zp) (rhs read as [b, j, k] with adj_y).
-TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
+__attribute__((noinline)) TfLiteStatus EvalBatchMatmulPacked(TfLiteContext* context, TfLiteNode* node) {
   const TfLiteEvalTensor* lhs = tflite::micro::GetEvalInput(context, node, 0);
   const TfLiteEvalTensor* rhs = tflite::micro::GetEvalInput(context, node, 1);
   TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
@@ -809,6 +864,32 @@ TfLiteStatus EvalMul(TfLiteContext* context, TfLiteNode* node) {
     }
   }
   return kTfLiteOk;
+}
+
+// EvalWeightedValues for its shapes, else EvalBatchMatmulPacked: each with its own stack buffers.
+TfLiteStatus EvalBatchMatmul(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* lhs = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* rhs = tflite::micro::GetEvalInput(context, node, 1);
+  const TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const auto& params = *static_cast<const TfLiteBatchMatMulParams*>(node->builtin_data);
+  const int l_rank = lhs->dims->size, r_rank = rhs->dims->size;
+  if (kDsp && !kSingleRounding && lhs->type == kTfLiteInt8 && rhs->type == kTfLiteInt8 &&
+      output->type == kTfLiteInt8 && !params.adj_x && !params.adj_y && l_rank >= 2 && r_rank >= 2 &&
+      rhs->dims->data[r_rank - 1] == 4) {
+    const int rows = lhs->dims->data[l_rank - 2], depth = lhs->dims->data[l_rank - 1];
+    const int batches = rows * depth > 0 ? tflite::ElementCount(*lhs->dims) / (rows * depth) : 0;
+    if (depth > kMaxMatmulDepth && depth <= kMaxWeightedDepth && depth % 4 == 0 &&
+        rhs->dims->data[r_rank - 2] == depth && batches > 0 &&
+        tflite::ElementCount(*rhs->dims) == batches * depth * 4 &&
+        tflite::ElementCount(*output->dims) == batches * rows * 4) {
+      const auto& data = *static_cast<const tflite::OpDataBatchMatmul*>(node->user_data);
+      EvalWeightedValues(tflite::micro::GetTensorData<int8_t>(lhs), tflite::micro::GetTensorData<int8_t>(rhs),
+                         tflite::micro::GetTensorData<int8_t>(const_cast<TfLiteEvalTensor*>(output)), batches,
+                         rows, depth, *data.quantization);
+      return kTfLiteOk;
+    }
+  }
+  return EvalBatchMatmulPacked(context, node);
 }
 
 }  // namespace
