@@ -39,7 +39,7 @@ from firmware_export.esp_nn_rules import esp_nn_softmax_problems
 from firmware_export.frontend_tables import frontend_state_bytes, write_frontend_files
 from firmware_export.kernels import esp_component_versions
 from firmware_export.linker_script import linker_script
-from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops
+from firmware_export.op_resolver import op_resolver_header, ser_kernel_ops, softmax_exp_tables
 from firmware_export.render import BUNDLE_DIR
 from firmware_export.settings import model_settings_header
 from ser_reparam import __version__
@@ -221,7 +221,8 @@ def export_model(model_path: Path, target: Path, board_key: str) -> dict:
         "model_settings.h": model_settings_header(quant, labels, meta["window"]["seconds"],
                                                   arena["kTensorArenaSize"], provenance),
         "op_resolver.h": op_resolver_header(op_set(blob), provenance,
-                                            board_ser_kernels(board, model_ops(blob))),
+                                            board_ser_kernels(board, model_ops(blob)),
+                                            softmax_exp_tables([blob])),
     }
     model = {"file": model_path.name, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
              "source": provenance}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from firmware_export.c_array import model_data_header, model_data_source
 from firmware_export.frontend_tables import c_float
-from firmware_export.op_resolver import op_resolver_header
+from firmware_export.op_resolver import op_resolver_header, softmax_exp_tables
 from firmware_export.render import c_string, c_string_list, render
 from ser_reparam.errors import StageError
 from ser_reparam.features import FrontendConfig
@@ -126,5 +126,6 @@ def stream_files(blobs: dict[str, bytes], streaming: dict, labels: list[str], wi
         num_classes=len(labels), labels=c_string_list(labels), arena_size=arena_size)
     files["op_resolver.h"] = op_resolver_header(sorted({op for blob in blobs.values()
                                                         for op in op_set(blob)}),
-                                                f"{provenance}, pieces {', '.join(PIECES)}", replaced)
+                                                f"{provenance}, pieces {', '.join(PIECES)}", replaced,
+                                                softmax_exp_tables(blobs.values()))
     return files

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 from needs import need_dir, need_tool
 
@@ -108,8 +109,11 @@ def test_whole_window_profile_on_cortex_m4(profiled_runs, tmp_path):
     # the first: one channel in
     assert [n.kernel for n in piece.nodes if n.op == "CONV_2D"][0] == "ser-reparam"
     assert kernels["MEAN"] == kernels["SOFTMAX"] == "ser-reparam" and kernels["RSQRT"] == "reference"
-    # QK, AV
-    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"][:2] == ["ser-reparam", "CMSIS-NN"]
+    from firmware_export.op_resolver import ser_kernel_runs
+    matmuls = [u for u in model_ops(blob) if u.op == "BATCH_MATMUL"]  # QK (ser-reparam), AV (by its depth)
+    expected = ["ser-reparam" if ser_kernel_runs(u) else "CMSIS-NN" for u in matmuls]
+    assert [n.kernel for n in piece.nodes if n.op == "BATCH_MATMUL"] == expected
+    assert expected[0] == "ser-reparam"
     folded = json.loads(RunLayout(run).fold_record.read_text())
     macs = folded["seeds"][str(folded["deployed_seed"])]["macs_after"]
     # the int8 graph subsamples in chunks whose inputs overlap (STRIDED_SLICE per chunk): a few
@@ -219,17 +223,81 @@ def test_latency_at_the_board_clock_and_the_share_of_the_core_per_second_of_audi
 
 
 def test_batch_matmul_goes_to_ser_kernels_within_its_stack_buffers():
-    """Attention's scores (a head's depth) run in ser_kernels.cc; a depth over 16 (the weighted values:
-    CMSIS-NN does those well), fewer than 16 columns (measured slower than CMSIS-NN on SpeechFormer's
-    windows) or a right operand over 512 int16 pairs (2 KB of stack) stays with the tree's kernel."""
+    """Attention's scores (a head's depth) and its weighted values (four columns over a depth that is
+    a multiple of 4) run in ser_kernels.cc; other depths over 16, fewer than 16 columns (measured
+    slower than CMSIS-NN on SpeechFormer's windows) or a right operand over 512 int16 pairs (2 KB of
+    stack) stay with the tree's kernel."""
     from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
 
     scores = use("BATCH_MATMUL", input_shapes=((1, 4, 4), (1, 4, 124)))
     weighted = use("BATCH_MATMUL", input_shapes=((1, 4, 124), (1, 124, 4)))
-    assert ser_kernel_runs(scores) and not ser_kernel_runs(weighted)
-    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] and ser_kernel_ops([weighted]) == []
+    assert ser_kernel_runs(scores) and ser_kernel_runs(weighted)
+    assert ser_kernel_ops([scores, weighted]) == ["BATCH_MATMUL"] == ser_kernel_ops([weighted])
+    whole_window = use("BATCH_MATMUL", input_shapes=((1, 74, 74), (1, 74, 4)))  # 74: not a multiple of 4
+    assert not ser_kernel_runs(whole_window) and ser_kernel_ops([whole_window]) == []
     assert ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 74, 4), (1, 74, 4))))         # adj_y
     assert not ser_kernel_runs(use("BATCH_MATMUL", input_shapes=((1, 64, 16), (1, 16, 128))))  # 128 x 8 pairs
     windowed = use("BATCH_MATMUL", input_shapes=((4, 299, 1, 4), (4, 299, 5, 4)))  # SpeechFormer: 5 columns
     assert not ser_kernel_runs(windowed)
     assert not ser_kernel_runs(use("BATCH_MATMUL", "INT16", scores.input_shapes))
+
+
+def test_add_sub_mul_go_to_ser_kernels_when_the_second_operand_is_broadcast():
+    """LayerNorm's x - mean, x * scale, x + shift (int8, the second operand broadcast) run in
+    ser_kernels.cc; equal shapes stay with the tree's kernel (CMSIS-NN's elementwise ADD and MUL)."""
+    from firmware_export.op_resolver import ser_kernel_ops, ser_kernel_runs
+    from ser_reparam.tflite.ops import OpUse
+
+    def binary(op, first, second, output_type="INT8"):
+        return OpUse(op, "", output_type, (first, second), (first,))
+
+    row, column = binary("SUB", (4, 16), (4, 1)), binary("MUL", (4, 16), (16,))
+    scalar = binary("ADD", (4, 1), ())
+    equal = binary("ADD", (4, 16), (4, 16))
+    assert all(map(ser_kernel_runs, (row, column, scalar))) and not ser_kernel_runs(equal)
+    assert ser_kernel_ops([row, column, scalar, equal]) == ["ADD", "MUL", "SUB"]
+    assert ser_kernel_ops([equal]) == []
+    assert not ser_kernel_runs(binary("MUL", (4, 16), (16,), "INT16"))
+    assert ser_kernel_runs(binary("ADD", (1, 74, 16), (1, 74, 1)))  # the whole window's 74 frames
+    assert not ser_kernel_runs(binary("ADD", (4, 1), (4, 16)))  # the first operand broadcast
+
+
+def test_softmax_exp_tables_are_the_kernels_exp_and_go_to_flash(tmp_path):
+    """The tables op_resolver.py computes at export equal, entry by entry, the exp() ser_kernels.cc
+    computes (its own function, built on the host against the TFLM tree); below diff_min they hold 0.
+    The header hands them to SerRegisterSoftmaxInt8 as const arrays (program flash)."""
+    import subprocess
+
+    from firmware_export.op_resolver import op_resolver_header, softmax_exp_table, softmax_parameters
+    from firmware_export.render import BUNDLE_DIR
+
+    # attention's input scales (the 5 s streaming demo's four heads) and the extremes of diff_min
+    scales = (0.0417, 0.0716, 0.0736, 0.0682, 0.5, 0.004)
+    cases = [(softmax_parameters(scale, 1.0), scale) for scale in scales]
+    tree = tflm_dir() / "host"
+    need_tool("g++", "apt-get install g++")
+    (tmp_path / "exp.cc").write_text(
+        '#include <cstdio>\n#include <cstdlib>\n#include "ser_kernels.cc"\n'
+        "int main(int argc, char** argv) {\n  tflite::SoftmaxParams params = {};\n"
+        "  params.input_multiplier = atoi(argv[1]);\n  params.input_left_shift = atoi(argv[2]);\n"
+        '  for (int diff = -255; diff <= 0; ++diff) printf("%ld\\n", (long)ExpTable::Exp(params, diff));\n'
+        "  return 0;\n}\n")
+    includes = [f"-I{tree / sub}" for sub in ("", "third_party/flatbuffers/include", "third_party/gemmlowp",
+                                              "third_party/ruy")]
+    built = subprocess.run(["g++", "-std=c++17", "-O1", "-DTF_LITE_STATIC_MEMORY", "-ffunction-sections",
+                            "-fdata-sections", "-Wl,--gc-sections", f"-I{BUNDLE_DIR}", *includes,
+                            str(tmp_path / "exp.cc"), "-o", str(tmp_path / "exp")],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    for (multiplier, shift, diff_min), scale in cases:
+        table = softmax_exp_table(multiplier, shift, diff_min)
+        run = subprocess.run([str(tmp_path / "exp"), str(multiplier), str(shift)],
+                             capture_output=True, text=True, check=True)
+        kernel = [int(v) for v in run.stdout.split()]
+        assert [t for t, d in zip(table, range(-255, 1)) if d >= diff_min] == kernel[max(0, diff_min + 255):]
+        assert all(t == 0 for t, d in zip(table, range(-255, 1)) if d < diff_min)
+        assert table[-1] == 2**31 - 1 and abs(table[-2] / 2**31 - np.exp(-scale)) < 1e-6
+    first = cases[0][0]
+    header = op_resolver_header(["SOFTMAX"], "test", ["SOFTMAX"], [(*first, softmax_exp_table(*first))])
+    assert "static const int32_t kSerSoftmaxExp0[256] = {" in header
+    assert "AddSoftmax() { return Base::AddSoftmax(SerRegisterSoftmaxInt8(kSerSoftmaxExpTables)); }" in header

@@ -62,6 +62,12 @@ int8_t Requantize(int8_t q, float from_scale, int from_zero, float to_scale, int
   return Quantize(Dequantize(q, from_scale, from_zero), to_scale, to_zero);
 }
 
+// Requantize between equal scales and zero points gives each value back ((q - z) * s / s is within an
+// ulp of the integer q - z): a copy
+constexpr bool SameQuantization(float from_scale, int from_zero, float to_scale, int to_zero) {
+  return from_scale == to_scale && from_zero == to_zero;
+}
+
 bool Bytes(const TfLiteTensor* t, int count) {
   return t != nullptr && t->type == kTfLiteInt8 && static_cast<int>(t->bytes) == count;
 }
@@ -85,6 +91,11 @@ bool RunStep() {
   int8_t* rows[3] = {g_state.x[slot], g_state.k[slot], g_state.v[slot]};
   for (int o = 0; o < 3; ++o) {
     const int8_t* y = g_step->output(o)->data.int8;
+    if (SameQuantization(kSerStepOutputScale[o], kSerStepOutputZeroPoint[o], kSerAttendInputScale[o],
+                         kSerAttendInputZeroPoint[o])) {
+      memcpy(rows[o], y, kSerDim);
+      continue;
+    }
     for (int i = 0; i < kSerDim; ++i) {
       rows[o][i] = Requantize(y[i], kSerStepOutputScale[o], kSerStepOutputZeroPoint[o], kSerAttendInputScale[o],
                               kSerAttendInputZeroPoint[o]);
@@ -176,17 +187,20 @@ bool SerAppClassify(SerResult* result) {
     for (int h = 0; h < kSerHeads; ++h) {  // each head's keys [head_dim][steps] (transposed), values [steps][head_dim]
       int8_t* keys = g_attend->input(1 + h)->data.int8;
       int8_t* values = g_attend->input(1 + kSerHeads + h)->data.int8;
-      for (int t = 0; t < kSerSteps; ++t) {
-        const int slot = (oldest + t) % kSerSteps;
-        for (int d = 0; d < kHeadDim; ++d) {
-          keys[d * kSerSteps + t] = g_state.k[slot][h * kHeadDim + d];
-          values[t * kHeadDim + d] = g_state.v[slot][h * kHeadDim + d];
-        }
+      for (int t = 0, slot = oldest; t < kSerSteps; ++t, slot = slot + 1 == kSerSteps ? 0 : slot + 1) {
+        const int8_t* k = &g_state.k[slot][h * kHeadDim];
+        memcpy(values + t * kHeadDim, &g_state.v[slot][h * kHeadDim], kHeadDim);
+        for (int d = 0; d < kHeadDim; ++d) keys[d * kSerSteps + t] = k[d];
       }
     }
     if (g_attend->Invoke() != kTfLiteOk) return false;
     const int8_t* rows = g_attend->output(0)->data.int8;
-    for (int i = 0; i < kSerChunk * kSerDim; ++i) {  // the same scale when stage 05 made it so: a copy
+    if (SameQuantization(kSerAttendOutputScale, kSerAttendOutputZeroPoint, kSerClassifyInputScale,
+                         kSerClassifyInputZeroPoint)) {  // stage 05 makes them so
+      memcpy(g_state.encoded[c * kSerChunk], rows, kSerChunk * kSerDim);
+      continue;
+    }
+    for (int i = 0; i < kSerChunk * kSerDim; ++i) {
       g_state.encoded[c * kSerChunk + i / kSerDim][i % kSerDim] =
           Requantize(rows[i], kSerAttendOutputScale, kSerAttendOutputZeroPoint, kSerClassifyInputScale,
                      kSerClassifyInputZeroPoint);
