@@ -139,10 +139,15 @@ ser_frontend_status_t ser_fe_log_mel(const int16_t history[SER_HISTORY_SAMPLES +
   const int16_t *x = history + 1 + SER_HISTORY_SAMPLES - back; /* x[-1] is still in history */
   const float scale = 1.0f / 32768.0f;
   float *buf = fft->buffer;
-  for (int j = 0; j < SER_FRAME_LENGTH; ++j) {
-    buf[j] = j < back ? x[j] * scale - SER_PREEMPHASIS * (x[j - 1] * scale) : 0.0f;
+  /* the samples there are, pre-emphasized (each scaled sample computed once), then zeros */
+  const int count = back < 0 ? 0 : (back < SER_FRAME_LENGTH ? back : SER_FRAME_LENGTH);
+  float previous = count > 0 ? x[-1] * scale : 0.0f;
+  for (int j = 0; j < count; ++j) {
+    const float current = x[j] * scale;
+    buf[j] = current - SER_PREEMPHASIS * previous;
+    previous = current;
   }
-  memset(buf + SER_FRAME_LENGTH, 0, sizeof(float) * (SER_NFFT - SER_FRAME_LENGTH));
+  memset(buf + count, 0, sizeof(float) * (SER_NFFT - count));
   const ser_frontend_status_t status = power_spectrum(fft);
   if (status != SER_FRONTEND_OK) return status;
 
