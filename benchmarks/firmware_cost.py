@@ -30,6 +30,7 @@ from readme import docs_option, publish, shown_path  # noqa: E402
 
 from firmware_export.boards import get_board  # noqa: E402
 from firmware_export.verify import TICK_INSTRUCTIONS, build, compare, section_usage  # noqa: E402
+from firmware_export.verify import run as run_firmware  # noqa: E402
 from ser_reparam.experiment import load_run  # noqa: E402
 from ser_reparam.firmware_inputs import firmware_inputs  # noqa: E402
 
@@ -50,7 +51,7 @@ def main(argv=None) -> None:
     docs_option(parser)
     args = parser.parse_args(argv)
     config = load_run(args.run)
-    run = shown_path(args.run)  # as the block prints it
+    shown = shown_path(args.run)  # as the block prints it
     board = get_board(args.board)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -62,7 +63,7 @@ def main(argv=None) -> None:
         built = build(bundle, args.board, "cortex-m4", inputs.blobs, work, args.tflm_dir,
                       log=lambda m: print(m, file=sys.stderr))
         clips = inputs.clips
-        result = run(built, clips, work, icount=True)
+        result = run_firmware(built, clips, work, icount=True)
         rows = compare(built, clips, result)  # the counted runs are also verified
         memory = section_usage(built["target"], built["program"], built["regions"])
     hop = np.array([r["push_ticks"] / r["hops"] for r in rows]) * TICK_INSTRUCTIONS
@@ -71,7 +72,7 @@ def main(argv=None) -> None:
     hops = rows[0]["hops"]
     manifest, tree = built["manifest"], shown_path(built["tree"], "$TFLM_DIR")
     out = []  # the block's lines
-    out.append(f"Bundle: {run} → {args.board} ({manifest['model']['source']}, "
+    out.append(f"Bundle: {shown} → {args.board} ({manifest['model']['source']}, "
           f"{manifest['model']['bytes']:,} B int8, input {manifest['input']['shape']}); {len(rows)} test "
           "clips, firmware output verified against the Python path.\n")
     out.append("| per window | instructions (QEMU count, not cycles) | lower bound: one cycle per "
@@ -95,7 +96,7 @@ def main(argv=None) -> None:
     out.append(f"\nMachine: {platform.machine()}, {platform.system()} {platform.release()}; "
           f"{version('qemu-system-arm')}; {version('arm-none-eabi-gcc')}; TFLM tree {tree}")
     publish("firmware-cost", "\n".join(out), sys.argv[1:] if argv is None else argv,
-            f"TFLM_DIR=… python benchmarks/firmware_cost.py {run} --board {args.board} "
+            f"TFLM_DIR=… python benchmarks/firmware_cost.py {shown} --board {args.board} "
             f"--clips {args.clips}")
 
 

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ser_reparam.config import ExperimentConfig, parse_config
+from ser_reparam.config import RENAMED_KEYS, ExperimentConfig, parse_config
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.prepare import prepare_manifest
@@ -105,13 +105,21 @@ def save_run_config(config: ExperimentConfig) -> None:
 
 
 def _saved_config(path: Path) -> dict:
-    """A variant's saved config.json as data; ConfigError naming it when it is not JSON text."""
+    """A variant's saved config.json as data, keys an older version wrote under their old names
+    renamed quietly (the tool wrote them, the user has nothing to change); ConfigError naming it when
+    it is not JSON text."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ConfigError(f"{path} is not a readable config ({type(error).__name__}: {error}): stage 03 "
                           "writes it; restore it, or re-run stage 03 (ser-reparam train --config <your "
                           "config>)") from None
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if isinstance(data, dict):
+        for old, new in RENAMED_KEYS.items():
+            if old in data and new not in data:
+                data[new] = data.pop(old)
+    return raw
 
 
 def _root_from(config: ExperimentConfig, runs_dir: Path) -> str:

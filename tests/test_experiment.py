@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ser_reparam.cli import main
-from ser_reparam.config import parse_config
+from ser_reparam.config import config_hash, parse_config
 from ser_reparam.errors import InputError
 from ser_reparam.experiment import load_run, save_run_config
 from ser_reparam.layout import RunLayout
@@ -74,3 +74,20 @@ def test_a_relative_corpus_is_found_from_any_directory_with_the_same_hashes(tmp_
     there = load_run(variant)
     assert Path(there.data.root) == tmp_path / "a" / "runs" / "demo-corpus"
     assert config_hash(there, "data") == config_hash(here, "data")
+
+
+def test_a_run_saved_under_the_old_key_names_loads_quietly_and_the_same(tmp_path, capsys):
+    """config.json written before data.cv_folds / cv_fold / window_seconds: the tool wrote those
+    keys, so they are read without a deprecation line, and the config (and its hash) is the same."""
+    variant = saved_run(tmp_path / "a", fold=1)
+    now = load_run(variant)
+    saved = variant / "config.json"
+    raw = json.loads(saved.read_text())
+    data = raw["data"]
+    data["folds"], data["fold"], data["window_s"] = (data.pop("cv_folds"), data.pop("cv_fold"),
+                                                     data.pop("window_seconds"))
+    saved.write_text(json.dumps(raw))
+    capsys.readouterr()
+    old = load_run(variant)
+    assert capsys.readouterr().err == ""
+    assert old.to_dict() == now.to_dict() and config_hash(old) == config_hash(now)
