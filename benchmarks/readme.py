@@ -36,6 +36,8 @@ BLOCKS = {
     "ravdess-recipe-1": "docs/results-real-speech.md",
     "emodb-hrf-step": "docs/results-real-speech.md",
     "ravdess-hrf-1": "docs/results-real-speech.md",
+    "emodb-placements-1": "docs/results-real-speech.md",
+    "ravdess-placements-1": "docs/results-real-speech.md",
     "hrf-dynamics": "docs/results-real-speech.md",
     # real speech, how the recipe was found
     "emodb-recipe": "docs/notes/real-speech-recipe.md",
