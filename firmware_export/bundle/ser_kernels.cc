@@ -31,11 +31,17 @@
 // CONV_2D, int8, one input channel, 3 x 3 filter (a spectrogram's first layer). CMSIS-NN's
 // arm_convolve_s8 builds an im2col column of 9 values per pixel and runs its matrix product over
 // it: about 10 instructions per MAC. Here the 9 taps (plus the input offset; 0 outside the image,
-// where the reference adds nothing) of up to 64 pixels of an output row are packed once into five
-// int16 pairs each, and each output channel runs over them with five SMLADs per pixel, then
-// rescales them in one loop. Integer sums do not depend on their order, so the accumulators equal
-// the reference's; the rescaling is the reference's, written as CMSIS-NN's arm_nn_requantize. The node's data is the tree's own (its Init / Prepare): OpDataConv is the
-// first member of the node data in TFLM's reference and CMSIS-NN kernels.
+// where the reference adds nothing) of a pixel are packed once into five int16 pairs, kept in
+// registers while every output channel runs over them: one LDM of the channel's weights and bias,
+// five SMLADs, one LDM of its rescaling constants, the rescaling as one 64-bit sum (SMLAL; the
+// reference's double rounding and zero point folded into a constant, see FastChannel), SSAT: 16
+// instructions per output, plus the pixel's packing shared by its channels (was about 43 in all).
+// Integer sums do not depend on their order, so the accumulators equal the reference's, and the
+// rescaled values are the reference's, bit for bit. Nodes with an
+// activation clamp or shifts outside 1..24 to the right take the older path: up to 64 pixels of a row
+// packed, each channel over them, rescaled as CMSIS-NN's arm_nn_requantize writes it. The node's data
+// is the tree's own (its Init / Prepare): OpDataConv is the first member of the node data in TFLM's
+// reference and CMSIS-NN kernels.
 #include "ser_kernels.h"
 
 #include <algorithm>
@@ -477,6 +483,147 @@ inline void PackPatch(const int8_t* x, int in_h, int in_w, int y0, int x0, int32
   for (int p = 0; p < 5; ++p) patch[p] = Pack(tap[2 * p], tap[2 * p + 1]);
 }
 
+// One output channel for ConvPixelsFast, as ldrd pairs: its five weight pairs and bias, then its
+// rescaling as one 64-bit sum. The reference's RoundingDivideByPOT(DoublingHighMul(acc, m), r) + zp
+// (m > 0, 1 <= r <= 24) is floor((acc * m + 2^30 + h * 2^31 + zp * 2^(31 + r)) / 2^(31 + r)) with
+// h = 2^(r - 1), less 1 for a negative DoublingHighMul (floor((floor(a / 2^31) + h) / 2^r) =
+// floor((a + h * 2^31) / 2^(31 + r))). The DoublingHighMul is < 0 only for acc < 0, and where it is 0
+// both h give 0: so acc < 0 decides. The constant is sum_hi:sum_lo, acc < 0 subtracts 2^31, SMLAL adds
+// acc * m, and the high word shifted right by r - 1 is the value.
+struct alignas(8) FastChannel {
+  uint32_t weights[5];
+  int32_t bias, multiplier, shift;  // shift: r - 1
+  uint32_t sum_lo;
+  int32_t sum_hi;
+};
+
+inline uint64_t LoadPair(const void* p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t Low(uint64_t v) { return static_cast<uint32_t>(v); }
+inline uint32_t High(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+
+// hi:lo + (acc < 0 ? -2^31 : 0) + acc * m, then its high word shifted right by `shift`.
+inline int32_t RescaleWide(int32_t acc, int32_t m, uint32_t lo, int32_t hi, int32_t shift) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  uint32_t t;
+  __asm__("and %[t], %[acc], #0x80000000\n\t"
+          "adds %[lo], %[lo], %[t]\n\t"
+          "adc %[hi], %[hi], %[acc], asr #31\n\t"
+          "smlal %[lo], %[hi], %[acc], %[m]"
+          : [t] "=&r"(t), [lo] "+&r"(lo), [hi] "+&r"(hi)
+          : [acc] "r"(acc), [m] "r"(m)
+          : "cc");
+  return hi >> shift;
+#else
+  const int64_t sum = static_cast<int64_t>(hi) * (int64_t{1} << 32) + lo +
+                      (acc < 0 ? -(int64_t{1} << 31) : 0) + static_cast<int64_t>(acc) * m;
+  return static_cast<int32_t>(sum >> 32) >> shift;
+#endif
+}
+
+// The channels' outputs of one pixel from its patch's five pairs p[0..4]: per channel one LDM of its
+// weights and bias, five SMLADs, one LDM of its rescaling, the 64-bit sum, SSAT (int8's own clamp).
+inline int8_t* ConvChannels(const uint32_t p[5], const FastChannel* channels, const FastChannel* end,
+                            int8_t* out) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  register uint32_t p0 asm("r6") = p[0];
+  register uint32_t p1 asm("r7") = p[1];
+  register uint32_t p2 asm("r8") = p[2];
+  register uint32_t p3 asm("r9") = p[3];
+  register uint32_t p4 asm("r10") = p[4];
+  register const FastChannel* ch asm("r11") = channels;
+  register const FastChannel* stop asm("r12") = end;
+  register int8_t* o asm("lr") = out;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldmia %[ch]!, {r0, r1, r2, r3, r4, r5}\n\t"
+      "smlad r5, r0, %[p0], r5\n\t"
+      "smlad r5, r1, %[p1], r5\n\t"
+      "smlad r5, r2, %[p2], r5\n\t"
+      "smlad r5, r3, %[p3], r5\n\t"
+      "smlad r5, r4, %[p4], r5\n\t"
+      "ldmia %[ch]!, {r0, r1, r2, r3}\n\t"
+      "and r4, r5, #0x80000000\n\t"
+      "adds r2, r2, r4\n\t"
+      "adc r3, r3, r5, asr #31\n\t"
+      "smlal r2, r3, r5, r0\n\t"
+      "asr r3, r3, r1\n\t"
+      "ssat r3, #8, r3\n\t"
+      "strb r3, [%[o]], #1\n\t"
+      "cmp %[ch], %[stop]\n\t"
+      "bne 1b"
+      : [ch] "+r"(ch), [o] "+r"(o)
+      : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [p3] "r"(p3), [p4] "r"(p4), [stop] "r"(stop)
+      : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory");
+  return o;
+#else
+  for (const FastChannel* ch = channels; ch != end; ++ch, ++out) {
+    int32_t acc = ch->bias;
+    for (int k = 0; k < 5; ++k) acc = DualMac(ch->weights[k], p[k], acc);
+    const int32_t value = RescaleWide(acc, ch->multiplier, ch->sum_lo, ch->sum_hi, ch->shift);
+    *out = static_cast<int8_t>(SaturateInt8(value));
+  }
+  return out;
+#endif
+}
+
+// `count` pixels of one output row from (y0, x0), stride_w apart, each over all its channels (a
+// channel's ten words as FastChannel lays them out): the patch's pairs packed once per pixel.
+__attribute__((noinline)) void ConvPixelsFast(const int8_t* x, int in_h, int in_w, int y0, int x0,
+                                              int stride_w, int count, int32_t offset,
+                                              const FastChannel* channels, int depth, int8_t* out) {
+  static_assert(sizeof(FastChannel) == 40, "ConvChannels reads a channel as ten words");
+  const FastChannel* end = channels + depth;
+  uint32_t patch[5];
+  for (int i = 0; i < count; ++i, x0 += stride_w) {
+    if (y0 >= 0 && x0 >= 0 && y0 + 3 <= in_h && x0 + 3 <= in_w) {
+      const int8_t* r0 = x + y0 * in_w + x0;
+      const int8_t* r1 = r0 + in_w;
+      const int8_t* r2 = r1 + in_w;
+      patch[0] = Pack(r0[0] + offset, r0[1] + offset);
+      patch[1] = Pack(r0[2] + offset, r1[0] + offset);
+      patch[2] = Pack(r1[1] + offset, r1[2] + offset);
+      patch[3] = Pack(r2[0] + offset, r2[1] + offset);
+      patch[4] = Pack(r2[2] + offset, 0);
+    } else {
+      PackPatch(x, in_h, in_w, y0, x0, offset, patch);
+    }
+    out = ConvChannels(patch, channels, end, out);
+  }
+}
+
+// ConvPixelsFast's conditions: a channel at least, int8's own clamp, every channel's multiplier > 0
+// with 1 <= r <= 24 and no left shift.
+bool FastConv(const tflite::OpDataConv& data, int depth) {
+  if (depth < 1 || data.output_activation_min != -128 || data.output_activation_max != 127) return false;
+  for (int c = 0; c < depth; ++c) {
+    const int shift = data.per_channel_output_shift[c];
+    if (data.per_channel_output_multiplier[c] <= 0 || shift > -1 || shift < -24) return false;
+  }
+  return true;
+}
+
+void FillFastChannels(const tflite::OpDataConv& data, const TfLiteEvalTensor* bias, const int8_t* w,
+                      int depth, FastChannel* fast) {
+  for (int c = 0; c < depth; ++c) {
+    const int8_t* wc = w + c * 9;
+    FastChannel& ch = fast[c];
+    for (int p = 0; p < 4; ++p) ch.weights[p] = Pack(wc[2 * p], wc[2 * p + 1]);
+    ch.weights[4] = Pack(wc[8], 0);
+    ch.bias = bias != nullptr ? tflite::micro::GetTensorData<int32_t>(bias)[c] : 0;
+    const int right = -data.per_channel_output_shift[c];
+    ch.multiplier = data.per_channel_output_multiplier[c];
+    ch.shift = right - 1;
+    const int64_t sum = (int64_t{1} << 30) + (int64_t{1} << (right + 30)) +
+                        static_cast<int64_t>(data.output_zero_point) * (int64_t{1} << (31 + right));
+    ch.sum_lo = static_cast<uint32_t>(static_cast<uint64_t>(sum));
+    ch.sum_hi = static_cast<int32_t>(sum >> 32);
+  }
+}
+
 TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
   const TfLiteEvalTensor* filter = tflite::micro::GetEvalInput(context, node, 1);
@@ -499,6 +646,15 @@ TfLiteStatus EvalConv(TfLiteContext* context, TfLiteNode* node) {
   const int8_t* x = tflite::micro::GetTensorData<int8_t>(input);
   const int8_t* w = tflite::micro::GetTensorData<int8_t>(filter);
   int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  if (FastConv(data, depth)) {
+    FastChannel fast[kMaxDepth];
+    FillFastChannels(data, bias, w, depth, fast);
+    for (int oy = 0; oy < out_h; ++oy) {
+      ConvPixelsFast(x, in_h, in_w, oy * params.stride_height - data.padding.height, -data.padding.width,
+                     params.stride_width, out_w, offset, fast, depth, out + oy * out_w * depth);
+    }
+    return kTfLiteOk;
+  }
   Channel3x3 channels[kMaxDepth];
   for (int c = 0; c < depth; ++c) {
     const int8_t* wc = w + c * 9;
