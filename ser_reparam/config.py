@@ -180,8 +180,9 @@ def _deprecated(old: str, where: str) -> None:
           file=sys.stderr)
 
 
-def _renamed(data, where: str):
-    """The data section with the old key names moved to the new ones, each with a deprecation line."""
+def renamed(data, where: str, quiet: bool = False):
+    """The data section with the old key names moved to the new ones, each with a deprecation line
+    unless `quiet` (a run's saved config.json: the tool wrote the old names, not the user)."""
     if not isinstance(data, dict):
         return data
     for old, new in RENAMED_KEYS.items():
@@ -189,7 +190,8 @@ def _renamed(data, where: str):
             if new in data:
                 raise ConfigError(f"{where}: data.{old} and data.{new} are the same key (data.{old} is its "
                                   f"old name); keep data.{new}")
-            _deprecated(old, where)
+            if not quiet:
+                _deprecated(old, where)
             data[new] = data.pop(old)
     return data
 
@@ -456,7 +458,7 @@ def parse_config(raw: dict, where: str = "config", overrides: list[str] | tuple 
             raise _unknown(key, top, where)
     if "name" not in raw or "data" not in raw:
         raise ConfigError(f"{where}: 'name' and 'data' are required")
-    raw["data"] = _renamed(raw["data"], where)
+    raw["data"] = renamed(raw["data"], where)
     sections = {name: _section(cls, raw.get(name), name, where) for name, cls in SECTIONS.items()}
     name, runs_dir = raw["name"], raw.get("runs_dir", "runs")
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):

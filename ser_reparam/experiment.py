@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ser_reparam.config import RENAMED_KEYS, ExperimentConfig, parse_config
+from ser_reparam.config import ExperimentConfig, parse_config, renamed
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.prepare import prepare_manifest
@@ -114,11 +114,8 @@ def _saved_config(path: Path) -> dict:
         raise ConfigError(f"{path} is not a readable config ({type(error).__name__}: {error}): stage 03 "
                           "writes it; restore it, or re-run stage 03 (ser-reparam train --config <your "
                           "config>)") from None
-    data = raw.get("data") if isinstance(raw, dict) else None
-    if isinstance(data, dict):
-        for old, new in RENAMED_KEYS.items():
-            if old in data and new not in data:
-                data[new] = data.pop(old)
+    if isinstance(raw, dict) and "data" in raw:
+        raw["data"] = renamed(raw["data"], str(path), quiet=True)
     return raw
 
 
