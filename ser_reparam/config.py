@@ -44,6 +44,10 @@ class DataConfig:
                                        # None = every fold
     norm: str = "global"               # model input normalization (data.normalization.normalize): "global",
                                        # "window" or "causal" (training and test scoring only so far)
+    speeds: tuple[float, ...] = ()     # one extra training copy of every clip per speed factor, e.g.
+                                       # [0.9, 1.1] (data.augment)
+    noise_snr_db: tuple[float, float] | None = None  # one extra training copy with white noise at an SNR
+                                       # drawn per clip from [low, high] dB, e.g. [10, 30] (data.augment)
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,9 @@ SCHEDULES = ("plateau", "cosine")
 
 
 # Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
+# Keys of the data section added later: at their default they are hashed as absent, so runs made
+# before them stay up to date
+ADDED_KEYS = {"speeds": (), "noise_snr_db": None}
 RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
 WHY_RENAMED = {"folds": '"fold" now means deHRF only', "fold": '"fold" now means deHRF only',
                "window_s": "one name for the window length: window_seconds, window_frames"}
@@ -228,7 +235,8 @@ def _check_folds(data: DataConfig, where: str) -> None:
 
 @dataclass(frozen=True)
 class Rule:
-    """What a config value may be: its kind (int, number, bool, str, str_list), a range, choices."""
+    """What a config value may be: its kind (int, number, bool, str, str_list, number_list), a range,
+    choices."""
     kind: str
     low: float | None = None           # inclusive lower bound
     high: float | None = None          # inclusive upper bound
@@ -249,6 +257,10 @@ class Rule:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         elif self.kind == "mapping":
             ok = isinstance(value, dict)
+        elif self.kind == "number_list":
+            each = _number(low=self.low, high=self.high)
+            ok = isinstance(value, (list, tuple)) and all(each.problem(v) is None for v in value)
+            return None if ok else f"must be {self.describe()}, got {value!r}"
         elif self.kind == "str_list":
             ok = (isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
                   and bool(value))
@@ -265,7 +277,9 @@ class Rule:
     def describe(self) -> str:
         what = {"int": "an integer", "number": "a finite number", "bool": "true or false",
                 "str": "a string", "str_list": "a non-empty list of names",
-                "mapping": "a mapping (key: value, …)"}[self.kind]
+                "mapping": "a mapping (key: value, …)", "number_list": "a list of numbers"}[self.kind]
+        if self.kind == "number_list":
+            return f"{what} from {self.low:g} to {self.high:g}{' or null' if self.optional else ''}"
         bounds = [f">= {self.low:g}" if self.low is not None else "",
                   f"> {self.above:g}" if self.above is not None else "",
                   f"<= {self.high:g}" if self.high is not None else "",
@@ -300,6 +314,8 @@ RULES = {
     "model.hrf_init": Rule("str", choices=("factors", "matched")),
     "model.pooling": Rule("str", choices=("mean", "mean_sq")),
     "data.norm": Rule("str", choices=("global", "window", "causal")),
+    "data.speeds": Rule("number_list", low=0.5, high=2.0),
+    "data.noise_snr_db": Rule("number_list", low=-20, high=80, optional=True),
     "model.hrf_step": _number(above=0, below=1000),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
@@ -481,6 +497,10 @@ def _check(config: ExperimentConfig, where: str) -> None:
         raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of "
                           f"{', '.join(SCHEDULES)}")
     _check_folds(config.data, where)
+    snr = config.data.noise_snr_db
+    if snr is not None and (len(snr) != 2 or snr[0] > snr[1]):
+        raise ConfigError(f"{where}: data.noise_snr_db {list(snr)!r} must be [low, high] in dB, low <= high, "
+                          "e.g. [10, 30]")
     if model.arch not in ARCHITECTURES:
         raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(ARCHITECTURES)}")
     try:
@@ -537,6 +557,9 @@ def config_hash(config: ExperimentConfig, *sections: str) -> str:
     data["data"]["root"] = os.path.abspath(os.path.expanduser(data["data"]["root"]))
     for old, new in RENAMED_KEYS.items():  # hashed under the old names: runs made before stay up to date
         data["data"][old] = data["data"].pop(new)
+    for key, default in ADDED_KEYS.items():
+        if data["data"][key] == default:
+            del data["data"][key]
     if sections:
         data = {name: data[name] for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

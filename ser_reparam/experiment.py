@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ser_reparam.config import ExperimentConfig, parse_config, renamed
+from ser_reparam.data.augment import copies_of
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.prepare import prepare_manifest
@@ -93,9 +94,11 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
 
 
 def feature_store(config: ExperimentConfig) -> FeatureStore:
-    return FeatureStore(RunLayout(config).manifest, Path(config.data.root), RunLayout(config).features,
-                        config.frontend,
-                        Window(config.data.window_seconds, config.data.split_long, config.data.norm))
+    data = config.data
+    layout = RunLayout(config)
+    return FeatureStore(layout.manifest, Path(data.root), layout.features, config.frontend,
+                        Window(data.window_seconds, data.split_long, data.norm),
+                        copies_of(data.speeds, data.noise_snr_db))
 
 
 def save_run_config(config: ExperimentConfig) -> None:

@@ -297,7 +297,8 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
     tf.config.experimental.enable_op_determinism()
     training = config.training
     store, labels = feature_store(config), labels_for(config)
-    train_data = batches(store, "train", labels, training.batch_size, shuffle=True, seed=seed)
+    train_data = batches(store, "train", labels, training.batch_size, shuffle=True, seed=seed,
+                         with_copies=True)
     has_val = config.data.val != "none" and "val" in store.splits()
     val = split_arrays(store, "val", labels) if has_val else None
     train_x, train_y, _ = split_arrays(store, "train", labels)

@@ -24,6 +24,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from ser_reparam.console import Progress
+from ser_reparam.data.augment import Copy
 from ser_reparam.data.manifest import Utterance, read_manifest
 from ser_reparam.data.normalization import normalize
 from ser_reparam.errors import DataError, MissingInputError
@@ -99,8 +100,9 @@ def wav_frames_present(path: str | os.PathLike) -> int:
                         "prepare`") from None
 
 
-def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window) -> list:
-    """(path, utt_id, index, label, first, last) per example, all checked before any decoding."""
+def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
+          suffix: str = "") -> list:
+    """(path, utt_id + suffix, index, label, first, last) per example, all checked before any decoding."""
     paths = [audio_file(utt, root, manifest_dir) for utt in rows]
     lengths = check_audio(paths, frontend)
     jobs = []
@@ -110,25 +112,27 @@ def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, w
                 raise DataError(f"{path}: utterance {utt.utt_id} has no samples between {utt.start} s and "
                                 f"{utt.end} s (file length {lengths[path] / frontend.sample_rate:.2f} s); "
                                 "fix its start/end in the manifest")
-            jobs.append((path, utt.utt_id, index, utt.label, first, last))
+            jobs.append((path, utt.utt_id + suffix, index, utt.label, first, last))
     return jobs
 
 
 def extract_features(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
-                     out_path: str | os.PathLike) -> int:
-    """Compute features of every example of `rows` and save them (tf.data snapshot) atomically.
+                     out_path: str | os.PathLike, copy: Copy | None = None) -> int:
+    """Compute features of every example of `rows` (of its `copy`: utterance ids end in ~<tag>) and save
+    them (tf.data snapshot) atomically.
 
     Reading, decoding and the front end run in a parallel, order-preserving tf.data map that
     writes straight to disk from C++; the cache keeps manifest order (one shard).
     Returns the number of examples written.
     """
-    jobs = _jobs(rows, root, manifest_dir, frontend, window)
+    jobs = _jobs(rows, root, manifest_dir, frontend, window, f"~{copy.tag}" if copy else "")
     paths, utt_ids, indices, labels, firsts, lasts = (list(column) for column in zip(*jobs))
 
     def example(path, utt_id, index, label, first, last):
         audio, _ = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1)
+        samples = audio[first:last, 0] if copy is None else copy.apply(audio[first:last, 0], utt_id, index)
         return {"utt_id": utt_id, "index": index, "label": label,
-                "features": compute_features(audio[first:last, 0], frontend)}
+                "features": compute_features(samples, frontend)}
 
     examples = tf.data.Dataset.from_tensor_slices((paths, utt_ids, indices, labels, firsts, lasts))
     # An error inside Dataset.save deadlocks its writer (a stage that never ends): failed examples
@@ -217,6 +221,7 @@ class FeatureStore:
     cache_dir: Path
     frontend: FrontendConfig
     window: Window
+    copies: tuple[Copy, ...] = ()   # changed copies of the training clips (data.speeds, data.noise_snr_db)
 
     @property
     def folder(self) -> Path:
@@ -224,6 +229,9 @@ class FeatureStore:
 
     def records(self, split: str) -> Path:
         return self.folder / f"{split}-{self.window.tag()}-{_file_hash(self.manifest)}.features"
+
+    def copy_records(self, copy: Copy) -> Path:
+        return self.records(f"train~{copy.tag}")
 
     @property
     def stats_path(self) -> Path:
@@ -243,6 +251,15 @@ class FeatureStore:
             extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path)
         return path
 
+    def extract_copies(self, labels: tuple[str, ...] | None = None) -> list[Path]:
+        """Stage 02's work: the features of each copy of the training split, unless cached."""
+        rows = [u for u in read_manifest(self.manifest, labels) if u.split == "train"]
+        for copy in self.copies:
+            if not self.copy_records(copy).exists():
+                extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window,
+                                 self.copy_records(copy), copy)
+        return [self.copy_records(copy) for copy in self.copies]
+
     def write_norm_stats(self) -> dict:
         """Stage 02's work: the training split's statistics, from its extracted features, stored as
         JSON unless already there."""
@@ -255,6 +272,11 @@ class FeatureStore:
     def features(self, split: str) -> Path:
         """The split's extracted features; stage 02 computes them, asking never does."""
         return self._made_by_stage_02(self.records(split), f"{split} features")
+
+    def copy_features(self) -> list[Path]:
+        """The features of the training split's copies (computed by stage 02)."""
+        return [self._made_by_stage_02(self.copy_records(copy), f"{copy.tag} copy features")
+                for copy in self.copies]
 
     def norm_stats(self) -> dict:
         """The training split's normalization statistics (computed by stage 02)."""
@@ -280,8 +302,9 @@ def build_dataset(manifest, split: str, frontend: FrontendConfig, window_seconds
 
 
 def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size: int = 32,
-            shuffle: bool = False, seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
-    """build_dataset for an existing FeatureStore."""
+            shuffle: bool = False, seed: int = 0, with_ids: bool = False,
+            with_copies: bool = False) -> tf.data.Dataset:
+    """build_dataset for an existing FeatureStore; with_copies adds the training split's changed copies."""
     stats = store.norm_stats()
     mean = tf.constant(stats["mean"], tf.float32)
     std = tf.constant(stats["std"], tf.float32)
@@ -297,6 +320,8 @@ def batches(store: FeatureStore, split: str, labels: tuple[str, ...], batch_size
         return (x, label, example["utt_id"]) if with_ids else (x, label)
 
     data = read_features(store.features(split))
+    for path in store.copy_features() if with_copies and split == "train" else ():
+        data = data.concatenate(read_features(path))
     if shuffle:
         data = data.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
     data = data.map(to_input, num_parallel_calls=tf.data.AUTOTUNE)

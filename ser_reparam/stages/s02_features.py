@@ -18,11 +18,14 @@ def run(config: ExperimentConfig) -> str:
     store, labels = feature_store(config), labels_for(config)
     for split in sorted(store.splits()):
         store.extract(split, labels)
+    store.extract_copies(labels)
     stats = store.write_norm_stats()
-    return (f"features of splits {', '.join(sorted(store.splits()))} in {store.folder} ({len(stats['mean'])} "
-            "dims)")
+    copies = f" + training copies {', '.join(c.tag for c in store.copies)}" if store.copies else ""
+    return (f"features of splits {', '.join(sorted(store.splits()))}{copies} in {store.folder} "
+            f"({len(stats['mean'])} dims)")
 
 
 def outputs(config: ExperimentConfig) -> list[Path]:
     store = feature_store(config)
-    return [*(store.records(split) for split in sorted(store.splits())), store.stats_path]
+    return [*(store.records(split) for split in sorted(store.splits())),
+            *(store.copy_records(copy) for copy in store.copies), store.stats_path]
