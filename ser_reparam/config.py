@@ -24,6 +24,7 @@ from yaml.constructor import ConstructorError
 
 from ser_reparam.errors import ConfigError
 from ser_reparam.features import FrontendConfig
+from ser_reparam.layout import cv_dir
 
 if TYPE_CHECKING:
     from ser_reparam.models.placement import Placement
@@ -103,6 +104,11 @@ class TrainConfig:
     time_masks: int = 0                # SpecAugment: masks of up to 10 % of the frames per example
     freq_masks: int = 0                # SpecAugment: masks of up to 4 of the 26 filterbank bands per example
     gain_db: float = 0.0               # random gain in ±gain_db dB per example (shifts the log-Mel energies)
+    distill_from: str | None = None    # knowledge distillation: the teacher, "EXPERIMENT/VARIANT" or
+                                       # "VARIANT" (this experiment), trained on the same speaker fold;
+                                       # its seeds' mean soft labels join the loss (ser_reparam.distill)
+    distill_weight: float = 0.5        # the teacher's share of the loss
+    distill_temperature: float = 2.0   # softmax temperature of teacher and student in that share
     collapse_epochs: int = 5           # one predicted class for this many epochs in a row = collapse
                                        # (warned, flagged in metrics.json, the schedule restarts)
 
@@ -174,9 +180,9 @@ SCHEDULES = ("plateau", "cosine")
 
 
 # Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
-# Keys of the data section added later: at their default they are hashed as absent, so runs made
-# before them stay up to date
-ADDED_KEYS = {"speeds": (), "noise_snr_db": None}
+# Keys added later: at their default they are hashed as absent, so runs made before them stay up to date
+ADDED_KEYS = {"data.speeds": (), "data.noise_snr_db": None, "training.distill_from": None,
+              "training.distill_weight": 0.5, "training.distill_temperature": 2.0}
 RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
 WHY_RENAMED = {"folds": '"fold" now means deHRF only', "fold": '"fold" now means deHRF only',
                "window_s": "one name for the window length: window_seconds, window_frames"}
@@ -212,12 +218,6 @@ def _renamed_override(override: str, where: str) -> str:
         return override
     _deprecated(name, where)
     return f"data.{RENAMED_KEYS[name]}={value}"
-
-
-def cv_dir(base_dir: Path, k: int) -> Path:
-    """runs/<name>/cv-<k>; a run made when these folders were fold-<k> keeps its folder."""
-    new, old = base_dir / f"cv-{k}", base_dir / f"fold-{k}"
-    return old if old.is_dir() and not new.exists() else new
 
 
 def _check_folds(data: DataConfig, where: str) -> None:
@@ -337,6 +337,9 @@ RULES = {
     "training.threads": _int(0, 1024),
     "training.label_smoothing": _number(low=0, below=1), "training.mixup": _number(low=0),
     "training.gain_db": _number(low=0),
+    "training.distill_from": Rule("str", optional=True),
+    "training.distill_weight": _number(low=0, high=1),
+    "training.distill_temperature": _number(above=0, high=100),
     "training.time_masks": _int(0), "training.freq_masks": _int(0), "training.collapse_epochs": _int(0),
     "quantize.representative": _int(1),
     "quantize.per_channel_dense": Rule("bool"),
@@ -347,6 +350,7 @@ RULES = {
     "export.label_hop_s": _number(above=0, high=600),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # one folder below runs_dir, nothing more
+TEACHER = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._@+-]*")  # [experiment/]variant
 
 
 def _check_values(prefix: str, values: dict, where: str) -> None:
@@ -497,6 +501,11 @@ def _check(config: ExperimentConfig, where: str) -> None:
         raise ConfigError(f"{where}: training.schedule {training.schedule!r} must be one of "
                           f"{', '.join(SCHEDULES)}")
     _check_folds(config.data, where)
+    teacher = training.distill_from
+    if teacher is not None and not TEACHER.fullmatch(teacher):
+        raise ConfigError(f"{where}: training.distill_from {teacher!r} must name the teacher's run as "
+                          "EXPERIMENT/VARIANT or VARIANT (folder names under runs_dir), e.g. "
+                          "emodb-convtransformer/convtransformer-lightweight-none")
     snr = config.data.noise_snr_db
     if snr is not None and (len(snr) != 2 or snr[0] > snr[1]):
         raise ConfigError(f"{where}: data.noise_snr_db {list(snr)!r} must be [low, high] in dB, low <= high, "
@@ -558,8 +567,9 @@ def config_hash(config: ExperimentConfig, *sections: str) -> str:
     for old, new in RENAMED_KEYS.items():  # hashed under the old names: runs made before stay up to date
         data["data"][old] = data["data"].pop(new)
     for key, default in ADDED_KEYS.items():
-        if data["data"][key] == default:
-            del data["data"][key]
+        section, name = key.split(".")
+        if data[section][name] == default:
+            del data[section][name]
     if sections:
         data = {name: data[name] for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

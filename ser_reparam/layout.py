@@ -45,6 +45,12 @@ QUANTIZE_RECORD = "quantize.json"
 CV_GLOBS = ("cv-*", "fold-*")  # speaker cross-validation folds' run folders (fold-<k>: runs made before)
 
 
+def cv_dir(base_dir: Path, k: int) -> Path:
+    """runs/<name>/cv-<k>; a run made when these folders were fold-<k> keeps its folder."""
+    new, old = base_dir / f"cv-{k}", base_dir / f"fold-{k}"
+    return old if old.is_dir() and not new.exists() else new
+
+
 def variant_name(config: ExperimentConfig) -> str:
     """e.g. 'convtransformer-lightweight-ffn2@8x1' (+ '-gelu' for a non-default activation)."""
     model = config.model
@@ -119,6 +125,14 @@ class RunLayout:
     def finished_seeds(self) -> list[int]:
         """Seeds whose training finished (their metrics written), in order."""
         return sorted(int(p.parent.name.split("-")[1]) for p in self.train_dir.glob(f"seed-*/{SEED_METRICS}"))
+
+    def teacher_train_dir(self) -> Path:
+        """training.distill_from, 'EXPERIMENT/VARIANT' or 'VARIANT' (this experiment), on this run's
+        speaker fold: the teacher's stage 03 folder."""
+        experiment, _, variant = self.config.training.distill_from.rpartition("/")
+        base = Path(self.config.runs_dir) / (experiment or self.config.name)
+        fold = self.config.data.cv_fold
+        return (base if fold is None else cv_dir(base, fold)) / variant / "train"
 
     @property
     def folded_dir(self) -> Path:

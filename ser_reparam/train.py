@@ -3,7 +3,7 @@
 AdamW (weight decay 1e-6), learning rate halved when the training loss stops decreasing
 (or a cosine decay: training.schedule), a fixed number of epochs, the checkpoint with the best
 validation metric kept (`best.keras`) and scored on the test split. Optional small-data recipe
-(training.*): class-weighted loss, label smoothing, mixup, SpecAugment masks, random gain.
+(training.*): class-weighted loss, label smoothing, mixup, SpecAugment masks, random gain, a teacher.
 
 Collapse guard: after every epoch the number of distinct classes the model predicts on the
 validation split (without one: on up to 512 training examples) is recorded. While it is one,
@@ -43,10 +43,12 @@ from ser_reparam.config import TRAINING_SECTIONS, ExperimentConfig, config_hash
 from ser_reparam.data.dataset import batches
 from ser_reparam.data.manifest import read_manifest
 from ser_reparam.data.scoring import score, split_arrays
+from ser_reparam.distill import teachers, with_teacher
 from ser_reparam.experiment import feature_store, labels_for, save_run_config
 from ser_reparam.files import atomic_write_text, temp_name
 from ser_reparam.layout import RunLayout, checkpoint_in, seed_metrics_in, train_state_in, variant_name
 from ser_reparam.models import build_model, load_model
+from ser_reparam.models.losses import DistillationLoss
 from ser_reparam.profile import count_flops, count_params
 from ser_reparam.runlock import run_lock
 
@@ -307,11 +309,17 @@ def _train_seed(config: ExperimentConfig, seed: int, verbose: int | None, extra:
                      else np.ones(len(labels)))
     std = np.asarray(store.norm_stats()["std"])
     train_data = train_data.map(augmenter(training, len(labels), class_weights, std, seed))
-
     model = build_for(config)
+    if training.distill_from:
+        teacher = teachers(config, labels, tuple(model.inputs[0].shape[1:]))
+        train_data = with_teacher(train_data, teacher, training.distill_temperature)
+        loss = DistillationLoss(len(labels), training.distill_weight, training.distill_temperature,
+                                training.label_smoothing)
+    else:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                    label_smoothing=training.label_smoothing)
     model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=training.weight_decay),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                            label_smoothing=training.label_smoothing))
+                  loss=loss)
     steps_per_epoch = int(train_data.cardinality())
     select = SelectBest(folder, val, len(labels), training.select, run_hash, training,
                         monitor=None if val is not None else train_x[:MONITOR_EXAMPLES])

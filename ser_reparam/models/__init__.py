@@ -81,7 +81,8 @@ def load_model(path) -> keras.Model:
     `build_model` would otherwise do (a resumed run or a later stage may load before it builds)."""
     import tf_keras as keras
 
-    from ser_reparam.models import layers  # noqa: F401  (registers the layers, HRFDense and activations)
+    from ser_reparam.models import layers, losses  # noqa: F401  (registers the layers, HRFDense,
+                                                   # activations and the distillation loss)
 
     return keras.models.load_model(path)
 
