@@ -39,6 +39,11 @@ BLOCKS = {
     "emodb-placements-1": "docs/results-real-speech.md",
     "ravdess-placements-1": "docs/results-real-speech.md",
     "hrf-dynamics": "docs/results-real-speech.md",
+    "ravdess-hrf-dynamics-all": "docs/results-real-speech.md",
+    "emodb-recipe-2": "docs/results-real-speech.md",
+    "ravdess-recipe-2": "docs/results-real-speech.md",
+    "ravdess-all-ratio-depth": "docs/results-real-speech.md",
+    "ravdess-all-cause": "docs/results-real-speech.md",
     # real speech, how the recipe was found
     "emodb-recipe": "docs/notes/real-speech-recipe.md",
     "emodb-loso-convtransformer-bias0": "docs/notes/real-speech-recipe.md",
