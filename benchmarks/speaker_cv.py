@@ -4,6 +4,7 @@ To run:  SER_EMODB_DIR=/path/to/emodb-8spk SER_RAVDESS_DIR=/path/to/ravdess-20sp
          python benchmarks/speaker_cv.py --corpus emodb|ravdess [--arch convtransformer]
              [--placements none,ffn2@8x1] [--arm "NAME|PLACEMENTS|KEY=VALUE,KEY=VALUE" …] [--seeds 3]
              [--folds 0,1] [--workers 2] [--runs runs/bench] [--block NAME] [--report-only]
+             [--against ARM[:PLACEMENT]]
 
 The corpus's shipped config (configs/<corpus>-<arch>.yaml: emodb leave one speaker out, 8
 folds; ravdess 5 folds of 4 actors) is trained for every arm (a named set of overrides; the
@@ -55,9 +56,9 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/bench", help="runs folder (default runs/bench)")
     parser.add_argument("--block", help="results file name (default <corpus>-cv-<arch>)")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the finished runs")
-    parser.add_argument("--against", default="shipped", metavar="ARM",
-                        help="the arm whose Lightweight row the paired column compares with (default "
-                             "shipped)")
+    parser.add_argument("--against", default="shipped", metavar="ARM[:PLACEMENT]",
+                        help="the row the paired column compares with: an arm's Lightweight row, or its "
+                             "PLACEMENT row, e.g. stats-pool:all@8x1 (default shipped)")
     docs_option(parser)
     args = parser.parse_args()
     variable, marker = CORPORA[args.corpus]
@@ -66,6 +67,7 @@ def main() -> int:
         raise SystemExit(f"set {variable} to the {args.corpus} corpus folder (the one holding {marker})")
 
     from ser_reparam.config import load_config
+    from ser_reparam.models.placement import Placement
     from ser_reparam.report import write_report
     from ser_reparam.sweep import parse_grid, run_sweep
 
@@ -84,8 +86,9 @@ def main() -> int:
                                      parse_grid([f"placements={placements}"]),
                                      list(range(args.seeds)), workers=args.workers, threads=1))
     minutes = (time.perf_counter() - start) / 60
-    against = (f"{args.corpus}-{args.arch}-{args.against}/{args.arch}-lightweight-none" if len(arms) > 1
-               else None)
+    against_arm, _, against_placement = args.against.partition(":")
+    against = (f"{args.corpus}-{args.arch}-{against_arm}/{args.arch}-lightweight-"
+               f"{Placement.parse(against_placement or 'none', args.arch).spec}" if len(arms) > 1 else None)
     report = write_report(run_dirs,
                           HERE / "results" / "reports" / (args.block or f"{args.corpus}-cv-{args.arch}"),
                           against=against)
