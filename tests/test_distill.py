@@ -17,14 +17,18 @@ from tests.conftest import tiny_raw
 
 
 def test_the_loss_is_hintons_mix_of_label_and_teacher():
+    """Cross-entropy with the label, KL divergence from the teacher (zero when the student matches)."""
     logits = tf.constant([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
     target = tf.constant([[1.0, 0, 0], [0, 0, 1.0]])
     soft = tf.constant([[0.6, 0.1, 0.3], [0.2, 0.7, 0.1]])
     y = tf.concat([target, soft], -1)
     ce = lambda t, z: -np.sum(t * np.log(tf.nn.softmax(z).numpy()), -1)  # noqa: E731
     np.testing.assert_allclose(DistillationLoss(3, 0.0, 2.0).call(y, logits), ce(target, logits), rtol=1e-6)
-    expected = 0.7 * ce(target, logits) + 0.3 * 4.0 * ce(soft, logits / 2.0)
+    kl = ce(soft, logits / 2.0) + np.sum(soft * np.log(soft), -1)
+    expected = 0.7 * ce(target, logits) + 0.3 * 4.0 * kl
     np.testing.assert_allclose(DistillationLoss(3, 0.3, 2.0).call(y, logits), expected, rtol=1e-6)
+    matched = tf.concat([target, tf.nn.softmax(logits / 2.0)], -1)
+    np.testing.assert_allclose(DistillationLoss(3, 1.0, 2.0).call(matched, logits), 0.0, atol=1e-5)
     smoothed = 0.9 * target + 0.1 / 3
     np.testing.assert_allclose(DistillationLoss(3, 0.0, 2.0, 0.1).call(y, logits), ce(smoothed, logits),
                                rtol=1e-6)
