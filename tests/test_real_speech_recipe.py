@@ -5,7 +5,8 @@ on every speaker of one speaker fold but the fold's own (seed 0), must beat chan
 on that fold's held-out speakers. Needs SER_EMODB_DIR / SER_RAVDESS_DIR (.ci/run sets them).
 Measured (benchmarks/speaker_cv.py, same fold, seed and thread count, the shipped head: mean and
 mean-square pooling into 16 → 16 units):
-- emodb-8spk, fold 0 (speaker 03, 49 clips): UA 0.708 (seeds 1 and 2 of this fold: 0.558, 0.624;
+- emodb-8spk, fold 0 (speaker 03, 49 clips), with the shipped speed perturbation (0.9 / 1.1):
+  UA 0.703 (seeds 1–4 of this fold: 0.786, 0.716, 0.734, 0.814; without the copies seed 0 0.708;
   the 78-feature logistic regression 0.618; chance 1/7).
 - ravdess-20spk, fold 0 (actors 01, 06, 11, 16: 240 clips), the shipped HRF at every place
   (all@8x1, folded): UA 0.602 (seeds 1 and 2 of this fold: 0.488, 0.566; the lightweight twin
