@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import yaml
 from yaml.constructor import ConstructorError
 
+from ser_reparam.cv_dirs import cv_dir
 from ser_reparam.errors import ConfigError
 from ser_reparam.features import FrontendConfig
-from ser_reparam.layout import cv_dir
 
 if TYPE_CHECKING:
     from ser_reparam.models.placement import Placement

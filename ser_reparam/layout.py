@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ser_reparam.cv_dirs import cv_dir
 from ser_reparam.errors import StageError
 
 if TYPE_CHECKING:  # the report reads run folders through the layout without starting TensorFlow
@@ -43,12 +44,6 @@ TRAIN_STATE = "state.json"
 FOLD_RECORD = "fold.json"
 QUANTIZE_RECORD = "quantize.json"
 CV_GLOBS = ("cv-*", "fold-*")  # speaker cross-validation folds' run folders (fold-<k>: runs made before)
-
-
-def cv_dir(base_dir: Path, k: int) -> Path:
-    """runs/<name>/cv-<k>; a run made when these folders were fold-<k> keeps its folder."""
-    new, old = base_dir / f"cv-{k}", base_dir / f"fold-{k}"
-    return old if old.is_dir() and not new.exists() else new
 
 
 def variant_name(config: ExperimentConfig) -> str:
