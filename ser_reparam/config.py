@@ -179,10 +179,10 @@ METRICS = ("wa", "ua", "wf1", "mf1")
 SCHEDULES = ("plateau", "cosine")
 
 
-# Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
 # Keys added later: at their default they are hashed as absent, so runs made before them stay up to date
-ADDED_KEYS = {"data.speeds": (), "data.noise_snr_db": None, "training.distill_from": None,
-              "training.distill_weight": 0.5, "training.distill_temperature": 2.0}
+ADDED_KEYS = ("data.speeds", "data.noise_snr_db", "training.distill_from", "training.distill_weight",
+              "training.distill_temperature")
+# Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
 RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
 WHY_RENAMED = {"folds": '"fold" now means deHRF only', "fold": '"fold" now means deHRF only',
                "window_s": "one name for the window length: window_seconds, window_frames"}
@@ -566,9 +566,9 @@ def config_hash(config: ExperimentConfig, *sections: str) -> str:
     data["data"]["root"] = os.path.abspath(os.path.expanduser(data["data"]["root"]))
     for old, new in RENAMED_KEYS.items():  # hashed under the old names: runs made before stay up to date
         data["data"][old] = data["data"].pop(new)
-    for key, default in ADDED_KEYS.items():
+    for key in ADDED_KEYS:
         section, name = key.split(".")
-        if data[section][name] == default:
+        if data[section][name] == next(f.default for f in fields(SECTIONS[section]) if f.name == name):
             del data[section][name]
     if sections:
         data = {name: data[name] for name in sections}

@@ -241,24 +241,20 @@ class FeatureStore:
         """The splits the manifest has rows in."""
         return {u.split for u in read_manifest(self.manifest)}
 
-    def extract(self, split: str, labels: tuple[str, ...] | None = None) -> Path:
-        """Stage 02's work: extract the split's features (the rows with `labels`) unless cached."""
-        path = self.records(split)
+    def extract(self, split: str, labels: tuple[str, ...] | None = None, copy: Copy | None = None) -> Path:
+        """Stage 02's work: extract the split's features (the rows with `labels`; of a training `copy`)
+        unless cached."""
+        path = self.records(split) if copy is None else self.copy_records(copy)
         if not path.exists():
             rows = [u for u in read_manifest(self.manifest, labels) if u.split == split]
             if not rows:
                 raise DataError(f"{self.manifest} has no rows in split '{split}'")
-            extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path)
+            extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path, copy)
         return path
 
     def extract_copies(self, labels: tuple[str, ...] | None = None) -> list[Path]:
         """Stage 02's work: the features of each copy of the training split, unless cached."""
-        rows = [u for u in read_manifest(self.manifest, labels) if u.split == "train"]
-        for copy in self.copies:
-            if not self.copy_records(copy).exists():
-                extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window,
-                                 self.copy_records(copy), copy)
-        return [self.copy_records(copy) for copy in self.copies]
+        return [self.extract("train", labels, copy) for copy in self.copies]
 
     def write_norm_stats(self) -> dict:
         """Stage 02's work: the training split's statistics, from its extracted features, stored as
