@@ -56,13 +56,15 @@ def egemaps_functionals(config: ExperimentConfig, split: str,
     """(eGeMAPS v02 functionals per utterance (n, 88), label indices (n,)) of the run manifest's
     `split`, read from runs/<name>/egemaps.npz; utterances not in it yet are computed and added."""
     from ser_reparam.data.dataset import audio_file
+    from ser_reparam.data.extra_corpus import extra_roots
     from ser_reparam.data.manifest import read_manifest
     from ser_reparam.egemaps import functionals
     from ser_reparam.layout import RunLayout
 
     layout = RunLayout(config)
     rows = [u for u in read_manifest(layout.manifest, labels) if u.split == split]
-    paths = [audio_file(u, config.data.root, layout.manifest.parent) for u in rows]
+    paths = [audio_file(u, config.data.root, layout.manifest.parent, extra_roots(config.data.extra_corpus))
+             for u in rows]
     keys = [f"{u.utt_id}|{path}|{u.start}|{u.end}" for u, path in zip(rows, paths)]
     cache = layout.egemaps
     known = {}

@@ -49,6 +49,9 @@ class DataConfig:
                                        # [0.9, 1.1] (data.augment)
     noise_snr_db: tuple[float, float] | None = None  # one extra training copy with white noise at an SNR
                                        # drawn per clip from [low, high] dB, e.g. [10, 30] (data.augment)
+    extra_corpus: dict | None = None   # a second corpus whose clips join every training split:
+                                       # {dataset, root, labels: {its label: this run's label}, prepare}
+                                       # (data.extra_corpus)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ SCHEDULES = ("plateau", "cosine")
 
 
 # Keys added later: at their default they are hashed as absent, so runs made before them stay up to date
-ADDED_KEYS = ("data.speeds", "data.noise_snr_db", "training.distill_from", "training.distill_weight",
+ADDED_KEYS = ("data.speeds", "data.noise_snr_db", "data.extra_corpus", "training.distill_from", "training.distill_weight",
               "training.distill_temperature")
 # Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
 RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
@@ -229,6 +232,35 @@ def _check_folds(data: DataConfig, where: str) -> None:
     if fold is not None and (folds is None or (isinstance(folds, int) and fold >= folds)):
         raise ConfigError(f"{where}: data.cv_fold {fold!r} needs data.cv_folds and must be 0 … "
                           f"{'cv_folds-1' if folds is None or folds == 'loso' else folds - 1}")
+
+
+EXTRA_CORPUS_KEYS = ("dataset", "root", "labels", "prepare")
+
+
+def _check_extra_corpus(data: DataConfig, where: str) -> None:
+    """data.extra_corpus's shape; its dataset's labels are checked by stage 01, which reads them."""
+    extra = data.extra_corpus
+    if extra is None:
+        return
+    example = ("e.g. {dataset: ravdess, root: /data/RAVDESS, labels: {angry: anger, happy: happiness}}")
+    for key in extra:
+        if key not in EXTRA_CORPUS_KEYS:
+            raise _unknown(f"data.extra_corpus.{key}", EXTRA_CORPUS_KEYS, where)
+    for key in ("dataset", "root"):
+        if not isinstance(extra.get(key), str) or not extra[key].strip():
+            raise ConfigError(f"{where}: data.extra_corpus.{key} must be a non-empty string; {example}")
+    labels = extra.get("labels")
+    if (not isinstance(labels, dict) or not labels
+            or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in labels.items())):
+        raise ConfigError(f"{where}: data.extra_corpus.labels must map the extra corpus's labels to this "
+                          f"run's (its other labels are left out), got {labels!r}; {example}")
+    if not isinstance(extra.get("prepare", {}), dict):
+        raise ConfigError(f"{where}: data.extra_corpus.prepare must be a mapping of the dataset's prepare "
+                          f"options, got {extra['prepare']!r}")
+    if extra["dataset"] == "demo" or (extra["dataset"] == data.dataset
+                                      and Path(extra["root"]).resolve() == Path(data.root).resolve()):
+        raise ConfigError(f"{where}: data.extra_corpus must be another prepared corpus than data.dataset "
+                          f"{data.dataset!r} at {data.root} (its clips would train twice, or be test clips)")
 
 
 # ---- value rules: one line per key; a new key joins with one line (keys without a rule are free) ----
@@ -316,6 +348,7 @@ RULES = {
     "data.norm": Rule("str", choices=("global", "window", "causal")),
     "data.speeds": Rule("number_list", low=0.5, high=2.0),
     "data.noise_snr_db": Rule("number_list", low=-20, high=80, optional=True),
+    "data.extra_corpus": Rule("mapping", optional=True),
     "model.hrf_step": _number(above=0, below=1000),
     "frontend.sample_rate": _int(1000, 192000),
     "frontend.frame_length_ms": _number(above=0), "frontend.frame_step_ms": _number(above=0),
@@ -510,6 +543,7 @@ def _check(config: ExperimentConfig, where: str) -> None:
     if snr is not None and (len(snr) != 2 or snr[0] > snr[1]):
         raise ConfigError(f"{where}: data.noise_snr_db {list(snr)!r} must be [low, high] in dB, low <= high, "
                           "e.g. [10, 30]")
+    _check_extra_corpus(config.data, where)
     if model.arch not in ARCHITECTURES:
         raise ConfigError(f"{where}: model.arch {model.arch!r} must be one of {', '.join(ARCHITECTURES)}")
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ser_reparam.config import ExperimentConfig, parse_config, renamed
 from ser_reparam.data.augment import copies_of
 from ser_reparam.data.dataset import FeatureStore, Window
+from ser_reparam.data.extra_corpus import extra_roots, extra_rows
 from ser_reparam.data.manifest import read_manifest, write_manifest
 from ser_reparam.data.prepare import prepare_manifest
 from ser_reparam.data.protocol import load_protocol
@@ -51,9 +52,11 @@ def refuse_overlap(config: ExperimentConfig) -> None:
     """InputError when the run folder (<runs_dir>/<name>) is the corpus, lies inside it or holds the
     user's CSV: the stages write there, and --force deletes what they wrote."""
     run = config.base_dir.resolve()
-    if run.is_relative_to(Path(config.data.root).resolve()):
-        raise InputError(f"run folder {config.base_dir} is (or is inside) data.root {config.data.root}: the "
-                         "stages write and --force deletes files there; choose a runs_dir outside the corpus")
+    for key, root in [("data.root", config.data.root),
+                      *[("data.extra_corpus.root", str(r)) for _, r in extra_roots(config.data.extra_corpus)]]:
+        if run.is_relative_to(Path(root).resolve()):
+            raise InputError(f"run folder {config.base_dir} is (or is inside) {key} {root}: the stages "
+                             "write and --force deletes files there; choose a runs_dir outside the corpus")
     csv_file = config.data.prepare.get("csv_file") if isinstance(config.data.prepare, dict) else None
     if csv_file is not None and Path(str(csv_file)).resolve().is_relative_to(run):
         raise InputError(f"data.prepare.csv_file {csv_file} lies in the run folder {config.base_dir}, where "
@@ -61,15 +64,17 @@ def refuse_overlap(config: ExperimentConfig) -> None:
                          "<runs_dir>/<name>, or choose another runs_dir / name")
 
 
-def labels_for(config: ExperimentConfig) -> tuple[str, ...]:
-    """The class list, in the order of the model's outputs."""
+def labels_for(config: ExperimentConfig, rows: list | None = None) -> tuple[str, ...]:
+    """The class list, in the order of the model's outputs (`rows`: the run manifest's rows, when
+    stage 01 has not written it yet)."""
     if config.data.labels:
         return tuple(config.data.labels)
     if config.data.dataset == DEMO_DATASET:
         return LABELS
     labels = load_protocol(config.data.dataset).labels
     if labels is None:  # generic layouts: the labels found in the data, sorted
-        labels = tuple(sorted({u.label for u in read_manifest(RunLayout(config).manifest)}))
+        rows = read_manifest(RunLayout(config).manifest) if rows is None else rows
+        labels = tuple(sorted({u.label for u in rows}))
     return labels
 
 
@@ -89,8 +94,15 @@ def prepare_run_manifest(config: ExperimentConfig) -> str:
         rows, fold_note = assign_fold(rows, data.cv_folds, data.cv_fold)
         summary.append(fold_note)
     rows, note = assign_validation(rows, data.val)
+    summary.append(note)
+    if data.extra_corpus is not None:  # after the validation rule: validation speakers are the run's own
+        layout = RunLayout(config)
+        extra, extra_note = extra_rows(data.extra_corpus, layout.extra_prepared, layout.extra_audio_cache,
+                                       labels_for(config, rows))
+        rows += extra
+        summary.append(extra_note)
     write_manifest(rows, RunLayout(config).manifest)
-    return "\n".join(summary + [note])
+    return "\n".join(summary)
 
 
 def feature_store(config: ExperimentConfig) -> FeatureStore:
@@ -98,7 +110,7 @@ def feature_store(config: ExperimentConfig) -> FeatureStore:
     layout = RunLayout(config)
     return FeatureStore(layout.manifest, Path(data.root), layout.features, config.frontend,
                         Window(data.window_seconds, data.split_long, data.norm),
-                        copies_of(data.speeds, data.noise_snr_db))
+                        copies_of(data.speeds, data.noise_snr_db), extra_roots(data.extra_corpus))
 
 
 def save_run_config(config: ExperimentConfig) -> None:

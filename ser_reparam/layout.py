@@ -90,6 +90,16 @@ class RunLayout:
         return self.config.base_dir / PREPARED
 
     @property
+    def extra_prepared(self) -> Path:
+        """The prepared manifest of data.extra_corpus, shared by the folds; its converted audio is in
+        `extra_audio_cache` beside it."""
+        return self.config.base_dir / f"extra-{self.config.data.extra_corpus['dataset']}.csv"
+
+    @property
+    def extra_audio_cache(self) -> Path:
+        return self.config.base_dir / f"audio_cache-{self.config.data.extra_corpus['dataset']}"
+
+    @property
     def egemaps(self) -> Path:
         """eGeMAPS functionals of every utterance the folds have used (baseline.py), shared by the folds."""
         return self.config.base_dir / EGEMAPS

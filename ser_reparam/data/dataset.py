@@ -50,9 +50,19 @@ class Window:
         return f"{self.seconds:g}s-{'split' if self.split_long else 'trunc'}"
 
 
-def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.PathLike) -> str:
-    """The 16 kHz mono WAV to read: the converted copy when prepare made one, else root/path."""
-    return str(Path(manifest_dir) / utt.audio) if utt.audio else str(Path(root) / utt.path)
+def audio_file(utt: Utterance, root: str | os.PathLike, manifest_dir: str | os.PathLike,
+               extra_roots: tuple[tuple[str, Path], ...] = ()) -> str:
+    """The 16 kHz mono WAV to read: the converted copy when prepare made one, else root/path (the root
+    of the row's corpus: data.root, or data.extra_corpus's in `extra_roots` as (dataset, root) pairs)."""
+    if utt.audio:
+        return str(Path(manifest_dir) / utt.audio)
+    if utt.corpus:
+        roots = dict(extra_roots)
+        if utt.corpus not in roots:
+            raise DataError(f"manifest row {utt.utt_id} is from corpus {utt.corpus!r}, which this run does "
+                            "not name: set data.extra_corpus (dataset and root), or run stage 01 again")
+        root = roots[utt.corpus]
+    return str(Path(root) / utt.path)
 
 
 def utterance_segments(utt: Utterance, window: Window, frontend: FrontendConfig,
@@ -101,9 +111,9 @@ def wav_frames_present(path: str | os.PathLike) -> int:
 
 
 def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
-          suffix: str = "") -> list:
+          suffix: str = "", extra_roots: tuple = ()) -> list:
     """(path, utt_id + suffix, index, label, first, last) per example, all checked before any decoding."""
-    paths = [audio_file(utt, root, manifest_dir) for utt in rows]
+    paths = [audio_file(utt, root, manifest_dir, extra_roots) for utt in rows]
     lengths = check_audio(paths, frontend)
     jobs = []
     for utt, path in zip(rows, paths):
@@ -117,7 +127,7 @@ def _jobs(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, w
 
 
 def extract_features(rows: list[Utterance], root, manifest_dir, frontend: FrontendConfig, window: Window,
-                     out_path: str | os.PathLike, copy: Copy | None = None) -> int:
+                     out_path: str | os.PathLike, copy: Copy | None = None, extra_roots: tuple = ()) -> int:
     """Compute features of every example of `rows` (of its `copy`: utterance ids end in ~<tag>) and save
     them (tf.data snapshot) atomically.
 
@@ -125,7 +135,7 @@ def extract_features(rows: list[Utterance], root, manifest_dir, frontend: Fronte
     writes straight to disk from C++; the cache keeps manifest order (one shard).
     Returns the number of examples written.
     """
-    jobs = _jobs(rows, root, manifest_dir, frontend, window, f"~{copy.tag}" if copy else "")
+    jobs = _jobs(rows, root, manifest_dir, frontend, window, f"~{copy.tag}" if copy else "", extra_roots)
     paths, utt_ids, indices, labels, firsts, lasts = (list(column) for column in zip(*jobs))
 
     def example(path, utt_id, index, label, first, last):
@@ -222,6 +232,7 @@ class FeatureStore:
     frontend: FrontendConfig
     window: Window
     copies: tuple[Copy, ...] = ()   # changed copies of the training clips (data.speeds, data.noise_snr_db)
+    extra_roots: tuple[tuple[str, Path], ...] = ()  # (dataset, root) of data.extra_corpus
 
     @property
     def folder(self) -> Path:
@@ -249,7 +260,8 @@ class FeatureStore:
             rows = [u for u in read_manifest(self.manifest, labels) if u.split == split]
             if not rows:
                 raise DataError(f"{self.manifest} has no rows in split '{split}'")
-            extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path, copy)
+            extract_features(rows, self.root, self.manifest.parent, self.frontend, self.window, path, copy,
+                             self.extra_roots)
         return path
 
     def extract_copies(self, labels: tuple[str, ...] | None = None) -> list[Path]:

@@ -11,6 +11,8 @@ Columns (header required, in any order):
   end      clip end in seconds, same timeline; empty = end of file
   audio    empty when `path` is read directly (16 kHz mono WAV); otherwise the converted
            16 kHz mono WAV the pipeline reads, relative to the manifest's folder
+  corpus   optional: empty = `path` is under data.root; else the dataset of data.extra_corpus, whose
+           root `path` is under (written only when a row has one)
 
 Reading validates every row and names the row (file and line) of the first problem.
 """
@@ -29,6 +31,7 @@ from ser_reparam.errors import ManifestError
 from ser_reparam.files import atomic_write_text
 
 COLUMNS = ("utt_id", "path", "label", "split", "speaker", "start", "end", "audio")
+EXTRA_COLUMN = "corpus"  # after COLUMNS, only in a manifest with rows of data.extra_corpus
 REQUIRED = ("utt_id", "path", "label", "split", "speaker")
 SPLITS = ("train", "val", "test")
 
@@ -43,11 +46,12 @@ class Utterance:
     start: float | None = None
     end: float | None = None
     audio: str = ""
+    corpus: str = ""
 
     def row(self) -> dict:
         return {"utt_id": self.utt_id, "path": self.path, "label": self.label, "split": self.split,
                 "speaker": self.speaker, "start": _seconds_text(self.start),
-                "end": _seconds_text(self.end), "audio": self.audio}
+                "end": _seconds_text(self.end), "audio": self.audio, EXTRA_COLUMN: self.corpus}
 
 
 def _seconds_text(value: float | None) -> str:
@@ -113,7 +117,8 @@ def read_manifest(path: str | os.PathLike, labels: tuple[str, ...] | None = None
                 speaker=(record.get("speaker") or "").strip(),
                 start=parse_seconds(record.get("start") or "", "start", where),
                 end=parse_seconds(record.get("end") or "", "end", where),
-                audio=(record.get("audio") or "").strip())
+                audio=(record.get("audio") or "").strip(),
+                corpus=(record.get(EXTRA_COLUMN) or "").strip())
             check_row(utt, where, labels)
             if utt.utt_id in seen:
                 raise ManifestError(f"{where}: duplicate utt_id {utt.utt_id!r} (first on line "
@@ -135,7 +140,8 @@ def write_manifest(rows: list[Utterance], path: str | os.PathLike,
             raise ManifestError(f"row {index}: duplicate utt_id {utt.utt_id!r}")
         seen.add(utt.utt_id)
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    columns = COLUMNS + (EXTRA_COLUMN,) if any(utt.corpus for utt in rows) else COLUMNS
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(utt.row() for utt in rows)
     atomic_write_text(path, text.getvalue())
