@@ -14,7 +14,9 @@ when that part is empty. Each arm is its own experiment folder
 <corpus>-<arch>-<arm>, so the report pairs every row with the shipped Lightweight row on the
 same fold and seed, beside the classic baselines (78-feature statistics and eGeMAPS, logistic
 regression and linear SVM) and chance. The table, the command, the machine and the wall time
-go to benchmarks/results/<block>.md (default <corpus>-cv-<arch>).
+go to benchmarks/results/<block>.md (default <corpus>-cv-<arch>). An arm's values may name
+environment variables ($SER_RAVDESS_DIR): they are expanded when the arm runs and kept as written in
+the published command.
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def main() -> int:
     start, trained, run_dirs = time.perf_counter(), 0, []
     for arm, placements, overrides in arms:
         overrides = [f"data.root={root}", f"runs_dir={args.runs}", f"name={args.corpus}-{args.arch}-{arm}",
-                     *overrides]
+                     *map(os.path.expandvars, overrides)]
         config = load_config(str(config_path), overrides)
         run_dirs.append(config.base_dir)
         for fold in folds if not args.report_only else []:

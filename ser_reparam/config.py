@@ -595,9 +595,13 @@ TRAINING_SECTIONS = ("data", "frontend", "model", "training")
 
 def config_hash(config: ExperimentConfig, *sections: str) -> str:
     """Short hash of the whole config, or of the named sections only (what a stage depends on).
-    data.root counts as the folder it names (a run loaded from its folder elsewhere holds it absolute)."""
+    data.root (and data.extra_corpus.root) counts as the folder it names (a run loaded from its folder
+    elsewhere holds it absolute)."""
     data = config.to_dict()
     data["data"]["root"] = os.path.abspath(os.path.expanduser(data["data"]["root"]))
+    if data["data"]["extra_corpus"] is not None:  # its root likewise
+        extra = data["data"]["extra_corpus"]
+        extra["root"] = os.path.abspath(os.path.expanduser(extra["root"]))
     for old, new in RENAMED_KEYS.items():  # hashed under the old names: runs made before stay up to date
         data["data"][old] = data["data"].pop(new)
     for key in ADDED_KEYS:
