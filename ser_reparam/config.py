@@ -183,8 +183,8 @@ SCHEDULES = ("plateau", "cosine")
 
 
 # Keys added later: at their default they are hashed as absent, so runs made before them stay up to date
-ADDED_KEYS = ("data.speeds", "data.noise_snr_db", "data.extra_corpus", "training.distill_from", "training.distill_weight",
-              "training.distill_temperature")
+ADDED_KEYS = ("data.speeds", "data.noise_snr_db", "data.extra_corpus", "training.distill_from",
+              "training.distill_weight", "training.distill_temperature")
 # Renamed keys of the data section (old: new): the old spelling still works, with one line saying so
 RENAMED_KEYS = {"folds": "cv_folds", "fold": "cv_fold", "window_s": "window_seconds"}
 WHY_RENAMED = {"folds": '"fold" now means deHRF only', "fold": '"fold" now means deHRF only',

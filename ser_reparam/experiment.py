@@ -52,8 +52,8 @@ def refuse_overlap(config: ExperimentConfig) -> None:
     """InputError when the run folder (<runs_dir>/<name>) is the corpus, lies inside it or holds the
     user's CSV: the stages write there, and --force deletes what they wrote."""
     run = config.base_dir.resolve()
-    for key, root in [("data.root", config.data.root),
-                      *[("data.extra_corpus.root", str(r)) for _, r in extra_roots(config.data.extra_corpus)]]:
+    extra = [("data.extra_corpus.root", str(root)) for _, root in extra_roots(config.data.extra_corpus)]
+    for key, root in [("data.root", config.data.root), *extra]:
         if run.is_relative_to(Path(root).resolve()):
             raise InputError(f"run folder {config.base_dir} is (or is inside) {key} {root}: the stages "
                              "write and --force deletes files there; choose a runs_dir outside the corpus")

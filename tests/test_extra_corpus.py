@@ -39,7 +39,8 @@ def test_the_mapped_clips_join_the_training_split_only(tmp_path, ravdess):
     config = joint_config(tmp_path, ravdess)
     records = run_pipeline(config, 1, 2, echo=lambda _: None)
     summary = records[0]["summary"]
-    assert "extra corpus ravdess: 4 clips join the training split (angry 1, happy 1, neutral 1, sad 1)" in summary
+    assert ("extra corpus ravdess: 4 clips join the training split (angry 1, happy 1, neutral 1, sad 1)"
+            in summary)
     assert "left out, labels not mapped: surprised 1" in summary
     rows = read_manifest(RunLayout(config).manifest)
     extra = [u for u in rows if u.utt_id.startswith("ravdess:")]
