@@ -27,6 +27,7 @@ def ravdess(tmp_path):
     tone(root / "Actor_02" / "03-01-03-02-01-02-02.wav", seconds=1.2, freq=240)       # happy
     tone(root / "Actor_03" / "03-01-04-01-01-01-03.wav", seconds=1.2, rate=48000)     # sad
     tone(root / "Actor_04" / "03-01-08-01-01-01-04.wav", seconds=1.2, freq=260)       # surprised
+    (root / "Actor_04" / "03-01-02-01-01-01-04.wav").write_bytes(b"RIFF")               # calm, unreadable
     return root
 
 
@@ -42,6 +43,7 @@ def test_the_mapped_clips_join_the_training_split_only(tmp_path, ravdess):
     assert ("extra corpus ravdess: 4 clips join the training split (angry 1, happy 1, neutral 1, sad 1)"
             in summary)
     assert "left out, labels not mapped: surprised 1" in summary
+    assert f"1 files not usable (why: {config.base_dir / 'extra-ravdess_summary.json'})" in summary
     rows = read_manifest(RunLayout(config).manifest)
     extra = [u for u in rows if u.utt_id.startswith("ravdess:")]
     assert sorted(u.label for u in extra) == ["angry", "happy", "neutral", "sad"]

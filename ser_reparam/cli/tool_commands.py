@@ -11,7 +11,7 @@ from ser_reparam.cli.run_config import quiet_tensorflow
 def cmd_prepare(args) -> int:
     """Build a manifest from your copy of a corpus; print what was kept and excluded, by reason."""
     quiet_tensorflow()
-    from ser_reparam.data.prepare import prepare_manifest
+    from ser_reparam.data.prepare import prepare_manifest, summary_path
 
     options = {"fold": args.fold, "clip_seconds": args.clip_seconds, "seed": args.seed,
                "csv_file": args.csv_file,
@@ -20,7 +20,7 @@ def cmd_prepare(args) -> int:
                               **{name: value for name, value in options.items() if value is not None})
     print(report.table())
     print(f"manifest: {args.out}\n"
-          f"summary:  {Path(args.out).with_name(Path(args.out).stem + '_summary.json')}")
+          f"summary:  {summary_path(Path(args.out))}")
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ser_reparam.errors import ConfigError
 
 from .manifest import Utterance, read_manifest
-from .prepare import prepare_manifest
+from .prepare import prepare_manifest, summary_path
 from .protocol import load_protocol
 
 
@@ -34,7 +34,8 @@ def extra_rows(extra: dict, prepared: Path, audio_cache: Path,
     if foreign:
         raise ConfigError(f"data.extra_corpus.labels maps onto {', '.join(foreign)}, not among this run's "
                           f"labels ({', '.join(labels)})")
-    prepare_manifest(dataset, extra["root"], prepared, audio_cache=audio_cache, **extra.get("prepare", {}))
+    report = prepare_manifest(dataset, extra["root"], prepared, audio_cache=audio_cache,
+                              **extra.get("prepare", {}))
     rows, left_out = [], Counter()
     for utt in read_manifest(prepared):
         if utt.label not in mapping:
@@ -52,4 +53,7 @@ def extra_rows(extra: dict, prepared: Path, audio_cache: Path,
     if left_out:
         note += "; left out, labels not mapped: " + ", ".join(
             f"{label} {count}" for label, count in sorted(left_out.items()))
+    excluded = report.to_dict()["excluded_total"]
+    if excluded:
+        note += f"; {excluded} files not usable (why: {summary_path(prepared)})"
     return rows, note

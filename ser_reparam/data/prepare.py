@@ -39,7 +39,7 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     if not root.is_dir():
         raise MissingInputError(f"data root {root} does not exist or is not a folder; "
                                 f"for {dataset} it must hold {corpus.LAYOUT}")
-    summary = out.with_name(f"{out.stem}_summary.json")
+    summary = summary_path(out)
     _refuse_writing_over(options.get("csv_file"), out, summary)
     cache = AudioCache(out.parent / "audio_cache" if audio_cache is None else audio_cache, out.parent,
                        find_ffmpeg())
@@ -56,6 +56,11 @@ def prepare_manifest(dataset: str, root: str | os.PathLike, out: str | os.PathLi
                          f"{summary} lists what was excluded and why")
     write_manifest(collector.rows, out, labels=collector.labels())
     return report
+
+
+def summary_path(out: Path) -> Path:
+    """The JSON report prepare writes beside the manifest `out`: what it kept, excluded and why."""
+    return out.with_name(f"{out.stem}_summary.json")
 
 
 def _refuse_writing_over(csv_file, out: Path, summary: Path) -> None:
