@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ser_reparam.models.placement import Placement
 
 
+DEMO_DATASET = "demo"  # data.dataset of the generated SYNTHETIC corpus (data.synthetic)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str                       # a `ser-reparam prepare` dataset, or "demo" (generated corpus)
@@ -257,7 +260,7 @@ def _check_extra_corpus(data: DataConfig, where: str) -> None:
     if not isinstance(extra.get("prepare", {}), dict):
         raise ConfigError(f"{where}: data.extra_corpus.prepare must be a mapping of the dataset's prepare "
                           f"options, got {extra['prepare']!r}")
-    if extra["dataset"] == "demo" or (extra["dataset"] == data.dataset
+    if extra["dataset"] == DEMO_DATASET or (extra["dataset"] == data.dataset
                                       and Path(extra["root"]).resolve() == Path(data.root).resolve()):
         raise ConfigError(f"{where}: data.extra_corpus must be another prepared corpus than data.dataset "
                           f"{data.dataset!r} at {data.root} (its clips would train twice, or be test clips)")

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ser_reparam.config import ExperimentConfig, parse_config, renamed
+from ser_reparam.config import DEMO_DATASET, ExperimentConfig, parse_config, renamed
 from ser_reparam.data.augment import copies_of
 from ser_reparam.data.dataset import FeatureStore, Window
 from ser_reparam.data.extra_corpus import extra_roots, extra_rows
@@ -19,8 +19,6 @@ from ser_reparam.data.synthetic import LABELS, make_demo_corpus
 from ser_reparam.errors import ConfigError, InputError, MissingInputError
 from ser_reparam.files import atomic_write_text
 from ser_reparam.layout import RunLayout, corpus_manifest, saved_config_in, variant_configs
-
-DEMO_DATASET = "demo"
 
 
 def fold_configs(config: ExperimentConfig) -> list[ExperimentConfig]:

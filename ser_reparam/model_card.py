@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_export.bundle_record import record_path
+from ser_reparam.config import DEMO_DATASET
 from ser_reparam.files import atomic_write_bytes, atomic_write_text
 from ser_reparam.layout import RunLayout
 
@@ -121,7 +122,7 @@ def write_model_card(config, evaluation: dict) -> dict[str, Path]:
              f"Written by ser-reparam stage 07 from this run's records. Deployed file: "
              f"`quantized/{deployed}.tflite` (seed {fold['deployed_seed']}, chosen by "
              f"{fold['selected_by']}).", ""]
-    if config.data.dataset == "demo":
+    if config.data.dataset == DEMO_DATASET:
         lines += ["**SYNTHETIC demo data**: the numbers below show that the pipeline works, not how well "
                   "emotions are recognized.", ""]
     lines += ["## Model", "",

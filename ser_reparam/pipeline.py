@@ -19,9 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from ser_reparam.config import ExperimentConfig, config_hash
+from ser_reparam.config import DEMO_DATASET, ExperimentConfig, config_hash
 from ser_reparam.errors import InputError, StageError
-from ser_reparam.experiment import DEMO_DATASET, refuse_overlap
+from ser_reparam.experiment import refuse_overlap
 from ser_reparam.files import atomic_write_text, file_sha256
 from ser_reparam.layout import RunLayout, variant_name
 from ser_reparam.runlock import run_lock

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_reparam.config import ExperimentConfig
-from ser_reparam.experiment import DEMO_DATASET, prepare_run_manifest
+from ser_reparam.config import DEMO_DATASET, ExperimentConfig
+from ser_reparam.experiment import prepare_run_manifest
 from ser_reparam.layout import RunLayout
 
 NUMBER = 1
